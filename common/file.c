@@ -1,0 +1,136 @@
+#include "common/file.h"
+#include "common/error.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rpl_read_file(const char *path, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t cap, n = 0;
+	char *p;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		err = rpl_error(-errno, "cannot stat '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = rpl_error(-EISDIR, "cannot read '%s': is a directory", path);
+		goto out;
+	}
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	p = rpl_xmalloc(cap);
+	for (;;) {
+		ssize_t r;
+
+		if (n + 1 >= cap) {
+			cap *= 2;
+			p = rpl_xrealloc(p, cap);
+		}
+		r = read(fd, p + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
+			free(p);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+out:
+	close(fd);
+	return err;
+}
+
+int rpl_write_file_atomic(const char *path, const void *p, size_t n)
+{
+	struct rpl_strbuf tmp = RPL_STRBUF_INIT;
+	const char *c = p;
+	int fd, err = 0;
+
+	rpl_strbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = rpl_error(-errno, "cannot create '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+			close(fd);
+			unlink(tmp.buf);
+			goto out;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		unlink(tmp.buf);
+		goto out;
+	}
+	if (rename(tmp.buf, path) < 0) {
+		err = rpl_error(-errno, "cannot rename '%s' to '%s': %s", tmp.buf, path,
+		                strerror(errno));
+		unlink(tmp.buf);
+	}
+out:
+	rpl_strbuf_release(&tmp);
+	return err;
+}
+
+char *rpl_path_join(const char *a, const char *b)
+{
+	struct rpl_strbuf sb = RPL_STRBUF_INIT;
+	size_t la = strlen(a);
+
+	if (!la || b[0] == '/')
+		return rpl_xstrdup(b);
+	rpl_strbuf_add(&sb, a, la);
+	if (a[la - 1] != '/')
+		rpl_strbuf_addch(&sb, '/');
+	rpl_strbuf_addstr(&sb, b);
+	return rpl_strbuf_detach(&sb);
+}
+
+int rpl_str_endswith(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !memcmp(s + ls - lx, suffix, lx);
+}
+
+int rpl_str_startswith(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+char *rpl_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return rpl_xstrdup(".");
+	if (slash == path)
+		return rpl_xstrdup("/");
+	return rpl_xstrndup(path, (size_t)(slash - path));
+}

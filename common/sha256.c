@@ -1,0 +1,49 @@
+#include "common/sha256.h"
+#include "common/error.h"
+
+#include <openssl/evp.h>
+
+void rpl_sha256_init(struct rpl_sha256 *h)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		RPL_BUG("EVP sha256 init failed");
+	h->ctx = ctx;
+}
+
+void rpl_sha256_update(struct rpl_sha256 *h, const void *p, size_t n)
+{
+	if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
+		RPL_BUG("EVP sha256 update failed");
+}
+
+void rpl_sha256_final(struct rpl_sha256 *h, uint8_t out[RPL_SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (EVP_DigestFinal_ex(h->ctx, out, &len) != 1 || len != RPL_SHA256_LEN)
+		RPL_BUG("EVP sha256 final failed");
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
+void rpl_sha256(const void *p, size_t n, uint8_t out[RPL_SHA256_LEN])
+{
+	struct rpl_sha256 h;
+
+	rpl_sha256_init(&h);
+	rpl_sha256_update(&h, p, n);
+	rpl_sha256_final(&h, out);
+}
+
+void rpl_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

@@ -1,0 +1,31 @@
+/*
+ * Allocation that never returns NULL: running out of memory aborts with a
+ * message, so callers do not carry error paths for it (git's xmalloc).
+ */
+#ifndef RPL_XALLOC_H
+#define RPL_XALLOC_H
+
+#include <stddef.h>
+
+void *rpl_xmalloc(size_t n);
+void *rpl_xcalloc(size_t nmemb, size_t size);
+void *rpl_xrealloc(void *p, size_t n);
+char *rpl_xstrdup(const char *s);
+char *rpl_xstrndup(const char *s, size_t n);
+
+/*
+ * Grow `ptr` (an array of `alloc` elements) so that it holds at least `nr`
+ * elements.  The capacity grows by half again each time, as git's ALLOC_GROW.
+ */
+#define RPL_ALLOC_GROW(ptr, nr, alloc)                                                \
+	do {                                                                          \
+		if ((nr) > (alloc)) {                                                 \
+			size_t rpl_new_alloc_ = ((alloc) + 16) * 3 / 2;               \
+			if (rpl_new_alloc_ < (nr))                                    \
+				rpl_new_alloc_ = (nr);                                \
+			(ptr) = rpl_xrealloc((ptr), rpl_new_alloc_ * sizeof(*(ptr))); \
+			(alloc) = rpl_new_alloc_;                                     \
+		}                                                                     \
+	} while (0)
+
+#endif

@@ -1,0 +1,70 @@
+#include "orchestrator/cli.h"
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "recipes/apko.h"
+#include "recipes/repoconfig.h"
+#include "recipes/scan.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void rpl_cli_add_archs(struct rpl_cli *cli, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char *name = rpl_xstrndup(p, len);
+		const char *apk;
+
+		if (!strcmp(name, "host")) {
+			free(name);
+			name = rpl_xstrdup(rpl_host_arch());
+		}
+		apk = rpl_apko_arch_to_apk(name);
+		if (!apk)
+			rpl_die(RPL_EXIT_USAGE, "unknown architecture '%s'", name);
+		free(name);
+		cli->archs = rpl_xrealloc(cli->archs, (cli->narchs + 1) * sizeof(*cli->archs));
+		cli->archs[cli->narchs++] = apk;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+}
+
+int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile)
+{
+	struct rpl_scan_opts opts = { cli->archs, cli->narchs, compile };
+	int err;
+
+	if (cli->dir && chdir(cli->dir) < 0)
+		rpl_die(RPL_EXIT_USAGE, "cannot enter '%s': %s", cli->dir, strerror(errno));
+	err = rpl_scan_run(scan, ".", &opts);
+	if (err)
+		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	for (size_t i = 0; i < scan->nentries; i++)
+		if (scan->entries[i].error)
+			fprintf(stderr, "%s\n", scan->entries[i].error);
+	return 0;
+}
+
+void rpl_cli_usage(const char *text, int status)
+{
+	fputs(text, status ? stderr : stdout);
+	exit(status);
+}
+
+void rpl_cli_print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		free(s);
+	}
+}

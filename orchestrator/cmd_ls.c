@@ -1,0 +1,108 @@
+/*
+ * `ripple ls`: every recipe and image of the monorepo, one line each or as
+ * one JSON array.
+ */
+#include "common/error.h"
+#include "orchestrator/cli.h"
+#include "recipes/melange.h"
+#include "recipes/recipe_json.h"
+#include "recipes/scan.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+        "usage: ripple ls [-C DIR] [--arch A[,B]] [--json] [--strict]\n"
+        "\n"
+        "List the packages (melange recipes) and images (apko configs) of a monorepo.\n"
+        "Broken recipes are reported on stderr as file:line:col: messages and the exit\n"
+        "status is 2; the others are still listed unless --strict is given.\n"
+        "\n"
+        "  -C DIR            the monorepo root (default: .)\n"
+        "  --arch A[,B]      architectures to evaluate for (default: .ripple.yaml archs, else the host's)\n"
+        "  --json            print one JSON array: kind, name, file, version, epoch,\n"
+        "                    subpackages, provides, archs\n"
+        "  --strict          print nothing when any recipe is broken\n"
+        "  -h, --help        show this help\n";
+
+static void print_text(const struct rpl_scan *s)
+{
+	for (size_t i = 0; i < s->nentries; i++) {
+		const struct rpl_scan_entry *e = &s->entries[i];
+
+		if (e->recipe) {
+			const struct rpl_package *p = &e->recipe->package;
+			printf("package %s %s-r%llu", p->name.s, p->version.s,
+			       (unsigned long long)p->epoch);
+			if (e->recipe->nsubpackages)
+				printf(" (+%zu subpackages)", e->recipe->nsubpackages);
+			printf(" [");
+			for (size_t a = 0; a < e->narchs; a++)
+				printf("%s%s", a ? "," : "", e->archs[a]);
+			printf("] %s\n", e->file);
+		} else if (e->image) {
+			printf("image %s %s\n", e->image->name, e->file);
+		}
+	}
+}
+
+int rpl_cmd_ls(struct rpl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "arch", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rpl_scan scan;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			cli->dir = optarg;
+			break;
+		case 'j':
+			cli->json = 1;
+			break;
+		case 's':
+			cli->strict = 1;
+			break;
+		case 'a':
+			rpl_cli_add_archs(cli, optarg);
+			break;
+		case 'h':
+			rpl_cli_usage(usage, 0);
+		default:
+			rpl_cli_usage(usage, RPL_EXIT_USAGE);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ripple ls: unexpected argument '%s'\n", argv[optind]);
+		rpl_cli_usage(usage, RPL_EXIT_USAGE);
+	}
+	rpl_cli_scan(cli, &scan, 1);
+	if (!(cli->strict && scan.nerrors)) {
+		if (cli->json) {
+			json_t *a = json_array();
+			for (size_t i = 0; i < scan.nentries; i++)
+				if (!scan.entries[i].error)
+					json_array_append_new(
+					        a, rpl_entry_summary_json(&scan.entries[i]));
+			rpl_cli_print_json(a);
+			json_decref(a);
+		} else {
+			print_text(&scan);
+		}
+	}
+	c = scan.nerrors ? RPL_EXIT_USAGE : RPL_EXIT_OK;
+	if (scan.nerrors)
+		fprintf(stderr, "ripple: %zu of %zu files have errors\n", scan.nerrors,
+		        scan.nentries);
+	rpl_scan_release(&scan);
+	return c;
+}

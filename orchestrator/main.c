@@ -1,0 +1,82 @@
+/*
+ * ripple: a dependency-aware incremental build orchestrator for monorepos of
+ * melange (package) and apko (image) recipes.  This file only dispatches to
+ * the commands.
+ */
+#include "common/error.h"
+#include "orchestrator/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RPL_VERSION "0.1.0"
+
+static const struct rpl_command commands[] = {
+	{ "ls", "list the packages and images of a monorepo", rpl_cmd_ls },
+	{ "show", "show one package or image as ripple evaluates it", rpl_cmd_show },
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: ripple [-C DIR] COMMAND [ARGS]\n"
+	      "\n"
+	      "ripple finds what changed in a monorepo of melange and apko recipes, works\n"
+	      "out what must be rebuilt for which architectures, and builds exactly that.\n"
+	      "\n"
+	      "commands:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "options:\n"
+	      "  -C DIR       run as if started in DIR (the monorepo root)\n"
+	      "  -h, --help   show this help; 'ripple COMMAND --help' for a command\n"
+	      "  --version    print the version\n"
+	      "\n"
+	      "exit status: 0 success, 1 a job failed, 2 bad input or usage, 130 interrupted\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	struct rpl_cli cli = { 0 };
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("ripple %s\n", RPL_VERSION);
+			return 0;
+		}
+		if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+			cli.dir = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (!strncmp(argv[i], "-C", 2) && argv[i][2]) {
+			cli.dir = argv[i] + 2;
+			i++;
+			continue;
+		}
+		fprintf(stderr, "ripple: unknown option '%s'\n", argv[i]);
+		usage(stderr);
+		return RPL_EXIT_USAGE;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return RPL_EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++) {
+		if (!strcmp(argv[i], commands[c].name)) {
+			int status = commands[c].run(&cli, argc - i, argv + i);
+			free(cli.archs);
+			return status;
+		}
+	}
+	fprintf(stderr, "ripple: unknown command '%s' (see 'ripple --help')\n", argv[i]);
+	return RPL_EXIT_USAGE;
+}

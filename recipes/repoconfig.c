@@ -1,0 +1,99 @@
+#include "recipes/repoconfig.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "recipes/apko.h"
+#include "recipes/yaml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+static const struct rpl_field fields[] = {
+	RPL_FIELD("archs", RPL_F_STRLIST, struct rpl_repoconfig, archs),
+	RPL_FIELD("pipeline-dirs", RPL_F_STRLIST, struct rpl_repoconfig, pipeline_dirs),
+	RPL_FIELD("env-files", RPL_F_STRLIST, struct rpl_repoconfig, env_files),
+	RPL_FIELD("images", RPL_F_STRLIST, struct rpl_repoconfig, images),
+	RPL_FIELD("exclude", RPL_F_STRLIST, struct rpl_repoconfig, exclude),
+	RPL_FIELD_END,
+};
+static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
+	                                  fields };
+
+const char *rpl_host_arch(void)
+{
+	static char arch[sizeof(((struct utsname *)0)->machine)];
+	struct utsname u;
+	const char *apk;
+
+	if (arch[0])
+		return arch;
+	if (uname(&u) < 0)
+		return "x86_64";
+	apk = rpl_apko_arch_to_apk(u.machine);
+	snprintf(arch, sizeof(arch), "%s", apk ? apk : u.machine);
+	return arch;
+}
+
+static void set_default(struct rpl_repoconfig *cfg, struct rpl_textlist *l, const char *const *vals,
+                        size_t n)
+{
+	if (l->n)
+		return;
+	l->v = rpl_arena_alloc(&cfg->arena, n * sizeof(*l->v));
+	l->n = n;
+	for (size_t i = 0; i < n; i++)
+		l->v[i] = rpl_text_make(vals[i]);
+}
+
+int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
+{
+	static const char *const dirs[] = { "pipelines" };
+	static const char *const envs[] = { "build-common.env", "build-${{build.arch}}.env" };
+	char *path = rpl_path_join(root, RPL_REPOCONFIG_FILE);
+	struct rpl_ydoc doc;
+	struct rpl_dctx dc = { 0 };
+	char *text = NULL;
+	size_t len;
+	int err = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	rpl_arena_init(&cfg->arena);
+	dc.arena = &cfg->arena;
+	dc.file = RPL_REPOCONFIG_FILE;
+	err = rpl_read_file(path, &text, &len);
+	if (err == -ENOENT) {
+		err = 0;
+	} else if (!err) {
+		cfg->present = 1;
+		err = rpl_yaml_parse(&doc, RPL_REPOCONFIG_FILE, text, len);
+		if (!err)
+			err = rpl_decode(&dc, doc.root, &schema, cfg);
+		rpl_ydoc_release(&doc);
+		for (size_t i = 0; !err && i < cfg->archs.n; i++) {
+			struct rpl_text *a = &cfg->archs.v[i];
+			const char *apk = rpl_apko_arch_to_apk(a->s);
+			if (!apk)
+				err = rpl_error(-RPL_ESCHEMA, "%s:%u:%u: unknown architecture '%s'",
+				                RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
+			else
+				a->s = apk;
+		}
+	}
+	if (!err) {
+		const char *host = rpl_host_arch();
+		set_default(cfg, &cfg->pipeline_dirs, dirs, 1);
+		set_default(cfg, &cfg->env_files, envs, 2);
+		set_default(cfg, &cfg->archs, &host, 1);
+	}
+	free(text);
+	free(path);
+	return err;
+}
+
+void rpl_repoconfig_release(struct rpl_repoconfig *cfg)
+{
+	rpl_arena_release(&cfg->arena);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,40 @@
+/*
+ * `.ripple.yaml` at the monorepo root: settings that belong to the repo, not
+ * to one user.  Every key is optional:
+ *
+ *   archs: [x86_64, aarch64]        default architectures (else the host's)
+ *   pipeline-dirs: [pipelines]      searched before the built-ins, in order
+ *   env-files: [build-common.env, build-${{build.arch}}.env]
+ *   images: [images/STAR.apko.yaml]  globs of apko configs, besides detection (STAR = *)
+ *   exclude: [scratch/STAR]          globs of files the scan skips
+ */
+#ifndef RPL_REPOCONFIG_H
+#define RPL_REPOCONFIG_H
+
+#include "common/arena.h"
+#include "recipes/decode.h"
+
+#define RPL_REPOCONFIG_FILE ".ripple.yaml"
+
+struct rpl_repoconfig {
+	struct rpl_arena arena;
+	int present;               /* the file exists */
+	struct rpl_textlist archs; /* apk names after normalisation */
+	struct rpl_textlist pipeline_dirs;
+	struct rpl_textlist env_files;
+	struct rpl_textlist images;
+	struct rpl_textlist exclude;
+};
+
+/*
+ * Reads `<root>/.ripple.yaml` if it exists and fills defaults (pipeline dirs
+ * ["pipelines"], env files [build-common.env, build-${{build.arch}}.env]).
+ * Returns 0 or an error with a "file:line:col: ..." message.
+ */
+int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root);
+void rpl_repoconfig_release(struct rpl_repoconfig *cfg);
+
+/* The host's architecture as an apk name (x86_64, aarch64, ...). */
+const char *rpl_host_arch(void);
+
+#endif

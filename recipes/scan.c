@@ -1,0 +1,517 @@
+/*
+ * The scan walks the tree once on the calling thread (cheap: names only),
+ * then parses and compiles each candidate file as one libuv work item.
+ * Work items touch only their own entry and read-only shared state (the
+ * pipeline library, the selected archs), so they need no locks.
+ */
+#include "recipes/scan.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+#include "recipes/apko.h"
+#include "recipes/melange.h"
+#include "recipes/yaml.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+enum cand_kind { CAND_TOPLEVEL, CAND_MELANGE, CAND_APKO };
+
+struct work {
+	uv_work_t req;
+	struct rpl_scan *scan;
+	struct rpl_scan_entry *entry;
+	enum cand_kind cand;
+	int compile;
+	int skip; /* a top-level yaml that is neither recipe nor image */
+};
+
+struct candvec {
+	struct work *v;
+	size_t n, alloc;
+};
+
+static int excluded(const struct rpl_scan *s, const char *rel)
+{
+	for (size_t i = 0; i < s->config.exclude.n; i++)
+		if (!fnmatch(s->config.exclude.v[i].s, rel, FNM_PATHNAME))
+			return 1;
+	return 0;
+}
+
+static int image_glob(const struct rpl_scan *s, const char *rel)
+{
+	for (size_t i = 0; i < s->config.images.n; i++)
+		if (!fnmatch(s->config.images.v[i].s, rel, FNM_PATHNAME))
+			return 1;
+	return 0;
+}
+
+static int is_pipeline_dir(const struct rpl_scan *s, const char *rel)
+{
+	for (size_t i = 0; i < s->config.pipeline_dirs.n; i++)
+		if (!strcmp(s->config.pipeline_dirs.v[i].s, rel))
+			return 1;
+	return 0;
+}
+
+static void add_cand(struct candvec *cv, struct rpl_scan *s, const char *rel, enum cand_kind k)
+{
+	struct work *w;
+
+	RPL_ALLOC_GROW(cv->v, cv->n + 1, cv->alloc);
+	w = &cv->v[cv->n++];
+	memset(w, 0, sizeof(*w));
+	w->scan = s;
+	w->cand = k;
+	w->entry = rpl_xcalloc(1, sizeof(*w->entry));
+	w->entry->file = rpl_xstrdup(rel);
+	w->entry->kind = k == CAND_APKO ? RPL_ENTRY_IMAGE : RPL_ENTRY_RECIPE;
+}
+
+static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int depth)
+{
+	char *abs = rel[0] ? rpl_path_join(s->root, rel) : rpl_xstrdup(s->root);
+	DIR *d = opendir(abs);
+	struct dirent *de;
+	int err = 0;
+
+	if (!d) {
+		err = rpl_error(-errno, "cannot read directory '%s': %s", abs, strerror(errno));
+		free(abs);
+		return err;
+	}
+	while (!err && (de = readdir(d))) {
+		const char *n = de->d_name;
+		char *child;
+		int is_dir;
+
+		if (n[0] == '.')
+			continue; /* .git, .ripple, hidden files and dirs */
+		child = rel[0] ? rpl_path_join(rel, n) : rpl_xstrdup(n);
+		if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
+			struct stat st;
+			char *full = rpl_path_join(s->root, child);
+			is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
+			free(full);
+		} else {
+			is_dir = de->d_type == DT_DIR;
+		}
+		if (excluded(s, child)) {
+			/* skipped by .ripple.yaml */
+		} else if (is_dir) {
+			if (!is_pipeline_dir(s, child))
+				err = walk(s, cv, child, depth + 1);
+		} else if (rpl_str_endswith(n, ".melange.yaml")) {
+			add_cand(cv, s, child, CAND_MELANGE);
+		} else if (rpl_str_endswith(n, ".apko.yaml") || image_glob(s, child)) {
+			add_cand(cv, s, child, CAND_APKO);
+		} else if (depth == 0 && rpl_str_endswith(n, ".yaml")) {
+			add_cand(cv, s, child, CAND_TOPLEVEL);
+		}
+		free(child);
+	}
+	closedir(d);
+	free(abs);
+	return err;
+}
+
+static char *path_in_root(const struct rpl_scan *s, const char *rel)
+{
+	return strcmp(s->root, ".") ? rpl_path_join(s->root, rel) : rpl_xstrdup(rel);
+}
+
+/* The archs a recipe builds for: the selected ones its target-architecture allows. */
+static void pick_archs(struct rpl_scan *s, struct rpl_scan_entry *e)
+{
+	const struct rpl_textlist *ta = &e->recipe->package.target_architecture;
+	int all = !ta->n;
+
+	for (size_t i = 0; i < ta->n; i++)
+		if (!strcmp(ta->v[i].s, "all"))
+			all = 1;
+	e->archs = rpl_arena_alloc(&e->recipe->arena, (s->narchs ? s->narchs : 1) * sizeof(char *));
+	for (size_t i = 0; i < s->narchs; i++) {
+		int ok = all;
+		for (size_t j = 0; !ok && j < ta->n; j++) {
+			const char *apk = rpl_apko_arch_to_apk(ta->v[j].s);
+			ok = apk && !strcmp(apk, s->archs[i]);
+		}
+		if (ok)
+			e->archs[e->narchs++] = s->archs[i];
+	}
+}
+
+static void set_error(struct rpl_scan_entry *e)
+{
+	e->error = rpl_xstrdup(rpl_errmsg()[0] ? rpl_errmsg() : "unknown error");
+}
+
+static void do_recipe(struct work *w, struct rpl_ydoc *doc)
+{
+	struct rpl_scan_entry *e = w->entry;
+	struct rpl_scan *s = w->scan;
+
+	e->recipe = rpl_recipe_from_yaml(doc);
+	if (!e->recipe) {
+		set_error(e);
+		return;
+	}
+	pick_archs(s, e);
+	if (!w->compile)
+		return;
+	e->compiled = rpl_xcalloc(e->narchs ? e->narchs : 1, sizeof(*e->compiled));
+	for (size_t i = 0; i < e->narchs; i++) {
+		if (rpl_compile(e->recipe, &s->lib, e->archs[i], 0, &e->compiled[i])) {
+			set_error(e);
+			return;
+		}
+	}
+}
+
+/* Whether a top-level YAML file is meant as a recipe (even a broken one). */
+static int looks_like_melange(const struct rpl_ynode *root)
+{
+	static const char *const keys[] = { "package",     "pipeline", "subpackages",
+		                            "environment", "vars",     "var-transforms",
+		                            "data",        "update",   "test" };
+
+	if (!root)
+		return 0;
+	if (root->type != RPL_YMAP)
+		return 1;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		if (rpl_ymap_get(root, keys[i]))
+			return 1;
+	return 0;
+}
+
+static void work_cb(uv_work_t *req)
+{
+	struct work *w = (struct work *)req;
+	struct rpl_scan_entry *e = w->entry;
+	char *path = path_in_root(w->scan, e->file);
+	struct rpl_ydoc doc;
+	char *text = NULL;
+	size_t len;
+
+	rpl_error_clear();
+	if (w->cand == CAND_APKO) {
+		e->image = rpl_image_load(path);
+		if (!e->image)
+			set_error(e);
+		goto out;
+	}
+	if (rpl_read_file(path, &text, &len)) {
+		set_error(e);
+		goto out;
+	}
+	if (rpl_yaml_parse(&doc, e->file, text, len)) {
+		set_error(e);
+	} else if (w->cand == CAND_TOPLEVEL && !rpl_ymap_get(doc.root, "package") &&
+	           rpl_apko_looks_like(doc.root)) {
+		e->kind = RPL_ENTRY_IMAGE;
+		e->image = rpl_image_load(path);
+		if (!e->image)
+			set_error(e);
+	} else if (w->cand == CAND_TOPLEVEL && !looks_like_melange(doc.root)) {
+		/* Some other YAML file (a CI config, say): not ours. */
+		w->skip = 1;
+	} else {
+		do_recipe(w, &doc);
+	}
+	rpl_ydoc_release(&doc);
+out:
+	free(text);
+	free(path);
+}
+
+static void after_cb(uv_work_t *req, int status)
+{
+	(void)req;
+	(void)status;
+}
+
+static void entry_release(struct rpl_scan_entry *e)
+{
+	if (e->compiled)
+		for (size_t i = 0; i < e->narchs; i++)
+			rpl_compiled_release(&e->compiled[i]);
+	free(e->compiled);
+	rpl_recipe_free(e->recipe);
+	rpl_image_free(e->image);
+	free(e->error);
+	free(e->file);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct rpl_scan_entry *)a)->file,
+	              ((const struct rpl_scan_entry *)b)->file);
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+	const struct rpl_scan_entry *x = *(const struct rpl_scan_entry *const *)a;
+	const struct rpl_scan_entry *y = *(const struct rpl_scan_entry *const *)b;
+	int c = strcmp(x->recipe->package.name.s, y->recipe->package.name.s);
+
+	return c ? c : strcmp(x->file, y->file);
+}
+
+/* Two recipes with one origin name: the later file (by path) gets the error. */
+static void check_duplicates(struct rpl_scan *s)
+{
+	struct rpl_scan_entry **v = rpl_xmalloc((s->nentries + 1) * sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nentries; i++)
+		if (s->entries[i].recipe)
+			v[n++] = &s->entries[i];
+	qsort(v, n, sizeof(*v), cmp_by_name);
+	for (size_t i = 1; i < n; i++) {
+		struct rpl_scan_entry *prev = v[i - 1], *e = v[i];
+		const struct rpl_text *nm = &e->recipe->package.name;
+		struct rpl_strbuf sb = RPL_STRBUF_INIT;
+
+		if (strcmp(prev->recipe->package.name.s, nm->s))
+			continue;
+		/* prev may itself be a duplicate already marked; name the first file. */
+		size_t first = i - 1;
+		while (first > 0 && !strcmp(v[first - 1]->recipe->package.name.s, nm->s))
+			first--;
+		rpl_strbuf_addf(&sb, "%s:%u:%u: package '%s' is already defined in %s", e->file,
+		                nm->line, nm->col, nm->s, v[first]->file);
+		free(e->error);
+		e->error = rpl_strbuf_detach(&sb);
+	}
+	/* Entries with errors keep their recipe for position lookups only. */
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->error && v[i]->recipe) {
+			struct rpl_scan_entry *e = v[i];
+			if (e->compiled)
+				for (size_t k = 0; k < e->narchs; k++)
+					rpl_compiled_release(&e->compiled[k]);
+			free(e->compiled);
+			e->compiled = NULL;
+			rpl_recipe_free(e->recipe);
+			e->recipe = NULL;
+			e->narchs = 0;
+			e->archs = NULL;
+		}
+	}
+	free(v);
+}
+
+int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opts *opts)
+{
+	struct candvec cv = { NULL, 0, 0 };
+	const char **dirs = NULL;
+	uv_loop_t loop;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->root = rpl_xstrdup(root);
+	if ((err = rpl_repoconfig_load(&s->config, root)))
+		return err;
+	if (opts && opts->narchs) {
+		s->archs = rpl_xmalloc(opts->narchs * sizeof(*s->archs));
+		for (size_t i = 0; i < opts->narchs; i++)
+			s->archs[i] = opts->archs[i];
+		s->narchs = opts->narchs;
+	} else {
+		s->archs = rpl_xmalloc(s->config.archs.n * sizeof(*s->archs));
+		for (size_t i = 0; i < s->config.archs.n; i++)
+			s->archs[i] = s->config.archs.v[i].s;
+		s->narchs = s->config.archs.n;
+	}
+	dirs = rpl_xmalloc((s->config.pipeline_dirs.n + 1) * sizeof(*dirs));
+	for (size_t i = 0; i < s->config.pipeline_dirs.n; i++)
+		dirs[i] = s->config.pipeline_dirs.v[i].s;
+	err = rpl_pipeline_lib_init(&s->lib, root, dirs, s->config.pipeline_dirs.n);
+	free(dirs);
+	if (err)
+		return err;
+	if ((err = walk(s, &cv, "", 0)))
+		goto out;
+
+	if ((err = uv_loop_init(&loop))) {
+		err = rpl_error(-RPL_ELIB, "cannot start the event loop: %s", uv_strerror(err));
+		goto out;
+	}
+	for (size_t i = 0; i < cv.n; i++) {
+		cv.v[i].compile = opts ? opts->compile : 1;
+		uv_queue_work(&loop, &cv.v[i].req, work_cb, after_cb);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+
+	s->entries = rpl_xcalloc(cv.n + 1, sizeof(*s->entries));
+	for (size_t i = 0; i < cv.n; i++) {
+		if (cv.v[i].skip) {
+			entry_release(cv.v[i].entry);
+		} else {
+			s->entries[s->nentries++] = *cv.v[i].entry;
+		}
+		free(cv.v[i].entry);
+	}
+	qsort(s->entries, s->nentries, sizeof(*s->entries), cmp_entry);
+	check_duplicates(s);
+	for (size_t i = 0; i < s->nentries; i++)
+		if (s->entries[i].error)
+			s->nerrors++;
+out:
+	free(cv.v);
+	return err;
+}
+
+void rpl_scan_release(struct rpl_scan *s)
+{
+	for (size_t i = 0; i < s->nentries; i++)
+		entry_release(&s->entries[i]);
+	free(s->entries);
+	free(s->archs);
+	rpl_pipeline_lib_release(&s->lib);
+	rpl_repoconfig_release(&s->config);
+	free(s->root);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct rpl_scan_entry *rpl_scan_find(const struct rpl_scan *s, const char *name)
+{
+	for (size_t i = 0; i < s->nentries; i++)
+		if (s->entries[i].recipe && !strcmp(s->entries[i].recipe->package.name.s, name))
+			return &s->entries[i];
+	return NULL;
+}
+
+struct filevec {
+	char **v;
+	size_t n, alloc;
+};
+
+static void fv_add(struct filevec *fv, const char *f)
+{
+	RPL_ALLOC_GROW(fv->v, fv->n + 1, fv->alloc);
+	fv->v[fv->n++] = rpl_xstrdup(f);
+}
+
+/* Adds the regular files below `rel` (recursively, hidden ones included). */
+static void add_tree(const struct rpl_scan *s, struct filevec *fv, const char *rel,
+                     const char *skip)
+{
+	char *abs = path_in_root(s, rel);
+	DIR *d = opendir(abs);
+	struct dirent *de;
+
+	free(abs);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		char *child, *full;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		child = rpl_path_join(rel, de->d_name);
+		full = path_in_root(s, child);
+		if (lstat(full, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				add_tree(s, fv, child, skip);
+			else if (!skip || strcmp(child, skip))
+				fv_add(fv, child);
+		}
+		free(full);
+		free(child);
+	}
+	closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, const char *arch,
+                    char ***files, size_t *n)
+{
+	struct filevec fv = { NULL, 0, 0 };
+
+	if (e->image) {
+		for (size_t i = 0; i < e->image->ninputs; i++)
+			fv_add(&fv, e->image->inputs[i]);
+	} else if (e->recipe) {
+		const char *slash = strrchr(e->file, '/');
+		size_t k;
+
+		fv_add(&fv, e->file);
+		if (!slash) {
+			add_tree(s, &fv, e->recipe->package.name.s, NULL);
+		} else {
+			char *dir = rpl_xstrndup(e->file, (size_t)(slash - e->file));
+			add_tree(s, &fv, dir, e->file);
+			free(dir);
+		}
+		for (k = 0; k < e->narchs; k++)
+			if (!strcmp(e->archs[k], arch))
+				break;
+		if (e->compiled && k < e->narchs)
+			for (size_t i = 0; i < e->compiled[k].npipeline_files; i++)
+				fv_add(&fv, e->compiled[k].pipeline_files[i]);
+		for (size_t i = 0; i < s->config.env_files.n; i++) {
+			struct rpl_strbuf sb = RPL_STRBUF_INIT;
+			const char *pat = s->config.env_files.v[i].s,
+			           *v = strstr(pat, "${{build.arch}}");
+			struct stat st;
+			char *full;
+
+			if (v) {
+				rpl_strbuf_add(&sb, pat, (size_t)(v - pat));
+				rpl_strbuf_addstr(&sb, arch);
+				rpl_strbuf_addstr(&sb, v + strlen("${{build.arch}}"));
+			} else {
+				rpl_strbuf_addstr(&sb, pat);
+			}
+			full = path_in_root(s, sb.buf);
+			if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
+				fv_add(&fv, sb.buf);
+			free(full);
+			rpl_strbuf_release(&sb);
+		}
+	}
+	if (fv.n)
+		qsort(fv.v, fv.n, sizeof(*fv.v), cmp_str);
+	*files = fv.v;
+	*n = fv.n;
+	return 0;
+}
+
+void rpl_scan_inputs_free(char **files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags)
+{
+	if (!e->recipe)
+		return 0;
+	if (!e->compiled)
+		e->compiled = rpl_xcalloc(e->narchs ? e->narchs : 1, sizeof(*e->compiled));
+	for (size_t i = 0; i < e->narchs; i++) {
+		int err;
+
+		rpl_compiled_release(&e->compiled[i]);
+		err = rpl_compile(e->recipe, &s->lib, e->archs[i], flags, &e->compiled[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}

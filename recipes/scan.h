@@ -1,0 +1,79 @@
+/*
+ * Scanning a monorepo: find every melange recipe and apko image, parse and
+ * compile them in parallel on the libuv thread pool, and check that origin
+ * names are unique.
+ *
+ * Recipes are top-level *.yaml files with a `package:` section and nested
+ * *.melange.yaml files; images are *.apko.yaml files anywhere, top-level
+ * *.yaml files that look like apko configs, and the `images:` globs of
+ * .ripple.yaml.  `.git`, hidden directories and ripple's own outputs are
+ * skipped.
+ */
+#ifndef RPL_SCAN_H
+#define RPL_SCAN_H
+
+#include "recipes/pipeline.h"
+#include "recipes/repoconfig.h"
+
+#include <stddef.h>
+
+enum rpl_entry_kind { RPL_ENTRY_RECIPE, RPL_ENTRY_IMAGE };
+
+struct rpl_scan_entry {
+	enum rpl_entry_kind kind;
+	char *file;                /* relative to the monorepo root */
+	struct rpl_recipe *recipe; /* RECIPE, NULL on error */
+	const char **archs;        /* archs this recipe is built for, among the selected ones */
+	size_t narchs;
+	struct rpl_compiled *compiled; /* one per arch in `archs` */
+	struct rpl_image *image;       /* IMAGE, NULL on error */
+	char *error;                   /* the message when parsing or compiling failed */
+};
+
+struct rpl_scan_opts {
+	const char *const *archs; /* NULL: the repo config's archs */
+	size_t narchs;
+	int compile; /* compile each recipe for its archs */
+};
+
+struct rpl_scan {
+	char *root;
+	struct rpl_repoconfig config;
+	struct rpl_pipeline_lib lib;
+	const char **archs; /* the selected archs */
+	size_t narchs;
+	struct rpl_scan_entry *entries; /* sorted by file */
+	size_t nentries;
+	size_t nerrors;
+};
+
+/*
+ * Scans the monorepo at `root`.  Returns 0 when the scan itself worked (some
+ * entries may still carry errors: see nerrors), or an error for problems
+ * with the repo as a whole (unreadable root, bad .ripple.yaml).
+ */
+int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opts *opts);
+void rpl_scan_release(struct rpl_scan *s);
+
+/*
+ * Compiles `e` again for every arch with `flags` (RPL_COMPILE_STEPS to keep
+ * the step trees, which a scan drops).  Returns 0 or the compile error.
+ */
+int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags);
+
+/* The recipe entry whose origin is `name`, or NULL. */
+const struct rpl_scan_entry *rpl_scan_find(const struct rpl_scan *s, const char *name);
+
+/*
+ * Every file the build of `e` for `arch` reads, relative to the root, sorted:
+ * the recipe, the files of its source dir (`<name>/` beside a top-level
+ * recipe; the recipe's own dir for a nested one), the repo pipelines it
+ * reaches and the env files that exist for the arch.  For an image: its
+ * file and includes.  The strings and array are malloc'd; free with
+ * rpl_scan_inputs_free().
+ */
+int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, const char *arch,
+                    char ***files, size_t *n);
+void rpl_scan_inputs_free(char **files, size_t n);
+
+#endif

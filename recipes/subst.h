@@ -1,0 +1,66 @@
+/*
+ * melange's two substitution engines (reference/melange.md §1.11) and the
+ * variable maps they read.
+ *
+ * Phase A (parse time) replaces exact `${{name}}` tokens whose name is in the
+ * map and leaves every other token untouched.  Phase B (compile time) accepts
+ * spaces inside the braces and treats an undefined name as an error.
+ * Neither re-scans what it substituted.
+ */
+#ifndef RPL_SUBST_H
+#define RPL_SUBST_H
+
+#include <stddef.h>
+
+struct rpl_arena;
+
+struct rpl_var {
+	const char *name; /* without ${{ }}: "package.name", "vars.x" */
+	const char *value;
+};
+
+/* A scope: names not set here are looked up in `parent`. */
+struct rpl_varmap {
+	struct rpl_var *v;
+	size_t n, alloc;
+	const struct rpl_varmap *parent;
+};
+
+#define RPL_VARMAP_INIT          \
+	{                        \
+		NULL, 0, 0, NULL \
+	}
+
+/* Sets `name` (replacing an earlier value).  Both strings must outlive the map. */
+void rpl_varmap_set(struct rpl_varmap *m, const char *name, const char *value);
+const char *rpl_varmap_get(const struct rpl_varmap *m, const char *name);
+void rpl_varmap_copy(struct rpl_varmap *dst, const struct rpl_varmap *src);
+void rpl_varmap_release(struct rpl_varmap *m);
+
+/* Phase A.  Returns `s` itself when nothing was replaced, else an arena copy. */
+const char *rpl_subst_parse(struct rpl_arena *a, const char *s, const struct rpl_varmap *m);
+
+enum rpl_subst_mode {
+	RPL_SUBST_PLAIN,
+	RPL_SUBST_QUOTED, /* values as Go's strconv.Quote, for `if:` conditions */
+};
+
+/*
+ * Phase B.  On success stores the result (arena or `s` itself) in *out and
+ * returns 0.  An undefined variable returns -RPL_ESUBST with the message
+ * "variable 'X' not defined"; text that opens `${{` without a well-formed
+ * close returns -RPL_ESUBST "malformed substitution ...".  The caller adds
+ * the position.
+ */
+int rpl_subst_strict(struct rpl_arena *a, const char *s, const struct rpl_varmap *m,
+                     enum rpl_subst_mode mode, const char **out);
+
+/*
+ * Go's regexp.ReplaceAllString(src, repl) with pattern `re` (RE2 syntax run
+ * through PCRE2): `$1`, `${1}`, `$name`, `${name}` and `$$` in `repl`.
+ * Returns 0 and an arena string, or -RPL_EPARSE with the compile error.
+ */
+int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, const char *repl,
+                          const char **out);
+
+#endif
