@@ -13,9 +13,7 @@
 
 struct frame {
 	struct rpl_ynode *node;
-	/* Children collected so far; copied into the arena when the node ends. */
-	struct rpl_ynode **kids;
-	size_t nkids, alloc;
+	size_t first; /* index of its first child in builder.kids */
 	const char *anchor;
 };
 
@@ -28,6 +26,11 @@ struct builder {
 	struct rpl_ydoc *doc;
 	struct frame *stack;
 	size_t depth, alloc;
+	/* Children of every open node, innermost last; a node's children are
+	 * copied into the arena when it ends.  One array for all levels keeps
+	 * the builder to a handful of allocations per document. */
+	struct rpl_ynode **kids;
+	size_t nkids, kids_alloc;
 	struct anchor *anchors;
 	size_t nanchors, anchors_alloc;
 };
@@ -91,12 +94,14 @@ static int find_pair(struct rpl_ypair *pairs, size_t n, const struct rpl_ynode *
 static int finish_map(struct builder *b, struct frame *f)
 {
 	struct rpl_ydoc *doc = b->doc;
+	struct rpl_ynode **kids = b->kids + f->first;
+	size_t nkids = b->nkids - f->first;
 	struct rpl_ypair *pairs = NULL;
 	size_t n = 0, alloc = 0;
 	int err = 0;
 
-	for (size_t i = 0; i + 1 < f->nkids; i += 2) {
-		struct rpl_ynode *k = f->kids[i], *v = f->kids[i + 1];
+	for (size_t i = 0; i + 1 < nkids; i += 2) {
+		struct rpl_ynode *k = kids[i], *v = kids[i + 1];
 		int at;
 
 		if (is_merge_key(k))
@@ -119,8 +124,8 @@ static int finish_map(struct builder *b, struct frame *f)
 		pairs[n].value = v;
 		n++;
 	}
-	for (size_t i = 0; i + 1 < f->nkids; i += 2) {
-		struct rpl_ynode *k = f->kids[i], *v = f->kids[i + 1];
+	for (size_t i = 0; i + 1 < nkids; i += 2) {
+		struct rpl_ynode *k = kids[i], *v = kids[i + 1];
 		struct rpl_ynode *const *srcs = &v;
 		size_t nsrc = 1;
 
@@ -163,9 +168,7 @@ static int push(struct builder *b, struct rpl_ynode *n, const char *anchor)
 	RPL_ALLOC_GROW(b->stack, b->depth + 1, b->alloc);
 	struct frame *f = &b->stack[b->depth++];
 	f->node = n;
-	f->kids = NULL;
-	f->nkids = 0;
-	f->alloc = 0;
+	f->first = b->nkids;
 	f->anchor = anchor ? rpl_arena_strdup(&b->doc->arena, anchor) : NULL;
 	return 0;
 }
@@ -177,9 +180,8 @@ static void attach(struct builder *b, struct rpl_ynode *n)
 			b->doc->root = n;
 		return;
 	}
-	struct frame *f = &b->stack[b->depth - 1];
-	RPL_ALLOC_GROW(f->kids, f->nkids + 1, f->alloc);
-	f->kids[f->nkids++] = n;
+	RPL_ALLOC_GROW(b->kids, b->nkids + 1, b->kids_alloc);
+	b->kids[b->nkids++] = n;
 }
 
 static int pop(struct builder *b)
@@ -189,13 +191,13 @@ static int pop(struct builder *b)
 	int err = 0;
 
 	if (n->type == RPL_YSEQ) {
-		n->seq.items =
-		        rpl_arena_memdup(&b->doc->arena, f->kids, f->nkids, sizeof(*f->kids));
-		n->seq.n = f->nkids;
+		n->seq.n = b->nkids - f->first;
+		n->seq.items = rpl_arena_memdup(&b->doc->arena, b->kids + f->first, n->seq.n,
+						sizeof(*b->kids));
 	} else {
 		err = finish_map(b, f);
 	}
-	free(f->kids);
+	b->nkids = f->first;
 	if (!err) {
 		add_anchor(b, f->anchor, n);
 		attach(b, n);
@@ -295,8 +297,7 @@ int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size
 		yaml_event_delete(&ev);
 	}
 	(void)docs;
-	while (b.depth)
-		free(b.stack[--b.depth].kids);
+	free(b.kids);
 	free(b.stack);
 	free(b.anchors);
 	yaml_parser_delete(&parser);
