@@ -193,7 +193,7 @@ static int pop(struct builder *b)
 	if (n->type == RPL_YSEQ) {
 		n->seq.n = b->nkids - f->first;
 		n->seq.items = rpl_arena_memdup(&b->doc->arena, b->kids + f->first, n->seq.n,
-						sizeof(*b->kids));
+		                                sizeof(*b->kids));
 	} else {
 		err = finish_map(b, f);
 	}
