@@ -22,6 +22,19 @@ int rpl_error(int code, const char *fmt, ...)
 	return code;
 }
 
+int rpl_error_prefix(int code, const char *fmt, ...)
+{
+	char prefix[1024], old[sizeof(last_msg)];
+	va_list ap;
+
+	memcpy(old, last_msg, sizeof(old));
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	snprintf(last_msg, sizeof(last_msg), "%s: %s", prefix, old);
+	return code;
+}
+
 const char *rpl_errmsg(void)
 {
 	return last_msg;

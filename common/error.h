@@ -38,6 +38,12 @@ enum {
 int rpl_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rpl_verror(int code, const char *fmt, va_list ap);
 
+/*
+ * Puts "<formatted>: " in front of this thread's last message and returns
+ * `code`, for a caller that adds context to an error it passes up.
+ */
+int rpl_error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The last message formed on this thread ("" when none). */
 const char *rpl_errmsg(void);
 

@@ -42,5 +42,11 @@ void rpl_cli_print_json(struct json_t *v);
 
 int rpl_cmd_ls(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_show(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_text(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_graph(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_deps(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_rdeps(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_cycles(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_vercmp(struct rpl_cli *cli, int argc, char **argv);
 
 #endif

@@ -15,6 +15,12 @@
 static const struct rpl_command commands[] = {
 	{ "ls", "list the packages and images of a monorepo", rpl_cmd_ls },
 	{ "show", "show one package or image as ripple evaluates it", rpl_cmd_show },
+	{ "text", "every package once, in build order (wolfictl text)", rpl_cmd_text },
+	{ "graph", "the dependency graph as dot, JSON or text", rpl_cmd_graph },
+	{ "deps", "what a package or image depends on, transitively", rpl_cmd_deps },
+	{ "rdeps", "what depends on a package, transitively", rpl_cmd_rdeps },
+	{ "cycles", "the cycles of build dependencies and their bootstrap order", rpl_cmd_cycles },
+	{ "vercmp", "compare two apk versions", rpl_cmd_vercmp },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,70 @@
+#include "common/strmap.h"
+#include "common/xalloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct rpl_strmap_slot *find(const struct rpl_strmap_slot *slots, size_t cap,
+                                    const char *key)
+{
+	size_t i = (size_t)hash(key) & (cap - 1);
+
+	while (slots[i].key && strcmp(slots[i].key, key))
+		i = (i + 1) & (cap - 1);
+	return (struct rpl_strmap_slot *)&slots[i];
+}
+
+void *rpl_strmap_get(const struct rpl_strmap *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	return find(m->slots, m->cap, key)->value;
+}
+
+static void grow(struct rpl_strmap *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	struct rpl_strmap_slot *slots = rpl_xcalloc(cap, sizeof(*slots));
+
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key)
+			*find(slots, cap, m->slots[i].key) = m->slots[i];
+	free(m->slots);
+	m->slots = slots;
+	m->cap = cap;
+}
+
+struct rpl_strmap_slot *rpl_strmap_slot(struct rpl_strmap *m, const char *key)
+{
+	struct rpl_strmap_slot *s;
+
+	/* Keep the load under 1/2 so probes stay short. */
+	if ((m->n + 1) * 2 > m->cap)
+		grow(m);
+	s = find(m->slots, m->cap, key);
+	if (!s->key) {
+		s->key = key;
+		s->value = NULL;
+		m->n++;
+	}
+	return s;
+}
+
+void rpl_strmap_release(struct rpl_strmap *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->n = 0;
+}

@@ -1,0 +1,259 @@
+/*
+ * Resolver cases as data files (tests/fixtures/resolve, one .case file each).
+ * Each case holds a tiny monorepo and the edges its graph must have:
+ *
+ *   # what the case checks
+ *   arch: aarch64                 (optional; default x86_64)
+ *   == foo.yaml                   a file of the monorepo, until the next ==
+ *   package: ...
+ *   == pipelines/x.yaml
+ *   ...
+ *   == expect
+ *   foo needs bar -> bar          the build need `bar` of origin foo leads to node bar
+ *   foo needs qux -> external qux an external node (nothing in the repo provides it)
+ *   foo needs quux -> none        no edge for that need (a `!conflict`, or a step skipped on this arch)
+ *   img image greet -> greet      image img installs something of origin greet
+ *   foo absent                    origin foo is not in this arch's graph
+ *
+ * The harness writes the files to a temp dir, scans it for the arch, builds
+ * the graph and checks every expectation, naming the case and line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/file.h"
+#include "common/xalloc.h"
+#include "graph/graph.h"
+#include "recipes/scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void mkdirs(const char *path)
+{
+	char *p = rpl_xstrdup(path);
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	free(p);
+}
+
+static void write_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char *path = rpl_path_join(dir, name);
+	FILE *f;
+
+	mkdirs(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite(text, 1, len, f);
+	fclose(f);
+	free(path);
+}
+
+static void rm_rf(const char *path)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static const struct rpl_edge *find_edge(const struct rpl_node *n, const char *dep,
+                                        enum rpl_edge_kind kind)
+{
+	for (size_t i = 0; i < n->ndeps; i++)
+		if (n->deps[i].kind == kind && !strcmp(n->deps[i].dep, dep))
+			return &n->deps[i];
+	return NULL;
+}
+
+static const struct rpl_edge *find_image_edge(const struct rpl_node *n, const char *to)
+{
+	for (size_t i = 0; i < n->ndeps; i++)
+		if (n->deps[i].kind == RPL_EDGE_IMAGE && !strcmp(n->deps[i].to->name, to))
+			return &n->deps[i];
+	return NULL;
+}
+
+static int check(const char *casefile, int line, const struct rpl_graph *g, char *exp)
+{
+	char *words[8];
+	int n = 0;
+
+	for (char *tok = strtok(exp, " \t"); tok && n < 8; tok = strtok(NULL, " \t"))
+		words[n++] = tok;
+	if (!n)
+		return 0;
+	if (n == 2 && !strcmp(words[1], "absent")) {
+		const struct rpl_node *v = rpl_graph_find(g, words[0]);
+		if (v && v->kind == RPL_NODE_ORIGIN && !strcmp(v->name, words[0])) {
+			print_error("%s:%d: %s is in the %s graph\n", casefile, line, words[0],
+			            g->arch);
+			return 1;
+		}
+		return 0;
+	}
+	if (n < 5 || strcmp(words[3], "->")) {
+		print_error("%s:%d: cannot read expectation\n", casefile, line);
+		return 1;
+	}
+	const struct rpl_node *from = rpl_graph_find(g, words[0]);
+	if (!from) {
+		print_error("%s:%d: no node %s\n", casefile, line, words[0]);
+		return 1;
+	}
+	const struct rpl_edge *e = !strcmp(words[1], "image")
+	                                   ? find_image_edge(from, words[4])
+	                                   : find_edge(from, words[2], RPL_EDGE_BUILD);
+	if (!strcmp(words[4], "none")) {
+		if (e) {
+			print_error("%s:%d: %s has an edge for %s (to %s), expected none\n",
+			            casefile, line, words[0], words[2], e->to->name);
+			return 1;
+		}
+		return 0;
+	}
+	const char *want = words[4];
+	int want_external = 0;
+	if (!strcmp(words[4], "external") && n >= 6) {
+		want_external = 1;
+		want = words[5];
+	}
+	if (!e) {
+		print_error("%s:%d: %s has no edge for %s\n", casefile, line, words[0], words[2]);
+		return 1;
+	}
+	if (strcmp(e->to->name, want) || (want_external && e->to->kind != RPL_NODE_EXTERNAL) ||
+	    (!want_external && e->to->kind == RPL_NODE_EXTERNAL)) {
+		print_error("%s:%d: %s needs %s -> %s%s, expected %s%s\n", casefile, line, words[0],
+		            words[2], e->to->kind == RPL_NODE_EXTERNAL ? "external " : "",
+		            e->to->name, want_external ? "external " : "", want);
+		return 1;
+	}
+	return 0;
+}
+
+static int run_case(const char *path)
+{
+	char *text, *p, dir[] = "/tmp/ripple-resolve.XXXXXX";
+	const char *arch = "x86_64";
+	char *cur = NULL, *body = NULL;
+	size_t len;
+	int failures = 0, line = 0, expect_line = 0;
+	char *expect = NULL;
+	struct rpl_scan scan;
+	struct rpl_graph g;
+	struct rpl_graph_opts go = { 0 };
+	struct rpl_scan_opts so = { 0 };
+	char cwd[4096];
+
+	assert_int_equal(rpl_read_file(path, &text, &len), 0);
+	assert_non_null(mkdtemp(dir));
+	/* Split into files at lines that start with "== ". */
+	p = text;
+	while (*p) {
+		char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+		line++;
+		if (!cur && !strncmp(p, "arch: ", 6)) {
+			p[l] = '\0';
+			arch = p + 6;
+		} else if (!strncmp(p, "== ", 3)) {
+			if (cur && strcmp(cur, "expect"))
+				write_file(dir, cur, body, (size_t)(p - body));
+			p[l] = '\0';
+			cur = p + 3;
+			body = eol ? eol + 1 : p + l;
+			if (!strcmp(cur, "expect")) {
+				expect = body;
+				expect_line = line + 1;
+			}
+		}
+		p = eol ? eol + 1 : p + l;
+	}
+	if (cur && strcmp(cur, "expect"))
+		write_file(dir, cur, body, strlen(body));
+	assert_non_null(expect);
+
+	so.archs = &arch;
+	so.narchs = 1;
+	so.compile = 1;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(rpl_scan_run(&scan, dir, &so), 0);
+	for (size_t i = 0; i < scan.nentries; i++)
+		if (scan.entries[i].error) {
+			print_error("%s: %s\n", path, scan.entries[i].error);
+			failures++;
+		}
+	go.arch = arch;
+	assert_int_equal(rpl_graph_build(&g, &scan, &go), 0);
+	for (char *l = strtok_r(expect, "\n", &p); l; l = strtok_r(NULL, "\n", &p)) {
+		char *copy = rpl_xstrdup(l);
+		if (l[0] != '#')
+			failures += check(path, expect_line, &g, copy);
+		free(copy);
+		expect_line++;
+	}
+	rpl_graph_release(&g);
+	rpl_scan_release(&scan);
+	rm_rf(dir);
+	free(text);
+	return failures;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_cases(void **state)
+{
+	const char *fixtures = RPL_FIXTURES "/resolve";
+	DIR *d = opendir(fixtures);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	int failures = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".case")) {
+			RPL_ALLOC_GROW(names, n + 1, alloc);
+			names[n++] = rpl_path_join(fixtures, de->d_name);
+		}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		int f = run_case(names[i]);
+		if (f)
+			print_error("FAILED: %s (%d)\n", names[i], f);
+		failures += f;
+		free(names[i]);
+	}
+	free(names);
+	print_message("%zu resolver cases\n", n);
+	assert_true(n >= 1);
+	assert_int_equal(failures, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
