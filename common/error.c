@@ -24,14 +24,21 @@ int rpl_error(int code, const char *fmt, ...)
 
 int rpl_error_prefix(int code, const char *fmt, ...)
 {
-	char prefix[1024], old[sizeof(last_msg)];
+	char old[sizeof(last_msg)];
+	size_t n;
 	va_list ap;
 
 	memcpy(old, last_msg, sizeof(old));
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
 	va_end(ap);
-	snprintf(last_msg, sizeof(last_msg), "%s: %s", prefix, old);
+	n = strlen(last_msg);
+	if (n + 2 < sizeof(last_msg)) {
+		memcpy(last_msg + n, ": ", 2);
+		n += 2;
+		strncpy(last_msg + n, old, sizeof(last_msg) - n - 1);
+		last_msg[sizeof(last_msg) - 1] = '\0';
+	}
 	return code;
 }
 

@@ -103,7 +103,8 @@ char *rpl_path_join(const char *a, const char *b)
 	struct rpl_strbuf sb = RPL_STRBUF_INIT;
 	size_t la = strlen(a);
 
-	if (!la || b[0] == '/')
+	/* "." + "x" is "x": paths stay as the user would write them. */
+	if (!la || b[0] == '/' || !strcmp(a, "."))
 		return rpl_xstrdup(b);
 	rpl_strbuf_add(&sb, a, la);
 	if (a[la - 1] != '/')

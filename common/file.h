@@ -18,7 +18,8 @@ int rpl_read_file(const char *path, char **buf, size_t *len);
  */
 int rpl_write_file_atomic(const char *path, const void *p, size_t n);
 
-/* "a" + "/" + "b" without doubling the slash; malloc'd. */
+/* "a" + "/" + "b" without doubling the slash; "b" alone when it is absolute
+ * or `a` is "." or empty.  malloc'd. */
 char *rpl_path_join(const char *a, const char *b);
 
 /* Whether `s` ends with `suffix`. */

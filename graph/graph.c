@@ -84,14 +84,14 @@ static struct rpl_node *new_node(struct builder *b, enum rpl_node_kind kind, con
 	/* Edge vectors are indexed by the construction-time id. */
 	RPL_ALLOC_GROW(b->edges, b->nodes.n, b->edges_alloc);
 	memset(&b->edges[n->id], 0, sizeof(*b->edges));
-	rpl_strmap_slot(&b->g->by_name, n->name)->value = n;
+	rpl_strmap_slot(&b->g->by_name[kind], n->name)->value = n;
 	return n;
 }
 
 static struct rpl_node *external(struct builder *b, const char *name, const char *version,
                                  const char *source)
 {
-	struct rpl_node *n = rpl_strmap_get(&b->g->by_name, name);
+	struct rpl_node *n = rpl_strmap_get(&b->g->by_name[RPL_NODE_EXTERNAL], name);
 
 	if (n)
 		return n;
@@ -646,9 +646,9 @@ int rpl_graph_build(struct rpl_graph *g, const struct rpl_scan *scan,
 		}
 		if (!ok)
 			continue;
-		if (rpl_strmap_get(&g->by_name, e->image->name)) {
-			err = rpl_error(-RPL_EDUP, "%s: image '%s' has the name of a package",
-			                e->file, e->image->name);
+		if (rpl_strmap_get(&g->by_name[RPL_NODE_IMAGE], e->image->name)) {
+			err = rpl_error(-RPL_EDUP, "%s: another image is also named '%s'", e->file,
+			                e->image->name);
 			goto out;
 		}
 		n = new_node(&b, RPL_NODE_IMAGE, e->image->name);
@@ -682,18 +682,23 @@ void rpl_graph_release(struct rpl_graph *g)
 {
 	if (g->registry)
 		rpl_registry_release(g->registry);
-	rpl_strmap_release(&g->by_name);
+	for (size_t k = 0; k < 3; k++)
+		rpl_strmap_release(&g->by_name[k]);
 	rpl_arena_release(&g->arena);
 	memset(g, 0, sizeof(*g));
 }
 
 struct rpl_node *rpl_graph_find(const struct rpl_graph *g, const char *name)
 {
-	struct rpl_node *n = rpl_strmap_get(&g->by_name, name);
 	struct rpl_resolution res;
 
-	if (n)
-		return n;
+	/* A package before an image of the same name, and both before an
+	 * external; then whatever origin provides the name. */
+	for (size_t k = 0; k < 3; k++) {
+		struct rpl_node *n = rpl_strmap_get(&g->by_name[k], name);
+		if (n)
+			return n;
+	}
 	if (!g->registry || rpl_registry_resolve(g->registry, name, NULL, NULL, &res) ||
 	    res.status != RPL_RESOLVED || !res.best->origin)
 		return NULL;

@@ -69,8 +69,11 @@ struct rpl_graph {
 	const char *arch;
 	struct rpl_node **nodes; /* origins and images by name, then externals by name */
 	size_t nnodes;
-	struct rpl_strmap by_name; /* origin, image and external names */
-	struct rpl_scc *sccs;      /* topological order of the condensation, dependencies first */
+	/* Names by kind (RPL_NODE_*): an image may share its name with a
+	 * package, and a need that no package satisfies (a version the repo
+	 * lacks, a self-dependency) becomes an external of the package's name. */
+	struct rpl_strmap by_name[3];
+	struct rpl_scc *sccs; /* topological order of the condensation, dependencies first */
 	size_t nsccs;
 	struct rpl_node **order; /* every node, dependencies first; SCC members contiguous */
 	size_t norigins, nimages, nexternals;
@@ -94,9 +97,10 @@ int rpl_graph_build(struct rpl_graph *g, const struct rpl_scan *scan,
 void rpl_graph_release(struct rpl_graph *g);
 
 /*
- * The node named `name`: an origin, image or external, or the origin of a
- * subpackage or provided name.  NULL when unknown.
+ * The node named `name`: an origin, else an image, else an external, else
+ * the origin of a subpackage or provided name.  NULL when unknown.
  */
+
 struct rpl_node *rpl_graph_find(const struct rpl_graph *g, const char *name);
 
 enum rpl_walk {

@@ -48,6 +48,14 @@ json_t *rpl_graph_json(const struct rpl_graph *g, const char *keep)
 			json_object_set_new(j, "from", json_string(n->name));
 			json_object_set_new(j, "to", json_string(ed->to->name));
 			json_object_set_new(j, "kind", json_string(rpl_edge_kind_name(ed->kind)));
+			/* Names are unique per kind only (an image may be named like
+			 * its package; an external like the package that needs an
+			 * older copy of itself), so edges say the kinds too. */
+			json_object_set_new(j, "from_kind",
+			                    json_string(rpl_node_kind_name(n->kind)));
+			json_object_set_new(j, "to_kind",
+			                    json_string(rpl_node_kind_name(ed->to->kind)));
+
 			json_object_set_new(j, "dep", json_string(ed->dep));
 			if (ed->via)
 				json_object_set_new(j, "via", json_string(ed->via));
@@ -59,9 +67,15 @@ json_t *rpl_graph_json(const struct rpl_graph *g, const char *keep)
 	return o;
 }
 
-static void dot_id(FILE *f, const char *s)
+/* Node ids carry the kind of images and externals: names are unique per kind only. */
+static void dot_id(FILE *f, const struct rpl_node *n)
 {
+	const char *s = n->name;
+
 	fputc('"', f);
+	if (n->kind != RPL_NODE_ORIGIN)
+		fprintf(f, "%s:", rpl_node_kind_name(n->kind));
+
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
 			fputc('\\', f);
@@ -79,12 +93,13 @@ void rpl_graph_dot(const struct rpl_graph *g, const char *keep, FILE *f)
 		if (!kept(keep, n))
 			continue;
 		fputc('\t', f);
-		dot_id(f, n->name);
+		dot_id(f, n);
+		fprintf(f, " [label=\"%s\"", n->name);
 		if (n->kind == RPL_NODE_IMAGE)
-			fputs(" [shape=box]", f);
+			fputs(",shape=box", f);
 		else if (n->kind == RPL_NODE_EXTERNAL)
-			fputs(" [style=dashed,color=red]", f);
-		fputs(";\n", f);
+			fputs(",style=dashed,color=red", f);
+		fputs("];\n", f);
 	}
 	for (size_t i = 0; i < g->nnodes; i++) {
 		const struct rpl_node *n = g->order[i];
@@ -101,9 +116,9 @@ void rpl_graph_dot(const struct rpl_graph *g, const char *keep, FILE *f)
 				continue;
 			last = ed->to;
 			fputc('\t', f);
-			dot_id(f, n->name);
+			dot_id(f, n);
 			fputs(" -> ", f);
-			dot_id(f, ed->to->name);
+			dot_id(f, ed->to);
 			if (ed->kind == RPL_EDGE_RUNTIME)
 				fputs(" [style=dotted]", f);
 			else if (ed->kind == RPL_EDGE_IMAGE)

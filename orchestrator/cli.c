@@ -15,10 +15,15 @@ void rpl_cli_add_archs(struct rpl_cli *cli, const char *list)
 {
 	const char *p = list;
 
+	if (!*p)
+		rpl_die(RPL_EXIT_USAGE, "--arch wants a comma-separated list of architectures");
 	while (*p) {
 		size_t len = strcspn(p, ",");
 		char *name = rpl_xstrndup(p, len);
 		const char *apk;
+
+		if (!len)
+			rpl_die(RPL_EXIT_USAGE, "empty architecture name in '%s'", list);
 
 		if (!strcmp(name, "host")) {
 			free(name);
@@ -38,7 +43,7 @@ void rpl_cli_add_archs(struct rpl_cli *cli, const char *list)
 
 int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile)
 {
-	struct rpl_scan_opts opts = { cli->archs, cli->narchs, compile };
+	struct rpl_scan_opts opts = { cli->archs, cli->narchs, compile, 0 };
 	int err;
 
 	if (cli->dir && chdir(cli->dir) < 0)

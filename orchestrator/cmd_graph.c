@@ -98,7 +98,7 @@ static void parse(struct rpl_cli *cli, int argc, char **argv, const char *usage,
 	o->names = argv + optind;
 	o->nnames = argc - optind;
 	if (want_names >= 0 && o->nnames != want_names) {
-		fprintf(stderr, "ripple %s: expected %d argument%s\n", argv[0], want_names,
+		fprintf(stderr, "%s: expected %d argument%s\n", argv[0], want_names,
 		        want_names == 1 ? "" : "s");
 		rpl_cli_usage(usage, RPL_EXIT_USAGE);
 	}
@@ -270,7 +270,7 @@ int rpl_cmd_graph(struct rpl_cli *cli, int argc, char **argv)
 }
 
 static const char deps_usage[] =
-        "usage: ripple %s NAME [--depth N] [--json] [-C DIR] [--arch A] [-r REPO]\n"
+        "usage: %s NAME [--depth N] [--json] [-C DIR] [--arch A] [-r REPO]\n"
         "\n"
         "%s, build order, with the package each need resolved to.\n"
         "\n";

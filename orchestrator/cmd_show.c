@@ -47,6 +47,26 @@ static const struct rpl_scan_entry *find(const struct rpl_scan *s, const char *n
 	return NULL;
 }
 
+/*
+ * A recipe that failed to parse has no name to find it by; its file does:
+ * `show bad` finds bad.yaml, so the user sees its error, not "no such package".
+ */
+static const struct rpl_scan_entry *find_broken(const struct rpl_scan *s, const char *name)
+{
+	for (size_t i = 0; i < s->nentries; i++) {
+		const struct rpl_scan_entry *x = &s->entries[i];
+		const char *base = strrchr(x->file, '/');
+		size_t n = strlen(name);
+
+		base = base ? base + 1 : x->file;
+		if (x->error && !strncmp(base, name, n) &&
+		    (!strcmp(base + n, ".yaml") || !strcmp(base + n, ".melange.yaml") ||
+		     !strcmp(base + n, ".apko.yaml")))
+			return x;
+	}
+	return NULL;
+}
+
 static void print_list(const char *label, json_t *arr)
 {
 	size_t i;
@@ -123,8 +143,13 @@ int rpl_cmd_show(struct rpl_cli *cli, int argc, char **argv)
 		fprintf(stderr, "ripple show: expected exactly one NAME\n");
 		rpl_cli_usage(usage, RPL_EXIT_USAGE);
 	}
+	if (cli->narchs > 1)
+		rpl_die(RPL_EXIT_USAGE, "show evaluates one architecture at a time, not %zu",
+		        cli->narchs);
 	rpl_cli_scan(cli, &scan, 1);
 	e = find(&scan, argv[optind]);
+	if (!e)
+		e = find_broken(&scan, argv[optind]);
 	if (!e) {
 		fprintf(stderr, "ripple: no package or image named '%s'\n", argv[optind]);
 		rpl_scan_release(&scan);

@@ -58,7 +58,11 @@ int main(int argc, char **argv)
 			printf("ripple %s\n", RPL_VERSION);
 			return 0;
 		}
-		if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+		if (!strcmp(argv[i], "-C") && i + 1 >= argc) {
+			fprintf(stderr, "ripple: option '-C' requires an argument\n");
+			return RPL_EXIT_USAGE;
+		}
+		if (!strcmp(argv[i], "-C")) {
 			cli.dir = argv[i + 1];
 			i += 2;
 			continue;
@@ -78,7 +82,14 @@ int main(int argc, char **argv)
 	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++) {
 		if (!strcmp(argv[i], commands[c].name)) {
-			int status = commands[c].run(&cli, argc - i, argv + i);
+			char prog[64];
+			int status;
+
+			/* getopt names the program in its messages: "ripple ls: ...". */
+			snprintf(prog, sizeof(prog), "ripple %s", commands[c].name);
+			argv[i] = prog;
+			status = commands[c].run(&cli, argc - i, argv + i);
+
 			free(cli.archs);
 			return status;
 		}

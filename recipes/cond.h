@@ -9,7 +9,8 @@
 /*
  * Evaluates `expr` (already substituted).  An empty expression is true.  A
  * `${{var}}` left in the text evaluates to "".  Returns 0 and sets *result,
- * or -RPL_EPARSE with "cannot parse condition ..." as the message.
+ * or -RPL_EPARSE with what is wrong and where ("expected == or != near
+ * '= 'x86_64''"); the caller names the condition.
  */
 int rpl_cond_eval(const char *expr, int *result);
 

@@ -101,11 +101,62 @@ int rpl_decode_strmap(const struct rpl_dctx *c, const struct rpl_ynode *n, struc
 	return 0;
 }
 
+/*
+ * An integer as yaml.v3 reads one into an int field: a plain scalar,
+ * underscores dropped, then Go's ParseInt with base 0 (0x hex, 0o or a
+ * leading 0 octal, 0b binary, an optional sign).  Quoted scalars are strings.
+ */
+static int yaml_int(const struct rpl_ynode *n, int *neg, uint64_t *mag)
+{
+	char digits[64];
+	const char *p;
+	size_t k = 0;
+	unsigned base = 10;
+
+	if (n->type != RPL_YSCALAR || n->scalar.quoted || n->scalar.tagged_str)
+		return -1;
+	for (p = n->scalar.s; *p && k + 1 < sizeof(digits); p++)
+		if (*p != '_')
+			digits[k++] = *p;
+	if (*p)
+		return -1;
+	digits[k] = '\0';
+	p = digits;
+	*neg = 0;
+	if (*p == '+' || *p == '-')
+		*neg = *p++ == '-';
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		base = 16, p += 2;
+	else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
+		base = 8, p += 2;
+	else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B'))
+		base = 2, p += 2;
+	else if (p[0] == '0' && p[1])
+		base = 8, p += 1;
+	if (!*p)
+		return -1;
+	*mag = 0;
+	for (; *p; p++) {
+		unsigned d;
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (*p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			return -1;
+		if (d >= base || *mag > (UINT64_MAX - d) / base)
+			return -1;
+		*mag = *mag * base + d;
+	}
+	return 0;
+}
+
 int rpl_decode_u64(const struct rpl_dctx *c, const struct rpl_ynode *n, uint64_t *out)
 {
-	const char *s;
-	char *end;
-	unsigned long long v;
+	uint64_t mag;
+	int neg;
 
 	if (rpl_ynode_is_null(n)) {
 		*out = 0;
@@ -114,23 +165,17 @@ int rpl_decode_u64(const struct rpl_dctx *c, const struct rpl_ynode *n, uint64_t
 	if (n->type != RPL_YSCALAR)
 		return rpl_decode_error(c, n, "expected an unsigned integer, found %s",
 		                        rpl_ynode_kind(n));
-	s = n->scalar.s;
-	if (*s < '0' || *s > '9')
-		goto bad;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		goto bad;
-	*out = v;
+	if (yaml_int(n, &neg, &mag) || (neg && mag))
+		return rpl_decode_error(c, n, "expected an unsigned integer, found %s\"%s\"",
+		                        n->scalar.quoted ? "the string " : "", n->scalar.s);
+	*out = mag;
 	return 0;
-bad:
-	return rpl_decode_error(c, n, "expected an unsigned integer, found \"%s\"", n->scalar.s);
 }
 
 static int decode_i64(const struct rpl_dctx *c, const struct rpl_ynode *n, int64_t *out)
 {
-	char *end;
-	long long v;
+	uint64_t mag;
+	int neg;
 
 	if (rpl_ynode_is_null(n)) {
 		*out = 0;
@@ -138,11 +183,10 @@ static int decode_i64(const struct rpl_dctx *c, const struct rpl_ynode *n, int64
 	}
 	if (n->type != RPL_YSCALAR)
 		return rpl_decode_error(c, n, "expected an integer, found %s", rpl_ynode_kind(n));
-	errno = 0;
-	v = strtoll(n->scalar.s, &end, 10);
-	if (errno || *end || end == n->scalar.s)
-		return rpl_decode_error(c, n, "expected an integer, found \"%s\"", n->scalar.s);
-	*out = v;
+	if (yaml_int(n, &neg, &mag) || mag > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+		return rpl_decode_error(c, n, "expected an integer, found %s\"%s\"",
+		                        n->scalar.quoted ? "the string " : "", n->scalar.s);
+	*out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
 	return 0;
 }
 
@@ -261,6 +305,11 @@ int rpl_decode(const struct rpl_dctx *c, const struct rpl_ynode *n, const struct
                void *dst)
 {
 	init_struct(schema, dst);
+	if (schema->at_off && n) {
+		uint32_t *at = (uint32_t *)((char *)dst + schema->at_off - 1);
+		at[0] = n->line;
+		at[1] = n->col;
+	}
 	if (rpl_ynode_is_null(n))
 		return 0;
 	if (n->type != RPL_YMAP)

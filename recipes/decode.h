@@ -76,7 +76,12 @@ struct rpl_schema {
 	const char *name; /* for messages: "package", "pipeline step" */
 	size_t size;
 	const struct rpl_field *fields; /* terminated by a NULL key */
+	/* 1 + the offset of two uint32_t members (line, col) that receive the
+	 * mapping's position; 0 when the struct has none. */
+	size_t at_off;
 };
+
+#define RPL_AT(type) (offsetof(type, line) + 1)
 
 /*
  * Decodes mapping `n` into `dst` (already zeroed) after `schema`.  Returns 0

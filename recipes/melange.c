@@ -115,7 +115,8 @@ static const struct rpl_field step_fields[] = {
 	RPL_FIELD("label", RPL_F_STR, struct rpl_step, label),
 	RPL_FIELD_END,
 };
-const struct rpl_schema rpl_step_schema = { "pipeline step", sizeof(struct rpl_step), step_fields };
+const struct rpl_schema rpl_step_schema = { "pipeline step", sizeof(struct rpl_step), step_fields,
+	                                    RPL_AT(struct rpl_step) };
 
 static const struct rpl_field deps_fields[] = {
 	RPL_FIELD("runtime", RPL_F_STRLIST, struct rpl_dependencies, runtime),
@@ -169,7 +170,8 @@ static const struct rpl_field copyright_fields[] = {
 	RPL_FIELD_END,
 };
 static const struct rpl_schema copyright_schema = { "copyright", sizeof(struct rpl_copyright),
-	                                            copyright_fields };
+	                                            copyright_fields,
+	                                            RPL_AT(struct rpl_copyright) };
 
 static const struct rpl_field cpe_fields[] = {
 	RPL_FIELD("part", RPL_F_STR, struct rpl_cpe, part),
@@ -191,8 +193,8 @@ static const struct rpl_field setcap_fields[] = {
 	RPL_FIELD("reason", RPL_F_STR, struct rpl_setcap, reason),
 	RPL_FIELD_END,
 };
-static const struct rpl_schema setcap_schema = { "setcap", sizeof(struct rpl_setcap),
-	                                         setcap_fields };
+static const struct rpl_schema setcap_schema = { "setcap", sizeof(struct rpl_setcap), setcap_fields,
+	                                         RPL_AT(struct rpl_setcap) };
 
 static const struct rpl_field resources_fields[] = {
 	RPL_FIELD("cpu", RPL_F_STR, struct rpl_resources, cpu),
@@ -244,7 +246,7 @@ static const struct rpl_field package_fields[] = {
 	RPL_FIELD_END,
 };
 static const struct rpl_schema package_schema = { "package", sizeof(struct rpl_package),
-	                                          package_fields };
+	                                          package_fields, RPL_AT(struct rpl_package) };
 
 static const struct rpl_field subpackage_fields[] = {
 	RPL_FIELD("if", RPL_F_STR, struct rpl_subpackage, if_),
@@ -266,7 +268,8 @@ static const struct rpl_field subpackage_fields[] = {
 	RPL_FIELD_END,
 };
 static const struct rpl_schema subpackage_schema = { "subpackage", sizeof(struct rpl_subpackage),
-	                                             subpackage_fields };
+	                                             subpackage_fields,
+	                                             RPL_AT(struct rpl_subpackage) };
 
 static const struct rpl_field data_fields[] = {
 	RPL_FIELD("name", RPL_F_STR, struct rpl_data, name),
@@ -283,7 +286,8 @@ static const struct rpl_field vt_fields[] = {
 	RPL_FIELD_END,
 };
 static const struct rpl_schema vt_schema = { "var-transforms entry",
-	                                     sizeof(struct rpl_var_transform), vt_fields };
+	                                     sizeof(struct rpl_var_transform), vt_fields,
+	                                     RPL_AT(struct rpl_var_transform) };
 
 static const struct rpl_field capabilities_fields[] = {
 	RPL_FIELD("add", RPL_F_STRLIST, struct rpl_capabilities, add),
@@ -921,7 +925,7 @@ static int parse_duration(const char *s, uint64_t *secs)
 		double v = strtod(p, &end);
 		double unit;
 
-		if (end == p || *p == '-' || *p == '+')
+		if (end == p)
 			return -1;
 		p = end;
 		if (!strncmp(p, "ns", 2))
@@ -942,7 +946,8 @@ static int parse_duration(const char *s, uint64_t *secs)
 			return -1;
 		total += v * unit;
 	}
-	*secs = (uint64_t)(total + 0.999999);
+	/* Go accepts negative durations; a timeout of zero or less is none. */
+	*secs = total > 0 ? (uint64_t)(total + 0.999999) : 0;
 	return 0;
 }
 
@@ -952,10 +957,11 @@ static const char *const allowed_caps[] = { "cap_net_bind_service", "cap_net_adm
 static int validate_setcap(const struct pctx *x, const struct rpl_setcap *sc, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		struct rpl_text entry = { NULL, sc[i].line, sc[i].col };
 		if (!*sc[i].path.s)
-			return pos_error(x, &sc[i].path, "setcap: 'path' is required");
+			return pos_error(x, &entry, "setcap: 'path' is required");
 		if (!*sc[i].reason.s)
-			return pos_error(x, &sc[i].path, "setcap: 'reason' is required");
+			return pos_error(x, &entry, "setcap: 'reason' is required");
 		for (size_t k = 0; k < sc[i].add.n; k++) {
 			const char *caps = sc[i].add.v[k].key.s;
 			while (*caps) {
@@ -996,21 +1002,24 @@ static int validate(const struct pctx *x)
 {
 	struct rpl_recipe *r = x->r;
 	struct rpl_package *p = &r->package;
+	struct rpl_text at = { NULL, p->line, p->col };
 	int err;
 
 	if (!*p->name.s)
-		return pos_error(x, &p->name, "package.name is required");
+		return pos_error(x, p->name.line ? &p->name : &at, "package.name is required");
 	if (!rpl_melange_valid_name(p->name.s))
 		return pos_error(x, &p->name, "package name '%s' is invalid", p->name.s);
 	if (!*p->version.s)
-		return pos_error(x, &p->version, "package.version is required");
+		return pos_error(x, p->version.line ? &p->version : &at,
+		                 "package.version is required");
 	if (!valid_version(p->version.s))
 		return pos_error(x, &p->version, "package version '%s' is not a valid apk version",
 		                 p->version.s);
-	for (size_t i = 0; i < p->ncopyright; i++)
+	for (size_t i = 0; i < p->ncopyright; i++) {
+		struct rpl_text entry = { NULL, p->copyright[i].line, p->copyright[i].col };
 		if (!*p->copyright[i].license.s)
-			return pos_error(x, &p->copyright[i].license,
-			                 "copyright[%zu]: 'license' is required", i);
+			return pos_error(x, &entry, "copyright[%zu]: 'license' is required", i);
+	}
 	if ((err = validate_deps(x, &p->dependencies)))
 		return err;
 	if (*p->timeout.s && parse_duration(p->timeout.s, &p->timeout_seconds))
@@ -1054,42 +1063,6 @@ static int validate(const struct pctx *x)
 
 /* ---- entry points -------------------------------------------------------- */
 
-/* Records where each step and subpackage starts, for later messages. */
-static void note_positions(const struct rpl_ynode *seq, struct rpl_step *steps, size_t n)
-{
-	if (!seq || seq->type != RPL_YSEQ)
-		return;
-	for (size_t i = 0; i < n && i < seq->seq.n; i++) {
-		steps[i].line = seq->seq.items[i]->line;
-		steps[i].col = seq->seq.items[i]->col;
-		note_positions(rpl_ymap_get(seq->seq.items[i], "pipeline"), steps[i].steps,
-		               steps[i].nsteps);
-	}
-}
-
-static void note_all_positions(const struct rpl_ynode *root, struct rpl_recipe *r)
-{
-	const struct rpl_ynode *subs = rpl_ymap_get(root, "subpackages");
-	const struct rpl_ynode *test = rpl_ymap_get(root, "test");
-
-	note_positions(rpl_ymap_get(root, "pipeline"), r->steps, r->nsteps);
-	if (r->test)
-		note_positions(rpl_ymap_get(test, "pipeline"), r->test->steps, r->test->nsteps);
-	if (!subs || subs->type != RPL_YSEQ)
-		return;
-	for (size_t i = 0; i < r->nsubpackages && i < subs->seq.n; i++) {
-		const struct rpl_ynode *sn = subs->seq.items[i];
-		struct rpl_subpackage *sp = &r->subpackages[i];
-
-		sp->line = sn->line;
-		sp->col = sn->col;
-		note_positions(rpl_ymap_get(sn, "pipeline"), sp->steps, sp->nsteps);
-		if (sp->test)
-			note_positions(rpl_ymap_get(rpl_ymap_get(sn, "test"), "pipeline"),
-			               sp->test->steps, sp->test->nsteps);
-	}
-}
-
 /*
  * Builds the parse-time map: package fields, raw vars, then each
  * var-transform in order (its `from` substituted strictly against the map so
@@ -1120,8 +1093,9 @@ static int build_map(struct pctx *x, struct rpl_varmap *m)
 		const char *from, *res;
 		int err;
 
+		struct rpl_text entry = { NULL, vt->line, vt->col };
 		if (!*vt->to.s)
-			return pos_error(x, &vt->from, "var-transforms[%zu]: 'to' is required", i);
+			return pos_error(x, &entry, "var-transforms[%zu]: 'to' is required", i);
 		err = rpl_subst_strict(x->a, vt->from.s, m, RPL_SUBST_PLAIN, &from);
 		if (err) {
 			char msg[512];
@@ -1151,7 +1125,8 @@ struct rpl_recipe *rpl_recipe_from_yaml(const struct rpl_ydoc *doc)
 	struct rpl_dctx dc = { 0 };
 	int err;
 
-	rpl_arena_init(&r->arena);
+	/* A parsed recipe takes about three times its text: one block fits it. */
+	rpl_arena_init_sized(&r->arena, doc->len * 4);
 	r->file = rpl_arena_strdup(&r->arena, doc->file);
 	dc.arena = &r->arena;
 	dc.file = r->file;
@@ -1172,7 +1147,6 @@ struct rpl_recipe *rpl_recipe_from_yaml(const struct rpl_ydoc *doc)
 		                doc->root->line, doc->root->col);
 		goto fail;
 	}
-	note_all_positions(doc->root, r);
 
 	if ((err = build_map(&x, &map)))
 		goto fail;
@@ -1220,4 +1194,76 @@ const char *rpl_recipe_full_version(struct rpl_recipe *r)
 {
 	return rpl_arena_printf(&r->arena, "%s-r%llu", r->package.version.s,
 	                        (unsigned long long)r->package.epoch);
+}
+
+static void copy_text(struct rpl_arena *a, struct rpl_text *t)
+{
+	if (t->s)
+		t->s = rpl_arena_strdup(a, t->s);
+}
+
+static void copy_list(struct rpl_arena *a, struct rpl_textlist *l)
+{
+	l->v = rpl_arena_memdup(a, l->v, l->n, sizeof(*l->v));
+	for (size_t i = 0; i < l->n; i++)
+		copy_text(a, &l->v[i]);
+}
+
+static void copy_deps(struct rpl_arena *a, struct rpl_dependencies *d)
+{
+	copy_list(a, &d->runtime);
+	copy_list(a, &d->provides);
+	copy_list(a, &d->replaces);
+	copy_text(a, &d->provider_priority);
+	copy_text(a, &d->replaces_priority);
+}
+
+struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r)
+{
+	struct rpl_recipe *s = rpl_xcalloc(1, sizeof(*s));
+	struct rpl_package *p = &s->package;
+	struct rpl_arena *a = &s->arena;
+
+	rpl_arena_init_sized(a, 1024);
+	s->slim = 1;
+	s->file = rpl_arena_strdup(a, r->file);
+	p->name = r->package.name;
+	p->version = r->package.version;
+	p->epoch = r->package.epoch;
+	p->description = r->package.description;
+	p->url = r->package.url;
+	p->dependencies = r->package.dependencies;
+	p->target_architecture = r->package.target_architecture;
+	p->timeout = r->package.timeout;
+	p->timeout_seconds = r->package.timeout_seconds;
+	copy_text(a, &p->name);
+	copy_text(a, &p->version);
+	copy_text(a, &p->description);
+	copy_text(a, &p->url);
+	copy_text(a, &p->timeout);
+	copy_deps(a, &p->dependencies);
+	copy_list(a, &p->target_architecture);
+	s->nsubpackages = r->nsubpackages;
+	s->nsubpackages_static = r->nsubpackages_static;
+	s->subpackages = r->nsubpackages
+	                         ? rpl_arena_alloc(a, r->nsubpackages * sizeof(*s->subpackages))
+	                         : NULL;
+	for (size_t i = 0; i < r->nsubpackages; i++) {
+		const struct rpl_subpackage *from = &r->subpackages[i];
+		struct rpl_subpackage *to = &s->subpackages[i];
+
+		to->name = from->name;
+		to->if_ = from->if_;
+		to->description = from->description;
+		to->dependencies = from->dependencies;
+		to->line = from->line;
+		to->col = from->col;
+		to->range = rpl_text_make("");
+		to->url = to->commit = rpl_text_make("");
+		copy_text(a, &to->name);
+		copy_text(a, &to->if_);
+		copy_text(a, &to->description);
+		copy_deps(a, &to->dependencies);
+	}
+	return s;
 }

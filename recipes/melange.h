@@ -66,6 +66,7 @@ struct rpl_copyright {
 	struct rpl_text license;
 	struct rpl_text license_path;
 	struct rpl_text detection_override;
+	uint32_t line, col;
 };
 
 struct rpl_cpe {
@@ -77,6 +78,7 @@ struct rpl_setcap {
 	struct rpl_text path;
 	struct rpl_kvlist add;
 	struct rpl_text reason;
+	uint32_t line, col;
 };
 
 struct rpl_resources {
@@ -116,6 +118,7 @@ struct rpl_package {
 	struct rpl_resources resources;
 	struct rpl_resources test_resources;
 	struct rpl_scriptlets scriptlets;
+	uint32_t line, col; /* the `package:` mapping */
 };
 
 struct rpl_subpackage {
@@ -145,6 +148,7 @@ struct rpl_data {
 
 struct rpl_var_transform {
 	struct rpl_text from, match, replace, to;
+	uint32_t line, col;
 };
 
 struct rpl_build_option {
@@ -180,6 +184,7 @@ struct rpl_recipe {
 	size_t noptions;
 	struct rpl_test *test;
 	int update_enabled; /* `update:` is validated, not interpreted */
+	int slim;           /* made by rpl_recipe_slim: only identity and dependencies */
 };
 
 /*
@@ -194,6 +199,16 @@ struct rpl_recipe *rpl_recipe_parse(const char *file, const char *buf, size_t le
 struct rpl_recipe *rpl_recipe_from_yaml(const struct rpl_ydoc *doc);
 
 void rpl_recipe_free(struct rpl_recipe *r);
+
+/*
+ * A compact copy of `r` holding what a whole-repo scan keeps for every
+ * recipe: the file, the package's identity (name, version, epoch,
+ * description, url), its dependencies, target architectures and timeout,
+ * and each subpackage's name, `if`, description and dependencies.  Steps,
+ * tests, environment, vars and the rest are left out (`slim` is set); the
+ * copy owns its memory.
+ */
+struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r);
 
 /* "<version>-r<epoch>", in the recipe's arena. */
 const char *rpl_recipe_full_version(struct rpl_recipe *r);

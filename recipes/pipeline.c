@@ -243,6 +243,10 @@ struct cctx {
 	struct needvec *needs;
 	struct strvec *files;
 	int depth;
+	/* Inside a pipeline definition: its file, and the recipe's `uses:`
+	 * that led there (see step_error). */
+	const char *in_def;
+	uint32_t at_line, at_col;
 };
 
 enum { MAX_USES_DEPTH = 32 };
@@ -264,29 +268,57 @@ static void add_file(struct cctx *c, const char *file)
 	RPL_ALLOC_GROW(c->files->v, c->files->n + 1, c->files->alloc);
 	c->files->v[c->files->n++] = file;
 }
-
 /*
- * Formats an error at `t` in the recipe, naming the pipeline definition the
- * failing text came from when it is not the recipe itself.
+ * Formats an error at line:col of the file being compiled.  Inside a
+ * pipeline definition the message starts at the recipe's `uses:` that led
+ * there and then names the definition's own position:
+ *   foo.yaml:12:11: in pipelines/x.yaml:4:9: runs: variable 'y' not defined
  */
-static int step_error(struct cctx *c, uint32_t line, uint32_t col, const char *def_file,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int step_error(struct cctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
-static int step_error(struct cctx *c, uint32_t line, uint32_t col, const char *def_file,
-                      const char *fmt, ...)
+static int step_error(struct cctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
 {
 	struct rpl_strbuf sb = RPL_STRBUF_INIT;
 	va_list ap;
 
-	rpl_strbuf_addf(&sb, "%s:%u:%u: ", c->r->file, line ? line : 1, line ? col : 1);
-	if (def_file)
-		rpl_strbuf_addf(&sb, "in %s: ", def_file);
+	if (c->in_def)
+		rpl_strbuf_addf(&sb, "%s:%u:%u: in %s:%u:%u: ", c->r->file, c->at_line, c->at_col,
+		                c->in_def, line ? line : 1, line ? col : 1);
+	else
+		rpl_strbuf_addf(&sb, "%s:%u:%u: ", c->r->file, line ? line : 1, line ? col : 1);
 	va_start(ap, fmt);
 	rpl_strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
 	rpl_error(-RPL_ESCHEMA, "%s", sb.buf);
 	rpl_strbuf_release(&sb);
 	return -RPL_ESCHEMA;
+}
+
+/* Which file positions refer to: entering a definition, and back. */
+struct where {
+	const char *in_def;
+	uint32_t at_line, at_col;
+};
+
+static struct where enter_def(struct cctx *c, const struct rpl_step *s,
+                              const struct rpl_pipeline_def *def)
+{
+	struct where saved = { c->in_def, c->at_line, c->at_col };
+
+	if (!c->in_def) {
+		c->at_line = s->uses.line;
+		c->at_col = s->uses.col;
+	}
+	c->in_def = def->file;
+	return saved;
+}
+
+static void leave_def(struct cctx *c, struct where saved)
+{
+	c->in_def = saved.in_def;
+	c->at_line = saved.at_line;
+	c->at_col = saved.at_col;
 }
 
 static int is_hex(const char *s, size_t want)
@@ -314,12 +346,40 @@ static const char *check_input_value(const char *key, const char *val)
 	return NULL;
 }
 
+/* Substitutes `t` strictly; an error points at `t` in the current file. */
+static int subst_text(struct cctx *c, const struct rpl_text *t, const struct rpl_varmap *scope,
+                      enum rpl_subst_mode mode, const char *what, const char **out)
+{
+	if (rpl_subst_strict(c->a, t->s, scope, mode, out)) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
+		return step_error(c, t->line, t->col, "%s: %s", what, msg);
+	}
+	return 0;
+}
+
+/* Substitutes and evaluates an `if:`; `*cond` is 1 for an empty one. */
+static int eval_if(struct cctx *c, const struct rpl_text *t, const struct rpl_varmap *scope,
+                   const char **out, int *cond)
+{
+	int err = subst_text(c, t, scope, RPL_SUBST_QUOTED, "if", out);
+
+	*cond = 1;
+	if (!err && rpl_cond_eval(*out, cond)) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
+		err = step_error(c, t->line, t->col, "cannot parse condition '%s': %s", t->s, msg);
+	}
+	return err;
+}
+
 static int compile_steps(struct cctx *c, const struct rpl_step *src, size_t n,
                          const struct rpl_varmap *scope, struct rpl_cstep **out, size_t *nout);
 
 /*
  * Fills the scope of a `uses:` step: every declared input gets the step's
- * `with` value or its default, resolved against the parent scope.
+ * `with` value or its default, resolved against the parent scope.  Errors
+ * in `with` point at the step; errors in a default, into the definition.
  */
 static int bind_inputs(struct cctx *c, const struct rpl_step *s, const struct rpl_pipeline_def *def,
                        const struct rpl_varmap *parent, struct rpl_varmap *scope,
@@ -333,7 +393,7 @@ static int bind_inputs(struct cctx *c, const struct rpl_step *s, const struct rp
 			if (!strcmp(body->inputs[k].name.s, s->with.v[i].key.s))
 				break;
 		if (k == body->ninputs)
-			return step_error(c, s->with.v[i].key.line, s->with.v[i].key.col, NULL,
+			return step_error(c, s->with.v[i].key.line, s->with.v[i].key.col,
 			                  "undefined input '%s' to pipeline '%s'",
 			                  s->with.v[i].key.s, s->uses.s);
 	}
@@ -342,40 +402,29 @@ static int bind_inputs(struct cctx *c, const struct rpl_step *s, const struct rp
 	for (size_t k = 0; k < body->ninputs; k++) {
 		const struct rpl_input_decl *in = &body->inputs[k];
 		const struct rpl_kv *given = rpl_kvlist_get(&s->with, in->name.s);
-		const struct rpl_text *src = given ? &given->val : NULL;
-		const char *val = src ? src->s : "";
-		const char *bad;
-		uint32_t line = src ? src->line : s->line, col = src ? src->col : s->col;
+		const struct rpl_text *src =
+		        given && *given->val.s ? &given->val : &in->default_value;
+		const char *val, *bad;
+		int err;
 
-		if (!*val)
-			val = in->default_value.s ? in->default_value.s : "";
-		if (in->required && !*val)
-			return step_error(c, s->uses.line, s->uses.col, NULL,
+		if (in->required && !*src->s)
+			return step_error(c, s->uses.line, s->uses.col,
 			                  "required input '%s' for pipeline '%s' is missing",
 			                  in->name.s, s->uses.s);
-		if (rpl_subst_strict(c->a, val, parent, RPL_SUBST_PLAIN, &val)) {
-			char msg[512];
-			snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
-			return step_error(c, line, col, src ? NULL : def->file, "input '%s': %s",
-			                  in->name.s, msg);
+		if (src == &in->default_value) {
+			struct where saved = enter_def(c, s, def);
+			err = subst_text(c, src, parent, RPL_SUBST_PLAIN, "input default", &val);
+			leave_def(c, saved);
+		} else {
+			err = subst_text(c, src, parent, RPL_SUBST_PLAIN, "input", &val);
 		}
+		if (err)
+			return err;
 		if ((bad = check_input_value(in->name.s, val)))
-			return step_error(c, line, col, NULL, "%s", bad);
+			return step_error(c, src->line, src->col, "%s", bad);
 		with->v[k].key = in->name;
 		with->v[k].val = rpl_text_make(val);
 		rpl_varmap_set(scope, in->var, val);
-	}
-	return 0;
-}
-
-static int subst_at(struct cctx *c, const char *text, const struct rpl_varmap *scope,
-                    enum rpl_subst_mode mode, uint32_t line, uint32_t col, const char *def_file,
-                    const char *what, const char **out)
-{
-	if (rpl_subst_strict(c->a, text, scope, mode, out)) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
-		return step_error(c, line, col, def_file, "%s: %s", what, msg);
 	}
 	return 0;
 }
@@ -386,9 +435,9 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 	struct rpl_varmap scope = RPL_VARMAP_INIT;
 	const struct rpl_step *body = s;
 	const struct rpl_pipeline_def *def = NULL;
-	const char *def_file = NULL, *if_text, *via;
-	uint32_t line = s->line, col = s->col;
-	int err = 0, cond;
+	struct where saved = { c->in_def, c->at_line, c->at_col };
+	const char *via;
+	int err = 0, cond = 1, entered = 0;
 
 	scope.parent = parent;
 	d->name = s->name.s;
@@ -396,24 +445,23 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 		def = rpl_pipeline_lib_find(c->lib, s->uses.s);
 		if (!def) {
 			err = step_error(
-			        c, s->uses.line, s->uses.col, NULL,
+			        c, s->uses.line, s->uses.col,
 			        "unknown pipeline '%s' (not in the repository's pipeline dirs nor built in)",
 			        s->uses.s);
 			goto out;
 		}
 		if (def->error) {
-			err = step_error(c, s->uses.line, s->uses.col, NULL,
+			err = step_error(c, s->uses.line, s->uses.col,
 			                 "pipeline '%s' is invalid: %s", s->uses.s, def->error);
 			goto out;
 		}
-		if (++c->depth > MAX_USES_DEPTH) {
-			err = step_error(c, s->uses.line, s->uses.col, NULL,
+		if (c->depth >= MAX_USES_DEPTH) {
+			err = step_error(c, s->uses.line, s->uses.col,
 			                 "pipeline '%s' nests 'uses' more than %d deep (a cycle?)",
 			                 s->uses.s, MAX_USES_DEPTH);
 			goto out;
 		}
 		body = &def->step;
-		def_file = def->file;
 		d->uses = s->uses.s;
 		d->pipeline_file = def->file;
 		if (!def->builtin)
@@ -422,29 +470,30 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 			goto out;
 	}
 
-	/* The step's own if and working-directory survive loading its definition. */
-	if_text = *s->if_.s ? s->if_.s : body->if_.s;
-	if ((err = subst_at(c, if_text, &scope, RPL_SUBST_QUOTED, line, col,
-	                    *s->if_.s ? NULL : def_file, "if", &d->if_)))
+	/* The step's own if and working-directory survive loading its
+	 * definition; they are text of the caller's file. */
+	if (*s->if_.s && (err = eval_if(c, &s->if_, &scope, &d->if_, &cond)))
 		goto out;
-	if (rpl_cond_eval(d->if_, &cond)) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
-		err = step_error(c, line, col, NULL, "%s", msg);
+	if (*s->working_directory.s &&
+	    (err = subst_text(c, &s->working_directory, &scope, RPL_SUBST_PLAIN,
+	                      "working-directory", &d->working_directory)))
 		goto out;
+	if (def) {
+		enter_def(c, s, def);
+		c->depth++;
+		entered = 1;
 	}
+	if (!*s->if_.s && (err = eval_if(c, &body->if_, &scope, &d->if_, &cond)))
+		goto out;
 	if (!cond) {
 		d->skipped = 1;
 		goto out;
 	}
-	if ((err = subst_at(c,
-	                    *s->working_directory.s ? s->working_directory.s
-	                                            : body->working_directory.s,
-	                    &scope, RPL_SUBST_PLAIN, line, col, def_file, "working-directory",
-	                    &d->working_directory)))
+	if (!*s->working_directory.s &&
+	    (err = subst_text(c, &body->working_directory, &scope, RPL_SUBST_PLAIN,
+	                      "working-directory", &d->working_directory)))
 		goto out;
-	if ((err = subst_at(c, body->runs.s, &scope, RPL_SUBST_PLAIN, line, col, def_file, "runs",
-	                    &d->runs)))
+	if ((err = subst_text(c, &body->runs, &scope, RPL_SUBST_PLAIN, "runs", &d->runs)))
 		goto out;
 	d->environment = body->environment.n ? body->environment : s->environment;
 
@@ -453,8 +502,7 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 	d->needs.v = d->needs.n ? rpl_arena_alloc(c->a, d->needs.n * sizeof(*d->needs.v)) : NULL;
 	for (size_t i = 0; i < body->needs.n; i++) {
 		const char *v;
-		if ((err = subst_at(c, body->needs.v[i].s, &scope, RPL_SUBST_PLAIN, line, col,
-		                    def_file, "needs", &v)))
+		if ((err = subst_text(c, &body->needs.v[i], &scope, RPL_SUBST_PLAIN, "needs", &v)))
 			goto out;
 		d->needs.v[i] = rpl_text_make(v);
 		if (*v)
@@ -462,8 +510,9 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 	}
 	err = compile_steps(c, body->steps, body->nsteps, &scope, &d->steps, &d->nsteps);
 out:
-	if (def)
+	if (entered)
 		c->depth--;
+	leave_def(c, saved);
 	rpl_varmap_release(&scope);
 	return err;
 }
@@ -532,7 +581,7 @@ static int common_map(struct cctx *c, const char *arch, struct rpl_varmap *m)
 		if (rpl_subst_strict(a, r->vars.v[i].val.s, &vars, RPL_SUBST_PLAIN, &v)) {
 			char msg[512];
 			snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
-			err = step_error(c, r->vars.v[i].val.line, r->vars.v[i].val.col, NULL,
+			err = step_error(c, r->vars.v[i].val.line, r->vars.v[i].val.col,
 			                 "vars.%s: %s", r->vars.v[i].key.s, msg);
 			goto out;
 		}
@@ -612,14 +661,21 @@ static const char **finish_files(struct rpl_arena *a, struct strvec *sv, size_t 
 	return v;
 }
 
-/* Moves the needs into the compiled result, copying names out of the scratch arena. */
-static struct rpl_need *keep_needs(struct rpl_compiled *out, const struct needvec *nv,
-                                   int copy_names)
+/*
+ * Moves the needs into the compiled result.  Without the step trees the
+ * result is self-contained: its strings are copied out of the scratch arena
+ * and the recipe, so a scan may free the whole recipe after compiling.
+ */
+static struct rpl_need *keep_needs(struct rpl_compiled *out, const struct needvec *nv, int copy)
 {
 	struct rpl_need *v = rpl_arena_memdup(&out->arena, nv->v, nv->n, sizeof(*nv->v));
 
-	for (size_t i = 0; copy_names && i < nv->n; i++)
+	for (size_t i = 0; copy && i < nv->n; i++) {
 		v[i].name = rpl_arena_strdup(&out->arena, v[i].name);
+		v[i].via = rpl_arena_strdup(&out->arena, v[i].via);
+		if (v[i].subpackage)
+			v[i].subpackage = rpl_arena_strdup(&out->arena, v[i].subpackage);
+	}
 	return v;
 }
 
@@ -634,7 +690,8 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	rpl_arena_init(&out->arena);
+	/* Without the steps a compile keeps well under a kilobyte. */
+	rpl_arena_init_sized(&out->arena, flags & RPL_COMPILE_STEPS ? 16384 : 1024);
 	/* Without RPL_COMPILE_STEPS the step trees are built in a scratch arena
 	 * and only the needs and files are kept: a scan of thousands of
 	 * recipes then holds kilobytes, not megabytes, of compiled text. */
@@ -642,6 +699,7 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 	if (!(flags & RPL_COMPILE_STEPS))
 		c.a = &scratch;
 	out->arch = rpl_arena_strdup(&out->arena, arch);
+	out->flags = flags;
 
 	add_env_needs(&c, &r->environment.contents.packages);
 	if ((err = common_map(&c, arch, &common)))
@@ -659,20 +717,14 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 		struct rpl_csub *cs = &out->subs[i];
 		struct rpl_varmap sm = RPL_VARMAP_INIT;
 		const char *cond_text;
-		int cond = 1;
+		int cond;
 
 		c.sub = sp->name.s;
 		cs->name = sp->name.s;
 		context_map(&c, &common, sp->name.s, &sm);
 		/* The subpackage's `if` decides whether it is emitted; its needs count
 		 * either way, as in melange, where it is evaluated after the compile. */
-		err = subst_at(&c, sp->if_.s, &sm, RPL_SUBST_QUOTED, sp->line, sp->col, NULL, "if",
-		               &cond_text);
-		if (!err && rpl_cond_eval(cond_text, &cond)) {
-			char msg[512];
-			snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
-			err = step_error(&c, sp->if_.line, sp->if_.col, NULL, "%s", msg);
-		}
+		err = eval_if(&c, &sp->if_, &sm, &cond_text, &cond);
 		cs->enabled = cond;
 		if (!err)
 			err = compile_steps(&c, sp->steps, sp->nsteps, &sm, &cs->steps,
@@ -692,16 +744,21 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 		                        r->subpackages[i].test)))
 			goto out;
 out:
-	out->needs = keep_needs(out, &needs, c.a != &out->arena);
+	out->needs = keep_needs(out, &needs, !(flags & RPL_COMPILE_STEPS));
 	out->nneeds = needs.n;
-	out->test_needs = keep_needs(out, &test_needs, c.a != &out->arena);
+	out->test_needs = keep_needs(out, &test_needs, !(flags & RPL_COMPILE_STEPS));
 	out->ntest_needs = test_needs.n;
 	out->pipeline_files = finish_files(&out->arena, &files, &out->npipeline_files);
 	out->test_pipeline_files =
 	        finish_files(&out->arena, &test_files, &out->ntest_pipeline_files);
 	if (!(flags & RPL_COMPILE_STEPS))
-		for (size_t i = 0; i < out->nsubs; i++)
-			out->subs[i].steps = NULL, out->subs[i].nsteps = 0;
+		for (size_t i = 0; i < out->nsubs; i++) {
+			out->subs[i].steps = NULL;
+			out->subs[i].nsteps = 0;
+			if (out->subs[i].name)
+				out->subs[i].name =
+				        rpl_arena_strdup(&out->arena, out->subs[i].name);
+		}
 	rpl_arena_release(&scratch);
 	free(needs.v);
 	free(test_needs.v);

@@ -89,6 +89,7 @@ struct rpl_csub {
 struct rpl_compiled {
 	struct rpl_arena arena;
 	const char *arch;
+	unsigned flags; /* as given to rpl_compile */
 	struct rpl_cstep *steps;
 	size_t nsteps;
 	struct rpl_csub *subs;
@@ -105,7 +106,10 @@ struct rpl_compiled {
 };
 
 enum {
-	RPL_COMPILE_STEPS = 1, /* keep the compiled step trees (for show); else only needs */
+	/* Keep the compiled step trees (for show).  Without it only the needs,
+	 * subpackage conditions and files are kept, in strings of their own, so
+	 * the result does not point into the recipe. */
+	RPL_COMPILE_STEPS = 1,
 };
 
 /*

@@ -29,6 +29,7 @@ struct work {
 	struct rpl_scan_entry *entry;
 	enum cand_kind cand;
 	int compile;
+	int keep_full;
 	int skip; /* a top-level yaml that is neither recipe nor image */
 };
 
@@ -172,6 +173,14 @@ static void do_recipe(struct work *w, struct rpl_ydoc *doc)
 			set_error(e);
 			return;
 		}
+	}
+	if (!w->keep_full) {
+		struct rpl_recipe *slim = rpl_recipe_slim(e->recipe);
+		const char **archs =
+		        rpl_arena_memdup(&slim->arena, e->archs, e->narchs, sizeof(*e->archs));
+		rpl_recipe_free(e->recipe);
+		e->recipe = slim;
+		e->archs = archs;
 	}
 }
 
@@ -347,6 +356,7 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 	}
 	for (size_t i = 0; i < cv.n; i++) {
 		cv.v[i].compile = opts ? opts->compile : 1;
+		cv.v[i].keep_full = opts ? opts->keep_full : 1;
 		uv_queue_work(&loop, &cv.v[i].req, work_cb, after_cb);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -503,6 +513,24 @@ int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned fl
 {
 	if (!e->recipe)
 		return 0;
+	if (e->recipe->slim) {
+		char *path = path_in_root(s, e->file), *text;
+		struct rpl_recipe *full;
+		size_t len;
+		int err = rpl_read_file(path, &text, &len);
+
+		free(path);
+		if (err)
+			return err;
+		full = rpl_recipe_parse(e->file, text, len);
+		free(text);
+		if (!full)
+			return -RPL_ESCHEMA;
+		/* The arch list lives in the recipe's arena: move it along. */
+		e->archs = rpl_arena_memdup(&full->arena, e->archs, e->narchs, sizeof(*e->archs));
+		rpl_recipe_free(e->recipe);
+		e->recipe = full;
+	}
 	if (!e->compiled)
 		e->compiled = rpl_xcalloc(e->narchs ? e->narchs : 1, sizeof(*e->compiled));
 	for (size_t i = 0; i < e->narchs; i++) {

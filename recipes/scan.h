@@ -34,6 +34,10 @@ struct rpl_scan_opts {
 	const char *const *archs; /* NULL: the repo config's archs */
 	size_t narchs;
 	int compile; /* compile each recipe for its archs */
+	/* Keep every recipe whole; otherwise each is replaced by its slim copy
+	 * after compiling (rpl_recipe_slim), which keeps a scan of thousands of
+	 * recipes small.  Commands that show one recipe reload it instead. */
+	int keep_full;
 };
 
 struct rpl_scan {
@@ -57,7 +61,8 @@ void rpl_scan_release(struct rpl_scan *s);
 
 /*
  * Compiles `e` again for every arch with `flags` (RPL_COMPILE_STEPS to keep
- * the step trees, which a scan drops).  Returns 0 or the compile error.
+ * the step trees, which a scan drops), first reading the whole recipe again
+ * when the scan kept only its slim copy.  Returns 0 or the error.
  */
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags);
 

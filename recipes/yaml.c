@@ -219,6 +219,53 @@ int rpl_ynode_is_null(const struct rpl_ynode *n)
 	return 0;
 }
 
+/* The 1-based line and column of byte `off` of `buf`. */
+static void offset_to_mark(const char *buf, size_t len, size_t off, size_t *line, size_t *col)
+{
+	const char *nl = NULL;
+
+	*line = 1;
+	for (size_t i = 0; i < off && i < len; i++)
+		if (buf[i] == '\n') {
+			(*line)++;
+			nl = buf + i;
+		}
+	*col = (size_t)(buf + off - (nl ? nl + 1 : buf)) + 1;
+}
+
+/*
+ * One message for a libyaml error, at the place a person would look: where
+ * an unclosed quote or bracket opened (libyaml's context mark, as yaml.v3
+ * reports it), where a bad byte is (libyaml gives only an offset for
+ * reader errors), and plain words for a tab used as indentation.
+ */
+static int syntax_error(const yaml_parser_t *p, const char *file, const char *buf, size_t len)
+{
+	size_t line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
+	const char *problem = p->problem ? p->problem : "syntax error";
+	const char *context = p->context ? p->context : "";
+
+	if (p->error == YAML_READER_ERROR) {
+		offset_to_mark(buf, len, p->problem_offset, &line, &col);
+		return rpl_error(-RPL_EPARSE, "%s:%zu:%zu: yaml: %s (byte %#x)", file, line, col,
+		                 problem, p->problem_value < 0 ? 0 : (unsigned)p->problem_value);
+	}
+	if (p->problem_mark.index < len && buf[p->problem_mark.index] == '\t' &&
+	    strstr(problem, "cannot start any token"))
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "%s:%zu:%zu: yaml: a tab character here; YAML indents with spaces only",
+		        file, line, col);
+	if (p->context && (strstr(context, "quoted scalar") || strstr(context, "flow"))) {
+		return rpl_error(-RPL_EPARSE,
+		                 "%s:%zu:%zu: yaml: %s %s (opened here, not closed by line %zu)",
+		                 file, p->context_mark.line + 1, p->context_mark.column + 1,
+		                 problem, context, line);
+	}
+	return rpl_error(-RPL_EPARSE, "%s:%zu:%zu: yaml: %s%s%s", file, line, col, problem,
+	                 p->context ? " " : "", context);
+}
+
 int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size_t len)
 {
 	struct builder b = { .doc = doc };
@@ -229,17 +276,14 @@ int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size
 	rpl_arena_init(&doc->arena);
 	doc->file = rpl_arena_strdup(&doc->arena, file);
 	doc->root = NULL;
+	doc->len = len;
 	if (!yaml_parser_initialize(&parser))
 		return rpl_error(-RPL_ELIB, "%s: cannot initialise the yaml parser", file);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 
 	while (!done && !err) {
 		if (!yaml_parser_parse(&parser, &ev)) {
-			err = rpl_error(
-			        -RPL_EPARSE, "%s:%zu:%zu: yaml: %s%s%s", file,
-			        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			        parser.problem ? parser.problem : "syntax error",
-			        parser.context ? " " : "", parser.context ? parser.context : "");
+			err = syntax_error(&parser, file, buf, len);
 			break;
 		}
 		switch (ev.type) {

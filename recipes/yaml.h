@@ -48,6 +48,7 @@ struct rpl_ydoc {
 	struct rpl_arena arena;
 	const char *file;       /* owned by the arena */
 	struct rpl_ynode *root; /* NULL for an empty document */
+	size_t len;             /* bytes of source text */
 };
 
 /*
