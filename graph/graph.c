@@ -375,38 +375,48 @@ static void tarjan(struct rpl_graph *g, uint32_t *comp_of, size_t *ncomp)
 }
 
 /* Orders the members of one SCC by the bootstrap policy (see the top of the file). */
-static void bootstrap_order(struct rpl_scc *scc, const uint32_t *comp_of, uint32_t self)
+static void bootstrap_order(struct rpl_scc *scc, const uint32_t *comp_of, uint32_t self,
+                            size_t nnodes)
 {
 	size_t n = scc->n;
 	char *placed = rpl_xcalloc(n, 1);
+	size_t *open = rpl_xcalloc(n, sizeof(*open));
+	uint32_t *index_of = rpl_xmalloc(nnodes * sizeof(*index_of));
 	struct rpl_node **out = rpl_xmalloc(n * sizeof(*out));
 
-	/* Members arrive sorted by name, which makes every tie-break a scan order. */
-	for (size_t k = 0; k < n; k++) {
-		size_t best = n, best_open = SIZE_MAX;
-
-		for (size_t i = 0; i < n; i++) {
-			size_t open = 0;
-			if (placed[i])
-				continue;
-			for (size_t e = 0; e < scc->members[i]->ndeps; e++) {
-				const struct rpl_edge *ed = &scc->members[i]->deps[e];
-				if (ed->kind != RPL_EDGE_BUILD || comp_of[ed->to->id] != self)
-					continue;
-				for (size_t j = 0; j < n; j++)
-					if (scc->members[j] == ed->to && !placed[j])
-						open++;
-			}
-			if (open < best_open) {
-				best_open = open;
-				best = i;
-			}
+	/* open[i]: build edges from member i to members not yet placed. */
+	for (size_t i = 0; i < n; i++)
+		index_of[scc->members[i]->id] = (uint32_t)i;
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = 0; e < scc->members[i]->ndeps; e++) {
+			const struct rpl_edge *ed = &scc->members[i]->deps[e];
+			if (ed->kind == RPL_EDGE_BUILD && comp_of[ed->to->id] == self)
+				open[i]++;
 		}
+	/* Members arrive sorted by name, so the first minimum is the tie-break. */
+	for (size_t k = 0; k < n; k++) {
+		size_t best = n;
+		const struct rpl_node *v;
+
+		for (size_t i = 0; i < n; i++)
+			if (!placed[i] && (best == n || open[i] < open[best]))
+				best = i;
 		placed[best] = 1;
-		out[k] = scc->members[best];
+		v = out[k] = scc->members[best];
+		/* Whoever builds against v now has one unplaced dependency less. */
+		for (size_t r = 0; r < v->nrdeps; r++) {
+			const struct rpl_node *u = v->rdeps[r];
+			if (comp_of[u->id] != self)
+				continue;
+			for (size_t e = 0; e < u->ndeps; e++)
+				if (u->deps[e].to == v && u->deps[e].kind == RPL_EDGE_BUILD)
+					open[index_of[u->id]]--;
+		}
 	}
 	memcpy(scc->members, out, n * sizeof(*out));
 	free(out);
+	free(index_of);
+	free(open);
 	free(placed);
 }
 
@@ -478,7 +488,7 @@ static void order_graph(struct rpl_graph *g)
 		tmp[comp_of[i]].members[fill[comp_of[i]]++] = g->nodes[i];
 	for (size_t c = 0; c < ncomp; c++) {
 		if (tmp[c].n > 1)
-			bootstrap_order(&tmp[c], comp_of, (uint32_t)c);
+			bootstrap_order(&tmp[c], comp_of, (uint32_t)c, n);
 		for (size_t m = 0; m < tmp[c].n; m++)
 			for (size_t e = 0; e < tmp[c].members[m]->ndeps; e++) {
 				const struct rpl_edge *ed = &tmp[c].members[m]->deps[e];

@@ -6,8 +6,53 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Substitution builds its result in a buffer on the stack and only spills
+ * to the heap for long text: most values are short, and a whole-repo scan
+ * substitutes hundreds of thousands of them.
+ */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	char stack[1024];
+};
+
+static void sbuf_init(struct sbuf *b)
+{
+	b->p = b->stack;
+	b->len = 0;
+	b->cap = sizeof(b->stack);
+}
+
+static void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = (b->len + n) * 2;
+		char *p = rpl_xmalloc(cap);
+		memcpy(p, b->p, b->len);
+		if (b->p != b->stack)
+			free(b->p);
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void sbuf_addstr(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+static void sbuf_release(struct sbuf *b)
+{
+	if (b->p != b->stack)
+		free(b->p);
+}
 
 void rpl_varmap_set(struct rpl_varmap *m, const char *name, const char *value)
 {
@@ -52,10 +97,11 @@ void rpl_varmap_release(struct rpl_varmap *m)
 
 const char *rpl_subst_parse(struct rpl_arena *a, const char *s, const struct rpl_varmap *m)
 {
-	struct rpl_strbuf sb = RPL_STRBUF_INIT;
+	struct sbuf sb;
 	const char *p = s, *copied = s, *open;
 	const char *res;
 
+	sbuf_init(&sb);
 	while ((open = strstr(p, "${{"))) {
 		const char *name = open + 3, *close = strstr(name, "}}");
 		const char *val;
@@ -67,15 +113,15 @@ const char *rpl_subst_parse(struct rpl_arena *a, const char *s, const struct rpl
 			p = open + 1;
 			continue;
 		}
-		rpl_strbuf_add(&sb, copied, (size_t)(open - copied));
-		rpl_strbuf_addstr(&sb, val);
+		sbuf_add(&sb, copied, (size_t)(open - copied));
+		sbuf_addstr(&sb, val);
 		p = copied = close + 2;
 	}
 	if (copied == s)
 		return s;
-	rpl_strbuf_addstr(&sb, copied);
-	res = rpl_arena_strndup(a, sb.buf, sb.len);
-	rpl_strbuf_release(&sb);
+	sbuf_addstr(&sb, copied);
+	res = rpl_arena_strndup(a, sb.p, sb.len);
+	sbuf_release(&sb);
 	return res;
 }
 
@@ -86,40 +132,43 @@ static int is_name_char(char c)
 }
 
 /* Go's strconv.Quote for the ASCII and UTF-8 text recipes hold. */
-static void go_quote(struct rpl_strbuf *sb, const char *v)
+static void go_quote(struct sbuf *sb, const char *v)
 {
-	rpl_strbuf_addch(sb, '"');
+	sbuf_add(sb, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
 		switch (*p) {
 		case '"':
-			rpl_strbuf_addstr(sb, "\\\"");
+			sbuf_addstr(sb, "\\\"");
 			break;
 		case '\\':
-			rpl_strbuf_addstr(sb, "\\\\");
+			sbuf_addstr(sb, "\\\\");
 			break;
 		case '\n':
-			rpl_strbuf_addstr(sb, "\\n");
+			sbuf_addstr(sb, "\\n");
 			break;
 		case '\t':
-			rpl_strbuf_addstr(sb, "\\t");
+			sbuf_addstr(sb, "\\t");
 			break;
 		case '\r':
-			rpl_strbuf_addstr(sb, "\\r");
+			sbuf_addstr(sb, "\\r");
 			break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				rpl_strbuf_addf(sb, "\\x%02x", *p);
-			else
-				rpl_strbuf_addch(sb, (char)*p);
+			if (*p < 0x20 || *p == 0x7f) {
+				char hex[8];
+				snprintf(hex, sizeof(hex), "\\x%02x", *p);
+				sbuf_addstr(sb, hex);
+			} else {
+				sbuf_add(sb, (const char *)p, 1);
+			}
 		}
 	}
-	rpl_strbuf_addch(sb, '"');
+	sbuf_add(sb, "\"", 1);
 }
 
 int rpl_subst_strict(struct rpl_arena *a, const char *s, const struct rpl_varmap *m,
                      enum rpl_subst_mode mode, const char **out)
 {
-	struct rpl_strbuf sb = RPL_STRBUF_INIT;
+	struct sbuf sb;
 	const char *p = s, *open;
 	int err = 0;
 
@@ -127,11 +176,12 @@ int rpl_subst_strict(struct rpl_arena *a, const char *s, const struct rpl_varmap
 		*out = s;
 		return 0;
 	}
+	sbuf_init(&sb);
 	while ((open = strstr(p, "${{"))) {
 		const char *q = open + 3, *name, *val;
 		size_t len;
 
-		rpl_strbuf_add(&sb, p, (size_t)(open - p));
+		sbuf_add(&sb, p, (size_t)(open - p));
 		while (*q == ' ')
 			q++;
 		name = q;
@@ -153,13 +203,13 @@ int rpl_subst_strict(struct rpl_arena *a, const char *s, const struct rpl_varmap
 		if (mode == RPL_SUBST_QUOTED)
 			go_quote(&sb, val);
 		else
-			rpl_strbuf_addstr(&sb, val);
+			sbuf_addstr(&sb, val);
 		p = q + 2;
 	}
-	rpl_strbuf_addstr(&sb, p);
-	*out = rpl_arena_strndup(a, sb.buf, sb.len);
+	sbuf_addstr(&sb, p);
+	*out = rpl_arena_strndup(a, sb.p, sb.len);
 out:
-	rpl_strbuf_release(&sb);
+	sbuf_release(&sb);
 	return err;
 }
 
