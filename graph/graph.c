@@ -423,7 +423,7 @@ static void bootstrap_order(struct rpl_scc *scc, const uint32_t *comp_of, uint32
 /* The key that orders ready components: their smallest member name. */
 static const char *scc_key(const struct rpl_scc *s)
 {
-	return s->members[0]->name;
+	return s->key;
 }
 
 static void heap_push(uint32_t *h, size_t *n, uint32_t v, const struct rpl_scc *sccs)
@@ -487,7 +487,9 @@ static void order_graph(struct rpl_graph *g)
 	for (size_t i = 0; i < n; i++)
 		tmp[comp_of[i]].members[fill[comp_of[i]]++] = g->nodes[i];
 	for (size_t c = 0; c < ncomp; c++) {
+		tmp[c].key = tmp[c].members[0]->name;
 		if (tmp[c].n > 1)
+
 			bootstrap_order(&tmp[c], comp_of, (uint32_t)c, n);
 		for (size_t m = 0; m < tmp[c].n; m++)
 			for (size_t e = 0; e < tmp[c].members[m]->ndeps; e++) {

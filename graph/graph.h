@@ -62,6 +62,7 @@ struct rpl_scc {
 	struct rpl_node **members; /* in bootstrap order */
 	size_t n;
 	size_t nclosing; /* build edges between members */
+	const char *key; /* the smallest member name: orders ready components */
 };
 
 struct rpl_graph {

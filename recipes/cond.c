@@ -1,7 +1,9 @@
 #include "recipes/cond.h"
 #include "common/error.h"
 #include "common/strbuf.h"
+#include "common/xalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct parser {
@@ -18,9 +20,12 @@ static void skip_ws(struct parser *ps)
 
 static int fail(struct parser *ps, const char *what)
 {
-	if (!ps->err)
-		ps->err = rpl_error(-RPL_EPARSE, "cannot parse condition '%s': %s at offset %d",
-		                    ps->expr, what, (int)(ps->p - ps->expr));
+	if (!ps->err) {
+		if (*ps->p)
+			ps->err = rpl_error(-RPL_EPARSE, "%s near '%.24s'", what, ps->p);
+		else
+			ps->err = rpl_error(-RPL_EPARSE, "%s at the end", what);
+	}
 	return ps->err;
 }
 
@@ -70,24 +75,12 @@ static int value(struct parser *ps, struct rpl_strbuf *out)
 	return 0;
 }
 
-static int expr(struct parser *ps, int *res);
-
-static int atom(struct parser *ps, int *res)
+/* A comparison: value (== | !=) value. */
+static int compare(struct parser *ps, int *res)
 {
 	struct rpl_strbuf a = RPL_STRBUF_INIT, b = RPL_STRBUF_INIT;
 	int neg;
 
-	skip_ws(ps);
-	if (*ps->p == '(') {
-		ps->p++;
-		if (expr(ps, res))
-			return ps->err;
-		skip_ws(ps);
-		if (*ps->p != ')')
-			return fail(ps, "expected ')'");
-		ps->p++;
-		return 0;
-	}
 	if (value(ps, &a))
 		goto out;
 	skip_ws(ps);
@@ -109,40 +102,81 @@ out:
 	return ps->err;
 }
 
-static int expr(struct parser *ps, int *res)
-{
-	if (atom(ps, res))
-		return ps->err;
-	for (;;) {
-		int rhs, and;
+/*
+ * One group being evaluated: the value so far and the operator waiting for
+ * its right-hand side.  Groups live on a heap stack, not the C stack, so a
+ * condition nested a million parentheses deep evaluates like a flat one
+ * (melange's parser takes it too) even on a small worker-thread stack.
+ */
+struct group {
+	int has, val, op; /* op: 0 none, 1 &&, 2 || */
+};
 
-		skip_ws(ps);
-		if (!strncmp(ps->p, "&&", 2))
-			and = 1;
-		else if (!strncmp(ps->p, "||", 2))
-			and = 0;
-		else
-			return 0;
-		ps->p += 2;
-		if (atom(ps, &rhs))
-			return ps->err;
-		*res = and? (*res && rhs) : (*res || rhs);
-	}
+static void combine(struct group *g, int v)
+{
+	if (!g->has)
+		g->val = v;
+	else if (g->op == 1)
+		g->val = g->val && v;
+	else
+		g->val = g->val || v;
+	g->has = 1;
+	g->op = 0;
 }
 
 int rpl_cond_eval(const char *e, int *result)
 {
 	struct parser ps = { e, e, 0 };
+	struct group *stack = NULL;
+	size_t depth = 0, alloc = 0;
+	int v = 0;
 
 	skip_ws(&ps);
 	if (!*ps.p) {
 		*result = 1;
 		return 0;
 	}
-	if (expr(&ps, result))
-		return ps.err;
-	skip_ws(&ps);
-	if (*ps.p)
-		return fail(&ps, "unexpected text");
-	return 0;
+	RPL_ALLOC_GROW(stack, depth + 1, alloc);
+	memset(&stack[depth++], 0, sizeof(*stack));
+	for (;;) {
+		/* An atom: open groups, then a comparison. */
+		skip_ws(&ps);
+		while (*ps.p == '(') {
+			ps.p++;
+			RPL_ALLOC_GROW(stack, depth + 1, alloc);
+			memset(&stack[depth++], 0, sizeof(*stack));
+			skip_ws(&ps);
+		}
+		if (compare(&ps, &v))
+			goto out;
+		combine(&stack[depth - 1], v);
+		/* Close groups, then either an operator or the end. */
+		for (;;) {
+			skip_ws(&ps);
+			if (*ps.p != ')')
+				break;
+			if (depth == 1) {
+				fail(&ps, "unexpected ')'");
+				goto out;
+			}
+			ps.p++;
+			v = stack[--depth].val;
+			combine(&stack[depth - 1], v);
+		}
+		if (!strncmp(ps.p, "&&", 2) || !strncmp(ps.p, "||", 2)) {
+			stack[depth - 1].op = ps.p[0] == '&' ? 1 : 2;
+			ps.p += 2;
+			continue;
+		}
+		if (*ps.p)
+			fail(&ps, depth > 1 ? "expected ')'" : "unexpected text");
+		else if (depth > 1)
+			fail(&ps, "expected ')'");
+		break;
+	}
+	if (!ps.err)
+		*result = stack[0].val;
+out:
+	free(stack);
+	return ps.err;
 }

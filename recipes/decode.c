@@ -153,6 +153,48 @@ static int yaml_int(const struct rpl_ynode *n, int *neg, uint64_t *mag)
 	return 0;
 }
 
+/*
+ * yaml.v3 resolves a plain scalar that is not an int but is a float ("08",
+ * "1.0", "1e2") as a float, and decodes an integral float into an int
+ * field.  YAML 1.2 floats: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+ */
+static int yaml_integral_float(const struct rpl_ynode *n, int *neg, uint64_t *mag)
+{
+	const char *p = n->scalar.s;
+	char *end;
+	double d;
+	int digits = 0;
+
+	if (n->type != RPL_YSCALAR || n->scalar.quoted || n->scalar.tagged_str)
+		return -1;
+	if (*p == '+' || *p == '-')
+		p++;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (!digits)
+		return -1;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p)
+		return -1;
+	d = strtod(n->scalar.s, &end);
+	if (d != (double)(int64_t)d || d > 9.2e18 || d < -9.2e18)
+		return -1;
+	*neg = d < 0;
+	*mag = (uint64_t)(d < 0 ? -d : d);
+	return 0;
+}
+
 int rpl_decode_u64(const struct rpl_dctx *c, const struct rpl_ynode *n, uint64_t *out)
 {
 	uint64_t mag;
@@ -165,7 +207,7 @@ int rpl_decode_u64(const struct rpl_dctx *c, const struct rpl_ynode *n, uint64_t
 	if (n->type != RPL_YSCALAR)
 		return rpl_decode_error(c, n, "expected an unsigned integer, found %s",
 		                        rpl_ynode_kind(n));
-	if (yaml_int(n, &neg, &mag) || (neg && mag))
+	if ((yaml_int(n, &neg, &mag) && yaml_integral_float(n, &neg, &mag)) || (neg && mag))
 		return rpl_decode_error(c, n, "expected an unsigned integer, found %s\"%s\"",
 		                        n->scalar.quoted ? "the string " : "", n->scalar.s);
 	*out = mag;
@@ -183,7 +225,9 @@ static int decode_i64(const struct rpl_dctx *c, const struct rpl_ynode *n, int64
 	}
 	if (n->type != RPL_YSCALAR)
 		return rpl_decode_error(c, n, "expected an integer, found %s", rpl_ynode_kind(n));
-	if (yaml_int(n, &neg, &mag) || mag > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+	if ((yaml_int(n, &neg, &mag) && yaml_integral_float(n, &neg, &mag)) ||
+	    mag > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+
 		return rpl_decode_error(c, n, "expected an integer, found %s\"%s\"",
 		                        n->scalar.quoted ? "the string " : "", n->scalar.s);
 	*out = neg ? (int64_t)(0 - mag) : (int64_t)mag;

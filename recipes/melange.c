@@ -877,15 +877,21 @@ static int valid_version(const char *v)
 	return *p == '\0';
 }
 
+/* Go's strconv.Atoi: an optional sign and digits, nothing else ("" is unset). */
 static int is_int(const char *s)
 {
-	char *end;
+	const char *p = s;
 
 	if (!*s)
-		return 1; /* unset */
-	errno = 0;
-	(void)strtol(s, &end, 10);
-	return !errno && !*end;
+		return 1;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!*p || strlen(p) > 18)
+		return 0;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
 }
 
 static int validate_steps(const struct pctx *x, const struct rpl_step *steps, size_t n)
@@ -908,46 +914,58 @@ static int validate_steps(const struct pctx *x, const struct rpl_step *steps, si
 	return 0;
 }
 
-/* Go's time.ParseDuration for the forms recipes use: "90s", "2h", "1h30m", "0". */
+/*
+ * Go's time.ParseDuration: [-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+ or
+ * "0"; no spaces, no exponents, and no more than 2562047h (int64 ns).
+ * A duration of zero or less means no timeout.
+ */
 static int parse_duration(const char *s, uint64_t *secs)
 {
-	double total = 0;
+	static const struct {
+		const char *unit;
+		double ns;
+	} units[] = {
+		{ "ns", 1 },   { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "\xce\xbcs", 1e3 },
+		{ "ms", 1e6 }, { "s", 1e9 },  { "m", 60e9 },        { "h", 3600e9 },
+	};
 	const char *p = s;
+	double total = 0;
+	int neg = 0;
 
-	if (!strcmp(s, "0")) {
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (!strcmp(p, "0")) {
 		*secs = 0;
 		return 0;
 	}
 	if (!*p)
 		return -1;
 	while (*p) {
-		char *end;
-		double v = strtod(p, &end);
-		double unit;
+		double v = 0, scale = 1;
+		int digits = 0;
+		size_t u;
 
-		if (end == p)
+		for (; *p >= '0' && *p <= '9'; p++, digits++)
+			v = v * 10 + (*p - '0');
+		if (*p == '.')
+			for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+				v += (*p - '0') * (scale /= 10);
+		if (!digits)
 			return -1;
-		p = end;
-		if (!strncmp(p, "ns", 2))
-			unit = 1e-9, p += 2;
-		else if (!strncmp(p, "us", 2))
-			unit = 1e-6, p += 2;
-		else if (!strncmp(p, "\xc2\xb5s", 3))
-			unit = 1e-6, p += 3;
-		else if (!strncmp(p, "ms", 2))
-			unit = 1e-3, p += 2;
-		else if (*p == 's')
-			unit = 1, p++;
-		else if (*p == 'm')
-			unit = 60, p++;
-		else if (*p == 'h')
-			unit = 3600, p++;
-		else
+		for (u = 0; u < sizeof(units) / sizeof(*units); u++) {
+			size_t n = strlen(units[u].unit);
+			/* "ms" comes before "m" in the table, so "m" never takes it. */
+			if (!strncmp(p, units[u].unit, n))
+				break;
+		}
+		if (u == sizeof(units) / sizeof(*units))
 			return -1;
-		total += v * unit;
+		p += strlen(units[u].unit);
+		total += v * units[u].ns;
 	}
-	/* Go accepts negative durations; a timeout of zero or less is none. */
-	*secs = total > 0 ? (uint64_t)(total + 0.999999) : 0;
+	if (total > 9223372036854775807.0)
+		return -1;
+	*secs = neg || total <= 0 ? 0 : (uint64_t)((total + 999999999.0) / 1e9);
 	return 0;
 }
 

@@ -247,6 +247,7 @@ struct cctx {
 	 * that led there (see step_error). */
 	const char *in_def;
 	uint32_t at_line, at_col;
+	int skipping; /* inside a step whose if: is false */
 };
 
 enum { MAX_USES_DEPTH = 32 };
@@ -485,9 +486,12 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 	}
 	if (!*s->if_.s && (err = eval_if(c, &body->if_, &scope, &d->if_, &cond)))
 		goto out;
+	/* A step whose `if:` is false is still compiled, as melange compiles
+	 * it (an undefined variable there is an error too), but contributes no
+	 * needs, nor do its children. */
 	if (!cond) {
 		d->skipped = 1;
-		goto out;
+		c->skipping++;
 	}
 	if (!*s->working_directory.s &&
 	    (err = subst_text(c, &body->working_directory, &scope, RPL_SUBST_PLAIN,
@@ -505,11 +509,13 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 		if ((err = subst_text(c, &body->needs.v[i], &scope, RPL_SUBST_PLAIN, "needs", &v)))
 			goto out;
 		d->needs.v[i] = rpl_text_make(v);
-		if (*v)
+		if (*v && !c->skipping)
 			add_need(c, v, via);
 	}
 	err = compile_steps(c, body->steps, body->nsteps, &scope, &d->steps, &d->nsteps);
 out:
+	if (d->skipped)
+		c->skipping--;
 	if (entered)
 		c->depth--;
 	leave_def(c, saved);
@@ -636,7 +642,10 @@ static int compile_test(struct cctx *c, const struct rpl_varmap *common, const c
 	if (!t)
 		return 0;
 	c->sub = subname;
+	/* melange installs the package under test into the test environment. */
+	add_need(c, subname ? subname : c->r->package.name.s, "test");
 	add_env_needs(c, &t->environment.contents.packages);
+
 	context_map(c, common, subname, &m);
 	err = compile_steps(c, t->steps, t->nsteps, &m, &steps, &nsteps);
 	rpl_varmap_release(&m);

@@ -99,8 +99,15 @@ static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int dep
 		if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
 			struct stat st;
 			char *full = rpl_path_join(s->root, child);
+			int link = lstat(full, &st) == 0 && S_ISLNK(st.st_mode);
 			is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
 			free(full);
+			/* Links to directories are not followed (as Go's WalkDir does
+			 * not): they can loop, and a recipe would be found twice. */
+			if (link && is_dir) {
+				free(child);
+				continue;
+			}
 		} else {
 			is_dir = de->d_type == DT_DIR;
 		}
@@ -347,8 +354,13 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 	free(dirs);
 	if (err)
 		return err;
-	if ((err = walk(s, &cv, "", 0)))
+	if ((err = walk(s, &cv, "", 0))) {
+		for (size_t i = 0; i < cv.n; i++) {
+			entry_release(cv.v[i].entry);
+			free(cv.v[i].entry);
+		}
 		goto out;
+	}
 
 	if ((err = uv_loop_init(&loop))) {
 		err = rpl_error(-RPL_ELIB, "cannot start the event loop: %s", uv_strerror(err));
@@ -454,8 +466,15 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 	struct filevec fv = { NULL, 0, 0 };
 
 	if (e->image) {
-		for (size_t i = 0; i < e->image->ninputs; i++)
-			fv_add(&fv, e->image->inputs[i]);
+		/* The loader saw paths under the root; inputs are relative to it. */
+		size_t rootlen = strcmp(s->root, ".") ? strlen(s->root) : 0;
+		for (size_t i = 0; i < e->image->ninputs; i++) {
+			const char *in = e->image->inputs[i];
+			if (rootlen && !strncmp(in, s->root, rootlen) && in[rootlen] == '/')
+				in += rootlen + 1;
+			fv_add(&fv, in);
+		}
+
 	} else if (e->recipe) {
 		const char *slash = strrchr(e->file, '/');
 		size_t k;

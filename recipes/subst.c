@@ -6,6 +6,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,36 +132,91 @@ static int is_name_char(char c)
 	       c == '.' || c == '-' || c == '_';
 }
 
-/* Go's strconv.Quote for the ASCII and UTF-8 text recipes hold. */
+/* Decodes one UTF-8 sequence; returns its length, or 0 when invalid. */
+static size_t utf8_decode(const unsigned char *p, uint32_t *r)
+{
+	if (p[0] < 0x80) {
+		*r = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf && (p[1] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+		return 2;
+	}
+	if (p[0] >= 0xe0 && p[0] <= 0xef && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) |
+		     (p[2] & 0x3f);
+		return *r >= 0x800 && (*r < 0xd800 || *r > 0xdfff) ? 3 : 0;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+	    (p[3] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
+		     ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+		return *r >= 0x10000 && *r <= 0x10ffff ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * Go's unicode.IsPrint for what recipes hold: not the controls, the spaces
+ * other than ' ', the format characters, the separators, private use and
+ * the noncharacters.  Unassigned code points count as printable here.
+ */
+static int go_isprint(uint32_t r)
+{
+	static const uint32_t not_print[][2] = {
+		{ 0x0000, 0x001f }, { 0x007f, 0x00a0 },   { 0x00ad, 0x00ad },    { 0x0600, 0x0605 },
+		{ 0x061c, 0x061c }, { 0x06dd, 0x06dd },   { 0x070f, 0x070f },    { 0x1680, 0x1680 },
+		{ 0x180e, 0x180e }, { 0x2000, 0x200f },   { 0x2028, 0x202f },    { 0x205f, 0x206f },
+		{ 0x3000, 0x3000 }, { 0xd800, 0xf8ff },   { 0xfeff, 0xfeff },    { 0xfff9, 0xfffb },
+		{ 0xfffe, 0xffff }, { 0xe0001, 0xe007f }, { 0xf0000, 0x10ffff },
+	};
+
+	for (size_t i = 0; i < sizeof(not_print) / sizeof(*not_print); i++)
+		if (r >= not_print[i][0] && r <= not_print[i][1])
+			return 0;
+	return 1;
+}
+
+/* Go's strconv.Quote. */
 static void go_quote(struct sbuf *sb, const char *v)
 {
+	const unsigned char *p = (const unsigned char *)v;
+	char esc[16];
+
 	sbuf_add(sb, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		switch (*p) {
-		case '"':
-			sbuf_addstr(sb, "\\\"");
-			break;
-		case '\\':
-			sbuf_addstr(sb, "\\\\");
-			break;
-		case '\n':
-			sbuf_addstr(sb, "\\n");
-			break;
-		case '\t':
-			sbuf_addstr(sb, "\\t");
-			break;
-		case '\r':
-			sbuf_addstr(sb, "\\r");
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				char hex[8];
-				snprintf(hex, sizeof(hex), "\\x%02x", *p);
-				sbuf_addstr(sb, hex);
-			} else {
-				sbuf_add(sb, (const char *)p, 1);
-			}
+	while (*p) {
+		uint32_t r;
+		size_t n = utf8_decode(p, &r);
+
+		if (!n) {
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
+			sbuf_addstr(sb, esc);
+			p++;
+			continue;
 		}
+		if (r == '"' || r == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)r;
+			sbuf_add(sb, esc, 2);
+		} else if (r == ' ' || go_isprint(r)) {
+			sbuf_add(sb, (const char *)p, n);
+		} else if (r < 0x80 && strchr("\a\b\f\n\r\t\v", (int)r) && r) {
+			static const char letters[] = "abtnvfr"; /* \a=7 ... \r=13 */
+			esc[0] = '\\';
+			esc[1] = letters[r - 7];
+			sbuf_add(sb, esc, 2);
+		} else if (r < 0x20 || r == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)r);
+			sbuf_addstr(sb, esc);
+		} else if (r < 0x10000) {
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)r);
+			sbuf_addstr(sb, esc);
+		} else {
+			snprintf(esc, sizeof(esc), "\\U%08x", (unsigned)r);
+			sbuf_addstr(sb, esc);
+		}
+		p += n;
 	}
 	sbuf_add(sb, "\"", 1);
 }
@@ -213,10 +269,11 @@ out:
 	return err;
 }
 
+/* Go's template names: letters (any Unicode letter: non-ASCII bytes), digits, '_'. */
 static int is_word(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_';
+	       c == '_' || (unsigned char)c >= 0x80;
 }
 
 /*
@@ -263,10 +320,13 @@ static void expand(struct rpl_strbuf *sb, const char *repl, const char *src, PCR
 			p++;
 
 		long group = -1;
-		int numeric = 1;
+		int numeric = len < 9;
 		for (size_t i = 0; i < len; i++)
 			if (name[i] < '0' || name[i] > '9')
 				numeric = 0;
+		/* Go reads "01" as a name, not a number: no group has it. */
+		if (len > 1 && name[0] == '0')
+			numeric = 0;
 		if (numeric) {
 			char *stop;
 			char tmp[32];
@@ -289,6 +349,51 @@ static void expand(struct rpl_strbuf *sb, const char *repl, const char *src, PCR
 	}
 }
 
+/*
+ * PCRE2 accepts constructs Go's RE2 refuses; a var-transform that uses one
+ * would pass ripple and fail in melange.  Returns what is refused, or NULL.
+ */
+static const char *re2_refuses(const char *re)
+{
+	int in_class = 0;
+
+	for (const char *p = re; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			char e = p[1];
+			if (!in_class && e >= '1' && e <= '9')
+				return "backreferences";
+			if (!in_class && (e == 'Z' || e == 'G' || e == 'K' || e == 'R' || e == 'X'))
+				return "\\Z, \\G, \\K, \\R and \\X escapes";
+			p++;
+			continue;
+		}
+		if (in_class) {
+			if (*p == ']')
+				in_class = 0;
+			continue;
+		}
+		if (*p == '[') {
+			in_class = 1;
+			if (p[1] == '^')
+				p++;
+			if (p[1] == ']')
+				p++;
+			continue;
+		}
+		if (*p == '(' && p[1] == '?') {
+			const char *q = p + 2;
+			if (*q == '=' || *q == '!' || (*q == '<' && (q[1] == '=' || q[1] == '!')))
+				return "lookaround assertions";
+			if (*q == '>' || *q == '|' || *q == 'R' || (*q >= '0' && *q <= '9') ||
+			    *q == '&' || *q == '(' || *q == '#')
+				return "atomic, branch-reset, recursive and comment groups";
+		}
+		if ((*p == '*' || *p == '+' || *p == '?' || *p == '}') && p[1] == '+')
+			return "possessive quantifiers";
+	}
+	return NULL;
+}
+
 int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, const char *repl,
                           const char **out)
 {
@@ -298,8 +403,15 @@ int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, 
 	PCRE2_SIZE erroff, pos = 0, last_end = (PCRE2_SIZE)-1, copied = 0;
 	PCRE2_SIZE len = strlen(src);
 	int errcode, err = 0;
+	const char *refused;
+
 	uint32_t ngroups;
 
+	if ((refused = re2_refuses(re)))
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "regex '%s' does not compile: %s are not RE2 syntax (Go's regexp, which melange uses, refuses them)",
+		        re, refused);
 	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
 	                     PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &errcode, &erroff, NULL);
 	if (!code) {
@@ -314,8 +426,21 @@ int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, 
 		int rc = pcre2_match(code, (PCRE2_SPTR)src, len, pos, 0, md, NULL);
 		PCRE2_SIZE *ov;
 
+		/* RE2 never backtracks; PCRE2 can run out of steps where RE2 just
+		 * finds no match.  The DFA matcher settles whether any match exists
+		 * (it cannot give groups, so a real match stays an error). */
+		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
+			int ws[4096];
+			pcre2_match_data *dmd = pcre2_match_data_create(1, NULL);
+			int drc = pcre2_dfa_match(code, (PCRE2_SPTR)src, len, pos, 0, dmd, NULL, ws,
+			                          sizeof(ws) / sizeof(*ws));
+			pcre2_match_data_free(dmd);
+			if (drc == PCRE2_ERROR_NOMATCH)
+				break;
+		}
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
+
 		if (rc < 0) {
 			PCRE2_UCHAR msg[256];
 			pcre2_get_error_message(rc, msg, sizeof(msg));

@@ -98,14 +98,26 @@ static int finish_map(struct builder *b, struct frame *f)
 	size_t nkids = b->nkids - f->first;
 	struct rpl_ypair *pairs = NULL;
 	size_t n = 0, alloc = 0;
+	const struct rpl_ynode *merge = NULL;
 	int err = 0;
 
 	for (size_t i = 0; i + 1 < nkids; i += 2) {
 		struct rpl_ynode *k = kids[i], *v = kids[i + 1];
 		int at;
 
-		if (is_merge_key(k))
+		if (is_merge_key(k)) {
+			/* yaml.v3 allows one merge key per mapping, like any key. */
+			if (merge) {
+				err = rpl_error(
+				        -RPL_EPARSE,
+				        "%s:%u:%u: mapping key \"<<\" already defined at line %u",
+				        doc->file, k->line, k->col, merge->line);
+				goto out;
+			}
+			merge = k;
 			continue;
+		}
+
 		if (k->type != RPL_YSCALAR) {
 			err = rpl_error(-RPL_EPARSE, "%s:%u:%u: mapping keys must be scalars",
 			                doc->file, k->line, k->col);

@@ -14,6 +14,7 @@
  *   foo needs quux -> none        no edge for that need (a `!conflict`, or a step skipped on this arch)
  *   img image greet -> greet      image img installs something of origin greet
  *   foo absent                    origin foo is not in this arch's graph
+ *   order: a b c                  origins in build order (more in check_graph)
  *
  * The harness writes the files to a temp dir, scans it for the arch, builds
  * the graph and checks every expectation, naming the case and line.
@@ -88,10 +89,122 @@ static const struct rpl_edge *find_image_edge(const struct rpl_node *n, const ch
 	return NULL;
 }
 
-static int check(const char *casefile, int line, const struct rpl_graph *g, char *exp)
+/* Joins node names with spaces into `buf`. */
+static void names(char *buf, size_t size, struct rpl_node *const *v, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? " " : "", v[i]->name);
+}
+
+static int compare_list(const char *casefile, int line, const char *what, const char *got,
+                        const char *want)
+{
+	if (!strcmp(got, want))
+		return 0;
+	print_error("%s:%d: %s is '%s', expected '%s'\n", casefile, line, what, got, want);
+	return 1;
+}
+
+/*
+ * The graph-wide expectations, "KEYWORD ARGS: VALUES":
+ *   order: a b c                    origins in build order
+ *   cycle: a b                      a cycle with these members, in bootstrap order
+ *   deps NAME [N]: x y              what NAME depends on (build and image edges, depth N)
+ *   rdeps NAME [N]: x y             what depends on NAME
+ *   critical a=5 b=3 ...: 8 a b     durations given; the longest path's total and nodes
+ */
+static int check_graph(const char *casefile, int line, struct rpl_graph *g, char *exp)
+{
+	char *colon = strchr(exp, ':'), *args[16], *want = colon + 1, got[4096];
+	int nargs = 0, fail = 0;
+
+	*colon = '\0';
+	while (*want == ' ')
+		want++;
+	for (char *tok = strtok(exp, " \t"); tok && nargs < 16; tok = strtok(NULL, " \t"))
+		args[nargs++] = tok;
+	if (!strcmp(args[0], "order")) {
+		struct rpl_node *v[512];
+		size_t n = 0;
+		for (size_t i = 0; i < g->nnodes && n < 512; i++)
+			if (g->order[i]->kind == RPL_NODE_ORIGIN)
+				v[n++] = g->order[i];
+		names(got, sizeof(got), v, n);
+		return compare_list(casefile, line, "the order", got, want);
+	}
+	if (!strcmp(args[0], "cycle")) {
+		for (size_t i = 0; i < g->nsccs; i++) {
+			names(got, sizeof(got), g->sccs[i].members, g->sccs[i].n);
+			if (g->sccs[i].n > 1 && !strcmp(got, want))
+				return 0;
+		}
+		print_error("%s:%d: no cycle '%s'\n", casefile, line, want);
+		for (size_t i = 0; i < g->nsccs; i++)
+			if (g->sccs[i].n > 1) {
+				names(got, sizeof(got), g->sccs[i].members, g->sccs[i].n);
+				print_error("  there is '%s'\n", got);
+			}
+		return 1;
+	}
+	if ((!strcmp(args[0], "deps") || !strcmp(args[0], "rdeps")) && nargs >= 2) {
+		struct rpl_node *root = rpl_graph_find(g, args[1]), **v;
+		size_t n;
+		if (!root) {
+			print_error("%s:%d: no node %s\n", casefile, line, args[1]);
+			return 1;
+		}
+		v = rpl_graph_closure(g, &root, 1,
+		                      args[0][0] == 'r' ? RPL_WALK_RDEPS : RPL_WALK_DEPS,
+		                      (1u << RPL_EDGE_BUILD) | (1u << RPL_EDGE_IMAGE),
+		                      nargs > 2 ? (unsigned)atoi(args[2]) : 0, &n);
+		names(got, sizeof(got), v, n);
+		free(v);
+		return compare_list(casefile, line, args[0], got, want);
+	}
+	if (!strcmp(args[0], "critical")) {
+		struct rpl_node **path;
+		size_t n;
+		double total;
+		char list[2048];
+		for (int i = 1; i < nargs; i++) {
+			char *eq = strchr(args[i], '=');
+			struct rpl_node *v;
+			if (!eq) {
+				print_error("%s:%d: want NAME=SECONDS, not %s\n", casefile, line,
+				            args[i]);
+				return 1;
+			}
+			*eq = '\0';
+			v = rpl_graph_find(g, args[i]);
+			if (!v) {
+				print_error("%s:%d: no node %s\n", casefile, line, args[i]);
+				return 1;
+			}
+			v->duration = atof(eq + 1);
+		}
+		total = rpl_graph_critical_path(g, &path, &n);
+		names(list, sizeof(list), path, n);
+		snprintf(got, sizeof(got), "%g %s", total, list);
+		free(path);
+		fail = compare_list(casefile, line, "the critical path", got, want);
+		for (size_t i = 0; i < g->nnodes; i++)
+			g->nodes[i]->duration = 0;
+		return fail;
+	}
+	print_error("%s:%d: unknown expectation '%s'\n", casefile, line, args[0]);
+	return 1;
+}
+
+static int check(const char *casefile, int line, struct rpl_graph *g, char *exp)
 {
 	char *words[8];
 	int n = 0;
+
+	if (strchr(exp, ':') && !strstr(exp, "->"))
+		return check_graph(casefile, line, g, exp);
 
 	for (char *tok = strtok(exp, " \t"); tok && n < 8; tok = strtok(NULL, " \t"))
 		words[n++] = tok;
