@@ -22,7 +22,29 @@ int rpl_error(int code, const char *fmt, ...)
 	return code;
 }
 
+int rpl_verror_at(int code, const char *file, unsigned line, unsigned col, const char *fmt,
+                  va_list ap)
+{
+	int n = snprintf(last_msg, sizeof(last_msg), "%s:%u:%u: ", file, line ? line : 1,
+	                 line ? col : 1);
+
+	if (n > 0 && (size_t)n < sizeof(last_msg))
+		vsnprintf(last_msg + n, sizeof(last_msg) - (size_t)n, fmt, ap);
+	return code;
+}
+
+int rpl_error_at(int code, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rpl_verror_at(code, file, line, col, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 int rpl_error_prefix(int code, const char *fmt, ...)
+
 {
 	char old[sizeof(last_msg)];
 	size_t n;

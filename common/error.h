@@ -34,7 +34,17 @@ enum {
 	RPL_EXIT_INTERRUPTED = 130,
 };
 
+/*
+ * Formats "file:line:col: <msg>" for `code` and returns `code`: the one
+ * shape of every message about a place in a file (line 0 reads as 1:1).
+ */
+int rpl_error_at(int code, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+int rpl_verror_at(int code, const char *file, unsigned line, unsigned col, const char *fmt,
+                  va_list ap);
+
 /* Formats the message for `code` and returns `code` unchanged. */
+
 int rpl_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rpl_verror(int code, const char *fmt, va_list ap);
 

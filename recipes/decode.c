@@ -10,15 +10,11 @@
 
 int rpl_decode_error(const struct rpl_dctx *c, const struct rpl_ynode *n, const char *fmt, ...)
 {
-	struct rpl_strbuf sb = RPL_STRBUF_INIT;
 	va_list ap;
 
-	rpl_strbuf_addf(&sb, "%s:%u:%u: ", c->file, n ? n->line : 1, n ? n->col : 1);
 	va_start(ap, fmt);
-	rpl_strbuf_vaddf(&sb, fmt, ap);
+	rpl_verror_at(-RPL_ESCHEMA, c->file, n ? n->line : 1, n ? n->col : 1, fmt, ap);
 	va_end(ap);
-	rpl_error(-RPL_ESCHEMA, "%s", sb.buf);
-	rpl_strbuf_release(&sb);
 	return -RPL_ESCHEMA;
 }
 

@@ -553,16 +553,11 @@ static int pos_error(const struct pctx *x, const struct rpl_text *t, const char 
 
 static int pos_error(const struct pctx *x, const struct rpl_text *t, const char *fmt, ...)
 {
-	struct rpl_strbuf sb = RPL_STRBUF_INIT;
 	va_list ap;
 
-	rpl_strbuf_addf(&sb, "%s:%u:%u: ", x->file, t && t->line ? t->line : 1,
-	                t && t->line ? t->col : 1);
 	va_start(ap, fmt);
-	rpl_strbuf_vaddf(&sb, fmt, ap);
+	rpl_verror_at(-RPL_ESCHEMA, x->file, t ? t->line : 1, t ? t->col : 1, fmt, ap);
 	va_end(ap);
-	rpl_error(-RPL_ESCHEMA, "%s", sb.buf);
-	rpl_strbuf_release(&sb);
 	return -RPL_ESCHEMA;
 }
 

@@ -4,19 +4,6 @@
 # problem (prefixed with the command it came from) on stderr.
 . "$(dirname "$0")/lib.sh"
 
-nfail=0
-
-# try NAME CMD...: runs CMD in a subshell.  A failing case is counted and the
-# next one still runs, so one run shows every wrong message.
-try() {
-	name=$1
-	shift
-	if ! ("$@"); then
-		echo "^^^ case $name failed" >&2
-		nfail=$((nfail + 1))
-	fi
-}
-
 # cli_check STATUS OUT ERR ARGS...: `ripple ARGS` exits STATUS; stdout matches
 # the ERE OUT and stderr the ERE ERR, where "-" means "is empty".
 cli_check() {

@@ -79,3 +79,65 @@ pipeline:
       echo $1 > "\${{targets.destdir}}/usr/share/$1/hello"
 EOR
 }
+
+# ---- many cases in one test -------------------------------------------------
+
+nfail=0
+
+# only_err FILE_RE LINE_RE: stderr holds exactly one `FILE:L:C: ` line, it
+# matches LINE_RE, and no other file:line:col line is there.
+only_err() {
+	n=$(grep -Ec -- "^$1:[0-9]+:[0-9]+: " "$T/err" || true)
+	[ "$n" = 1 ] || { cat "$T/err" >&2; fail "want one '$1:L:C:' line on stderr, got $n"; }
+	expect_err "$2"
+	n=$(grep -Ec -- '^[^ ]+:[0-9]+:[0-9]+: ' "$T/err" || true)
+	[ "$n" = 1 ] || { cat "$T/err" >&2; fail "want one file:line:col line on stderr, got $n"; }
+}
+
+# check_bad DIR FILE LOC MSG [SHOW]: the checks above for the monorepo DIR,
+# where FILE is broken at LOC (line:col) with a message matching the ERE MSG,
+# and SHOW (default bad) names what FILE defines.
+check_bad() {
+	f_re=$(printf '%s' "$2" | sed 's/[.]/\\./g')
+	line="^$f_re:$3: .*($4)"
+
+	run 2 "$RIPPLE" ls -C "$1"
+	only_err "$f_re" "$line"
+	expect_out '^package ok 1\.0\.0-r0 \[[a-z0-9_]+\] ok\.yaml$'
+	[ "$(grep -c '' "$T/out")" = 1 ] || fail "$1: ls listed more than ok: $(cat "$T/out")"
+
+	run 2 "$RIPPLE" ls -C "$1" --strict
+	[ ! -s "$T/out" ] || fail "$1: ls --strict printed: $(cat "$T/out")"
+	only_err "$f_re" "$line"
+
+	run 2 "$RIPPLE" ls -C "$1" --json
+	json_eq '[x["name"] for x in d]' "['ok']"
+
+	run 2 "$RIPPLE" show -C "$1" "${5:-bad}"
+	only_err "$f_re" "$line"
+
+	run 0 "$RIPPLE" show -C "$1" ok
+	expect_out '^package ok 1\.0\.0-r0$'
+}
+
+# try NAME CMD...: runs CMD in a subshell.  A failing case is counted and the
+# next one still runs, so one run shows every wrong message.
+try() {
+	name=$1
+	shift
+	if ! ("$@"); then
+		echo "^^^ case $name failed" >&2
+		nfail=$((nfail + 1))
+	fi
+}
+
+# bad_case NAME FILE LOC MSG [SHOW]: writes stdin to $T/NAME/FILE next to a
+# valid ok.yaml and runs check_bad on it.
+bad_case() {
+	d=$T/$1
+	mkdir -p "$d/$(dirname "$2")"
+	[ -f "$d/ok.yaml" ] || recipe ok >"$d/ok.yaml"
+	cat >"$d/$2"
+	try "$1" check_bad "$d" "$2" "$3" "$4" "${5:-}"
+}
+
