@@ -73,3 +73,50 @@ void rpl_cli_print_json(json_t *v)
 		free(s);
 	}
 }
+
+int rpl_cli_getopt(struct rpl_cli *cli, int argc, char **argv, const char *usage,
+                   const struct option *extra, const char *extra_short, rpl_cli_opt_fn fn,
+                   void *ctx)
+{
+	static const struct option common[] = {
+		{ "arch", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option opts[32];
+	char shorts[64];
+	size_t n = 0;
+	int c;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(*common); i++)
+		opts[n++] = common[i];
+	for (; extra && extra->name && n + 1 < sizeof(opts) / sizeof(*opts); extra++)
+		opts[n++] = *extra;
+	memset(&opts[n], 0, sizeof(opts[n]));
+	snprintf(shorts, sizeof(shorts), "C:h%s", extra_short ? extra_short : "");
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			cli->dir = optarg;
+			break;
+		case 'a':
+			rpl_cli_add_archs(cli, optarg);
+			break;
+		case 'j':
+			cli->json = 1;
+			break;
+		case 'h':
+			rpl_cli_usage(usage, 0);
+		case '?':
+		case ':':
+			rpl_cli_usage(usage, RPL_EXIT_USAGE);
+		default:
+			if (!fn)
+				rpl_cli_usage(usage, RPL_EXIT_USAGE);
+			fn(cli, c, optarg, ctx);
+		}
+	}
+	return optind;
+}

@@ -5,6 +5,7 @@
 #ifndef RPL_CLI_H
 #define RPL_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 struct rpl_scan;
@@ -34,7 +35,22 @@ void rpl_cli_add_archs(struct rpl_cli *cli, const char *list);
  */
 int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile);
 
+/* A command's own options: called with getopt's value and argument. */
+typedef void (*rpl_cli_opt_fn)(struct rpl_cli *cli, int opt, const char *arg, void *ctx);
+
+/*
+ * Parses argv for a command: -C DIR, --arch, --json and -h/--help, which
+ * every command takes, plus `extra` (long options, NULL-terminated or NULL)
+ * and `extra_short` (getopt letters) handed to `fn`.  Prints `usage` and
+ * exits for --help (0) and bad options (2).  Returns the index of the first
+ * operand.
+ */
+int rpl_cli_getopt(struct rpl_cli *cli, int argc, char **argv, const char *usage,
+                   const struct option *extra, const char *extra_short, rpl_cli_opt_fn fn,
+                   void *ctx);
+
 /* Prints `text` and exits 0 for --help, or prints it to stderr and exits 2. */
+
 _Noreturn void rpl_cli_usage(const char *text, int status);
 
 /* Writes a jansson value to stdout, pretty-printed, with a newline. */

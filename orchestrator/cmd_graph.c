@@ -38,63 +38,51 @@ static const char common_help[] =
         "                          does not provide (repeatable; DIR/<arch>/APKINDEX.tar.gz)\n"
         "  -h, --help              show this help\n";
 
+static void graph_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct gopts *o = ctx;
+	char *end;
+
+	(void)cli;
+	switch (opt) {
+	case 't':
+		o->type = arg;
+		break;
+	case 'f':
+		o->format = arg;
+		break;
+	case 'D':
+		o->deps = 1;
+		break;
+	case 'R':
+		o->rdeps = 1;
+		break;
+	case 'd':
+		o->depth = (unsigned)strtoul(arg, &end, 10);
+		if (*end || !*arg)
+			rpl_die(RPL_EXIT_USAGE, "--depth wants a number, not '%s'", arg);
+		break;
+	case 'r':
+		o->repos = rpl_xrealloc(o->repos, (o->nrepos + 1) * sizeof(*o->repos));
+		o->repos[o->nrepos++] = arg;
+		break;
+	}
+}
+
 static void parse(struct rpl_cli *cli, int argc, char **argv, const char *usage, struct gopts *o,
                   int want_names)
 {
 	static const struct option opts[] = {
-		{ "arch", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "type", required_argument, NULL, 't' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "deps", no_argument, NULL, 'D' },
 		{ "rdeps", no_argument, NULL, 'R' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "repository-append", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
-	char *end;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "C:t:r:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C':
-			cli->dir = optarg;
-			break;
-		case 'a':
-			rpl_cli_add_archs(cli, optarg);
-			break;
-		case 'j':
-			cli->json = 1;
-			break;
-		case 't':
-			o->type = optarg;
-			break;
-		case 'f':
-			o->format = optarg;
-			break;
-		case 'D':
-			o->deps = 1;
-			break;
-		case 'R':
-			o->rdeps = 1;
-			break;
-		case 'd':
-			o->depth = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !*optarg)
-				rpl_die(RPL_EXIT_USAGE, "--depth wants a number, not '%s'", optarg);
-			break;
-		case 'r':
-			o->repos = rpl_xrealloc(o->repos, (o->nrepos + 1) * sizeof(*o->repos));
-			o->repos[o->nrepos++] = optarg;
-			break;
-		case 'h':
-			rpl_cli_usage(usage, 0);
-		default:
-			rpl_cli_usage(usage, RPL_EXIT_USAGE);
-		}
-	}
+	optind = rpl_cli_getopt(cli, argc, argv, usage, opts, "t:r:", graph_opt, o);
 	o->names = argv + optind;
 	o->nnames = argc - optind;
 	if (want_names >= 0 && o->nnames != want_names) {

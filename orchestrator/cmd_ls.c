@@ -48,39 +48,24 @@ static void print_text(const struct rpl_scan *s)
 	}
 }
 
+static void ls_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
+{
+	(void)opt;
+	(void)arg;
+	(void)ctx;
+	cli->strict = 1; /* --strict, the only option of ls's own */
+}
+
 int rpl_cmd_ls(struct rpl_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
 		{ "strict", no_argument, NULL, 's' },
-		{ "arch", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rpl_scan scan;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C':
-			cli->dir = optarg;
-			break;
-		case 'j':
-			cli->json = 1;
-			break;
-		case 's':
-			cli->strict = 1;
-			break;
-		case 'a':
-			rpl_cli_add_archs(cli, optarg);
-			break;
-		case 'h':
-			rpl_cli_usage(usage, 0);
-		default:
-			rpl_cli_usage(usage, RPL_EXIT_USAGE);
-		}
-	}
+	optind = rpl_cli_getopt(cli, argc, argv, usage, opts, NULL, ls_opt, NULL);
 	if (optind < argc) {
 		fprintf(stderr, "ripple ls: unexpected argument '%s'\n", argv[optind]);
 		rpl_cli_usage(usage, RPL_EXIT_USAGE);

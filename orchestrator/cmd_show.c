@@ -109,36 +109,13 @@ static void print_text(json_t *o)
 
 int rpl_cmd_show(struct rpl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "arch", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct rpl_scan_entry *e;
 	struct rpl_scan scan;
 	const char *arch;
-	int c, status = RPL_EXIT_OK;
+	int status = RPL_EXIT_OK;
 	json_t *o;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C':
-			cli->dir = optarg;
-			break;
-		case 'j':
-			cli->json = 1;
-			break;
-		case 'a':
-			rpl_cli_add_archs(cli, optarg);
-			break;
-		case 'h':
-			rpl_cli_usage(usage, 0);
-		default:
-			rpl_cli_usage(usage, RPL_EXIT_USAGE);
-		}
-	}
+	optind = rpl_cli_getopt(cli, argc, argv, usage, NULL, NULL, NULL, NULL);
 	if (optind + 1 != argc) {
 		fprintf(stderr, "ripple show: expected exactly one NAME\n");
 		rpl_cli_usage(usage, RPL_EXIT_USAGE);
