@@ -64,5 +64,8 @@ int rpl_cmd_deps(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_rdeps(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_cycles(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_vercmp(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_mark(struct rpl_cli *cli, int argc, char **argv);
 
 #endif

@@ -15,6 +15,9 @@
 static const struct rpl_command commands[] = {
 	{ "ls", "list the packages and images of a monorepo", rpl_cmd_ls },
 	{ "show", "show one package or image as ripple evaluates it", rpl_cmd_show },
+	{ "plan", "what must be rebuilt, in order, and why", rpl_cmd_plan },
+	{ "why", "why a package or image would be rebuilt (or not)", rpl_cmd_why },
+	{ "mark", "record jobs as built without building them", rpl_cmd_mark },
 	{ "text", "every package once, in build order (wolfictl text)", rpl_cmd_text },
 	{ "graph", "the dependency graph as dot, JSON or text", rpl_cmd_graph },
 	{ "deps", "what a package or image depends on, transitively", rpl_cmd_deps },

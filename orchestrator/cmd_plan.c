@@ -1,0 +1,248 @@
+/*
+ * `ripple plan`, `ripple why` and `ripple mark`: what must be rebuilt and
+ * why, and recording jobs as built.
+ */
+#include "common/error.h"
+#include "graph/graph.h"
+#include "orchestrator/cli.h"
+#include "orchestrator/plan.h"
+#include "orchestrator/state.h"
+#include "recipes/scan.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct popts {
+	struct rpl_plan_opts plan;
+	int explain, no_wait, all, changed;
+};
+
+static const char selector_help[] =
+        "selectors (default: every job whose inputs differ from its last recorded build):\n"
+        "  NAME...                 these packages (origin or subpackage names) or images\n"
+        "  --all                   every job\n"
+        "  --changed               jobs reading a file changed since the merge-base of HEAD\n"
+        "                          with its upstream (else HEAD~1), including staged,\n"
+        "                          unstaged and untracked changes\n"
+        "  --since REF             the same against REF\n"
+        "  --rebuild-dependents    also every package that builds against a selected one\n"
+        "                          (transitively); images always follow their packages\n"
+        "\n"
+        "  -C DIR                  the monorepo root (default: .)\n"
+        "  --arch A[,B]            architectures (default: .ripple.yaml archs, else the host's)\n"
+        "  --no-wait               fail instead of waiting when another ripple holds the state\n"
+        "  -h, --help              show this help\n";
+
+static void plan_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct popts *o = ctx;
+
+	(void)cli;
+	switch (opt) {
+	case 'A':
+		o->all = 1;
+		break;
+	case 'c':
+		o->changed = 1;
+		break;
+	case 's':
+		o->changed = 1;
+		o->plan.since = arg;
+		break;
+	case 'R':
+		o->plan.rebuild_dependents = 1;
+		break;
+	case 'e':
+		o->explain = 1;
+		break;
+	case 'W':
+		o->no_wait = 1;
+		break;
+	}
+}
+
+static const struct option plan_opts[] = {
+	{ "all", no_argument, NULL, 'A' },
+	{ "changed", no_argument, NULL, 'c' },
+	{ "since", required_argument, NULL, 's' },
+	{ "rebuild-dependents", no_argument, NULL, 'R' },
+	{ "explain", no_argument, NULL, 'e' },
+	{ "no-wait", no_argument, NULL, 'W' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * Parses the selectors, scans, opens the state store and makes the plan.
+ * Exits 2 on usage errors and on recipes that do not parse (the plan would
+ * be wrong without them).
+ */
+static void make(struct rpl_cli *cli, int argc, char **argv, const char *usage, struct popts *o,
+                 struct rpl_scan *scan, struct rpl_state **st, struct rpl_plan *p)
+{
+	int first = rpl_cli_getopt(cli, argc, argv, usage, plan_opts, NULL, plan_opt, o);
+	int err;
+
+	o->plan.names = argv + first;
+	o->plan.nnames = (size_t)(argc - first);
+	if (o->all + o->changed + (o->plan.nnames > 0) > 1)
+		rpl_die(RPL_EXIT_USAGE, "choose one of NAMEs, --all and --changed/--since");
+	o->plan.mode = o->all           ? RPL_SELECT_ALL
+	               : o->changed     ? RPL_SELECT_CHANGED
+	               : o->plan.nnames ? RPL_SELECT_NAMES
+	                                : RPL_SELECT_STALE;
+	rpl_cli_scan(cli, scan, 1);
+	if (scan->nerrors)
+		rpl_die(RPL_EXIT_USAGE, "%zu recipe%s did not parse; fix them first", scan->nerrors,
+		        scan->nerrors == 1 ? "" : "s");
+	if ((err = rpl_state_open(st, ".", o->no_wait)))
+		rpl_die(err == -EWOULDBLOCK ? RPL_EXIT_FAILED : RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	if ((err = rpl_plan_make(p, scan, *st, &o->plan)))
+		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+}
+
+static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan *p)
+{
+	rpl_plan_release(p);
+	rpl_state_close(st);
+	rpl_scan_release(scan);
+}
+
+static const char plan_usage[] =
+        "usage: ripple plan [NAME...|--all|--changed|--since REF] [--rebuild-dependents]\n"
+        "                   [--explain] [--json] [-C DIR] [--arch A]\n"
+        "\n"
+        "The jobs (package or image, arch) that must run, in the order they would run,\n"
+        "each with its reasons: \"foo/fix.patch changed\", \"never built\", \"depends on\n"
+        "bar (rebuilt)\".  --explain prints every reason; --json prints\n"
+        "{\"jobs\":[{\"name\",\"kind\",\"arch\",\"reasons\":[...]}]}.\n"
+        "\n";
+
+int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct popts o = { 0 };
+	struct rpl_scan scan;
+	struct rpl_state *st;
+	struct rpl_plan p;
+	char usage[4096];
+	size_t npkg = 0;
+
+	snprintf(usage, sizeof(usage), "%s%s", plan_usage, selector_help);
+	make(cli, argc, argv, usage, &o, &scan, &st, &p);
+	if (cli->json) {
+		json_t *j = rpl_plan_json(&p);
+		rpl_cli_print_json(j);
+		json_decref(j);
+		finish(&scan, st, &p);
+		return RPL_EXIT_OK;
+	}
+	for (size_t i = 0; i < p.norder; i++)
+		npkg += p.order[i]->node->kind == RPL_NODE_ORIGIN;
+	if (p.base)
+		printf("changes since %s\n", p.base);
+	for (size_t i = 0; i < p.ndeleted; i++)
+		printf("deleted: %s (nothing to build; its packages stay in the repository)\n",
+		       p.deleted[i]);
+	if (!p.norder) {
+		printf("nothing to do: %zu job%s up to date\n", p.njobs, p.njobs == 1 ? "" : "s");
+	} else {
+		printf("%zu job%s (%zu package%s, %zu image%s) of %zu:\n", p.norder,
+		       p.norder == 1 ? "" : "s", npkg, npkg == 1 ? "" : "s", p.norder - npkg,
+		       p.norder - npkg == 1 ? "" : "s", p.njobs);
+		for (size_t i = 0; i < p.norder; i++) {
+			const struct rpl_job *j = p.order[i];
+			printf("  %-32s %-8s %s%s\n", j->node->name, j->arch, j->reasons[0],
+			       j->nreasons > 1 && !o.explain ? " ..." : "");
+			for (size_t k = 1; o.explain && k < j->nreasons; k++)
+				printf("  %-32s %-8s %s\n", "", "", j->reasons[k]);
+		}
+	}
+	finish(&scan, st, &p);
+	return RPL_EXIT_OK;
+}
+
+static const char why_usage[] =
+        "usage: ripple why NAME [--arch A] [selectors]\n"
+        "\n"
+        "Whether NAME would be built and why: the reasons, the files it reads, and\n"
+        "the dependencies that are rebuilt with it.\n"
+        "\n";
+
+int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct popts o = { 0 };
+	struct rpl_scan scan;
+	struct rpl_state *st;
+	struct rpl_plan p;
+	char usage[4096], *name;
+	int status = RPL_EXIT_OK;
+
+	snprintf(usage, sizeof(usage), "%s%s", why_usage, selector_help);
+	/* The NAME is the subject, not a selector: take it off the operands. */
+	{
+		int first = rpl_cli_getopt(cli, argc, argv, usage, plan_opts, NULL, plan_opt, &o);
+		if (argc - first != 1) {
+			fprintf(stderr, "ripple why: expected one NAME\n");
+			rpl_cli_usage(usage, RPL_EXIT_USAGE);
+		}
+		name = argv[first];
+		argc = first;
+		o = (struct popts){ 0 };
+	}
+	make(cli, argc, argv, usage, &o, &scan, &st, &p);
+	for (size_t g = 0; g < p.ngraphs; g++) {
+		const struct rpl_job *j = rpl_plan_find(&p, name, p.graphs[g].arch);
+
+		if (!j) {
+			printf("%s: not built for %s\n", name, p.graphs[g].arch);
+			continue;
+		}
+		printf("%s %s (%s %s)\n", j->node->name, j->arch, j->kind, j->node->version);
+		if (!j->selected)
+			printf("  up to date: built from these same inputs\n");
+		for (size_t k = 0; k < j->nreasons; k++)
+			printf("  rebuild: %s\n", j->reasons[k]);
+		printf("  reads:\n");
+		for (size_t k = 0; k < j->ninputs; k++)
+			printf("    %s\n", j->inputs[k]);
+	}
+	if (!rpl_plan_find(&p, name, p.ngraphs ? p.graphs[0].arch : "")) {
+		int any = 0;
+		for (size_t g = 0; g < p.ngraphs; g++)
+			any |= rpl_plan_find(&p, name, p.graphs[g].arch) != NULL;
+		if (!any) {
+			fprintf(stderr, "ripple: no package or image named '%s'\n", name);
+			status = RPL_EXIT_USAGE;
+		}
+	}
+	finish(&scan, st, &p);
+	return status;
+}
+
+static const char mark_usage[] =
+        "usage: ripple mark [NAME...|--all|--changed|--since REF] [-C DIR] [--arch A]\n"
+        "\n"
+        "Record the selected jobs as built from their current inputs, without\n"
+        "building: to adopt packages built outside ripple (by melange by hand, or\n"
+        "an existing repository), so that later plans only pick what changes next.\n"
+        "\n";
+
+int rpl_cmd_mark(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct popts o = { 0 };
+	struct rpl_scan scan;
+	struct rpl_state *st;
+	struct rpl_plan p;
+	char usage[4096];
+	int err;
+
+	snprintf(usage, sizeof(usage), "%s%s", mark_usage, selector_help);
+	make(cli, argc, argv, usage, &o, &scan, &st, &p);
+	if ((err = rpl_plan_record(&p, st)))
+		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+	printf("recorded %zu job%s as built\n", p.norder, p.norder == 1 ? "" : "s");
+	finish(&scan, st, &p);
+	return RPL_EXIT_OK;
+}

@@ -1,0 +1,512 @@
+/*
+ * Making a plan: graphs per arch, the hashes of every job, selection with
+ * reasons, propagation to dependents and images, and the order.
+ *
+ * Hashes.  own = sha256("ripple job 1", kind, name, arch, runner, and each
+ * input file's path and sha256 in path order).  input = sha256(own, the
+ * sorted input hashes of its in-repo dependencies and the name, version and
+ * source of its external ones).  Inside a cycle no member's input hash can
+ * come first, so the members share one: sha256 of their sorted own hashes
+ * and of everything outside the cycle they depend on; each member's input
+ * hash is then sha256(own, that).  Build edges count for packages, image
+ * edges for images.
+ */
+#include "orchestrator/plan.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/xalloc.h"
+#include "graph/graph.h"
+#include "orchestrator/gitchange.h"
+#include "orchestrator/state.h"
+#include "recipes/apko.h"
+#include "recipes/melange.h"
+#include "recipes/scan.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	RPL_ALLOC_GROW(j->reasons, j->nreasons + 1, j->reasons_alloc);
+	j->reasons[j->nreasons++] = rpl_arena_strdup(&p->arena, buf);
+	j->selected = 1;
+}
+
+static void hash_str(struct rpl_sha256 *h, const char *s)
+{
+	rpl_sha256_update(h, s, strlen(s) + 1);
+}
+
+/* Reads each input's digest (through the stat cache) and the own hash. */
+static int hash_inputs(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
+                       struct rpl_job *j, const char *runner)
+{
+	struct rpl_sha256 h;
+	char **files;
+	size_t n;
+	int err = 0;
+
+	rpl_scan_inputs(scan, j->node->entry, j->arch, &files, &n);
+	j->inputs = rpl_arena_alloc(&p->arena, (n ? n : 1) * sizeof(*j->inputs));
+	j->digests = rpl_arena_alloc(&p->arena, (n ? n : 1) * sizeof(*j->digests));
+	rpl_sha256_init(&h);
+	hash_str(&h, "ripple job 1");
+	hash_str(&h, j->kind);
+	hash_str(&h, j->node->name);
+	hash_str(&h, j->arch);
+	hash_str(&h, runner);
+	for (size_t i = 0; i < n && !err; i++) {
+		j->inputs[i] = rpl_arena_strdup(&p->arena, files[i]);
+		if (st) {
+			err = rpl_state_digest(st, files[i], j->digests[i]);
+		} else {
+			char *path = rpl_path_join(scan->root, files[i]), *text;
+			size_t len;
+			err = rpl_read_file(path, &text, &len);
+			if (!err) {
+				rpl_sha256(text, len, j->digests[i]);
+				free(text);
+			}
+			free(path);
+		}
+
+		if (err == -ENOENT)
+			err = rpl_error(-ENOENT, "'%s' disappeared while planning", files[i]);
+		hash_str(&h, files[i]);
+		rpl_sha256_update(&h, j->digests[i], RPL_SHA256_LEN);
+	}
+	j->ninputs = n;
+	rpl_sha256_final(&h, j->own);
+	rpl_scan_inputs_free(files, n);
+	return err;
+}
+
+static int orders(const struct rpl_job *j, const struct rpl_edge *e)
+{
+	return j->node->kind == RPL_NODE_IMAGE ? e->kind == RPL_EDGE_IMAGE
+	                                       : e->kind == RPL_EDGE_BUILD;
+}
+
+static int cmp_digest(const void *a, const void *b)
+{
+	return memcmp(a, b, RPL_SHA256_LEN);
+}
+
+struct digests {
+	uint8_t (*v)[RPL_SHA256_LEN];
+	size_t n, alloc;
+};
+
+static void push_digest(struct digests *d, const uint8_t *x)
+{
+	RPL_ALLOC_GROW(d->v, d->n + 1, d->alloc);
+	memcpy(d->v[d->n++], x, RPL_SHA256_LEN);
+}
+
+/* Input hashes of one graph's jobs, component by component (see the top). */
+static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
+{
+	for (size_t c = 0; c < g->nsccs; c++) {
+		const struct rpl_scc *s = &g->sccs[c];
+		struct digests d = { NULL, 0, 0 };
+		uint8_t shared[RPL_SHA256_LEN];
+		struct rpl_sha256 h;
+
+		for (size_t m = 0; m < s->n; m++) {
+			const struct rpl_node *v = s->members[m];
+			struct rpl_job *j = job_of[v->id];
+
+			if (!j)
+				continue;
+			if (s->n > 1)
+				push_digest(&d, j->own);
+			for (size_t e = 0; e < v->ndeps; e++) {
+				const struct rpl_edge *ed = &v->deps[e];
+				if (!orders(j, ed) || ed->to->scc == c)
+					continue;
+				if (job_of[ed->to->id]) {
+					push_digest(&d, job_of[ed->to->id]->input);
+				} else {
+					/* An external: what it is and where it comes from. */
+					struct rpl_sha256 x;
+					uint8_t xd[RPL_SHA256_LEN];
+					rpl_sha256_init(&x);
+					hash_str(&x, ed->to->name);
+					hash_str(&x, ed->to->version);
+					hash_str(&x, ed->to->source ? ed->to->source : "");
+					rpl_sha256_final(&x, xd);
+					push_digest(&d, xd);
+				}
+			}
+			if (s->n == 1) {
+				if (d.n)
+					qsort(d.v, d.n, RPL_SHA256_LEN, cmp_digest);
+				rpl_sha256_init(&h);
+				rpl_sha256_update(&h, j->own, RPL_SHA256_LEN);
+				for (size_t i = 0; i < d.n; i++)
+					rpl_sha256_update(&h, d.v[i], RPL_SHA256_LEN);
+				rpl_sha256_final(&h, j->input);
+				d.n = 0;
+			}
+		}
+		if (s->n > 1) {
+			if (d.n)
+				qsort(d.v, d.n, RPL_SHA256_LEN, cmp_digest);
+			rpl_sha256_init(&h);
+			for (size_t i = 0; i < d.n; i++)
+				rpl_sha256_update(&h, d.v[i], RPL_SHA256_LEN);
+			rpl_sha256_final(&h, shared);
+			for (size_t m = 0; m < s->n; m++) {
+				struct rpl_job *j = job_of[s->members[m]->id];
+				if (!j)
+					continue;
+				rpl_sha256_init(&h);
+				rpl_sha256_update(&h, j->own, RPL_SHA256_LEN);
+				rpl_sha256_update(&h, shared, RPL_SHA256_LEN);
+				rpl_sha256_final(&h, j->input);
+			}
+		}
+		free(d.v);
+	}
+}
+
+/* Reasons of a job whose own hash differs from its record: which inputs. */
+static void diff_inputs(struct rpl_plan *p, struct rpl_job *j, const struct rpl_job_record *rec)
+{
+	size_t a = 0, b = 0, before = j->nreasons;
+
+	/* Both lists are sorted by path: one merge walk. */
+	while (a < j->ninputs || b < rec->ninputs) {
+		int c = a == j->ninputs     ? 1
+		        : b == rec->ninputs ? -1
+		                            : strcmp(j->inputs[a], rec->paths[b]);
+		if (c < 0) {
+			add_reason(p, j, "%s added", j->inputs[a++]);
+		} else if (c > 0) {
+			add_reason(p, j, "%s removed", rec->paths[b++]);
+		} else {
+			if (memcmp(j->digests[a], rec->digests[b], RPL_SHA256_LEN))
+				add_reason(p, j, "%s changed", j->inputs[a]);
+			a++;
+			b++;
+		}
+	}
+	if (j->nreasons == before)
+		add_reason(p, j, "build settings changed (arch, runner or ripple)");
+}
+
+static int select_stale(struct rpl_plan *p, struct rpl_state *st)
+{
+	for (size_t i = 0; i < p->njobs; i++) {
+		struct rpl_job *j = &p->jobs[i];
+		struct rpl_job_record rec;
+		int found = st ? rpl_state_job_get(st, j->node->name, j->kind, j->arch, &rec) : 0;
+
+		if (found < 0)
+			return found;
+		if (!found) {
+			add_reason(p, j, "never built");
+			continue;
+		}
+		if (strcmp(rec.status, "ok")) {
+			add_reason(p, j, "last build %s", rec.status);
+		} else {
+			j->recorded = 1;
+			memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
+			if (memcmp(rec.own_hash, j->own, RPL_SHA256_LEN))
+				diff_inputs(p, j, &rec);
+		}
+		rpl_job_record_release(&rec);
+	}
+	return 0;
+}
+
+static int in_sorted(char *const *v, size_t n, const char *s)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(v[mid], s);
+		if (!c)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int select_changed(struct rpl_plan *p, const struct rpl_scan *scan, const char *since)
+{
+	struct rpl_changes ch;
+	int err = rpl_git_changes(scan->root, since, &ch);
+
+	if (err)
+		return err;
+	p->base = rpl_xstrdup(ch.base ? ch.base : "");
+	for (size_t i = 0; i < p->njobs; i++) {
+		struct rpl_job *j = &p->jobs[i];
+		for (size_t k = 0; k < j->ninputs; k++)
+			if (in_sorted(ch.paths, ch.npaths, j->inputs[k]))
+				add_reason(p, j, "%s changed", j->inputs[k]);
+	}
+	/* A deleted recipe or image has no job left: say so. */
+	for (size_t i = 0; i < ch.ndeleted; i++) {
+		const char *f = ch.deleted[i];
+		int recipe = (!strchr(f, '/') && rpl_str_endswith(f, ".yaml")) ||
+		             rpl_str_endswith(f, ".melange.yaml") ||
+		             rpl_str_endswith(f, ".apko.yaml");
+		if (!recipe)
+			continue;
+		p->deleted = rpl_xrealloc(p->deleted, (p->ndeleted + 1) * sizeof(*p->deleted));
+		p->deleted[p->ndeleted++] = rpl_xstrdup(f);
+	}
+	rpl_changes_release(&ch);
+	return 0;
+}
+
+static int select_names(struct rpl_plan *p, char *const *names, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		int found = 0;
+		for (size_t g = 0; g < p->ngraphs; g++) {
+			struct rpl_job *j = rpl_plan_find(p, names[k], p->graphs[g].arch);
+			if (j) {
+				add_reason(p, j, "requested");
+				found = 1;
+			}
+		}
+		if (!found)
+			return rpl_error(-RPL_ENOTFOUND, "no package or image named '%s'",
+			                 names[k]);
+	}
+	return 0;
+}
+
+/*
+ * In graph order, dependencies first: a package follows a rebuilt build
+ * dependency when asked to (--rebuild-dependents), an image always follows
+ * the packages it installs.
+ */
+static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **job_of,
+                      int dependents)
+{
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct rpl_node *v = g->order[i];
+		struct rpl_job *j = job_of[v->id];
+
+		if (!j || (v->kind == RPL_NODE_ORIGIN && !dependents))
+			continue;
+		for (size_t e = 0; e < v->ndeps; e++) {
+			const struct rpl_edge *ed = &v->deps[e];
+			struct rpl_job *d = job_of[ed->to->id];
+			int seen = 0;
+
+			if (!orders(j, ed) || !d || !d->selected || d == j)
+				continue;
+			/* One reason per rebuilt dependency, however many needs lead to it. */
+			for (size_t k = 0; k < e && !seen; k++)
+				seen = v->deps[k].to == ed->to && orders(j, &v->deps[k]);
+			if (seen)
+				continue;
+			if (v->kind == RPL_NODE_IMAGE)
+				add_reason(p, j, "contains %s (rebuilt)", ed->to->name);
+			else
+				add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
+		}
+	}
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct rpl_job *x = *(struct rpl_job *const *)a, *y = *(struct rpl_job *const *)b;
+
+	if (x->node->pos != y->node->pos)
+		return x->node->pos < y->node->pos ? -1 : 1;
+	return x->graph < y->graph ? -1 : x->graph > y->graph;
+}
+
+int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
+                  const struct rpl_plan_opts *o)
+{
+	struct rpl_job ***job_of;
+	const char *runner = o->runner ? o->runner : "auto";
+	size_t n = 0;
+	int err = 0;
+
+	memset(p, 0, sizeof(*p));
+	rpl_arena_init(&p->arena);
+	p->ngraphs = scan->narchs;
+	p->graphs = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*p->graphs));
+	job_of = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*job_of));
+	for (size_t a = 0; a < scan->narchs; a++) {
+		struct rpl_graph_opts go = { scan->archs[a], NULL, 0 };
+		if ((err = rpl_graph_build(&p->graphs[a], scan, &go)))
+			goto out;
+		n += p->graphs[a].norigins + p->graphs[a].nimages;
+	}
+	p->jobs = rpl_xcalloc(n ? n : 1, sizeof(*p->jobs));
+	for (size_t a = 0; a < p->ngraphs; a++) {
+		struct rpl_graph *g = &p->graphs[a];
+
+		job_of[a] = rpl_xcalloc(g->nnodes ? g->nnodes : 1, sizeof(**job_of));
+		for (size_t i = 0; i < g->nnodes; i++) {
+			struct rpl_node *v = g->order[i];
+			struct rpl_job *j;
+
+			if (v->kind == RPL_NODE_EXTERNAL)
+				continue;
+			j = &p->jobs[p->njobs++];
+			j->node = v;
+			j->graph = g;
+			j->arch = g->arch;
+			j->kind = rpl_node_kind_name(v->kind);
+			job_of[a][v->id] = j;
+			if ((err = hash_inputs(p, scan, st, j, runner)))
+				goto out;
+		}
+		input_hashes(g, job_of[a]);
+	}
+
+	switch (o->mode) {
+	case RPL_SELECT_STALE:
+		err = select_stale(p, st);
+		break;
+	case RPL_SELECT_ALL:
+		for (size_t i = 0; i < p->njobs; i++)
+			add_reason(p, &p->jobs[i], "requested (--all)");
+		break;
+	case RPL_SELECT_CHANGED:
+		err = select_changed(p, scan, o->since);
+		break;
+	case RPL_SELECT_NAMES:
+		err = select_names(p, o->names, o->nnames);
+		break;
+	}
+	if (err)
+		goto out;
+	for (size_t a = 0; a < p->ngraphs; a++)
+		propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents);
+	/* A dependency rebuilt by an earlier run, while this package was not:
+	 * its recorded input hash tells. */
+	for (size_t i = 0; o->mode == RPL_SELECT_STALE && o->rebuild_dependents && i < p->njobs;
+	     i++) {
+		struct rpl_job *j = &p->jobs[i];
+		if (!j->selected && j->recorded &&
+		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN))
+			add_reason(p, j, "its dependencies changed since its last build");
+	}
+
+	p->order = rpl_xmalloc((p->njobs ? p->njobs : 1) * sizeof(*p->order));
+	for (size_t i = 0; i < p->njobs; i++)
+		if (p->jobs[i].selected)
+			p->order[p->norder++] = &p->jobs[i];
+	if (p->norder)
+		qsort(p->order, p->norder, sizeof(*p->order), cmp_order);
+out:
+	for (size_t a = 0; a < p->ngraphs; a++)
+		free(job_of[a]);
+	free(job_of);
+	return err;
+}
+
+void rpl_plan_release(struct rpl_plan *p)
+{
+	for (size_t i = 0; i < p->njobs; i++)
+		free(p->jobs[i].reasons);
+	for (size_t a = 0; a < p->ngraphs; a++)
+		rpl_graph_release(&p->graphs[a]);
+	for (size_t i = 0; i < p->ndeleted; i++)
+		free(p->deleted[i]);
+	free(p->deleted);
+	free(p->graphs);
+	free(p->jobs);
+	free(p->order);
+	free(p->base);
+	rpl_arena_release(&p->arena);
+	memset(p, 0, sizeof(*p));
+}
+
+struct rpl_job *rpl_plan_find(const struct rpl_plan *p, const char *name, const char *arch)
+{
+	for (size_t i = 0; i < p->njobs; i++) {
+		struct rpl_job *j = &p->jobs[i];
+		if (strcmp(j->arch, arch))
+			continue;
+		if (!strcmp(j->node->name, name))
+			return j;
+	}
+	/* A subpackage or provided name: the origin the graph resolves it to. */
+	for (size_t g = 0; g < p->ngraphs; g++) {
+		struct rpl_node *v;
+		if (strcmp(p->graphs[g].arch, arch))
+			continue;
+		v = rpl_graph_find(&p->graphs[g], name);
+		for (size_t i = 0; v && i < p->njobs; i++)
+			if (p->jobs[i].node == v)
+				return &p->jobs[i];
+	}
+	return NULL;
+}
+
+json_t *rpl_plan_json(const struct rpl_plan *p)
+{
+	json_t *o = json_object(), *jobs = json_array();
+
+	for (size_t i = 0; i < p->norder; i++) {
+		const struct rpl_job *j = p->order[i];
+		json_t *x = json_object(), *r = json_array();
+
+		json_object_set_new(x, "name", json_string(j->node->name));
+		json_object_set_new(x, "kind", json_string(j->kind));
+		json_object_set_new(x, "arch", json_string(j->arch));
+		for (size_t k = 0; k < j->nreasons; k++)
+			json_array_append_new(r, json_string(j->reasons[k]));
+		json_object_set_new(x, "reasons", r);
+		json_array_append_new(jobs, x);
+	}
+	json_object_set_new(o, "jobs", jobs);
+	if (p->ndeleted) {
+		json_t *d = json_array();
+		for (size_t i = 0; i < p->ndeleted; i++)
+			json_array_append_new(d, json_string(p->deleted[i]));
+		json_object_set_new(o, "deleted", d);
+	}
+	if (p->base)
+		json_object_set_new(o, "base", json_string(p->base));
+	return o;
+}
+
+int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st)
+{
+	int err = rpl_state_begin(st);
+
+	for (size_t i = 0; !err && i < p->norder; i++) {
+		const struct rpl_job *j = p->order[i];
+		struct rpl_job_record rec = { 0 };
+
+		memcpy(rec.own_hash, j->own, RPL_SHA256_LEN);
+		memcpy(rec.input_hash, j->input, RPL_SHA256_LEN);
+		snprintf(rec.status, sizeof(rec.status), "ok");
+		rec.paths = j->inputs;
+		rec.digests = j->digests;
+		rec.ninputs = j->ninputs;
+		err = rpl_state_job_put(st, j->node->name, j->kind, j->arch, &rec);
+	}
+	if (!err)
+		err = rpl_state_commit(st);
+	return err;
+}

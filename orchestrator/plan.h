@@ -1,0 +1,96 @@
+/*
+ * The plan: which jobs (package or image, arch) must run, in what order,
+ * and why.  A job's *own hash* covers the bytes of every file it reads, its
+ * arch and the runner; its *input hash* adds the input hashes of what it
+ * builds against in the repo (a Merkle chain, see plan.c).  Selection:
+ *
+ *   default        jobs whose own hash differs from their last successful
+ *                  build recorded in the state store ("never built" when
+ *                  there is none)
+ *   --changed      jobs that read a file git reports changed against the
+ *   --since REF    base (and the working tree: staged, unstaged, untracked)
+ *   --all, NAMEs   those jobs
+ *
+ * then `--rebuild-dependents` adds every package that builds against a
+ * selected one, transitively, and an image always follows the packages it
+ * installs.
+ */
+#ifndef RPL_PLAN_H
+#define RPL_PLAN_H
+
+#include "common/arena.h"
+#include "common/sha256.h"
+
+#include <stddef.h>
+
+struct rpl_scan;
+struct rpl_state;
+struct rpl_graph;
+struct rpl_node;
+struct json_t;
+
+enum rpl_select {
+	RPL_SELECT_STALE,
+	RPL_SELECT_ALL,
+	RPL_SELECT_CHANGED, /* git: --changed or --since */
+	RPL_SELECT_NAMES,
+};
+
+struct rpl_plan_opts {
+	enum rpl_select mode;
+	const char *since;  /* RPL_SELECT_CHANGED: the base; NULL for --changed's default */
+	char *const *names; /* RPL_SELECT_NAMES */
+	size_t nnames;
+	int rebuild_dependents;
+	const char *runner; /* part of every own hash: output depends on it */
+};
+
+struct rpl_job {
+	struct rpl_node *node;
+	struct rpl_graph *graph;
+	const char *arch;
+	const char *kind; /* "package" or "image" */
+	uint8_t own[RPL_SHA256_LEN];
+	uint8_t input[RPL_SHA256_LEN];
+	char **inputs; /* files read, relative to the root, sorted */
+	uint8_t (*digests)[RPL_SHA256_LEN];
+	size_t ninputs;
+	const char **reasons;
+	size_t nreasons, reasons_alloc;
+	int selected;
+	int recorded; /* the state store has a successful build of it */
+	uint8_t recorded_input[RPL_SHA256_LEN];
+};
+
+struct rpl_plan {
+	struct rpl_arena arena;
+	struct rpl_graph *graphs; /* one per arch of the scan */
+	size_t ngraphs;
+	struct rpl_job *jobs; /* every job */
+	size_t njobs;
+	struct rpl_job **order; /* the selected ones, dependencies first */
+	size_t norder;
+	char **deleted; /* recipes and images git reports deleted */
+	size_t ndeleted;
+	char *base; /* the git base, for --changed/--since */
+};
+
+/*
+ * Makes the plan for `scan` (compiled for its archs).  `st` may be NULL
+ * (no stat cache, no records: every job counts as never built).  Returns 0
+ * or an error with a message (bad name, git failure, unreadable input).
+ */
+int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
+                  const struct rpl_plan_opts *o);
+void rpl_plan_release(struct rpl_plan *p);
+
+/* The job of (name, arch), an origin or image name; NULL when none. */
+struct rpl_job *rpl_plan_find(const struct rpl_plan *p, const char *name, const char *arch);
+
+/* {"jobs":[{"name","kind","arch","reasons":[...]}]} in execution order. */
+struct json_t *rpl_plan_json(const struct rpl_plan *p);
+
+/* Records each selected job as built from its current inputs (status "ok"). */
+int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * The state store, `.ripple/state.db` (SQLite, WAL), schema version 1:
+ *
+ *   meta(key TEXT PRIMARY KEY, value TEXT)
+ *       "schema" = "1".  Any other version: the file is deleted and made
+ *       again; it holds caches and records, never sources.
+ *   stat(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+ *        ino INTEGER, digest BLOB, hashed_ns INTEGER)
+ *       The stat cache: a file whose size, mtime and inode are unchanged
+ *       has the recorded sha256.  As in git, an entry whose mtime is within
+ *       a second of when it was hashed is "racy" (the file may have changed
+ *       again in the same timestamp tick) and is hashed again.
+ *   parse(file TEXT PRIMARY KEY, key BLOB, data TEXT)
+ *       The parse cache: `data` (JSON) is valid while `key` (a digest of the
+ *       file's content and of everything else its evaluation read) matches.
+ *   job(name TEXT, kind TEXT, arch TEXT, own_hash BLOB, input_hash BLOB,
+ *       status TEXT, duration REAL, finished_ns INTEGER,
+ *       PRIMARY KEY(name, kind, arch))
+ *   job_input(name TEXT, kind TEXT, arch TEXT, path TEXT, digest BLOB,
+ *       PRIMARY KEY(name, kind, arch, path))
+ *       What each job was last built from, for staleness and its reasons.
+ *   run(id INTEGER PRIMARY KEY, command TEXT, status TEXT,
+ *       started_ns INTEGER, finished_ns INTEGER)
+ *
+ * Statements are prepared once, in an enum-indexed table (tup's habit).
+ */
+#include "orchestrator/state.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION "1"
+
+enum stmt {
+	ST_STAT_GET,
+	ST_STAT_PUT,
+	ST_PARSE_GET,
+	ST_PARSE_PUT,
+	ST_JOB_GET,
+	ST_JOB_PUT,
+	ST_JOB_INPUTS_GET,
+	ST_JOB_INPUTS_DEL,
+	ST_JOB_INPUT_PUT,
+	ST_RUN_BEGIN,
+	ST_RUN_END,
+	ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+	[ST_STAT_GET] = "SELECT size, mtime_ns, ino, digest, hashed_ns FROM stat WHERE path = ?1",
+	[ST_STAT_PUT] = "INSERT OR REPLACE INTO stat(path, size, mtime_ns, ino, digest, hashed_ns) "
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_PARSE_GET] = "SELECT data FROM parse WHERE file = ?1 AND key = ?2",
+	[ST_PARSE_PUT] = "INSERT OR REPLACE INTO parse(file, key, data) VALUES (?1, ?2, ?3)",
+	[ST_JOB_GET] = "SELECT own_hash, input_hash, status, duration, finished_ns FROM job "
+	               "WHERE name = ?1 AND kind = ?2 AND arch = ?3",
+	[ST_JOB_PUT] = "INSERT OR REPLACE INTO job(name, kind, arch, own_hash, input_hash, status, "
+	               "duration, finished_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_JOB_INPUTS_GET] = "SELECT path, digest FROM job_input WHERE name = ?1 AND kind = ?2 "
+	                      "AND arch = ?3 ORDER BY path",
+	[ST_JOB_INPUTS_DEL] = "DELETE FROM job_input WHERE name = ?1 AND kind = ?2 AND arch = ?3",
+	[ST_JOB_INPUT_PUT] = "INSERT OR REPLACE INTO job_input(name, kind, arch, path, digest) "
+	                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_RUN_BEGIN] = "INSERT INTO run(command, status, started_ns) VALUES (?1, 'running', ?2)",
+	[ST_RUN_END] = "UPDATE run SET status = ?2, finished_ns = ?3 WHERE id = ?1",
+};
+
+static const char schema_sql[] =
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+        " mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, digest BLOB NOT NULL,"
+        " hashed_ns INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS parse(file TEXT PRIMARY KEY, key BLOB NOT NULL,"
+        " data TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS job(name TEXT NOT NULL, kind TEXT NOT NULL,"
+        " arch TEXT NOT NULL, own_hash BLOB NOT NULL, input_hash BLOB NOT NULL,"
+        " status TEXT NOT NULL, duration REAL NOT NULL, finished_ns INTEGER NOT NULL,"
+        " PRIMARY KEY(name, kind, arch));"
+        "CREATE TABLE IF NOT EXISTS job_input(name TEXT NOT NULL, kind TEXT NOT NULL,"
+        " arch TEXT NOT NULL, path TEXT NOT NULL, digest BLOB NOT NULL,"
+        " PRIMARY KEY(name, kind, arch, path));"
+        "CREATE TABLE IF NOT EXISTS run(id INTEGER PRIMARY KEY, command TEXT NOT NULL,"
+        " status TEXT NOT NULL, started_ns INTEGER NOT NULL, finished_ns INTEGER);"
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
+
+struct rpl_state {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	char *root;
+	int lock_fd;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int db_error(struct rpl_state *st, const char *what)
+{
+	return rpl_error(-RPL_ELIB, "state database: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+/*
+ * Takes .ripple/lock.  The holder's pid is written into the file so that a
+ * second process can say who it waits for.
+ */
+static int take_lock(struct rpl_state *st, const char *dir, int no_wait)
+{
+	char *path = rpl_path_join(dir, "lock");
+	char pid[32] = "";
+	int fd, err = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n;
+		if (errno != EWOULDBLOCK) {
+			err = rpl_error(-errno, "cannot lock '%s': %s", path, strerror(errno));
+			close(fd);
+			goto out;
+		}
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (no_wait) {
+			err = rpl_error(
+			        -EWOULDBLOCK,
+			        "another ripple (pid %s) is using this monorepo's state (%s)",
+			        *pid ? pid : "?", path);
+			close(fd);
+			goto out;
+		}
+		fprintf(stderr, "ripple: waiting for ripple pid %s to finish with %s\n",
+		        *pid ? pid : "?", path);
+		if (flock(fd, LOCK_EX) < 0) {
+			err = rpl_error(-errno, "cannot lock '%s': %s", path, strerror(errno));
+			close(fd);
+			goto out;
+		}
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) < 0)
+		rpl_warn("cannot write '%s': %s", path, strerror(errno));
+	st->lock_fd = fd;
+out:
+	free(path);
+	return err;
+}
+
+static int exec(struct rpl_state *st, const char *s)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, s, NULL, NULL, &msg) != SQLITE_OK) {
+		int err = rpl_error(-RPL_ELIB, "state database: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return err;
+	}
+	return 0;
+}
+
+/* The schema version stored, or "" for a new database. */
+static int stored_version(struct rpl_state *st, char *out, size_t n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = '\0';
+	rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s,
+	                        NULL);
+	if (rc != SQLITE_OK)
+		return 0; /* no meta table: new */
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int open_db(struct rpl_state *st, const char *path)
+{
+	char version[32];
+	int err;
+
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, path);
+	sqlite3_busy_timeout(st->db, 10000);
+	if ((err = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")))
+		return err;
+	stored_version(st, version, sizeof(version));
+	if (*version && strcmp(version, SCHEMA_VERSION)) {
+		/* Another schema: start over (caches and records only). */
+		static const char *const suffixes[] = { "", "-wal", "-shm" };
+		sqlite3_close(st->db);
+		st->db = NULL;
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+			char p[4096];
+			snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+			unlink(p);
+		}
+		return open_db(st, path);
+	}
+	return exec(st, schema_sql);
+}
+
+int rpl_state_open(struct rpl_state **out, const char *root, int no_wait)
+{
+	struct rpl_state *st = rpl_xcalloc(1, sizeof(*st));
+	char *dir = rpl_path_join(root, ".ripple"), *db = rpl_path_join(dir, "state.db");
+	int err = 0;
+
+	st->lock_fd = -1;
+	st->root = rpl_xstrdup(root);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		err = rpl_error(-errno, "cannot create '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	if ((err = take_lock(st, dir, no_wait)))
+		goto out;
+	/* Keep .ripple/ out of `git status` (and so out of --changed). */
+	{
+		char *ignore = rpl_path_join(dir, ".gitignore");
+		struct stat sb;
+		if (stat(ignore, &sb) < 0 && rpl_write_file_atomic(ignore, "*\n", 2))
+			rpl_warn("%s", rpl_errmsg());
+		free(ignore);
+	}
+
+	if ((err = open_db(st, db)))
+		goto out;
+	for (int i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
+		                       NULL) != SQLITE_OK) {
+			err = db_error(st, sql[i]);
+			goto out;
+		}
+out:
+	free(db);
+	free(dir);
+	if (err) {
+		rpl_state_close(st);
+		st = NULL;
+	}
+	*out = st;
+	return err;
+}
+
+void rpl_state_close(struct rpl_state *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->st[i]);
+	if (st->db)
+		sqlite3_close(st->db);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
+	free(st->root);
+	free(st);
+}
+
+int rpl_state_begin(struct rpl_state *st)
+{
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
+int rpl_state_commit(struct rpl_state *st)
+{
+	return exec(st, "COMMIT");
+}
+
+static sqlite3_stmt *stmt(struct rpl_state *st, enum stmt which)
+{
+	sqlite3_stmt *s = st->st[which];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static int step_done(struct rpl_state *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, sqlite3_sql(s));
+}
+
+static int hash_file(const char *path, uint8_t out[RPL_SHA256_LEN])
+{
+	struct rpl_sha256 h;
+	char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return errno == ENOENT
+		               ? -ENOENT
+		               : rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	rpl_sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
+			break;
+		}
+		if (!n)
+			break;
+		rpl_sha256_update(&h, buf, (size_t)n);
+	}
+	rpl_sha256_final(&h, out);
+	close(fd);
+	return err;
+}
+
+int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA256_LEN])
+{
+	char *full = rpl_path_join(st->root, path);
+	struct stat sb;
+	sqlite3_stmt *s;
+	int64_t mtime, now;
+	int err = 0;
+
+	if (stat(full, &sb) < 0) {
+		err = errno == ENOENT || errno == ENOTDIR
+		              ? -ENOENT
+		              : rpl_error(-errno, "cannot stat '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	s = stmt(st, ST_STAT_GET);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) == (int64_t)sb.st_size &&
+	    sqlite3_column_int64(s, 1) == mtime &&
+	    sqlite3_column_int64(s, 2) == (int64_t)sb.st_ino &&
+	    sqlite3_column_bytes(s, 3) == RPL_SHA256_LEN &&
+	    mtime < sqlite3_column_int64(s, 4) - 1000000000) {
+		memcpy(out, sqlite3_column_blob(s, 3), RPL_SHA256_LEN);
+		sqlite3_reset(s);
+		goto out;
+	}
+	sqlite3_reset(s);
+	now = now_ns();
+	if ((err = hash_file(full, out)))
+		goto out;
+	s = stmt(st, ST_STAT_PUT);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)sb.st_size);
+	sqlite3_bind_int64(s, 3, mtime);
+	sqlite3_bind_int64(s, 4, (int64_t)sb.st_ino);
+	sqlite3_bind_blob(s, 5, out, RPL_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, now);
+	err = step_done(st, s);
+out:
+	free(full);
+	return err;
+}
+
+int rpl_state_parse_get(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
+                        char **data)
+{
+	sqlite3_stmt *s = stmt(st, ST_PARSE_GET);
+	int found = 0;
+
+	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, key, RPL_SHA256_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*data = rpl_xstrdup((const char *)sqlite3_column_text(s, 0));
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+int rpl_state_parse_put(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
+                        const char *data)
+{
+	sqlite3_stmt *s = stmt(st, ST_PARSE_PUT);
+
+	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, key, RPL_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, data, -1, SQLITE_STATIC);
+	return step_done(st, s);
+}
+
+static void bind_job(sqlite3_stmt *s, const char *name, const char *kind, const char *arch)
+{
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, arch, -1, SQLITE_STATIC);
+}
+
+int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, const char *arch,
+                      struct rpl_job_record *rec)
+{
+	sqlite3_stmt *s = stmt(st, ST_JOB_GET);
+	size_t alloc = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	bind_job(s, name, kind, arch);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (sqlite3_column_bytes(s, 0) == RPL_SHA256_LEN)
+		memcpy(rec->own_hash, sqlite3_column_blob(s, 0), RPL_SHA256_LEN);
+	if (sqlite3_column_bytes(s, 1) == RPL_SHA256_LEN)
+		memcpy(rec->input_hash, sqlite3_column_blob(s, 1), RPL_SHA256_LEN);
+	snprintf(rec->status, sizeof(rec->status), "%s", (const char *)sqlite3_column_text(s, 2));
+	rec->duration = sqlite3_column_double(s, 3);
+	rec->finished_ns = sqlite3_column_int64(s, 4);
+	sqlite3_reset(s);
+
+	s = stmt(st, ST_JOB_INPUTS_GET);
+	bind_job(s, name, kind, arch);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (rec->ninputs == alloc) {
+			alloc = alloc ? alloc * 2 : 8;
+			rec->paths = rpl_xrealloc(rec->paths, alloc * sizeof(*rec->paths));
+			rec->digests = rpl_xrealloc(rec->digests, alloc * sizeof(*rec->digests));
+		}
+		rec->paths[rec->ninputs] = rpl_xstrdup((const char *)sqlite3_column_text(s, 0));
+		memset(rec->digests[rec->ninputs], 0, RPL_SHA256_LEN);
+		if (sqlite3_column_bytes(s, 1) == RPL_SHA256_LEN)
+			memcpy(rec->digests[rec->ninputs], sqlite3_column_blob(s, 1),
+			       RPL_SHA256_LEN);
+		rec->ninputs++;
+	}
+	sqlite3_reset(s);
+	return 1;
+}
+
+int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, const char *arch,
+                      const struct rpl_job_record *rec)
+{
+	sqlite3_stmt *s = stmt(st, ST_JOB_PUT);
+	int err;
+
+	bind_job(s, name, kind, arch);
+	sqlite3_bind_blob(s, 4, rec->own_hash, RPL_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, rec->input_hash, RPL_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, rec->status, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 7, rec->duration);
+	sqlite3_bind_int64(s, 8, rec->finished_ns ? rec->finished_ns : now_ns());
+	if ((err = step_done(st, s)))
+		return err;
+	s = stmt(st, ST_JOB_INPUTS_DEL);
+	bind_job(s, name, kind, arch);
+	if ((err = step_done(st, s)))
+		return err;
+	for (size_t i = 0; i < rec->ninputs; i++) {
+		s = stmt(st, ST_JOB_INPUT_PUT);
+		bind_job(s, name, kind, arch);
+		sqlite3_bind_text(s, 4, rec->paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, rec->digests[i], RPL_SHA256_LEN, SQLITE_STATIC);
+		if ((err = step_done(st, s)))
+			return err;
+	}
+	return 0;
+}
+
+void rpl_job_record_release(struct rpl_job_record *rec)
+{
+	for (size_t i = 0; i < rec->ninputs; i++)
+		free(rec->paths[i]);
+	free(rec->paths);
+	free(rec->digests);
+	memset(rec, 0, sizeof(*rec));
+}
+
+int64_t rpl_state_run_begin(struct rpl_state *st, const char *command)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUN_BEGIN);
+	int err;
+
+	sqlite3_bind_text(s, 1, command, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ns());
+	if ((err = step_done(st, s)))
+		return err;
+	return sqlite3_last_insert_rowid(st->db);
+}
+
+int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUN_END);
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now_ns());
+	return step_done(st, s);
+}

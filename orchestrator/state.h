@@ -1,0 +1,72 @@
+/*
+ * The state store: `.ripple/state.db`, SQLite in WAL mode.  It remembers
+ * file digests (a stat cache), parsed recipes (a parse cache keyed by
+ * content digest), what every job was last built from, and runs.  The
+ * schema is described at the top of state.c.
+ *
+ * One process at a time holds the store (rpl_state_open takes an exclusive
+ * lock on .ripple/lock); a second one waits, or with `no_wait` fails and
+ * names the holder.
+ */
+#ifndef RPL_STATE_H
+#define RPL_STATE_H
+
+#include "common/sha256.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rpl_state;
+
+/*
+ * Opens (creating .ripple/ and the database when missing) the store of the
+ * monorepo at `root`.  A database of another schema version is rebuilt: it
+ * holds only caches and records, never sources.  Returns 0 or an error
+ * with a message; -EWOULDBLOCK when `no_wait` and another ripple holds it.
+ */
+int rpl_state_open(struct rpl_state **st, const char *root, int no_wait);
+void rpl_state_close(struct rpl_state *st);
+
+/* Groups the writes that follow into one transaction (one per phase). */
+int rpl_state_begin(struct rpl_state *st);
+int rpl_state_commit(struct rpl_state *st);
+
+/*
+ * The sha256 of the file at `path` (relative to the root), from the stat
+ * cache when size, mtime and inode match and the entry is not racy (its
+ * mtime is not older than a second before it was hashed: git's rule), else
+ * by reading it.  Returns 0, or -ENOENT for a missing file, or an error.
+ */
+int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA256_LEN]);
+
+/* The parse cache: `data` (JSON text) stored under (file, key digest). */
+int rpl_state_parse_get(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
+                        char **data);
+int rpl_state_parse_put(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
+                        const char *data);
+
+/* What a job was last built from. */
+struct rpl_job_record {
+	uint8_t own_hash[RPL_SHA256_LEN];
+	uint8_t input_hash[RPL_SHA256_LEN];
+	char status[16]; /* "ok", "failed" */
+	double duration;
+	int64_t finished_ns;
+	/* Each input's digest at that build, for "what changed" reasons. */
+	char **paths;
+	uint8_t (*digests)[RPL_SHA256_LEN];
+	size_t ninputs;
+};
+
+/* Fills `rec` for (name, kind, arch); returns 1 when found, 0 when not, <0 on error. */
+int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, const char *arch,
+                      struct rpl_job_record *rec);
+int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, const char *arch,
+                      const struct rpl_job_record *rec);
+void rpl_job_record_release(struct rpl_job_record *rec);
+
+/* Starts a run record; returns its id (>0) or an error. */
+int64_t rpl_state_run_begin(struct rpl_state *st, const char *command);
+int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status);
+
+#endif
