@@ -41,13 +41,19 @@ void rpl_cli_add_archs(struct rpl_cli *cli, const char *list)
 	}
 }
 
+void rpl_cli_enter(struct rpl_cli *cli)
+{
+	if (cli->dir && chdir(cli->dir) < 0)
+		rpl_die(RPL_EXIT_USAGE, "cannot enter '%s': %s", cli->dir, strerror(errno));
+	cli->dir = NULL; /* entered: later calls stay here */
+}
+
 int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile)
 {
 	struct rpl_scan_opts opts = { cli->archs, cli->narchs, compile, 0 };
 	int err;
 
-	if (cli->dir && chdir(cli->dir) < 0)
-		rpl_die(RPL_EXIT_USAGE, "cannot enter '%s': %s", cli->dir, strerror(errno));
+	rpl_cli_enter(cli);
 	err = rpl_scan_run(scan, ".", &opts);
 	if (err)
 		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());

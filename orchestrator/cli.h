@@ -28,8 +28,12 @@ struct rpl_command {
 /* Splits a comma list of archs (apk or OCI names) into cli->archs; exits 2 on a bad name. */
 void rpl_cli_add_archs(struct rpl_cli *cli, const char *list);
 
+/* Enters cli->dir (chdir) once; exits 2 when it cannot. */
+void rpl_cli_enter(struct rpl_cli *cli);
+
 /*
  * Enters cli->dir (chdir, so recipe paths in messages are relative to the
+
  * root) and scans it.  Prints each broken recipe's message to stderr.
  * Returns 0, or exits 2 when the repo cannot be scanned at all.
  */

@@ -359,6 +359,9 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 		n += p->graphs[a].norigins + p->graphs[a].nimages;
 	}
 	p->jobs = rpl_xcalloc(n ? n : 1, sizeof(*p->jobs));
+	/* One transaction for the stat cache's writes: thousands of files. */
+	if (st && (err = rpl_state_begin(st)))
+		goto out;
 	for (size_t a = 0; a < p->ngraphs; a++) {
 		struct rpl_graph *g = &p->graphs[a];
 
@@ -380,6 +383,8 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 		}
 		input_hashes(g, job_of[a]);
 	}
+	if (st && (err = rpl_state_commit(st)))
+		goto out;
 
 	switch (o->mode) {
 	case RPL_SELECT_STALE:

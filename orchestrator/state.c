@@ -4,6 +4,9 @@
  *   meta(key TEXT PRIMARY KEY, value TEXT)
  *       "schema" = "1".  Any other version: the file is deleted and made
  *       again; it holds caches and records, never sources.
+ *       "generation": bumped with every job record written.
+ *       "noop:<mode>": the memo of the last plan that selected nothing
+ *       (orchestrator/memo.h).
  *   stat(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
  *        ino INTEGER, digest BLOB, hashed_ns INTEGER)
  *       The stat cache: a file whose size, mtime and inode are unchanged
@@ -54,6 +57,8 @@ enum stmt {
 	ST_JOB_INPUT_PUT,
 	ST_RUN_BEGIN,
 	ST_RUN_END,
+	ST_META_GET,
+	ST_META_SET,
 	ST_COUNT
 };
 
@@ -74,6 +79,8 @@ static const char *const sql[ST_COUNT] = {
 	                     "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_RUN_BEGIN] = "INSERT INTO run(command, status, started_ns) VALUES (?1, 'running', ?2)",
 	[ST_RUN_END] = "UPDATE run SET status = ?2, finished_ns = ?3 WHERE id = ?1",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
 };
 
 static const char schema_sql[] =
@@ -448,11 +455,46 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 	return 1;
 }
 
+int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t n)
+{
+	sqlite3_stmt *s = stmt(st, ST_META_GET);
+	int found = 0;
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(s, 0));
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+int rpl_state_meta_set(struct rpl_state *st, const char *key, const char *value)
+{
+	sqlite3_stmt *s = stmt(st, ST_META_SET);
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	return step_done(st, s);
+}
+
+int64_t rpl_state_generation(struct rpl_state *st)
+{
+	char buf[32];
+
+	return rpl_state_meta_get(st, "generation", buf, sizeof(buf)) ? strtoll(buf, NULL, 10) : 0;
+}
+
 int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, const char *arch,
                       const struct rpl_job_record *rec)
 {
 	sqlite3_stmt *s = stmt(st, ST_JOB_PUT);
+	char gen[32];
 	int err;
+
+	snprintf(gen, sizeof(gen), "%lld", (long long)rpl_state_generation(st) + 1);
+	if ((err = rpl_state_meta_set(st, "generation", gen)))
+		return err;
 
 	bind_job(s, name, kind, arch);
 	sqlite3_bind_blob(s, 4, rec->own_hash, RPL_SHA256_LEN, SQLITE_STATIC);

@@ -65,6 +65,19 @@ int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, 
                       const struct rpl_job_record *rec);
 void rpl_job_record_release(struct rpl_job_record *rec);
 
+/*
+ * Small named values in the meta table.  rpl_state_meta_get copies into
+ * `buf` and returns 1 when found, 0 when not.
+ */
+int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t n);
+int rpl_state_meta_set(struct rpl_state *st, const char *key, const char *value);
+
+/*
+ * The generation of the job records: it changes whenever a record is
+ * written, so a memo of a plan can tell that the records it read are gone.
+ */
+int64_t rpl_state_generation(struct rpl_state *st);
+
 /* Starts a run record; returns its id (>0) or an error. */
 int64_t rpl_state_run_begin(struct rpl_state *st, const char *command);
 int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status);

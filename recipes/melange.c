@@ -1280,3 +1280,25 @@ struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r)
 	}
 	return s;
 }
+
+size_t rpl_recipe_archs(const struct rpl_recipe *r, const char *const *selected, size_t nselected,
+                        const char **out)
+{
+	const struct rpl_textlist *ta = &r->package.target_architecture;
+	int all = !ta->n;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ta->n; i++)
+		if (!strcmp(ta->v[i].s, "all"))
+			all = 1;
+	for (size_t i = 0; i < nselected; i++) {
+		int ok = all;
+		for (size_t j = 0; !ok && j < ta->n; j++) {
+			const char *apk = rpl_apko_arch_to_apk(ta->v[j].s);
+			ok = apk && !strcmp(apk, selected[i]);
+		}
+		if (ok)
+			out[n++] = selected[i];
+	}
+	return n;
+}

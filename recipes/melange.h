@@ -210,6 +210,14 @@ void rpl_recipe_free(struct rpl_recipe *r);
  */
 struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r);
 
+/*
+ * The archs among `selected` that `r` builds for (its target-architecture:
+ * empty or "all" means every one).  Writes them to `out` (room for
+ * nselected) in the order of `selected` and returns how many.
+ */
+size_t rpl_recipe_archs(const struct rpl_recipe *r, const char *const *selected, size_t nselected,
+                        const char **out);
+
 /* "<version>-r<epoch>", in the recipe's arena. */
 const char *rpl_recipe_full_version(struct rpl_recipe *r);
 

@@ -138,22 +138,8 @@ static char *path_in_root(const struct rpl_scan *s, const char *rel)
 /* The archs a recipe builds for: the selected ones its target-architecture allows. */
 static void pick_archs(struct rpl_scan *s, struct rpl_scan_entry *e)
 {
-	const struct rpl_textlist *ta = &e->recipe->package.target_architecture;
-	int all = !ta->n;
-
-	for (size_t i = 0; i < ta->n; i++)
-		if (!strcmp(ta->v[i].s, "all"))
-			all = 1;
 	e->archs = rpl_arena_alloc(&e->recipe->arena, (s->narchs ? s->narchs : 1) * sizeof(char *));
-	for (size_t i = 0; i < s->narchs; i++) {
-		int ok = all;
-		for (size_t j = 0; !ok && j < ta->n; j++) {
-			const char *apk = rpl_apko_arch_to_apk(ta->v[j].s);
-			ok = apk && !strcmp(apk, s->archs[i]);
-		}
-		if (ok)
-			e->archs[e->narchs++] = s->archs[i];
-	}
+	e->narchs = rpl_recipe_archs(e->recipe, s->archs, s->narchs, e->archs);
 }
 
 static void set_error(struct rpl_scan_entry *e)

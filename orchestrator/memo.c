@@ -1,0 +1,94 @@
+#include "orchestrator/memo.h"
+#include "common/error.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * One directory: entries sorted by name so the fingerprint does not depend
+ * on readdir's order; fstatat relative to the directory's fd keeps path
+ * lookups short.
+ */
+static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
+                struct rpl_tree_print *out)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0, len = path->len;
+	int err = 0;
+
+	if (!d) {
+		close(dirfd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			RPL_ALLOC_GROW(names, n + 1, alloc);
+			names[n++] = rpl_xstrdup(de->d_name);
+		}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct stat st;
+		int64_t rec[4];
+
+		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* vanished meanwhile */
+		path->len = len;
+		rpl_strbuf_addf(path, "%s/", names[i]);
+		rpl_sha256_update(h, path->buf, path->len);
+		rec[0] = (int64_t)st.st_size;
+		rec[1] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		rec[2] = (int64_t)st.st_ino;
+		rec[3] = (int64_t)st.st_mode;
+		rpl_sha256_update(h, rec, sizeof(rec));
+		if (rec[1] > out->newest_ns)
+			out->newest_ns = rec[1];
+		if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0)
+				err = walk(fd, path, h, out);
+		} else {
+			out->nfiles++;
+		}
+	}
+	path->len = len;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return err;
+}
+
+int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out)
+{
+	struct rpl_strbuf path = RPL_STRBUF_INIT;
+	struct rpl_sha256 h;
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", root, strerror(errno));
+	rpl_sha256_init(&h);
+	rpl_strbuf_grow(&path, 256);
+	err = walk(fd, &path, &h, out);
+	rpl_sha256_final(&h, out->digest);
+	rpl_strbuf_release(&path);
+	if (err)
+		return rpl_error(err, "cannot walk '%s': %s", root, strerror(-err));
+	return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * The no-op memo: a warm `ripple plan` (and later `ripple build`) that has
+ * nothing to do answers without parsing a single recipe.
+ *
+ * A plan is a function of the files under the monorepo root, the job
+ * records and the options.  The tree's fingerprint hashes every file's
+ * path, size, mtime, inode and mode (hidden paths aside: they are never
+ * inputs); when it, the records' generation and the options all match the
+ * last plan that selected nothing, that answer still holds.  As with git's
+ * racy rule, a plan is remembered only when no file is newer than a second
+ * before it started, so an edit in the same timestamp tick is never missed.
+ */
+#ifndef RPL_MEMO_H
+#define RPL_MEMO_H
+
+#include "common/sha256.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rpl_tree_print {
+	uint8_t digest[RPL_SHA256_LEN];
+	int64_t newest_ns; /* the newest mtime seen */
+	size_t nfiles;
+};
+
+/* Walks `root` (not following links, skipping hidden entries). Returns 0 or -errno. */
+int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out);
+
+#endif
