@@ -33,8 +33,15 @@ void rpl_cli_add_archs(struct rpl_cli *cli, const char *list)
 		if (!apk)
 			rpl_die(RPL_EXIT_USAGE, "unknown architecture '%s'", name);
 		free(name);
-		cli->archs = rpl_xrealloc(cli->archs, (cli->narchs + 1) * sizeof(*cli->archs));
-		cli->archs[cli->narchs++] = apk;
+		/* x86_64 and amd64 are one arch: each is listed once. */
+		for (size_t i = 0; apk && i < cli->narchs; i++)
+			if (!strcmp(cli->archs[i], apk))
+				apk = NULL;
+		if (apk) {
+			cli->archs = rpl_xrealloc(cli->archs, (cli->narchs + 1) * sizeof(*cli->archs));
+			cli->archs[cli->narchs++] = apk;
+		}
+
 		p += len;
 		if (*p == ',')
 			p++;
@@ -48,9 +55,11 @@ void rpl_cli_enter(struct rpl_cli *cli)
 	cli->dir = NULL; /* entered: later calls stay here */
 }
 
-int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile)
+int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile,
+                 const struct rpl_scan_cache *cache)
 {
-	struct rpl_scan_opts opts = { cli->archs, cli->narchs, compile, 0 };
+	struct rpl_scan_opts opts = { cli->archs, cli->narchs, compile, 0, cache };
+
 	int err;
 
 	rpl_cli_enter(cli);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 struct rpl_scan;
+struct rpl_scan_cache;
 struct json_t;
 
 struct rpl_cli {
@@ -37,7 +38,8 @@ void rpl_cli_enter(struct rpl_cli *cli);
  * root) and scans it.  Prints each broken recipe's message to stderr.
  * Returns 0, or exits 2 when the repo cannot be scanned at all.
  */
-int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile);
+int rpl_cli_scan(struct rpl_cli *cli, struct rpl_scan *scan, int compile,
+                 const struct rpl_scan_cache *cache);
 
 /* A command's own options: called with getopt's value and argument. */
 typedef void (*rpl_cli_opt_fn)(struct rpl_cli *cli, int opt, const char *arg, void *ctx);

@@ -101,7 +101,7 @@ static void load(struct rpl_cli *cli, struct gopts *o, struct rpl_scan *scan, st
 	/* Indexes are read after the scan, which enters the monorepo: relative
 	 * repository paths are taken from where ripple was started. */
 	*idx = rpl_xcalloc(o->nrepos ? o->nrepos : 1, sizeof(**idx));
-	rpl_cli_scan(cli, scan, 1);
+	rpl_cli_scan(cli, scan, 1, NULL);
 	go.arch = scan->narchs ? scan->archs[0] : "x86_64";
 	for (size_t i = 0; i < o->nrepos; i++)
 		if (rpl_apkindex_load(&(*idx)[i], o->repos[i], go.arch))

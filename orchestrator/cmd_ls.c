@@ -70,7 +70,7 @@ int rpl_cmd_ls(struct rpl_cli *cli, int argc, char **argv)
 		fprintf(stderr, "ripple ls: unexpected argument '%s'\n", argv[optind]);
 		rpl_cli_usage(usage, RPL_EXIT_USAGE);
 	}
-	rpl_cli_scan(cli, &scan, 1);
+	rpl_cli_scan(cli, &scan, 1, NULL);
 	if (!(cli->strict && scan.nerrors)) {
 		if (cli->json) {
 			json_t *a = json_array();

@@ -4,6 +4,7 @@
  */
 #include "common/error.h"
 #include "graph/graph.h"
+#include "common/strmap.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
@@ -104,12 +105,98 @@ static void begin(struct rpl_cli *cli, int argc, char **argv, const char *usage,
  * Scans and makes the plan.  Recipes that do not parse stop it (exit 2):
  * a plan without them would be wrong.
  */
+/* The parse cache, read from the state store once for the worker threads. */
+struct pcache {
+	struct rpl_arena arena;
+	struct rpl_strmap rows; /* file -> struct prow */
+	struct rpl_state *st;   /* preloaded: its stat cache is read-only meanwhile */
+};
+
+static int pcache_digest(void *ctx, const char *file, uint8_t out[RPL_SHA256_LEN])
+{
+	const struct pcache *pc = ctx;
+
+	return rpl_state_digest_known(pc->st, file, out);
+}
+
+struct prow {
+	uint8_t key[RPL_SHA256_LEN];
+	const void *data;
+	size_t len;
+};
+
+static void pcache_row(void *ctx, const char *file, const uint8_t *key, const void *data,
+                       size_t len)
+{
+	struct pcache *pc = ctx;
+	struct prow *r = rpl_arena_alloc(&pc->arena, sizeof(*r));
+
+	memcpy(r->key, key, RPL_SHA256_LEN);
+	r->data = rpl_arena_memdup(&pc->arena, data, len, 1);
+	r->len = len;
+	rpl_strmap_slot(&pc->rows, rpl_arena_strdup(&pc->arena, file))->value = r;
+}
+
+static const void *pcache_get(void *ctx, const char *file, const uint8_t key[RPL_SHA256_LEN],
+                              size_t *len)
+{
+	const struct pcache *pc = ctx;
+	const struct prow *r = rpl_strmap_get(&pc->rows, file);
+
+	if (!r || memcmp(r->key, key, RPL_SHA256_LEN))
+		return NULL;
+	*len = r->len;
+	return r->data;
+}
+
+/*
+ * Writes what the scan parsed afresh into the parse cache and forgets the
+ * rows of recipes that are gone, in one transaction.
+ */
+static int pcache_store(struct rpl_state *st, const struct pcache *pc, const struct rpl_scan *scan)
+{
+	struct rpl_strmap present = RPL_STRMAP_INIT;
+	int err = rpl_state_begin(st);
+
+	for (size_t i = 0; !err && i < scan->nentries; i++) {
+		const struct rpl_scan_entry *e = &scan->entries[i];
+		rpl_strmap_slot(&present, e->file)->value = (void *)e;
+		if (e->cache_data && !e->error)
+			err = rpl_state_parse_put(st, e->file, e->cache_key, e->cache_data,
+			                          e->cache_len);
+	}
+	for (size_t i = 0; !err && i < pc->rows.cap; i++) {
+		const char *file = pc->rows.slots[i].key;
+		if (file && !rpl_strmap_get(&present, file))
+			err = rpl_state_parse_delete(st, file);
+	}
+	if (!err)
+		err = rpl_state_commit(st);
+	rpl_strmap_release(&present);
+	return err;
+}
+
 static void make(struct rpl_cli *cli, struct popts *o, struct rpl_scan *scan, struct rpl_state *st,
                  struct rpl_plan *p)
 {
+	struct pcache pc = { RPL_ARENA_INIT, RPL_STRMAP_INIT, NULL };
+
+	struct rpl_scan_cache cache = { pcache_get, pcache_digest, &pc, { 0 } };
 	int err;
 
-	rpl_cli_scan(cli, scan, 1);
+	pc.st = st;
+	rpl_arena_init(&pc.arena);
+	if (rpl_state_preload(st))
+		rpl_warn("%s", rpl_errmsg());
+	rpl_self_identity(cache.salt);
+	if (rpl_state_parse_each(st, pcache_row, &pc))
+		rpl_warn("%s (parsing everything)", rpl_errmsg());
+	rpl_cli_scan(cli, scan, 1, &cache);
+	if (pcache_store(st, &pc, scan))
+		rpl_warn("%s", rpl_errmsg());
+	rpl_strmap_release(&pc.rows);
+	rpl_arena_release(&pc.arena);
+
 	if (scan->nerrors)
 		rpl_die(RPL_EXIT_USAGE, "%zu recipe%s did not parse; fix them first", scan->nerrors,
 		        scan->nerrors == 1 ? "" : "s");

@@ -123,7 +123,7 @@ int rpl_cmd_show(struct rpl_cli *cli, int argc, char **argv)
 	if (cli->narchs > 1)
 		rpl_die(RPL_EXIT_USAGE, "show evaluates one architecture at a time, not %zu",
 		        cli->narchs);
-	rpl_cli_scan(cli, &scan, 1);
+	rpl_cli_scan(cli, &scan, 1, NULL);
 	e = find(&scan, argv[optind]);
 	if (!e)
 		e = find_broken(&scan, argv[optind]);

@@ -27,4 +27,11 @@ struct rpl_tree_print {
 /* Walks `root` (not following links, skipping hidden entries). Returns 0 or -errno. */
 int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out);
 
+/*
+ * This ripple binary's identity (size and mtime of /proc/self/exe): part of
+ * every memo and cache key, so a rebuilt ripple does not trust what an
+ * older one computed.
+ */
+void rpl_self_identity(uint8_t out[RPL_SHA256_LEN]);
+
 #endif

@@ -1,8 +1,8 @@
 /*
- * The state store, `.ripple/state.db` (SQLite, WAL), schema version 1:
+ * The state store, `.ripple/state.db` (SQLite, WAL), schema version 2:
  *
  *   meta(key TEXT PRIMARY KEY, value TEXT)
- *       "schema" = "1".  Any other version: the file is deleted and made
+ *       "schema" = "2".  Any other version: the file is deleted and made
  *       again; it holds caches and records, never sources.
  *       "generation": bumped with every job record written.
  *       "noop:<mode>": the memo of the last plan that selected nothing
@@ -13,8 +13,8 @@
  *       has the recorded sha256.  As in git, an entry whose mtime is within
  *       a second of when it was hashed is "racy" (the file may have changed
  *       again in the same timestamp tick) and is hashed again.
- *   parse(file TEXT PRIMARY KEY, key BLOB, data TEXT)
- *       The parse cache: `data` (JSON) is valid while `key` (a digest of the
+ *   parse(file TEXT PRIMARY KEY, key BLOB, data BLOB)
+ *       The parse cache: `data` (recipes/cache.h) is valid while `key` (a digest of the
  *       file's content and of everything else its evaluation read) matches.
  *   job(name TEXT, kind TEXT, arch TEXT, own_hash BLOB, input_hash BLOB,
  *       status TEXT, duration REAL, finished_ns INTEGER,
@@ -28,8 +28,10 @@
  * Statements are prepared once, in an enum-indexed table (tup's habit).
  */
 #include "orchestrator/state.h"
+#include "common/arena.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/strmap.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -43,12 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 
 enum stmt {
 	ST_STAT_GET,
 	ST_STAT_PUT,
-	ST_PARSE_GET,
 	ST_PARSE_PUT,
 	ST_JOB_GET,
 	ST_JOB_PUT,
@@ -59,6 +60,11 @@ enum stmt {
 	ST_RUN_END,
 	ST_META_GET,
 	ST_META_SET,
+	ST_PARSE_ALL,
+	ST_PARSE_DEL,
+	ST_STAT_ALL,
+	ST_JOB_ALL,
+	ST_JOB_INPUT_ALL,
 	ST_COUNT
 };
 
@@ -66,7 +72,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_STAT_GET] = "SELECT size, mtime_ns, ino, digest, hashed_ns FROM stat WHERE path = ?1",
 	[ST_STAT_PUT] = "INSERT OR REPLACE INTO stat(path, size, mtime_ns, ino, digest, hashed_ns) "
 	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_PARSE_GET] = "SELECT data FROM parse WHERE file = ?1 AND key = ?2",
 	[ST_PARSE_PUT] = "INSERT OR REPLACE INTO parse(file, key, data) VALUES (?1, ?2, ?3)",
 	[ST_JOB_GET] = "SELECT own_hash, input_hash, status, duration, finished_ns FROM job "
 	               "WHERE name = ?1 AND kind = ?2 AND arch = ?3",
@@ -81,6 +86,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_RUN_END] = "UPDATE run SET status = ?2, finished_ns = ?3 WHERE id = ?1",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+	[ST_PARSE_ALL] = "SELECT file, key, data FROM parse",
+	[ST_PARSE_DEL] = "DELETE FROM parse WHERE file = ?1",
+	[ST_STAT_ALL] = "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM stat",
+	[ST_JOB_ALL] = "SELECT name, kind, arch, own_hash, input_hash, status, duration, "
+	               "finished_ns FROM job",
+	[ST_JOB_INPUT_ALL] = "SELECT name, kind, arch, path, digest FROM job_input "
+	                     "ORDER BY name, kind, arch, path",
 };
 
 static const char schema_sql[] =
@@ -89,7 +101,7 @@ static const char schema_sql[] =
         " mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, digest BLOB NOT NULL,"
         " hashed_ns INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS parse(file TEXT PRIMARY KEY, key BLOB NOT NULL,"
-        " data TEXT NOT NULL);"
+        " data BLOB NOT NULL);"
         "CREATE TABLE IF NOT EXISTS job(name TEXT NOT NULL, kind TEXT NOT NULL,"
         " arch TEXT NOT NULL, own_hash BLOB NOT NULL, input_hash BLOB NOT NULL,"
         " status TEXT NOT NULL, duration REAL NOT NULL, finished_ns INTEGER NOT NULL,"
@@ -106,6 +118,25 @@ struct rpl_state {
 	sqlite3_stmt *st[ST_COUNT];
 	char *root;
 	int lock_fd;
+	/* After rpl_state_preload: the stat cache and the job records in
+	 * memory (one query each instead of one per file and per job). */
+	int preloaded;
+	struct rpl_arena mem;
+	struct rpl_strmap stats; /* path -> struct stat_row */
+	struct rpl_strmap jobs;  /* "name\tkind\tarch" -> struct job_row */
+	/* Digests already taken by this process: an env file read by every
+	 * job of an arch is stat'ed once, not thousands of times. */
+	struct rpl_strmap seen; /* path -> uint8_t[RPL_SHA256_LEN] */
+};
+
+struct stat_row {
+	int64_t size, mtime, ino, hashed;
+	uint8_t digest[RPL_SHA256_LEN];
+};
+
+struct job_row {
+	struct rpl_job_record rec; /* paths and digests in st->mem */
+	size_t alloc;
 };
 
 static int64_t now_ns(void)
@@ -235,6 +266,8 @@ int rpl_state_open(struct rpl_state **out, const char *root, int no_wait)
 
 	st->lock_fd = -1;
 	st->root = rpl_xstrdup(root);
+	rpl_arena_init(&st->mem);
+
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		err = rpl_error(-errno, "cannot create '%s': %s", dir, strerror(errno));
 		goto out;
@@ -279,6 +312,17 @@ void rpl_state_close(struct rpl_state *st)
 		sqlite3_close(st->db);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
+	for (size_t i = 0; i < st->jobs.cap; i++) {
+		struct job_row *r = st->jobs.slots[i].value;
+		if (r) {
+			free(r->rec.paths);
+			free(r->rec.digests);
+		}
+	}
+	rpl_strmap_release(&st->stats);
+	rpl_strmap_release(&st->seen);
+	rpl_strmap_release(&st->jobs);
+	rpl_arena_release(&st->mem);
 	free(st->root);
 	free(st);
 }
@@ -308,6 +352,109 @@ static int step_done(struct rpl_state *st, sqlite3_stmt *s)
 
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : db_error(st, sqlite3_sql(s));
+}
+
+static const char *job_key(struct rpl_arena *a, const char *name, const char *kind,
+                           const char *arch)
+{
+	return rpl_arena_printf(a, "%s\t%s\t%s", name, kind, arch);
+}
+
+int rpl_state_preload(struct rpl_state *st)
+{
+	sqlite3_stmt *s = stmt(st, ST_STAT_ALL);
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct stat_row *r = rpl_arena_alloc(&st->mem, sizeof(*r));
+		if (sqlite3_column_bytes(s, 4) != RPL_SHA256_LEN)
+			continue;
+		r->size = sqlite3_column_int64(s, 1);
+		r->mtime = sqlite3_column_int64(s, 2);
+		r->ino = sqlite3_column_int64(s, 3);
+		memcpy(r->digest, sqlite3_column_blob(s, 4), RPL_SHA256_LEN);
+		r->hashed = sqlite3_column_int64(s, 5);
+		rpl_strmap_slot(&st->stats,
+		                rpl_arena_strdup(&st->mem, (const char *)sqlite3_column_text(s, 0)))
+		        ->value = r;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, "reading the stat cache");
+
+	s = stmt(st, ST_JOB_ALL);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct job_row *r = rpl_arena_alloc(&st->mem, sizeof(*r));
+		const char *key = job_key(&st->mem, (const char *)sqlite3_column_text(s, 0),
+		                          (const char *)sqlite3_column_text(s, 1),
+		                          (const char *)sqlite3_column_text(s, 2));
+		if (sqlite3_column_bytes(s, 3) == RPL_SHA256_LEN)
+			memcpy(r->rec.own_hash, sqlite3_column_blob(s, 3), RPL_SHA256_LEN);
+		if (sqlite3_column_bytes(s, 4) == RPL_SHA256_LEN)
+			memcpy(r->rec.input_hash, sqlite3_column_blob(s, 4), RPL_SHA256_LEN);
+		snprintf(r->rec.status, sizeof(r->rec.status), "%s",
+		         (const char *)sqlite3_column_text(s, 5));
+		r->rec.duration = sqlite3_column_double(s, 6);
+		r->rec.finished_ns = sqlite3_column_int64(s, 7);
+		rpl_strmap_slot(&st->jobs, key)->value = r;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, "reading the job records");
+
+	s = stmt(st, ST_JOB_INPUT_ALL);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char key[1024];
+		struct job_row *r;
+		snprintf(key, sizeof(key), "%s\t%s\t%s", (const char *)sqlite3_column_text(s, 0),
+		         (const char *)sqlite3_column_text(s, 1),
+		         (const char *)sqlite3_column_text(s, 2));
+		r = rpl_strmap_get(&st->jobs, key);
+		if (!r || sqlite3_column_bytes(s, 4) != RPL_SHA256_LEN)
+			continue;
+		if (r->rec.ninputs == r->alloc) {
+			r->alloc = r->alloc ? r->alloc * 2 : 4;
+			r->rec.paths = rpl_xrealloc(r->rec.paths, r->alloc * sizeof(*r->rec.paths));
+			r->rec.digests =
+			        rpl_xrealloc(r->rec.digests, r->alloc * sizeof(*r->rec.digests));
+		}
+		r->rec.paths[r->rec.ninputs] =
+		        rpl_arena_strdup(&st->mem, (const char *)sqlite3_column_text(s, 3));
+		memcpy(r->rec.digests[r->rec.ninputs], sqlite3_column_blob(s, 4), RPL_SHA256_LEN);
+		r->rec.ninputs++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, "reading the job inputs");
+	st->preloaded = 1;
+	return 0;
+}
+
+/* Whether the cached row still describes the file (git's racy rule included). */
+static int stat_clean(const struct stat_row *r, const struct stat *sb)
+{
+	int64_t mtime = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+
+	return r && r->size == (int64_t)sb->st_size && r->mtime == mtime &&
+	       r->ino == (int64_t)sb->st_ino && mtime < r->hashed - 1000000000;
+}
+
+int rpl_state_digest_known(const struct rpl_state *st, const char *path,
+                           uint8_t out[RPL_SHA256_LEN])
+{
+	const struct stat_row *r = st->preloaded ? rpl_strmap_get(&st->stats, path) : NULL;
+	char *full;
+	struct stat sb;
+	int clean;
+
+	if (!r)
+		return 0;
+	full = rpl_path_join(st->root, path);
+	clean = stat(full, &sb) == 0 && stat_clean(r, &sb);
+	free(full);
+	if (clean)
+		memcpy(out, r->digest, RPL_SHA256_LEN);
+	return clean;
 }
 
 static int hash_file(const char *path, uint8_t out[RPL_SHA256_LEN])
@@ -340,11 +487,18 @@ static int hash_file(const char *path, uint8_t out[RPL_SHA256_LEN])
 
 int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA256_LEN])
 {
-	char *full = rpl_path_join(st->root, path);
+	const uint8_t *seen = rpl_strmap_get(&st->seen, path);
+	char *full;
 	struct stat sb;
 	sqlite3_stmt *s;
 	int64_t mtime, now;
 	int err = 0;
+
+	if (seen) {
+		memcpy(out, seen, RPL_SHA256_LEN);
+		return 0;
+	}
+	full = rpl_path_join(st->root, path);
 
 	if (stat(full, &sb) < 0) {
 		err = errno == ENOENT || errno == ENOTDIR
@@ -353,6 +507,14 @@ int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA
 		goto out;
 	}
 	mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	if (st->preloaded) {
+		struct stat_row *r = rpl_strmap_get(&st->stats, path);
+		if (stat_clean(r, &sb)) {
+			memcpy(out, r->digest, RPL_SHA256_LEN);
+			goto out;
+		}
+		goto rehash;
+	}
 	s = stmt(st, ST_STAT_GET);
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) == (int64_t)sb.st_size &&
@@ -365,6 +527,7 @@ int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA
 		goto out;
 	}
 	sqlite3_reset(s);
+rehash:
 	now = now_ns();
 	if ((err = hash_file(full, out)))
 		goto out;
@@ -377,34 +540,45 @@ int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA
 	sqlite3_bind_int64(s, 6, now);
 	err = step_done(st, s);
 out:
+	if (!err)
+		rpl_strmap_slot(&st->seen, rpl_arena_strdup(&st->mem, path))->value =
+		        rpl_arena_memdup(&st->mem, out, RPL_SHA256_LEN, 1);
 	free(full);
 	return err;
 }
 
-int rpl_state_parse_get(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
-                        char **data)
+int rpl_state_parse_each(struct rpl_state *st,
+                         void (*fn)(void *ctx, const char *file, const uint8_t *key,
+                                    const void *data, size_t len),
+                         void *ctx)
 {
-	sqlite3_stmt *s = stmt(st, ST_PARSE_GET);
-	int found = 0;
+	sqlite3_stmt *s = stmt(st, ST_PARSE_ALL);
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(s, 1) == RPL_SHA256_LEN)
+			fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_blob(s, 1),
+			   sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading the parse cache");
+}
+
+int rpl_state_parse_delete(struct rpl_state *st, const char *file)
+{
+	sqlite3_stmt *s = stmt(st, ST_PARSE_DEL);
 
 	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, key, RPL_SHA256_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*data = rpl_xstrdup((const char *)sqlite3_column_text(s, 0));
-		found = 1;
-	}
-	sqlite3_reset(s);
-	return found;
+	return step_done(st, s);
 }
 
 int rpl_state_parse_put(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
-                        const char *data)
+                        const void *data, size_t len)
 {
 	sqlite3_stmt *s = stmt(st, ST_PARSE_PUT);
 
 	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, key, RPL_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, data, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, data, (int)len, SQLITE_STATIC);
 	return step_done(st, s);
 }
 
@@ -422,6 +596,26 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 	size_t alloc = 0;
 
 	memset(rec, 0, sizeof(*rec));
+	if (st->preloaded) {
+		char key[1024];
+		const struct job_row *r;
+		snprintf(key, sizeof(key), "%s\t%s\t%s", name, kind, arch);
+		if (!(r = rpl_strmap_get(&st->jobs, key)))
+			return 0;
+		*rec = r->rec;
+		/* The caller releases what it gets: give it copies. */
+		rec->paths =
+		        rpl_xmalloc((r->rec.ninputs ? r->rec.ninputs : 1) * sizeof(*rec->paths));
+		rec->digests =
+		        rpl_xmalloc((r->rec.ninputs ? r->rec.ninputs : 1) * sizeof(*rec->digests));
+		for (size_t i = 0; i < r->rec.ninputs; i++)
+			rec->paths[i] = rpl_xstrdup(r->rec.paths[i]);
+		if (r->rec.ninputs)
+			memcpy(rec->digests, r->rec.digests,
+			       r->rec.ninputs * sizeof(*rec->digests));
+		return 1;
+	}
+
 	bind_job(s, name, kind, arch);
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		sqlite3_reset(s);

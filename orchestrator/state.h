@@ -39,11 +39,33 @@ int rpl_state_commit(struct rpl_state *st);
  */
 int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA256_LEN]);
 
-/* The parse cache: `data` (JSON text) stored under (file, key digest). */
-int rpl_state_parse_get(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
-                        char **data);
+/*
+ * Every parse-cache row, for a scan that reads them from several threads:
+ * `fn` is called once per row; the strings are valid only during the call.
+ */
+int rpl_state_parse_each(struct rpl_state *st,
+                         void (*fn)(void *ctx, const char *file, const uint8_t *key,
+                                    const void *data, size_t len),
+                         void *ctx);
+int rpl_state_parse_delete(struct rpl_state *st, const char *file);
+
+/*
+ * Reads the whole stat cache and every job record into memory, so that a
+ * plan over thousands of jobs makes three queries instead of one per file
+ * and per job.  Records written later are not seen by rpl_state_job_get.
+ */
+int rpl_state_preload(struct rpl_state *st);
+
+/*
+ * The digest of `path` when the preloaded stat cache says the file is
+ * unchanged (1), else 0.  Only reads: safe from several threads at once.
+ */
+int rpl_state_digest_known(const struct rpl_state *st, const char *path,
+                           uint8_t out[RPL_SHA256_LEN]);
+
+/* The parse cache: `data` (recipes/cache.h) stored under (file, key digest). */
 int rpl_state_parse_put(struct rpl_state *st, const char *file, const uint8_t key[RPL_SHA256_LEN],
-                        const char *data);
+                        const void *data, size_t len);
 
 /* What a job was last built from. */
 struct rpl_job_record {

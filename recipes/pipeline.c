@@ -30,11 +30,15 @@
 struct defvec {
 	struct rpl_pipeline_def *v;
 	size_t n, alloc;
+	struct rpl_sha256 h; /* over every definition read */
 };
 
 static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char *name,
                     const char *file, int builtin, const char *text, size_t len)
 {
+	rpl_sha256_update(&dv->h, name, strlen(name) + 1);
+	rpl_sha256_update(&dv->h, file, strlen(file) + 1);
+	rpl_sha256_update(&dv->h, text, len);
 	struct rpl_ydoc doc;
 	struct rpl_pipeline_def *d;
 	struct rpl_dctx dc = { &lib->arena, NULL, 1 };
@@ -117,10 +121,11 @@ static int cmp_def(const void *a, const void *b)
 int rpl_pipeline_lib_init(struct rpl_pipeline_lib *lib, const char *root, const char *const *dirs,
                           size_t ndirs)
 {
-	struct defvec dv = { NULL, 0, 0 };
+	struct defvec dv = { NULL, 0, 0, { NULL } };
 	int err = 0;
 
 	rpl_arena_init(&lib->arena);
+	rpl_sha256_init(&dv.h);
 	for (size_t i = 0; i < ndirs && !err; i++)
 		err = scan_dir(lib, &dv, root, dirs[i], "");
 	for (size_t i = 0; i < rpl_nbuiltin_pipelines && !err; i++) {
@@ -140,7 +145,9 @@ int rpl_pipeline_lib_init(struct rpl_pipeline_lib *lib, const char *root, const 
 		}
 		dv.v[j] = t;
 	}
+	rpl_sha256_final(&dv.h, lib->digest);
 	lib->defs = rpl_arena_memdup(&lib->arena, dv.v, dv.n, sizeof(*dv.v));
+
 	lib->ndefs = dv.n;
 	free(dv.v);
 	return err;

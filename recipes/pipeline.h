@@ -8,6 +8,7 @@
 #define RPL_PIPELINE_H
 
 #include "common/arena.h"
+#include "common/sha256.h"
 #include "recipes/decode.h"
 #include "recipes/melange.h"
 
@@ -38,6 +39,10 @@ struct rpl_pipeline_def {
  */
 struct rpl_pipeline_lib {
 	struct rpl_arena arena;
+	/* sha256 over every definition's name, file and text: all a compile
+	 * may have read, for cache keys. */
+	uint8_t digest[RPL_SHA256_LEN];
+
 	struct rpl_pipeline_def *defs; /* sorted by (name, repo before builtin) */
 	size_t ndefs;
 };

@@ -67,6 +67,8 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 		err = 0;
 	} else if (!err) {
 		cfg->present = 1;
+		rpl_sha256(text, len, cfg->digest);
+
 		err = rpl_yaml_parse(&doc, RPL_REPOCONFIG_FILE, text, len);
 		if (!err)
 			err = rpl_decode(&dc, doc.root, &schema, cfg);

@@ -12,6 +12,7 @@
 #define RPL_REPOCONFIG_H
 
 #include "common/arena.h"
+#include "common/sha256.h"
 #include "recipes/decode.h"
 
 #define RPL_REPOCONFIG_FILE ".ripple.yaml"
@@ -24,6 +25,7 @@ struct rpl_repoconfig {
 	struct rpl_textlist env_files;
 	struct rpl_textlist images;
 	struct rpl_textlist exclude;
+	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 
 /*

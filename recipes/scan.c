@@ -10,6 +10,7 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "recipes/apko.h"
+#include "recipes/cache.h"
 #include "recipes/melange.h"
 #include "recipes/yaml.h"
 
@@ -30,6 +31,7 @@ struct work {
 	enum cand_kind cand;
 	int compile;
 	int keep_full;
+	const struct rpl_scan_cache *scan_cache;
 	int skip; /* a top-level yaml that is neither recipe nor image */
 };
 
@@ -167,6 +169,8 @@ static void do_recipe(struct work *w, struct rpl_ydoc *doc)
 			return;
 		}
 	}
+	if (w->scan_cache)
+		e->cache_data = rpl_cache_encode(e->recipe, e->compiled, e->narchs, &e->cache_len);
 	if (!w->keep_full) {
 		struct rpl_recipe *slim = rpl_recipe_slim(e->recipe);
 		const char **archs =
@@ -194,6 +198,38 @@ static int looks_like_melange(const struct rpl_ynode *root)
 	return 0;
 }
 
+/*
+ * With a parse cache: the entry's key, and the recipe from the cache when
+ * it has it.  Returns 1 when the entry is complete.
+ */
+static int from_cache(struct work *w, const char *text, size_t len)
+{
+	struct rpl_scan_entry *e = w->entry;
+	const struct rpl_scan_cache *cache = w->scan_cache;
+	struct rpl_scan *s = w->scan;
+	uint8_t content[RPL_SHA256_LEN];
+	struct rpl_sha256 h;
+	const void *cached;
+	size_t clen;
+
+	if (text)
+		rpl_sha256(text, len, content);
+	else if (!cache->digest || !cache->digest(cache->ctx, e->file, content))
+		return 0;
+	rpl_sha256_init(&h);
+	rpl_sha256_update(&h, s->env, sizeof(s->env));
+	rpl_sha256_update(&h, e->file, strlen(e->file) + 1);
+	rpl_sha256_update(&h, content, sizeof(content));
+	rpl_sha256_final(&h, e->cache_key);
+	if (!w->compile || w->keep_full ||
+	    !(cached = cache->get(cache->ctx, e->file, e->cache_key, &clen)))
+		return 0;
+	e->recipe = rpl_cache_decode(cached, clen, e->file, s->archs, s->narchs, &e->archs,
+	                             &e->narchs, &e->compiled);
+	e->cached = e->recipe != NULL;
+	return e->cached;
+}
+
 static void work_cb(uv_work_t *req)
 {
 	struct work *w = (struct work *)req;
@@ -210,10 +246,16 @@ static void work_cb(uv_work_t *req)
 			set_error(e);
 		goto out;
 	}
+	/* An unchanged recipe with a cached parse is not even read. */
+	if (w->scan_cache && from_cache(w, NULL, 0))
+		goto out;
 	if (rpl_read_file(path, &text, &len)) {
 		set_error(e);
 		goto out;
 	}
+	if (w->scan_cache && from_cache(w, text, len))
+		goto out;
+
 	if (rpl_yaml_parse(&doc, e->file, text, len)) {
 		set_error(e);
 	} else if (w->cand == CAND_TOPLEVEL && !rpl_ymap_get(doc.root, "package") &&
@@ -250,6 +292,7 @@ static void entry_release(struct rpl_scan_entry *e)
 	rpl_image_free(e->image);
 	free(e->error);
 	free(e->file);
+	free(e->cache_data);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -311,6 +354,41 @@ static void check_duplicates(struct rpl_scan *s)
 	free(v);
 }
 
+/*
+ * The env files that exist for each selected arch (.ripple.yaml's
+ * env-files, with ${{build.arch}} substituted): looked up once, not once
+ * per recipe.
+ */
+static void find_env_files(struct rpl_scan *s)
+{
+	s->env_files = rpl_xcalloc(s->narchs ? s->narchs : 1, sizeof(*s->env_files));
+	s->nenv_files = rpl_xcalloc(s->narchs ? s->narchs : 1, sizeof(*s->nenv_files));
+	for (size_t a = 0; a < s->narchs; a++) {
+		s->env_files[a] = rpl_xcalloc(s->config.env_files.n + 1, sizeof(char *));
+		for (size_t i = 0; i < s->config.env_files.n; i++) {
+			struct rpl_strbuf sb = RPL_STRBUF_INIT;
+			const char *pat = s->config.env_files.v[i].s;
+			const char *v = strstr(pat, "${{build.arch}}");
+			struct stat st;
+			char *full;
+
+			if (v) {
+				rpl_strbuf_add(&sb, pat, (size_t)(v - pat));
+				rpl_strbuf_addstr(&sb, s->archs[a]);
+				rpl_strbuf_addstr(&sb, v + strlen("${{build.arch}}"));
+			} else {
+				rpl_strbuf_addstr(&sb, pat);
+			}
+			full = path_in_root(s, sb.buf);
+			if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
+				s->env_files[a][s->nenv_files[a]++] = rpl_strbuf_detach(&sb);
+			else
+				rpl_strbuf_release(&sb);
+			free(full);
+		}
+	}
+}
+
 int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opts *opts)
 {
 	struct candvec cv = { NULL, 0, 0 };
@@ -333,6 +411,7 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 			s->archs[i] = s->config.archs.v[i].s;
 		s->narchs = s->config.archs.n;
 	}
+	find_env_files(s);
 	dirs = rpl_xmalloc((s->config.pipeline_dirs.n + 1) * sizeof(*dirs));
 	for (size_t i = 0; i < s->config.pipeline_dirs.n; i++)
 		dirs[i] = s->config.pipeline_dirs.v[i].s;
@@ -340,6 +419,17 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 	free(dirs);
 	if (err)
 		return err;
+	if (opts && opts->cache) {
+		struct rpl_sha256 h;
+		rpl_sha256_init(&h);
+		rpl_sha256_update(&h, "ripple scan env 1", 17);
+		rpl_sha256_update(&h, opts->cache->salt, sizeof(opts->cache->salt));
+		for (size_t i = 0; i < s->narchs; i++)
+			rpl_sha256_update(&h, s->archs[i], strlen(s->archs[i]) + 1);
+		rpl_sha256_update(&h, s->config.digest, sizeof(s->config.digest));
+		rpl_sha256_update(&h, s->lib.digest, sizeof(s->lib.digest));
+		rpl_sha256_final(&h, s->env);
+	}
 	if ((err = walk(s, &cv, "", 0))) {
 		for (size_t i = 0; i < cv.n; i++) {
 			entry_release(cv.v[i].entry);
@@ -355,6 +445,7 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 	for (size_t i = 0; i < cv.n; i++) {
 		cv.v[i].compile = opts ? opts->compile : 1;
 		cv.v[i].keep_full = opts ? opts->keep_full : 1;
+		cv.v[i].scan_cache = opts ? opts->cache : NULL;
 		uv_queue_work(&loop, &cv.v[i].req, work_cb, after_cb);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -371,9 +462,12 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 	}
 	qsort(s->entries, s->nentries, sizeof(*s->entries), cmp_entry);
 	check_duplicates(s);
-	for (size_t i = 0; i < s->nentries; i++)
+	for (size_t i = 0; i < s->nentries; i++) {
 		if (s->entries[i].error)
 			s->nerrors++;
+		s->ncached += s->entries[i].cached;
+	}
+
 out:
 	free(cv.v);
 	return err;
@@ -384,6 +478,13 @@ void rpl_scan_release(struct rpl_scan *s)
 	for (size_t i = 0; i < s->nentries; i++)
 		entry_release(&s->entries[i]);
 	free(s->entries);
+	for (size_t a = 0; s->env_files && a < s->narchs; a++) {
+		for (size_t i = 0; i < s->nenv_files[a]; i++)
+			free(s->env_files[a][i]);
+		free(s->env_files[a]);
+	}
+	free(s->env_files);
+	free(s->nenv_files);
 	free(s->archs);
 	rpl_pipeline_lib_release(&s->lib);
 	rpl_repoconfig_release(&s->config);
@@ -479,26 +580,10 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 		if (e->compiled && k < e->narchs)
 			for (size_t i = 0; i < e->compiled[k].npipeline_files; i++)
 				fv_add(&fv, e->compiled[k].pipeline_files[i]);
-		for (size_t i = 0; i < s->config.env_files.n; i++) {
-			struct rpl_strbuf sb = RPL_STRBUF_INIT;
-			const char *pat = s->config.env_files.v[i].s,
-			           *v = strstr(pat, "${{build.arch}}");
-			struct stat st;
-			char *full;
-
-			if (v) {
-				rpl_strbuf_add(&sb, pat, (size_t)(v - pat));
-				rpl_strbuf_addstr(&sb, arch);
-				rpl_strbuf_addstr(&sb, v + strlen("${{build.arch}}"));
-			} else {
-				rpl_strbuf_addstr(&sb, pat);
-			}
-			full = path_in_root(s, sb.buf);
-			if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
-				fv_add(&fv, sb.buf);
-			free(full);
-			rpl_strbuf_release(&sb);
-		}
+		for (size_t a = 0; a < s->narchs; a++)
+			if (!strcmp(s->archs[a], arch))
+				for (size_t i = 0; i < s->nenv_files[a]; i++)
+					fv_add(&fv, s->env_files[a][i]);
 	}
 	if (fv.n)
 		qsort(fv.v, fv.n, sizeof(*fv.v), cmp_str);

@@ -13,6 +13,7 @@
 #define RPL_SCAN_H
 
 #include "recipes/pipeline.h"
+#include "common/sha256.h"
 #include "recipes/repoconfig.h"
 
 #include <stddef.h>
@@ -21,13 +22,38 @@ enum rpl_entry_kind { RPL_ENTRY_RECIPE, RPL_ENTRY_IMAGE };
 
 struct rpl_scan_entry {
 	enum rpl_entry_kind kind;
-	char *file;                /* relative to the monorepo root */
+	char *file; /* relative to the monorepo root */
+	/* With a parse cache: the entry's key, and its fresh encoding when it
+	 * was parsed rather than read from the cache (for the caller to store). */
+	uint8_t cache_key[RPL_SHA256_LEN];
+	void *cache_data;
+	size_t cache_len;
+	int cached;                /* read from the cache */
 	struct rpl_recipe *recipe; /* RECIPE, NULL on error */
 	const char **archs;        /* archs this recipe is built for, among the selected ones */
 	size_t narchs;
 	struct rpl_compiled *compiled; /* one per arch in `archs` */
 	struct rpl_image *image;       /* IMAGE, NULL on error */
 	char *error;                   /* the message when parsing or compiling failed */
+};
+
+/*
+ * A parse cache the scan reads (recipes/cache.h has the format).  `get` is
+ * called from several worker threads at once, so it must only read.  A key
+ * is the sha256 of the recipe's path and content digest, `salt` (the caller's
+
+ * identity: a new ripple must not trust an old one's entries) and all else
+ * its evaluation read: the selected archs, .ripple.yaml and every pipeline.
+ */
+struct rpl_scan_cache {
+	const void *(*get)(void *ctx, const char *file, const uint8_t key[RPL_SHA256_LEN],
+	                   size_t *len);
+
+	/* Optional: the file's sha256 when a stat cache knows it unchanged
+	 * (returns 1), so an unchanged recipe is not even read. */
+	int (*digest)(void *ctx, const char *file, uint8_t out[RPL_SHA256_LEN]);
+	void *ctx;
+	uint8_t salt[RPL_SHA256_LEN];
 };
 
 struct rpl_scan_opts {
@@ -38,6 +64,7 @@ struct rpl_scan_opts {
 	 * after compiling (rpl_recipe_slim), which keeps a scan of thousands of
 	 * recipes small.  Commands that show one recipe reload it instead. */
 	int keep_full;
+	const struct rpl_scan_cache *cache; /* NULL: parse everything */
 };
 
 struct rpl_scan {
@@ -49,6 +76,10 @@ struct rpl_scan {
 	struct rpl_scan_entry *entries; /* sorted by file */
 	size_t nentries;
 	size_t nerrors;
+	size_t ncached;    /* recipes read from the parse cache */
+	char ***env_files; /* per selected arch: the env files that exist */
+	size_t *nenv_files;
+	uint8_t env[RPL_SHA256_LEN]; /* what every cache key shares */
 };
 
 /*
