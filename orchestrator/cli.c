@@ -38,7 +38,8 @@ void rpl_cli_add_archs(struct rpl_cli *cli, const char *list)
 			if (!strcmp(cli->archs[i], apk))
 				apk = NULL;
 		if (apk) {
-			cli->archs = rpl_xrealloc(cli->archs, (cli->narchs + 1) * sizeof(*cli->archs));
+			cli->archs =
+			        rpl_xrealloc(cli->archs, (cli->narchs + 1) * sizeof(*cli->archs));
 			cli->archs[cli->narchs++] = apk;
 		}
 

@@ -6,6 +6,7 @@
 #include "graph/graph.h"
 #include "common/strmap.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/gitchange.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/state.h"
@@ -266,7 +267,9 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	char usage[4096];
 	size_t npkg = 0;
 
+	struct rpl_changes changes;
 	struct rpl_tree_print tp;
+
 	char key[RPL_SHA256_HEX], memo[128] = "";
 	int64_t started = now_ns();
 	int memo_ok = 0;
@@ -288,7 +291,29 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 			return RPL_EXIT_OK;
 		}
 	}
+	/* --changed with nothing changed: no recipe needs reading. */
+	if (o.plan.mode == RPL_SELECT_CHANGED) {
+		int err = rpl_git_changes(".", o.plan.since, &changes);
+		if (err)
+			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+		o.plan.changes = &changes;
+		if (!changes.npaths) {
+			if (cli->json) {
+				json_t *j = json_pack("{s:[],s:s}", "jobs", "base", changes.base);
+				rpl_cli_print_json(j);
+				json_decref(j);
+			} else
+
+				printf("changes since %s\nnothing to do: no file changed\n",
+				       changes.base);
+			rpl_changes_release(&changes);
+			rpl_state_close(st);
+			return RPL_EXIT_OK;
+		}
+	}
 	make(cli, &o, &scan, st, &p);
+	if (o.plan.mode == RPL_SELECT_CHANGED)
+		rpl_changes_release(&changes);
 	if (o.plan.mode == RPL_SELECT_STALE && !p.norder && memo_ok) {
 		snprintf(memo, sizeof(memo), "%s %zu job%s", key, p.njobs, p.njobs == 1 ? "" : "s");
 		if (rpl_state_meta_set(st, "noop:stale", memo))

@@ -211,12 +211,23 @@ int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out
 		err = git_err("tree");
 		goto out;
 	}
+	/* UPDATE_INDEX refreshes the stat data of entries found unchanged, as
+	 * `git status` does: otherwise every run re-reads the files whose index
+	 * entries are racy. */
 	opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS |
-	             GIT_DIFF_SKIP_BINARY_CHECK;
+	             GIT_DIFF_SKIP_BINARY_CHECK | GIT_DIFF_UPDATE_INDEX;
 	if ((rc = git_diff_tree_to_workdir_with_index(&diff, repo, tree, &opts)) < 0) {
 		err = git_err("diff");
 		goto out;
 	}
+	{
+		git_index *idx = NULL;
+		/* Best effort, as git status: a held index.lock just skips it. */
+		if (git_repository_index(&idx, repo) == 0)
+			git_index_write(idx);
+		git_index_free(idx);
+	}
+
 	if ((rc = git_diff_foreach(diff, file_cb, NULL, NULL, NULL, &c)) < 0) {
 		err = git_err("diff");
 		goto out;

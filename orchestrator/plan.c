@@ -249,13 +249,19 @@ static int in_sorted(char *const *v, size_t n, const char *s)
 	return 0;
 }
 
-static int select_changed(struct rpl_plan *p, const struct rpl_scan *scan, const char *since)
+static int select_changed(struct rpl_plan *p, const struct rpl_scan *scan,
+                          const struct rpl_plan_opts *o)
 {
-	struct rpl_changes ch;
-	int err = rpl_git_changes(scan->root, since, &ch);
+	struct rpl_changes own, ch;
+	int err = 0;
 
-	if (err)
-		return err;
+	if (o->changes) {
+		ch = *o->changes;
+	} else {
+		if ((err = rpl_git_changes(scan->root, o->since, &own)))
+			return err;
+		ch = own;
+	}
 	p->base = rpl_xstrdup(ch.base ? ch.base : "");
 	for (size_t i = 0; i < p->njobs; i++) {
 		struct rpl_job *j = &p->jobs[i];
@@ -274,7 +280,8 @@ static int select_changed(struct rpl_plan *p, const struct rpl_scan *scan, const
 		p->deleted = rpl_xrealloc(p->deleted, (p->ndeleted + 1) * sizeof(*p->deleted));
 		p->deleted[p->ndeleted++] = rpl_xstrdup(f);
 	}
-	rpl_changes_release(&ch);
+	if (!o->changes)
+		rpl_changes_release(&own);
 	return 0;
 }
 
@@ -395,7 +402,8 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 			add_reason(p, &p->jobs[i], "requested (--all)");
 		break;
 	case RPL_SELECT_CHANGED:
-		err = select_changed(p, scan, o->since);
+		err = select_changed(p, scan, o);
+
 		break;
 	case RPL_SELECT_NAMES:
 		err = select_names(p, o->names, o->nnames);

@@ -28,6 +28,7 @@ struct rpl_state;
 struct rpl_graph;
 struct rpl_node;
 struct json_t;
+struct rpl_changes;
 
 enum rpl_select {
 	RPL_SELECT_STALE,
@@ -38,7 +39,11 @@ enum rpl_select {
 
 struct rpl_plan_opts {
 	enum rpl_select mode;
-	const char *since;  /* RPL_SELECT_CHANGED: the base; NULL for --changed's default */
+	const char *since; /* RPL_SELECT_CHANGED: the base; NULL for --changed's default */
+	/* RPL_SELECT_CHANGED: what git reports, when the caller already asked
+	 * (NULL: rpl_plan_make asks). */
+	const struct rpl_changes *changes;
+
 	char *const *names; /* RPL_SELECT_NAMES */
 	size_t nnames;
 	int rebuild_dependents;

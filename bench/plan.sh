@@ -1,0 +1,98 @@
+#!/bin/sh
+# Planning on a real monorepo, against ninja in the same run.
+#
+#   bench/plan.sh [MONOREPO]       (default: ../shared/corpus/wolfi-os)
+#
+# The monorepo is copied into a temp dir and made a git repository.  The
+# anchor is ninja's no-op on an equivalent build.ninja generated from
+# ripple's own graph: one edge per recipe, its inputs being the recipe and
+# the files of its source dir, its order-only deps the recipes it builds
+# against (cycle-closing edges dropped, as ninja refuses cycles).
+# Budgets (issue 4): warm no-op plan <= ninja's no-op, one-file-change plan
+# <= 50 ms, cold first plan <= 400 ms.
+set -eu
+cd "$(dirname "$0")/.."
+src=${1:-../shared/corpus/wolfi-os}
+ripple=$(pwd)/${RIPPLE:-build/ripple}
+[ -d "$src" ] || { echo "bench: no monorepo at $src" >&2; exit 77; }
+[ -x "$ripple" ] || { echo "bench: build ripple first (cmake --build build)" >&2; exit 2; }
+for t in hyperfine ninja git python3; do
+	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/setup)" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+repo=$work/repo
+cp -r "$src" "$repo"
+chmod -R u+w "$repo"
+arch=$(uname -m)
+(cd "$repo" && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm import)
+
+# The equivalent ninja build, from ripple's graph.
+"$ripple" -C "$repo" graph --arch "$arch" --format json > "$work/graph.json"
+"$ripple" -C "$repo" text --arch "$arch" -t name > "$work/order.txt"
+python3 - "$work/graph.json" "$work/order.txt" "$repo" "$work/ninja" <<'PY'
+import json, os, sys
+g = json.load(open(sys.argv[1]))
+order = [l.strip() for l in open(sys.argv[2])]
+pos = {n: i for i, n in enumerate(order)}
+repo, out = sys.argv[3], sys.argv[4]
+deps = {n: set() for n in order}
+for e in g["edges"]:
+    if e["kind"] == "build" and e["from_kind"] == "package" and e["to_kind"] == "package":
+        if pos[e["to"]] < pos[e["from"]]:          # drop cycle-closing edges
+            deps[e["from"]].add(e["to"])
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "build.ninja"), "w") as f:
+    f.write("rule stamp\n  command = touch $out\n\n")
+    for n in order:
+        ins = [os.path.join(repo, n + ".yaml")]
+        d = os.path.join(repo, n)
+        if os.path.isdir(d):
+            for root, _, files in os.walk(d):
+                ins += [os.path.join(root, x) for x in files]
+        f.write("build %s.stamp: stamp %s" % (n, " ".join(i.replace(" ", "$ ") for i in ins)))
+        if deps[n]:
+            f.write(" || " + " ".join(d + ".stamp" for d in sorted(deps[n])))
+        f.write("\n")
+print(f"build.ninja: {len(order)} edges, {sum(len(v) for v in deps.values())} order-only deps")
+PY
+ninja -C "$work/ninja" >/dev/null
+
+"$ripple" -C "$repo" mark --all --arch "$arch" >/dev/null
+sleep 1.1   # past the racy window of the files just written
+"$ripple" -C "$repo" plan --arch "$arch" >/dev/null
+patchfile=$(cd "$repo" && ls -d */*.patch 2>/dev/null | head -1)
+[ -n "$patchfile" ] || patchfile=$(cd "$repo" && ls *.yaml | head -1)
+
+hyperfine -N -w 3 -r "${RUNS:-20}" --export-json "$work/h.json" \
+	-n "ninja no-op (anchor)" "ninja -C $work/ninja" \
+	-n "ripple plan, warm no-op" "$ripple -C $repo plan --arch $arch" >/dev/null
+hyperfine -N -w 2 -r "${RUNS:-20}" --export-json "$work/h2.json" \
+	--prepare "sh -c 'echo \"# \$RANDOM\" >> $repo/$patchfile'" \
+	-n "ripple plan, one file changed" "$ripple -C $repo plan --arch $arch" >/dev/null
+(cd "$repo" && git checkout -q -- "$patchfile")
+hyperfine -N -w 1 -r "${RUNS_COLD:-5}" --export-json "$work/h3.json" \
+	--prepare "rm -rf $repo/.ripple" \
+	-n "ripple plan, cold (no state)" "$ripple -C $repo plan --arch $arch" >/dev/null
+hyperfine -N -w 2 -r "${RUNS:-20}" --export-json "$work/h4.json" \
+	-n "git diff --name-only (anchor)" "git -C $repo diff --name-only HEAD" \
+	-n "ripple plan --changed" "$ripple -C $repo plan --changed --arch $arch" >/dev/null
+
+python3 - "$work" "$patchfile" <<'PY'
+import json, sys
+w = sys.argv[1]
+r = json.load(open(w + "/h.json"))["results"]
+r2 = json.load(open(w + "/h2.json"))["results"][0]
+r3 = json.load(open(w + "/h3.json"))["results"][0]
+r4 = json.load(open(w + "/h4.json"))["results"]
+ms = lambda x: x["mean"] * 1000
+ninja, noop = r
+print(f"{ninja['command']:34s} {ms(ninja):7.1f} ms ± {ninja['stddev']*1000:.1f}")
+print(f"{noop['command']:34s} {ms(noop):7.1f} ms ± {noop['stddev']*1000:.1f}  {noop['mean']/ninja['mean']:.2f}x ninja  budget <= ninja: {'within' if noop['mean'] <= ninja['mean'] else 'OVER'}")
+print(f"{r2['command']:34s} {ms(r2):7.1f} ms ± {r2['stddev']*1000:.1f}  ({sys.argv[2]})  budget 50 ms: {'within' if ms(r2) <= 50 else 'OVER'}")
+print(f"{r3['command']:34s} {ms(r3):7.1f} ms ± {r3['stddev']*1000:.1f}  budget 400 ms: {'within' if ms(r3) <= 400 else 'OVER'}")
+g, c = r4
+print(f"{g['command']:34s} {ms(g):7.1f} ms ± {g['stddev']*1000:.1f}")
+print(f"{c['command']:34s} {ms(c):7.1f} ms ± {c['stddev']*1000:.1f}  {c['mean']/g['mean']:.1f}x git diff")
+PY
