@@ -366,6 +366,7 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_plan p;
 	char usage[4096], *name;
 	int status = RPL_EXIT_OK;
+	size_t found = 0;
 
 	snprintf(usage, sizeof(usage), "%s%s", why_usage, selector_help);
 	/* The NAME is the subject, not a selector: take it off the operands. */
@@ -381,7 +382,13 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 	}
 	begin(cli, argc, argv, usage, &o, &st);
 	make(cli, &o, &scan, st, &p);
-	for (size_t g = 0; g < p.ngraphs; g++) {
+	for (size_t g = 0; g < p.ngraphs; g++)
+		found += rpl_plan_find(&p, name, p.graphs[g].arch) != NULL;
+	if (!found) {
+		fprintf(stderr, "ripple: no package or image named '%s'\n", name);
+		status = RPL_EXIT_USAGE;
+	}
+	for (size_t g = 0; found && g < p.ngraphs; g++) {
 		const struct rpl_job *j = rpl_plan_find(&p, name, p.graphs[g].arch);
 
 		if (!j) {
@@ -396,15 +403,6 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 		printf("  reads:\n");
 		for (size_t k = 0; k < j->ninputs; k++)
 			printf("    %s\n", j->inputs[k]);
-	}
-	if (!rpl_plan_find(&p, name, p.ngraphs ? p.graphs[0].arch : "")) {
-		int any = 0;
-		for (size_t g = 0; g < p.ngraphs; g++)
-			any |= rpl_plan_find(&p, name, p.graphs[g].arch) != NULL;
-		if (!any) {
-			fprintf(stderr, "ripple: no package or image named '%s'\n", name);
-			status = RPL_EXIT_USAGE;
-		}
 	}
 	finish(&scan, st, &p);
 	return status;
