@@ -2,12 +2,32 @@
 #include "common/error.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+
+/*
+ * OpenSSL 3 looks the algorithm up on every implicit fetch; a plan hashes
+ * tens of thousands of small things, so the implementation is fetched once.
+ */
+static EVP_MD *fetched;
+
+static void fetch_sha256(void)
+{
+	fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fetch_sha256);
+	return fetched ? fetched : EVP_sha256();
+}
 
 void rpl_sha256_init(struct rpl_sha256 *h)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	if (!ctx || EVP_DigestInit_ex(ctx, sha256_md(), NULL) != 1)
 		RPL_BUG("EVP sha256 init failed");
 	h->ctx = ctx;
 }
