@@ -369,6 +369,15 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 	/* One transaction for the stat cache's writes: thousands of files. */
 	if (st && (err = rpl_state_begin(st)))
 		goto out;
+	/* The scan read every recipe it parsed: their digests need no second read. */
+	for (size_t i = 0; st && i < scan->nentries && !err; i++)
+		if (scan->entries[i].has_digest)
+			err = rpl_state_digest_seed(st, scan->entries[i].file,
+			                            scan->entries[i].digest,
+			                            scan->entries[i].read_ns);
+	if (err)
+		goto out;
+
 	for (size_t a = 0; a < p->ngraphs; a++) {
 		struct rpl_graph *g = &p->graphs[a];
 

@@ -485,6 +485,33 @@ static int hash_file(const char *path, uint8_t out[RPL_SHA256_LEN])
 	return err;
 }
 
+int rpl_state_digest_seed(struct rpl_state *st, const char *path,
+                          const uint8_t digest[RPL_SHA256_LEN], int64_t read_ns)
+{
+	char *full = rpl_path_join(st->root, path);
+	struct stat sb;
+	sqlite3_stmt *s;
+	int err = 0;
+
+	/* A file that changed since the read is left to rpl_state_digest. */
+	if (stat(full, &sb) < 0 ||
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec >= read_ns)
+		goto out;
+	rpl_strmap_slot(&st->seen, rpl_arena_strdup(&st->mem, path))->value =
+	        rpl_arena_memdup(&st->mem, digest, RPL_SHA256_LEN, 1);
+	s = stmt(st, ST_STAT_PUT);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)sb.st_size);
+	sqlite3_bind_int64(s, 3, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
+	sqlite3_bind_int64(s, 4, (int64_t)sb.st_ino);
+	sqlite3_bind_blob(s, 5, digest, RPL_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, read_ns);
+	err = step_done(st, s);
+out:
+	free(full);
+	return err;
+}
+
 int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA256_LEN])
 {
 	const uint8_t *seen = rpl_strmap_get(&st->seen, path);

@@ -57,7 +57,16 @@ int rpl_state_parse_delete(struct rpl_state *st, const char *file);
 int rpl_state_preload(struct rpl_state *st);
 
 /*
+ * Records that `path` had `digest` when it was read at `read_ns` (a scan
+ * read it anyway): the stat cache gets the entry without a second read,
+ * with git's racy rule applied against `read_ns`.
+ */
+int rpl_state_digest_seed(struct rpl_state *st, const char *path,
+                          const uint8_t digest[RPL_SHA256_LEN], int64_t read_ns);
+
+/*
  * The digest of `path` when the preloaded stat cache says the file is
+
  * unchanged (1), else 0.  Only reads: safe from several threads at once.
  */
 int rpl_state_digest_known(const struct rpl_state *st, const char *path,

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <uv.h>
 
 enum cand_kind { CAND_TOPLEVEL, CAND_MELANGE, CAND_APKO };
@@ -216,6 +217,8 @@ static int from_cache(struct work *w, const char *text, size_t len)
 		rpl_sha256(text, len, content);
 	else if (!cache->digest || !cache->digest(cache->ctx, e->file, content))
 		return 0;
+	memcpy(e->digest, content, sizeof(content));
+	e->has_digest = text != NULL;
 	rpl_sha256_init(&h);
 	rpl_sha256_update(&h, s->env, sizeof(s->env));
 	rpl_sha256_update(&h, e->file, strlen(e->file) + 1);
@@ -249,6 +252,12 @@ static void work_cb(uv_work_t *req)
 	/* An unchanged recipe with a cached parse is not even read. */
 	if (w->scan_cache && from_cache(w, NULL, 0))
 		goto out;
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e->read_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+
 	if (rpl_read_file(path, &text, &len)) {
 		set_error(e);
 		goto out;

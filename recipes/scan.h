@@ -28,7 +28,13 @@ struct rpl_scan_entry {
 	uint8_t cache_key[RPL_SHA256_LEN];
 	void *cache_data;
 	size_t cache_len;
-	int cached;                /* read from the cache */
+	int cached; /* read from the cache */
+	/* With a parse cache: the recipe's sha256, and when its text was read
+	 * (a plan reuses it instead of reading the file again). */
+	uint8_t digest[RPL_SHA256_LEN];
+	int has_digest;
+	int64_t read_ns;
+
 	struct rpl_recipe *recipe; /* RECIPE, NULL on error */
 	const char **archs;        /* archs this recipe is built for, among the selected ones */
 	size_t narchs;
