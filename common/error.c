@@ -56,10 +56,13 @@ int rpl_error_prefix(int code, const char *fmt, ...)
 	va_end(ap);
 	n = strlen(last_msg);
 	if (n + 2 < sizeof(last_msg)) {
+		size_t room = sizeof(last_msg) - n - 3, len = strlen(old);
 		memcpy(last_msg + n, ": ", 2);
 		n += 2;
-		strncpy(last_msg + n, old, sizeof(last_msg) - n - 1);
-		last_msg[sizeof(last_msg) - 1] = '\0';
+		if (len > room)
+			len = room;
+		memcpy(last_msg + n, old, len);
+		last_msg[n + len] = '\0';
 	}
 	return code;
 }

@@ -50,10 +50,14 @@ struct rpl_strmap_slot *rpl_strmap_slot(struct rpl_strmap *m, const char *key)
 {
 	struct rpl_strmap_slot *s;
 
+	/* A key already there keeps its slot: only an insertion may grow. */
+	if (m->cap && (s = find(m->slots, m->cap, key))->key)
+		return s;
 	/* Keep the load under 1/2 so probes stay short. */
 	if ((m->n + 1) * 2 > m->cap)
 		grow(m);
 	s = find(m->slots, m->cap, key);
+
 	if (!s->key) {
 		s->key = key;
 		s->value = NULL;

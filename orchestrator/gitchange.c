@@ -42,6 +42,13 @@ static int file_cb(const git_diff_delta *d, float progress, void *payload)
 	struct collect *c = payload;
 
 	(void)progress;
+	/* libgit2 1.5 blends tree->index and index->workdir and can call a file
+	 * changed back to the base's content "modified"; its ids say otherwise. */
+	if (d->status == GIT_DELTA_MODIFIED && (d->new_file.flags & GIT_DIFF_FLAG_VALID_ID) &&
+	    (d->old_file.flags & GIT_DIFF_FLAG_VALID_ID) &&
+	    git_oid_equal(&d->old_file.id, &d->new_file.id) && d->old_file.mode == d->new_file.mode)
+		return 0;
+
 	add_path(c, d->old_file.path, d->status == GIT_DELTA_DELETED);
 	if (d->new_file.path && (!d->old_file.path || strcmp(d->new_file.path, d->old_file.path)))
 		add_path(c, d->new_file.path, 0);

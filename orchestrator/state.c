@@ -231,29 +231,48 @@ static int stored_version(struct rpl_state *st, char *out, size_t n)
 	return 0;
 }
 
-static int open_db(struct rpl_state *st, const char *path)
+/* Deletes the database files: they hold caches and records, never sources. */
+static void remove_db(struct rpl_state *st, const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+
+	sqlite3_close(st->db);
+	st->db = NULL;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		char p[4096];
+		snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+		unlink(p);
+	}
+}
+
+/*
+ * Opens the database, starting over when it is of another schema version
+ * or not a readable database at all (a crash mid-write on a filesystem
+ * without ordered writes, a stray file): once, with a warning.
+ */
+static int open_db(struct rpl_state *st, const char *path, int retried)
 {
 	char version[32];
-	int err;
+	int err, rc;
 
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK)
 		return db_error(st, path);
 	sqlite3_busy_timeout(st->db, 10000);
-	if ((err = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")))
+	err = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+	rc = sqlite3_errcode(st->db);
+	if (err && !retried && (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)) {
+		rpl_warn("%s is damaged (%s); starting a new one", path, rpl_errmsg());
+		remove_db(st, path);
+		return open_db(st, path, 1);
+	}
+	if (err)
 		return err;
 	stored_version(st, version, sizeof(version));
 	if (*version && strcmp(version, SCHEMA_VERSION)) {
-		/* Another schema: start over (caches and records only). */
-		static const char *const suffixes[] = { "", "-wal", "-shm" };
-		sqlite3_close(st->db);
-		st->db = NULL;
-		for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
-			char p[4096];
-			snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
-			unlink(p);
-		}
-		return open_db(st, path);
+		/* Another schema: start over. */
+		remove_db(st, path);
+		return open_db(st, path, retried);
 	}
 	return exec(st, schema_sql);
 }
@@ -283,7 +302,7 @@ int rpl_state_open(struct rpl_state **out, const char *root, int no_wait)
 		free(ignore);
 	}
 
-	if ((err = open_db(st, db)))
+	if ((err = open_db(st, db, 0)))
 		goto out;
 	for (int i = 0; i < ST_COUNT; i++)
 		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],

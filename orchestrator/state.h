@@ -35,7 +35,10 @@ int rpl_state_commit(struct rpl_state *st);
  * The sha256 of the file at `path` (relative to the root), from the stat
  * cache when size, mtime and inode match and the entry is not racy (its
  * mtime is not older than a second before it was hashed: git's rule), else
- * by reading it.  Returns 0, or -ENOENT for a missing file, or an error.
+ * by reading it.  A handle takes each file's digest once and then keeps it
+ * (one command = one snapshot of the tree): a command that changes files
+ * and hashes them again needs a new handle.  Returns 0, or -ENOENT for a
+ * missing file, or an error.
  */
 int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA256_LEN]);
 

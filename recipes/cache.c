@@ -293,8 +293,10 @@ struct rpl_recipe *rpl_cache_decode(const void *data, size_t len, const char *fi
 			rpl_compiled_release(&tmp);
 		}
 	}
-	if (c.bad || found != narchs)
+	/* A complete entry and nothing after it. */
+	if (c.bad || found != narchs || c.p != c.end)
 		goto fail;
+
 	*archs_out = archs;
 	*narchs_out = narchs;
 	*compiled_out = compiled;

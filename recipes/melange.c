@@ -1249,6 +1249,8 @@ struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r)
 	p->target_architecture = r->package.target_architecture;
 	p->timeout = r->package.timeout;
 	p->timeout_seconds = r->package.timeout_seconds;
+	p->commit = rpl_text_make("");
+
 	copy_text(a, &p->name);
 	copy_text(a, &p->version);
 	copy_text(a, &p->description);

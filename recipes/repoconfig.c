@@ -5,6 +5,7 @@
 #include "recipes/yaml.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +22,27 @@ static const struct rpl_field fields[] = {
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
 	                                  fields };
 
-const char *rpl_host_arch(void)
+static char host_arch[sizeof(((struct utsname *)0)->machine)];
+
+static void find_host_arch(void)
 {
-	static char arch[sizeof(((struct utsname *)0)->machine)];
 	struct utsname u;
 	const char *apk;
 
-	if (arch[0])
-		return arch;
-	if (uname(&u) < 0)
-		return "x86_64";
+	if (uname(&u) < 0) {
+		snprintf(host_arch, sizeof(host_arch), "x86_64");
+		return;
+	}
 	apk = rpl_apko_arch_to_apk(u.machine);
-	snprintf(arch, sizeof(arch), "%s", apk ? apk : u.machine);
-	return arch;
+	snprintf(host_arch, sizeof(host_arch), "%s", apk ? apk : u.machine);
+}
+
+const char *rpl_host_arch(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, find_host_arch);
+	return host_arch;
 }
 
 static void set_default(struct rpl_repoconfig *cfg, struct rpl_textlist *l, const char *const *vals,
@@ -82,7 +91,17 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 			else
 				a->s = apk;
 		}
+		/* amd64 and x86_64 are one arch: each is kept once. */
+		for (size_t i = 0; !err && i < cfg->archs.n; i++)
+			for (size_t j = i + 1; j < cfg->archs.n; j++)
+				if (!strcmp(cfg->archs.v[i].s, cfg->archs.v[j].s)) {
+					memmove(&cfg->archs.v[j], &cfg->archs.v[j + 1],
+					        (cfg->archs.n - j - 1) * sizeof(*cfg->archs.v));
+					cfg->archs.n--;
+					j--;
+				}
 	}
+
 	if (!err) {
 		const char *host = rpl_host_arch();
 		set_default(cfg, &cfg->pipeline_dirs, dirs, 1);

@@ -1,0 +1,406 @@
+/*
+ * The tree fingerprint behind the no-op memo: stable while nothing changes,
+ * different after an edit, an added or removed file or a touched mtime,
+ * blind to hidden paths (.git, .ripple, dotfiles), with the file count and
+ * the newest mtime.  Each test works in a fresh temporary directory.
+ */
+#include "orchestrator/memo.h"
+#include "common/error.h"
+#include "common/sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- the temporary tree ------------------------------------------------------- */
+
+static char root[256];
+
+static int make_root(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/rpl-memo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int remove_root(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	if (root[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd))
+			print_error("cannot remove %s\n", root);
+		root[0] = '\0';
+	}
+	return 0;
+}
+
+static void full_path(char *out, size_t n, const char *rel)
+{
+	snprintf(out, n, "%s/%s", root, rel);
+}
+
+/* Writes in place: an existing file keeps its inode. */
+static void write_file(const char *rel, const char *text)
+{
+	char path[1024];
+	size_t len = strlen(text);
+	int fd;
+
+	full_path(path, sizeof(path), rel);
+	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			fail_msg("mkdir %s: %s", path, strerror(errno));
+		*p = '/';
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		fail_msg("cannot write %s: %s", path, strerror(errno));
+	if (write(fd, text, len) != (ssize_t)len)
+		fail_msg("short write to %s", path);
+	close(fd);
+}
+
+static void set_mtime_ns(const char *rel, int64_t ns)
+{
+	char path[1024];
+	struct timespec ts[2];
+
+	full_path(path, sizeof(path), rel);
+	ts[0].tv_sec = (time_t)(ns / 1000000000);
+	ts[0].tv_nsec = (long)(ns % 1000000000);
+	ts[1] = ts[0];
+	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW))
+		fail_msg("utimensat %s: %s", path, strerror(errno));
+}
+
+static int64_t mtime_ns(const char *rel)
+{
+	char path[1024];
+	struct stat sb;
+
+	full_path(path, sizeof(path), rel);
+	if (lstat(path, &sb))
+		fail_msg("stat %s: %s", path, strerror(errno));
+	return (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+static void print(struct rpl_tree_print *tp)
+{
+	if (rpl_tree_fingerprint(root, tp))
+		fail_msg("rpl_tree_fingerprint: %s", rpl_errmsg());
+}
+
+/* The fingerprint as hex, so that a failed comparison shows both values. */
+static void print_hex(char out[RPL_SHA256_HEX])
+{
+	struct rpl_tree_print tp;
+
+	print(&tp);
+	rpl_hex(tp.digest, RPL_SHA256_LEN, out);
+}
+
+static void expect_changed(const char *before, const char *what)
+{
+	char after[RPL_SHA256_HEX];
+
+	print_hex(after);
+	if (!strcmp(before, after))
+		fail_msg("fingerprint unchanged after %s: %s", what, after);
+}
+
+static void expect_same(const char *before)
+{
+	char after[RPL_SHA256_HEX];
+
+	print_hex(after);
+	assert_string_equal(after, before);
+}
+
+/*
+ * A small monorepo whose files and directories all carry fixed mtimes
+ * in the past, so that no test depends on the clock.
+ */
+static const char *const tree_files[] = { "a.yaml", "a/x.patch", "b.yaml", "sub/c.melange.yaml",
+	                                  "sub/deep/d.txt" };
+static const char *const tree_dirs[] = { "a", "sub/deep", "sub" };
+#define BASE_NS INT64_C(1600000000000000000)
+
+static void make_tree(void)
+{
+	for (size_t i = 0; i < sizeof(tree_files) / sizeof(*tree_files); i++)
+		write_file(tree_files[i], tree_files[i]);
+	write_file(".git/HEAD", "ref: refs/heads/main\n");
+	write_file(".git/objects/info", "x\n");
+	write_file(".ripple/state.db", "db\n");
+	write_file(".hidden-file", "secret\n");
+	write_file("sub/.swp", "editor\n");
+	for (size_t i = 0; i < sizeof(tree_files) / sizeof(*tree_files); i++)
+		set_mtime_ns(tree_files[i], BASE_NS + (int64_t)i * 1000);
+	for (size_t i = 0; i < sizeof(tree_dirs) / sizeof(*tree_dirs); i++)
+		set_mtime_ns(tree_dirs[i], BASE_NS + 500);
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+static void test_stable_across_calls(void **state)
+{
+	char a[RPL_SHA256_HEX], b[RPL_SHA256_HEX];
+	struct rpl_tree_print p1, p2;
+
+	(void)state;
+	make_tree();
+	print_hex(a);
+	print_hex(b);
+	assert_string_equal(a, b);
+	print(&p1);
+	print(&p2);
+	assert_int_equal(p1.nfiles, p2.nfiles);
+	assert_int_equal(p1.newest_ns, p2.newest_ns);
+}
+
+static void test_counts_files(void **state)
+{
+	struct rpl_tree_print tp;
+
+	(void)state;
+	make_tree();
+	print(&tp);
+	/* Five visible files; directories and hidden files do not count. */
+	assert_int_equal(tp.nfiles, 5);
+
+	write_file("sub/deep/e.txt", "e");
+	print(&tp);
+	assert_int_equal(tp.nfiles, 6);
+
+	/* A symlink is a file of the tree; it is not followed. */
+	{
+		char path[1024];
+		full_path(path, sizeof(path), "link");
+		assert_int_equal(symlink("sub", path), 0);
+	}
+	print(&tp);
+	assert_int_equal(tp.nfiles, 7);
+}
+
+static void test_empty_tree(void **state)
+{
+	struct rpl_tree_print tp;
+
+	(void)state;
+	print(&tp);
+	assert_int_equal(tp.nfiles, 0);
+	assert_int_equal(tp.newest_ns, 0);
+}
+
+static void test_newest_mtime(void **state)
+{
+	struct rpl_tree_print tp;
+
+	(void)state;
+	make_tree();
+	print(&tp);
+	/* The last file of tree_files has the newest time. */
+	assert_int_equal(tp.newest_ns, BASE_NS + 4000);
+
+	set_mtime_ns("a/x.patch", BASE_NS + 123456789);
+	print(&tp);
+	assert_int_equal(tp.newest_ns, BASE_NS + 123456789);
+
+	/* Hidden files are no input: their time does not count. */
+	set_mtime_ns(".hidden-file", BASE_NS + 999999999);
+	set_mtime_ns(".ripple/state.db", BASE_NS + 999999999);
+	print(&tp);
+	assert_int_equal(tp.newest_ns, BASE_NS + 123456789);
+
+	/* A file written now is the newest. */
+	write_file("sub/deep/d.txt", "now");
+	print(&tp);
+	assert_int_equal(tp.newest_ns, mtime_ns("sub/deep/d.txt"));
+}
+
+static void test_content_change_of_size(void **state)
+{
+	char before[RPL_SHA256_HEX];
+	int64_t t;
+
+	(void)state;
+	make_tree();
+	print_hex(before);
+	/* Even with the mtime put back, the size tells. */
+	t = mtime_ns("sub/deep/d.txt");
+	write_file("sub/deep/d.txt", "a longer content than before");
+	set_mtime_ns("sub/deep/d.txt", t);
+	expect_changed(before, "a change of size");
+}
+
+static void test_mtime_change(void **state)
+{
+	char before[RPL_SHA256_HEX];
+
+	(void)state;
+	make_tree();
+	print_hex(before);
+	set_mtime_ns("b.yaml", BASE_NS - 1);
+	expect_changed(before, "a new mtime");
+	/* Putting it back gives the old fingerprint again. */
+	set_mtime_ns("b.yaml", BASE_NS + 2000);
+	expect_same(before);
+}
+
+static void test_file_added_and_removed(void **state)
+{
+	char before[RPL_SHA256_HEX], added[RPL_SHA256_HEX], path[1024];
+
+	(void)state;
+	make_tree();
+	print_hex(before);
+	write_file("new.yaml", "new");
+	expect_changed(before, "adding a file");
+	print_hex(added);
+
+	full_path(path, sizeof(path), "new.yaml");
+	assert_int_equal(unlink(path), 0);
+	expect_changed(added, "removing a file");
+
+	full_path(path, sizeof(path), "a/x.patch");
+	assert_int_equal(unlink(path), 0);
+	set_mtime_ns("a", BASE_NS + 500); /* the directory's time is not what tells */
+	expect_changed(before, "removing a file of the original tree");
+}
+
+/*
+ * A file replaced through tmp + rename, as editors and git do, with the
+ * same size and mtime: only the inode tells.
+ */
+static void test_inode_change(void **state)
+{
+	char before[RPL_SHA256_HEX], from[1024], to[1024];
+	int64_t t;
+
+	(void)state;
+	make_tree();
+	t = mtime_ns("b.yaml");
+	print_hex(before);
+	write_file("b.yaml.tmp", "B.YAML");
+	set_mtime_ns("b.yaml.tmp", t);
+	full_path(from, sizeof(from), "b.yaml.tmp");
+	full_path(to, sizeof(to), "b.yaml");
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(mtime_ns("b.yaml"), t);
+	expect_changed(before, "a new inode");
+}
+
+static void test_mode_change(void **state)
+{
+	char before[RPL_SHA256_HEX], path[1024];
+
+	(void)state;
+	make_tree();
+	print_hex(before);
+	full_path(path, sizeof(path), "a/x.patch");
+	assert_int_equal(chmod(path, 0755), 0);
+	expect_changed(before, "chmod +x");
+}
+
+/* A rename keeps size, mtime and inode: the path tells. */
+static void test_rename(void **state)
+{
+	char before[RPL_SHA256_HEX], from[1024], to[1024];
+
+	(void)state;
+	make_tree();
+	print_hex(before);
+	full_path(from, sizeof(from), "b.yaml");
+	full_path(to, sizeof(to), "bb.yaml");
+	assert_int_equal(rename(from, to), 0);
+	expect_changed(before, "a rename");
+}
+
+/* Hidden paths are never inputs: whatever happens in them does not count. */
+static void test_hidden_paths_ignored(void **state)
+{
+	char before[RPL_SHA256_HEX];
+
+	(void)state;
+	make_tree();
+	print_hex(before);
+
+	write_file(".git/HEAD", "ref: refs/heads/another-branch-name\n");
+	write_file(".git/objects/info", "changed, and longer than before\n");
+	write_file(".git/index.lock", "new\n");
+	write_file(".ripple/state.db", "a bigger database\n");
+	write_file(".ripple/lock", "123\n");
+	write_file(".hidden-file", "a longer secret\n");
+	write_file(".new-hidden", "x\n");
+	/* An existing dotfile below the root, edited in place. */
+	write_file("sub/.swp", "editor state, longer\n");
+	set_mtime_ns("sub/.swp", BASE_NS + 999999999);
+	expect_same(before);
+}
+
+static void test_missing_root(void **state)
+{
+	struct rpl_tree_print tp;
+	char path[1024];
+
+	(void)state;
+	full_path(path, sizeof(path), "nosuch");
+	assert_int_equal(rpl_tree_fingerprint(path, &tp), -ENOENT);
+	if (!strstr(rpl_errmsg(), "nosuch"))
+		fail_msg("message: '%s'", rpl_errmsg());
+}
+
+static void test_self_identity_is_stable(void **state)
+{
+	uint8_t a[RPL_SHA256_LEN], b[RPL_SHA256_LEN], zero[RPL_SHA256_LEN] = { 0 };
+	char ha[RPL_SHA256_HEX], hb[RPL_SHA256_HEX], hz[RPL_SHA256_HEX];
+
+	(void)state;
+	rpl_self_identity(a);
+	rpl_self_identity(b);
+	rpl_hex(a, sizeof(a), ha);
+	rpl_hex(b, sizeof(b), hb);
+	rpl_hex(zero, sizeof(zero), hz);
+	assert_string_equal(ha, hb);
+	assert_string_not_equal(ha, hz);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, make_root, remove_root)
+		T(test_stable_across_calls),
+		T(test_counts_files),
+		T(test_empty_tree),
+		T(test_newest_mtime),
+		T(test_content_change_of_size),
+		T(test_mtime_change),
+		T(test_file_added_and_removed),
+		T(test_inode_change),
+		T(test_mode_change),
+		T(test_rename),
+		T(test_hidden_paths_ignored),
+		T(test_missing_root),
+		T(test_self_identity_is_stable),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,798 @@
+/*
+ * The state store: creating .ripple/, schema rebuilds, the stat cache and
+ * git's racy rule, the parse cache, job records (from the database and
+ * preloaded), the generation, meta values, runs and the lock.  Each test
+ * works in a fresh temporary directory and reopens the store where a new
+ * ripple process would (a handle remembers the digests it took).
+ */
+#include "orchestrator/state.h"
+#include "common/error.h"
+#include "common/sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <cmocka.h>
+
+/* ---- the temporary directory ---------------------------------------------- */
+
+static char root[256];
+
+static int make_root(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/rpl-state-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int remove_root(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	if (root[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd))
+			print_error("cannot remove %s\n", root);
+		root[0] = '\0';
+	}
+	return 0;
+}
+
+static void full_path(char *out, size_t n, const char *rel)
+{
+	snprintf(out, n, "%s/%s", root, rel);
+}
+
+/* Writes `text` in place (O_TRUNC keeps the inode of an existing file). */
+static void write_file(const char *rel, const char *text)
+{
+	char path[1024];
+	int fd;
+	size_t len = strlen(text);
+
+	full_path(path, sizeof(path), rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		fail_msg("cannot write %s: %s", path, strerror(errno));
+	if (write(fd, text, len) != (ssize_t)len)
+		fail_msg("short write to %s", path);
+	close(fd);
+}
+
+static void stat_file(const char *rel, struct stat *sb)
+{
+	char path[1024];
+
+	full_path(path, sizeof(path), rel);
+	if (stat(path, sb))
+		fail_msg("stat %s: %s", path, strerror(errno));
+}
+
+static void set_mtime(const char *rel, struct timespec mtime)
+{
+	char path[1024];
+	struct timespec ts[2] = { mtime, mtime };
+
+	full_path(path, sizeof(path), rel);
+	if (utimensat(AT_FDCWD, path, ts, 0))
+		fail_msg("utimensat %s: %s", path, strerror(errno));
+}
+
+static struct timespec seconds_ago(time_t s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now.tv_sec -= s;
+	return now;
+}
+
+static struct rpl_state *open_ok(void)
+{
+	struct rpl_state *st = NULL;
+	int err = rpl_state_open(&st, root, 1);
+
+	if (err)
+		fail_msg("rpl_state_open: %s", rpl_errmsg());
+	assert_non_null(st);
+	return st;
+}
+
+static void hex_of(const uint8_t d[RPL_SHA256_LEN], char out[RPL_SHA256_HEX])
+{
+	rpl_hex(d, RPL_SHA256_LEN, out);
+}
+
+static void hex_sha(const char *text, char out[RPL_SHA256_HEX])
+{
+	uint8_t d[RPL_SHA256_LEN];
+
+	rpl_sha256(text, strlen(text), d);
+	hex_of(d, out);
+}
+
+/* The digest of `rel` from a fresh handle, as hex. */
+static void digest_hex(const char *rel, char out[RPL_SHA256_HEX])
+{
+	struct rpl_state *st = open_ok();
+	uint8_t d[RPL_SHA256_LEN];
+	int err = rpl_state_digest(st, rel, d);
+
+	if (err)
+		fail_msg("digest %s: %d %s", rel, err, rpl_errmsg());
+	hex_of(d, out);
+	rpl_state_close(st);
+}
+
+static void fill_digest(uint8_t d[RPL_SHA256_LEN], int seed)
+{
+	for (int i = 0; i < RPL_SHA256_LEN; i++)
+		d[i] = (uint8_t)(seed * 31 + i);
+}
+
+/* ---- opening ----------------------------------------------------------------- */
+
+static void test_open_creates_dir_db_and_gitignore(void **state)
+{
+	struct rpl_state *st;
+	struct stat sb;
+	char buf[64] = "";
+	FILE *f;
+
+	(void)state;
+	st = open_ok();
+	stat_file(".ripple", &sb);
+	assert_true(S_ISDIR(sb.st_mode));
+	stat_file(".ripple/state.db", &sb);
+	assert_true(S_ISREG(sb.st_mode));
+	stat_file(".ripple/lock", &sb);
+	assert_true(S_ISREG(sb.st_mode));
+
+	{
+		char path[1024];
+		full_path(path, sizeof(path), ".ripple/.gitignore");
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(buf, sizeof(buf), f));
+		fclose(f);
+	}
+	/* `*` ignores the whole directory, itself included. */
+	assert_string_equal(buf, "*\n");
+	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "2");
+	rpl_state_close(st);
+}
+
+static void test_open_missing_root_fails(void **state)
+{
+	struct rpl_state *st = (struct rpl_state *)&st;
+	char path[1024];
+	int err;
+
+	(void)state;
+	full_path(path, sizeof(path), "no/such/dir");
+	err = rpl_state_open(&st, path, 1);
+	assert_int_equal(err, -ENOENT);
+	assert_null(st);
+	assert_non_null(strstr(rpl_errmsg(), "cannot create"));
+}
+
+static void test_reopen_keeps_records(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec = { 0 }, got;
+	char buf[64];
+
+	(void)state;
+	fill_digest(rec.own_hash, 1);
+	fill_digest(rec.input_hash, 2);
+	snprintf(rec.status, sizeof(rec.status), "ok");
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	assert_int_equal(rpl_state_meta_set(st, "colour", "blue"), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_memory_equal(got.own_hash, rec.own_hash, RPL_SHA256_LEN);
+	assert_memory_equal(got.input_hash, rec.input_hash, RPL_SHA256_LEN);
+	assert_string_equal(got.status, "ok");
+	rpl_job_record_release(&got);
+	assert_int_equal(rpl_state_meta_get(st, "colour", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "blue");
+	assert_int_equal(rpl_state_generation(st), 1);
+	rpl_state_close(st);
+}
+
+/* Another schema version: the file is rebuilt empty. */
+static void test_other_schema_version_is_rebuilt(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec = { 0 }, got;
+	uint8_t key[RPL_SHA256_LEN];
+	char buf[64];
+
+	(void)state;
+	snprintf(rec.status, sizeof(rec.status), "ok");
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	fill_digest(key, 3);
+	assert_int_equal(rpl_state_parse_put(st, "zlib.yaml", key, "data", 4), 0);
+	assert_int_equal(rpl_state_meta_set(st, "colour", "blue"), 0);
+	assert_int_equal(rpl_state_meta_set(st, "schema", "1"), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 0);
+	assert_int_equal(rpl_state_meta_get(st, "colour", buf, sizeof(buf)), 0);
+	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "2");
+	assert_int_equal(rpl_state_generation(st), 0);
+	rpl_state_close(st);
+}
+
+static void count_row(void *ctx, const char *file, const uint8_t *key, const void *data, size_t len)
+{
+	(void)file;
+	(void)key;
+	(void)data;
+	(void)len;
+	(*(int *)ctx)++;
+}
+
+/* A database written by some other ripple, with other tables: rebuilt too. */
+static void test_foreign_schema_database_is_rebuilt(void **state)
+{
+	char dir[1024], db[1024];
+	sqlite3 *h;
+	struct rpl_state *st;
+	struct rpl_job_record rec = { 0 }, got;
+	int rows = 0;
+
+	(void)state;
+	full_path(dir, sizeof(dir), ".ripple");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	full_path(db, sizeof(db), ".ripple/state.db");
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+	                              "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+	                              "INSERT INTO meta VALUES ('schema', '99');"
+	                              "CREATE TABLE job(x INTEGER);"
+	                              "CREATE TABLE parse(file TEXT, extra TEXT);"
+	                              "INSERT INTO parse VALUES ('old.yaml', 'x');",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+
+	st = open_ok();
+	snprintf(rec.status, sizeof(rec.status), "ok");
+	fill_digest(rec.own_hash, 4);
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_memory_equal(got.own_hash, rec.own_hash, RPL_SHA256_LEN);
+	rpl_job_record_release(&got);
+	assert_int_equal(rpl_state_parse_each(st, count_row, &rows), 0);
+	assert_int_equal(rows, 0);
+	rpl_state_close(st);
+}
+
+/* ---- the stat cache ------------------------------------------------------------ */
+
+static void test_digest_is_sha256_of_the_file(void **state)
+{
+	char want[RPL_SHA256_HEX], got[RPL_SHA256_HEX];
+
+	(void)state;
+	write_file("f.txt", "hello world\n");
+	hex_sha("hello world\n", want);
+	digest_hex("f.txt", got);
+	assert_string_equal(got, want);
+
+	/* An empty file too. */
+	write_file("empty", "");
+	hex_sha("", want);
+	digest_hex("empty", got);
+	assert_string_equal(got, want);
+}
+
+/*
+ * An entry whose file was last modified well before it was hashed is
+ * trusted while size, mtime and inode match: an edit that restores all
+ * three (as nothing but a deliberate test would) comes back with the old
+ * digest.  That is what proves the cache was used.
+ */
+static void test_digest_served_from_stat_cache(void **state)
+{
+	char before[RPL_SHA256_HEX], after[RPL_SHA256_HEX], fresh[RPL_SHA256_HEX];
+	struct stat a, b;
+
+	(void)state;
+	write_file("f.txt", "hello world\n");
+	set_mtime("f.txt", seconds_ago(10));
+	stat_file("f.txt", &a);
+	digest_hex("f.txt", before);
+
+	write_file("f.txt", "HELLO WORLD\n");
+	set_mtime("f.txt", a.st_mtim);
+	stat_file("f.txt", &b);
+	assert_int_equal(b.st_ino, a.st_ino);
+	assert_int_equal(b.st_size, a.st_size);
+	assert_int_equal(b.st_mtim.tv_sec, a.st_mtim.tv_sec);
+	assert_int_equal(b.st_mtim.tv_nsec, a.st_mtim.tv_nsec);
+
+	digest_hex("f.txt", after);
+	assert_string_equal(after, before);
+
+	/* Any change the stat sees (here the mtime) hashes again. */
+	set_mtime("f.txt", seconds_ago(5));
+	digest_hex("f.txt", after);
+	hex_sha("HELLO WORLD\n", fresh);
+	assert_string_equal(after, fresh);
+}
+
+/* A size change is seen even with the mtime restored. */
+static void test_digest_rehashed_on_size_change(void **state)
+{
+	char got[RPL_SHA256_HEX], want[RPL_SHA256_HEX];
+	struct stat a;
+
+	(void)state;
+	write_file("f.txt", "short\n");
+	set_mtime("f.txt", seconds_ago(10));
+	stat_file("f.txt", &a);
+	digest_hex("f.txt", got);
+
+	write_file("f.txt", "a longer text\n");
+	set_mtime("f.txt", a.st_mtim);
+	digest_hex("f.txt", got);
+	hex_sha("a longer text\n", want);
+	assert_string_equal(got, want);
+}
+
+/*
+ * Git's racy rule: a file modified within a second of being hashed may
+ * change again in the same timestamp tick, so its entry is not trusted.
+ */
+static void test_digest_racy_entry_is_rehashed(void **state)
+{
+	char before[RPL_SHA256_HEX], after[RPL_SHA256_HEX], want[RPL_SHA256_HEX];
+	struct stat a, b;
+
+	(void)state;
+	write_file("r.txt", "racy one\n");
+	/* Modified "now", however slow the machine was to get here. */
+	set_mtime("r.txt", seconds_ago(0));
+	stat_file("r.txt", &a);
+	digest_hex("r.txt", before);
+	hex_sha("racy one\n", want);
+	assert_string_equal(before, want);
+
+	write_file("r.txt", "racy two\n");
+	set_mtime("r.txt", a.st_mtim);
+	stat_file("r.txt", &b);
+	assert_int_equal(b.st_ino, a.st_ino);
+	assert_int_equal(b.st_size, a.st_size);
+	assert_int_equal(b.st_mtim.tv_nsec, a.st_mtim.tv_nsec);
+
+	digest_hex("r.txt", after);
+	hex_sha("racy two\n", want);
+	assert_string_equal(after, want);
+}
+
+/* After rpl_state_preload the same rules hold, from memory. */
+static void test_digest_after_preload(void **state)
+{
+	struct rpl_state *st;
+	uint8_t d[RPL_SHA256_LEN];
+	char old[RPL_SHA256_HEX], got[RPL_SHA256_HEX], want[RPL_SHA256_HEX];
+	struct stat a;
+
+	(void)state;
+	write_file("old.txt", "old text\n");
+	set_mtime("old.txt", seconds_ago(10));
+	stat_file("old.txt", &a);
+	write_file("new.txt", "new text\n");
+	digest_hex("old.txt", old);
+	set_mtime("new.txt", seconds_ago(0));
+	digest_hex("new.txt", got);
+
+	write_file("old.txt", "OLD TEXT\n");
+	set_mtime("old.txt", a.st_mtim);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_preload(st), 0);
+	/* Trusted: the stale digest is what the cache says. */
+	assert_int_equal(rpl_state_digest_known(st, "old.txt", d), 1);
+	hex_of(d, got);
+	assert_string_equal(got, old);
+	/* Racy, or never seen: not known. */
+	assert_int_equal(rpl_state_digest_known(st, "new.txt", d), 0);
+	assert_int_equal(rpl_state_digest_known(st, "nosuch.txt", d), 0);
+
+	assert_int_equal(rpl_state_digest(st, "old.txt", d), 0);
+	hex_of(d, got);
+	assert_string_equal(got, old);
+	assert_int_equal(rpl_state_digest(st, "new.txt", d), 0);
+	hex_of(d, got);
+	hex_sha("new text\n", want);
+	assert_string_equal(got, want);
+	rpl_state_close(st);
+}
+
+static void test_digest_missing_file(void **state)
+{
+	struct rpl_state *st = open_ok();
+	uint8_t d[RPL_SHA256_LEN];
+
+	(void)state;
+	assert_int_equal(rpl_state_digest(st, "nosuch.txt", d), -ENOENT);
+	/* A path through a regular file is just as missing. */
+	write_file("plain", "x");
+	assert_int_equal(rpl_state_digest(st, "plain/child", d), -ENOENT);
+	rpl_state_close(st);
+
+	/* A file that was cached and then deleted. */
+	write_file("gone.txt", "soon gone\n");
+	st = open_ok();
+	assert_int_equal(rpl_state_digest(st, "gone.txt", d), 0);
+	rpl_state_close(st);
+	{
+		char path[1024];
+		full_path(path, sizeof(path), "gone.txt");
+		assert_int_equal(unlink(path), 0);
+	}
+	st = open_ok();
+	assert_int_equal(rpl_state_digest(st, "gone.txt", d), -ENOENT);
+	rpl_state_close(st);
+}
+
+/* ---- the parse cache --------------------------------------------------------- */
+
+struct parse_rows {
+	char files[8][64];
+	uint8_t keys[8][RPL_SHA256_LEN];
+	char data[8][64];
+	size_t n;
+};
+
+static void collect_row(void *ctx, const char *file, const uint8_t *key, const void *data,
+                        size_t len)
+{
+	struct parse_rows *r = ctx;
+
+	if (r->n == 8)
+		return;
+	snprintf(r->files[r->n], sizeof(r->files[r->n]), "%s", file);
+	memcpy(r->keys[r->n], key, RPL_SHA256_LEN);
+	snprintf(r->data[r->n], sizeof(r->data[r->n]), "%.*s", (int)len, (const char *)data);
+	r->n++;
+}
+
+static const char *row_data(const struct parse_rows *r, const char *file, const uint8_t *key)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->files[i], file)) {
+			if (key)
+				assert_memory_equal(r->keys[i], key, RPL_SHA256_LEN);
+			return r->data[i];
+		}
+	return NULL;
+}
+
+static void test_parse_cache_put_each_delete(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct parse_rows rows = { 0 };
+	uint8_t k1[RPL_SHA256_LEN], k2[RPL_SHA256_LEN], k3[RPL_SHA256_LEN];
+
+	(void)state;
+	fill_digest(k1, 1);
+	fill_digest(k2, 2);
+	fill_digest(k3, 3);
+	assert_int_equal(rpl_state_parse_each(st, collect_row, &rows), 0);
+	assert_int_equal(rows.n, 0);
+
+	assert_int_equal(rpl_state_parse_put(st, "a.yaml", k1, "alpha", 5), 0);
+	assert_int_equal(rpl_state_parse_put(st, "sub/b.melange.yaml", k2, "beta", 4), 0);
+	assert_int_equal(rpl_state_parse_each(st, collect_row, &rows), 0);
+	assert_int_equal(rows.n, 2);
+	assert_string_equal(row_data(&rows, "a.yaml", k1), "alpha");
+	assert_string_equal(row_data(&rows, "sub/b.melange.yaml", k2), "beta");
+
+	/* A second put of a file replaces its row. */
+	assert_int_equal(rpl_state_parse_put(st, "a.yaml", k3, "gamma!", 6), 0);
+	rpl_state_close(st);
+	st = open_ok();
+	memset(&rows, 0, sizeof(rows));
+	assert_int_equal(rpl_state_parse_each(st, collect_row, &rows), 0);
+	assert_int_equal(rows.n, 2);
+	assert_string_equal(row_data(&rows, "a.yaml", k3), "gamma!");
+
+	assert_int_equal(rpl_state_parse_delete(st, "a.yaml"), 0);
+	/* Deleting what is not there is not an error. */
+	assert_int_equal(rpl_state_parse_delete(st, "nosuch.yaml"), 0);
+	memset(&rows, 0, sizeof(rows));
+	assert_int_equal(rpl_state_parse_each(st, collect_row, &rows), 0);
+	assert_int_equal(rows.n, 1);
+	assert_null(row_data(&rows, "a.yaml", NULL));
+	assert_string_equal(row_data(&rows, "sub/b.melange.yaml", k2), "beta");
+	rpl_state_close(st);
+}
+
+/* ---- job records ---------------------------------------------------------------- */
+
+static void put_three_inputs(struct rpl_state *st, struct rpl_job_record *rec)
+{
+	/* Deliberately unsorted: the store gives them back in path order. */
+	static char *paths[] = { "zlib/z.patch", "build-common.env", "zlib.yaml" };
+	static uint8_t digests[3][RPL_SHA256_LEN];
+
+	memset(rec, 0, sizeof(*rec));
+	fill_digest(rec->own_hash, 10);
+	fill_digest(rec->input_hash, 11);
+	for (int i = 0; i < 3; i++)
+		fill_digest(digests[i], 20 + i);
+	snprintf(rec->status, sizeof(rec->status), "ok");
+	rec->duration = 12.5;
+	rec->finished_ns = INT64_C(1700000000123456789);
+	rec->paths = paths;
+	rec->digests = digests;
+	rec->ninputs = 3;
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", rec), 0);
+}
+
+static void check_three_inputs(const struct rpl_job_record *want, const struct rpl_job_record *got)
+{
+	/* Sorted: build-common.env (1), zlib.yaml (2), zlib/z.patch (0). */
+	static const int from[3] = { 1, 2, 0 };
+
+	assert_memory_equal(got->own_hash, want->own_hash, RPL_SHA256_LEN);
+	assert_memory_equal(got->input_hash, want->input_hash, RPL_SHA256_LEN);
+	assert_string_equal(got->status, "ok");
+	assert_true(got->duration == 12.5);
+	assert_int_equal(got->finished_ns, INT64_C(1700000000123456789));
+	assert_int_equal(got->ninputs, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(got->paths[i], want->paths[from[i]]);
+		assert_memory_equal(got->digests[i], want->digests[from[i]], RPL_SHA256_LEN);
+	}
+}
+
+static void test_job_put_get_roundtrip(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec, got, fewer = { 0 };
+
+	(void)state;
+	put_three_inputs(st, &rec);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	check_three_inputs(&rec, &got);
+	rpl_job_record_release(&got);
+
+	/* Name, kind and arch all make the key. */
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "aarch64", &got), 0);
+	assert_int_equal(got.ninputs, 0);
+	assert_null(got.paths);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "image", "x86_64", &got), 0);
+	assert_int_equal(rpl_state_job_get(st, "nosuch", "package", "x86_64", &got), 0);
+
+	/* Writing a record again replaces its inputs; a zero finished_ns means now. */
+	snprintf(fewer.status, sizeof(fewer.status), "failed");
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &fewer), 0);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_string_equal(got.status, "failed");
+	assert_int_equal(got.ninputs, 0);
+	assert_true(got.finished_ns > INT64_C(1700000000000000000));
+	rpl_job_record_release(&got);
+	rpl_state_close(st);
+}
+
+static void test_preload_then_job_get(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec, got, other = { 0 };
+
+	(void)state;
+	put_three_inputs(st, &rec);
+	snprintf(other.status, sizeof(other.status), "ok");
+	fill_digest(other.own_hash, 40);
+	assert_int_equal(rpl_state_job_put(st, "base", "image", "x86_64", &other), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_preload(st), 0);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	check_three_inputs(&rec, &got);
+	rpl_job_record_release(&got);
+	/* Twice: the caller owns copies, the preloaded rows stay intact. */
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	check_three_inputs(&rec, &got);
+	rpl_job_record_release(&got);
+
+	assert_int_equal(rpl_state_job_get(st, "base", "image", "x86_64", &got), 1);
+	assert_memory_equal(got.own_hash, other.own_hash, RPL_SHA256_LEN);
+	assert_int_equal(got.ninputs, 0);
+	rpl_job_record_release(&got);
+	assert_int_equal(rpl_state_job_get(st, "base", "package", "x86_64", &got), 0);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "aarch64", &got), 0);
+	rpl_state_close(st);
+}
+
+static void test_generation_increases_with_each_put(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec = { 0 };
+	int64_t g0, g1, g2, g3;
+
+	(void)state;
+	snprintf(rec.status, sizeof(rec.status), "ok");
+	g0 = rpl_state_generation(st);
+	assert_int_equal(rpl_state_job_put(st, "a", "package", "x86_64", &rec), 0);
+	g1 = rpl_state_generation(st);
+	/* The same record again still counts as a write. */
+	assert_int_equal(rpl_state_job_put(st, "a", "package", "x86_64", &rec), 0);
+	g2 = rpl_state_generation(st);
+	assert_true(g1 > g0);
+	assert_true(g2 > g1);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_generation(st), g2);
+	assert_int_equal(rpl_state_begin(st), 0);
+	assert_int_equal(rpl_state_job_put(st, "b", "image", "x86_64", &rec), 0);
+	assert_int_equal(rpl_state_commit(st), 0);
+	g3 = rpl_state_generation(st);
+	assert_true(g3 > g2);
+	rpl_state_close(st);
+}
+
+static void test_meta_get_set(void **state)
+{
+	struct rpl_state *st = open_ok();
+	char buf[64], small[4];
+
+	(void)state;
+	snprintf(buf, sizeof(buf), "untouched");
+	assert_int_equal(rpl_state_meta_get(st, "noop:stale", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "untouched");
+	assert_int_equal(rpl_state_meta_set(st, "noop:stale", "abc123"), 0);
+	assert_int_equal(rpl_state_meta_get(st, "noop:stale", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "abc123");
+	assert_int_equal(rpl_state_meta_set(st, "noop:stale", "def"), 0);
+	assert_int_equal(rpl_state_meta_get(st, "noop:stale", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "def");
+	/* A short buffer gets a terminated prefix. */
+	assert_int_equal(rpl_state_meta_set(st, "long", "0123456789"), 0);
+	assert_int_equal(rpl_state_meta_get(st, "long", small, sizeof(small)), 1);
+	assert_string_equal(small, "012");
+	rpl_state_close(st);
+}
+
+static void test_runs(void **state)
+{
+	struct rpl_state *st = open_ok();
+	char db[1024];
+	sqlite3 *h;
+	sqlite3_stmt *s;
+	int64_t a, b;
+
+	(void)state;
+	a = rpl_state_run_begin(st, "plan");
+	b = rpl_state_run_begin(st, "build");
+	assert_true(a > 0);
+	assert_true(b > a);
+	assert_int_equal(rpl_state_run_end(st, a, "ok"), 0);
+	rpl_state_close(st);
+
+	full_path(db, sizeof(db), ".ripple/state.db");
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h,
+	                                    "SELECT command, status, finished_ns IS NOT NULL "
+	                                    "FROM run ORDER BY id",
+	                                    -1, &s, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "plan");
+	assert_string_equal((const char *)sqlite3_column_text(s, 1), "ok");
+	assert_int_equal(sqlite3_column_int(s, 2), 1);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "build");
+	assert_string_equal((const char *)sqlite3_column_text(s, 1), "running");
+	assert_int_equal(sqlite3_column_int(s, 2), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+}
+
+/* ---- the lock --------------------------------------------------------------------- */
+
+static void test_lock_names_the_holder(void **state)
+{
+	int up[2], down[2], status;
+	struct rpl_state *st = (struct rpl_state *)&st;
+	char ok = 0, want[64];
+	pid_t pid;
+	int err;
+
+	(void)state;
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The child: hold the store until the parent says so. */
+		struct rpl_state *cst;
+		char c = rpl_state_open(&cst, root, 1) == 0 ? 'y' : 'n';
+		close(up[0]);
+		close(down[1]);
+		if (write(up[1], &c, 1) != 1)
+			_exit(2);
+		if (read(down[0], &c, 1) < 0)
+			_exit(3);
+		if (cst)
+			rpl_state_close(cst);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	assert_int_equal(read(up[0], &ok, 1), 1);
+	assert_int_equal(ok, 'y');
+
+	err = rpl_state_open(&st, root, 1);
+	assert_int_equal(err, -EWOULDBLOCK);
+	assert_null(st);
+	snprintf(want, sizeof(want), "pid %ld", (long)pid);
+	if (!strstr(rpl_errmsg(), want))
+		fail_msg("message '%s' does not name '%s'", rpl_errmsg(), want);
+
+	close(down[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(up[0]);
+
+	st = open_ok();
+	rpl_state_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, make_root, remove_root)
+		T(test_open_creates_dir_db_and_gitignore),
+		T(test_open_missing_root_fails),
+		T(test_reopen_keeps_records),
+		T(test_other_schema_version_is_rebuilt),
+		T(test_foreign_schema_database_is_rebuilt),
+		T(test_digest_is_sha256_of_the_file),
+		T(test_digest_served_from_stat_cache),
+		T(test_digest_rehashed_on_size_change),
+		T(test_digest_racy_entry_is_rehashed),
+		T(test_digest_after_preload),
+		T(test_digest_missing_file),
+		T(test_parse_cache_put_each_delete),
+		T(test_job_put_get_roundtrip),
+		T(test_preload_then_job_get),
+		T(test_generation_increases_with_each_put),
+		T(test_meta_get_set),
+		T(test_runs),
+		T(test_lock_names_the_holder),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
