@@ -5,6 +5,7 @@
 
 #include <git2.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,8 +177,11 @@ int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out
 	memset(out, 0, sizeof(*out));
 	git_libgit2_init();
 	if ((rc = git_repository_open_ext(&repo, root, 0, NULL)) < 0) {
+		char where[PATH_MAX];
+		if (!realpath(root, where))
+			snprintf(where, sizeof(where), "%s", root);
 		err = rc == GIT_ENOTFOUND
-		              ? rpl_error(-RPL_ENOTFOUND, "'%s' is not in a git repository", root)
+		              ? rpl_error(-RPL_ENOTFOUND, "'%s' is not in a git repository", where)
 		              : git_err("open");
 		goto out;
 	}
