@@ -306,10 +306,12 @@ static int select_names(struct rpl_plan *p, char *const *names, size_t n)
 /*
  * In graph order, dependencies first: a package follows a rebuilt build
  * dependency when asked to (--rebuild-dependents), an image always follows
- * the packages it installs.
+ * the packages it installs.  With `drift` (staleness with dependents), a
+ * package whose recorded input hash differs follows as well.
  */
+
 static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **job_of,
-                      int dependents)
+                      int dependents, int drift)
 {
 	for (size_t i = 0; i < g->nnodes; i++) {
 		struct rpl_node *v = g->order[i];
@@ -334,6 +336,12 @@ static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **
 			else
 				add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
 		}
+		/* A dependency rebuilt by an earlier run while this package was not:
+		 * its recorded input hash tells.  Checked here, in order, so that
+		 * what depends on it follows too. */
+		if (drift && !j->selected && j->recorded &&
+		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN))
+			add_reason(p, j, "its dependencies changed since its last build");
 	}
 }
 
@@ -412,7 +420,6 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 		break;
 	case RPL_SELECT_CHANGED:
 		err = select_changed(p, scan, o);
-
 		break;
 	case RPL_SELECT_NAMES:
 		err = select_names(p, o->names, o->nnames);
@@ -421,16 +428,8 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 	if (err)
 		goto out;
 	for (size_t a = 0; a < p->ngraphs; a++)
-		propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents);
-	/* A dependency rebuilt by an earlier run, while this package was not:
-	 * its recorded input hash tells. */
-	for (size_t i = 0; o->mode == RPL_SELECT_STALE && o->rebuild_dependents && i < p->njobs;
-	     i++) {
-		struct rpl_job *j = &p->jobs[i];
-		if (!j->selected && j->recorded &&
-		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN))
-			add_reason(p, j, "its dependencies changed since its last build");
-	}
+		propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents,
+		          o->mode == RPL_SELECT_STALE && o->rebuild_dependents);
 
 	p->order = rpl_xmalloc((p->njobs ? p->njobs : 1) * sizeof(*p->order));
 	for (size_t i = 0; i < p->njobs; i++)
