@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 /* ---- temporary repositories ----------------------------------------------- */
 
 static char root[256]; /* the temporary directory; repositories live inside it */
@@ -83,21 +85,7 @@ static void sh(const char *fmt, ...)
 
 static void write_file(const char *rel, const char *text)
 {
-	char path[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			fail_msg("mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	f = fopen(path, "w");
-	if (!f)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
+	rpl_test_write_file(root, rel, text);
 }
 
 static void changes_ok(const char *rel_root, const char *since, struct rpl_changes *c)

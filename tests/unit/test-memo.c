@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 /* ---- the temporary tree ------------------------------------------------------- */
 
 static char root[256];
@@ -58,23 +60,7 @@ static void full_path(char *out, size_t n, const char *rel)
 /* Writes in place: an existing file keeps its inode. */
 static void write_file(const char *rel, const char *text)
 {
-	char path[1024];
-	size_t len = strlen(text);
-	int fd;
-
-	full_path(path, sizeof(path), rel);
-	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			fail_msg("mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	if (write(fd, text, len) != (ssize_t)len)
-		fail_msg("short write to %s", path);
-	close(fd);
+	rpl_test_write_file(root, rel, text);
 }
 
 static void set_mtime_ns(const char *rel, int64_t ns)

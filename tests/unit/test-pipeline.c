@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #define FILE_NAME "pkg.yaml"
 
 /* ---- the temporary repo --------------------------------------------------- */
@@ -32,21 +34,7 @@ static struct rpl_pipeline_lib lib;
 
 static void write_file(const char *rel, const char *text)
 {
-	char path[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			fail_msg("mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	f = fopen(path, "w");
-	if (!f)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
+	rpl_test_write_file(root, rel, text);
 }
 
 static void remove_tree(const char *path)

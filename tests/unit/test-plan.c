@@ -37,6 +37,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #define ARCH "x86_64"
 
 /* ---- the temporary monorepo ------------------------------------------------------ */
@@ -45,21 +47,7 @@ static char root[256];
 
 static void write_file(const char *rel, const char *text)
 {
-	char path[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			fail_msg("mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	f = fopen(path, "w");
-	if (!f)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
+	rpl_test_write_file(root, rel, text);
 }
 
 static void remove_file(const char *rel)

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 /* ---- the temporary repo --------------------------------------------------- */
 
 static char root[256];
@@ -49,16 +51,7 @@ static void make_dirs(char *path)
 
 static void write_file(const char *rel, const char *text)
 {
-	char path[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	make_dirs(path);
-	f = fopen(path, "w");
-	if (!f)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
+	rpl_test_write_file(root, rel, text);
 }
 
 static void symlink_in_root(const char *target, const char *rel)

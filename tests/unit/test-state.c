@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 /* ---- the temporary directory ---------------------------------------------- */
 
 static char root[256];
@@ -62,17 +64,7 @@ static void full_path(char *out, size_t n, const char *rel)
 /* Writes `text` in place (O_TRUNC keeps the inode of an existing file). */
 static void write_file(const char *rel, const char *text)
 {
-	char path[1024];
-	int fd;
-	size_t len = strlen(text);
-
-	full_path(path, sizeof(path), rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	if (write(fd, text, len) != (ssize_t)len)
-		fail_msg("short write to %s", path);
-	close(fd);
+	rpl_test_write_file(root, rel, text);
 }
 
 static void stat_file(const char *rel, struct stat *sb)
