@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <uv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,34 +49,58 @@ static void hash_str(struct rpl_sha256 *h, const char *s)
 	rpl_sha256_update(h, s, strlen(s) + 1);
 }
 
+/*
+ * The own hash of a job, from its scan entry alone: the graph is not needed,
+ * so these are taken on a second thread while the graphs are built.
+ */
+struct own {
+	char **inputs;
+	uint8_t (*digests)[RPL_SHA256_LEN];
+	size_t ninputs;
+	uint8_t hash[RPL_SHA256_LEN];
+	int err;
+	const char *errmsg; /* messages are per thread: carried back in here */
+};
+
+struct own_work {
+	const struct rpl_scan *scan;
+	struct rpl_state *st;
+	struct rpl_arena *arena;
+	const char *runner;
+	struct own *owns; /* [arch * nentries + entry] */
+	size_t nentries;
+};
+
 /* Reads each input's digest (through the stat cache) and the own hash. */
-static int hash_inputs(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
-                       struct rpl_job *j, const char *runner)
+static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, const char *arch,
+                    struct own *o)
 {
+	const char *kind = rpl_node_kind_name(e->image ? RPL_NODE_IMAGE : RPL_NODE_ORIGIN);
+	const char *name = e->image ? e->image->name : e->recipe->package.name.s;
 	struct rpl_sha256 h;
 	char **files;
 	size_t n;
 	int err = 0;
 
-	rpl_scan_inputs(scan, j->node->entry, j->arch, &files, &n);
-	j->inputs = rpl_arena_alloc(&p->arena, (n ? n : 1) * sizeof(*j->inputs));
-	j->digests = rpl_arena_alloc(&p->arena, (n ? n : 1) * sizeof(*j->digests));
+	rpl_scan_inputs(w->scan, e, arch, &files, &n);
+	o->inputs = rpl_arena_alloc(w->arena, (n ? n : 1) * sizeof(*o->inputs));
+	o->digests = rpl_arena_alloc(w->arena, (n ? n : 1) * sizeof(*o->digests));
 	rpl_sha256_init(&h);
 	hash_str(&h, "ripple job 1");
-	hash_str(&h, j->kind);
-	hash_str(&h, j->node->name);
-	hash_str(&h, j->arch);
-	hash_str(&h, runner);
+	hash_str(&h, kind);
+	hash_str(&h, name);
+	hash_str(&h, arch);
+	hash_str(&h, w->runner);
 	for (size_t i = 0; i < n && !err; i++) {
-		j->inputs[i] = rpl_arena_strdup(&p->arena, files[i]);
-		if (st) {
-			err = rpl_state_digest(st, files[i], j->digests[i]);
+		o->inputs[i] = rpl_arena_strdup(w->arena, files[i]);
+		if (w->st) {
+			err = rpl_state_digest(w->st, files[i], o->digests[i]);
 		} else {
-			char *path = rpl_path_join(scan->root, files[i]), *text;
+			char *path = rpl_path_join(w->scan->root, files[i]), *text;
 			size_t len;
 			err = rpl_read_file(path, &text, &len);
 			if (!err) {
-				rpl_sha256(text, len, j->digests[i]);
+				rpl_sha256(text, len, o->digests[i]);
 				free(text);
 			}
 			free(path);
@@ -84,12 +109,39 @@ static int hash_inputs(struct rpl_plan *p, const struct rpl_scan *scan, struct r
 		if (err == -ENOENT)
 			err = rpl_error(-ENOENT, "'%s' disappeared while planning", files[i]);
 		hash_str(&h, files[i]);
-		rpl_sha256_update(&h, j->digests[i], RPL_SHA256_LEN);
+		rpl_sha256_update(&h, o->digests[i], RPL_SHA256_LEN);
 	}
-	j->ninputs = n;
-	rpl_sha256_final(&h, j->own);
+	o->ninputs = n;
+	rpl_sha256_final(&h, o->hash);
 	rpl_scan_inputs_free(files, n);
 	return err;
+}
+
+/*
+ * Every (entry, arch) that can be a job: recipes compiled for the arch and
+ * every image (an image outside the arch costs a few stats and is unused).
+ * The first error stops the thread; the others need not be reported.
+ */
+static void own_hashes(void *arg)
+{
+	struct own_work *w = arg;
+
+	for (size_t a = 0; a < w->scan->narchs; a++)
+		for (size_t i = 0; i < w->nentries; i++) {
+			const struct rpl_scan_entry *e = &w->scan->entries[i];
+			struct own *o = &w->owns[a * w->nentries + i];
+			int usable = e->image != NULL;
+
+			for (size_t k = 0; !usable && e->recipe && e->compiled && k < e->narchs;
+			     k++)
+				usable = !strcmp(e->archs[k], w->scan->archs[a]);
+			if (!usable)
+				continue;
+			if ((o->err = own_hash(w, e, w->scan->archs[a], o))) {
+				o->errmsg = rpl_arena_strdup(w->arena, rpl_errmsg());
+				return;
+			}
+		}
 }
 
 static int orders(const struct rpl_job *j, const struct rpl_edge *e)
@@ -358,7 +410,11 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
                   const struct rpl_plan_opts *o)
 {
 	struct rpl_job ***job_of;
-	const char *runner = o->runner ? o->runner : "auto";
+	struct own_work w = {
+		scan, st, NULL, o->runner ? o->runner : "auto", NULL, scan->nentries
+	};
+	uv_thread_t hasher;
+	int hashing = 0;
 	size_t n = 0;
 	int err = 0;
 
@@ -367,13 +423,7 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 	p->ngraphs = scan->narchs;
 	p->graphs = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*p->graphs));
 	job_of = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*job_of));
-	for (size_t a = 0; a < scan->narchs; a++) {
-		struct rpl_graph_opts go = { scan->archs[a], NULL, 0 };
-		if ((err = rpl_graph_build(&p->graphs[a], scan, &go)))
-			goto out;
-		n += p->graphs[a].norigins + p->graphs[a].nimages;
-	}
-	p->jobs = rpl_xcalloc(n ? n : 1, sizeof(*p->jobs));
+	w.arena = &p->arena;
 	/* One transaction for the stat cache's writes: thousands of files. */
 	if (st && (err = rpl_state_begin(st)))
 		goto out;
@@ -386,24 +436,50 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 	if (err)
 		goto out;
 
+	/* Own hashes on a second thread (the only user of `st` meanwhile),
+	 * graphs on this one. */
+	w.owns = rpl_xcalloc(scan->nentries * scan->narchs + 1, sizeof(*w.owns));
+	if (uv_thread_create(&hasher, own_hashes, &w))
+		own_hashes(&w);
+	else
+		hashing = 1;
+	for (size_t a = 0; a < scan->narchs && !err; a++) {
+		struct rpl_graph_opts go = { scan->archs[a], NULL, 0 };
+		err = rpl_graph_build(&p->graphs[a], scan, &go);
+		n += p->graphs[a].norigins + p->graphs[a].nimages;
+	}
+	if (hashing)
+		uv_thread_join(&hasher);
+	if (err)
+		goto out;
+
+	p->jobs = rpl_xcalloc(n ? n : 1, sizeof(*p->jobs));
 	for (size_t a = 0; a < p->ngraphs; a++) {
 		struct rpl_graph *g = &p->graphs[a];
 
 		job_of[a] = rpl_xcalloc(g->nnodes ? g->nnodes : 1, sizeof(**job_of));
 		for (size_t i = 0; i < g->nnodes; i++) {
 			struct rpl_node *v = g->order[i];
+			const struct own *own;
 			struct rpl_job *j;
 
 			if (v->kind == RPL_NODE_EXTERNAL)
 				continue;
+			own = &w.owns[a * scan->nentries + (size_t)(v->entry - scan->entries)];
+			if (own->err) {
+				err = rpl_error(own->err, "%s", own->errmsg);
+				goto out;
+			}
 			j = &p->jobs[p->njobs++];
 			j->node = v;
 			j->graph = g;
 			j->arch = g->arch;
 			j->kind = rpl_node_kind_name(v->kind);
+			j->inputs = own->inputs;
+			j->digests = own->digests;
+			j->ninputs = own->ninputs;
+			memcpy(j->own, own->hash, RPL_SHA256_LEN);
 			job_of[a][v->id] = j;
-			if ((err = hash_inputs(p, scan, st, j, runner)))
-				goto out;
 		}
 		input_hashes(g, job_of[a]);
 	}
@@ -441,6 +517,7 @@ out:
 	for (size_t a = 0; a < p->ngraphs; a++)
 		free(job_of[a]);
 	free(job_of);
+	free(w.owns);
 	return err;
 }
 

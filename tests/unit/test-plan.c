@@ -710,6 +710,34 @@ static void test_inputs_added_and_removed(void **state)
 	run_release(&r);
 }
 
+/*
+ * An input that cannot be read (a dangling symlink in a source dir) fails
+ * the plan with its name; the message comes back from the hashing thread.
+ */
+static void test_unreadable_input(void **state)
+{
+	struct rpl_plan_opts o = { 0 };
+	char link[1024];
+	int with = WITH(state);
+
+	snprintf(link, sizeof(link), "%s/app/gone.c", root);
+	if (symlink("nowhere.c", link))
+		fail_msg("symlink %s: %s", link, strerror(errno));
+	for (int st_kind = 0; st_kind <= with; st_kind += with) {
+		struct rpl_state *st = st_kind ? state_open() : NULL;
+		struct run r;
+
+		if (st_kind == 2 && rpl_state_preload(st))
+			fail_msg("rpl_state_preload: %s", rpl_errmsg());
+		o.mode = RPL_SELECT_STALE;
+		run_try(&r, st, &o);
+		assert_int_equal(r.err, -ENOENT);
+		assert_string_equal(rpl_errmsg(), "'app/gone.c' disappeared while planning");
+		run_release(&r);
+		rpl_state_close(st);
+	}
+}
+
 /* ---- changed files ------------------------------------------------------------------------ */
 
 static void test_changed_files_from_caller(void **state)
@@ -851,6 +879,8 @@ int main(void)
 		T(test_all),
 		T(test_inputs_added_and_removed),
 		P(test_inputs_added_and_removed),
+		T(test_unreadable_input),
+		P(test_unreadable_input),
 		T(test_changed_files_from_caller),
 		T(test_changed_from_git),
 		T(test_json),
