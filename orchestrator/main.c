@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "orchestrator/cli.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,15 @@ int main(int argc, char **argv)
 {
 	struct rpl_cli cli = { 0 };
 	int i = 1;
+
+	/*
+	 * A scan allocates tens of megabytes in small pieces on the thread
+	 * pool; glibc grows each thread's heap a few pages at a time, one
+	 * mprotect each (5,500 of them in a corpus plan).  Growing in 16 MB
+	 * steps reserves address space, not memory: untouched pages cost
+	 * nothing.  Measured: 25% less CPU for a one-file-change plan.
+	 */
+	mallopt(M_TOP_PAD, 16 << 20);
 
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

@@ -26,7 +26,6 @@
 enum cand_kind { CAND_TOPLEVEL, CAND_MELANGE, CAND_APKO };
 
 struct work {
-	uv_work_t req;
 	struct rpl_scan *scan;
 	struct rpl_scan_entry *entry;
 	enum cand_kind cand;
@@ -39,6 +38,18 @@ struct work {
 struct candvec {
 	struct work *v;
 	size_t n, alloc;
+};
+
+/*
+ * Files go to the thread pool in batches: one request per file would wake
+ * the loop thousands of times for a warm scan that decodes each in ~10 us.
+ */
+enum { BATCH = 16 };
+
+struct batch {
+	uv_work_t req;
+	struct work *v;
+	size_t n;
 };
 
 static int excluded(const struct rpl_scan *s, const char *rel)
@@ -233,9 +244,8 @@ static int from_cache(struct work *w, const char *text, size_t len)
 	return e->cached;
 }
 
-static void work_cb(uv_work_t *req)
+static void work_one(struct work *w)
 {
-	struct work *w = (struct work *)req;
 	struct rpl_scan_entry *e = w->entry;
 	char *path = path_in_root(w->scan, e->file);
 	struct rpl_ydoc doc;
@@ -283,6 +293,14 @@ static void work_cb(uv_work_t *req)
 out:
 	free(text);
 	free(path);
+}
+
+static void work_cb(uv_work_t *req)
+{
+	struct batch *b = (struct batch *)req;
+
+	for (size_t i = 0; i < b->n; i++)
+		work_one(&b->v[i]);
 }
 
 static void after_cb(uv_work_t *req, int status)
@@ -402,6 +420,7 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 {
 	struct candvec cv = { NULL, 0, 0 };
 	const char **dirs = NULL;
+	struct batch *batches;
 	uv_loop_t loop;
 	int err;
 
@@ -451,14 +470,21 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 		err = rpl_error(-RPL_ELIB, "cannot start the event loop: %s", uv_strerror(err));
 		goto out;
 	}
+	batches = rpl_xcalloc(cv.n / BATCH + 1, sizeof(*batches));
 	for (size_t i = 0; i < cv.n; i++) {
+		struct batch *b = &batches[i / BATCH];
+
 		cv.v[i].compile = opts ? opts->compile : 1;
 		cv.v[i].keep_full = opts ? opts->keep_full : 1;
 		cv.v[i].scan_cache = opts ? opts->cache : NULL;
-		uv_queue_work(&loop, &cv.v[i].req, work_cb, after_cb);
+		if (!b->n)
+			b->v = &cv.v[i];
+		if (++b->n == BATCH || i + 1 == cv.n)
+			uv_queue_work(&loop, &b->req, work_cb, after_cb);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	free(batches);
 
 	s->entries = rpl_xcalloc(cv.n + 1, sizeof(*s->entries));
 	for (size_t i = 0; i < cv.n; i++) {
