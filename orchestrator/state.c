@@ -259,9 +259,9 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 	    SQLITE_OK)
 		return db_error(st, path);
 	sqlite3_busy_timeout(st->db, 10000);
-	err = exec(
-	        st,
-	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=268435456;");
+	/* A plan reads the whole parse cache: mapped, not one pread per page. */
+	err = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	               " PRAGMA mmap_size=268435456;");
 	rc = sqlite3_errcode(st->db);
 	if (err && !retried && (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)) {
 		rpl_warn("%s is damaged (%s); starting a new one", path, rpl_errmsg());
