@@ -120,7 +120,7 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
 /*
  * Every (entry, arch) that can be a job: recipes compiled for the arch and
  * every image (an image outside the arch costs a few stats and is unused).
- * The first error stops the thread; the others need not be reported.
+ * Each keeps its own error, reported only if the graph makes it a job.
  */
 static void own_hashes(void *arg)
 {
@@ -137,10 +137,8 @@ static void own_hashes(void *arg)
 				usable = !strcmp(e->archs[k], w->scan->archs[a]);
 			if (!usable)
 				continue;
-			if ((o->err = own_hash(w, e, w->scan->archs[a], o))) {
+			if ((o->err = own_hash(w, e, w->scan->archs[a], o)))
 				o->errmsg = rpl_arena_strdup(w->arena, rpl_errmsg());
-				return;
-			}
 		}
 }
 

@@ -738,6 +738,38 @@ static void test_unreadable_input(void **state)
 	}
 }
 
+/*
+ * An input of something that is not a job of this arch (an aarch64 image
+ * whose file vanished after the scan) fails nothing, and every job after it
+ * still gets its inputs and hash.
+ */
+static void test_unreadable_input_elsewhere(void **state)
+{
+	struct rpl_plan_opts o = { 0 };
+	struct rpl_state *st = WITH(state) ? state_open() : NULL;
+	struct run r;
+	const struct rpl_job *j;
+
+	if (WITH(state) == 2 && rpl_state_preload(st))
+		fail_msg("rpl_state_preload: %s", rpl_errmsg());
+	write_file("0-arm.apko.yaml", "contents:\n  packages:\n    - app\n"
+	                              "archs: [aarch64]\n");
+	memset(&r, 0, sizeof(r));
+	if (rpl_scan_run(&r.scan, root, &(struct rpl_scan_opts){ NULL, 0, 1, 0, NULL }))
+		fail_msg("scan: %s", rpl_errmsg());
+	remove_file("0-arm.apko.yaml");
+	o.mode = RPL_SELECT_STALE;
+	if (rpl_plan_make(&r.plan, &r.scan, st, &o))
+		fail_msg("rpl_plan_make: %s", rpl_errmsg());
+	assert_null(rpl_plan_find(&r.plan, "0-arm", ARCH));
+	j = job(&r, "tool");
+	assert_int_equal(j->ninputs, 2);
+	assert_string_equal(j->inputs[1], "tool/t.txt");
+	expect_selected(&r, ALL);
+	run_release(&r);
+	rpl_state_close(st);
+}
+
 /* ---- changed files ------------------------------------------------------------------------ */
 
 static void test_changed_files_from_caller(void **state)
@@ -881,6 +913,8 @@ int main(void)
 		P(test_inputs_added_and_removed),
 		T(test_unreadable_input),
 		P(test_unreadable_input),
+		T(test_unreadable_input_elsewhere),
+		P(test_unreadable_input_elsewhere),
 		T(test_changed_files_from_caller),
 		T(test_changed_from_git),
 		T(test_json),
