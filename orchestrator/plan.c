@@ -24,9 +24,9 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <uv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -58,6 +58,7 @@ struct own {
 	uint8_t (*digests)[RPL_SHA256_LEN];
 	size_t ninputs;
 	uint8_t hash[RPL_SHA256_LEN];
+	int taken; /* the thread saw this (entry, arch) as a job */
 	int err;
 	const char *errmsg; /* messages are per thread: carried back in here */
 };
@@ -137,6 +138,7 @@ static void own_hashes(void *arg)
 				usable = !strcmp(e->archs[k], w->scan->archs[a]);
 			if (!usable)
 				continue;
+			o->taken = 1;
 			if ((o->err = own_hash(w, e, w->scan->archs[a], o)))
 				o->errmsg = rpl_arena_strdup(w->arena, rpl_errmsg());
 		}
@@ -464,10 +466,13 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 			if (v->kind == RPL_NODE_EXTERNAL)
 				continue;
 			own = &w.owns[a * scan->nentries + (size_t)(v->entry - scan->entries)];
-			if (own->err) {
+			if (!own->taken) /* the graph and own_hashes disagree on what is a job */
+				err = rpl_error(-EINVAL, "internal error: no hash for %s/%s",
+				                v->name, g->arch);
+			else if (own->err)
 				err = rpl_error(own->err, "%s", own->errmsg);
+			if (err)
 				goto out;
-			}
 			j = &p->jobs[p->njobs++];
 			j->node = v;
 			j->graph = g;
