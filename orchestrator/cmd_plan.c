@@ -269,6 +269,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 
 	struct rpl_changes changes;
 	struct rpl_tree_print tp;
+	struct rpl_tree_files files = { RPL_ARENA_INIT, RPL_STRMAP_INIT };
 
 	char key[RPL_SHA256_HEX], memo[128] = "";
 	int64_t started = now_ns();
@@ -278,7 +279,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	begin(cli, argc, argv, usage, &o, &st);
 	/* The warm no-op: the same tree, records and options as a plan that
 	 * had nothing to do. */
-	if (o.plan.mode == RPL_SELECT_STALE && rpl_tree_fingerprint(".", &tp) == 0) {
+	if (o.plan.mode == RPL_SELECT_STALE && rpl_tree_fingerprint(".", &tp, &files) == 0) {
 		memo_ok = tp.newest_ns < started - 1000000000;
 		memo_key(cli, &o, st, &tp, key);
 		if (rpl_state_meta_get(st, "noop:stale", memo, sizeof(memo)) &&
@@ -288,6 +289,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 			else
 				printf("nothing to do: %s up to date\n", memo + RPL_SHA256_HEX);
 			rpl_state_close(st);
+			rpl_tree_files_release(&files);
 			return RPL_EXIT_OK;
 		}
 	}
@@ -308,9 +310,13 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 				       changes.base);
 			rpl_changes_release(&changes);
 			rpl_state_close(st);
+			rpl_tree_files_release(&files);
 			return RPL_EXIT_OK;
 		}
 	}
+	/* The walk's stats serve the digests: no second stat of every file. */
+	if (o.plan.mode == RPL_SELECT_STALE)
+		rpl_state_use_stats(st, &files.map);
 	make(cli, &o, &scan, st, &p);
 	if (o.plan.mode == RPL_SELECT_CHANGED)
 		rpl_changes_release(&changes);
@@ -324,6 +330,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		rpl_cli_print_json(j);
 		json_decref(j);
 		finish(&scan, st, &p);
+		rpl_tree_files_release(&files);
 		return RPL_EXIT_OK;
 	}
 	for (size_t i = 0; i < p.norder; i++)
@@ -348,6 +355,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		}
 	}
 	finish(&scan, st, &p);
+	rpl_tree_files_release(&files);
 	return RPL_EXIT_OK;
 }
 

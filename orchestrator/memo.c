@@ -2,6 +2,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "orchestrator/state.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,7 +23,7 @@ static int cmp_name(const void *a, const void *b)
  * lookups short.
  */
 static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
-                struct rpl_tree_print *out)
+                struct rpl_tree_print *out, struct rpl_tree_files *files)
 {
 	DIR *d = fdopendir(dirfd);
 	struct dirent *de;
@@ -60,9 +61,18 @@ static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
 		if (S_ISDIR(st.st_mode)) {
 			int fd = openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd >= 0)
-				err = walk(fd, path, h, out);
+				err = walk(fd, path, h, out, files);
 		} else {
 			out->nfiles++;
+		}
+		if (files && S_ISREG(st.st_mode)) {
+			struct rpl_file_stat *f = rpl_arena_alloc(&files->arena, sizeof(*f));
+			f->size = rec[0];
+			f->mtime_ns = rec[1];
+			f->ino = rec[2];
+			rpl_strmap_slot(&files->map,
+			                rpl_arena_strndup(&files->arena, path->buf, path->len - 1))
+			        ->value = f;
 		}
 	}
 	path->len = len;
@@ -73,19 +83,29 @@ static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
 	return err;
 }
 
-int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out)
+void rpl_tree_files_release(struct rpl_tree_files *files)
+{
+	rpl_strmap_release(&files->map);
+	rpl_arena_release(&files->arena);
+}
+
+int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out, struct rpl_tree_files *files)
 {
 	struct rpl_strbuf path = RPL_STRBUF_INIT;
 	struct rpl_sha256 h;
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
+	if (files) {
+		rpl_arena_init(&files->arena);
+		files->map = (struct rpl_strmap)RPL_STRMAP_INIT;
+	}
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return rpl_error(-errno, "cannot open '%s': %s", root, strerror(errno));
 	rpl_sha256_init(&h);
 	rpl_strbuf_grow(&path, 256);
-	err = walk(fd, &path, &h, out);
+	err = walk(fd, &path, &h, out, files);
 	rpl_sha256_final(&h, out->digest);
 	rpl_strbuf_release(&path);
 	if (err)

@@ -13,7 +13,9 @@
 #ifndef RPL_MEMO_H
 #define RPL_MEMO_H
 
+#include "common/arena.h"
 #include "common/sha256.h"
+#include "common/strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,8 +26,24 @@ struct rpl_tree_print {
 	size_t nfiles;
 };
 
-/* Walks `root` (not following links, skipping hidden entries). Returns 0 or -errno. */
-int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out);
+/*
+ * The regular files a walk saw: path relative to the root -> struct
+ * rpl_file_stat (orchestrator/state.h), so that a plan that has work to do
+ * does not stat them all a second time (rpl_state_use_stats).
+ */
+struct rpl_tree_files {
+	struct rpl_arena arena;
+	struct rpl_strmap map;
+};
+
+/*
+ * Walks `root` (not following links, skipping hidden entries), filling
+ * `files` too unless it is NULL (release it with rpl_tree_files_release
+ * even on failure).  Returns 0 or -errno.
+ */
+int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out,
+                         struct rpl_tree_files *files);
+void rpl_tree_files_release(struct rpl_tree_files *files);
 
 /*
  * This ripple binary's identity (size and mtime of /proc/self/exe): part of

@@ -121,6 +121,7 @@ struct rpl_state {
 	/* After rpl_state_preload: the stat cache and the job records in
 	 * memory (one query each instead of one per file and per job). */
 	int preloaded;
+	const struct rpl_strmap *lent; /* rpl_state_use_stats */
 	struct rpl_arena mem;
 	struct rpl_strmap stats; /* path -> struct stat_row */
 	struct rpl_strmap jobs;  /* "name\tkind\tarch" -> struct job_row */
@@ -460,6 +461,28 @@ static int stat_clean(const struct stat_row *r, const struct stat *sb)
 	       r->ino == (int64_t)sb->st_ino && mtime < r->hashed - 1000000000;
 }
 
+void rpl_state_use_stats(struct rpl_state *st, const struct rpl_strmap *seen)
+{
+	st->lent = seen;
+}
+
+/* stat(2) of `path` (`full` from the cwd), or what the lent walk saw of it. */
+static int stat_path(const struct rpl_state *st, const char *path, const char *full,
+                     struct stat *sb)
+{
+	const struct rpl_file_stat *f = st->lent ? rpl_strmap_get(st->lent, path) : NULL;
+
+	if (!f)
+		return stat(full, sb);
+	memset(sb, 0, sizeof(*sb));
+	sb->st_mode = S_IFREG;
+	sb->st_size = (off_t)f->size;
+	sb->st_ino = (ino_t)f->ino;
+	sb->st_mtim.tv_sec = (time_t)(f->mtime_ns / 1000000000);
+	sb->st_mtim.tv_nsec = (long)(f->mtime_ns % 1000000000);
+	return 0;
+}
+
 int rpl_state_digest_known(const struct rpl_state *st, const char *path,
                            uint8_t out[RPL_SHA256_LEN])
 {
@@ -471,7 +494,7 @@ int rpl_state_digest_known(const struct rpl_state *st, const char *path,
 	if (!r)
 		return 0;
 	full = rpl_path_join(st->root, path);
-	clean = stat(full, &sb) == 0 && stat_clean(r, &sb);
+	clean = stat_path(st, path, full, &sb) == 0 && stat_clean(r, &sb);
 	free(full);
 	if (clean)
 		memcpy(out, r->digest, RPL_SHA256_LEN);
@@ -548,7 +571,7 @@ int rpl_state_digest(struct rpl_state *st, const char *path, uint8_t out[RPL_SHA
 	}
 	full = rpl_path_join(st->root, path);
 
-	if (stat(full, &sb) < 0) {
+	if (stat_path(st, path, full, &sb) < 0) {
 		err = errno == ENOENT || errno == ENOTDIR
 		              ? -ENOENT
 		              : rpl_error(-errno, "cannot stat '%s': %s", path, strerror(errno));

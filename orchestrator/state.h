@@ -59,6 +59,20 @@ int rpl_state_parse_delete(struct rpl_state *st, const char *file);
  */
 int rpl_state_preload(struct rpl_state *st);
 
+/* What a walk of the tree saw of one regular file, moments ago (lstat). */
+struct rpl_file_stat {
+	int64_t size, mtime_ns, ino;
+};
+
+/*
+ * Lends `seen` (path relative to the root -> struct rpl_file_stat; see
+ * rpl_tree_fingerprint): rpl_state_digest and rpl_state_digest_known take
+ * a listed file's stat from it instead of calling stat() again.  It must
+ * stay unchanged while the handle uses it; NULL ends the loan.
+ */
+struct rpl_strmap;
+void rpl_state_use_stats(struct rpl_state *st, const struct rpl_strmap *seen);
+
 /*
  * Records that `path` had `digest` when it was read at `read_ns` (a scan
  * read it anyway): the stat cache gets the entry without a second read,

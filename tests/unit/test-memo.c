@@ -7,6 +7,7 @@
 #include "orchestrator/memo.h"
 #include "common/error.h"
 #include "common/sha256.h"
+#include "orchestrator/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +90,7 @@ static int64_t mtime_ns(const char *rel)
 
 static void print(struct rpl_tree_print *tp)
 {
-	if (rpl_tree_fingerprint(root, tp))
+	if (rpl_tree_fingerprint(root, tp, NULL))
 		fail_msg("rpl_tree_fingerprint: %s", rpl_errmsg());
 }
 
@@ -183,6 +184,43 @@ static void test_counts_files(void **state)
 	}
 	print(&tp);
 	assert_int_equal(tp.nfiles, 7);
+}
+
+/*
+ * The files a walk lends to the state store: every visible regular file with
+ * the stat the walk saw; no directories, symlinks or hidden paths.
+ */
+static void test_files_kept(void **state)
+{
+	struct rpl_tree_print tp;
+	struct rpl_tree_files files;
+	char path[1024];
+	size_t n = 0;
+
+	(void)state;
+	make_tree();
+	full_path(path, sizeof(path), "link");
+	assert_int_equal(symlink("a.yaml", path), 0);
+	assert_int_equal(rpl_tree_fingerprint(root, &tp, &files), 0);
+	for (size_t i = 0; i < files.map.cap; i++)
+		n += files.map.slots[i].key != NULL;
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < sizeof(tree_files) / sizeof(*tree_files); i++) {
+		const struct rpl_file_stat *f = rpl_strmap_get(&files.map, tree_files[i]);
+		struct stat sb;
+
+		if (!f)
+			fail_msg("'%s' not kept", tree_files[i]);
+		full_path(path, sizeof(path), tree_files[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(f->size, sb.st_size);
+		assert_int_equal(f->ino, sb.st_ino);
+		assert_int_equal(f->mtime_ns, BASE_NS + (int64_t)i * 1000);
+	}
+	assert_null(rpl_strmap_get(&files.map, "link"));
+	assert_null(rpl_strmap_get(&files.map, "sub"));
+	assert_null(rpl_strmap_get(&files.map, ".hidden-file"));
+	rpl_tree_files_release(&files);
 }
 
 static void test_empty_tree(void **state)
@@ -348,7 +386,7 @@ static void test_missing_root(void **state)
 
 	(void)state;
 	full_path(path, sizeof(path), "nosuch");
-	assert_int_equal(rpl_tree_fingerprint(path, &tp), -ENOENT);
+	assert_int_equal(rpl_tree_fingerprint(path, &tp, NULL), -ENOENT);
 	if (!strstr(rpl_errmsg(), "nosuch"))
 		fail_msg("message: '%s'", rpl_errmsg());
 }
@@ -374,6 +412,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, make_root, remove_root)
 		T(test_stable_across_calls),
 		T(test_counts_files),
+		T(test_files_kept),
 		T(test_empty_tree),
 		T(test_newest_mtime),
 		T(test_content_change_of_size),

@@ -6,6 +6,7 @@
  * ripple process would (a handle remembers the digests it took).
  */
 #include "orchestrator/state.h"
+#include "common/strmap.h"
 #include "common/error.h"
 #include "common/sha256.h"
 
@@ -425,6 +426,64 @@ static void test_digest_after_preload(void **state)
 	rpl_state_close(st);
 }
 
+/*
+ * Lent stats (what the tree walk saw) stand in for stat(): a file whose
+ * lent stat matches its cache row keeps the cached digest even though it
+ * changed, and a file the loan does not list is stat'ed as usual.
+ */
+static void test_digest_with_lent_stats(void **state)
+{
+	struct rpl_strmap lent = RPL_STRMAP_INIT;
+	struct rpl_file_stat fs;
+	struct rpl_state *st;
+	uint8_t d[RPL_SHA256_LEN];
+	char old[RPL_SHA256_HEX], got[RPL_SHA256_HEX], want[RPL_SHA256_HEX];
+	struct stat a;
+
+	(void)state;
+	write_file("l.txt", "lent one\n");
+	set_mtime("l.txt", seconds_ago(10));
+	stat_file("l.txt", &a);
+	digest_hex("l.txt", old);
+	write_file("other.txt", "other\n");
+	set_mtime("other.txt", seconds_ago(10));
+	digest_hex("other.txt", got);
+
+	/* Both change; the loan still shows l.txt as it was. */
+	write_file("l.txt", "LENT TWO, longer\n");
+	write_file("other.txt", "OTHER\n");
+	fs.size = (int64_t)a.st_size;
+	fs.ino = (int64_t)a.st_ino;
+	fs.mtime_ns = (int64_t)a.st_mtim.tv_sec * 1000000000 + a.st_mtim.tv_nsec;
+	rpl_strmap_slot(&lent, "l.txt")->value = &fs;
+
+	for (int preload = 0; preload < 2; preload++) {
+		st = open_ok();
+		if (preload)
+			assert_int_equal(rpl_state_preload(st), 0);
+		rpl_state_use_stats(st, &lent);
+		if (preload) {
+			assert_int_equal(rpl_state_digest_known(st, "l.txt", d), 1);
+			hex_of(d, got);
+			assert_string_equal(got, old);
+		}
+		assert_int_equal(rpl_state_digest(st, "l.txt", d), 0);
+		hex_of(d, got);
+		assert_string_equal(got, old);
+		assert_int_equal(rpl_state_digest(st, "other.txt", d), 0);
+		hex_of(d, got);
+		hex_sha("OTHER\n", want);
+		assert_string_equal(got, want);
+		rpl_state_close(st);
+	}
+
+	/* Without the loan the change is seen. */
+	digest_hex("l.txt", got);
+	hex_sha("LENT TWO, longer\n", want);
+	assert_string_equal(got, want);
+	rpl_strmap_release(&lent);
+}
+
 static void test_digest_missing_file(void **state)
 {
 	struct rpl_state *st = open_ok();
@@ -774,6 +833,7 @@ int main(void)
 		T(test_digest_served_from_stat_cache),
 		T(test_digest_rehashed_on_size_change),
 		T(test_digest_racy_entry_is_rehashed),
+		T(test_digest_with_lent_stats),
 		T(test_digest_after_preload),
 		T(test_digest_missing_file),
 		T(test_parse_cache_put_each_delete),
