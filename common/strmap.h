@@ -7,10 +7,12 @@
 #define RPL_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rpl_strmap_slot {
 	const char *key;
 	void *value;
+	uint64_t hash; /* of key: probes compare it before touching the string */
 };
 
 struct rpl_strmap {
