@@ -770,6 +770,35 @@ static void test_unreadable_input_elsewhere(void **state)
 	rpl_state_close(st);
 }
 
+/*
+ * Two archs: both graphs have every job (and an aarch64-only image only
+ * the aarch64 one); an error in the second arch's graph alone (two aarch64
+ * images of one name) fails the plan with its message.
+ */
+static void test_two_archs(void **state)
+{
+	struct rpl_plan_opts o = { 0 };
+	struct run r;
+
+	(void)state;
+	write_file(".ripple.yaml", "archs: [" ARCH ", aarch64]\n");
+	write_file("one/arm.apko.yaml", "contents:\n  packages:\n    - app\narchs: [aarch64]\n");
+	o.mode = RPL_SELECT_STALE;
+	run_ok(&r, NULL, &o);
+	assert_int_equal(r.plan.ngraphs, 2);
+	assert_non_null(rpl_plan_find(&r.plan, "tool", "aarch64"));
+	assert_non_null(rpl_plan_find(&r.plan, "arm", "aarch64"));
+	assert_null(rpl_plan_find(&r.plan, "arm", ARCH));
+	assert_int_equal(r.plan.njobs, 2 * 7 + 1);
+	run_release(&r);
+
+	write_file("two/arm.apko.yaml", "contents:\n  packages:\n    - lib\narchs: [aarch64]\n");
+	run_try(&r, NULL, &o);
+	assert_int_equal(r.err, -RPL_EDUP);
+	assert_string_equal(rpl_errmsg(), "two/arm.apko.yaml: another image is also named 'arm'");
+	run_release(&r);
+}
+
 /* ---- changed files ------------------------------------------------------------------------ */
 
 static void test_changed_files_from_caller(void **state)
@@ -915,6 +944,7 @@ int main(void)
 		P(test_unreadable_input),
 		T(test_unreadable_input_elsewhere),
 		P(test_unreadable_input_elsewhere),
+		T(test_two_archs),
 		T(test_changed_files_from_caller),
 		T(test_changed_from_git),
 		T(test_json),
