@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/testlib.h"
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -348,16 +350,12 @@ struct tmpdir {
 
 static void tmpdir_make(struct tmpdir *t)
 {
-	snprintf(t->path, sizeof(t->path), "/tmp/rpl-apkindex-XXXXXX");
-	assert_non_null(mkdtemp(t->path));
+	assert_int_equal(rpl_test_mkdtemp(t->path, sizeof(t->path), "apkindex"), 0);
 }
 
 static void tmpdir_remove(struct tmpdir *t)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->path);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(rpl_test_remove_tree(t->path), 0);
 }
 
 static void test_load_dir(void **state)

@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
 #define ALIGN alignof(max_align_t)
@@ -606,20 +608,14 @@ static void list_dir(const char *dir, char *out, size_t size)
 
 static int file_setup(void **state)
 {
-	const char *t = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/rpl-common-XXXXXX", t && *t ? t : "/tmp");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return rpl_test_mkdtemp(tmpdir, sizeof(tmpdir), "common");
 }
 
 static int file_teardown(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) ? -1 : 0;
+	return rpl_test_remove_tree(tmpdir);
 }
 
 static void test_read_file(void **state)

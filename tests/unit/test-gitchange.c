@@ -33,25 +33,16 @@ static struct rpl_changes got;
 
 static int make_root(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(root, sizeof(root), "%s/rpl-gitchange-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return rpl_test_mkdtemp(root, sizeof(root), "gitchange");
 }
 
 static int remove_root(void **state)
 {
-	char cmd[512];
-
 	(void)state;
 	rpl_changes_release(&got);
-	if (root[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd))
-			print_error("cannot remove %s\n", root);
-		root[0] = '\0';
-	}
+	rpl_test_remove_tree(root);
+	root[0] = '\0';
 	return 0;
 }
 

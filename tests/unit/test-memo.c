@@ -32,24 +32,15 @@ static char root[256];
 
 static int make_root(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(root, sizeof(root), "%s/rpl-memo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return rpl_test_mkdtemp(root, sizeof(root), "memo");
 }
 
 static int remove_root(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	if (root[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd))
-			print_error("cannot remove %s\n", root);
-		root[0] = '\0';
-	}
+	rpl_test_remove_tree(root);
+	root[0] = '\0';
 	return 0;
 }
 

@@ -37,15 +37,6 @@ static void write_file(const char *rel, const char *text)
 	rpl_test_write_file(root, rel, text);
 }
 
-static void remove_tree(const char *path)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd))
-		print_error("cannot remove %s\n", path);
-}
-
 static const char outer_yaml[] = "name: outer\n"
                                  "inputs:\n"
                                  "  pkg:\n"
@@ -74,11 +65,8 @@ static const char inner_yaml[] = "inputs:\n"
 static int setup(void **state)
 {
 	const char *const dirs[] = { "pipelines", "more-pipelines", "missing-dir" };
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(root, sizeof(root), "%s/rpl-pipeline-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
+	if (rpl_test_mkdtemp(root, sizeof(root), "pipeline"))
 		return -1;
 	write_file("pipelines/local/outer.yaml", outer_yaml);
 	write_file("pipelines/local/inner.yaml", inner_yaml);
@@ -115,7 +103,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	rpl_pipeline_lib_release(&lib);
-	remove_tree(root);
+	rpl_test_remove_tree(root);
 	return 0;
 }
 

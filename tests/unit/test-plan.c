@@ -89,15 +89,13 @@ static void recipe(const char *name, const char *subpackage, const char *const *
 
 static int make_repo(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	const char *const app_needs[] = { "lib-dev", NULL };
 	const char *const tool_needs[] = { "app", NULL };
 	const char *const a_needs[] = { "b", NULL };
 	const char *const b_needs[] = { "a", NULL };
 
 	(void)state;
-	snprintf(root, sizeof(root), "%s/rpl-plan-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
+	if (rpl_test_mkdtemp(root, sizeof(root), "plan"))
 		return -1;
 	write_file(".ripple.yaml", "archs: [" ARCH "]\n");
 	recipe("lib", "lib-dev", NULL);
@@ -117,15 +115,9 @@ static int make_repo(void **state)
 
 static int remove_repo(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	if (root[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd))
-			print_error("cannot remove %s\n", root);
-		root[0] = '\0';
-	}
+	rpl_test_remove_tree(root);
+	root[0] = '\0';
 	return 0;
 }
 

@@ -23,26 +23,22 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
 static char root[256];
 
 static int setup(void **state)
 {
-	const char *t = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(root, sizeof(root), "%s/rpl-repoconfig-XXXXXX", t && *t ? t : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return rpl_test_mkdtemp(root, sizeof(root), "repoconfig");
 }
 
 static int teardown(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) ? -1 : 0;
+	return rpl_test_remove_tree(root);
 }
 
 static const char *config_path(void)

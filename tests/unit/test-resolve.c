@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include "common/file.h"
 #include "common/xalloc.h"
 #include "graph/graph.h"
@@ -62,14 +64,6 @@ static void write_file(const char *dir, const char *name, const char *text, size
 	fwrite(text, 1, len, f);
 	fclose(f);
 	free(path);
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[4096];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
 }
 
 static const struct rpl_edge *find_edge(const struct rpl_node *n, const char *dep,
@@ -261,7 +255,7 @@ static int check(const char *casefile, int line, struct rpl_graph *g, char *exp)
 
 static int run_case(const char *path)
 {
-	char *text, *p, dir[] = "/tmp/ripple-resolve.XXXXXX";
+	char *text, *p, dir[256];
 	const char *arch = "x86_64";
 	char *cur = NULL, *body = NULL;
 	size_t len;
@@ -274,7 +268,7 @@ static int run_case(const char *path)
 	char cwd[4096];
 
 	assert_int_equal(rpl_read_file(path, &text, &len), 0);
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(rpl_test_mkdtemp(dir, sizeof(dir), "resolve"), 0);
 	/* Split into files at lines that start with "== ". */
 	p = text;
 	while (*p) {
@@ -322,7 +316,7 @@ static int run_case(const char *path)
 	}
 	rpl_graph_release(&g);
 	rpl_scan_release(&scan);
-	rm_rf(dir);
+	assert_int_equal(rpl_test_remove_tree(dir), 0);
 	free(text);
 	return failures;
 }

@@ -32,10 +32,7 @@ static char root[256];
 
 static void make_root(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/rpl-scan-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
+	if (rpl_test_mkdtemp(root, sizeof(root), "scan"))
 		fail_msg("mkdtemp: %s", strerror(errno));
 }
 
@@ -66,15 +63,9 @@ static void symlink_in_root(const char *target, const char *rel)
 
 static int remove_root(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	if (root[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd))
-			print_error("cannot remove %s\n", root);
-		root[0] = '\0';
-	}
+	rpl_test_remove_tree(root);
+	root[0] = '\0';
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,4 +32,29 @@ void rpl_test_write_file(const char *root, const char *rel, const char *text)
 	if (write(fd, text, len) != (ssize_t)len)
 		fail_msg("short write to %s", path);
 	close(fd);
+}
+
+int rpl_test_mkdtemp(char *out, size_t n, const char *tag)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if ((size_t)snprintf(out, n, "%s/rpl-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag) >= n) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkdtemp(out) ? 0 : -1;
+}
+
+int rpl_test_remove_tree(const char *path)
+{
+	char cmd[4096];
+
+	if (!path[0])
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd)) {
+		print_error("cannot remove %s\n", path);
+		return -1;
+	}
+	return 0;
 }
