@@ -269,7 +269,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 
 	struct rpl_changes changes;
 	struct rpl_tree_print tp;
-	struct rpl_tree_files files = { RPL_ARENA_INIT, RPL_STRMAP_INIT };
+	struct rpl_tree_files files = RPL_TREE_FILES_INIT;
 
 	char key[RPL_SHA256_HEX], memo[128] = "";
 	int64_t started = now_ns();
@@ -316,7 +316,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	}
 	/* The walk's stats serve the digests: no second stat of every file. */
 	if (o.plan.mode == RPL_SELECT_STALE)
-		rpl_state_use_stats(st, &files.map);
+		rpl_state_use_stats(st, rpl_tree_files_index(&files));
 	make(cli, &o, &scan, st, &p);
 	if (o.plan.mode == RPL_SELECT_CHANGED)
 		rpl_changes_release(&changes);

@@ -12,6 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+struct rpl_tree_file {
+	size_t path; /* offset in paths */
+	struct rpl_file_stat st;
+};
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -66,13 +71,14 @@ static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
 			out->nfiles++;
 		}
 		if (files && S_ISREG(st.st_mode)) {
-			struct rpl_file_stat *f = rpl_arena_alloc(&files->arena, sizeof(*f));
-			f->size = rec[0];
-			f->mtime_ns = rec[1];
-			f->ino = rec[2];
-			rpl_strmap_slot(&files->map,
-			                rpl_arena_strndup(&files->arena, path->buf, path->len - 1))
-			        ->value = f;
+			struct rpl_tree_file *f;
+
+			RPL_ALLOC_GROW(files->v, files->n + 1, files->alloc);
+			f = &files->v[files->n++];
+			f->path = files->paths.len;
+			f->st = (struct rpl_file_stat){ rec[0], rec[1], rec[2] };
+			rpl_strbuf_add(&files->paths, path->buf, path->len - 1);
+			rpl_strbuf_addch(&files->paths, '\0');
 		}
 	}
 	path->len = len;
@@ -83,10 +89,21 @@ static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
 	return err;
 }
 
+const struct rpl_strmap *rpl_tree_files_index(struct rpl_tree_files *files)
+{
+	if (!files->map.n)
+		for (size_t i = 0; i < files->n; i++)
+			rpl_strmap_slot(&files->map, files->paths.buf + files->v[i].path)->value =
+			        &files->v[i].st;
+	return &files->map;
+}
+
 void rpl_tree_files_release(struct rpl_tree_files *files)
 {
 	rpl_strmap_release(&files->map);
-	rpl_arena_release(&files->arena);
+	rpl_strbuf_release(&files->paths);
+	free(files->v);
+	*files = (struct rpl_tree_files)RPL_TREE_FILES_INIT;
 }
 
 int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out, struct rpl_tree_files *files)
@@ -96,10 +113,8 @@ int rpl_tree_fingerprint(const char *root, struct rpl_tree_print *out, struct rp
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
-	if (files) {
-		rpl_arena_init(&files->arena);
-		files->map = (struct rpl_strmap)RPL_STRMAP_INIT;
-	}
+	if (files)
+		*files = (struct rpl_tree_files)RPL_TREE_FILES_INIT;
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return rpl_error(-errno, "cannot open '%s': %s", root, strerror(errno));

@@ -13,8 +13,8 @@
 #ifndef RPL_MEMO_H
 #define RPL_MEMO_H
 
-#include "common/arena.h"
 #include "common/sha256.h"
+#include "common/strbuf.h"
 #include "common/strmap.h"
 
 #include <stddef.h>
@@ -27,14 +27,25 @@ struct rpl_tree_print {
 };
 
 /*
- * The regular files a walk saw: path relative to the root -> struct
- * rpl_file_stat (orchestrator/state.h), so that a plan that has work to do
- * does not stat them all a second time (rpl_state_use_stats).
+ * The regular files a walk saw, so that a plan that has work to do does not
+ * stat them all a second time (rpl_state_use_stats).  The walk only appends
+ * to flat arrays: a no-op, answered from the memo, never pays for the map.
  */
+struct rpl_tree_file;
 struct rpl_tree_files {
-	struct rpl_arena arena;
-	struct rpl_strmap map;
+	struct rpl_strbuf paths; /* NUL-terminated, one after another */
+	struct rpl_tree_file *v;
+	size_t n, alloc;
+	struct rpl_strmap map; /* filled by rpl_tree_files_index */
 };
+
+#define RPL_TREE_FILES_INIT                                  \
+	{                                                    \
+		RPL_STRBUF_INIT, NULL, 0, 0, RPL_STRMAP_INIT \
+	}
+
+/* The files as a map: path relative to the root -> struct rpl_file_stat. */
+const struct rpl_strmap *rpl_tree_files_index(struct rpl_tree_files *files);
 
 /*
  * Walks `root` (not following links, skipping hidden entries), filling

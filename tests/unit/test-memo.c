@@ -185,6 +185,7 @@ static void test_files_kept(void **state)
 {
 	struct rpl_tree_print tp;
 	struct rpl_tree_files files;
+	const struct rpl_strmap *m;
 	char path[1024];
 	size_t n = 0;
 
@@ -193,11 +194,12 @@ static void test_files_kept(void **state)
 	full_path(path, sizeof(path), "link");
 	assert_int_equal(symlink("a.yaml", path), 0);
 	assert_int_equal(rpl_tree_fingerprint(root, &tp, &files), 0);
-	for (size_t i = 0; i < files.map.cap; i++)
-		n += files.map.slots[i].key != NULL;
+	m = rpl_tree_files_index(&files);
+	for (size_t i = 0; i < m->cap; i++)
+		n += m->slots[i].key != NULL;
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < sizeof(tree_files) / sizeof(*tree_files); i++) {
-		const struct rpl_file_stat *f = rpl_strmap_get(&files.map, tree_files[i]);
+		const struct rpl_file_stat *f = rpl_strmap_get(m, tree_files[i]);
 		struct stat sb;
 
 		if (!f)
@@ -208,9 +210,9 @@ static void test_files_kept(void **state)
 		assert_int_equal(f->ino, sb.st_ino);
 		assert_int_equal(f->mtime_ns, BASE_NS + (int64_t)i * 1000);
 	}
-	assert_null(rpl_strmap_get(&files.map, "link"));
-	assert_null(rpl_strmap_get(&files.map, "sub"));
-	assert_null(rpl_strmap_get(&files.map, ".hidden-file"));
+	assert_null(rpl_strmap_get(m, "link"));
+	assert_null(rpl_strmap_get(m, "sub"));
+	assert_null(rpl_strmap_get(m, ".hidden-file"));
 	rpl_tree_files_release(&files);
 }
 
