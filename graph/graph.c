@@ -119,14 +119,6 @@ static void add_edge(struct builder *b, struct rpl_node *from, struct rpl_node *
 	ev->n++;
 }
 
-static const struct rpl_compiled *compiled_for(const struct rpl_scan_entry *e, const char *arch)
-{
-	for (size_t i = 0; i < e->narchs; i++)
-		if (!strcmp(e->archs[i], arch) && e->compiled)
-			return &e->compiled[i];
-	return NULL;
-}
-
 static const char *const *texts(struct rpl_arena *a, const struct rpl_textlist *l)
 {
 	const char **v = l->n ? rpl_arena_alloc(a, l->n * sizeof(*v)) : NULL;
@@ -144,7 +136,7 @@ static int64_t priority(const struct rpl_text *t)
 static void register_origin(struct builder *b, struct rpl_node *n, const char *arch)
 {
 	const struct rpl_recipe *r = n->entry->recipe;
-	const struct rpl_compiled *c = compiled_for(n->entry, arch);
+	const struct rpl_compiled *c = rpl_scan_compiled(n->entry, arch);
 	struct rpl_arena *a = &b->g->arena;
 	const struct rpl_dependencies *d = &r->package.dependencies;
 
@@ -180,7 +172,7 @@ static struct rpl_node *target(struct builder *b, const char *dep, const struct 
 
 static int build_edges(struct builder *b, struct rpl_node *n, const char *arch)
 {
-	const struct rpl_compiled *c = compiled_for(n->entry, arch);
+	const struct rpl_compiled *c = rpl_scan_compiled(n->entry, arch);
 	const struct rpl_recipe *r = n->entry->recipe;
 
 	for (size_t i = 0; c && i < c->nneeds; i++) {
@@ -630,7 +622,7 @@ int rpl_graph_build(struct rpl_graph *g, const struct rpl_scan *scan,
 		const struct rpl_scan_entry *e = &scan->entries[i];
 		struct rpl_node *n;
 
-		if (!e->recipe || !compiled_for(e, arch))
+		if (!e->recipe || !rpl_scan_compiled(e, arch))
 			continue;
 		n = new_node(&b, RPL_NODE_ORIGIN, e->recipe->package.name.s);
 		n->entry = e;

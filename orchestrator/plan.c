@@ -131,12 +131,7 @@ static void own_hashes(void *arg)
 		for (size_t i = 0; i < w->nentries; i++) {
 			const struct rpl_scan_entry *e = &w->scan->entries[i];
 			struct own *o = &w->owns[a * w->nentries + i];
-			int usable = e->image != NULL;
-
-			for (size_t k = 0; !usable && e->recipe && e->compiled && k < e->narchs;
-			     k++)
-				usable = !strcmp(e->archs[k], w->scan->archs[a]);
-			if (!usable)
+			if (!e->image && !(e->recipe && rpl_scan_compiled(e, w->scan->archs[a])))
 				continue;
 			o->taken = 1;
 			if ((o->err = own_hash(w, e, w->scan->archs[a], o)))

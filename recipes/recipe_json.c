@@ -132,12 +132,9 @@ json_t *rpl_entry_detail_json(const struct rpl_scan *s, const struct rpl_scan_en
 
 	if (e->recipe) {
 		const struct rpl_recipe *r = e->recipe;
-		const struct rpl_compiled *c = NULL;
+		const struct rpl_compiled *c = rpl_scan_compiled(e, arch);
 		json_t *rt = json_object(), *subs = json_array(), *vars = json_object();
 
-		for (size_t i = 0; i < e->narchs; i++)
-			if (e->compiled && !strcmp(e->archs[i], arch))
-				c = &e->compiled[i];
 		set_str(o, "description", r->package.description.s);
 		set_str(o, "url", r->package.url.s);
 		json_object_set_new(o, "arch", json_string(arch));

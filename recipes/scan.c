@@ -584,6 +584,14 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+const struct rpl_compiled *rpl_scan_compiled(const struct rpl_scan_entry *e, const char *arch)
+{
+	for (size_t i = 0; e->compiled && i < e->narchs; i++)
+		if (!strcmp(e->archs[i], arch))
+			return &e->compiled[i];
+	return NULL;
+}
+
 int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, const char *arch,
                     char ***files, size_t *n)
 {
@@ -601,7 +609,7 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 
 	} else if (e->recipe) {
 		const char *slash = strrchr(e->file, '/');
-		size_t k;
+		const struct rpl_compiled *c = rpl_scan_compiled(e, arch);
 
 		fv_add(&fv, e->file);
 		if (!slash) {
@@ -611,12 +619,8 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 			add_tree(s, &fv, dir, e->file);
 			free(dir);
 		}
-		for (k = 0; k < e->narchs; k++)
-			if (!strcmp(e->archs[k], arch))
-				break;
-		if (e->compiled && k < e->narchs)
-			for (size_t i = 0; i < e->compiled[k].npipeline_files; i++)
-				fv_add(&fv, e->compiled[k].pipeline_files[i]);
+		for (size_t i = 0; c && i < c->npipeline_files; i++)
+			fv_add(&fv, c->pipeline_files[i]);
 		for (size_t a = 0; a < s->narchs; a++)
 			if (!strcmp(s->archs[a], arch))
 				for (size_t i = 0; i < s->nenv_files[a]; i++)

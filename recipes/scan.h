@@ -103,6 +103,9 @@ void rpl_scan_release(struct rpl_scan *s);
  */
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags);
 
+/* What `e` compiled to for `arch`, or NULL when it is not built for it. */
+const struct rpl_compiled *rpl_scan_compiled(const struct rpl_scan_entry *e, const char *arch);
+
 /* The recipe entry whose origin is `name`, or NULL. */
 const struct rpl_scan_entry *rpl_scan_find(const struct rpl_scan *s, const char *name);
 
