@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <string.h>
 
 /*
  * OpenSSL 3 looks the algorithm up on every implicit fetch; a plan hashes
@@ -36,6 +37,11 @@ void rpl_sha256_update(struct rpl_sha256 *h, const void *p, size_t n)
 {
 	if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
 		RPL_BUG("EVP sha256 update failed");
+}
+
+void rpl_sha256_update_str(struct rpl_sha256 *h, const char *s)
+{
+	rpl_sha256_update(h, s, strlen(s) + 1);
 }
 
 void rpl_sha256_final(struct rpl_sha256 *h, uint8_t out[RPL_SHA256_LEN])

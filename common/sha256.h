@@ -16,6 +16,8 @@ struct rpl_sha256 {
 
 void rpl_sha256_init(struct rpl_sha256 *h);
 void rpl_sha256_update(struct rpl_sha256 *h, const void *p, size_t n);
+/* Adds `s` with its NUL, so that consecutive strings cannot run together. */
+void rpl_sha256_update_str(struct rpl_sha256 *h, const char *s);
 /* Writes the digest and releases the context. */
 void rpl_sha256_final(struct rpl_sha256 *h, uint8_t out[RPL_SHA256_LEN]);
 

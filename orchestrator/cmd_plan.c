@@ -227,7 +227,7 @@ static void memo_key(const struct rpl_cli *cli, const struct popts *o, struct rp
 	rpl_sha256_update(&h, tp->digest, sizeof(tp->digest));
 	rpl_sha256_update(&h, v, sizeof(v));
 	for (size_t i = 0; i < cli->narchs; i++)
-		rpl_sha256_update(&h, cli->archs[i], strlen(cli->archs[i]) + 1);
+		rpl_sha256_update_str(&h, cli->archs[i]);
 	rpl_sha256_update(&h, o->plan.runner ? o->plan.runner : "", 1);
 	rpl_sha256_final(&h, d);
 	rpl_hex(d, sizeof(d), hex);

@@ -44,11 +44,6 @@ static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, .
 	j->selected = 1;
 }
 
-static void hash_str(struct rpl_sha256 *h, const char *s)
-{
-	rpl_sha256_update(h, s, strlen(s) + 1);
-}
-
 /*
  * The own hash of a job, from its scan entry alone: the graph is not needed,
  * so these are taken on a second thread while the graphs are built.
@@ -87,11 +82,11 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
 	o->inputs = rpl_arena_alloc(w->arena, (n ? n : 1) * sizeof(*o->inputs));
 	o->digests = rpl_arena_alloc(w->arena, (n ? n : 1) * sizeof(*o->digests));
 	rpl_sha256_init(&h);
-	hash_str(&h, "ripple job 1");
-	hash_str(&h, kind);
-	hash_str(&h, name);
-	hash_str(&h, arch);
-	hash_str(&h, w->runner);
+	rpl_sha256_update_str(&h, "ripple job 1");
+	rpl_sha256_update_str(&h, kind);
+	rpl_sha256_update_str(&h, name);
+	rpl_sha256_update_str(&h, arch);
+	rpl_sha256_update_str(&h, w->runner);
 	for (size_t i = 0; i < n && !err; i++) {
 		o->inputs[i] = rpl_arena_strdup(w->arena, files[i]);
 		if (w->st) {
@@ -109,7 +104,7 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
 
 		if (err == -ENOENT)
 			err = rpl_error(-ENOENT, "'%s' disappeared while planning", files[i]);
-		hash_str(&h, files[i]);
+		rpl_sha256_update_str(&h, files[i]);
 		rpl_sha256_update(&h, o->digests[i], RPL_SHA256_LEN);
 	}
 	o->ninputs = n;
@@ -189,9 +184,10 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 					struct rpl_sha256 x;
 					uint8_t xd[RPL_SHA256_LEN];
 					rpl_sha256_init(&x);
-					hash_str(&x, ed->to->name);
-					hash_str(&x, ed->to->version);
-					hash_str(&x, ed->to->source ? ed->to->source : "");
+					rpl_sha256_update_str(&x, ed->to->name);
+					rpl_sha256_update_str(&x, ed->to->version);
+					rpl_sha256_update_str(&x,
+					                      ed->to->source ? ed->to->source : "");
 					rpl_sha256_final(&x, xd);
 					push_digest(&d, xd);
 				}

@@ -36,8 +36,8 @@ struct defvec {
 static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char *name,
                     const char *file, int builtin, const char *text, size_t len)
 {
-	rpl_sha256_update(&dv->h, name, strlen(name) + 1);
-	rpl_sha256_update(&dv->h, file, strlen(file) + 1);
+	rpl_sha256_update_str(&dv->h, name);
+	rpl_sha256_update_str(&dv->h, file);
 	rpl_sha256_update(&dv->h, text, len);
 	struct rpl_ydoc doc;
 	struct rpl_pipeline_def *d;

@@ -234,7 +234,7 @@ static int from_cache(struct work *w, const char *text, size_t len)
 	e->has_digest = text != NULL;
 	rpl_sha256_init(&h);
 	rpl_sha256_update(&h, s->env, sizeof(s->env));
-	rpl_sha256_update(&h, e->file, strlen(e->file) + 1);
+	rpl_sha256_update_str(&h, e->file);
 	rpl_sha256_update(&h, content, sizeof(content));
 	rpl_sha256_final(&h, e->cache_key);
 	if (!w->compile || w->keep_full ||
@@ -455,7 +455,7 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 		rpl_sha256_update(&h, "ripple scan env 1", 17);
 		rpl_sha256_update(&h, opts->cache->salt, sizeof(opts->cache->salt));
 		for (size_t i = 0; i < s->narchs; i++)
-			rpl_sha256_update(&h, s->archs[i], strlen(s->archs[i]) + 1);
+			rpl_sha256_update_str(&h, s->archs[i]);
 		rpl_sha256_update(&h, s->config.digest, sizeof(s->config.digest));
 		rpl_sha256_update(&h, s->lib.digest, sizeof(s->lib.digest));
 		rpl_sha256_final(&h, s->env);
