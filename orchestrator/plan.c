@@ -225,9 +225,14 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 }
 
 /* Reasons of a job whose own hash differs from its record: which inputs. */
-static void diff_inputs(struct rpl_plan *p, struct rpl_job *j, const struct rpl_job_record *rec)
+static int diff_inputs(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j,
+                       struct rpl_job_record *rec)
 {
 	size_t a = 0, b = 0, before = j->nreasons;
+	int err = rpl_state_job_inputs(st, j->node->name, j->kind, j->arch, rec);
+
+	if (err)
+		return err;
 
 	/* Both lists are sorted by path: one merge walk. */
 	while (a < j->ninputs || b < rec->ninputs) {
@@ -247,11 +252,14 @@ static void diff_inputs(struct rpl_plan *p, struct rpl_job *j, const struct rpl_
 	}
 	if (j->nreasons == before)
 		add_reason(p, j, "build settings changed (arch, runner or ripple)");
+	return 0;
 }
 
 static int select_stale(struct rpl_plan *p, struct rpl_state *st)
 {
-	for (size_t i = 0; i < p->njobs; i++) {
+	int err = 0;
+
+	for (size_t i = 0; i < p->njobs && !err; i++) {
 		struct rpl_job *j = &p->jobs[i];
 		struct rpl_job_record rec;
 		int found = st ? rpl_state_job_get(st, j->node->name, j->kind, j->arch, &rec) : 0;
@@ -268,11 +276,11 @@ static int select_stale(struct rpl_plan *p, struct rpl_state *st)
 			j->recorded = 1;
 			memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
 			if (memcmp(rec.own_hash, j->own, RPL_SHA256_LEN))
-				diff_inputs(p, j, &rec);
+				err = diff_inputs(p, st, j, &rec);
 		}
 		rpl_job_record_release(&rec);
 	}
-	return 0;
+	return err;
 }
 
 static int in_sorted(char *const *v, size_t n, const char *s)

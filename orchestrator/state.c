@@ -64,7 +64,6 @@ enum stmt {
 	ST_PARSE_DEL,
 	ST_STAT_ALL,
 	ST_JOB_ALL,
-	ST_JOB_INPUT_ALL,
 	ST_COUNT
 };
 
@@ -91,8 +90,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_STAT_ALL] = "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM stat",
 	[ST_JOB_ALL] = "SELECT name, kind, arch, own_hash, input_hash, status, duration, "
 	               "finished_ns FROM job",
-	[ST_JOB_INPUT_ALL] = "SELECT name, kind, arch, path, digest FROM job_input "
-	                     "ORDER BY name, kind, arch, path",
 };
 
 static const char schema_sql[] =
@@ -136,8 +133,7 @@ struct stat_row {
 };
 
 struct job_row {
-	struct rpl_job_record rec; /* paths and digests in st->mem */
-	size_t alloc;
+	struct rpl_job_record rec; /* without its inputs */
 };
 
 static int64_t now_ns(void)
@@ -334,13 +330,6 @@ void rpl_state_close(struct rpl_state *st)
 		sqlite3_close(st->db);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
-	for (size_t i = 0; i < st->jobs.cap; i++) {
-		struct job_row *r = st->jobs.slots[i].value;
-		if (r) {
-			free(r->rec.paths);
-			free(r->rec.digests);
-		}
-	}
 	rpl_strmap_release(&st->stats);
 	rpl_strmap_release(&st->seen);
 	rpl_strmap_release(&st->jobs);
@@ -424,30 +413,6 @@ int rpl_state_preload(struct rpl_state *st)
 	if (rc != SQLITE_DONE)
 		return db_error(st, "reading the job records");
 
-	s = stmt(st, ST_JOB_INPUT_ALL);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		char key[1024];
-		struct job_row *r;
-		snprintf(key, sizeof(key), "%s\t%s\t%s", (const char *)sqlite3_column_text(s, 0),
-		         (const char *)sqlite3_column_text(s, 1),
-		         (const char *)sqlite3_column_text(s, 2));
-		r = rpl_strmap_get(&st->jobs, key);
-		if (!r || sqlite3_column_bytes(s, 4) != RPL_SHA256_LEN)
-			continue;
-		if (r->rec.ninputs == r->alloc) {
-			r->alloc = r->alloc ? r->alloc * 2 : 4;
-			r->rec.paths = rpl_xrealloc(r->rec.paths, r->alloc * sizeof(*r->rec.paths));
-			r->rec.digests =
-			        rpl_xrealloc(r->rec.digests, r->alloc * sizeof(*r->rec.digests));
-		}
-		r->rec.paths[r->rec.ninputs] =
-		        rpl_arena_strdup(&st->mem, (const char *)sqlite3_column_text(s, 3));
-		memcpy(r->rec.digests[r->rec.ninputs], sqlite3_column_blob(s, 4), RPL_SHA256_LEN);
-		r->rec.ninputs++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return db_error(st, "reading the job inputs");
 	st->preloaded = 1;
 	return 0;
 }
@@ -664,7 +629,6 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
                       struct rpl_job_record *rec)
 {
 	sqlite3_stmt *s = stmt(st, ST_JOB_GET);
-	size_t alloc = 0;
 
 	memset(rec, 0, sizeof(*rec));
 	if (st->preloaded) {
@@ -674,16 +638,6 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 		if (!(r = rpl_strmap_get(&st->jobs, key)))
 			return 0;
 		*rec = r->rec;
-		/* The caller releases what it gets: give it copies. */
-		rec->paths =
-		        rpl_xmalloc((r->rec.ninputs ? r->rec.ninputs : 1) * sizeof(*rec->paths));
-		rec->digests =
-		        rpl_xmalloc((r->rec.ninputs ? r->rec.ninputs : 1) * sizeof(*rec->digests));
-		for (size_t i = 0; i < r->rec.ninputs; i++)
-			rec->paths[i] = rpl_xstrdup(r->rec.paths[i]);
-		if (r->rec.ninputs)
-			memcpy(rec->digests, r->rec.digests,
-			       r->rec.ninputs * sizeof(*rec->digests));
 		return 1;
 	}
 
@@ -700,10 +654,25 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 	rec->duration = sqlite3_column_double(s, 3);
 	rec->finished_ns = sqlite3_column_int64(s, 4);
 	sqlite3_reset(s);
+	return 1;
+}
 
-	s = stmt(st, ST_JOB_INPUTS_GET);
+int rpl_state_job_inputs(struct rpl_state *st, const char *name, const char *kind, const char *arch,
+                         struct rpl_job_record *rec)
+{
+	sqlite3_stmt *s = stmt(st, ST_JOB_INPUTS_GET);
+	size_t alloc = 0;
+	int rc;
+
+	for (size_t i = 0; i < rec->ninputs; i++)
+		free(rec->paths[i]);
+	free(rec->paths);
+	free(rec->digests);
+	rec->paths = NULL;
+	rec->digests = NULL;
+	rec->ninputs = 0;
 	bind_job(s, name, kind, arch);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (rec->ninputs == alloc) {
 			alloc = alloc ? alloc * 2 : 8;
 			rec->paths = rpl_xrealloc(rec->paths, alloc * sizeof(*rec->paths));
@@ -717,7 +686,7 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 		rec->ninputs++;
 	}
 	sqlite3_reset(s);
-	return 1;
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading a job's inputs");
 }
 
 int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t n)

@@ -53,9 +53,10 @@ int rpl_state_parse_each(struct rpl_state *st,
 int rpl_state_parse_delete(struct rpl_state *st, const char *file);
 
 /*
- * Reads the whole stat cache and every job record into memory, so that a
- * plan over thousands of jobs makes three queries instead of one per file
- * and per job.  Records written later are not seen by rpl_state_job_get.
+ * Reads the whole stat cache and every job record (without its inputs)
+ * into memory, so that a plan over thousands of jobs makes two queries
+ * instead of one per file and per job.  Records written later are not seen
+ * by rpl_state_job_get.
  */
 int rpl_state_preload(struct rpl_state *st);
 
@@ -106,9 +107,16 @@ struct rpl_job_record {
 	size_t ninputs;
 };
 
-/* Fills `rec` for (name, kind, arch); returns 1 when found, 0 when not, <0 on error. */
+/*
+ * Fills `rec` for (name, kind, arch), all but its inputs; returns 1 when
+ * found, 0 when not, <0 on error.
+ */
 int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, const char *arch,
                       struct rpl_job_record *rec);
+
+/* Fills the inputs of `rec` (paths sorted) from the record of (name, kind, arch). */
+int rpl_state_job_inputs(struct rpl_state *st, const char *name, const char *kind, const char *arch,
+                         struct rpl_job_record *rec);
 int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, const char *arch,
                       const struct rpl_job_record *rec);
 void rpl_job_record_release(struct rpl_job_record *rec);

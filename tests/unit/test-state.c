@@ -622,6 +622,8 @@ static void test_job_put_get_roundtrip(void **state)
 	(void)state;
 	put_three_inputs(st, &rec);
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_int_equal(got.ninputs, 0); /* inputs only when asked for */
+	assert_int_equal(rpl_state_job_inputs(st, "zlib", "package", "x86_64", &got), 0);
 	check_three_inputs(&rec, &got);
 	rpl_job_record_release(&got);
 
@@ -636,6 +638,8 @@ static void test_job_put_get_roundtrip(void **state)
 	snprintf(fewer.status, sizeof(fewer.status), "failed");
 	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &fewer), 0);
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_string_equal(got.status, "failed");
+	assert_int_equal(rpl_state_job_inputs(st, "zlib", "package", "x86_64", &got), 0);
 	assert_string_equal(got.status, "failed");
 	assert_int_equal(got.ninputs, 0);
 	assert_true(got.finished_ns > INT64_C(1700000000000000000));
@@ -658,10 +662,14 @@ static void test_preload_then_job_get(void **state)
 	st = open_ok();
 	assert_int_equal(rpl_state_preload(st), 0);
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_int_equal(got.ninputs, 0); /* inputs only when asked for */
+	assert_int_equal(rpl_state_job_inputs(st, "zlib", "package", "x86_64", &got), 0);
 	check_three_inputs(&rec, &got);
 	rpl_job_record_release(&got);
 	/* Twice: the caller owns copies, the preloaded rows stay intact. */
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_int_equal(got.ninputs, 0); /* inputs only when asked for */
+	assert_int_equal(rpl_state_job_inputs(st, "zlib", "package", "x86_64", &got), 0);
 	check_three_inputs(&rec, &got);
 	rpl_job_record_release(&got);
 
