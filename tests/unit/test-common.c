@@ -1,9 +1,10 @@
 /*
- * The building blocks in common/: the arena, strbuf, strmap, SHA-256, the
- * file helpers and the per-thread error message.  File cases work in a
- * temporary directory made by each run.
+ * The building blocks in common/: the arena, strbuf, strmap, binary records,
+ * SHA-256, the file helpers and the per-thread error message.  File cases
+ * work in a temporary directory made by each run.
  */
 #include "common/arena.h"
+#include "common/bytes.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/sha256.h"
@@ -490,6 +491,94 @@ static void hex_of(const void *p, size_t n, char out[RPL_SHA256_HEX])
 	rpl_hex(d, sizeof(d), out);
 }
 
+/* Binary records: what is written reads back; a short record reads as bad. */
+static void test_bytes_roundtrip(void **state)
+{
+	struct rpl_strbuf b = RPL_STRBUF_INIT;
+	struct rpl_arena a;
+	struct rpl_cursor c;
+
+	(void)state;
+	rpl_arena_init(&a);
+	rpl_put_u8(&b, 0xfe);
+	rpl_put_u32(&b, 0x01020304);
+	rpl_put_u64(&b, UINT64_C(0x1122334455667788));
+	rpl_put_str(&b, "zlib");
+	rpl_put_str(&b, NULL);
+	rpl_put_str(&b, "");
+	/* Little-endian on every host. */
+	assert_memory_equal(b.buf + 1, "\x04\x03\x02\x01", 4);
+
+	c = rpl_cursor_make(b.buf, b.len);
+	assert_int_equal(rpl_get_u8(&c), 0xfe);
+	assert_int_equal(rpl_get_u32(&c), 0x01020304);
+	assert_true(rpl_get_u64(&c) == UINT64_C(0x1122334455667788));
+	assert_string_equal(rpl_get_str(&c, &a), "zlib");
+	assert_null(rpl_get_str(&c, &a));
+	assert_string_equal(rpl_get_str(&c, &a), "");
+	assert_false(c.bad);
+	assert_true(c.p == c.end);
+
+	/* Every prefix is a short read: bad, zeros and "", never past the end. */
+	for (size_t n = 0; n < b.len; n++) {
+		c = rpl_cursor_make(b.buf, n);
+		rpl_get_u8(&c);
+		rpl_get_u32(&c);
+		rpl_get_u64(&c);
+		rpl_get_str(&c, &a);
+		rpl_get_str(&c, &a);
+		rpl_get_str(&c, &a);
+		assert_true(c.bad);
+		assert_int_equal(rpl_get_u32(&c), 0);
+		assert_string_equal(rpl_get_str(&c, &a), "");
+		assert_true(c.p <= c.end);
+	}
+	rpl_strbuf_release(&b);
+	rpl_arena_release(&a);
+}
+
+static void test_bytes_counts_and_strtab(void **state)
+{
+	struct rpl_strbuf b = RPL_STRBUF_INIT;
+	struct rpl_strtab t = RPL_STRTAB_INIT;
+	struct rpl_cursor c;
+	uint32_t x, y, x2;
+
+	(void)state;
+	/* A count larger than the bytes left could hold is refused. */
+	rpl_put_u32(&b, 3);
+	rpl_put_u64(&b, 0);
+	rpl_put_u32(&b, 0);
+	c = rpl_cursor_make(b.buf, b.len);
+	assert_int_equal(rpl_get_count(&c, 4), 3);
+	c = rpl_cursor_make(b.buf, b.len);
+	assert_int_equal(rpl_get_count(&c, 8), 0);
+	assert_true(c.bad);
+	rpl_strbuf_reset(&b);
+	rpl_put_u32(&b, UINT32_MAX - 1);
+	c = rpl_cursor_make(b.buf, b.len);
+	assert_int_equal(rpl_get_count(&c, 1), 0);
+	assert_true(c.bad);
+	rpl_strbuf_release(&b);
+
+	/* Each distinct string once; NULL is none; offsets point at the copy. */
+	x = rpl_strtab_add(&t, "glibc");
+	y = rpl_strtab_add(&t, "busybox");
+	x2 = rpl_strtab_add(&t, "glibc");
+	assert_int_equal(x, x2);
+	assert_int_not_equal(x, y);
+	assert_int_equal(rpl_strtab_add(&t, NULL), RPL_BYTES_NONE);
+	assert_int_equal(t.data.len, strlen("glibc") + strlen("busybox") + 2);
+	c = rpl_cursor_make("", 0);
+	assert_string_equal(rpl_strtab_at(t.data.buf, t.data.len, x, &c), "glibc");
+	assert_string_equal(rpl_strtab_at(t.data.buf, t.data.len, y, &c), "busybox");
+	assert_null(rpl_strtab_at(t.data.buf, t.data.len, RPL_BYTES_NONE, &c));
+	assert_false(c.bad);
+	assert_string_equal(rpl_strtab_at(t.data.buf, t.data.len, (uint32_t)t.data.len, &c), "");
+	assert_true(c.bad);
+	rpl_strtab_release(&t);
+}
+
 static void test_sha256_vectors(void **state)
 {
 	char hex[RPL_SHA256_HEX];
@@ -918,6 +1007,8 @@ int main(void)
 		cmocka_unit_test(test_strbuf_detach_reset),
 		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_strmap_slot_stable),
+		cmocka_unit_test(test_bytes_roundtrip),
+		cmocka_unit_test(test_bytes_counts_and_strtab),
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_sha256_streaming),
 		cmocka_unit_test(test_hex),
