@@ -125,6 +125,22 @@ struct rpl_node **rpl_graph_closure(const struct rpl_graph *g, struct rpl_node *
  */
 double rpl_graph_critical_path(const struct rpl_graph *g, struct rpl_node ***path, size_t *n);
 
+struct rpl_strbuf;
+struct rpl_strtab;
+struct rpl_cursor;
+
+/*
+ * A graph as bytes (graph/codec.c has the layout), its strings added to
+ * `strings`, a table the caller stores alongside.  The decoded graph is
+ * the same graph, except that its nodes have no scan entry (entry is NULL)
+ * and rpl_graph_find finds only node names (provided names need the
+ * resolver, which is not kept).  rpl_graph_decode returns 0 or an error
+ * (a damaged encoding), leaving `g` released.
+ */
+void rpl_graph_encode(const struct rpl_graph *g, struct rpl_strbuf *out,
+                      struct rpl_strtab *strings);
+int rpl_graph_decode(struct rpl_graph *g, struct rpl_cursor *in, const char *strings, size_t len);
+
 const char *rpl_node_kind_name(enum rpl_node_kind k);
 const char *rpl_edge_kind_name(enum rpl_edge_kind k);
 
