@@ -67,13 +67,31 @@ struct own_work {
 	size_t nentries;
 };
 
+void rpl_own_hash(const char *kind, const char *name, const char *arch, const char *runner,
+                  char *const *paths, const uint8_t (*digests)[RPL_SHA256_LEN], size_t n,
+                  uint8_t out[RPL_SHA256_LEN])
+{
+	struct rpl_sha256 h;
+
+	rpl_sha256_init(&h);
+	rpl_sha256_update_str(&h, "ripple job 1");
+	rpl_sha256_update_str(&h, kind);
+	rpl_sha256_update_str(&h, name);
+	rpl_sha256_update_str(&h, arch);
+	rpl_sha256_update_str(&h, runner);
+	for (size_t i = 0; i < n; i++) {
+		rpl_sha256_update_str(&h, paths[i]);
+		rpl_sha256_update(&h, digests[i], RPL_SHA256_LEN);
+	}
+	rpl_sha256_final(&h, out);
+}
+
 /* Reads each input's digest (through the stat cache) and the own hash. */
 static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, const char *arch,
                     struct own *o)
 {
 	const char *kind = rpl_node_kind_name(e->image ? RPL_NODE_IMAGE : RPL_NODE_ORIGIN);
 	const char *name = e->image ? e->image->name : e->recipe->package.name.s;
-	struct rpl_sha256 h;
 	char **files;
 	size_t n;
 	int err = 0;
@@ -81,12 +99,6 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
 	rpl_scan_inputs(w->scan, e, arch, &files, &n);
 	o->inputs = rpl_arena_alloc(w->arena, (n ? n : 1) * sizeof(*o->inputs));
 	o->digests = rpl_arena_alloc(w->arena, (n ? n : 1) * sizeof(*o->digests));
-	rpl_sha256_init(&h);
-	rpl_sha256_update_str(&h, "ripple job 1");
-	rpl_sha256_update_str(&h, kind);
-	rpl_sha256_update_str(&h, name);
-	rpl_sha256_update_str(&h, arch);
-	rpl_sha256_update_str(&h, w->runner);
 	for (size_t i = 0; i < n && !err; i++) {
 		o->inputs[i] = rpl_arena_strdup(w->arena, files[i]);
 		if (w->st) {
@@ -101,14 +113,13 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
 			}
 			free(path);
 		}
-
 		if (err == -ENOENT)
 			err = rpl_error(-ENOENT, "'%s' disappeared while planning", files[i]);
-		rpl_sha256_update_str(&h, files[i]);
-		rpl_sha256_update(&h, o->digests[i], RPL_SHA256_LEN);
 	}
 	o->ninputs = n;
-	rpl_sha256_final(&h, o->hash);
+	if (!err)
+		rpl_own_hash(kind, name, arch, w->runner, o->inputs,
+		             (const uint8_t(*)[RPL_SHA256_LEN])o->digests, n, o->hash);
 	rpl_scan_inputs_free(files, n);
 	return err;
 }
@@ -156,21 +167,41 @@ static void push_digest(struct digests *d, const uint8_t *x)
 	memcpy(d->v[d->n++], x, RPL_SHA256_LEN);
 }
 
-/* Input hashes of one graph's jobs, component by component (see the top). */
+/*
+ * Input hashes of one graph's jobs, component by component (see the top).
+ * A component whose members all have a known input hash (from a snapshot)
+ * and none of whose dependencies got a new one keeps them.
+ */
 static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 {
+	char *renewed = rpl_xcalloc(g->nnodes ? g->nnodes : 1, 1);
+
 	for (size_t c = 0; c < g->nsccs; c++) {
 		const struct rpl_scc *s = &g->sccs[c];
 		struct digests d = { NULL, 0, 0 };
 		uint8_t shared[RPL_SHA256_LEN];
 		struct rpl_sha256 h;
+		int keep = 1;
 
+		for (size_t m = 0; m < s->n && keep; m++) {
+			const struct rpl_node *v = s->members[m];
+			const struct rpl_job *j = job_of[v->id];
+
+			if (j && !j->input_known)
+				keep = 0;
+			for (size_t e = 0; j && e < v->ndeps && keep; e++)
+				if (orders(j, &v->deps[e]) && renewed[v->deps[e].to->id])
+					keep = 0;
+		}
+		if (keep)
+			continue;
 		for (size_t m = 0; m < s->n; m++) {
 			const struct rpl_node *v = s->members[m];
 			struct rpl_job *j = job_of[v->id];
 
 			if (!j)
 				continue;
+			renewed[v->id] = 1;
 			if (s->n > 1)
 				push_digest(&d, j->own);
 			for (size_t e = 0; e < v->ndeps; e++) {
@@ -222,6 +253,7 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 		}
 		free(d.v);
 	}
+	free(renewed);
 }
 
 /* Reasons of a job whose own hash differs from its record: which inputs. */
@@ -300,8 +332,7 @@ static int in_sorted(char *const *v, size_t n, const char *s)
 	return 0;
 }
 
-static int select_changed(struct rpl_plan *p, const struct rpl_scan *scan,
-                          const struct rpl_plan_opts *o)
+static int select_changed(struct rpl_plan *p, const char *root, const struct rpl_plan_opts *o)
 {
 	struct rpl_changes own, ch;
 	int err = 0;
@@ -309,7 +340,7 @@ static int select_changed(struct rpl_plan *p, const struct rpl_scan *scan,
 	if (o->changes) {
 		ch = *o->changes;
 	} else {
-		if ((err = rpl_git_changes(scan->root, o->since, &own)))
+		if ((err = rpl_git_changes(root, o->since, &own)))
 			return err;
 		ch = own;
 	}
@@ -408,7 +439,6 @@ static int cmp_order(const void *a, const void *b)
 int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
                   const struct rpl_plan_opts *o)
 {
-	struct rpl_job ***job_of;
 	struct own_work w = {
 		scan, st, NULL, o->runner ? o->runner : "auto", NULL, scan->nentries
 	};
@@ -421,7 +451,6 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 	rpl_arena_init(&p->arena);
 	p->ngraphs = scan->narchs;
 	p->graphs = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*p->graphs));
-	job_of = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*job_of));
 	w.arena = &p->arena;
 	/* One transaction for the stat cache's writes: thousands of files. */
 	if (st && (err = rpl_state_begin(st)))
@@ -456,7 +485,6 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 	for (size_t a = 0; a < p->ngraphs; a++) {
 		struct rpl_graph *g = &p->graphs[a];
 
-		job_of[a] = rpl_xcalloc(g->nnodes ? g->nnodes : 1, sizeof(**job_of));
 		for (size_t i = 0; i < g->nnodes; i++) {
 			struct rpl_node *v = g->order[i];
 			const struct own *own;
@@ -481,12 +509,31 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 			j->digests = own->digests;
 			j->ninputs = own->ninputs;
 			memcpy(j->own, own->hash, RPL_SHA256_LEN);
-			job_of[a][v->id] = j;
 		}
-		input_hashes(g, job_of[a]);
 	}
 	if (st && (err = rpl_state_commit(st)))
 		goto out;
+	err = rpl_plan_select(p, scan->root, st, o);
+out:
+	free(w.owns);
+	return err;
+}
+
+int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
+                    const struct rpl_plan_opts *o)
+{
+	struct rpl_job ***job_of = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*job_of));
+	int err = 0;
+
+	for (size_t a = 0; a < p->ngraphs; a++)
+		job_of[a] = rpl_xcalloc(p->graphs[a].nnodes ? p->graphs[a].nnodes : 1,
+		                        sizeof(**job_of));
+	for (size_t i = 0; i < p->njobs; i++) {
+		struct rpl_job *j = &p->jobs[i];
+		job_of[j->graph - p->graphs][j->node->id] = j;
+	}
+	for (size_t a = 0; a < p->ngraphs; a++)
+		input_hashes(&p->graphs[a], job_of[a]);
 
 	switch (o->mode) {
 	case RPL_SELECT_STALE:
@@ -497,7 +544,7 @@ int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_st
 			add_reason(p, &p->jobs[i], "requested (--all)");
 		break;
 	case RPL_SELECT_CHANGED:
-		err = select_changed(p, scan, o);
+		err = select_changed(p, root, o);
 		break;
 	case RPL_SELECT_NAMES:
 		err = select_names(p, o->names, o->nnames);
@@ -519,7 +566,6 @@ out:
 	for (size_t a = 0; a < p->ngraphs; a++)
 		free(job_of[a]);
 	free(job_of);
-	free(w.owns);
 	return err;
 }
 

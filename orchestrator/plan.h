@@ -22,6 +22,7 @@
 #include "common/sha256.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rpl_scan;
 struct rpl_state;
@@ -63,6 +64,9 @@ struct rpl_job {
 	const char **reasons;
 	size_t nreasons, reasons_alloc;
 	int selected;
+	/* `input` is already right (a snapshot's), unless something the job
+	 * builds against got a new one: rpl_plan_select then computes it. */
+	int input_known;
 	int recorded; /* the state store has a successful build of it */
 	uint8_t recorded_input[RPL_SHA256_LEN];
 };
@@ -88,6 +92,24 @@ struct rpl_plan {
 int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
                   const struct rpl_plan_opts *o);
 void rpl_plan_release(struct rpl_plan *p);
+
+/*
+ * The part of every plan that follows its jobs: input hashes (along the
+ * graphs' edges), selection by `o`, propagation to dependents and images,
+ * and the order.  `p` has its graphs and jobs (own hashes and inputs set);
+ * `root` is the monorepo, for git.  rpl_plan_make calls it, and so does a
+ * plan made from a snapshot (orchestrator/snapshot.h).
+ */
+int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
+                    const struct rpl_plan_opts *o);
+
+/*
+ * A job's own hash: sha256 of "ripple job 1", its kind, name, arch and
+ * runner, then each input's path and sha256 (paths sorted).
+ */
+void rpl_own_hash(const char *kind, const char *name, const char *arch, const char *runner,
+                  char *const *paths, const uint8_t (*digests)[RPL_SHA256_LEN], size_t n,
+                  uint8_t out[RPL_SHA256_LEN]);
 
 /* The job of (name, arch), an origin or image name; NULL when none. */
 struct rpl_job *rpl_plan_find(const struct rpl_plan *p, const char *name, const char *arch);
