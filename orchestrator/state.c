@@ -1,9 +1,10 @@
 /*
- * The state store, `.ripple/state.db` (SQLite, WAL), schema version 2:
+ * The state store, `.ripple/state.db` (SQLite, WAL), schema version 3:
  *
  *   meta(key TEXT PRIMARY KEY, value TEXT)
- *       "schema" = "2".  Any other version: the file is deleted and made
- *       again; it holds caches and records, never sources.
+ *       "schema" = "3".  A version-2 store is upgraded in place (version 3
+ *       only added the blob table).  Any other version: the file is
+ *       deleted and made again; it holds caches and records, never sources.
  *       "generation": bumped with every job record written.
  *       "noop:<mode>": the memo of the last plan that selected nothing
  *       (orchestrator/memo.h).
@@ -24,6 +25,9 @@
  *       What each job was last built from, for staleness and its reasons.
  *   run(id INTEGER PRIMARY KEY, command TEXT, status TEXT,
  *       started_ns INTEGER, finished_ns INTEGER)
+ *   blob(name TEXT PRIMARY KEY, data BLOB)
+ *       Larger derived values: "snapshot" is the plan snapshot
+ *       (orchestrator/snapshot.c has its layout).
  *
  * Statements are prepared once, in an enum-indexed table (tup's habit).
  */
@@ -45,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "2"
+#define SCHEMA_VERSION "3"
 
 enum stmt {
 	ST_STAT_GET,
@@ -63,6 +67,8 @@ enum stmt {
 	ST_PARSE_ALL,
 	ST_PARSE_DEL,
 	ST_STAT_ALL,
+	ST_BLOB_GET,
+	ST_BLOB_PUT,
 	ST_JOB_ALL,
 	ST_COUNT
 };
@@ -87,6 +93,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
 	[ST_PARSE_ALL] = "SELECT file, key, data FROM parse",
 	[ST_PARSE_DEL] = "DELETE FROM parse WHERE file = ?1",
+	[ST_BLOB_GET] = "SELECT data FROM blob WHERE name = ?1",
+	[ST_BLOB_PUT] = "INSERT OR REPLACE INTO blob(name, data) VALUES (?1, ?2)",
 	[ST_STAT_ALL] = "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM stat",
 	[ST_JOB_ALL] = "SELECT name, kind, arch, own_hash, input_hash, status, duration, "
 	               "finished_ns FROM job",
@@ -108,6 +116,7 @@ static const char schema_sql[] =
         " PRIMARY KEY(name, kind, arch, path));"
         "CREATE TABLE IF NOT EXISTS run(id INTEGER PRIMARY KEY, command TEXT NOT NULL,"
         " status TEXT NOT NULL, started_ns INTEGER NOT NULL, finished_ns INTEGER);"
+        "CREATE TABLE IF NOT EXISTS blob(name TEXT PRIMARY KEY, data BLOB NOT NULL);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
 
 struct rpl_state {
@@ -268,6 +277,13 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 	if (err)
 		return err;
 	stored_version(st, version, sizeof(version));
+	if (!strcmp(version, "2")) {
+		/* 2 -> 3 added a table: keep the records. */
+		if ((err = exec(st, schema_sql)))
+			return err;
+		return exec(st,
+		            "UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema'");
+	}
 	if (*version && strcmp(version, SCHEMA_VERSION)) {
 		/* Another schema: start over. */
 		remove_db(st, path);
@@ -687,6 +703,36 @@ int rpl_state_job_inputs(struct rpl_state *st, const char *name, const char *kin
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : db_error(st, "reading a job's inputs");
+}
+
+int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size_t *len)
+{
+	sqlite3_stmt *s = stmt(st, ST_BLOB_GET);
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(s, 0);
+		*data = rpl_xmalloc(*len ? *len : 1);
+		if (*len)
+			memcpy(*data, sqlite3_column_blob(s, 0), *len);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(st, "reading a blob");
+	return rc == SQLITE_ROW;
+}
+
+int rpl_state_blob_put(struct rpl_state *st, const char *name, const void *data, size_t len)
+{
+	sqlite3_stmt *s = stmt(st, ST_BLOB_PUT);
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(s, 2, len ? data : "", len, SQLITE_STATIC);
+	return step_done(st, s);
 }
 
 int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t n)

@@ -129,6 +129,13 @@ int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t 
 int rpl_state_meta_set(struct rpl_state *st, const char *key, const char *value);
 
 /*
+ * Larger named values (the plan snapshot).  rpl_state_blob_get gives a
+ * malloc'd copy and returns 1, or 0 when there is none, or an error.
+ */
+int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size_t *len);
+int rpl_state_blob_put(struct rpl_state *st, const char *name, const void *data, size_t len);
+
+/*
  * The generation of the job records: it changes whenever a record is
  * written, so a memo of a plan can tell that the records it read are gone.
  */

@@ -159,7 +159,7 @@ static void test_open_creates_dir_db_and_gitignore(void **state)
 	/* `*` ignores the whole directory, itself included. */
 	assert_string_equal(buf, "*\n");
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "2");
+	assert_string_equal(buf, "3");
 	rpl_state_close(st);
 }
 
@@ -224,8 +224,75 @@ static void test_other_schema_version_is_rebuilt(void **state)
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 0);
 	assert_int_equal(rpl_state_meta_get(st, "colour", buf, sizeof(buf)), 0);
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "2");
+	assert_string_equal(buf, "3");
 	assert_int_equal(rpl_state_generation(st), 0);
+	rpl_state_close(st);
+}
+
+/* A version-2 store (no blob table) is upgraded in place: records stay. */
+static void test_schema_2_is_upgraded(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec = { 0 }, got;
+	char db[1024], buf[64];
+	void *data;
+	size_t len;
+	sqlite3 *h;
+
+	(void)state;
+	snprintf(rec.status, sizeof(rec.status), "ok");
+	fill_digest(rec.own_hash, 7);
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	rpl_state_close(st);
+	full_path(db, sizeof(db), ".ripple/state.db");
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+	                              "DROP TABLE blob;"
+	                              "UPDATE meta SET value = '2' WHERE key = 'schema';",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "3");
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_memory_equal(got.own_hash, rec.own_hash, RPL_SHA256_LEN);
+	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 0);
+	assert_int_equal(rpl_state_blob_put(st, "snapshot", "abc", 3), 0);
+	rpl_state_close(st);
+}
+
+/* Blobs: absent, written, replaced, empty; the caller owns the copy. */
+static void test_blob_roundtrip(void **state)
+{
+	struct rpl_state *st = open_ok();
+	static char big[200000];
+	void *data = (void *)1;
+	size_t len = 99;
+
+	(void)state;
+	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 0);
+	assert_null(data);
+	assert_int_equal(len, 0);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7);
+	assert_int_equal(rpl_state_blob_put(st, "snapshot", big, sizeof(big)), 0);
+	assert_int_equal(rpl_state_blob_put(st, "other", "x", 1), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 1);
+	assert_int_equal(len, sizeof(big));
+	assert_memory_equal(data, big, sizeof(big));
+	free(data);
+	assert_int_equal(rpl_state_blob_put(st, "snapshot", "", 0), 0);
+	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 1);
+	assert_int_equal(len, 0);
+	free(data);
+	assert_int_equal(rpl_state_blob_get(st, "other", &data, &len), 1);
+	assert_memory_equal(data, "x", 1);
+	free(data);
 	rpl_state_close(st);
 }
 
@@ -828,6 +895,8 @@ int main(void)
 		T(test_reopen_keeps_records),
 		T(test_other_schema_version_is_rebuilt),
 		T(test_foreign_schema_database_is_rebuilt),
+		T(test_schema_2_is_upgraded),
+		T(test_blob_roundtrip),
 		T(test_digest_is_sha256_of_the_file),
 		T(test_digest_served_from_stat_cache),
 		T(test_digest_rehashed_on_size_change),
