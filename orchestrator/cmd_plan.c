@@ -9,6 +9,7 @@
 #include "orchestrator/gitchange.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
+#include "orchestrator/snapshot.h"
 #include "orchestrator/state.h"
 #include "recipes/scan.h"
 
@@ -22,7 +23,7 @@
 
 struct popts {
 	struct rpl_plan_opts plan;
-	int explain, no_wait, all, changed;
+	int explain, no_wait, all, changed, rescan;
 };
 
 static const char selector_help[] =
@@ -39,6 +40,8 @@ static const char selector_help[] =
         "  -C DIR                  the monorepo root (default: .)\n"
         "  --arch A[,B]            architectures (default: .ripple.yaml archs, else the host's)\n"
         "  --no-wait               fail instead of waiting when another ripple holds the state\n"
+        "  --rescan                scan every recipe and hash every input, ignoring what the\n"
+        "                          last plan kept (the snapshot and the no-op memo)\n"
         "  -h, --help              show this help\n";
 
 static void plan_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -66,17 +69,17 @@ static void plan_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case 'W':
 		o->no_wait = 1;
 		break;
+	case 'S':
+		o->rescan = 1;
+		break;
 	}
 }
 
 static const struct option plan_opts[] = {
-	{ "all", no_argument, NULL, 'A' },
-	{ "changed", no_argument, NULL, 'c' },
-	{ "since", required_argument, NULL, 's' },
-	{ "rebuild-dependents", no_argument, NULL, 'R' },
-	{ "explain", no_argument, NULL, 'e' },
-	{ "no-wait", no_argument, NULL, 'W' },
-	{ NULL, 0, NULL, 0 },
+	{ "all", no_argument, NULL, 'A' },         { "changed", no_argument, NULL, 'c' },
+	{ "since", required_argument, NULL, 's' }, { "rebuild-dependents", no_argument, NULL, 'R' },
+	{ "explain", no_argument, NULL, 'e' },     { "no-wait", no_argument, NULL, 'W' },
+	{ "rescan", no_argument, NULL, 'S' },      { NULL, 0, NULL, 0 },
 };
 
 /*
@@ -241,11 +244,13 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* `scan` may be NULL: a plan from the snapshot scanned nothing. */
 static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan *p)
 {
 	rpl_plan_release(p);
 	rpl_state_close(st);
-	rpl_scan_release(scan);
+	if (scan)
+		rpl_scan_release(scan);
 }
 
 static const char plan_usage[] =
@@ -261,7 +266,7 @@ static const char plan_usage[] =
 int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 {
 	struct popts o = { 0 };
-	struct rpl_scan scan;
+	struct rpl_scan scan, *scanned = NULL;
 	struct rpl_state *st;
 	struct rpl_plan p;
 	char usage[4096];
@@ -270,6 +275,9 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_changes changes;
 	struct rpl_tree_print tp;
 	struct rpl_tree_files files = RPL_TREE_FILES_INIT;
+	struct rpl_snapshot_use use = { "", 0, 0 };
+	uint8_t skey[RPL_SHA256_LEN];
+	int walked = 0, from_snapshot = 0;
 
 	char key[RPL_SHA256_HEX], memo[128] = "";
 	int64_t started = now_ns();
@@ -277,9 +285,12 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 
 	snprintf(usage, sizeof(usage), "%s%s", plan_usage, selector_help);
 	begin(cli, argc, argv, usage, &o, &st);
+	/* The tree as it is: for the memo, the snapshot and the stat cache. */
+	if (o.plan.mode == RPL_SELECT_STALE || o.plan.mode == RPL_SELECT_CHANGED)
+		walked = rpl_tree_fingerprint(".", &tp, &files) == 0;
 	/* The warm no-op: the same tree, records and options as a plan that
 	 * had nothing to do. */
-	if (o.plan.mode == RPL_SELECT_STALE && rpl_tree_fingerprint(".", &tp, &files) == 0) {
+	if (o.plan.mode == RPL_SELECT_STALE && walked && !o.rescan) {
 		memo_ok = tp.newest_ns < started - 1000000000;
 		memo_key(cli, &o, st, &tp, key);
 		if (rpl_state_meta_get(st, "noop:stale", memo, sizeof(memo)) &&
@@ -314,10 +325,25 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 			return RPL_EXIT_OK;
 		}
 	}
-	/* The walk's stats serve the digests: no second stat of every file. */
-	if (o.plan.mode == RPL_SELECT_STALE)
-		rpl_state_use_stats(st, rpl_tree_files_index(&files));
-	make(cli, &o, &scan, st, &p);
+	/* After a small edit: the plan from what the last scan kept. */
+	if (walked) {
+		rpl_snapshot_key(cli->archs, cli->narchs, o.plan.runner, skey);
+		if (o.rescan)
+			snprintf(use.why, sizeof(use.why), "--rescan");
+		else if ((from_snapshot =
+		                  rpl_snapshot_plan(&p, st, ".", skey, &files, &o.plan, &use)) < 0)
+			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	}
+	if (!from_snapshot) {
+		/* The walk's stats serve the digests: no second stat of every file. */
+		if (walked)
+			rpl_state_use_stats(st, rpl_tree_files_index(&files));
+		make(cli, &o, &scan, st, &p);
+		scanned = &scan;
+		if (walked && rpl_snapshot_save(st, skey, &scan, &p, &files, started))
+			rpl_warn("%s (the next plan scans again)", rpl_errmsg());
+		rpl_state_use_stats(st, NULL);
+	}
 	if (o.plan.mode == RPL_SELECT_CHANGED)
 		rpl_changes_release(&changes);
 	if (o.plan.mode == RPL_SELECT_STALE && !p.norder && memo_ok) {
@@ -329,9 +355,18 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		json_t *j = rpl_plan_json(&p);
 		rpl_cli_print_json(j);
 		json_decref(j);
-		finish(&scan, st, &p);
+		finish(scanned, st, &p);
 		rpl_tree_files_release(&files);
 		return RPL_EXIT_OK;
+	}
+	if (o.explain && walked) {
+		if (from_snapshot)
+			printf("from the snapshot of the last scan: %zu input file%s changed, %zu "
+			       "job%s hashed again\n",
+			       use.changed, use.changed == 1 ? "" : "s", use.jobs,
+			       use.jobs == 1 ? "" : "s");
+		else
+			printf("scanned every recipe: %s\n", use.why);
 	}
 	for (size_t i = 0; i < p.norder; i++)
 		npkg += p.order[i]->node->kind == RPL_NODE_ORIGIN;
@@ -354,7 +389,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 				printf("  %-32s %-8s %s\n", "", "", j->reasons[k]);
 		}
 	}
-	finish(&scan, st, &p);
+	finish(scanned, st, &p);
 	rpl_tree_files_release(&files);
 	return RPL_EXIT_OK;
 }

@@ -12,11 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct rpl_tree_file {
-	size_t path; /* offset in paths */
-	struct rpl_file_stat st;
-};
-
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -70,13 +65,14 @@ static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
 		} else {
 			out->nfiles++;
 		}
-		if (files && S_ISREG(st.st_mode)) {
+		if (files && !S_ISDIR(st.st_mode)) {
 			struct rpl_tree_file *f;
 
 			RPL_ALLOC_GROW(files->v, files->n + 1, files->alloc);
 			f = &files->v[files->n++];
 			f->path = files->paths.len;
 			f->st = (struct rpl_file_stat){ rec[0], rec[1], rec[2] };
+			f->mode = (unsigned)st.st_mode;
 			rpl_strbuf_add(&files->paths, path->buf, path->len - 1);
 			rpl_strbuf_addch(&files->paths, '\0');
 		}
@@ -93,8 +89,9 @@ const struct rpl_strmap *rpl_tree_files_index(struct rpl_tree_files *files)
 {
 	if (!files->map.n)
 		for (size_t i = 0; i < files->n; i++)
-			rpl_strmap_slot(&files->map, files->paths.buf + files->v[i].path)->value =
-			        &files->v[i].st;
+			if (S_ISREG(files->v[i].mode))
+				rpl_strmap_slot(&files->map, files->paths.buf + files->v[i].path)
+				        ->value = &files->v[i].st;
 	return &files->map;
 }
 

@@ -16,6 +16,7 @@
 #include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/strmap.h"
+#include "orchestrator/state.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,11 +28,17 @@ struct rpl_tree_print {
 };
 
 /*
- * The regular files a walk saw, so that a plan that has work to do does not
- * stat them all a second time (rpl_state_use_stats).  The walk only appends
- * to flat arrays: a no-op, answered from the memo, never pays for the map.
+ * The files a walk saw (every entry but directories), so that a plan that
+ * has work to do does not stat them all a second time (rpl_state_use_stats)
+ * and a snapshot can tell what changed.  The walk only appends to flat
+ * arrays: a no-op, answered from the memo, never pays for the map.
  */
-struct rpl_tree_file;
+struct rpl_tree_file {
+	size_t path; /* offset in rpl_tree_files.paths */
+	struct rpl_file_stat st;
+	unsigned mode; /* st_mode: a regular file, a link, ... */
+};
+
 struct rpl_tree_files {
 	struct rpl_strbuf paths; /* NUL-terminated, one after another */
 	struct rpl_tree_file *v;
@@ -44,7 +51,7 @@ struct rpl_tree_files {
 		RPL_STRBUF_INIT, NULL, 0, 0, RPL_STRMAP_INIT \
 	}
 
-/* The files as a map: path relative to the root -> struct rpl_file_stat. */
+/* The regular files as a map: path relative to the root -> struct rpl_file_stat. */
 const struct rpl_strmap *rpl_tree_files_index(struct rpl_tree_files *files);
 
 /*

@@ -62,10 +62,10 @@ static int excluded(const struct rpl_scan *s, const char *rel)
 	return 0;
 }
 
-static int image_glob(const struct rpl_scan *s, const char *rel)
+static int image_glob(const struct rpl_repoconfig *cfg, const char *rel)
 {
-	for (size_t i = 0; i < s->config.images.n; i++)
-		if (!fnmatch(s->config.images.v[i].s, rel, FNM_PATHNAME))
+	for (size_t i = 0; i < cfg->images.n; i++)
+		if (!fnmatch(cfg->images.v[i].s, rel, FNM_PATHNAME))
 			return 1;
 	return 0;
 }
@@ -75,6 +75,23 @@ static int is_pipeline_dir(const struct rpl_scan *s, const char *rel)
 	for (size_t i = 0; i < s->config.pipeline_dirs.n; i++)
 		if (!strcmp(s->config.pipeline_dirs.v[i].s, rel))
 			return 1;
+	return 0;
+}
+
+int rpl_scan_structural(const struct rpl_repoconfig *cfg, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+
+	if (!slash && rpl_str_endswith(rel, ".yaml"))
+		return 1; /* a top-level recipe or image, or .ripple.yaml */
+	if (rpl_str_endswith(rel, ".melange.yaml") || rpl_str_endswith(rel, ".apko.yaml") ||
+	    image_glob(cfg, rel))
+		return 1;
+	for (size_t i = 0; i < cfg->pipeline_dirs.n; i++) {
+		size_t n = strlen(cfg->pipeline_dirs.v[i].s);
+		if (!strncmp(rel, cfg->pipeline_dirs.v[i].s, n) && rel[n] == '/')
+			return 1;
+	}
 	return 0;
 }
 
@@ -134,7 +151,7 @@ static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int dep
 				err = walk(s, cv, child, depth + 1);
 		} else if (rpl_str_endswith(n, ".melange.yaml")) {
 			add_cand(cv, s, child, CAND_MELANGE);
-		} else if (rpl_str_endswith(n, ".apko.yaml") || image_glob(s, child)) {
+		} else if (rpl_str_endswith(n, ".apko.yaml") || image_glob(&s->config, child)) {
 			add_cand(cv, s, child, CAND_APKO);
 		} else if (depth == 0 && rpl_str_endswith(n, ".yaml")) {
 			add_cand(cv, s, child, CAND_TOPLEVEL);
@@ -388,6 +405,21 @@ static void check_duplicates(struct rpl_scan *s)
  * env-files, with ${{build.arch}} substituted): looked up once, not once
  * per recipe.
  */
+char *rpl_scan_env_file(const char *pattern, const char *arch)
+{
+	struct rpl_strbuf sb = RPL_STRBUF_INIT;
+	const char *v = strstr(pattern, "${{build.arch}}");
+
+	if (v) {
+		rpl_strbuf_add(&sb, pattern, (size_t)(v - pattern));
+		rpl_strbuf_addstr(&sb, arch);
+		rpl_strbuf_addstr(&sb, v + strlen("${{build.arch}}"));
+	} else {
+		rpl_strbuf_addstr(&sb, pattern);
+	}
+	return rpl_strbuf_detach(&sb);
+}
+
 static void find_env_files(struct rpl_scan *s)
 {
 	s->env_files = rpl_xcalloc(s->narchs ? s->narchs : 1, sizeof(*s->env_files));
@@ -395,24 +427,14 @@ static void find_env_files(struct rpl_scan *s)
 	for (size_t a = 0; a < s->narchs; a++) {
 		s->env_files[a] = rpl_xcalloc(s->config.env_files.n + 1, sizeof(char *));
 		for (size_t i = 0; i < s->config.env_files.n; i++) {
-			struct rpl_strbuf sb = RPL_STRBUF_INIT;
-			const char *pat = s->config.env_files.v[i].s;
-			const char *v = strstr(pat, "${{build.arch}}");
+			char *rel = rpl_scan_env_file(s->config.env_files.v[i].s, s->archs[a]);
+			char *full = path_in_root(s, rel);
 			struct stat st;
-			char *full;
 
-			if (v) {
-				rpl_strbuf_add(&sb, pat, (size_t)(v - pat));
-				rpl_strbuf_addstr(&sb, s->archs[a]);
-				rpl_strbuf_addstr(&sb, v + strlen("${{build.arch}}"));
-			} else {
-				rpl_strbuf_addstr(&sb, pat);
-			}
-			full = path_in_root(s, sb.buf);
 			if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
-				s->env_files[a][s->nenv_files[a]++] = rpl_strbuf_detach(&sb);
+				s->env_files[a][s->nenv_files[a]++] = rel;
 			else
-				rpl_strbuf_release(&sb);
+				free(rel);
 			free(full);
 		}
 	}
@@ -548,7 +570,11 @@ static void fv_add(struct filevec *fv, const char *f)
 	fv->v[fv->n++] = rpl_xstrdup(f);
 }
 
-/* Adds the regular files below `rel` (recursively, hidden ones included). */
+/*
+ * Adds the files below `rel`, recursively.  Hidden entries are skipped, as
+ * the tree walk of the no-op memo skips them: an editor's swap file or a
+ * .gitignore is not an input.
+ */
 static void add_tree(const struct rpl_scan *s, struct filevec *fv, const char *rel,
                      const char *skip)
 {
@@ -563,7 +589,7 @@ static void add_tree(const struct rpl_scan *s, struct filevec *fv, const char *r
 		struct stat st;
 		char *child, *full;
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (de->d_name[0] == '.')
 			continue;
 		child = rpl_path_join(rel, de->d_name);
 		full = path_in_root(s, child);
@@ -592,6 +618,17 @@ const struct rpl_compiled *rpl_scan_compiled(const struct rpl_scan_entry *e, con
 	return NULL;
 }
 
+char *rpl_scan_source_dir(const struct rpl_scan_entry *e)
+{
+	const char *slash = strrchr(e->file, '/');
+
+	if (!e->recipe)
+		return NULL;
+	if (!slash)
+		return rpl_xstrdup(e->recipe->package.name.s);
+	return rpl_xstrndup(e->file, (size_t)(slash - e->file));
+}
+
 int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, const char *arch,
                     char ***files, size_t *n)
 {
@@ -608,17 +645,12 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 		}
 
 	} else if (e->recipe) {
-		const char *slash = strrchr(e->file, '/');
 		const struct rpl_compiled *c = rpl_scan_compiled(e, arch);
+		char *dir = rpl_scan_source_dir(e);
 
 		fv_add(&fv, e->file);
-		if (!slash) {
-			add_tree(s, &fv, e->recipe->package.name.s, NULL);
-		} else {
-			char *dir = rpl_xstrndup(e->file, (size_t)(slash - e->file));
-			add_tree(s, &fv, dir, e->file);
-			free(dir);
-		}
+		add_tree(s, &fv, dir, e->file);
+		free(dir);
 		for (size_t i = 0; c && i < c->npipeline_files; i++)
 			fv_add(&fv, c->pipeline_files[i]);
 		for (size_t a = 0; a < s->narchs; a++)

@@ -103,6 +103,15 @@ void rpl_scan_release(struct rpl_scan *s);
  */
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags);
 
+/*
+ * Whether a file at `rel` (relative to the root) shapes the scan by its
+ * path alone: a recipe or image the walk would take (whatever its content),
+ * .ripple.yaml, or a file under a pipeline dir.  Changing, adding or
+ * removing one can change what there is to build; any other file can only
+ * be an input.
+ */
+int rpl_scan_structural(const struct rpl_repoconfig *cfg, const char *rel);
+
 /* What `e` compiled to for `arch`, or NULL when it is not built for it. */
 const struct rpl_compiled *rpl_scan_compiled(const struct rpl_scan_entry *e, const char *arch);
 
@@ -117,6 +126,15 @@ const struct rpl_scan_entry *rpl_scan_find(const struct rpl_scan *s, const char 
  * file and includes.  The strings and array are malloc'd; free with
  * rpl_scan_inputs_free().
  */
+/*
+ * A recipe's source dir (malloc'd): `<name>/` beside a top-level recipe, the
+ * recipe's own directory for a nested one; NULL for an image.
+ */
+char *rpl_scan_source_dir(const struct rpl_scan_entry *e);
+
+/* An env-files entry of .ripple.yaml for `arch`: ${{build.arch}} substituted (malloc'd). */
+char *rpl_scan_env_file(const char *pattern, const char *arch);
+
 int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, const char *arch,
                     char ***files, size_t *n);
 void rpl_scan_inputs_free(char **files, size_t n);
