@@ -554,6 +554,7 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 		stop(&r, NULL, "no snapshot yet");
 		goto out;
 	}
+	err = 0;
 	c = rpl_cursor_make(blob, len);
 	mlen = rpl_get_u32(&c);
 	magic = rpl_get_bytes(&c, mlen);
