@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <uv.h>
 
 struct popts {
 	struct rpl_plan_opts plan;
@@ -244,6 +245,25 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The half of git's answer that needs no walk of the tree, asked on a
+ * thread of its own while the tree is walked (the message comes back too).
+ */
+struct git_ask {
+	const char *since;
+	struct rpl_git_scan *scan;
+	int err;
+	char msg[1024];
+};
+
+static void ask_git(void *arg)
+{
+	struct git_ask *a = arg;
+
+	if ((a->err = rpl_git_scan_begin(".", a->since, &a->scan)))
+		snprintf(a->msg, sizeof(a->msg), "%s", rpl_errmsg());
+}
+
 /* `scan` may be NULL: a plan from the snapshot scanned nothing. */
 static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan *p)
 {
@@ -282,12 +302,25 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	char key[RPL_SHA256_HEX], memo[128] = "";
 	int64_t started = now_ns();
 	int memo_ok = 0;
+	struct git_ask ask = { NULL, NULL, 0, "" };
+	uv_thread_t asker;
+	int asking = 0;
 
 	snprintf(usage, sizeof(usage), "%s%s", plan_usage, selector_help);
 	begin(cli, argc, argv, usage, &o, &st);
-	/* The tree as it is: for the memo, the snapshot and the stat cache. */
+	/* The tree as it is (for the memo, the snapshot and the stat cache)
+	 * and, for --changed, what git says, both at once: each is a walk of
+	 * the work tree. */
+	if (o.plan.mode == RPL_SELECT_CHANGED) {
+		ask.since = o.plan.since;
+		asking = uv_thread_create(&asker, ask_git, &ask) == 0;
+		if (!asking)
+			ask_git(&ask);
+	}
 	if (o.plan.mode == RPL_SELECT_STALE || o.plan.mode == RPL_SELECT_CHANGED)
 		walked = rpl_tree_fingerprint(".", &tp, &files) == 0;
+	if (asking)
+		uv_thread_join(&asker);
 	/* The warm no-op: the same tree, records and options as a plan that
 	 * had nothing to do. */
 	if (o.plan.mode == RPL_SELECT_STALE && walked && !o.rescan) {
@@ -306,7 +339,15 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	}
 	/* --changed with nothing changed: no recipe needs reading. */
 	if (o.plan.mode == RPL_SELECT_CHANGED) {
-		int err = rpl_git_changes(".", o.plan.since, &changes);
+		int err = ask.err;
+
+		if (err)
+			rpl_die(RPL_EXIT_USAGE, "%s", ask.msg);
+		if (walked)
+			err = rpl_git_scan_finish(ask.scan, &files, &changes);
+		else
+			err = rpl_git_changes(".", o.plan.since, &changes);
+		rpl_git_scan_free(ask.scan);
 		if (err)
 			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
 		o.plan.changes = &changes;

@@ -1,13 +1,19 @@
 #include "orchestrator/gitchange.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "orchestrator/memo.h"
+#include "common/arena.h"
+#include "common/strmap.h"
 
 #include <git2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int git_err(const char *what)
 {
@@ -36,24 +42,6 @@ static void add_path(struct collect *c, const char *path, int deleted)
 		RPL_ALLOC_GROW(o->deleted, o->ndeleted + 1, c->dalloc);
 		o->deleted[o->ndeleted++] = rpl_xstrdup(path);
 	}
-}
-
-static int file_cb(const git_diff_delta *d, float progress, void *payload)
-{
-	struct collect *c = payload;
-
-	(void)progress;
-	/* libgit2 1.5 blends tree->index and index->workdir and can call a file
-	 * changed back to the base's content "modified"; its ids say otherwise. */
-	if (d->status == GIT_DELTA_MODIFIED && (d->new_file.flags & GIT_DIFF_FLAG_VALID_ID) &&
-	    (d->old_file.flags & GIT_DIFF_FLAG_VALID_ID) &&
-	    git_oid_equal(&d->old_file.id, &d->new_file.id) && d->old_file.mode == d->new_file.mode)
-		return 0;
-
-	add_path(c, d->old_file.path, d->status == GIT_DELTA_DELETED);
-	if (d->new_file.path && (!d->old_file.path || strcmp(d->new_file.path, d->old_file.path)))
-		add_path(c, d->new_file.path, 0);
-	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -161,22 +149,58 @@ out:
 	return rc;
 }
 
-int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out)
+/*
+ * Comparing the base with the working tree, in two halves.  The first
+ * (rpl_git_scan_begin) needs git alone: the repository, the base's tree and
+ * its differences with the index.  The second (rpl_git_scan_finish) holds
+ * the index against a walk of the tree: an entry whose stat data match the
+ * file (and is not racy: not modified in the second the index was written)
+ * has the index's blob; any other file is hashed as git would store it.  A
+ * path is changed when its blob or mode at the base differs from the
+ * working tree's; a file no index entry names is untracked unless ignored.
+ * This is what `git status` does, reusing the walk ripple makes anyway
+ * instead of a second one inside libgit2.
+ */
+struct rpl_git_scan {
+	git_repository *repo;
+	git_index *index;
+	git_diff *staged; /* base tree -> index */
+	char *root;
+	char *prefix; /* the monorepo root inside the work tree: "" or "dir/" */
+	char *base;
+	int64_t index_ns; /* when the index was written: entries as new are racy */
+};
+
+void rpl_git_scan_free(struct rpl_git_scan *g)
 {
-	git_repository *repo = NULL;
+	if (!g)
+		return;
+	git_diff_free(g->staged);
+	git_index_free(g->index);
+	git_repository_free(g->repo);
+	free(g->root);
+	free(g->prefix);
+	free(g->base);
+	free(g);
+	git_libgit2_shutdown();
+}
+
+int rpl_git_scan_begin(const char *root, const char *since, struct rpl_git_scan **out)
+{
+	struct rpl_git_scan *g = rpl_xcalloc(1, sizeof(*g));
 	git_object *obj = NULL;
 	git_commit *base = NULL;
 	git_tree *tree = NULL;
-	git_diff *diff = NULL;
-	git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
 	struct rpl_strbuf desc = RPL_STRBUF_INIT;
-	struct collect c = { out, 0, 0, "" };
-	char real_root[PATH_MAX], real_wd[PATH_MAX], *prefix = NULL;
+	char real_root[PATH_MAX], real_wd[PATH_MAX];
+	struct stat sb;
 	int rc, err = 0;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	git_libgit2_init();
-	if ((rc = git_repository_open_ext(&repo, root, 0, NULL)) < 0) {
+	g->root = rpl_xstrdup(root);
+	g->prefix = rpl_xstrdup("");
+	if ((rc = git_repository_open_ext(&g->repo, root, 0, NULL)) < 0) {
 		char where[PATH_MAX];
 		if (!realpath(root, where))
 			snprintf(where, sizeof(where), "%s", root);
@@ -185,28 +209,28 @@ int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out
 		              : git_err("open");
 		goto out;
 	}
-	if (git_repository_is_bare(repo)) {
+	if (git_repository_is_bare(g->repo)) {
 		err = rpl_error(-RPL_EUSAGE, "'%s' is a bare git repository", root);
 		goto out;
 	}
 	/* Paths from git are relative to the work tree; ours to the monorepo root. */
-	if (!realpath(root, real_root) || !realpath(git_repository_workdir(repo), real_wd)) {
+	if (!realpath(root, real_root) || !realpath(git_repository_workdir(g->repo), real_wd)) {
 		err = rpl_error(-RPL_ELIB, "cannot resolve '%s'", root);
 		goto out;
 	}
 	if (strcmp(real_root, real_wd)) {
 		size_t n = strlen(real_wd);
+		struct rpl_strbuf p = RPL_STRBUF_INIT;
 		if (strncmp(real_root, real_wd, n) || real_root[n] != '/') {
 			err = rpl_error(-RPL_EUSAGE, "'%s' is outside its git work tree", root);
 			goto out;
 		}
-		struct rpl_strbuf p = RPL_STRBUF_INIT;
 		rpl_strbuf_addf(&p, "%s/", real_root + n + 1);
-		prefix = rpl_strbuf_detach(&p);
-		c.prefix = prefix;
+		free(g->prefix);
+		g->prefix = rpl_strbuf_detach(&p);
 	}
 	if (since) {
-		if ((rc = git_revparse_single(&obj, repo, since)) < 0) {
+		if ((rc = git_revparse_single(&obj, g->repo, since)) < 0) {
 			err = rpl_error(-RPL_EUSAGE, "git: unknown revision '%s'", since);
 			goto out;
 		}
@@ -215,48 +239,286 @@ int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out
 			goto out;
 		}
 		rpl_strbuf_addstr(&desc, since);
-	} else if ((err = default_base(repo, &base, &desc))) {
+	} else if ((err = default_base(g->repo, &base, &desc))) {
 		goto out;
 	}
 	if (base && (rc = git_commit_tree(&tree, base)) < 0) {
 		err = git_err("tree");
 		goto out;
 	}
-	/* UPDATE_INDEX refreshes the stat data of entries found unchanged, as
-	 * `git status` does: otherwise every run re-reads the files whose index
-	 * entries are racy. */
-	opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS |
-	             GIT_DIFF_SKIP_BINARY_CHECK | GIT_DIFF_UPDATE_INDEX;
-	if ((rc = git_diff_tree_to_workdir_with_index(&diff, repo, tree, &opts)) < 0) {
-		err = git_err("diff");
+	if (git_repository_index(&g->index, g->repo) < 0 ||
+	    git_diff_tree_to_index(&g->staged, g->repo, tree, g->index, NULL) < 0) {
+		err = git_err("index");
 		goto out;
 	}
-	{
-		git_index *idx = NULL;
-		/* Best effort, as git status: a held index.lock just skips it. */
-		if (git_repository_index(&idx, repo) == 0)
-			git_index_write(idx);
-		git_index_free(idx);
-	}
-
-	if ((rc = git_diff_foreach(diff, file_cb, NULL, NULL, NULL, &c)) < 0) {
-		err = git_err("diff");
-		goto out;
-	}
-	sort_unique(out->paths, &out->npaths);
-	sort_unique(out->deleted, &out->ndeleted);
-	out->base = rpl_strbuf_detach(&desc);
+	if (git_index_path(g->index) && stat(git_index_path(g->index), &sb) == 0)
+		g->index_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	g->base = rpl_strbuf_detach(&desc);
 out:
 	rpl_strbuf_release(&desc);
-	free(prefix);
-	git_diff_free(diff);
 	git_tree_free(tree);
 	git_commit_free(base);
 	git_object_free(obj);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
 	if (err)
+		rpl_git_scan_free(g);
+	else
+		*out = g;
+	return err;
+}
+
+/* A file of the working tree as git sees it: its mode and blob id. */
+struct work {
+	int exists;
+	uint32_t mode;
+	git_oid id;
+};
+
+static uint32_t git_mode(mode_t m)
+{
+	if (S_ISLNK(m))
+		return GIT_FILEMODE_LINK;
+	return (m & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+}
+
+/* The blob id of the file at `rel` (under the root) as git would store it. */
+static int hash_work(struct rpl_git_scan *g, const char *rel, const char *gitpath, mode_t mode,
+                     git_oid *id)
+{
+	char *full = rpl_path_join(g->root, rel);
+	int err = 0;
+
+	if (S_ISLNK(mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(full, target, sizeof(target));
+		if (n < 0 || git_odb_hash(id, target, (size_t)n, GIT_OBJECT_BLOB) < 0)
+			err = rpl_error(-RPL_ELIB, "git: cannot read the link '%s'", rel);
+	} else if (git_repository_hashfile(id, g->repo, full, GIT_OBJECT_BLOB, gitpath) < 0) {
+		err = git_err(rel);
+	}
+	free(full);
+	return err;
+}
+
+/* Whether `gitpath` (a file) is ignored, remembering each directory's answer. */
+static int ignored(struct rpl_git_scan *g, struct rpl_strmap *dirs, struct rpl_arena *a,
+                   const char *gitpath)
+{
+	struct rpl_strbuf dir = RPL_STRBUF_INIT;
+	int ign = 0;
+
+	for (const char *s = strchr(gitpath, '/'); s && !ign; s = strchr(s + 1, '/')) {
+		struct rpl_strmap_slot *slot;
+		rpl_strbuf_reset(&dir);
+		rpl_strbuf_add(&dir, gitpath, (size_t)(s - gitpath) + 1);
+		slot = rpl_strmap_slot(dirs, rpl_arena_strdup(a, dir.buf));
+		if (!slot->value) {
+			int x = 0;
+			git_ignore_path_is_ignored(&x, g->repo, dir.buf);
+			slot->value = (void *)(uintptr_t)(x ? 2 : 1);
+		}
+		ign = (uintptr_t)slot->value == 2;
+	}
+	rpl_strbuf_release(&dir);
+	if (!ign)
+		git_ignore_path_is_ignored(&ign, g->repo, gitpath);
+	return ign;
+}
+
+/*
+ * What is at `rel` now: from the walk's entry `w` when there is one, else
+ * from lstat (a hidden path the walk skips).  `e` is the index entry, whose
+ * blob stands for the file while its stat data match.
+ */
+static int work_of(struct rpl_git_scan *g, const char *rel, const char *gitpath,
+                   const struct rpl_tree_file *w, const git_index_entry *e, struct work *out,
+                   int *refresh)
+{
+	struct stat sb;
+	int64_t mtime;
+
+	memset(out, 0, sizeof(*out));
+	if (w) {
+		memset(&sb, 0, sizeof(sb));
+		sb.st_mode = (mode_t)w->mode;
+		sb.st_size = (off_t)w->st.size;
+		sb.st_ino = (ino_t)w->st.ino;
+		mtime = w->st.mtime_ns;
+	} else {
+		char *full = rpl_path_join(g->root, rel);
+		int there = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode);
+		free(full);
+		if (!there)
+			return 0;
+		mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	}
+	out->exists = 1;
+	out->mode = git_mode(sb.st_mode);
+	if (e && e->mode == out->mode && e->file_size == (uint32_t)sb.st_size &&
+	    e->ino == (uint32_t)sb.st_ino &&
+	    (int64_t)e->mtime.seconds * 1000000000 + e->mtime.nanoseconds == mtime &&
+	    mtime < g->index_ns) {
+		git_oid_cpy(&out->id, &e->id);
+		return 0;
+	}
+	if (hash_work(g, rel, gitpath, sb.st_mode, &out->id))
+		return -1;
+	/* Unchanged but for its stat data: refresh the entry, as git status does,
+	 * so the next run need not read the file again. */
+	if (e && refresh && git_oid_equal(&out->id, &e->id) && e->mode == out->mode &&
+	    mtime < g->index_ns - 1000000000) {
+		char *full = rpl_path_join(g->root, rel);
+		git_index_entry fresh = *e;
+		if (lstat(full, &sb) == 0 &&
+		    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec == mtime) {
+			fresh.ctime.seconds = (int32_t)sb.st_ctim.tv_sec;
+			fresh.ctime.nanoseconds = (uint32_t)sb.st_ctim.tv_nsec;
+			fresh.mtime.seconds = (int32_t)sb.st_mtim.tv_sec;
+			fresh.mtime.nanoseconds = (uint32_t)sb.st_mtim.tv_nsec;
+			fresh.dev = (uint32_t)sb.st_dev;
+			fresh.ino = (uint32_t)sb.st_ino;
+			fresh.uid = (uint32_t)sb.st_uid;
+			fresh.gid = (uint32_t)sb.st_gid;
+			fresh.file_size = (uint32_t)sb.st_size;
+			if (git_index_add(g->index, &fresh) == 0)
+				*refresh = 1;
+		}
+		free(full);
+	}
+	return 0;
+}
+
+static int changed(int base_exists, uint32_t base_mode, const git_oid *base_id,
+                   const struct work *w)
+{
+	if (base_exists != w->exists)
+		return 1;
+	return base_exists && (base_mode != w->mode || !git_oid_equal(base_id, &w->id));
+}
+
+int rpl_git_scan_finish(struct rpl_git_scan *g, const struct rpl_tree_files *files,
+                        struct rpl_changes *out)
+{
+	struct collect c = { out, 0, 0, g->prefix };
+	struct rpl_strmap walk = RPL_STRMAP_INIT, staged = RPL_STRMAP_INIT, dirs = RPL_STRMAP_INIT;
+	struct rpl_arena a;
+	size_t plen = strlen(g->prefix), nentries = git_index_entrycount(g->index);
+	size_t ndeltas = git_diff_num_deltas(g->staged);
+	char *seen = rpl_xcalloc(files->n ? files->n : 1, 1);
+	struct rpl_strbuf gp = RPL_STRBUF_INIT;
+	int refresh = 0, err = 0;
+
+	memset(out, 0, sizeof(*out));
+	rpl_arena_init(&a);
+	for (size_t i = 0; i < files->n; i++)
+		rpl_strmap_slot(&walk, files->paths.buf + files->v[i].path)->value =
+		        (void *)(uintptr_t)(i + 1);
+	for (size_t i = 0; i < ndeltas; i++) {
+		const git_diff_delta *d = git_diff_get_delta(g->staged, i);
+		rpl_strmap_slot(&staged, d->old_file.path ? d->old_file.path : d->new_file.path)
+		        ->value = (void *)d;
+	}
+
+	/* Every tracked file: its base side (the index's, unless staged) against now. */
+	for (size_t i = 0; i < nentries && !err; i++) {
+		const git_index_entry *e = git_index_get_byindex(g->index, i);
+		const git_diff_delta *d;
+		uintptr_t at;
+		struct work w;
+		const char *rel;
+
+		if (strncmp(e->path, g->prefix, plen))
+			continue;
+		rel = e->path + plen;
+		if (git_index_entry_stage(e) > 0) { /* a conflict: changed, whatever it holds */
+			add_path(&c, e->path, 0);
+			continue;
+		}
+		at = (uintptr_t)rpl_strmap_get(&walk, rel);
+		if (at)
+			seen[at - 1] = 1;
+		if (e->mode == GIT_FILEMODE_COMMIT) {
+			/* A submodule: only what the base and the index say of it. */
+			d = rpl_strmap_get(&staged, e->path);
+			if (d)
+				add_path(&c, e->path, 0);
+			continue;
+		}
+		if (work_of(g, rel, e->path, at ? &files->v[at - 1] : NULL, e, &w, &refresh)) {
+			err = -1;
+			break;
+		}
+		d = rpl_strmap_get(&staged, e->path);
+		if (d ? changed(d->status != GIT_DELTA_ADDED, d->old_file.mode, &d->old_file.id, &w)
+		      : changed(1, e->mode, &e->id, &w))
+			add_path(&c, e->path, !w.exists && (!d || d->status != GIT_DELTA_ADDED));
+	}
+	/* Files at the base that the index no longer has (git rm, staged). */
+	for (size_t i = 0; i < ndeltas && !err; i++) {
+		const git_diff_delta *d = git_diff_get_delta(g->staged, i);
+		const char *path = d->old_file.path;
+		uintptr_t at;
+		struct work w;
+
+		if (d->status != GIT_DELTA_DELETED || strncmp(path, g->prefix, plen))
+			continue;
+		at = (uintptr_t)rpl_strmap_get(&walk, path + plen);
+		if (at)
+			seen[at - 1] = 1;
+		if (d->old_file.mode == GIT_FILEMODE_COMMIT) {
+			add_path(&c, path, 0);
+			continue;
+		}
+		if (work_of(g, path + plen, path, at ? &files->v[at - 1] : NULL, NULL, &w, NULL)) {
+			err = -1;
+			break;
+		}
+		/* A staged deletion is a change even when the file is still there
+		 * (git rm --cached): the next commit removes it. */
+		add_path(&c, path, !w.exists);
+	}
+	/* What git does not track: new, unless ignored. */
+	for (size_t i = 0; i < files->n && !err; i++) {
+		if (seen[i])
+			continue;
+		rpl_strbuf_reset(&gp);
+		rpl_strbuf_addf(&gp, "%s%s", g->prefix, files->paths.buf + files->v[i].path);
+		if (!ignored(g, &dirs, &a, gp.buf))
+			add_path(&c, gp.buf, 0);
+	}
+	/* Best effort, as git status: a held index.lock just skips it. */
+	if (!err && refresh)
+		git_index_write(g->index);
+
+	rpl_strbuf_release(&gp);
+	rpl_strmap_release(&walk);
+	rpl_strmap_release(&staged);
+	rpl_strmap_release(&dirs);
+	rpl_arena_release(&a);
+	free(seen);
+	if (err) {
 		rpl_changes_release(out);
+		return rpl_errmsg()[0] ? -RPL_ELIB : err;
+	}
+	sort_unique(out->paths, &out->npaths);
+	sort_unique(out->deleted, &out->ndeleted);
+	out->base = rpl_xstrdup(g->base);
+	return 0;
+}
+
+int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out)
+{
+	struct rpl_git_scan *g;
+	struct rpl_tree_print tp;
+	struct rpl_tree_files files;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = rpl_git_scan_begin(root, since, &g)))
+		return err;
+	if (!(err = rpl_tree_fingerprint(root, &tp, &files)))
+		err = rpl_git_scan_finish(g, &files, out);
+	rpl_tree_files_release(&files);
+	rpl_git_scan_free(g);
 	return err;
 }
 

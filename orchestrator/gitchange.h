@@ -24,6 +24,20 @@ struct rpl_changes {
  * Returns 0 or an error with a message (not a git repository, bad revision).
  */
 int rpl_git_changes(const char *root, const char *since, struct rpl_changes *out);
+
+/*
+ * The same in two halves, for a caller that walks the tree anyway: begin
+ * needs git alone (so it can run on a thread while the tree is walked),
+ * finish compares the index with `files`, a walk of `root`
+ * (rpl_tree_fingerprint).  Untracked files under hidden directories, which
+ * the walk skips, are not listed: they are never inputs.
+ */
+struct rpl_git_scan;
+struct rpl_tree_files;
+int rpl_git_scan_begin(const char *root, const char *since, struct rpl_git_scan **out);
+int rpl_git_scan_finish(struct rpl_git_scan *g, const struct rpl_tree_files *files,
+                        struct rpl_changes *out);
+void rpl_git_scan_free(struct rpl_git_scan *g);
 void rpl_changes_release(struct rpl_changes *c);
 
 #endif

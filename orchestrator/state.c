@@ -126,7 +126,8 @@ struct rpl_state {
 	int lock_fd;
 	/* After rpl_state_preload: the stat cache and the job records in
 	 * memory (one query each instead of one per file and per job). */
-	int preloaded;
+	int preloaded;                 /* the stat cache */
+	int jobs_preloaded;            /* the job records */
 	const struct rpl_strmap *lent; /* rpl_state_use_stats */
 	struct rpl_arena mem;
 	struct rpl_strmap stats; /* path -> struct stat_row */
@@ -387,6 +388,35 @@ static const char *job_key(struct rpl_arena *a, const char *name, const char *ki
 	return rpl_arena_printf(a, "%s\t%s\t%s", name, kind, arch);
 }
 
+int rpl_state_preload_jobs(struct rpl_state *st)
+{
+	sqlite3_stmt *s = stmt(st, ST_JOB_ALL);
+	int rc;
+
+	if (st->jobs_preloaded)
+		return 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct job_row *r = rpl_arena_alloc(&st->mem, sizeof(*r));
+		const char *key = job_key(&st->mem, (const char *)sqlite3_column_text(s, 0),
+		                          (const char *)sqlite3_column_text(s, 1),
+		                          (const char *)sqlite3_column_text(s, 2));
+		if (sqlite3_column_bytes(s, 3) == RPL_SHA256_LEN)
+			memcpy(r->rec.own_hash, sqlite3_column_blob(s, 3), RPL_SHA256_LEN);
+		if (sqlite3_column_bytes(s, 4) == RPL_SHA256_LEN)
+			memcpy(r->rec.input_hash, sqlite3_column_blob(s, 4), RPL_SHA256_LEN);
+		snprintf(r->rec.status, sizeof(r->rec.status), "%s",
+		         (const char *)sqlite3_column_text(s, 5));
+		r->rec.duration = sqlite3_column_double(s, 6);
+		r->rec.finished_ns = sqlite3_column_int64(s, 7);
+		rpl_strmap_slot(&st->jobs, key)->value = r;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, "reading the job records");
+	st->jobs_preloaded = 1;
+	return 0;
+}
+
 int rpl_state_preload(struct rpl_state *st)
 {
 	sqlite3_stmt *s = stmt(st, ST_STAT_ALL);
@@ -409,28 +439,8 @@ int rpl_state_preload(struct rpl_state *st)
 	if (rc != SQLITE_DONE)
 		return db_error(st, "reading the stat cache");
 
-	s = stmt(st, ST_JOB_ALL);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct job_row *r = rpl_arena_alloc(&st->mem, sizeof(*r));
-		const char *key = job_key(&st->mem, (const char *)sqlite3_column_text(s, 0),
-		                          (const char *)sqlite3_column_text(s, 1),
-		                          (const char *)sqlite3_column_text(s, 2));
-		if (sqlite3_column_bytes(s, 3) == RPL_SHA256_LEN)
-			memcpy(r->rec.own_hash, sqlite3_column_blob(s, 3), RPL_SHA256_LEN);
-		if (sqlite3_column_bytes(s, 4) == RPL_SHA256_LEN)
-			memcpy(r->rec.input_hash, sqlite3_column_blob(s, 4), RPL_SHA256_LEN);
-		snprintf(r->rec.status, sizeof(r->rec.status), "%s",
-		         (const char *)sqlite3_column_text(s, 5));
-		r->rec.duration = sqlite3_column_double(s, 6);
-		r->rec.finished_ns = sqlite3_column_int64(s, 7);
-		rpl_strmap_slot(&st->jobs, key)->value = r;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return db_error(st, "reading the job records");
-
 	st->preloaded = 1;
-	return 0;
+	return rpl_state_preload_jobs(st);
 }
 
 /* Whether the cached row still describes the file (git's racy rule included). */
@@ -647,7 +657,7 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 	sqlite3_stmt *s = stmt(st, ST_JOB_GET);
 
 	memset(rec, 0, sizeof(*rec));
-	if (st->preloaded) {
+	if (st->jobs_preloaded) {
 		char key[1024];
 		const struct job_row *r;
 		snprintf(key, sizeof(key), "%s\t%s\t%s", name, kind, arch);

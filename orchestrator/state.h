@@ -60,6 +60,9 @@ int rpl_state_parse_delete(struct rpl_state *st, const char *file);
  */
 int rpl_state_preload(struct rpl_state *st);
 
+/* The job records alone: for a plan that takes few digests (from a snapshot). */
+int rpl_state_preload_jobs(struct rpl_state *st);
+
 /* What a walk of the tree saw of one regular file, moments ago (lstat). */
 struct rpl_file_stat {
 	int64_t size, mtime_ns, ino;

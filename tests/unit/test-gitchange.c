@@ -227,6 +227,99 @@ static void test_rename_lists_both_names(void **state)
 	rpl_changes_release(&got);
 }
 
+/* ---- the working tree against the index ---------------------------------------- */
+
+/* Ignored files and everything under an ignored directory are not changes. */
+static void test_ignored_files_are_not_changes(void **state)
+{
+	(void)state;
+	need_git();
+	base_repo();
+	write_file("repo/.gitignore", "*.log\nout/\n");
+	sh("cd repo && " GIT "add .gitignore && " GIT "commit -qm ignore");
+	write_file("repo/build.log", "noise\n");
+	write_file("repo/sub/deep.log", "noise\n");
+	write_file("repo/out/x86_64/foo.apk", "apk\n");
+	write_file("repo/out/y", "y\n");
+	write_file("repo/kept.txt", "new\n");
+	changes_ok("repo", "HEAD", &got);
+	expect_paths(&got, "kept.txt", "");
+	rpl_changes_release(&got);
+}
+
+/* The mode is part of a file: an executable bit or a link's target. */
+static void test_mode_and_link_changes(void **state)
+{
+	(void)state;
+	need_git();
+	base_repo();
+	sh("cd repo && ln -s a link && " GIT "add link && " GIT "commit -qm link");
+	sh("cd repo && chmod +x b && rm link && ln -s c link");
+	changes_ok("repo", "HEAD", &got);
+	expect_paths(&got, "b link", "");
+	rpl_changes_release(&got);
+	/* Put back as it was: no change, though the stat data differ. */
+	sh("cd repo && chmod -x b && rm link && ln -s a link");
+	changes_ok("repo", "HEAD", &got);
+	expect_paths(&got, "", "");
+	rpl_changes_release(&got);
+}
+
+/*
+ * An edit of the same size within the second the index was written keeps
+ * size and (coarse) mtime: the entry is racy and the file is hashed.
+ */
+static void test_racy_same_size_edit(void **state)
+{
+	(void)state;
+	need_git();
+	base_repo();
+	/* Index and file written, then the file changed, all in one moment:
+	 * size, inode and mtime of the entry match the file. */
+	sh("cd repo && printf 'x\\n' > d && touch -d @1600000000 d && " GIT "commit -qam x && "
+	   "printf 'y\\n' > d && touch -d @1600000000 d .git/index");
+	changes_ok("repo", "HEAD", &got);
+	expect_paths(&got, "d", "");
+	rpl_changes_release(&got);
+}
+
+/*
+ * A touched file is hashed once: the index gets its new stat data, as
+ * `git status` would write them, and git then sees it clean too.
+ */
+static void test_touched_file_refreshes_the_index(void **state)
+{
+	char cmd[1200];
+
+	(void)state;
+	need_git();
+	base_repo();
+	sh("cd repo && touch -d '2001-01-01 00:00:00' a c");
+	changes_ok("repo", "HEAD", &got);
+	expect_paths(&got, "", "");
+	rpl_changes_release(&got);
+	/* git diff-files does not refresh: it lists entries whose stat data differ. */
+	snprintf(cmd, sizeof(cmd), "cd '%s/repo' && test -z \"$(git diff-files --name-only)\"",
+	         root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Tracked files under hidden directories are compared too; a staged
+ * deletion of a file still on disk is a change. */
+static void test_hidden_tracked_and_cached_removal(void **state)
+{
+	(void)state;
+	need_git();
+	base_repo();
+	write_file("repo/.github/ci.yaml", "on: push\n");
+	sh("cd repo && " GIT "add -A && " GIT "commit -qm ci");
+	write_file("repo/.github/ci.yaml", "on: pull_request\n");
+	sh("cd repo && " GIT "rm -q --cached b");
+	changes_ok("repo", "HEAD", &got);
+	expect_paths(&got, ".github/ci.yaml b", "");
+	rpl_changes_release(&got);
+}
+
 /* ---- --changed: the default base ------------------------------------------------ */
 
 static void test_default_base_is_head_parent(void **state)
@@ -393,6 +486,11 @@ int main(void)
 		T(test_since_is_unique),
 		T(test_deleted_files),
 		T(test_rename_lists_both_names),
+		T(test_ignored_files_are_not_changes),
+		T(test_mode_and_link_changes),
+		T(test_racy_same_size_edit),
+		T(test_touched_file_refreshes_the_index),
+		T(test_hidden_tracked_and_cached_removal),
 		T(test_default_base_is_head_parent),
 		T(test_default_base_first_commit_is_empty_tree),
 		T(test_default_base_without_commits),
