@@ -76,14 +76,20 @@ hyperfine -N -w 2 -r "${RUNS:-20}" --export-json "$work/h2.json" \
 hyperfine -N -w 1 -r "${RUNS_COLD:-5}" --export-json "$work/h3.json" \
 	--prepare "rm -rf $repo/.ripple" \
 	-n "ripple plan, cold (no state)" "$ripple -C $repo plan --arch $arch" >/dev/null
-# CI's case: one commit on top of the base touched one recipe.
+# The hook's case: a commit on top of the base touched one recipe (a step's
+# script, say), and ripple plans what it changed.  Every run amends the
+# commit with a new edit first, so every plan is the first after an edit.
 recipe=$(cd "$repo" && ls *.yaml | sed -n 100p)
 (cd "$repo" && echo '# bench' >> "$recipe" && git -c user.name=b -c user.email=b@b commit -qam bench &&
 	git status --short >/dev/null)
-hyperfine -N -w 2 -r "${RUNS:-20}" --export-json "$work/h4.json" \
+"$ripple" -C "$repo" plan --since HEAD~1 --arch "$arch" >/dev/null
+amend="sh -c 'echo \"# \$RANDOM\" >> $repo/$recipe && git -C $repo -c user.name=b -c user.email=b@b commit -qa --amend --no-edit'"
+hyperfine -N -w 2 -r "${RUNS:-20}" --export-json "$work/h4.json" --prepare "$amend" \
 	-n "git diff --name-only HEAD~1 (anchor)" "git -C $repo diff --name-only HEAD~1" \
 	-n "ripple plan --since HEAD~1" "$ripple -C $repo plan --since HEAD~1 --arch $arch" >/dev/null
 
+# How the last plan was made, for the record.
+echo "# $(cd "$repo" && echo '# once more' >> "$recipe" && "$ripple" plan --since HEAD~1 --arch "$arch" --explain | head -1)"
 python3 - "$work" "$patchfile" <<'PY'
 import json, sys
 w = sys.argv[1]

@@ -295,7 +295,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_changes changes;
 	struct rpl_tree_print tp;
 	struct rpl_tree_files files = RPL_TREE_FILES_INIT;
-	struct rpl_snapshot_use use = { "", 0, 0 };
+	struct rpl_snapshot_use use = { "", 0, 0, 0 };
 	uint8_t skey[RPL_SHA256_LEN];
 	int walked = 0, from_snapshot = 0;
 
@@ -403,9 +403,10 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	if (o.explain && walked) {
 		if (from_snapshot)
 			printf("from the snapshot of the last scan: %zu input file%s changed, %zu "
-			       "job%s hashed again\n",
+			       "job%s hashed again, %zu recipe%s parsed again\n",
 			       use.changed, use.changed == 1 ? "" : "s", use.jobs,
-			       use.jobs == 1 ? "" : "s");
+			       use.jobs == 1 ? "" : "s", use.reparsed,
+			       use.reparsed == 1 ? "" : "s");
 		else
 			printf("scanned every recipe: %s\n", use.why);
 	}

@@ -1,10 +1,13 @@
 /*
  * The plan snapshot (snapshot.h): one blob, "snapshot", in the state store.
  *
- *   STR "ripple snapshot 1"; 32 bytes key
+ *   STR "ripple snapshot 2"; 32 bytes key
  *   u32 n; n bytes: the string table (NUL-terminated strings)
+ *   u32 narchs; u32 arch each (the scan's, in order)
  *   u32 nfiles; per file, sorted by path:
  *       u32 path; u8 flags; u64 size, mtime_ns, ino; 32 bytes sha256
+ *   u32 nrecipes; per recipe: u32 file index; 32 bytes sha256 of its
+ *       parse-cache encoding (what planning knows of it)
  *   u32 ngraphs; per graph: the graph (graph/codec.c); u32 njobs; per job
  *       in graph order: u32 node id; u32 source dir (none for an image);
  *       32 bytes own hash; 32 bytes input hash; u32 ninputs; u32 file
@@ -16,6 +19,11 @@
  * regular file: hashed again every time), NODIGEST (neither an input nor
  * shaping: its changes do not matter).  Integers are little-endian
  * (common/bytes.h).
+ *
+ * A recipe whose text changed is parsed and compiled again on its own: when
+ * its encoding is the same (a step's script edited, a comment added), the
+ * graph and every input list still hold and only its jobs' own hashes
+ * change; otherwise (a version, a dependency, a subpackage) the plan scans.
  */
 #include "orchestrator/snapshot.h"
 #include "common/bytes.h"
@@ -27,6 +35,7 @@
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/state.h"
+#include "recipes/pipeline.h"
 #include "recipes/repoconfig.h"
 #include "recipes/scan.h"
 
@@ -36,7 +45,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAGIC "ripple snapshot 1"
+#define MAGIC "ripple snapshot 2"
 #define BLOB "snapshot"
 #define FILE_BYTES (4 + 1 + 24 + RPL_SHA256_LEN)
 
@@ -191,6 +200,32 @@ static int fill_table(struct table *t, struct rpl_state *st, const struct rpl_sc
 	return err;
 }
 
+/* Each recipe's file and the digest of what planning knows of it. */
+static void put_recipes(struct rpl_strbuf *body, const struct table *t, const uint32_t *rank,
+                        const struct rpl_scan *scan)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < scan->nentries; i++)
+		n += scan->entries[i].recipe && !scan->entries[i].error;
+	rpl_put_u32(body, (uint32_t)n);
+	for (size_t i = 0; i < scan->nentries; i++) {
+		const struct rpl_scan_entry *e = &scan->entries[i];
+		uintptr_t at = (uintptr_t)rpl_strmap_get(&t->index, e->file);
+		uint8_t d[RPL_SHA256_LEN];
+		size_t len;
+		void *enc;
+
+		if (!e->recipe || e->error)
+			continue;
+		enc = rpl_scan_entry_encoding(e, &len);
+		rpl_sha256(enc, len, d);
+		free(enc);
+		rpl_put_u32(body, rank[at - 1]);
+		rpl_strbuf_add(body, d, RPL_SHA256_LEN);
+	}
+}
+
 int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
                       const struct rpl_scan *scan, const struct rpl_plan *p,
                       const struct rpl_tree_files *files, int64_t started_ns)
@@ -212,6 +247,9 @@ int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
 	}
 	sort_table(&t, &order, &rank);
 
+	rpl_put_u32(&body, (uint32_t)scan->narchs);
+	for (size_t a = 0; a < scan->narchs; a++)
+		rpl_put_u32(&body, rpl_strtab_add(&tab, scan->archs[a]));
 	rpl_put_u32(&body, (uint32_t)t.n);
 	for (size_t k = 0; k < t.n; k++) {
 		const struct sfile *f = &t.v[order[k]];
@@ -222,6 +260,7 @@ int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
 		rpl_put_u64(&body, (uint64_t)f->st.ino);
 		rpl_strbuf_add(&body, f->digest, RPL_SHA256_LEN);
 	}
+	put_recipes(&body, &t, rank, scan);
 	rpl_put_u32(&body, (uint32_t)p->ngraphs);
 	for (size_t a = 0; a < p->ngraphs; a++) {
 		const struct rpl_graph *g = &p->graphs[a];
@@ -287,6 +326,12 @@ struct reading {
 	size_t nfiles;
 	struct rpl_strmap index; /* path -> index + 1 */
 	char *fate;              /* SAME, CHANGED, REMOVED */
+	const char **archs;      /* the scan's */
+	size_t narchs;
+	char *is_recipe, *reparse;
+	uint8_t (*encoding)[RPL_SHA256_LEN]; /* of each recipe */
+	struct rpl_pipeline_lib lib;         /* loaded for the first recipe to parse */
+	int lib_loaded;
 	uint8_t (*now)[RPL_SHA256_LEN];
 	const char **added; /* inputs-to-be: new files that shape nothing */
 	char *added_used;   /* ... that are under some job's source dir */
@@ -335,9 +380,48 @@ static int compare(struct reading *r, size_t i, const struct stat *cur, int regu
 		return err;
 	if (!memcmp(r->now[i], f->digest, RPL_SHA256_LEN))
 		return 1;
-	if (f->flags & F_SHAPES)
+	if ((f->flags & F_SHAPES) && !r->is_recipe[i])
 		return stop(r, f->path, "changed");
+	r->reparse[i] = r->is_recipe[i];
 	r->fate[i] = CHANGED;
+	return 1;
+}
+
+/*
+ * The recipes whose text changed, parsed and compiled again: each must
+ * encode as before, else the graph may differ.  Returns 1 to go on, 0 to
+ * give up (why set), <0 error.
+ */
+static int reparse(struct reading *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++) {
+		uint8_t d[RPL_SHA256_LEN];
+		void *data;
+		size_t len;
+
+		if (!r->reparse[i])
+			continue;
+		if (!r->lib_loaded) {
+			const char **dirs =
+			        rpl_xmalloc((r->cfg.pipeline_dirs.n + 1) * sizeof(*dirs));
+			int err;
+			for (size_t k = 0; k < r->cfg.pipeline_dirs.n; k++)
+				dirs[k] = r->cfg.pipeline_dirs.v[k].s;
+			err = rpl_pipeline_lib_init(&r->lib, r->root, dirs, r->cfg.pipeline_dirs.n);
+			free(dirs);
+			if (err)
+				return stop(r, NULL, "the pipelines do not load");
+			r->lib_loaded = 1;
+		}
+		if (rpl_scan_encode_file(r->root, &r->lib, r->archs, r->narchs, r->files[i].path,
+		                         &data, &len))
+			return stop(r, r->files[i].path, "changed");
+		rpl_sha256(data, len, d);
+		free(data);
+		if (memcmp(d, r->encoding[i], RPL_SHA256_LEN))
+			return stop(r, r->files[i].path, "changed");
+		r->use->reparsed++;
+	}
 	return 1;
 }
 
@@ -575,9 +659,17 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	}
 	tab = rpl_arena_memdup(&p->arena, tab, tablen, 1);
 
+	r.narchs = rpl_get_count(&c, 4);
+	r.archs = rpl_xcalloc(r.narchs ? r.narchs : 1, sizeof(*r.archs));
+	for (size_t a = 0; a < r.narchs; a++)
+		if (!(r.archs[a] = rpl_strtab_at(tab, tablen, rpl_get_u32(&c), &c)))
+			c.bad = 1;
 	r.nfiles = rpl_get_count(&c, FILE_BYTES);
 	r.files = rpl_xcalloc(r.nfiles ? r.nfiles : 1, sizeof(*r.files));
 	r.fate = rpl_xcalloc(r.nfiles ? r.nfiles : 1, 1);
+	r.is_recipe = rpl_xcalloc(r.nfiles ? r.nfiles : 1, 1);
+	r.reparse = rpl_xcalloc(r.nfiles ? r.nfiles : 1, 1);
+	r.encoding = rpl_xmalloc((r.nfiles ? r.nfiles : 1) * sizeof(*r.encoding));
 	r.now = rpl_xmalloc((r.nfiles ? r.nfiles : 1) * sizeof(*r.now));
 	for (size_t i = 0; i < r.nfiles && !c.bad; i++) {
 		struct sfile *f = &r.files[i];
@@ -594,6 +686,19 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 		else
 			rpl_strmap_slot(&r.index, f->path)->value = (void *)(uintptr_t)(i + 1);
 	}
+	{
+		size_t n = rpl_get_count(&c, 4 + RPL_SHA256_LEN);
+		for (size_t k = 0; k < n && !c.bad; k++) {
+			uint32_t at = rpl_get_u32(&c);
+			const void *d = rpl_get_bytes(&c, RPL_SHA256_LEN);
+			if (at >= r.nfiles || !d) {
+				c.bad = 1;
+				break;
+			}
+			r.is_recipe[at] = 1;
+			memcpy(r.encoding[at], d, RPL_SHA256_LEN);
+		}
+	}
 	if (c.bad) {
 		stop(&r, NULL, "the snapshot is damaged");
 		goto out;
@@ -607,6 +712,8 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	if ((err = rpl_state_begin(st)))
 		goto out;
 	go = compare_tree(&r, files);
+	if (go > 0)
+		go = reparse(&r);
 	if (go > 0) {
 		int rc;
 
@@ -638,6 +745,12 @@ out:
 	free(r.now);
 	free(r.added);
 	free(r.added_used);
+	free(r.archs);
+	free(r.is_recipe);
+	free(r.reparse);
+	free(r.encoding);
+	if (r.lib_loaded)
+		rpl_pipeline_lib_release(&r.lib);
 	rpl_strmap_release(&r.index);
 	rpl_repoconfig_release(&r.cfg);
 	if (err || go <= 0)

@@ -5,7 +5,8 @@
  * derived from the tree: each arch's graph, every job's input files, own
  * and input hash, and the stat and digest of every file of the tree.  The
  * next plan walks the tree (the no-op memo walks it anyway) and compares.
- * When no file that shapes the scan changed — recipes, images and their
+ * When no file that shapes the scan changed — recipes (but for edits that
+ * leave what planning knows of a recipe as it was), images and their
  * includes, pipelines and .ripple.yaml (rpl_scan_structural: by path,
  * whatever the edit), and the env files that may appear — only the jobs that
  * read a changed, added or removed file get new own hashes, input hashes
@@ -48,9 +49,10 @@ int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
                       const struct rpl_tree_files *files, int64_t started_ns);
 
 struct rpl_snapshot_use {
-	char why[512];  /* when it could not serve: the first reason */
-	size_t changed; /* input files changed, added or removed since it was made */
-	size_t jobs;    /* jobs whose own hash was taken again */
+	char why[512];   /* when it could not serve: the first reason */
+	size_t changed;  /* input files changed, added or removed since it was made */
+	size_t jobs;     /* jobs whose own hash was taken again */
+	size_t reparsed; /* recipes parsed again (their text changed) */
 };
 
 /*

@@ -672,6 +672,53 @@ void rpl_scan_inputs_free(char **files, size_t n)
 	free(files);
 }
 
+int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
+                         const char *const *archs, size_t narchs, const char *file, void **data,
+                         size_t *len)
+{
+	struct rpl_scan s;
+	struct rpl_scan_entry e;
+	struct work w;
+	int err = 0;
+
+	memset(&s, 0, sizeof(s));
+	memset(&e, 0, sizeof(e));
+	memset(&w, 0, sizeof(w));
+	s.root = (char *)root;
+	s.lib = *lib; /* read only, never released here */
+	s.archs = (const char **)archs;
+	s.narchs = narchs;
+	e.kind = RPL_ENTRY_RECIPE;
+	e.file = rpl_xstrdup(file);
+	w.scan = &s;
+	w.entry = &e;
+	w.cand = strchr(file, '/') ? CAND_MELANGE : CAND_TOPLEVEL;
+	w.compile = 1;
+	w.keep_full = 1; /* encoded whole, as a scan encodes what it parsed */
+	work_one(&w);
+	*data = NULL;
+	*len = 0;
+	if (e.error)
+		err = rpl_error(-RPL_ESCHEMA, "%s", e.error);
+	else if (w.skip || e.kind != RPL_ENTRY_RECIPE || !e.recipe)
+		err = rpl_error(-RPL_ESCHEMA, "%s: no longer a melange recipe", file);
+	else
+		*data = rpl_cache_encode(e.recipe, e.compiled, e.narchs, len);
+	entry_release(&e);
+	return err;
+}
+
+void *rpl_scan_entry_encoding(const struct rpl_scan_entry *e, size_t *len)
+{
+	if (e->cache_data) {
+		void *copy = rpl_xmalloc(e->cache_len ? e->cache_len : 1);
+		memcpy(copy, e->cache_data, e->cache_len);
+		*len = e->cache_len;
+		return copy;
+	}
+	return rpl_cache_encode(e->recipe, e->compiled, e->narchs, len);
+}
+
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags)
 {
 	if (!e->recipe)

@@ -97,6 +97,19 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 void rpl_scan_release(struct rpl_scan *s);
 
 /*
+ * One recipe file (relative to `root`) parsed and compiled as a scan with
+ * `lib` for `archs` would, given as its parse-cache encoding (recipes/
+ * cache.h; malloc'd): what planning knows of it.  Returns 0, or an error
+ * when it does not parse or is no longer a melange recipe.
+ */
+int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
+                         const char *const *archs, size_t narchs, const char *file, void **data,
+                         size_t *len);
+
+/* The parse-cache encoding of a scanned recipe (malloc'd). */
+void *rpl_scan_entry_encoding(const struct rpl_scan_entry *e, size_t *len);
+
+/*
  * Compiles `e` again for every arch with `flags` (RPL_COMPILE_STEPS to keep
  * the step trees, which a scan drops), first reading the whole recipe again
  * when the scan kept only its slim copy.  Returns 0 or the error.

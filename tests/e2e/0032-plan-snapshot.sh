@@ -89,7 +89,7 @@ expect_out '^nothing to do: 14 jobs up to date$'
 # An edited patch: one input of zlib's two jobs.
 echo 'fix 2' > zlib/fix.patch
 run 0 "$RIPPLE" plan --explain
-expect_out '^from the snapshot of the last scan: 1 input file changed, 2 jobs hashed again$'
+expect_out '^from the snapshot of the last scan: 1 input file changed, 2 jobs hashed again, 0 recipes parsed again$'
 check snapshot
 run 0 "$RIPPLE" plan --json
 [ "$(jobs)" = "zlib/x86_64 zlib/aarch64 base/x86_64 base/aarch64" ] || fail "patch: $(jobs)"
@@ -125,7 +125,20 @@ check snapshot
 # What shapes the scan: a new scan, whose plan is right.
 echo 'CFLAGS=-O1' > build-aarch64.env
 check 'build-aarch64.env appeared'
+# A recipe edited where planning does not look (a comment, a step's
+# script): parsed again alone, and the plan still comes from the snapshot.
 printf '# a comment\n' >> curl.yaml
+run 0 "$RIPPLE" plan --explain
+expect_out '^from the snapshot of the last scan: 1 input file changed, 2 jobs hashed again, 1 recipe parsed again$'
+check snapshot
+sed -i 's/echo zlib/echo zlib --verbose/' zlib.yaml
+check snapshot
+run 0 "$RIPPLE" plan --json
+json_eq '"zlib.yaml changed" in [j["reasons"] for j in d["jobs"] if j["name"] == "zlib"][0]' True
+# ... and where it does: a new version, a dependency, a broken recipe.
+sed -i 's/version: 1.0.0/version: 1.0.1/' curl.yaml
+check 'curl.yaml changed'
+sed -i 's/      - openssl-dev/      - zlib-dev/' curl.yaml
 check 'curl.yaml changed'
 echo '  - runs: echo more' >> pipelines/local/helper.yaml
 check 'pipelines/local/helper.yaml changed'
