@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #define MAGIC "ripple snapshot 2"
 #define BLOB "snapshot"
@@ -294,9 +295,12 @@ int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
 	rpl_put_str(&out, MAGIC);
 	rpl_strbuf_add(&out, key, RPL_SHA256_LEN);
 	rpl_put_u32(&out, (uint32_t)tab.data.len);
-	rpl_strbuf_add(&out, tab.data.buf, tab.data.len);
-	rpl_strbuf_add(&out, body.buf, body.len);
-	err = rpl_state_blob_put(st, BLOB, out.buf, out.len);
+	{
+		struct iovec parts[3] = { { out.buf, out.len },
+			                  { tab.data.buf, tab.data.len },
+			                  { body.buf, body.len } };
+		err = rpl_state_blob_putv(st, BLOB, parts, 3);
+	}
 	if (!err)
 		err = rpl_state_commit(st);
 	else

@@ -46,6 +46,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -738,11 +739,40 @@ int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size
 
 int rpl_state_blob_put(struct rpl_state *st, const char *name, const void *data, size_t len)
 {
-	sqlite3_stmt *s = stmt(st, ST_BLOB_PUT);
+	struct iovec part = { (void *)data, len };
 
+	return rpl_state_blob_putv(st, name, &part, 1);
+}
+
+int rpl_state_blob_putv(struct rpl_state *st, const char *name, const struct iovec *parts, size_t n)
+{
+	sqlite3_stmt *s = stmt(st, ST_BLOB_PUT);
+	sqlite3_blob *b = NULL;
+	sqlite3_uint64 total = 0;
+	int off = 0, err;
+
+	for (size_t i = 0; i < n; i++)
+		total += parts[i].iov_len;
+	if (total > INT32_MAX)
+		return rpl_error(-EFBIG, "state database: '%s' is too large", name);
+	/* Written in place, piece by piece: never a copy of the whole. */
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(s, 2, len ? data : "", len, SQLITE_STATIC);
-	return step_done(st, s);
+	sqlite3_bind_zeroblob64(s, 2, total);
+	if ((err = step_done(st, s)))
+		return err;
+	if (sqlite3_blob_open(st->db, "main", "blob", "data", sqlite3_last_insert_rowid(st->db), 1,
+	                      &b) != SQLITE_OK)
+		return db_error(st, "writing a blob");
+	for (size_t i = 0; i < n; i++) {
+		if (parts[i].iov_len &&
+		    sqlite3_blob_write(b, parts[i].iov_base, (int)parts[i].iov_len, off) !=
+		            SQLITE_OK) {
+			sqlite3_blob_close(b);
+			return db_error(st, "writing a blob");
+		}
+		off += (int)parts[i].iov_len;
+	}
+	return sqlite3_blob_close(b) == SQLITE_OK ? 0 : db_error(st, "writing a blob");
 }
 
 int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t n)

@@ -137,6 +137,10 @@ int rpl_state_meta_set(struct rpl_state *st, const char *key, const char *value)
  */
 int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size_t *len);
 int rpl_state_blob_put(struct rpl_state *st, const char *name, const void *data, size_t len);
+/* The same, from pieces written one after another (no copy of the whole). */
+struct iovec;
+int rpl_state_blob_putv(struct rpl_state *st, const char *name, const struct iovec *parts,
+                        size_t n);
 
 /*
  * The generation of the job records: it changes whenever a record is

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -293,6 +294,17 @@ static void test_blob_roundtrip(void **state)
 	assert_int_equal(rpl_state_blob_get(st, "other", &data, &len), 1);
 	assert_memory_equal(data, "x", 1);
 	free(data);
+	/* From pieces: one blob, in order, empty pieces allowed. */
+	{
+		struct iovec parts[4] = { { "head", 4 }, { big, 1000 }, { "", 0 }, { "tail", 4 } };
+		assert_int_equal(rpl_state_blob_putv(st, "parts", parts, 4), 0);
+		assert_int_equal(rpl_state_blob_get(st, "parts", &data, &len), 1);
+		assert_int_equal(len, 1008);
+		assert_memory_equal(data, "head", 4);
+		assert_memory_equal((char *)data + 4, big, 1000);
+		assert_memory_equal((char *)data + 1004, "tail", 4);
+		free(data);
+	}
 	rpl_state_close(st);
 }
 
