@@ -41,8 +41,7 @@ static const char selector_help[] =
         "  -C DIR                  the monorepo root (default: .)\n"
         "  --arch A[,B]            architectures (default: .ripple.yaml archs, else the host's)\n"
         "  --no-wait               fail instead of waiting when another ripple holds the state\n"
-        "  --rescan                scan every recipe and hash every input, ignoring what the\n"
-        "                          last plan kept (the snapshot and the no-op memo)\n"
+
         "  -h, --help              show this help\n";
 
 static void plan_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -275,12 +274,17 @@ static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan 
 
 static const char plan_usage[] =
         "usage: ripple plan [NAME...|--all|--changed|--since REF] [--rebuild-dependents]\n"
-        "                   [--explain] [--json] [-C DIR] [--arch A]\n"
+        "                   [--explain] [--rescan] [--json] [-C DIR] [--arch A]\n"
         "\n"
         "The jobs (package or image, arch) that must run, in the order they would run,\n"
         "each with its reasons: \"foo/fix.patch changed\", \"never built\", \"depends on\n"
         "bar (rebuilt)\".  --explain prints every reason; --json prints\n"
         "{\"jobs\":[{\"name\",\"kind\",\"arch\",\"reasons\":[...]}]}.\n"
+        "\n"
+        "After a small edit the plan comes from what the last full scan kept (the\n"
+        "snapshot; docs/incremental.md); --explain says how it was made.\n"
+        "  --rescan                scan every recipe and hash every input, ignoring the\n"
+        "                          snapshot and the no-op memo\n"
         "\n";
 
 int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)

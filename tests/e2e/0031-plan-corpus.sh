@@ -22,6 +22,16 @@ expect_out '^recorded 3400 jobs as built$'
 run 0 "$RIPPLE" plan $A
 expect_out '^nothing to do: 3400 jobs up to date$'
 
+# same_as_rescan ARGS...: the plan (from the snapshot) equals a full rescan's.
+same_as_rescan() {
+	run 0 "$RIPPLE" plan $A --explain "$@"
+	expect_out '^from the snapshot of the last scan: '
+	run 0 "$RIPPLE" plan $A --json "$@"
+	cp "$T/out" "$T/snap.json"
+	run 0 "$RIPPLE" plan $A --json --rescan "$@"
+	cmp -s "$T/out" "$T/snap.json" || fail "$*: the snapshot's plan differs from a rescan's"
+}
+
 # A patch of one package: that package only.
 patch=$(ls busybox/*.patch | head -1)
 echo '# touched' >> "$patch"
@@ -29,6 +39,8 @@ run 0 "$RIPPLE" plan $A --json
 [ "$(names)" = "busybox" ] || fail "patch: $(names)"
 json_eq 'd["jobs"][0]["reasons"]' "['$patch changed']"
 cp "$T/out" "$T/warm.json"
+same_as_rescan
+same_as_rescan --rebuild-dependents
 run 0 "$RIPPLE" plan $A --since HEAD --json
 [ "$(names)" = "busybox" ] || fail "patch --since: $(names)"
 
@@ -69,6 +81,16 @@ echo '# touched' >> build-x86_64.env
 run 0 "$RIPPLE" plan $A --json
 json_eq 'len(d["jobs"])' 3400
 json_eq 'set(j["reasons"][0] for j in d["jobs"])' "{'build-x86_64.env changed'}"
+same_as_rescan
 git checkout -q build-x86_64.env
+
+# A recipe's step edited: that recipe alone is parsed again.
+sed -i 's/--datadir=\/usr\/share/--datadir=\/usr\/share --disable-nls/' gawk.yaml
+git diff --quiet gawk.yaml && fail "gawk.yaml has no configure step to edit"
+run 0 "$RIPPLE" plan $A --explain
+expect_out '1 recipe parsed again$'
+expect_out '^  gawk  '
+same_as_rescan --since HEAD
+git checkout -q gawk.yaml
 run 0 "$RIPPLE" plan $A
 expect_out '^nothing to do: 3400 jobs up to date$'
