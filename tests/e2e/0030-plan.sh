@@ -10,13 +10,6 @@ cd "$T/repo"
 cat > .ripple.yaml <<'EOY'
 archs: [x86_64, aarch64]
 EOY
-pkg() { # pkg NAME NEEDS...
-	n=$1
-	shift
-	printf 'package:\n  name: %s\n  version: 1.0.0\nenvironment:\n  contents:\n    packages:\n' "$n"
-	for d in "$@"; do printf '      - %s\n' "$d"; done
-	printf 'subpackages:\n  - name: %s-dev\npipeline:\n  - runs: echo %s\n' "$n" "$n"
-}
 pkg zlib > zlib.yaml
 echo 'fix' > zlib/fix.patch
 pkg openssl zlib-dev > openssl.yaml

@@ -80,6 +80,16 @@ pipeline:
 EOR
 }
 
+# A recipe that builds against NEEDS and has a NAME-dev subpackage:
+# pkg NAME NEEDS... > file
+pkg() {
+	n=$1
+	shift
+	printf 'package:\n  name: %s\n  version: 1.0.0\nenvironment:\n  contents:\n    packages:\n' "$n"
+	for d in "$@"; do printf '      - %s\n' "$d"; done
+	printf 'subpackages:\n  - name: %s-dev\npipeline:\n  - runs: echo %s\n' "$n" "$n"
+}
+
 # ---- many cases in one test -------------------------------------------------
 
 nfail=0
