@@ -1,0 +1,56 @@
+/*
+ * Reading APK v2 packages (reference/melange.md §4): a byte concatenation of
+ * gzip members — an optional signature, the control section (.PKGINFO and
+ * scriptlets), the data section.  What an index needs of a package is read
+ * without touching its data: the .PKGINFO fields, the SHA-1 of the control
+ * member's compressed bytes (the index's C: field) and the file's size.
+ */
+#ifndef RPL_APK_H
+#define RPL_APK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RPL_SHA1_LEN 20
+
+struct rpl_apk {
+	/* .PKGINFO, as written (NULL when absent) */
+	char *pkgname, *pkgver, *arch, *origin, *pkgdesc, *url, *commit, *maintainer;
+	char *license; /* the first license line */
+	char *datahash, *provider_priority, *replaces_priority;
+	int64_t builddate; /* -1 when absent */
+	uint64_t installed_size;
+	char **depends, **provides, **replaces; /* in file order */
+	size_t ndepends, nprovides, nreplaces;
+	size_t pkginfo_len; /* bytes of .PKGINFO */
+
+	uint8_t control_sha1[RPL_SHA1_LEN];
+	uint64_t file_size;
+	char *signature_key; /* "melange.rsa.pub" of .SIGN.RSA256.melange.rsa.pub, or NULL */
+};
+
+/*
+ * Reads the package at `path`.  Returns 0, or an error with a message
+ * naming the file (not an apk, no .PKGINFO, no pkgname or pkgver).
+ */
+int rpl_apk_read(const char *path, struct rpl_apk *out);
+void rpl_apk_release(struct rpl_apk *a);
+
+/*
+ * The APKINDEX record of `a` (melange's template, §4.9), ending with the
+ * blank line that separates records.  Returns a malloc'd string.
+ */
+char *rpl_apk_index_record(const struct rpl_apk *a);
+
+/*
+ * Splits `len` bytes of concatenated gzip members: calls `fn` with each
+ * member's compressed bytes and its decompressed content, in order, until
+ * `fn` returns non-zero.  Decompressed members larger than `max_out` are an
+ * error (a gzip bomb, or not a control section).  Returns 0 or an error.
+ */
+int rpl_gzip_members(const void *data, size_t len, size_t max_out,
+                     int (*fn)(void *ctx, const void *member, size_t member_len, const void *out,
+                               size_t out_len),
+                     void *ctx);
+
+#endif

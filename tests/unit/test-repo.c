@@ -1,0 +1,352 @@
+/*
+ * The output repository: reading apks (the signed ones melange wrote, in
+ * ../shared/conformance/apko-golden, and ones made here with tar and gzip),
+ * their index records against melange's own APKINDEX, merging, signing and
+ * verifying, and the errors.  Each test works in a fresh temp directory.
+ */
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strbuf.h"
+#include "runners/apk.h"
+#include "runners/repo.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/testlib.h"
+
+#define GOLDEN RPL_SOURCE_DIR "/../shared/conformance/apko-golden/packages"
+
+static const char *const golden_apks[] = {
+	"custom-ca-certs-1-1.0.0-r0.apk",
+	"custom-ca-certs-2-1.0.0-r0.apk",
+	"pretend-baselayout-1.0.0-r0.apk",
+	"replayout-1.0.0-r0.apk",
+};
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	return rpl_test_mkdtemp(dir, sizeof(dir), "repo");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return rpl_test_remove_tree(dir);
+}
+
+static void need_golden(void)
+{
+	struct stat sb;
+
+	if (stat(GOLDEN, &sb) < 0)
+		skip();
+}
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	int n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", dir);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (system(cmd))
+		fail_msg("command failed: %s", cmd);
+}
+
+static char *in_dir(const char *rel)
+{
+	return rpl_path_join(dir, rel);
+}
+
+/* An apk made with tar and gzip: .PKGINFO `pkginfo`, one data file. */
+static void make_apk(const char *name, const char *pkginfo)
+{
+	rpl_test_write_file(dir, "work/.PKGINFO", pkginfo);
+	rpl_test_write_file(dir, "work/data/usr/share/x", "x\n");
+	sh("cd work && tar -cf - .PKGINFO | gzip -9n > ../c.gz && tar -C data -cf - usr | "
+	   "gzip -9n > ../d.gz && cd .. && cat c.gz d.gz > '%s' && rm -rf work c.gz d.gz",
+	   name);
+}
+
+/* The golden index's records, one string per record. */
+static char *golden_text(const char *arch)
+{
+	char path[512], *text, *signer;
+
+	snprintf(path, sizeof(path), "%s/%s/APKINDEX.tar.gz", GOLDEN, arch);
+	if (rpl_repo_read_index(path, &text, &signer))
+		fail_msg("%s", rpl_errmsg());
+	assert_string_equal(signer, "melange.rsa.pub");
+	free(signer);
+	return text;
+}
+
+/* Every golden apk gives exactly melange's record for it. */
+static void test_golden_records(void **state)
+{
+	static const char *const archs[] = { "x86_64", "aarch64" };
+
+	(void)state;
+	need_golden();
+	for (size_t a = 0; a < 2; a++) {
+		char *want = golden_text(archs[a]);
+		struct rpl_strbuf got = RPL_STRBUF_INIT;
+
+		for (size_t i = 0; i < 4; i++) {
+			char path[512];
+			struct rpl_apk apk;
+			char *rec;
+
+			snprintf(path, sizeof(path), "%s/%s/%s", GOLDEN, archs[a], golden_apks[i]);
+			if (rpl_apk_read(path, &apk))
+				fail_msg("%s", rpl_errmsg());
+			assert_string_equal(apk.signature_key, "melange.rsa.pub");
+			assert_string_equal(apk.arch, archs[a]);
+			assert_int_equal(apk.builddate, -1);
+			rec = rpl_apk_index_record(&apk);
+			rpl_strbuf_addstr(&got, rec);
+			free(rec);
+			rpl_apk_release(&apk);
+		}
+		assert_string_equal(got.buf, want);
+		rpl_strbuf_release(&got);
+		free(want);
+	}
+}
+
+static void test_golden_fields(void **state)
+{
+	struct rpl_apk apk;
+
+	(void)state;
+	need_golden();
+	assert_int_equal(rpl_apk_read(GOLDEN "/x86_64/replayout-1.0.0-r0.apk", &apk), 0);
+	assert_string_equal(apk.pkgname, "replayout");
+	assert_string_equal(apk.pkgver, "1.0.0-r0");
+	assert_string_equal(apk.origin, "replayout");
+	assert_string_equal(apk.url, "");
+	assert_int_equal(apk.installed_size, 3389);
+	assert_int_equal(apk.file_size, 2961);
+	assert_int_equal(apk.ndepends, 1);
+	assert_string_equal(apk.depends[0], "pretend-baselayout");
+	assert_int_equal(apk.nreplaces, 1);
+	assert_string_equal(apk.datahash,
+	                    "ce688706f6aa287b05f02c507876b43389992b08fb4f84f99117bd5694e45d4c");
+	rpl_apk_release(&apk);
+}
+
+static void test_golden_signature(void **state)
+{
+	char *copy;
+
+	(void)state;
+	need_golden();
+	assert_int_equal(
+	        rpl_repo_verify_index(GOLDEN "/x86_64/APKINDEX.tar.gz", GOLDEN "/melange.rsa.pub"),
+	        0);
+	assert_int_equal(
+	        rpl_repo_verify_index(GOLDEN "/aarch64/APKINDEX.tar.gz", GOLDEN "/melange.rsa.pub"),
+	        0);
+	/* One byte changed after the signature: refused. */
+	sh("cp '%s/x86_64/APKINDEX.tar.gz' idx && chmod u+w idx && "
+	   "printf 'X' | dd of=idx bs=1 seek=700 conv=notrunc 2>/dev/null",
+	   GOLDEN);
+	copy = in_dir("idx");
+	assert_int_not_equal(rpl_repo_verify_index(copy, GOLDEN "/melange.rsa.pub"), 0);
+	free(copy);
+}
+
+/* Adding melange's apks to an empty repository gives melange's index. */
+static void test_add_gives_melanges_index(void **state)
+{
+	char *apks[4], *want, *text, *signer, *index;
+
+	(void)state;
+	need_golden();
+	for (size_t i = 0; i < 4; i++) {
+		sh("cp '%s/x86_64/%s' .", GOLDEN, golden_apks[i]);
+		apks[i] = in_dir(golden_apks[i]);
+	}
+	assert_int_equal(rpl_repo_add(dir, apks, 2, NULL), 0);
+	assert_int_equal(rpl_repo_add(dir, apks + 2, 2, NULL), 0);
+	index = in_dir("APKINDEX.tar.gz");
+	assert_int_equal(rpl_repo_read_index(index, &text, &signer), 0);
+	assert_null(signer);
+	want = golden_text("x86_64");
+	assert_string_equal(text, want);
+	free(text);
+
+	/* Again, in another order: records keep their places. */
+	assert_int_equal(rpl_repo_add(dir, apks + 1, 3, NULL), 0);
+	assert_int_equal(rpl_repo_add(dir, apks, 1, NULL), 0);
+	assert_int_equal(rpl_repo_read_index(index, &text, &signer), 0);
+	assert_string_equal(text, want);
+	free(text);
+	free(want);
+	free(index);
+	for (size_t i = 0; i < 4; i++)
+		free(apks[i]);
+}
+
+/* Signed with a new key: verifies with it, not with another. */
+static void test_sign_and_verify(void **state)
+{
+	struct rpl_signer k;
+	char *key = in_dir("local-melange.rsa"), *pub = in_dir("local-melange.rsa.pub");
+	char *apk = in_dir("hello-1.0-r0.apk"), *index = in_dir("APKINDEX.tar.gz");
+	char *text, *signer;
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(rpl_signer_generate(key, 2048), 0);
+	assert_int_equal(stat(key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(rpl_signer_load(&k, key), 0);
+	assert_string_equal(k.name, "local-melange.rsa.pub");
+	make_apk("hello-1.0-r0.apk", "pkgname = hello\npkgver = 1.0-r0\narch = x86_64\nsize = 2\n");
+	assert_int_equal(rpl_repo_add(dir, &apk, 1, &k), 0);
+	assert_int_equal(rpl_repo_verify_index(index, pub), 0);
+	assert_int_equal(rpl_repo_read_index(index, &text, &signer), 0);
+	assert_string_equal(signer, "local-melange.rsa.pub");
+	assert_non_null(strstr(text, "P:hello\nV:1.0-r0\nA:x86_64\n"));
+	free(text);
+	free(signer);
+	/* Re-signed on every add: still one signature, still valid. */
+	assert_int_equal(rpl_repo_add(dir, &apk, 1, &k), 0);
+	assert_int_equal(rpl_repo_verify_index(index, pub), 0);
+	if (access(GOLDEN "/melange.rsa.pub", R_OK) == 0)
+		assert_int_not_equal(rpl_repo_verify_index(index, GOLDEN "/melange.rsa.pub"), 0);
+	/* Unsigned: nothing to verify. */
+	assert_int_equal(rpl_repo_add(dir, &apk, 1, NULL), 0);
+	assert_int_not_equal(rpl_repo_verify_index(index, pub), 0);
+	assert_non_null(strstr(rpl_errmsg(), "not signed"));
+	rpl_signer_release(&k);
+	free(key);
+	free(pub);
+	free(apk);
+	free(index);
+}
+
+/* Apks made by other tools: a control tar with end blocks, no signature. */
+static void test_plain_apk_and_merge(void **state)
+{
+	char *a = in_dir("a-1-r0.apk"), *a2 = in_dir("a-2-r0.apk"), *b = in_dir("b-1-r0.apk");
+	char *index = in_dir("APKINDEX.tar.gz"), *text, *signer;
+	struct rpl_apk apk;
+
+	(void)state;
+	make_apk("a-1-r0.apk", "# made by hand\npkgname = a\npkgver = 1-r0\narch = x86_64\n"
+	                       "size = 10\norigin = a\npkgdesc = the a\nbuilddate = 1700000000\n"
+	                       "license = MIT\nlicense = BSD\ndepend = so:libc.so.6\n"
+	                       "depend = b\nprovides = cmd:a=1-r0\nprovider_priority = 5\n");
+	make_apk("a-2-r0.apk", "pkgname = a\npkgver = 2-r0\narch = x86_64\n");
+	make_apk("b-1-r0.apk", "pkgname = b\npkgver = 1-r0\n");
+	assert_int_equal(rpl_apk_read(a, &apk), 0);
+	assert_null(apk.signature_key);
+	assert_string_equal(apk.license, "MIT");
+	{
+		char *rec = rpl_apk_index_record(&apk);
+		/* C: is the SHA-1 of the control member; the rest is the template. */
+		assert_memory_equal(rec, "C:Q1", 4);
+		assert_memory_equal(strchr(rec, '\n') + 1, "P:a\nV:1-r0\nA:x86_64\nS:", 21);
+		assert_non_null(strstr(rec, "\nI:10\nT:the a\nL:MIT\no:a\nt:1700000000\n"
+		                            "D:so:libc.so.6 b\np:cmd:a=1-r0\nk:5\n\n"));
+		free(rec);
+	}
+	rpl_apk_release(&apk);
+
+	assert_int_equal(rpl_repo_add(dir, &a, 1, NULL), 0);
+	assert_int_equal(rpl_repo_add(dir, &b, 1, NULL), 0);
+	assert_int_equal(rpl_repo_add(dir, &a2, 1, NULL), 0);
+	/* a-1 again: replaced in place, not appended. */
+	assert_int_equal(rpl_repo_add(dir, &a, 1, NULL), 0);
+	assert_int_equal(rpl_repo_read_index(index, &text, &signer), 0);
+	{
+		const char *p1 = strstr(text, "P:a\nV:1-r0"), *pb = strstr(text, "P:b\nV:1-r0"),
+		           *p2 = strstr(text, "P:a\nV:2-r0");
+		assert_non_null(p1);
+		assert_non_null(pb);
+		assert_non_null(p2);
+		assert_true(p1 < pb && pb < p2);
+		assert_null(strstr(p1 + 1, "P:a\nV:1-r0"));
+	}
+	free(text);
+	free(a);
+	free(a2);
+	free(b);
+	free(index);
+}
+
+static void test_errors(void **state)
+{
+	char *junk = in_dir("junk.apk"), *noinfo = in_dir("noinfo.apk"), *idx = in_dir("x");
+	char *missing = in_dir("missing.apk"), *text, *signer;
+	struct rpl_apk apk;
+	struct rpl_signer k;
+
+	(void)state;
+	rpl_test_write_file(dir, "junk.apk", "not gzip at all\n");
+	assert_int_not_equal(rpl_apk_read(junk, &apk), 0);
+	assert_non_null(strstr(rpl_errmsg(), "junk.apk"));
+	assert_int_not_equal(rpl_apk_read(missing, &apk), 0);
+	assert_non_null(strstr(rpl_errmsg(), "missing.apk"));
+	rpl_test_write_file(dir, "work/readme", "hi\n");
+	sh("cd work && tar -cf - readme | gzip > ../noinfo.apk");
+	assert_int_not_equal(rpl_apk_read(noinfo, &apk), 0);
+	assert_non_null(strstr(rpl_errmsg(), "no .PKGINFO"));
+	make_apk("noname.apk", "pkgver = 1-r0\n");
+	{
+		char *p = in_dir("noname.apk");
+		assert_int_not_equal(rpl_apk_read(p, &apk), 0);
+		assert_non_null(strstr(rpl_errmsg(), "no pkgname"));
+		/* A broken package leaves the index as it was (here: none). */
+		assert_int_not_equal(rpl_repo_add(dir, &p, 1, NULL), 0);
+		free(p);
+	}
+	{
+		char *p = in_dir("APKINDEX.tar.gz");
+		assert_int_not_equal(access(p, F_OK), 0);
+		/* A damaged index is reported, not overwritten. */
+		rpl_test_write_file(dir, "APKINDEX.tar.gz", "garbage");
+		assert_int_not_equal(rpl_repo_add(dir, &junk, 0, NULL), 0);
+		assert_non_null(strstr(rpl_errmsg(), "is not an APKINDEX.tar.gz"));
+		assert_int_not_equal(rpl_repo_read_index(p, &text, &signer), 0);
+		free(p);
+	}
+	rpl_test_write_file(dir, "x", "-----BEGIN NOTHING-----\n");
+	assert_int_not_equal(rpl_signer_load(&k, idx), 0);
+	free(junk);
+	free(noinfo);
+	free(idx);
+	free(missing);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_golden_records),   T(test_golden_fields),
+		T(test_golden_signature), T(test_add_gives_melanges_index),
+		T(test_sign_and_verify),  T(test_plain_apk_and_merge),
+		T(test_errors),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
