@@ -1,10 +1,11 @@
 /*
- * The state store, `.ripple/state.db` (SQLite, WAL), schema version 3:
+ * The state store, `.ripple/state.db` (SQLite, WAL), schema version 4:
  *
  *   meta(key TEXT PRIMARY KEY, value TEXT)
- *       "schema" = "3".  A version-2 store is upgraded in place (version 3
- *       only added the blob table).  Any other version: the file is
- *       deleted and made again; it holds caches and records, never sources.
+ *       "schema" = "4".  Stores of versions 2 and 3 are upgraded in place
+ *       (3 added the blob table; 4 the job's log, job_output and run_job),
+ *       keeping their records.  Any other version: the file is deleted and
+ *       made again; it holds caches and records, never sources.
  *       "generation": bumped with every job record written.
  *       "noop:<mode>": the memo of the last plan that selected nothing
  *       (orchestrator/memo.h).
@@ -18,13 +19,20 @@
  *       The parse cache: `data` (recipes/cache.h) is valid while `key` (a digest of the
  *       file's content and of everything else its evaluation read) matches.
  *   job(name TEXT, kind TEXT, arch TEXT, own_hash BLOB, input_hash BLOB,
- *       status TEXT, duration REAL, finished_ns INTEGER,
+ *       status TEXT, duration REAL, finished_ns INTEGER, log TEXT,
  *       PRIMARY KEY(name, kind, arch))
  *   job_input(name TEXT, kind TEXT, arch TEXT, path TEXT, digest BLOB,
  *       PRIMARY KEY(name, kind, arch, path))
  *       What each job was last built from, for staleness and its reasons.
+ *   job_output(name TEXT, kind TEXT, arch TEXT, path TEXT, digest BLOB,
+ *       PRIMARY KEY(name, kind, arch, path))
+ *       The files its last successful build produced (apks), with sha256.
  *   run(id INTEGER PRIMARY KEY, command TEXT, status TEXT,
  *       started_ns INTEGER, finished_ns INTEGER)
+ *   run_job(run INTEGER, name TEXT, kind TEXT, arch TEXT, status TEXT,
+ *       started_ns INTEGER, duration REAL, log TEXT, message TEXT,
+ *       PRIMARY KEY(run, name, kind, arch))
+ *       What each run did with each job: `ripple history`.
  *   blob(name TEXT PRIMARY KEY, data BLOB)
  *       Larger derived values: "snapshot" is the plan snapshot
  *       (orchestrator/snapshot.c has its layout).
@@ -40,6 +48,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "3"
+#define SCHEMA_VERSION "4"
 
 enum stmt {
 	ST_STAT_GET,
@@ -69,6 +78,9 @@ enum stmt {
 	ST_PARSE_DEL,
 	ST_STAT_ALL,
 	ST_BLOB_GET,
+	ST_JOB_OUTPUTS_DEL,
+	ST_JOB_OUTPUT_PUT,
+	ST_RUN_JOB_PUT,
 	ST_BLOB_PUT,
 	ST_JOB_ALL,
 	ST_COUNT
@@ -82,7 +94,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_JOB_GET] = "SELECT own_hash, input_hash, status, duration, finished_ns FROM job "
 	               "WHERE name = ?1 AND kind = ?2 AND arch = ?3",
 	[ST_JOB_PUT] = "INSERT OR REPLACE INTO job(name, kind, arch, own_hash, input_hash, status, "
-	               "duration, finished_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	               "duration, finished_ns, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_JOB_INPUTS_GET] = "SELECT path, digest FROM job_input WHERE name = ?1 AND kind = ?2 "
 	                      "AND arch = ?3 ORDER BY path",
 	[ST_JOB_INPUTS_DEL] = "DELETE FROM job_input WHERE name = ?1 AND kind = ?2 AND arch = ?3",
@@ -94,6 +106,12 @@ static const char *const sql[ST_COUNT] = {
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
 	[ST_PARSE_ALL] = "SELECT file, key, data FROM parse",
 	[ST_PARSE_DEL] = "DELETE FROM parse WHERE file = ?1",
+	[ST_JOB_OUTPUTS_DEL] = "DELETE FROM job_output WHERE name = ?1 AND kind = ?2 AND arch = ?3",
+	[ST_JOB_OUTPUT_PUT] = "INSERT OR REPLACE INTO job_output(name, kind, arch, path, digest) "
+	                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_RUN_JOB_PUT] = "INSERT OR REPLACE INTO run_job(run, name, kind, arch, status, "
+	                   "started_ns, duration, log, message) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_BLOB_GET] = "SELECT data FROM blob WHERE name = ?1",
 	[ST_BLOB_PUT] = "INSERT OR REPLACE INTO blob(name, data) VALUES (?1, ?2)",
 	[ST_STAT_ALL] = "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM stat",
@@ -111,13 +129,20 @@ static const char schema_sql[] =
         "CREATE TABLE IF NOT EXISTS job(name TEXT NOT NULL, kind TEXT NOT NULL,"
         " arch TEXT NOT NULL, own_hash BLOB NOT NULL, input_hash BLOB NOT NULL,"
         " status TEXT NOT NULL, duration REAL NOT NULL, finished_ns INTEGER NOT NULL,"
-        " PRIMARY KEY(name, kind, arch));"
+        " log TEXT, PRIMARY KEY(name, kind, arch));"
         "CREATE TABLE IF NOT EXISTS job_input(name TEXT NOT NULL, kind TEXT NOT NULL,"
         " arch TEXT NOT NULL, path TEXT NOT NULL, digest BLOB NOT NULL,"
         " PRIMARY KEY(name, kind, arch, path));"
         "CREATE TABLE IF NOT EXISTS run(id INTEGER PRIMARY KEY, command TEXT NOT NULL,"
         " status TEXT NOT NULL, started_ns INTEGER NOT NULL, finished_ns INTEGER);"
         "CREATE TABLE IF NOT EXISTS blob(name TEXT PRIMARY KEY, data BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS job_output(name TEXT NOT NULL, kind TEXT NOT NULL,"
+        " arch TEXT NOT NULL, path TEXT NOT NULL, digest BLOB NOT NULL,"
+        " PRIMARY KEY(name, kind, arch, path));"
+        "CREATE TABLE IF NOT EXISTS run_job(run INTEGER NOT NULL, name TEXT NOT NULL,"
+        " kind TEXT NOT NULL, arch TEXT NOT NULL, status TEXT NOT NULL,"
+        " started_ns INTEGER NOT NULL, duration REAL NOT NULL, log TEXT, message TEXT,"
+        " PRIMARY KEY(run, name, kind, arch));"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
 
 struct rpl_state {
@@ -279,9 +304,10 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 	if (err)
 		return err;
 	stored_version(st, version, sizeof(version));
-	if (!strcmp(version, "2")) {
-		/* 2 -> 3 added a table: keep the records. */
-		if ((err = exec(st, schema_sql)))
+	if (!strcmp(version, "2") || !strcmp(version, "3")) {
+		/* 3 added a table, 4 a column and two tables: keep the records. */
+		if ((err = exec(st, "ALTER TABLE job ADD COLUMN log TEXT")) ||
+		    (err = exec(st, schema_sql)))
 			return err;
 		return exec(st,
 		            "UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema'");
@@ -645,11 +671,18 @@ int rpl_state_parse_put(struct rpl_state *st, const char *file, const uint8_t ke
 	return step_done(st, s);
 }
 
+/* Binds (name, kind, arch) to the parameters from `at` on. */
+static void bind_job_at(sqlite3_stmt *s, int at, const char *name, const char *kind,
+                        const char *arch)
+{
+	sqlite3_bind_text(s, at, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, at + 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, at + 2, arch, -1, SQLITE_STATIC);
+}
+
 static void bind_job(sqlite3_stmt *s, const char *name, const char *kind, const char *arch)
 {
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, arch, -1, SQLITE_STATIC);
+	bind_job_at(s, 1, name, kind, arch);
 }
 
 int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, const char *arch,
@@ -822,8 +855,22 @@ int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, 
 	sqlite3_bind_text(s, 6, rec->status, -1, SQLITE_STATIC);
 	sqlite3_bind_double(s, 7, rec->duration);
 	sqlite3_bind_int64(s, 8, rec->finished_ns ? rec->finished_ns : now_ns());
+	if (rec->log)
+		sqlite3_bind_text(s, 9, rec->log, -1, SQLITE_STATIC);
 	if ((err = step_done(st, s)))
 		return err;
+	s = stmt(st, ST_JOB_OUTPUTS_DEL);
+	bind_job(s, name, kind, arch);
+	if ((err = step_done(st, s)))
+		return err;
+	for (size_t i = 0; i < rec->noutputs; i++) {
+		s = stmt(st, ST_JOB_OUTPUT_PUT);
+		bind_job(s, name, kind, arch);
+		sqlite3_bind_text(s, 4, rec->outputs[i], -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, rec->output_digests[i], RPL_SHA256_LEN, SQLITE_STATIC);
+		if ((err = step_done(st, s)))
+			return err;
+	}
 	s = stmt(st, ST_JOB_INPUTS_DEL);
 	bind_job(s, name, kind, arch);
 	if ((err = step_done(st, s)))
@@ -858,6 +905,101 @@ int64_t rpl_state_run_begin(struct rpl_state *st, const char *command)
 	if ((err = step_done(st, s)))
 		return err;
 	return sqlite3_last_insert_rowid(st->db);
+}
+
+int rpl_state_run_job_put(struct rpl_state *st, int64_t run, const struct rpl_run_job_record *r)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUN_JOB_PUT);
+
+	sqlite3_bind_int64(s, 1, run);
+	bind_job_at(s, 2, r->name, r->kind, r->arch);
+	sqlite3_bind_text(s, 5, r->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->started_ns);
+	sqlite3_bind_double(s, 7, r->duration);
+	if (r->log)
+		sqlite3_bind_text(s, 8, r->log, -1, SQLITE_STATIC);
+	if (r->message)
+		sqlite3_bind_text(s, 9, r->message, -1, SQLITE_STATIC);
+	return step_done(st, s);
+}
+
+/* Rows of `sql` (with ?1 bound to `n`) as JSON objects named by `cols`. */
+static json_t *rows(struct rpl_state *st, const char *query, int64_t n, const char *const *cols,
+                    size_t ncols)
+{
+	sqlite3_stmt *s;
+	json_t *out = json_array();
+
+	if (sqlite3_prepare_v2(st->db, query, -1, &s, NULL) != SQLITE_OK) {
+		json_decref(out);
+		db_error(st, query);
+		return NULL;
+	}
+	sqlite3_bind_int64(s, 1, n);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *o = json_object();
+		for (size_t i = 0; i < ncols; i++) {
+			json_t *v;
+			switch (sqlite3_column_type(s, (int)i)) {
+			case SQLITE_INTEGER:
+				v = json_integer(sqlite3_column_int64(s, (int)i));
+				break;
+			case SQLITE_FLOAT:
+				v = json_real(sqlite3_column_double(s, (int)i));
+				break;
+			case SQLITE_NULL:
+				v = json_null();
+				break;
+			default:
+				v = json_string((const char *)sqlite3_column_text(s, (int)i));
+			}
+			json_object_set_new(o, cols[i], v ? v : json_null());
+		}
+		json_array_append_new(out, o);
+	}
+	sqlite3_finalize(s);
+	return out;
+}
+
+json_t *rpl_state_history(struct rpl_state *st, int64_t nruns)
+{
+	static const char *const run_cols[] = { "id",          "command", "status", "started_ns",
+		                                "finished_ns", "built",   "failed", "skipped" };
+	static const char *const fail_cols[] = { "run",      "name",   "kind",
+		                                 "arch",     "status", "started_ns",
+		                                 "duration", "log",    "message" };
+	static const char *const slow_cols[] = { "name", "kind", "arch", "duration",
+		                                 "finished_ns" };
+	json_t *h = json_object(), *runs, *fails, *slow;
+
+	runs = rows(st,
+	            "SELECT id, command, status, started_ns, finished_ns,"
+	            " (SELECT count(*) FROM run_job WHERE run = run.id AND status = 'ok'),"
+	            " (SELECT count(*) FROM run_job WHERE run = run.id AND status IN"
+	            "   ('failed', 'timeout')),"
+	            " (SELECT count(*) FROM run_job WHERE run = run.id AND status = 'skipped')"
+	            " FROM run ORDER BY id DESC LIMIT ?1",
+	            nruns, run_cols, 8);
+	fails = rows(st,
+	             "SELECT run, name, kind, arch, status, started_ns, duration, log, message"
+	             " FROM run_job WHERE status IN ('failed', 'timeout')"
+	             " ORDER BY run DESC, started_ns DESC LIMIT ?1",
+	             nruns * 5, fail_cols, 9);
+	slow = rows(st,
+	            "SELECT name, kind, arch, duration, finished_ns FROM job WHERE status = 'ok'"
+	            " ORDER BY duration DESC LIMIT ?1",
+	            10, slow_cols, 5);
+	if (!runs || !fails || !slow) {
+		json_decref(h);
+		json_decref(runs);
+		json_decref(fails);
+		json_decref(slow);
+		return NULL;
+	}
+	json_object_set_new(h, "runs", runs);
+	json_object_set_new(h, "failures", fails);
+	json_object_set_new(h, "slowest", slow);
+	return h;
 }
 
 int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status)

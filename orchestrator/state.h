@@ -108,6 +108,12 @@ struct rpl_job_record {
 	char **paths;
 	uint8_t (*digests)[RPL_SHA256_LEN];
 	size_t ninputs;
+	/* Written by rpl_state_job_put, not read back by rpl_state_job_get
+	 * (the caller's strings): the job's log and the files it produced. */
+	const char *log;
+	char *const *outputs;
+	const uint8_t (*output_digests)[RPL_SHA256_LEN];
+	size_t noutputs;
 };
 
 /*
@@ -147,6 +153,25 @@ int rpl_state_blob_putv(struct rpl_state *st, const char *name, const struct iov
  * written, so a memo of a plan can tell that the records it read are gone.
  */
 int64_t rpl_state_generation(struct rpl_state *st);
+
+/* What one run did with one job, for `ripple history`. */
+struct rpl_run_job_record {
+	const char *name, *kind, *arch;
+	const char *status; /* "ok", "failed", "timeout", "skipped", "cancelled" */
+	int64_t started_ns;
+	double duration;
+	const char *log, *message; /* may be NULL */
+};
+
+int rpl_state_run_job_put(struct rpl_state *st, int64_t run, const struct rpl_run_job_record *r);
+
+/*
+ * The last `nruns` runs (with counts of jobs built, failed and skipped),
+ * recent failures and the slowest jobs, as
+ * {"runs":[...],"failures":[...],"slowest":[...]}; NULL on error.
+ */
+struct json_t;
+struct json_t *rpl_state_history(struct rpl_state *st, int64_t nruns);
 
 /* Starts a run record; returns its id (>0) or an error. */
 int64_t rpl_state_run_begin(struct rpl_state *st, const char *command);

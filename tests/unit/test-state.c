@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include <cmocka.h>
@@ -160,7 +161,7 @@ static void test_open_creates_dir_db_and_gitignore(void **state)
 	/* `*` ignores the whole directory, itself included. */
 	assert_string_equal(buf, "*\n");
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "3");
+	assert_string_equal(buf, "4");
 	rpl_state_close(st);
 }
 
@@ -225,42 +226,122 @@ static void test_other_schema_version_is_rebuilt(void **state)
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 0);
 	assert_int_equal(rpl_state_meta_get(st, "colour", buf, sizeof(buf)), 0);
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "3");
+	assert_string_equal(buf, "4");
 	assert_int_equal(rpl_state_generation(st), 0);
 	rpl_state_close(st);
 }
 
-/* A version-2 store (no blob table) is upgraded in place: records stay. */
-static void test_schema_2_is_upgraded(void **state)
+/*
+ * Stores of versions 2 (no blob table) and 3 (no job log, job_output,
+ * run_job) are upgraded in place: records stay.
+ */
+static void upgrade_from(const char *version, const char *downgrade)
 {
 	struct rpl_state *st = open_ok();
 	struct rpl_job_record rec = { 0 }, got;
-	char db[1024], buf[64];
+	char db[1024], buf[64], sqlbuf[512];
 	void *data;
 	size_t len;
 	sqlite3 *h;
 
-	(void)state;
 	snprintf(rec.status, sizeof(rec.status), "ok");
 	fill_digest(rec.own_hash, 7);
 	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
 	rpl_state_close(st);
 	full_path(db, sizeof(db), ".ripple/state.db");
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h,
-	                              "DROP TABLE blob;"
-	                              "UPDATE meta SET value = '2' WHERE key = 'schema';",
-	                              NULL, NULL, NULL),
-	                 SQLITE_OK);
+	snprintf(sqlbuf, sizeof(sqlbuf), "%s UPDATE meta SET value = '%s' WHERE key = 'schema';",
+	         downgrade, version);
+	assert_int_equal(sqlite3_exec(h, sqlbuf, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 
 	st = open_ok();
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "3");
+	assert_string_equal(buf, "4");
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
 	assert_memory_equal(got.own_hash, rec.own_hash, RPL_SHA256_LEN);
 	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 0);
 	assert_int_equal(rpl_state_blob_put(st, "snapshot", "abc", 3), 0);
+	rec.log = ".ripple/logs/1/x86_64/zlib.log";
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	rpl_state_close(st);
+}
+
+static void test_schema_2_and_3_are_upgraded(void **state)
+{
+	static const char v3[] = "DROP TABLE job_output; DROP TABLE run_job;"
+	                         " ALTER TABLE job DROP COLUMN log;";
+	char v2[256];
+
+	(void)state;
+	upgrade_from("3", v3);
+	rpl_test_remove_tree(root);
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(v2, sizeof(v2), "%s DROP TABLE blob;", v3);
+	upgrade_from("2", v2);
+}
+
+/* Runs, what they did with each job, and what history makes of them. */
+static void test_runs_and_history(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec = { 0 };
+	static char *outputs[] = { "packages/x86_64/zlib-1-r0.apk" };
+	uint8_t od[1][RPL_SHA256_LEN];
+	int64_t run;
+	json_t *h, *r;
+
+	(void)state;
+	run = rpl_state_run_begin(st, "build --all");
+	assert_true(run > 0);
+	{
+		struct rpl_run_job_record ok = {
+			"zlib", "package",    "x86_64", "ok", 1700000000000000000,
+			12.5,   "l/zlib.log", NULL
+		};
+		struct rpl_run_job_record bad = { "curl",
+			                          "package",
+			                          "x86_64",
+			                          "failed",
+			                          1700000001000000000,
+			                          3.0,
+			                          "l/curl.log",
+			                          "melange exited with status 1" };
+		struct rpl_run_job_record skip = { "web",    "image",
+			                           "x86_64", "skipped",
+			                           0,        0,
+			                           NULL,     "waiting on curl (x86_64) failed" };
+		assert_int_equal(rpl_state_run_job_put(st, run, &ok), 0);
+		assert_int_equal(rpl_state_run_job_put(st, run, &bad), 0);
+		assert_int_equal(rpl_state_run_job_put(st, run, &skip), 0);
+	}
+	snprintf(rec.status, sizeof(rec.status), "ok");
+	rec.duration = 12.5;
+	rec.log = "l/zlib.log";
+	fill_digest(od[0], 9);
+	rec.outputs = outputs;
+	rec.output_digests = (const uint8_t(*)[RPL_SHA256_LEN])od;
+	rec.noutputs = 1;
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	assert_int_equal(rpl_state_run_end(st, run, "failed"), 0);
+
+	h = rpl_state_history(st, 10);
+	assert_non_null(h);
+	r = json_array_get(json_object_get(h, "runs"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "command")), "build --all");
+	assert_string_equal(json_string_value(json_object_get(r, "status")), "failed");
+	assert_int_equal(json_integer_value(json_object_get(r, "built")), 1);
+	assert_int_equal(json_integer_value(json_object_get(r, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(r, "skipped")), 1);
+	assert_int_equal(json_array_size(json_object_get(h, "failures")), 1);
+	r = json_array_get(json_object_get(h, "failures"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "name")), "curl");
+	assert_string_equal(json_string_value(json_object_get(r, "message")),
+	                    "melange exited with status 1");
+	r = json_array_get(json_object_get(h, "slowest"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "name")), "zlib");
+	assert_true(json_real_value(json_object_get(r, "duration")) == 12.5);
+	json_decref(h);
 	rpl_state_close(st);
 }
 
@@ -907,7 +988,8 @@ int main(void)
 		T(test_reopen_keeps_records),
 		T(test_other_schema_version_is_rebuilt),
 		T(test_foreign_schema_database_is_rebuilt),
-		T(test_schema_2_is_upgraded),
+		T(test_schema_2_and_3_are_upgraded),
+		T(test_runs_and_history),
 		T(test_blob_roundtrip),
 		T(test_digest_is_sha256_of_the_file),
 		T(test_digest_served_from_stat_cache),
