@@ -135,3 +135,25 @@ char *rpl_path_dirname(const char *path)
 		return rpl_xstrdup("/");
 	return rpl_xstrndup(path, (size_t)(slash - path));
 }
+
+int rpl_mkdirs(const char *path)
+{
+	char *p = rpl_xstrdup(path);
+	int err = 0;
+
+	for (char *s = p + 1;; s++) {
+		char c = *s;
+		if (c && c != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			err = rpl_error(-errno, "cannot create '%s': %s", p, strerror(errno));
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return err;
+}

@@ -22,6 +22,9 @@ int rpl_write_file_atomic(const char *path, const void *p, size_t n);
  * or `a` is "." or empty.  malloc'd. */
 char *rpl_path_join(const char *a, const char *b);
 
+/* mkdir -p: `path` and its missing parents (0755).  Returns 0 or an error. */
+int rpl_mkdirs(const char *path);
+
 /* Whether `s` ends with `suffix`. */
 int rpl_str_endswith(const char *s, const char *suffix);
 int rpl_str_startswith(const char *s, const char *prefix);

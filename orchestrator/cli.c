@@ -94,12 +94,14 @@ int rpl_cli_getopt(struct rpl_cli *cli, int argc, char **argv, const char *usage
                    const struct option *extra, const char *extra_short, rpl_cli_opt_fn fn,
                    void *ctx)
 {
+	/* Long-only options take values no letter can clash with. */
+	enum { OPT_ARCH = 0x10000, OPT_JSON };
 	static const struct option common[] = {
-		{ "arch", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "arch", required_argument, NULL, OPT_ARCH },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 	};
-	struct option opts[32];
+	struct option opts[64];
 	char shorts[64];
 	size_t n = 0;
 	int c;
@@ -117,10 +119,10 @@ int rpl_cli_getopt(struct rpl_cli *cli, int argc, char **argv, const char *usage
 		case 'C':
 			cli->dir = optarg;
 			break;
-		case 'a':
+		case OPT_ARCH:
 			rpl_cli_add_archs(cli, optarg);
 			break;
-		case 'j':
+		case OPT_JSON:
 			cli->json = 1;
 			break;
 		case 'h':

@@ -73,5 +73,7 @@ int rpl_cmd_vercmp(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_mark(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_history(struct rpl_cli *cli, int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include "orchestrator/gitchange.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
+#include "orchestrator/selectors.h"
 #include "orchestrator/snapshot.h"
 #include "orchestrator/state.h"
 #include "recipes/scan.h"
@@ -22,12 +23,7 @@
 #include <time.h>
 #include <uv.h>
 
-struct popts {
-	struct rpl_plan_opts plan;
-	int explain, no_wait, all, changed, rescan;
-};
-
-static const char selector_help[] =
+const char rpl_selector_help[] =
         "selectors (default: every job whose inputs differ from its last recorded build):\n"
         "  NAME...                 these packages (origin or subpackage names) or images\n"
         "  --all                   every job\n"
@@ -44,7 +40,7 @@ static const char selector_help[] =
 
         "  -h, --help              show this help\n";
 
-static void plan_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
+void rpl_selector_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 {
 	struct popts *o = ctx;
 
@@ -75,21 +71,16 @@ static void plan_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	}
 }
 
-static const struct option plan_opts[] = {
+const struct option rpl_selector_options[] = {
 	{ "all", no_argument, NULL, 'A' },         { "changed", no_argument, NULL, 'c' },
 	{ "since", required_argument, NULL, 's' }, { "rebuild-dependents", no_argument, NULL, 'R' },
 	{ "explain", no_argument, NULL, 'e' },     { "no-wait", no_argument, NULL, 'W' },
 	{ "rescan", no_argument, NULL, 'S' },      { NULL, 0, NULL, 0 },
 };
 
-/*
- * Parses the selectors, enters the monorepo and opens (locks) its state
- * store.  Exits 2 on usage errors.
- */
-static void begin(struct rpl_cli *cli, int argc, char **argv, const char *usage, struct popts *o,
-                  struct rpl_state **st)
+void rpl_selectors_begin(struct rpl_cli *cli, int first, int argc, char **argv, struct popts *o,
+                         struct rpl_state **st)
 {
-	int first = rpl_cli_getopt(cli, argc, argv, usage, plan_opts, NULL, plan_opt, o);
 	int err;
 
 	o->plan.names = argv + first;
@@ -103,6 +94,16 @@ static void begin(struct rpl_cli *cli, int argc, char **argv, const char *usage,
 	rpl_cli_enter(cli);
 	if ((err = rpl_state_open(st, ".", o->no_wait)))
 		rpl_die(err == -EWOULDBLOCK ? RPL_EXIT_FAILED : RPL_EXIT_USAGE, "%s", rpl_errmsg());
+}
+
+/* Parses a plan command's selectors, enters the monorepo and opens its state store. */
+static void begin(struct rpl_cli *cli, int argc, char **argv, const char *usage, struct popts *o,
+                  struct rpl_state **st)
+{
+	int first = rpl_cli_getopt(cli, argc, argv, usage, rpl_selector_options, NULL,
+	                           rpl_selector_opt, o);
+
+	rpl_selectors_begin(cli, first, argc, argv, o, st);
 }
 
 /*
@@ -180,8 +181,8 @@ static int pcache_store(struct rpl_state *st, const struct pcache *pc, const str
 	return err;
 }
 
-static void make(struct rpl_cli *cli, struct popts *o, struct rpl_scan *scan, struct rpl_state *st,
-                 struct rpl_plan *p)
+void rpl_selectors_plan(struct rpl_cli *cli, struct popts *o, struct rpl_scan *scan,
+                        struct rpl_state *st, struct rpl_plan *p)
 {
 	struct pcache pc = { RPL_ARENA_INIT, RPL_STRMAP_INIT, NULL };
 
@@ -310,7 +311,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	uv_thread_t asker;
 	int asking = 0;
 
-	snprintf(usage, sizeof(usage), "%s%s", plan_usage, selector_help);
+	snprintf(usage, sizeof(usage), "%s%s", plan_usage, rpl_selector_help);
 	begin(cli, argc, argv, usage, &o, &st);
 	/* The tree as it is (for the memo, the snapshot and the stat cache)
 	 * and, for --changed, what git says, both at once: each is a walk of
@@ -383,7 +384,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		/* The walk's stats serve the digests: no second stat of every file. */
 		if (walked)
 			rpl_state_use_stats(st, rpl_tree_files_index(&files));
-		make(cli, &o, &scan, st, &p);
+		rpl_selectors_plan(cli, &o, &scan, st, &p);
 		scanned = &scan;
 		if (walked && rpl_snapshot_save(st, skey, &scan, &p, &files, started))
 			rpl_warn("%s (the next plan scans again)", rpl_errmsg());
@@ -457,10 +458,11 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 	int status = RPL_EXIT_OK;
 	size_t found = 0;
 
-	snprintf(usage, sizeof(usage), "%s%s", why_usage, selector_help);
+	snprintf(usage, sizeof(usage), "%s%s", why_usage, rpl_selector_help);
 	/* The NAME is the subject, not a selector: take it off the operands. */
 	{
-		int first = rpl_cli_getopt(cli, argc, argv, usage, plan_opts, NULL, plan_opt, &o);
+		int first = rpl_cli_getopt(cli, argc, argv, usage, rpl_selector_options, NULL,
+		                           rpl_selector_opt, &o);
 		if (argc - first != 1) {
 			fprintf(stderr, "ripple why: expected one NAME\n");
 			rpl_cli_usage(usage, RPL_EXIT_USAGE);
@@ -470,7 +472,7 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 		o = (struct popts){ 0 };
 	}
 	begin(cli, argc, argv, usage, &o, &st);
-	make(cli, &o, &scan, st, &p);
+	rpl_selectors_plan(cli, &o, &scan, st, &p);
 	for (size_t g = 0; g < p.ngraphs; g++)
 		found += rpl_plan_find(&p, name, p.graphs[g].arch) != NULL;
 	if (!found) {
@@ -514,9 +516,9 @@ int rpl_cmd_mark(struct rpl_cli *cli, int argc, char **argv)
 	char usage[4096];
 	int err;
 
-	snprintf(usage, sizeof(usage), "%s%s", mark_usage, selector_help);
+	snprintf(usage, sizeof(usage), "%s%s", mark_usage, rpl_selector_help);
 	begin(cli, argc, argv, usage, &o, &st);
-	make(cli, &o, &scan, st, &p);
+	rpl_selectors_plan(cli, &o, &scan, st, &p);
 	if ((err = rpl_plan_record(&p, st)))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	printf("recorded %zu job%s as built\n", p.norder, p.norder == 1 ? "" : "s");

@@ -1,0 +1,1053 @@
+/*
+ * `ripple build`: scan, graph, plan, schedule, record.  The selected jobs
+ * run through a runner (runners/runner.h) on the scheduler
+ * (orchestrator/sched.h); each package job's apks are merged into
+ * packages/<arch>/APKINDEX.tar.gz as soon as it finishes, so later jobs
+ * build against them; every job's outcome is recorded in the state store,
+ * so a run that was interrupted or failed is resumed by running again.
+ */
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+#include "graph/graph.h"
+#include "orchestrator/cli.h"
+#include "orchestrator/plan.h"
+#include "orchestrator/sched.h"
+#include "orchestrator/selectors.h"
+#include "orchestrator/state.h"
+#include "recipes/apko.h"
+#include "recipes/melange.h"
+#include "recipes/scan.h"
+#include "runners/repo.h"
+#include "runners/runner.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct bopts {
+	struct popts sel;
+	long jobs, arch_jobs, retries;
+	double timeout;
+	int keep_going; /* -1: the default (on with --all) */
+	int force, dry_run, test;
+	const char *runner, *container_runner, *signing_key;
+	const char *events, *report, *junit;
+	char **runner_args, **apko_args, **repos, **keyrings;
+	size_t nrunner_args, napko_args, nrepos, nkeyrings;
+};
+
+static void push_arg(char ***v, size_t *n, const char *s)
+{
+	*v = rpl_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = (char *)s;
+}
+
+static long number(const char *opt, const char *arg, long min)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < min)
+		rpl_die(RPL_EXIT_USAGE, "%s wants a number of at least %ld, not '%s'", opt, min,
+		        arg);
+	return v;
+}
+
+/* Long-only options have values past any letter the selectors use. */
+enum {
+	O_ARCH_JOBS = 1000,
+	O_NO_KEEP_GOING,
+	O_TIMEOUT,
+	O_RETRIES,
+	O_FORCE,
+	O_TEST,
+	O_RUNNER,
+	O_CONTAINER_RUNNER,
+	O_SIGNING_KEY,
+	O_EVENTS,
+	O_REPORT,
+	O_JUNIT,
+	O_RUNNER_ARG,
+	O_APKO_ARG,
+	O_KEYRING,
+};
+
+static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct bopts *o = ctx;
+
+	switch (opt) {
+	case 'j':
+		o->jobs = number("-j", arg, 1);
+		break;
+	case O_ARCH_JOBS:
+		o->arch_jobs = number("--arch-jobs", arg, 1);
+		break;
+	case 'k':
+		o->keep_going = 1;
+		break;
+	case O_NO_KEEP_GOING:
+		o->keep_going = 0;
+		break;
+	case O_TIMEOUT:
+		o->timeout = (double)number("--timeout", arg, 1);
+		break;
+	case O_RETRIES:
+		o->retries = number("--retries", arg, 0);
+		break;
+	case O_FORCE:
+		o->force = 1;
+		break;
+	case 'n':
+		o->dry_run = 1;
+		break;
+	case O_TEST:
+		o->test = 1;
+		break;
+	case O_RUNNER:
+		o->runner = arg;
+		break;
+	case O_CONTAINER_RUNNER:
+		o->container_runner = arg;
+		break;
+	case O_SIGNING_KEY:
+		o->signing_key = arg;
+		break;
+	case O_EVENTS:
+		o->events = arg;
+		break;
+	case O_REPORT:
+		o->report = arg;
+		break;
+	case O_JUNIT:
+		o->junit = arg;
+		break;
+	case O_RUNNER_ARG:
+		push_arg(&o->runner_args, &o->nrunner_args, arg);
+		break;
+	case O_APKO_ARG:
+		push_arg(&o->apko_args, &o->napko_args, arg);
+		break;
+	case 'r':
+		push_arg(&o->repos, &o->nrepos, arg);
+		break;
+	case O_KEYRING:
+		push_arg(&o->keyrings, &o->nkeyrings, arg);
+		break;
+	default:
+		rpl_selector_opt(cli, opt, arg, &o->sel);
+	}
+}
+
+static const struct option build_only[] = {
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "arch-jobs", required_argument, NULL, O_ARCH_JOBS },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "no-keep-going", no_argument, NULL, O_NO_KEEP_GOING },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "force", no_argument, NULL, O_FORCE },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "test", no_argument, NULL, O_TEST },
+	{ "runner", required_argument, NULL, O_RUNNER },
+	{ "container-runner", required_argument, NULL, O_CONTAINER_RUNNER },
+	{ "signing-key", required_argument, NULL, O_SIGNING_KEY },
+	{ "events", required_argument, NULL, O_EVENTS },
+	{ "report", required_argument, NULL, O_REPORT },
+	{ "junit", required_argument, NULL, O_JUNIT },
+	{ "runner-arg", required_argument, NULL, O_RUNNER_ARG },
+	{ "apko-arg", required_argument, NULL, O_APKO_ARG },
+	{ "repository-append", required_argument, NULL, 'r' },
+	{ "keyring-append", required_argument, NULL, O_KEYRING },
+};
+
+static const char build_usage[] =
+        "usage: ripple build [NAME...|--all|--changed|--since REF] [options]\n"
+        "\n"
+        "Builds what the plan selects (see `ripple plan`), dependencies first, and\n"
+        "records each job.  Without selectors: every job whose inputs changed since\n"
+        "its last successful build, so a run that failed or was interrupted is\n"
+        "finished by running it again.  NAMEs, --changed and --since skip jobs already\n"
+        "built from the same inputs unless --force.\n"
+        "\n"
+        "  -j, --jobs N            jobs at once (default: the number of CPUs)\n"
+        "  --arch-jobs N           jobs at once per architecture\n"
+        "  -k, --keep-going        go on after a failure with what does not depend on it\n"
+        "                          (the default with --all); --no-keep-going stops\n"
+        "                          starting jobs after the first failure\n"
+        "  --timeout SECS          per job (default: the package's `timeout`, else none)\n"
+        "  --retries N             start a job again when its runner crashed (default 0)\n"
+        "  --force                 rebuild the selected jobs even when up to date\n"
+        "  -n, --dry-run           print what would run, and do nothing\n"
+        "  --test                  run `melange test` after each package builds\n"
+        "  --runner R              auto (default) or external: melange and apko on PATH\n"
+        "  --container-runner R    melange's own --runner (bubblewrap, docker, qemu)\n"
+        "  --signing-key KEY       sign the packages and packages/<arch>/APKINDEX.tar.gz\n"
+        "  -r, --repository-append R   and --keyring-append K: more for melange and apko\n"
+        "  --runner-arg ARG        one more argument for every melange command (repeatable);\n"
+        "                          --apko-arg ARG the same for apko\n"
+        "  --events FILE           JSON lines: plan, start, finish, skip, fail, end\n"
+        "  --report FILE           a JSON report of the run; --junit FILE the same as JUnit XML\n"
+        "\n"
+        "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz, images/<name>/<arch>.tar;\n"
+        "logs in .ripple/logs/<run>/<arch>/<name>.log.  Exit status: 0 every job built,\n"
+        "1 a job failed (the rest went on as far as it could), 2 bad input, 130\n"
+        "interrupted (run again to finish).\n"
+        "\n";
+
+/* ---- the run ---------------------------------------------------------------------------- */
+
+struct bjob {
+	struct rpl_job *plan;
+	struct rpl_sched_job *sj;
+	char **outputs;
+	size_t noutputs;
+	char *file, *source_dir, *log;
+};
+
+struct build {
+	struct bopts *o;
+	struct rpl_state *st;
+	struct rpl_scan *scan;
+	struct rpl_plan *p;
+	struct rpl_sched *sched;
+	struct rpl_signer signer;
+	int have_signer;
+	int64_t run;
+	struct bjob *jobs;
+	size_t njobs, done, up_to_date;
+	FILE *events;
+	int tty, status_shown;
+	int64_t started_ns;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double secs(int64_t a, int64_t b)
+{
+	return b > a ? (double)(b - a) / 1e9 : 0;
+}
+
+static void fmt_secs(double s, char *buf, size_t n)
+{
+	if (s < 60)
+		snprintf(buf, n, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+static struct bjob *bjob_of(struct build *b, const struct rpl_sched_job *sj)
+{
+	return sj->user;
+}
+
+static void event(struct build *b, json_t *e)
+{
+	char *line;
+
+	if (b->events) {
+		json_object_set_new(e, "time", json_real((double)now_ns() / 1e9));
+		line = json_dumps(e, JSON_COMPACT);
+		fprintf(b->events, "%s\n", line);
+		fflush(b->events);
+		free(line);
+	}
+	json_decref(e);
+}
+
+static json_t *job_json(const struct bjob *j)
+{
+	return json_pack("{s:s,s:s,s:s}", "name", j->plan->node->name, "kind", j->plan->kind,
+	                 "arch", j->plan->arch);
+}
+
+/* The status line of a terminal: what runs, for how long. */
+static void clear_status(struct build *b)
+{
+	if (b->tty && b->status_shown) {
+		fputs("\r\033[K", stdout);
+		b->status_shown = 0;
+	}
+}
+
+static void show_status(struct build *b)
+{
+	struct rpl_strbuf line = RPL_STRBUF_INIT;
+	int64_t now = now_ns();
+	size_t running = 0;
+
+	if (!b->tty)
+		return;
+	for (size_t i = 0; i < b->njobs; i++)
+		running += b->jobs[i].sj->state == RPL_SCHED_RUNNING;
+	rpl_strbuf_addf(&line, "[%zu/%zu] %zu running:", b->done, b->njobs, running);
+	for (size_t i = 0; i < b->njobs && line.len < 200; i++) {
+		const struct rpl_sched_job *sj = b->jobs[i].sj;
+		char t[32];
+		if (sj->state != RPL_SCHED_RUNNING)
+			continue;
+		fmt_secs(secs(sj->started_ns, now), t, sizeof(t));
+		rpl_strbuf_addf(&line, " %s %s %s", sj->run.name, sj->run.arch, t);
+	}
+	fputs("\r\033[K", stdout);
+	fwrite(line.buf, 1, line.len < 240 ? line.len : 240, stdout);
+	fflush(stdout);
+	b->status_shown = 1;
+	rpl_strbuf_release(&line);
+}
+
+/* Prints a line above the status line. */
+static void say(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct build *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	clear_status(b);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	show_status(b);
+	fflush(stdout);
+}
+
+/* The last lines of a log, indented, after a failure. */
+static void log_tail(struct build *b, const char *path, size_t lines)
+{
+	char *text;
+	size_t len, n = 0;
+	const char *p;
+
+	if (rpl_read_file(path, &text, &len))
+		return;
+	p = text + len;
+	while (p > text && n <= lines)
+		if (*--p == '\n' && p + 1 < text + len)
+			n++;
+	if (*p == '\n')
+		p++;
+	clear_status(b);
+	printf("  --- %s (last %zu lines)\n", path, lines);
+	for (const char *l = p; *l;) {
+		size_t k = strcspn(l, "\n");
+		printf("  | %.*s\n", (int)k, l);
+		l += k + (l[k] == '\n');
+	}
+	free(text);
+}
+
+static void record_run_job(struct build *b, const struct bjob *j, const char *status)
+{
+	const struct rpl_sched_job *sj = j->sj;
+	struct rpl_run_job_record r = {
+		j->plan->node->name,
+		j->plan->kind,
+		j->plan->arch,
+		status,
+		sj->started_ns,
+		secs(sj->started_ns, sj->finished_ns),
+		sj->started_ns ? j->log : NULL,
+		sj->message,
+	};
+
+	if (!b->o->dry_run && rpl_state_run_job_put(b->st, b->run, &r))
+		rpl_warn("%s", rpl_errmsg());
+}
+
+/* A package's outputs go into its arch's index; the job is recorded as built. */
+static int built(struct build *b, struct bjob *j)
+{
+	uint8_t(*digests)[RPL_SHA256_LEN] =
+	        rpl_xcalloc(j->noutputs ? j->noutputs : 1, RPL_SHA256_LEN);
+	struct rpl_job_record rec;
+	int err = 0;
+
+	if (!strcmp(j->plan->kind, "package") && j->noutputs) {
+		char *dir = rpl_path_dirname(j->outputs[0]);
+		err = rpl_repo_add(dir, j->outputs, j->noutputs,
+		                   b->have_signer ? &b->signer : NULL);
+		free(dir);
+	}
+	for (size_t i = 0; i < j->noutputs && !err; i++) {
+		char *text;
+		size_t len;
+		if (!(err = rpl_read_file(j->outputs[i], &text, &len))) {
+			rpl_sha256(text, len, digests[i]);
+			free(text);
+		}
+	}
+	if (!err) {
+		memset(&rec, 0, sizeof(rec));
+		memcpy(rec.own_hash, j->plan->own, RPL_SHA256_LEN);
+		memcpy(rec.input_hash, j->plan->input, RPL_SHA256_LEN);
+		snprintf(rec.status, sizeof(rec.status), "ok");
+		rec.duration = secs(j->sj->started_ns, j->sj->finished_ns);
+		rec.finished_ns = j->sj->finished_ns;
+		rec.paths = j->plan->inputs;
+		rec.digests = j->plan->digests;
+		rec.ninputs = j->plan->ninputs;
+		rec.log = j->log;
+		rec.outputs = j->outputs;
+		rec.output_digests = (const uint8_t(*)[RPL_SHA256_LEN])digests;
+		rec.noutputs = j->noutputs;
+		if (!(err = rpl_state_begin(b->st))) {
+			err = rpl_state_job_put(b->st, j->plan->node->name, j->plan->kind,
+			                        j->plan->arch, &rec);
+			if (err)
+				rpl_state_commit(b->st);
+			else
+				err = rpl_state_commit(b->st);
+		}
+	}
+	free(digests);
+	return err;
+}
+
+/* A failed job is recorded as such: the next plan says "last build failed". */
+static void record_failure(struct build *b, struct bjob *j, const char *status)
+{
+	struct rpl_job_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.own_hash, j->plan->own, RPL_SHA256_LEN);
+	memcpy(rec.input_hash, j->plan->input, RPL_SHA256_LEN);
+	snprintf(rec.status, sizeof(rec.status), "%s", status);
+	rec.duration = secs(j->sj->started_ns, j->sj->finished_ns);
+	rec.log = j->log;
+	if (rpl_state_job_put(b->st, j->plan->node->name, j->plan->kind, j->plan->arch, &rec))
+		rpl_warn("%s", rpl_errmsg());
+}
+
+static void on_started(void *ctx, struct rpl_sched_job *sj)
+{
+	struct build *b = ctx;
+	json_t *e = job_json(bjob_of(b, sj));
+
+	json_object_set_new(e, "event", json_string("start"));
+	json_object_set_new(e, "attempt", json_integer(sj->attempts));
+	json_object_set_new(e, "log", json_string(bjob_of(b, sj)->log));
+	event(b, e);
+	if (!b->tty)
+		say(b, "start %s %s", sj->run.name, sj->run.arch);
+	show_status(b);
+}
+
+static int on_finished(void *ctx, struct rpl_sched_job *sj)
+{
+	struct build *b = ctx;
+	struct bjob *j = bjob_of(b, sj);
+	double took = secs(sj->started_ns, sj->finished_ns);
+	int bad = 0;
+	char t[32];
+	json_t *e;
+
+	if (sj->state == RPL_SCHED_READY) { /* a crashed runner, to be retried */
+		say(b, "retry %s %s: %s", sj->run.name, sj->run.arch, sj->message);
+		e = job_json(j);
+		json_object_set_new(e, "event", json_string("retry"));
+		json_object_set_new(e, "message", json_string(sj->message ? sj->message : ""));
+		event(b, e);
+		return 0;
+	}
+	if (sj->state == RPL_SCHED_OK && built(b, j)) {
+		free(sj->message);
+		sj->message = rpl_xstrdup(rpl_errmsg());
+		bad = 1;
+	}
+	b->done++;
+	fmt_secs(took, t, sizeof(t));
+	e = job_json(j);
+	json_object_set_new(e, "seconds", json_real(took));
+	json_object_set_new(e, "log", json_string(j->log));
+	if (sj->state == RPL_SCHED_OK && !bad) {
+		json_object_set_new(e, "event", json_string("finish"));
+		json_object_set_new(e, "status", json_string("ok"));
+		record_run_job(b, j, "ok");
+		say(b, "[%zu/%zu] ok %s %s (%s)", b->done, b->njobs, sj->run.name, sj->run.arch, t);
+	} else {
+		const char *status = sj->state == RPL_SCHED_CANCELLED ? "cancelled"
+		                     : sj->status == RPL_RUN_TIMEOUT  ? "timeout"
+		                                                      : "failed";
+		json_object_set_new(
+		        e, "event",
+		        json_string(sj->state == RPL_SCHED_CANCELLED ? "cancel" : "fail"));
+		json_object_set_new(e, "status", json_string(status));
+		json_object_set_new(e, "message", json_string(sj->message ? sj->message : ""));
+		record_run_job(b, j, status);
+		if (sj->state != RPL_SCHED_CANCELLED) {
+			record_failure(b, j, status);
+			say(b, "[%zu/%zu] FAILED %s %s (%s): %s", b->done, b->njobs, sj->run.name,
+			    sj->run.arch, t, sj->message ? sj->message : "failed");
+			log_tail(b, j->log, 20);
+		} else {
+			say(b, "[%zu/%zu] cancelled %s %s (%s)", b->done, b->njobs, sj->run.name,
+			    sj->run.arch, t);
+		}
+	}
+	event(b, e);
+	return bad;
+}
+
+static void on_skipped(void *ctx, struct rpl_sched_job *sj)
+{
+	struct build *b = ctx;
+	struct bjob *j = bjob_of(b, sj);
+	json_t *e = job_json(j);
+
+	b->done++;
+	json_object_set_new(e, "event", json_string("skip"));
+	json_object_set_new(e, "message", json_string(sj->message));
+	event(b, e);
+	record_run_job(b, j, "skipped");
+	say(b, "[%zu/%zu] skipped %s %s: %s", b->done, b->njobs, sj->run.name, sj->run.arch,
+	    sj->message);
+}
+
+static void on_tick(void *ctx)
+{
+	show_status(ctx);
+}
+
+/* ---- setting the jobs up ---------------------------------------------------------------- */
+
+static char **outputs_of(const struct rpl_job *pj, size_t *n)
+{
+	const struct rpl_scan_entry *e = pj->node->entry;
+	char **v;
+	size_t k = 0;
+
+	if (pj->node->kind == RPL_NODE_IMAGE) {
+		v = rpl_xmalloc(sizeof(*v));
+		v[0] = rpl_xmalloc(strlen(pj->node->name) + strlen(pj->arch) + 16);
+		sprintf(v[0], "images/%s/%s.tar", pj->node->name, pj->arch);
+		*n = 1;
+		return v;
+	}
+	{
+		const struct rpl_compiled *c = rpl_scan_compiled(e, pj->arch);
+		size_t nsubs = c ? c->nsubs : 0;
+		v = rpl_xmalloc((nsubs + 1) * sizeof(*v));
+		for (size_t i = 0; i <= nsubs; i++) {
+			const char *name = i ? c->subs[i - 1].name : pj->node->name;
+			struct rpl_strbuf p = RPL_STRBUF_INIT;
+			if (i && !c->subs[i - 1].enabled)
+				continue;
+			rpl_strbuf_addf(&p, "packages/%s/%s-%s.apk", pj->arch, name,
+			                pj->node->version);
+			v[k++] = rpl_strbuf_detach(&p);
+		}
+	}
+	*n = k;
+	return v;
+}
+
+/* Seconds a job is expected to take: its last build, else a guess from the recipe's size. */
+static double estimate(struct build *b, const struct rpl_job *pj)
+{
+	struct rpl_job_record rec;
+	struct stat sb;
+	double est = pj->node->kind == RPL_NODE_IMAGE ? 10 : 30;
+
+	if (rpl_state_job_get(b->st, pj->node->name, pj->kind, pj->arch, &rec) == 1) {
+		if (rec.duration > 0)
+			est = rec.duration;
+		rpl_job_record_release(&rec);
+		if (est != 30 && est != 10)
+			return est;
+	}
+	if (pj->node->entry && stat(pj->node->entry->file, &sb) == 0)
+		est += (double)sb.st_size / 100; /* a 10 kB recipe: ~2 more minutes */
+	return est;
+}
+
+static int orders(const struct rpl_job *j, const struct rpl_edge *e)
+{
+	return j->node->kind == RPL_NODE_IMAGE ? e->kind == RPL_EDGE_IMAGE
+	                                       : e->kind == RPL_EDGE_BUILD;
+}
+
+/* The scheduler's jobs and dependencies; a cycle's members are chained. */
+static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
+{
+	double timeout = b->o->timeout;
+
+	b->jobs = rpl_xcalloc(n ? n : 1, sizeof(*b->jobs));
+	for (size_t i = 0; i < n; i++) {
+		struct rpl_job *pj = sel[i];
+		struct bjob *j = &b->jobs[b->njobs++];
+		struct rpl_sched_job *sj = rpl_sched_add(b->sched, pj->arch);
+		const struct rpl_scan_entry *e = pj->node->entry;
+		struct rpl_strbuf log = RPL_STRBUF_INIT;
+
+		j->plan = pj;
+		j->sj = sj;
+		sj->user = j;
+		j->outputs = outputs_of(pj, &j->noutputs);
+		j->file = rpl_xstrdup(e->file);
+		j->source_dir = rpl_scan_source_dir(e);
+		rpl_strbuf_addf(&log, ".ripple/logs/%lld/%s/%s.log", (long long)b->run, pj->arch,
+		                pj->node->name);
+		if (pj->node->kind == RPL_NODE_IMAGE)
+			rpl_strbuf_addstr(&log, ".image");
+		j->log = rpl_strbuf_detach(&log);
+		sj->run.kind = pj->kind;
+		sj->run.name = pj->node->name;
+		sj->run.file = j->file;
+		sj->run.source_dir = j->source_dir;
+		sj->run.outputs = j->outputs;
+		sj->run.noutputs = j->noutputs;
+		sj->run.log_path = j->log;
+		for (size_t a = 0; a < b->scan->narchs; a++)
+			if (!strcmp(b->scan->archs[a], pj->arch)) {
+				sj->run.env_files = b->scan->env_files[a];
+				sj->run.nenv_files = b->scan->nenv_files[a];
+			}
+		sj->run.timeout = timeout > 0 ? timeout
+		                  : e->recipe ? (double)e->recipe->package.timeout_seconds
+		                              : 0;
+		sj->estimate = estimate(b, pj);
+	}
+	/* Dependencies among the selected jobs of one arch. */
+	for (size_t i = 0; i < b->njobs; i++) {
+		struct bjob *j = &b->jobs[i];
+		const struct rpl_node *v = j->plan->node;
+		for (size_t e = 0; e < v->ndeps; e++) {
+			const struct rpl_edge *ed = &v->deps[e];
+			if (!orders(j->plan, ed) || ed->to->scc == v->scc)
+				continue;
+			for (size_t k = 0; k < b->njobs; k++)
+				if (b->jobs[k].plan->node == ed->to &&
+				    b->jobs[k].plan->graph == j->plan->graph)
+					rpl_sched_dep(b->sched, j->sj, b->jobs[k].sj);
+		}
+		/* Inside a cycle: after the member before it, in bootstrap order. */
+		if (v->kind == RPL_NODE_ORIGIN) {
+			const struct rpl_scc *c = &j->plan->graph->sccs[v->scc];
+			const struct bjob *prev = NULL;
+			for (size_t m = 0; c->n > 1 && m < c->n && c->members[m] != v; m++)
+				for (size_t k = 0; k < b->njobs; k++)
+					if (b->jobs[k].plan->node == c->members[m] &&
+					    b->jobs[k].plan->graph == j->plan->graph)
+						prev = &b->jobs[k];
+			if (prev)
+				rpl_sched_dep(b->sched, j->sj, prev->sj);
+		}
+	}
+}
+
+/* Whether the job was last built, successfully, from exactly these inputs. */
+static int up_to_date(struct build *b, const struct rpl_job *pj)
+{
+	struct rpl_job_record rec;
+	int same = 0;
+
+	if (rpl_state_job_get(b->st, pj->node->name, pj->kind, pj->arch, &rec) == 1) {
+		same = !strcmp(rec.status, "ok") &&
+		       !memcmp(rec.own_hash, pj->own, RPL_SHA256_LEN) &&
+		       !memcmp(rec.input_hash, pj->input, RPL_SHA256_LEN);
+		rpl_job_record_release(&rec);
+	}
+	return same;
+}
+
+/* ---- reports ------------------------------------------------------------------------------ */
+
+static json_t *report_json(struct build *b, const struct rpl_sched_result *res, const char *status)
+{
+	json_t *r = json_object(), *jobs = json_array(), *cp = json_array();
+	struct rpl_sched_job **path;
+	size_t npath;
+	double pathsecs;
+
+	for (size_t i = 0; i < b->njobs; i++) {
+		const struct bjob *j = &b->jobs[i];
+		const struct rpl_sched_job *sj = j->sj;
+		json_t *x = job_json(j), *reasons = json_array();
+		for (size_t k = 0; k < j->plan->nreasons; k++)
+			json_array_append_new(reasons, json_string(j->plan->reasons[k]));
+		json_object_set_new(x, "status", json_string(rpl_sched_state_name(sj->state)));
+		json_object_set_new(x, "reasons", reasons);
+		json_object_set_new(x, "seconds", json_real(secs(sj->started_ns, sj->finished_ns)));
+		json_object_set_new(x, "attempts", json_integer(sj->attempts));
+		if (sj->started_ns)
+			json_object_set_new(x, "log", json_string(j->log));
+		if (sj->message)
+			json_object_set_new(x, "message", json_string(sj->message));
+		json_array_append_new(jobs, x);
+	}
+	path = rpl_sched_critical_path(b->sched, &npath, &pathsecs);
+	for (size_t i = 0; i < npath; i++)
+		json_array_append_new(cp, job_json(bjob_of(b, path[i])));
+	free(path);
+	json_object_set_new(r, "run", json_integer(b->run));
+	json_object_set_new(r, "status", json_string(status));
+	json_object_set_new(r, "seconds", json_real(res->seconds));
+	json_object_set_new(
+	        r, "summary",
+	        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "ok", (json_int_t)res->ok, "failed",
+	                  (json_int_t)res->failed, "skipped", (json_int_t)res->skipped, "cancelled",
+	                  (json_int_t)res->cancelled, "not_run", (json_int_t)res->not_run,
+	                  "up_to_date", (json_int_t)b->up_to_date));
+	json_object_set_new(r, "critical_path",
+	                    json_pack("{s:f,s:o}", "seconds", pathsecs, "jobs", cp));
+	json_object_set_new(r, "jobs", jobs);
+	return r;
+}
+
+static void xml_escape(struct rpl_strbuf *out, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '<')
+			rpl_strbuf_addstr(out, "&lt;");
+		else if (c == '>')
+			rpl_strbuf_addstr(out, "&gt;");
+		else if (c == '&')
+			rpl_strbuf_addstr(out, "&amp;");
+		else if (c == '"')
+			rpl_strbuf_addstr(out, "&quot;");
+		else if (c < 0x20 && c != '\n' && c != '\t')
+			rpl_strbuf_addch(out, '?'); /* not allowed in XML 1.0 */
+		else
+			rpl_strbuf_addch(out, (char)c);
+	}
+}
+
+static int write_junit(struct build *b, const struct rpl_sched_result *res, const char *path)
+{
+	struct rpl_strbuf x = RPL_STRBUF_INIT;
+	int err;
+
+	rpl_strbuf_addf(&x,
+	                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	                "<testsuites>\n"
+	                "  <testsuite name=\"ripple build\" tests=\"%zu\" failures=\"%zu\" "
+	                "errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n",
+	                b->njobs, res->failed, res->skipped + res->cancelled + res->not_run,
+	                res->seconds);
+	for (size_t i = 0; i < b->njobs; i++) {
+		const struct bjob *j = &b->jobs[i];
+		const struct rpl_sched_job *sj = j->sj;
+		rpl_strbuf_addstr(&x, "    <testcase classname=\"");
+		xml_escape(&x, j->plan->kind);
+		rpl_strbuf_addch(&x, '.');
+		xml_escape(&x, j->plan->arch);
+		rpl_strbuf_addstr(&x, "\" name=\"");
+		xml_escape(&x, j->plan->node->name);
+		rpl_strbuf_addf(&x, "\" time=\"%.3f\"", secs(sj->started_ns, sj->finished_ns));
+		if (sj->state == RPL_SCHED_OK) {
+			rpl_strbuf_addstr(&x, "/>\n");
+			continue;
+		}
+		rpl_strbuf_addstr(&x, ">\n");
+		if (sj->state == RPL_SCHED_FAILED) {
+			char *log = NULL;
+			size_t len = 0;
+			rpl_strbuf_addstr(&x, "      <failure message=\"");
+			xml_escape(&x, sj->message ? sj->message : "failed");
+			rpl_strbuf_addstr(&x, "\">");
+			if (!rpl_read_file(j->log, &log, &len)) {
+				xml_escape(&x, len > 8192 ? log + len - 8192 : log);
+				free(log);
+			}
+			rpl_strbuf_addstr(&x, "</failure>\n");
+		} else {
+			rpl_strbuf_addstr(&x, "      <skipped message=\"");
+			xml_escape(&x, sj->message ? sj->message : rpl_sched_state_name(sj->state));
+			rpl_strbuf_addstr(&x, "\"/>\n");
+		}
+		rpl_strbuf_addstr(&x, "    </testcase>\n");
+	}
+	rpl_strbuf_addstr(&x, "  </testsuite>\n</testsuites>\n");
+	err = rpl_write_file_atomic(path, x.buf, x.len);
+	rpl_strbuf_release(&x);
+	return err;
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+/* Whether `prog` runs from PATH (or is a path that can be run). */
+static int on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	for (const char *p = path ? path : ""; *p;) {
+		size_t n = strcspn(p, ":");
+		struct rpl_strbuf f = RPL_STRBUF_INIT;
+		int ok;
+		rpl_strbuf_addf(&f, "%.*s/%s", (int)n, p, prog);
+		ok = access(f.buf, X_OK) == 0;
+		rpl_strbuf_release(&f);
+		if (ok)
+			return 1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
+static void dry_run(struct build *b, struct rpl_runner *runner)
+{
+	printf("dry run: %zu job%s would run (nothing is built, logged or recorded)\n", b->njobs,
+	       b->njobs == 1 ? "" : "s");
+	for (size_t i = 0; i < b->njobs; i++) {
+		const struct bjob *j = &b->jobs[i];
+		char **argv = rpl_external_argv(runner, &j->sj->run);
+		printf("  %-32s %-8s %s\n    $", j->plan->node->name, j->plan->arch,
+		       j->plan->nreasons ? j->plan->reasons[0] : "");
+		for (char **a = argv; *a; a++)
+			printf(" %s", *a);
+		putchar('\n');
+		rpl_argv_free(argv);
+	}
+}
+
+int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct bopts o;
+	struct option opts[64];
+	char usage[8192];
+	struct rpl_scan scan;
+	struct rpl_state *st;
+	struct rpl_plan p;
+	struct build b;
+	struct rpl_runner *runner = NULL;
+	struct rpl_sched_result res;
+	struct rpl_job **sel;
+	char **pdirs;
+	size_t nsel = 0, n = 0, npkg = 0, nimg = 0;
+	int first, status = RPL_EXIT_OK;
+	const char *run_status;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(&o, 0, sizeof(o));
+	memset(&b, 0, sizeof(b));
+	o.keep_going = -1;
+	o.runner = "auto";
+	for (const struct option *x = rpl_selector_options; x->name; x++)
+		opts[n++] = *x;
+	for (size_t i = 0; i < sizeof(build_only) / sizeof(*build_only); i++)
+		opts[n++] = build_only[i];
+	memset(&opts[n], 0, sizeof(opts[n]));
+	snprintf(usage, sizeof(usage), "%s%s", build_usage, rpl_selector_help);
+	first = rpl_cli_getopt(cli, argc, argv, usage, opts, "j:knr:", build_opt, &o);
+	if (strcmp(o.runner, "auto") && strcmp(o.runner, "external"))
+		rpl_die(RPL_EXIT_USAGE, "--runner: '%s' is not a runner here (auto, external)",
+		        o.runner);
+	/* build --all builds what is stale among all jobs; --all --force all of them. */
+	if (o.keep_going < 0)
+		o.keep_going = o.sel.all;
+	if (o.sel.all && !o.force)
+		o.sel.all = 0;
+	rpl_selectors_begin(cli, first, argc, argv, &o.sel, &st);
+	/* The runner is part of every own hash: the same default as `plan`. */
+	o.sel.plan.runner = o.runner;
+	rpl_selectors_plan(cli, &o.sel, &scan, st, &p);
+
+	b.o = &o;
+	b.st = st;
+	b.scan = &scan;
+	b.p = &p;
+	b.tty = isatty(STDOUT_FILENO);
+	sel = rpl_xmalloc((p.norder ? p.norder : 1) * sizeof(*sel));
+	for (size_t i = 0; i < p.norder; i++) {
+		if (!o.force && p.order[i]->recorded && o.sel.plan.mode != RPL_SELECT_STALE &&
+		    up_to_date(&b, p.order[i])) {
+			b.up_to_date++;
+			continue;
+		}
+		sel[nsel++] = p.order[i];
+		npkg += p.order[i]->node->kind == RPL_NODE_ORIGIN;
+	}
+	nimg = nsel - npkg;
+
+	if (o.signing_key) {
+		if (rpl_signer_load(&b.signer, o.signing_key))
+			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+		b.have_signer = 1;
+	}
+	pdirs = rpl_xmalloc((scan.config.pipeline_dirs.n + 1) * sizeof(char *));
+	{
+		struct rpl_external_opts eo;
+		size_t np = 0;
+		for (size_t i = 0; i < scan.config.pipeline_dirs.n; i++) {
+			struct stat sb;
+			if (stat(scan.config.pipeline_dirs.v[i].s, &sb) == 0)
+				pdirs[np++] = (char *)scan.config.pipeline_dirs.v[i].s;
+		}
+		memset(&eo, 0, sizeof(eo));
+		eo.root = ".";
+		eo.melange = "melange";
+		eo.apko = "apko";
+		eo.out_dir = "packages";
+		eo.signing_key = o.signing_key;
+		eo.pipeline_dirs = pdirs;
+		eo.npipeline_dirs = np;
+		eo.repositories = o.repos;
+		eo.nrepositories = o.nrepos;
+		eo.keyrings = o.keyrings;
+		eo.nkeyrings = o.nkeyrings;
+		eo.container_runner = o.container_runner;
+		eo.melange_args = o.runner_args;
+		eo.nmelange_args = o.nrunner_args;
+		eo.apko_args = o.apko_args;
+		eo.napko_args = o.napko_args;
+		eo.test = o.test;
+		runner = rpl_external_runner_new(&eo);
+		b.sched = rpl_sched_new(
+		        runner,
+		        &(struct rpl_sched_opts){
+		                o.jobs ? (size_t)o.jobs : (size_t)(cpus > 0 ? cpus : 1),
+		                (size_t)o.arch_jobs, o.keep_going != 0, (int)o.retries },
+		        &(struct rpl_sched_hooks){ on_started, on_finished, on_skipped, on_tick,
+		                                   &b });
+		if (o.dry_run) {
+			add_jobs(&b, sel, nsel);
+			dry_run(&b, runner);
+			goto done;
+		}
+		if (npkg && !on_path("melange"))
+			rpl_die(RPL_EXIT_USAGE,
+			        "%zu package%s to build, but melange is not on PATH (this ripple "
+			        "has no native package builder yet)",
+			        npkg, npkg == 1 ? "" : "s");
+		if (nimg && !on_path("apko"))
+			rpl_die(RPL_EXIT_USAGE,
+			        "%zu image%s to build, but apko is not on PATH (this ripple has no "
+			        "native image assembler yet)",
+			        nimg, nimg == 1 ? "" : "s");
+	}
+
+	if (o.events && !(b.events = fopen(o.events, "w")))
+		rpl_die(RPL_EXIT_USAGE, "cannot write '%s': %s", o.events, strerror(errno));
+	{
+		struct rpl_strbuf cmd = RPL_STRBUF_INIT;
+		rpl_strbuf_addstr(&cmd, "build");
+		for (int i = 1; i < argc; i++)
+			rpl_strbuf_addf(&cmd, " %s", argv[i]);
+		b.run = rpl_state_run_begin(st, cmd.buf);
+		rpl_strbuf_release(&cmd);
+		if (b.run < 0)
+			rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+	}
+	add_jobs(&b, sel, nsel);
+	{
+		json_t *e = json_pack("{s:s,s:I,s:[]}", "event", "plan", "run", (json_int_t)b.run,
+		                      "jobs");
+		json_t *list = json_object_get(e, "jobs");
+		for (size_t i = 0; i < b.njobs; i++)
+			json_array_append_new(list, job_json(&b.jobs[i]));
+		event(&b, e);
+	}
+	printf("run %lld: %zu job%s (%zu package%s, %zu image%s)", (long long)b.run, b.njobs,
+	       b.njobs == 1 ? "" : "s", npkg, npkg == 1 ? "" : "s", nimg, nimg == 1 ? "" : "s");
+	if (b.up_to_date)
+		printf(", %zu already up to date", b.up_to_date);
+	printf("; logs in .ripple/logs/%lld/\n", (long long)b.run);
+	fflush(stdout);
+	b.started_ns = now_ns();
+	if (rpl_sched_run(b.sched, &res))
+		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+	clear_status(&b);
+
+	for (size_t i = 0; i < b.njobs; i++)
+		if (b.jobs[i].sj->state == RPL_SCHED_NOT_RUN)
+			record_run_job(&b, &b.jobs[i], "not run");
+	run_status = res.interrupted ? "interrupted" : res.failed ? "failed" : "ok";
+	if (rpl_state_run_end(st, b.run, run_status))
+		rpl_warn("%s", rpl_errmsg());
+	{
+		struct rpl_sched_job **path;
+		size_t npath;
+		double pathsecs;
+		char t[32], ct[32];
+
+		fmt_secs(res.seconds, t, sizeof(t));
+		printf("%s: %zu built, %zu failed, %zu skipped",
+		       res.interrupted ? "interrupted" : "done", res.ok, res.failed, res.skipped);
+		if (res.cancelled + res.not_run)
+			printf(", %zu not finished", res.cancelled + res.not_run);
+		printf(" in %s", t);
+		path = rpl_sched_critical_path(b.sched, &npath, &pathsecs);
+		if (npath) {
+			fmt_secs(pathsecs, ct, sizeof(ct));
+			printf("; critical path %s:", ct);
+			for (size_t i = 0; i < npath && i < 8; i++)
+				printf("%s %s", i ? " ->" : "", path[i]->run.name);
+			if (npath > 8)
+				printf(" -> ... (%zu jobs)", npath);
+		}
+		putchar('\n');
+		free(path);
+		if (res.interrupted)
+			printf("run `ripple build` again to finish the rest\n");
+	}
+	{
+		json_t *e = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f}", "event", "end", "status",
+		                      run_status, "ok", (json_int_t)res.ok, "failed",
+		                      (json_int_t)res.failed, "skipped", (json_int_t)res.skipped,
+		                      "not_finished", (json_int_t)(res.cancelled + res.not_run),
+		                      "seconds", res.seconds);
+		event(&b, e);
+	}
+	if (o.report) {
+		json_t *r = report_json(&b, &res, run_status);
+		char *text = json_dumps(r, JSON_INDENT(2));
+		size_t len = strlen(text);
+		text = rpl_xrealloc(text, len + 2);
+		text[len] = '\n';
+		if (rpl_write_file_atomic(o.report, text, len + 1))
+			rpl_warn("%s", rpl_errmsg());
+		free(text);
+		json_decref(r);
+	}
+	if (o.junit && write_junit(&b, &res, o.junit))
+		rpl_warn("%s", rpl_errmsg());
+	status = res.interrupted ? RPL_EXIT_INTERRUPTED
+	         : res.failed    ? RPL_EXIT_FAILED
+	                         : RPL_EXIT_OK;
+done:
+	if (b.events)
+		fclose(b.events);
+	for (size_t i = 0; i < b.njobs; i++) {
+		for (size_t k = 0; k < b.jobs[i].noutputs; k++)
+			free(b.jobs[i].outputs[k]);
+		free(b.jobs[i].outputs);
+		free(b.jobs[i].file);
+		free(b.jobs[i].source_dir);
+		free(b.jobs[i].log);
+	}
+	free(b.jobs);
+	free(sel);
+	rpl_sched_free(b.sched);
+	if (runner)
+		runner->free(runner);
+	if (b.have_signer)
+		rpl_signer_release(&b.signer);
+	free(pdirs);
+	free(o.runner_args);
+	free(o.apko_args);
+	free(o.repos);
+	free(o.keyrings);
+	rpl_plan_release(&p);
+	rpl_state_close(st);
+	rpl_scan_release(&scan);
+	return status;
+}

@@ -1,0 +1,438 @@
+/*
+ * The external runner: melange and apko as child processes.  Each job's
+ * process runs in a session of its own (setsid), so that stopping a job
+ * stops everything it started; its stdout and stderr go to the job's log.
+ */
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+#include "runners/runner.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *rpl_run_status_name(enum rpl_run_status s)
+{
+	static const char *const names[] = { "ok", "failed", "crashed", "timeout", "cancelled" };
+
+	return (unsigned)s < sizeof(names) / sizeof(*names) ? names[s] : "unknown";
+}
+
+struct ext {
+	struct rpl_runner base;
+	struct rpl_external_opts o;
+};
+
+enum stage { BUILD, TEST };
+
+struct ext_job {
+	struct ext *r;
+	struct rpl_run_job *job;
+	uv_loop_t *loop;
+	uv_process_t proc;
+	uv_timer_t timeout, grace;
+	int log_fd;
+	enum stage stage;
+	int running; /* a process is alive */
+	int handles; /* open libuv handles, closed before `done` */
+	int stopping;
+	enum rpl_run_status status;
+	char message[1024];
+	uint64_t stage_start;
+	struct before {
+		int exists;
+		int64_t ino, size, mtime_ns;
+	} * before; /* each output as it was when the job started */
+	rpl_run_done_fn done;
+	void *arg;
+};
+
+/* ---- command lines ----------------------------------------------------------------- */
+
+struct argv {
+	char **v;
+	size_t n, alloc;
+};
+
+static void arg(struct argv *a, const char *s)
+{
+	RPL_ALLOC_GROW(a->v, a->n + 2, a->alloc);
+	a->v[a->n++] = rpl_xstrdup(s);
+	a->v[a->n] = NULL;
+}
+
+static void arg2(struct argv *a, const char *flag, const char *value)
+{
+	arg(a, flag);
+	arg(a, value);
+}
+
+void rpl_argv_free(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* The repositories and keys every melange and apko command gets. */
+static void repos(const struct rpl_external_opts *o, struct argv *a)
+{
+	arg2(a, "--repository-append", o->out_dir);
+	for (size_t i = 0; i < o->nrepositories; i++)
+		arg2(a, "--repository-append", o->repositories[i]);
+	if (o->signing_key) {
+		struct rpl_strbuf pub = RPL_STRBUF_INIT;
+		rpl_strbuf_addf(&pub, "%s.pub", o->signing_key);
+		arg2(a, "--keyring-append", pub.buf);
+		rpl_strbuf_release(&pub);
+	}
+	for (size_t i = 0; i < o->nkeyrings; i++)
+		arg2(a, "--keyring-append", o->keyrings[i]);
+}
+
+static char **command(const struct ext *r, const struct rpl_run_job *j, enum stage stage)
+{
+	const struct rpl_external_opts *o = &r->o;
+	struct argv a = { NULL, 0, 0 };
+
+	if (!strcmp(j->kind, "image")) {
+		struct rpl_strbuf tag = RPL_STRBUF_INIT;
+		rpl_strbuf_addf(&tag, "%s:latest", j->name);
+		arg(&a, o->apko);
+		arg(&a, "build");
+		arg(&a, j->file);
+		arg(&a, tag.buf);
+		arg(&a, j->noutputs ? j->outputs[0] : "image.tar");
+		arg2(&a, "--arch", j->arch);
+		repos(o, &a);
+		for (size_t i = 0; i < o->napko_args; i++)
+			arg(&a, o->apko_args[i]);
+		rpl_strbuf_release(&tag);
+		return a.v;
+	}
+	arg(&a, o->melange);
+	arg(&a, stage == BUILD ? "build" : "test");
+	arg(&a, j->file);
+	arg2(&a, "--arch", j->arch);
+	if (stage == BUILD) {
+		arg2(&a, "--out-dir", o->out_dir);
+		if (o->signing_key)
+			arg2(&a, "--signing-key", o->signing_key);
+		/* ripple merges each job's packages into the index itself. */
+		arg(&a, "--generate-index=false");
+	}
+	if (j->source_dir)
+		arg2(&a, "--source-dir", j->source_dir);
+	for (size_t i = 0; i < o->npipeline_dirs; i++)
+		arg2(&a, "--pipeline-dir", o->pipeline_dirs[i]);
+	repos(o, &a);
+	for (size_t i = 0; stage == BUILD && i < j->nenv_files; i++)
+		arg2(&a, "--env-file", j->env_files[i]);
+	if (o->container_runner)
+		arg2(&a, "--runner", o->container_runner);
+	for (size_t i = 0; i < o->nmelange_args; i++)
+		arg(&a, o->melange_args[i]);
+	return a.v;
+}
+
+char **rpl_external_argv(const struct rpl_runner *r, const struct rpl_run_job *job)
+{
+	return command((const struct ext *)r, job, BUILD);
+}
+
+/* ---- processes ------------------------------------------------------------------------ */
+
+static void logf_(struct ext_job *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct ext_job *e, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 1;
+	/* A log that cannot be written loses lines, not the build. */
+	if (e->log_fd >= 0 && n > 0 && write(e->log_fd, buf, (size_t)n) < 0)
+		return;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct ext_job *e = h->data;
+
+	if (--e->handles)
+		return;
+	if (e->log_fd >= 0)
+		close(e->log_fd);
+	e->job->priv = NULL;
+	if (e->done)
+		e->done(e->job, e->status, e->message[0] ? e->message : NULL, e->arg);
+	free(e->before);
+	free(e);
+}
+
+/* Everything stopped: close the timers; `done` runs when the last handle is closed. */
+static void finish(struct ext_job *e)
+{
+	uv_timer_stop(&e->timeout);
+	uv_timer_stop(&e->grace);
+	uv_close((uv_handle_t *)&e->timeout, handle_closed);
+	uv_close((uv_handle_t *)&e->grace, handle_closed);
+}
+
+static int spawn(struct ext_job *e);
+
+static void verify_outputs(struct ext_job *e)
+{
+	const struct rpl_run_job *j = e->job;
+
+	for (size_t i = 0; i < j->noutputs; i++) {
+		char *p = rpl_path_join(e->r->o.root, j->outputs[i]);
+		struct stat sb;
+		/* One left by an earlier build, untouched, does not count. */
+		int there = stat(p, &sb) == 0 &&
+		            !(e->before[i].exists && e->before[i].ino == (int64_t)sb.st_ino &&
+		              e->before[i].size == (int64_t)sb.st_size &&
+		              e->before[i].mtime_ns ==
+		                      (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
+		free(p);
+		if (!there) {
+			e->status = RPL_RUN_FAILED;
+			snprintf(e->message, sizeof(e->message),
+			         "runner reported success but produced no %s", j->outputs[i]);
+			logf_(e, "# ripple: %s\n", e->message);
+			return;
+		}
+	}
+}
+
+static void proc_closed(uv_handle_t *h)
+{
+	struct ext_job *e = h->data;
+
+	e->handles--;
+	if (e->status == RPL_RUN_OK && e->stage == BUILD && e->r->o.test &&
+	    !strcmp(e->job->kind, "package") && !e->stopping) {
+		e->stage = TEST;
+		if (spawn(e) == 0)
+			return;
+		e->status = RPL_RUN_FAILED;
+		snprintf(e->message, sizeof(e->message), "%s", rpl_errmsg());
+	}
+	if (e->status == RPL_RUN_OK)
+		verify_outputs(e);
+	finish(e);
+}
+
+static void proc_exited(uv_process_t *p, int64_t status, int sig)
+{
+	struct ext_job *e = p->data;
+	const char *what = e->stage == TEST ? "test" : "build";
+	const char *prog = strcmp(e->job->kind, "image") ? "melange" : "apko";
+	double secs = (double)(uv_hrtime() - e->stage_start) / 1e9;
+
+	e->running = 0;
+	logf_(e, "# ripple: %s %s %s %lld (%.1fs)\n", prog, what,
+	      sig ? "killed by signal" : "exited with status", (long long)(sig ? sig : status),
+	      secs);
+	if (e->stopping) {
+		/* status already says cancelled or timed out */
+	} else if (sig) {
+		e->status = RPL_RUN_CRASHED;
+		snprintf(e->message, sizeof(e->message), "%s %s was killed by signal %d (%s)", prog,
+		         what, sig, strsignal(sig));
+	} else if (status) {
+		e->status = RPL_RUN_FAILED;
+		snprintf(e->message, sizeof(e->message), "%s %s exited with status %lld", prog,
+		         what, (long long)status);
+	}
+	uv_close((uv_handle_t *)p, proc_closed);
+}
+
+static int spawn(struct ext_job *e)
+{
+	char **argv = command(e->r, e->job, e->stage);
+	uv_process_options_t po;
+	uv_stdio_container_t stdio[3];
+	int rc;
+
+	memset(&po, 0, sizeof(po));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = e->log_fd;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = e->log_fd;
+	po.file = argv[0];
+	po.args = argv;
+	po.cwd = e->r->o.root;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	/* A session of its own: its process group can be stopped as a whole. */
+	po.flags = UV_PROCESS_DETACHED;
+	po.exit_cb = proc_exited;
+	logf_(e, "$");
+	for (char **a = argv; *a; a++)
+		logf_(e, " %s", *a);
+	logf_(e, "\n");
+	e->proc.data = e;
+	e->stage_start = uv_hrtime();
+	rc = uv_spawn(e->loop, &e->proc, &po);
+	if (rc) {
+		rc = rpl_error(-RPL_ELIB, "cannot run %s: %s", argv[0], uv_strerror(rc));
+		logf_(e, "# ripple: %s\n", rpl_errmsg());
+		/* A failed spawn still leaves a handle to close. */
+		uv_close((uv_handle_t *)&e->proc, NULL);
+	} else {
+		e->handles++;
+		e->running = 1;
+	}
+	rpl_argv_free(argv);
+	return rc;
+}
+
+static void kill_group(struct ext_job *e, int sig)
+{
+	if (e->running && e->proc.pid > 0)
+		kill(-e->proc.pid, sig);
+}
+
+static void grace_over(uv_timer_t *t)
+{
+	struct ext_job *e = t->data;
+
+	kill_group(e, SIGKILL);
+}
+
+static void stop(struct ext_job *e, enum rpl_run_status why, int now)
+{
+	if (!e->stopping) {
+		e->stopping = 1;
+		e->status = why;
+		if (why == RPL_RUN_TIMEOUT)
+			snprintf(e->message, sizeof(e->message), "timed out after %.0fs",
+			         e->job->timeout);
+		else
+			snprintf(e->message, sizeof(e->message), "interrupted");
+		logf_(e, "# ripple: %s\n", e->message);
+	}
+	if (now) {
+		kill_group(e, SIGKILL);
+		return;
+	}
+	kill_group(e, SIGTERM);
+	uv_timer_start(&e->grace, grace_over,
+	               (uint64_t)((e->r->o.kill_grace > 0 ? e->r->o.kill_grace : 10) * 1000), 0);
+}
+
+static void timed_out(uv_timer_t *t)
+{
+	stop(t->data, RPL_RUN_TIMEOUT, 0);
+}
+
+static int ext_start(struct rpl_runner *base, struct rpl_run_job *job, uv_loop_t *loop,
+                     rpl_run_done_fn done, void *arg)
+{
+	struct ext *r = (struct ext *)base;
+	struct ext_job *e = rpl_xcalloc(1, sizeof(*e));
+	char *log = rpl_path_join(r->o.root, job->log_path), *dir = rpl_path_dirname(log);
+	int err;
+
+	e->r = r;
+	e->job = job;
+	e->loop = loop;
+	e->before = rpl_xcalloc(job->noutputs ? job->noutputs : 1, sizeof(*e->before));
+	for (size_t i = 0; i < job->noutputs; i++) {
+		char *p = rpl_path_join(r->o.root, job->outputs[i]);
+		struct stat sb;
+		if (stat(p, &sb) == 0)
+			e->before[i] = (struct before){ 1, (int64_t)sb.st_ino, (int64_t)sb.st_size,
+				                        (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+				                                sb.st_mtim.tv_nsec };
+		free(p);
+	}
+	e->status = RPL_RUN_OK;
+	if ((err = rpl_mkdirs(dir))) {
+		free(log);
+		free(dir);
+		free(e->before);
+		free(e);
+		return err;
+	}
+	e->log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	free(dir);
+	if (e->log_fd < 0) {
+		err = rpl_error(-errno, "cannot open the log '%s': %s", log, strerror(errno));
+		free(log);
+		free(e->before);
+		free(e);
+		return err;
+	}
+	free(log);
+	/* apko writes its image where it is told: the directory must exist. */
+	for (size_t i = 0; i < job->noutputs && !strcmp(job->kind, "image"); i++) {
+		char *out = rpl_path_join(r->o.root, job->outputs[i]),
+		     *odir = rpl_path_dirname(out);
+		err = rpl_mkdirs(odir);
+		free(out);
+		free(odir);
+		if (err) {
+			close(e->log_fd);
+			free(e->before);
+			free(e);
+			return err;
+		}
+	}
+	uv_timer_init(loop, &e->timeout);
+	uv_timer_init(loop, &e->grace);
+	e->timeout.data = e->grace.data = e;
+	e->handles = 2;
+	if ((err = spawn(e))) {
+		/* Nothing runs: close the timers quietly and report to the caller. */
+		e->done = NULL;
+		finish(e);
+		return err;
+	}
+	e->done = done;
+	e->arg = arg;
+	job->priv = e;
+	if (job->timeout > 0)
+		uv_timer_start(&e->timeout, timed_out, (uint64_t)(job->timeout * 1000), 0);
+	return 0;
+}
+
+static void ext_cancel(struct rpl_runner *base, struct rpl_run_job *job, int now)
+{
+	(void)base;
+	if (job->priv)
+		stop(job->priv, RPL_RUN_CANCELLED, now);
+}
+
+static void ext_free(struct rpl_runner *base)
+{
+	free(base);
+}
+
+struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o)
+{
+	struct ext *r = rpl_xcalloc(1, sizeof(*r));
+
+	r->base.name = "external";
+	r->base.start = ext_start;
+	r->base.cancel = ext_cancel;
+	r->base.free = ext_free;
+	r->o = *o;
+	return &r->base;
+}

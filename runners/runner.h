@@ -1,0 +1,94 @@
+/*
+ * The runner interface: how the scheduler has a job built without knowing
+ * what builds it (DESIGN.md, Runners).  A runner starts a job on the
+ * scheduler's libuv loop and calls `done` exactly once, from the loop, when
+ * it has finished, failed, timed out or been cancelled; everything it
+ * started (processes, timers) is gone by then.
+ */
+#ifndef RPL_RUNNER_H
+#define RPL_RUNNER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+enum rpl_run_status {
+	RPL_RUN_OK,
+	RPL_RUN_FAILED,    /* the build failed, or produced less than it must */
+	RPL_RUN_CRASHED,   /* the runner itself died (a signal nobody sent): worth a retry */
+	RPL_RUN_TIMEOUT,   /* it ran past its timeout and was stopped */
+	RPL_RUN_CANCELLED, /* stopped on request (an interrupt) */
+};
+
+const char *rpl_run_status_name(enum rpl_run_status s);
+
+/* One job as a runner sees it.  Paths are relative to the monorepo root. */
+struct rpl_run_job {
+	const char *kind; /* "package" or "image" */
+	const char *name;
+	const char *arch;
+	const char *file;       /* the melange recipe or apko config */
+	const char *source_dir; /* packages */
+	char *const *env_files; /* packages: the arch's env files */
+	size_t nenv_files;
+	char *const *outputs; /* what it must have produced (anew) when it succeeds */
+	size_t noutputs;
+	const char *log_path; /* where its output goes (appended) */
+	double timeout;       /* seconds; 0: none */
+
+	void *priv; /* the runner's, between start and done */
+};
+
+struct rpl_runner;
+
+typedef void (*rpl_run_done_fn)(struct rpl_run_job *job, enum rpl_run_status status,
+                                const char *message, void *arg);
+
+struct rpl_runner {
+	const char *name;
+	/*
+	 * Starts `job` on `loop`.  Returns 0, `done` following later; or an
+	 * error with a message (nothing started, `done` not called).
+	 */
+	int (*start)(struct rpl_runner *r, struct rpl_run_job *job, uv_loop_t *loop,
+	             rpl_run_done_fn done, void *arg);
+	/*
+	 * Stops a started job: its processes are asked to end, then killed
+	 * after a grace period (at once when `now`); `done` follows with
+	 * RPL_RUN_CANCELLED.
+	 */
+	void (*cancel)(struct rpl_runner *r, struct rpl_run_job *job, int now);
+	void (*free)(struct rpl_runner *r);
+};
+
+/*
+ * The external runner: `melange build` for packages (then `melange test`
+ * when asked), `apko build` for images, with melange-compatible flags.
+ */
+struct rpl_external_opts {
+	const char *root;    /* the processes' working directory */
+	const char *melange; /* program names or paths */
+	const char *apko;
+	const char *out_dir;     /* melange's --out-dir: "packages" */
+	const char *signing_key; /* or NULL */
+	char *const *pipeline_dirs;
+	size_t npipeline_dirs;
+	char *const *repositories; /* --repository-append, besides out_dir */
+	size_t nrepositories;
+	char *const *keyrings; /* --keyring-append, besides the signing key's .pub */
+	size_t nkeyrings;
+	const char *container_runner; /* melange --runner, or NULL */
+	char *const *melange_args;    /* appended to every melange command */
+	size_t nmelange_args;
+	char *const *apko_args;
+	size_t napko_args;
+	int test;          /* run `melange test` after a package builds */
+	double kill_grace; /* seconds from SIGTERM to SIGKILL; 0: 10 */
+};
+
+struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o);
+
+/* The argv of a job's first command (NULL-terminated, malloc'd), for --dry-run and logs. */
+char **rpl_external_argv(const struct rpl_runner *r, const struct rpl_run_job *job);
+void rpl_argv_free(char **argv);
+
+#endif
