@@ -49,6 +49,23 @@ static void push_arg(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = (char *)s;
 }
 
+/* Puts `cfg`'s arguments before those of the command line. */
+static void merge_args(char ***v, size_t *n, const struct rpl_textlist *cfg)
+{
+	char **all;
+
+	if (!cfg->n)
+		return;
+	all = rpl_xmalloc((cfg->n + *n + 1) * sizeof(*all));
+	for (size_t i = 0; i < cfg->n; i++)
+		all[i] = (char *)cfg->v[i].s;
+	for (size_t i = 0; i < *n; i++)
+		all[cfg->n + i] = (*v)[i];
+	free(*v);
+	*v = all;
+	*n += cfg->n;
+}
+
 static long number(const char *opt, const char *arg, long min)
 {
 	char *end;
@@ -878,6 +895,11 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	}
 	nimg = nsel - npkg;
 
+	/* .ripple.yaml's arguments first, the command line's after them. */
+	if (!o.signing_key && scan.config.signing_key.s && *scan.config.signing_key.s)
+		o.signing_key = scan.config.signing_key.s;
+	merge_args(&o.runner_args, &o.nrunner_args, &scan.config.melange_args);
+	merge_args(&o.apko_args, &o.napko_args, &scan.config.apko_args);
 	if (o.signing_key) {
 		if (rpl_signer_load(&b.signer, o.signing_key))
 			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());

@@ -17,6 +17,9 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("env-files", RPL_F_STRLIST, struct rpl_repoconfig, env_files),
 	RPL_FIELD("images", RPL_F_STRLIST, struct rpl_repoconfig, images),
 	RPL_FIELD("exclude", RPL_F_STRLIST, struct rpl_repoconfig, exclude),
+	RPL_FIELD("signing-key", RPL_F_STR, struct rpl_repoconfig, signing_key),
+	RPL_FIELD("melange-args", RPL_F_STRLIST, struct rpl_repoconfig, melange_args),
+	RPL_FIELD("apko-args", RPL_F_STRLIST, struct rpl_repoconfig, apko_args),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),

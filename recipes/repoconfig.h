@@ -25,6 +25,10 @@ struct rpl_repoconfig {
 	struct rpl_textlist env_files;
 	struct rpl_textlist images;
 	struct rpl_textlist exclude;
+	/* For `ripple build`: the key that signs packages and indexes, and
+	 * arguments for every melange and apko command. */
+	struct rpl_text signing_key;
+	struct rpl_textlist melange_args, apko_args;
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 

@@ -214,6 +214,50 @@ run 0 "$RIPPLE" build --arch x86_64 --rebuild-dependents
 [ "$(started b x86_64)" = 1 ] || fail "b was not finished"
 [ "$(started d x86_64)" = 1 ] || fail "d was not finished"
 
+# ---- a cycle builds as a unit; .ripple.yaml's key and arguments; --test ---------------
+openssl genrsa -traditional -out local.rsa 2048 2>/dev/null
+openssl rsa -in local.rsa -pubout -out local.rsa.pub 2>/dev/null
+printf 'signing-key: local.rsa\nmelange-args: [--namespace, test]\n' >> .ripple.yaml
+{ pkg x y-dev; slow 0.3; } > x.yaml
+{ pkg y x-dev; slow 0.3; } > y.yaml
+: > "$STANDIN_DIR/events"
+run 0 "$RIPPLE" build --arch x86_64 -j 4 --test x y
+python3 - "$STANDIN_DIR/events" <<'PY' || fail "the cycle's members overlapped"
+import sys
+ev = [l.split() for l in open(sys.argv[1]) if l.split()[1] in ("x", "y")]
+span = {}
+for e in ev:
+    span.setdefault(e[1], []).append(float(e[3]))
+(a0, a1), (b0, b1) = (min(span["x"]), max(span["x"])), (min(span["y"]), max(span["y"]))
+assert a1 <= b0 or b1 <= a0, span
+PY
+log=$(ls .ripple/logs/*/x86_64/x.log | tail -1)
+grep -q '^\$ melange build x.yaml .*--signing-key local.rsa --generate-index=false' "$log" ||
+	fail "x's build: $(cat "$log")"
+grep -q -- '--keyring-append local.rsa.pub .*--namespace test$' "$log" || fail "x: $(cat "$log")"
+grep -q '^\$ melange test x.yaml --arch x86_64 ' "$log" || fail "no melange test: $(cat "$log")"
+python3 - packages/x86_64/APKINDEX.tar.gz <<'PY' > "$T/sigcheck" || fail "index signature"
+import io, subprocess, sys, tarfile, zlib
+data = open(sys.argv[1], "rb").read()
+d = zlib.decompressobj(16 + 15)
+sigtar = d.decompress(data)
+rest = d.unused_data
+t = tarfile.open(fileobj=io.BytesIO(sigtar + b"\0" * 1024))
+m = t.next()
+assert m.name == ".SIGN.RSA256.local.rsa.pub", m.name
+open("sig.bin", "wb").write(t.extractfile(m).read())
+open("signed.bin", "wb").write(rest)
+print(subprocess.run(["openssl", "dgst", "-sha256", "-verify", "local.rsa.pub", "-signature",
+                      "sig.bin", "signed.bin"], capture_output=True, text=True).stdout)
+PY
+grep -q 'Verified OK' "$T/sigcheck" || fail "the index does not verify: $(cat "$T/sigcheck")"
+rm -f sig.bin signed.bin
+
+# A package's own timeout: stopped after it.
+sed -i 's/^  version: 1.0.0$/  version: 1.0.0\n  timeout: 1s/; s/standin-sleep: .*/standin-sleep: 5/' e.yaml
+run 1 "$RIPPLE" build --arch x86_64 e
+expect_out 'FAILED e x86_64 \(1\.[0-9]s\): timed out after 1s'
+
 # ---- usage errors and a missing runner: 2 -----------------------------------------------
 run 2 "$RIPPLE" build -j 0
 expect_err '-j wants a number'
