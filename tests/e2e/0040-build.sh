@@ -258,6 +258,17 @@ sed -i 's/^  version: 1.0.0$/  version: 1.0.0\n  timeout: 1s/; s/standin-sleep: 
 run 1 "$RIPPLE" build --arch x86_64 e
 expect_out 'FAILED e x86_64 \(1\.[0-9]s\): timed out after 1s'
 
+# On a terminal: one status line, rewritten in place ([done/total] N running: ...).
+if command -v script >/dev/null 2>&1; then
+	printf '# v4\n' >> a.yaml
+	sed -i 's/standin-sleep: .*/standin-sleep: 1.5/' a.yaml
+	script -qec "'$RIPPLE' build --arch x86_64 a" /dev/null > "$T/tty.out" 2>&1 ||
+		fail "build on a terminal: $(cat "$T/tty.out")"
+	grep -q "$(printf '\r\033\[K')\[0/1\] 1 running: a x86_64 1\.[0-9]s" "$T/tty.out" ||
+		fail "no status line: $(od -c "$T/tty.out" | head -20)"
+	grep -q '^start a' "$T/tty.out" && fail "plain lines on a terminal"
+fi
+
 # ---- usage errors and a missing runner: 2 -----------------------------------------------
 run 2 "$RIPPLE" build -j 0
 expect_err '-j wants a number'
