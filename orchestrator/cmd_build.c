@@ -204,7 +204,9 @@ static const char build_usage[] =
         "  --force                 rebuild the selected jobs even when up to date\n"
         "  -n, --dry-run           print what would run, and do nothing\n"
         "  --test                  run `melange test` after each package builds\n"
-        "  --runner R              auto (default) or external: melange and apko on PATH\n"
+        "  --runner R              external: melange and apko on PATH; native: packages\n"
+        "                          built by ripple itself (ripple native-build); auto\n"
+        "                          (default): melange when on PATH, else native\n"
         "  --container-runner R    melange's own --runner (bubblewrap, docker, qemu)\n"
         "  --signing-key KEY       sign the packages and packages/<arch>/APKINDEX.tar.gz\n"
         "  -r, --repository-append R   and --keyring-append K: more for melange and apko\n"
@@ -848,7 +850,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_runner *runner = NULL;
 	struct rpl_sched_result res;
 	struct rpl_job **sel;
-	char **pdirs;
+	char **pdirs, self[4096];
 	size_t nsel = 0, n = 0, npkg = 0, nimg = 0;
 	int first, status = RPL_EXIT_OK;
 	const char *run_status;
@@ -865,8 +867,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	memset(&opts[n], 0, sizeof(opts[n]));
 	snprintf(usage, sizeof(usage), "%s%s", build_usage, rpl_selector_help);
 	first = rpl_cli_getopt(cli, argc, argv, usage, opts, "j:knr:", build_opt, &o);
-	if (strcmp(o.runner, "auto") && strcmp(o.runner, "external"))
-		rpl_die(RPL_EXIT_USAGE, "--runner: '%s' is not a runner here (auto, external)",
+	if (strcmp(o.runner, "auto") && strcmp(o.runner, "external") && strcmp(o.runner, "native"))
+		rpl_die(RPL_EXIT_USAGE, "--runner: '%s' is not a runner (auto, external, native)",
 		        o.runner);
 	/* build --all builds what is stale among all jobs; --all --force all of them. */
 	if (o.keep_going < 0)
@@ -932,6 +934,15 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		eo.apko_args = o.apko_args;
 		eo.napko_args = o.napko_args;
 		eo.test = o.test;
+		/* Packages: melange when asked for or found, else ripple itself. */
+		if (!strcmp(o.runner, "native") ||
+		    (!strcmp(o.runner, "auto") && !on_path("melange"))) {
+			ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+			if (k <= 0)
+				rpl_die(RPL_EXIT_FAILED, "cannot find this ripple binary");
+			self[k] = '\0';
+			eo.native = self;
+		}
 		runner = rpl_external_runner_new(&eo);
 		b.sched = rpl_sched_new(
 		        runner,
@@ -945,11 +956,14 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			dry_run(&b, runner);
 			goto done;
 		}
-		if (npkg && !on_path("melange"))
+		if (npkg && !eo.native && !on_path("melange"))
 			rpl_die(RPL_EXIT_USAGE,
-			        "%zu package%s to build, but melange is not on PATH (this ripple "
-			        "has no native package builder yet)",
+			        "%zu package%s to build, but melange is not on PATH (--runner native "
+			        "builds without it)",
 			        npkg, npkg == 1 ? "" : "s");
+		if (npkg && eo.native && !on_path("bwrap"))
+			rpl_die(RPL_EXIT_USAGE,
+			        "the native runner needs bubblewrap (bwrap) on PATH");
 		if (nimg && !on_path("apko"))
 			rpl_die(RPL_EXIT_USAGE,
 			        "%zu image%s to build, but apko is not on PATH (this ripple has no "

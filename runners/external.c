@@ -119,6 +119,22 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 		rpl_strbuf_release(&tag);
 		return a.v;
 	}
+	if (o->native) {
+		arg(&a, o->native);
+		arg(&a, "native-build");
+		arg(&a, j->file);
+		arg2(&a, "--arch", j->arch);
+		arg2(&a, "--out-dir", o->out_dir);
+		if (j->source_dir)
+			arg2(&a, "--source-dir", j->source_dir);
+		if (o->signing_key)
+			arg2(&a, "--signing-key", o->signing_key);
+		for (size_t i = 0; i < o->npipeline_dirs; i++)
+			arg2(&a, "--pipeline-dir", o->pipeline_dirs[i]);
+		for (size_t i = 0; i < j->nenv_files; i++)
+			arg2(&a, "--env-file", j->env_files[i]);
+		return a.v;
+	}
 	arg(&a, o->melange);
 	arg(&a, stage == BUILD ? "build" : "test");
 	arg(&a, j->file);
@@ -224,7 +240,7 @@ static void proc_closed(uv_handle_t *h)
 	struct ext_job *e = h->data;
 
 	e->handles--;
-	if (e->status == RPL_RUN_OK && e->stage == BUILD && e->r->o.test &&
+	if (e->status == RPL_RUN_OK && e->stage == BUILD && e->r->o.test && !e->r->o.native &&
 	    !strcmp(e->job->kind, "package") && !e->stopping) {
 		e->stage = TEST;
 		if (spawn(e) == 0)
@@ -241,7 +257,9 @@ static void proc_exited(uv_process_t *p, int64_t status, int sig)
 {
 	struct ext_job *e = p->data;
 	const char *what = e->stage == TEST ? "test" : "build";
-	const char *prog = strcmp(e->job->kind, "image") ? "melange" : "apko";
+	const char *prog = strcmp(e->job->kind, "image")
+	                           ? e->r->o.native ? "native-build" : "melange"
+	                           : "apko";
 	double secs = (double)(uv_hrtime() - e->stage_start) / 1e9;
 
 	e->running = 0;

@@ -438,36 +438,51 @@ static void split_records(struct records *rs, const char *text)
 	}
 }
 
-static int sign(const struct rpl_signer *k, const void *data, size_t len, struct rpl_strbuf *out)
+int rpl_signer_sign(const struct rpl_signer *k, const void *data, size_t len, unsigned char **sig,
+                    size_t *siglen)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char *sig = NULL;
-	size_t siglen = 0;
-	struct rpl_strbuf tar = RPL_STRBUF_INIT;
-	char *name = rpl_xmalloc(strlen(k->name) + 16);
 	int err = 0;
 
+	*sig = NULL;
+	*siglen = 0;
 	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k->key) != 1 ||
-	    EVP_DigestSign(md, NULL, &siglen, data, len) != 1) {
-		err = ssl_error("cannot sign the index");
+	    EVP_DigestSign(md, NULL, siglen, data, len) != 1) {
+		err = ssl_error("cannot sign");
 		goto out;
 	}
-	sig = rpl_xmalloc(siglen);
-	if (EVP_DigestSign(md, sig, &siglen, data, len) != 1) {
-		err = ssl_error("cannot sign the index");
-		goto out;
+	*sig = rpl_xmalloc(*siglen);
+	if (EVP_DigestSign(md, *sig, siglen, data, len) != 1) {
+		err = ssl_error("cannot sign");
+		free(*sig);
+		*sig = NULL;
 	}
+out:
+	EVP_MD_CTX_free(md);
+	return err;
+}
+
+/* The signature member of an index: a tar of one entry, no end blocks, gzip. */
+static int sign(const struct rpl_signer *k, const void *data, size_t len, struct rpl_strbuf *out)
+{
+	unsigned char *sig;
+	size_t siglen;
+	struct rpl_strbuf tar = RPL_STRBUF_INIT;
+	char *name;
+	int err = rpl_signer_sign(k, data, len, &sig, &siglen);
+
+	if (err)
+		return rpl_error(err, "cannot sign the index: %s", rpl_errmsg());
+	name = rpl_xmalloc(strlen(k->name) + 16);
 	sprintf(name, ".SIGN.RSA256.%s", k->name);
 	{
 		struct tar_file f = { name, sig, siglen, "root" };
 		if (!(err = tar_make(&f, 1, 0, &tar)))
 			err = gzip(tar.buf, tar.len, out);
 	}
-out:
 	free(name);
 	free(sig);
 	rpl_strbuf_release(&tar);
-	EVP_MD_CTX_free(md);
 	return err;
 }
 

@@ -27,6 +27,10 @@ int rpl_signer_load(struct rpl_signer *s, const char *path);
 int rpl_signer_generate(const char *path, int bits);
 void rpl_signer_release(struct rpl_signer *s);
 
+/* RSA PKCS#1 v1.5 over SHA-256 of `data`: a malloc'd signature.  Returns 0 or an error. */
+int rpl_signer_sign(const struct rpl_signer *k, const void *data, size_t len, unsigned char **sig,
+                    size_t *siglen);
+
 /*
  * Merges the packages `apks` (paths) into `dir`/APKINDEX.tar.gz, signed with
  * `key` when not NULL.  Returns 0 or an error with a message; on error the

@@ -81,7 +81,10 @@ struct rpl_external_opts {
 	size_t nmelange_args;
 	char *const *apko_args;
 	size_t napko_args;
-	int test;          /* run `melange test` after a package builds */
+	int test; /* run `melange test` after a package builds */
+	/* The native package builder: this ripple binary, run as
+	 * `native-build` for package jobs instead of melange (NULL: melange). */
+	const char *native;
 	double kill_grace; /* seconds from SIGTERM to SIGKILL; 0: 10 */
 };
 

@@ -273,9 +273,9 @@ fi
 run 2 "$RIPPLE" build -j 0
 expect_err '-j wants a number'
 run 2 "$RIPPLE" build --runner nosuch
-expect_err "--runner: 'nosuch' is not a runner"
+expect_err "--runner: 'nosuch' is not a runner \\(auto, external, native\\)"
 printf '# v3\n' >> e.yaml
-run 2 env PATH=/usr/bin:/bin "$RIPPLE" build
+run 2 env PATH=/usr/bin:/bin "$RIPPLE" build --runner external
 expect_err 'melange is not on PATH'
 run 0 "$RIPPLE" build --help
 expect_out '^usage: ripple build'

@@ -1,0 +1,216 @@
+/*
+ * The commands of the native tools: `ripple native-build` (one recipe, one
+ * arch, no melange: runners/native.h; also what `ripple build --runner
+ * native` runs for each package job), `ripple keygen` and `ripple index`.
+ */
+#include "common/error.h"
+#include "common/file.h"
+#include "common/xalloc.h"
+#include "orchestrator/cli.h"
+#include "recipes/repoconfig.h"
+#include "runners/native.h"
+#include "runners/repo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct nopts {
+	struct rpl_native_opts n;
+	char **env_files, **pipeline_dirs;
+	size_t nenv, npipe;
+	long bits;
+};
+
+static void push(char ***v, size_t *n, const char *s)
+{
+	*v = rpl_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = (char *)s;
+}
+
+enum { O_OUT = 1000, O_SOURCE, O_KEY, O_ENV, O_PIPE, O_SDE, O_BITS };
+
+static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct nopts *o = ctx;
+	char *end;
+
+	(void)cli;
+	switch (opt) {
+	case O_OUT:
+		o->n.out_dir = arg;
+		break;
+	case O_SOURCE:
+		o->n.source_dir = arg;
+		break;
+	case O_KEY:
+		o->n.signing_key = arg;
+		break;
+	case O_ENV:
+		push(&o->env_files, &o->nenv, arg);
+		break;
+	case O_PIPE:
+		push(&o->pipeline_dirs, &o->npipe, arg);
+		break;
+	case O_SDE:
+		o->n.source_date_epoch = strtoll(arg, &end, 10);
+		if (!*arg || *end || o->n.source_date_epoch < 0)
+			rpl_die(RPL_EXIT_USAGE, "--source-date-epoch wants seconds, not '%s'", arg);
+		break;
+	case O_BITS:
+		o->bits = strtol(arg, &end, 10);
+		if (!*arg || *end || o->bits < 2048 || o->bits > 16384)
+			rpl_die(RPL_EXIT_USAGE, "--bits wants 2048 to 16384, not '%s'", arg);
+		break;
+	}
+}
+
+static const struct option native_opts[] = {
+	{ "out-dir", required_argument, NULL, O_OUT },
+	{ "source-dir", required_argument, NULL, O_SOURCE },
+	{ "signing-key", required_argument, NULL, O_KEY },
+	{ "env-file", required_argument, NULL, O_ENV },
+	{ "pipeline-dir", required_argument, NULL, O_PIPE },
+	{ "source-date-epoch", required_argument, NULL, O_SDE },
+	{ "bits", required_argument, NULL, O_BITS },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char native_usage[] =
+        "usage: ripple native-build FILE [--arch A] [--out-dir DIR] [--source-dir DIR]\n"
+        "                           [--signing-key KEY] [--env-file F]... [--pipeline-dir D]...\n"
+        "                           [--source-date-epoch SECS] [-C DIR]\n"
+        "\n"
+        "Builds one melange recipe for one architecture (the host's) without melange:\n"
+        "its steps run in a bubblewrap sandbox without network, fetch and git-checkout\n"
+        "are done by ripple with their digests checked, and real APK v2 packages are\n"
+        "written to DIR/<arch>/ (default packages).  Packages of DIR/<arch> that the\n"
+        "build needs are installed in the sandbox.  `ripple build --runner native` runs\n"
+        "this for each package job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
+        "environment's, else the recipe's last commit time.  Exit status 0 built, 1\n"
+        "the build failed, 2 bad usage.\n";
+
+int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct nopts o;
+	struct rpl_repoconfig cfg;
+	int first, err;
+
+	memset(&o, 0, sizeof(o));
+	o.n.out_dir = "packages";
+	o.n.state_dir = ".ripple";
+	o.n.source_date_epoch = -1;
+	first = rpl_cli_getopt(cli, argc, argv, native_usage, native_opts, NULL, native_opt, &o);
+	if (argc - first != 1)
+		rpl_cli_usage(native_usage, RPL_EXIT_USAGE);
+	rpl_cli_enter(cli);
+	o.n.file = argv[first];
+	o.n.arch = cli->narchs ? cli->archs[0] : rpl_host_arch();
+	if ((err = rpl_repoconfig_load(&cfg, ".")))
+		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	/* Without --pipeline-dir: the repo's (those that exist). */
+	for (size_t i = 0; !o.npipe && i < cfg.pipeline_dirs.n; i++) {
+		struct stat st;
+		if (stat(cfg.pipeline_dirs.v[i].s, &st) == 0)
+			push(&o.pipeline_dirs, &o.npipe, cfg.pipeline_dirs.v[i].s);
+	}
+	o.n.env_files = o.env_files;
+	o.n.nenv_files = o.nenv;
+	o.n.pipeline_dirs = o.pipeline_dirs;
+	o.n.npipeline_dirs = o.npipe;
+	err = rpl_native_build(&o.n);
+	if (err)
+		fprintf(stderr, "ripple: %s\n", rpl_errmsg());
+	free(o.env_files);
+	free(o.pipeline_dirs);
+	rpl_repoconfig_release(&cfg);
+	return err ? RPL_EXIT_FAILED : RPL_EXIT_OK;
+}
+
+static const char keygen_usage[] =
+        "usage: ripple keygen [NAME.rsa] [--bits N]\n"
+        "\n"
+        "Writes a new RSA signing key NAME.rsa (default melange.rsa; PKCS#1 PEM, mode\n"
+        "0600) and its public half NAME.rsa.pub, as `melange keygen` does.  Sign with\n"
+        "`ripple build --signing-key NAME.rsa`; apk and apko find the key by the\n"
+        "name NAME.rsa.pub.  --bits: 2048 to 16384 (default 4096).\n";
+
+int rpl_cmd_keygen(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct nopts o;
+	const char *name;
+	int first;
+
+	memset(&o, 0, sizeof(o));
+	o.bits = 4096;
+	first = rpl_cli_getopt(cli, argc, argv, keygen_usage, native_opts, NULL, native_opt, &o);
+	if (argc - first > 1)
+		rpl_cli_usage(keygen_usage, RPL_EXIT_USAGE);
+	rpl_cli_enter(cli);
+	name = argc - first == 1 ? argv[first] : "melange.rsa";
+	if (!rpl_str_endswith(name, ".rsa"))
+		rpl_die(RPL_EXIT_USAGE,
+		        "'%s': a key's name must end in .rsa (apk looks it up as "
+		        "NAME.rsa.pub)",
+		        name);
+	if (access(name, F_OK) == 0)
+		rpl_die(RPL_EXIT_USAGE, "'%s' exists; remove it first", name);
+	if (rpl_signer_generate(name, (int)o.bits))
+		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+	printf("wrote %s and %s.pub (%ld-bit RSA)\n", name, name, o.bits);
+	return RPL_EXIT_OK;
+}
+
+static const char index_usage[] =
+        "usage: ripple index DIR [--signing-key KEY]\n"
+        "\n"
+        "Merges every *.apk of DIR into DIR/APKINDEX.tar.gz (records of the same name\n"
+        "and version replaced in place, others appended, as `melange index --merge`),\n"
+        "written whole and signed with KEY when given.\n";
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rpl_cmd_index(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct nopts o;
+	struct rpl_signer key;
+	char **apks = NULL;
+	size_t n = 0;
+	DIR *d;
+	struct dirent *de;
+	int first, err;
+
+	memset(&o, 0, sizeof(o));
+	first = rpl_cli_getopt(cli, argc, argv, index_usage, native_opts, NULL, native_opt, &o);
+	if (argc - first != 1)
+		rpl_cli_usage(index_usage, RPL_EXIT_USAGE);
+	rpl_cli_enter(cli);
+	if (!(d = opendir(argv[first])))
+		rpl_die(RPL_EXIT_USAGE, "cannot read '%s': %s", argv[first], strerror(errno));
+	while ((de = readdir(d)))
+		if (rpl_str_endswith(de->d_name, ".apk"))
+			push(&apks, &n, rpl_path_join(argv[first], de->d_name));
+	closedir(d);
+	if (n)
+		qsort(apks, n, sizeof(*apks), cmp_str);
+	if (o.n.signing_key && rpl_signer_load(&key, o.n.signing_key))
+		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	err = rpl_repo_add(argv[first], apks, n, o.n.signing_key ? &key : NULL);
+	if (o.n.signing_key)
+		rpl_signer_release(&key);
+	for (size_t i = 0; i < n; i++)
+		free(apks[i]);
+	free(apks);
+	if (err)
+		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+	printf("%s/APKINDEX.tar.gz: %zu package%s merged%s\n", argv[first], n, n == 1 ? "" : "s",
+	       o.n.signing_key ? ", signed" : "");
+	return RPL_EXIT_OK;
+}

@@ -1,0 +1,50 @@
+/*
+ * The native package builder: one melange recipe built for one arch by
+ * ripple itself, without melange.
+ *
+ * The recipe is compiled with its steps (recipes/pipeline.h); the
+ * workspace (.ripple/work/<arch>/<name>, seen as /home/build) gets the
+ * source dir's files and an output tree per (sub)package under
+ * melange-out/.  Steps run in order, the main pipeline then each enabled
+ * subpackage's, each as `/bin/sh -c` in a bubblewrap sandbox: no network,
+ * the host's root read-only, the workspace writable, /tmp private.  `fetch`
+ * and `git-checkout` are done by ripple outside the sandbox (libcurl with
+ * the digests checked and a content-addressed cache in .ripple/cache;
+ * libgit2 with the expected commit checked).  Build needs that a package of
+ * packages/<arch> provides are installed (their data sections unpacked)
+ * under /usr/local in the sandbox, where compilers, the linker, pkg-config
+ * and the loader look by default — bubblewrap 0.8 has no overlay to put
+ * them under /usr; every other need is taken from the host, and the log
+ * says which.  Then each tree becomes a package (runners/apkwrite.h).
+ *
+ * It runs as its own process (`ripple native-build`), so the scheduler
+ * treats it like any external runner: a process group, a log, a timeout.
+ */
+#ifndef RPL_NATIVE_H
+#define RPL_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rpl_native_opts {
+	const char *file; /* the recipe, relative to the root (the cwd) */
+	const char *arch;
+	const char *out_dir;     /* "packages" */
+	const char *source_dir;  /* NULL: the recipe's (`<name>/` or its own dir) */
+	const char *signing_key; /* or NULL */
+	char *const *env_files;
+	size_t nenv_files;
+	char *const *pipeline_dirs;
+	size_t npipeline_dirs;
+	const char *state_dir;     /* ".ripple": work/ and cache/ go there */
+	int64_t source_date_epoch; /* < 0: $SOURCE_DATE_EPOCH, else the recipe's last commit */
+};
+
+/* Builds; progress and step output go to stdout and stderr.  Returns 0 or an error. */
+int rpl_native_build(const struct rpl_native_opts *o);
+
+/* Downloads `uri` into the cache unless there; returns its cached path (malloc'd). */
+int rpl_fetch_cached(const char *cache_dir, const char *uri, const char *sha256, const char *sha512,
+                     char **path);
+
+#endif
