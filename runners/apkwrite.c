@@ -224,20 +224,54 @@ static void elf_facts(const char *path, int in_libdir, struct names *provides,
 	close(fd);
 }
 
-/* Whether `base` is a file in a lib dir of one of the sibling trees. */
-static int sibling_has_lib(char *const *siblings, size_t n, const char *base)
+/* The path of `base` in a lib dir of one of the sibling trees (malloc'd), or NULL. */
+static char *sibling_lib(char *const *siblings, size_t n, const char *base)
 {
 	for (size_t i = 0; i < n; i++)
 		for (const char *const *d = lib_dirs; *d; d++) {
 			char *p = rpl_path_join(siblings[i], *d), *f = rpl_path_join(p, base);
 			struct stat st;
-			int there = lstat(f, &st) == 0 && S_ISREG(st.st_mode);
+			int there = lstat(f, &st) == 0 && !S_ISDIR(st.st_mode);
 			free(p);
-			free(f);
 			if (there)
-				return 1;
+				return f;
+			free(f);
 		}
-	return 0;
+	return NULL;
+}
+
+/* The DT_SONAME of an ELF file (links followed), into `out`; 0 when it has none. */
+static int elf_soname(const char *path, char *out, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	Elf *e;
+
+	if (fd < 0)
+		return 0;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	for (Elf_Scn *scn = NULL;
+	     e && elf_kind(e) == ELF_K_ELF && !found && (scn = elf_nextscn(e, scn));) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn dyn;
+			const char *s;
+			if (!gelf_getdyn(data, (int)i, &dyn))
+				break;
+			if (dyn.d_tag == DT_SONAME &&
+			    (s = elf_strptr(e, sh.sh_link, dyn.d_un.d_val))) {
+				snprintf(out, n, "%s", s);
+				found = 1;
+				break;
+			}
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return found;
 }
 
 static void analyse(const char *dir, const struct tree *t, char *const *siblings, size_t nsiblings,
@@ -271,9 +305,15 @@ static void analyse(const char *dir, const struct tree *t, char *const *siblings
 				target[k] = '\0';
 				tb = strrchr(target, '/');
 				tb = tb ? tb + 1 : target;
-				if (sibling_has_lib(siblings, nsiblings, tb)) {
-					snprintf(buf, sizeof(buf), "so:%s", tb);
+				/* A -dev package's link to its sibling's library: a
+				 * dependency on that library's SONAME. */
+				char *lib = sibling_lib(siblings, nsiblings, tb), soname[1024];
+				if (lib) {
+					snprintf(buf, sizeof(buf), "so:%s",
+					         elf_soname(lib, soname, sizeof(soname)) ? soname
+					                                                 : tb);
 					add_name(depends, buf);
+					free(lib);
 				}
 			}
 		}
