@@ -253,13 +253,39 @@ static void proc_closed(uv_handle_t *h)
 	finish(e);
 }
 
+/* The last "ripple: " line of the job's log (what native-build failed on). */
+static int last_ripple_line(struct ext_job *e, char *out, size_t n)
+{
+	char *path = rpl_path_join(e->r->o.root, e->job->log_path), buf[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	off_t size;
+	ssize_t got;
+
+	free(path);
+	if (fd < 0)
+		return 0;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0)
+		return 0;
+	buf[got] = '\0';
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, "ripple: ", 8)) {
+			size_t k = strcspn(l + 8, "\n");
+			snprintf(out, n, "%.*s", (int)k, l + 8);
+			found = 1;
+		}
+	return found;
+}
+
 static void proc_exited(uv_process_t *p, int64_t status, int sig)
 {
 	struct ext_job *e = p->data;
-	const char *what = e->stage == TEST ? "test" : "build";
-	const char *prog = strcmp(e->job->kind, "image")
-	                           ? e->r->o.native ? "native-build" : "melange"
-	                           : "apko";
+	int native = e->r->o.native && strcmp(e->job->kind, "image");
+	const char *what = e->stage == TEST ? "test" : native ? "native-build" : "build";
+	const char *prog = native ? "ripple" : strcmp(e->job->kind, "image") ? "melange" : "apko";
 	double secs = (double)(uv_hrtime() - e->stage_start) / 1e9;
 
 	e->running = 0;
@@ -272,6 +298,9 @@ static void proc_exited(uv_process_t *p, int64_t status, int sig)
 		e->status = RPL_RUN_CRASHED;
 		snprintf(e->message, sizeof(e->message), "%s %s was killed by signal %d (%s)", prog,
 		         what, sig, strsignal(sig));
+	} else if (status && native && last_ripple_line(e, e->message, sizeof(e->message))) {
+		/* ripple native-build ends with its reason on a "ripple: " line. */
+		e->status = RPL_RUN_FAILED;
 	} else if (status) {
 		e->status = RPL_RUN_FAILED;
 		snprintf(e->message, sizeof(e->message), "%s %s exited with status %lld", prog,

@@ -260,6 +260,50 @@ grep -q 'Connection refused\|unreachable\|Errno' .ripple/logs/*/$arch/online.log
 	fail "online's log: $(cat .ripple/logs/*/$arch/online.log)"
 rm online.yaml
 
+# ---- git-checkout (libgit2, expected commit checked) and a patch from the source dir -------
+mkdir -p "$T/gitsrc" gitpkg
+(cd "$T/gitsrc" && git init -q && echo 'version one' > msg && git add msg &&
+	git -c user.name=t -c user.email=t@t commit -qm one && git tag v1 &&
+	echo 'version two' > msg && git -c user.name=t -c user.email=t@t commit -qam two)
+v1=$(git -C "$T/gitsrc" rev-parse v1)
+cat > gitpkg/fix.patch <<'EOP'
+--- a/msg
++++ b/msg
+@@ -1 +1 @@
+-version one
++version one, patched
+EOP
+cat > gitpkg.yaml <<EOY
+package:
+  name: gitpkg
+  version: 1
+  epoch: 0
+  description: from git, patched
+pipeline:
+  - uses: git-checkout
+    with:
+      repository: file://$T/gitsrc
+      tag: v1
+      expected-commit: $v1
+      destination: src
+  - uses: patch
+    with:
+      patches: ../fix.patch
+    working-directory: src
+  - runs: install -Dm644 src/msg \${{targets.destdir}}/usr/share/gitpkg/msg
+EOY
+run 0 "$RIPPLE" build --runner native gitpkg
+grep -q "git-checkout: file://.* at $v1" .ripple/logs/*/$arch/gitpkg.log ||
+	fail "gitpkg's log: $(cat .ripple/logs/*/$arch/gitpkg.log)"
+mkdir -p "$T/gitroot"
+gzip -dc "packages/$arch/gitpkg-1-r0.apk" | tar -xf - -C "$T/gitroot" --exclude='.*' 2>/dev/null
+[ "$(cat "$T/gitroot/usr/share/gitpkg/msg")" = "version one, patched" ] ||
+	fail "gitpkg's message: $(cat "$T/gitroot/usr/share/gitpkg/msg")"
+sed -i "s/expected-commit: $v1/expected-commit: $(git -C "$T/gitsrc" rev-parse HEAD)/" gitpkg.yaml
+run 1 "$RIPPLE" build --runner native gitpkg
+expect_out "FAILED gitpkg .*git-checkout file://.*: expected commit [0-9a-f]{40}, got $v1"
+rm -r gitpkg gitpkg.yaml
+
 # ---- a foreign arch is refused, not built wrongly ------------------------------------------
 other=aarch64
 [ "$arch" = aarch64 ] && other=x86_64
