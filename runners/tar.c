@@ -1,0 +1,144 @@
+/*
+ * tar headers the way Go's archive/tar writes them (reference/melange.md
+ * §4.5): USTAR, with a PAX header before an entry that needs one (a record
+ * of its own, a name that cannot be split into USTAR's prefix and name, a
+ * long link).  Apks and image layers are written with these; libarchive
+ * cannot write PAX records of other names than its own.
+ */
+#include "runners/tar.h"
+#include "common/strbuf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A zero-padded octal field of `width` bytes, the last one NUL. */
+static void octal(char *field, size_t width, uint64_t v)
+{
+	field[width - 1] = '\0';
+	for (size_t i = width - 1; i-- > 0; v >>= 3)
+		field[i] = (char)('0' + (v & 7));
+}
+
+static void pax_record(struct rpl_strbuf *b, const char *k, const char *v)
+{
+	size_t body = 1 + strlen(k) + 1 + strlen(v) + 1, n = body + 1;
+	char lenbuf[32];
+
+	/* The length counts its own digits. */
+	for (;;) {
+		snprintf(lenbuf, sizeof(lenbuf), "%zu", n);
+		if (strlen(lenbuf) + body == n)
+			break;
+		n = strlen(lenbuf) + body;
+	}
+	rpl_strbuf_addf(b, "%zu %s=%s\n", n, k, v);
+}
+
+static void checksum(unsigned char *h)
+{
+	unsigned sum = 0;
+
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	h[155] = ' ';
+}
+
+void rpl_tar_pad(struct rpl_strbuf *out, size_t n)
+{
+	static const char zeros[512];
+
+	if (n % 512)
+		rpl_strbuf_add(out, zeros, 512 - n % 512);
+}
+
+/* Splits a long name into ustar's prefix and name; 0 when it cannot. */
+static int split(const char *name, size_t *at)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = len > 101 ? len - 101 : 0; i < len && i <= 155; i++)
+		if (name[i] == '/' && i > 0 && len - i - 1 <= 100 && len - i - 1 > 0) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
+void rpl_tar_header(struct rpl_strbuf *out, const struct rpl_tar_entry *e)
+{
+	unsigned char h[512];
+	size_t nlen = strlen(e->name), at = 0;
+	int long_name = nlen > 100, long_link = e->link && strlen(e->link) > 100;
+	int pax = e->sha1 || long_link || (long_name && (e->sha1 || !split(e->name, &at)));
+
+	if (pax) {
+		struct rpl_strbuf rec = RPL_STRBUF_INIT;
+		char pname[256];
+		const char *slash = strrchr(e->name, '/');
+
+		/* Records in key order: APK-TOOLS... < linkpath < path. */
+		if (e->sha1)
+			pax_record(&rec, "APK-TOOLS.checksum.SHA1", e->sha1);
+		if (long_link)
+			pax_record(&rec, "linkpath", e->link);
+		if (long_name)
+			pax_record(&rec, "path", e->name);
+		if (slash)
+			snprintf(pname, sizeof(pname), "%.*s/PaxHeaders.0/%s",
+			         (int)(slash - e->name), e->name, slash + 1);
+		else
+			snprintf(pname, sizeof(pname), "PaxHeaders.0/%s", e->name);
+		memset(h, 0, sizeof(h));
+		memcpy(h, pname, strlen(pname) < 100 ? strlen(pname) : 100);
+		octal((char *)h + 100, 8, 0);
+		octal((char *)h + 108, 8, 0);
+		octal((char *)h + 116, 8, 0);
+		octal((char *)h + 124, 12, rec.len);
+		octal((char *)h + 136, 12, 0);
+		h[156] = 'x';
+		memcpy(h + 257,
+		       "ustar\0"
+		       "00",
+		       8);
+		checksum(h);
+		rpl_strbuf_add(out, h, 512);
+		rpl_strbuf_add(out, rec.buf, rec.len);
+		rpl_tar_pad(out, rec.len);
+		rpl_strbuf_release(&rec);
+		at = 0;
+	} else if (long_name) {
+		split(e->name, &at);
+	}
+	memset(h, 0, sizeof(h));
+	if (at) {
+		memcpy(h + 345, e->name, at);
+		memcpy(h, e->name + at + 1, nlen - at - 1);
+	} else {
+		memcpy(h, e->name, nlen < 100 ? nlen : 100);
+	}
+	octal((char *)h + 100, 8, e->mode & 07777);
+	octal((char *)h + 108, 8, e->uid);
+	octal((char *)h + 116, 8, e->gid);
+	octal((char *)h + 124, 12, e->size);
+	octal((char *)h + 136, 12, (uint64_t)(e->mtime > 0 ? e->mtime : 0));
+	h[156] = (unsigned char)e->type;
+	if (e->link)
+		memcpy(h + 157, e->link, strlen(e->link) < 100 ? strlen(e->link) : 100);
+	memcpy(h + 257,
+	       "ustar\0"
+	       "00",
+	       8);
+	if (e->owner) {
+		memcpy(h + 265, e->owner, strlen(e->owner) < 32 ? strlen(e->owner) : 31);
+		memcpy(h + 297, e->group ? e->group : e->owner,
+		       strlen(e->group ? e->group : e->owner) < 32
+		               ? strlen(e->group ? e->group : e->owner)
+		               : 31);
+	}
+	octal((char *)h + 329, 8, e->devmajor);
+	octal((char *)h + 337, 8, e->devminor);
+	checksum(h);
+	rpl_strbuf_add(out, h, 512);
+}
