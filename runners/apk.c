@@ -289,6 +289,17 @@ int rpl_apk_read(const char *path, struct rpl_apk *a)
 		}
 	}
 	EVP_DigestFinal_ex(md, a->control_sha1, NULL);
+	/* What follows the control member is the data member. */
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (;;) {
+		if ((err = fill(s)))
+			goto bad;
+		if (!s->n)
+			break;
+		EVP_DigestUpdate(md, s->p, s->n);
+		s->n = 0;
+	}
+	EVP_DigestFinal_ex(md, a->data_sha256, NULL);
 	free(first);
 	if ((err = tar_entry(out.buf, out.len, ".PKGINFO", &first, &pkginfo, &pkginfo_len)))
 		goto bad;

@@ -25,6 +25,7 @@ struct rpl_apk {
 	size_t pkginfo_len; /* bytes of .PKGINFO */
 
 	uint8_t control_sha1[RPL_SHA1_LEN];
+	uint8_t data_sha256[32]; /* of the data member's compressed bytes: `datahash` */
 	uint64_t file_size;
 	char *signature_key; /* "melange.rsa.pub" of .SIGN.RSA256.melange.rsa.pub, or NULL */
 };

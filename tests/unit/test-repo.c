@@ -149,6 +149,13 @@ static void test_golden_fields(void **state)
 	assert_int_equal(apk.nreplaces, 1);
 	assert_string_equal(apk.datahash,
 	                    "ce688706f6aa287b05f02c507876b43389992b08fb4f84f99117bd5694e45d4c");
+	{
+		/* The data member's digest, as read, is what .PKGINFO says. */
+		char hex[65];
+		for (int i = 0; i < 32; i++)
+			sprintf(hex + 2 * i, "%02x", apk.data_sha256[i]);
+		assert_string_equal(hex, apk.datahash);
+	}
 	rpl_apk_release(&apk);
 }
 
