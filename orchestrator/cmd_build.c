@@ -244,6 +244,7 @@ struct build {
 	size_t njobs, done, up_to_date;
 	FILE *events;
 	int tty, status_shown;
+	int native_image; /* images assembled by ripple: their outputs differ */
 	int64_t started_ns;
 };
 
@@ -545,16 +546,18 @@ static void on_tick(void *ctx)
 
 /* ---- setting the jobs up ---------------------------------------------------------------- */
 
-static char **outputs_of(const struct rpl_job *pj, size_t *n)
+static char **outputs_of(const struct rpl_job *pj, int native_image, size_t *n)
 {
 	const struct rpl_scan_entry *e = pj->node->entry;
 	char **v;
 	size_t k = 0;
 
 	if (pj->node->kind == RPL_NODE_IMAGE) {
+		/* apko's tarball, or the native assembler's manifest digest. */
 		v = rpl_xmalloc(sizeof(*v));
-		v[0] = rpl_xmalloc(strlen(pj->node->name) + strlen(pj->arch) + 16);
-		sprintf(v[0], "images/%s/%s.tar", pj->node->name, pj->arch);
+		v[0] = rpl_xmalloc(strlen(pj->node->name) + strlen(pj->arch) + 32);
+		sprintf(v[0], "images/%s/%s.%s", pj->node->name, pj->arch,
+		        native_image ? "manifest" : "tar");
 		*n = 1;
 		return v;
 	}
@@ -617,7 +620,7 @@ static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
 		j->plan = pj;
 		j->sj = sj;
 		sj->user = j;
-		j->outputs = outputs_of(pj, &j->noutputs);
+		j->outputs = outputs_of(pj, b->native_image, &j->noutputs);
 		j->file = rpl_xstrdup(e->file);
 		j->source_dir = rpl_scan_source_dir(e);
 		rpl_strbuf_addf(&log, ".ripple/logs/%lld/%s/%s.log", (long long)b->run, pj->arch,
@@ -934,14 +937,18 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		eo.apko_args = o.apko_args;
 		eo.napko_args = o.napko_args;
 		eo.test = o.test;
-		/* Packages: melange when asked for or found, else ripple itself. */
-		if (!strcmp(o.runner, "native") ||
-		    (!strcmp(o.runner, "auto") && !on_path("melange"))) {
+		/* melange and apko when asked for or found, else ripple itself. */
+		{
 			ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+			int native = !strcmp(o.runner, "native"), autos = !strcmp(o.runner, "auto");
 			if (k <= 0)
 				rpl_die(RPL_EXIT_FAILED, "cannot find this ripple binary");
 			self[k] = '\0';
-			eo.native = self;
+			if (native || (autos && !on_path("melange")))
+				eo.native = self;
+			if (native || (autos && !on_path("apko")))
+				eo.native_image = self;
+			b.native_image = eo.native_image != NULL;
 		}
 		runner = rpl_external_runner_new(&eo);
 		b.sched = rpl_sched_new(
@@ -964,10 +971,10 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		if (npkg && eo.native && !on_path("bwrap"))
 			rpl_die(RPL_EXIT_USAGE,
 			        "the native runner needs bubblewrap (bwrap) on PATH");
-		if (nimg && !on_path("apko"))
+		if (nimg && !eo.native_image && !on_path("apko"))
 			rpl_die(RPL_EXIT_USAGE,
-			        "%zu image%s to build, but apko is not on PATH (this ripple has no "
-			        "native image assembler yet)",
+			        "%zu image%s to build, but apko is not on PATH (--runner native "
+			        "assembles them without it)",
 			        nimg, nimg == 1 ? "" : "s");
 	}
 

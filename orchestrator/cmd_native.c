@@ -8,6 +8,7 @@
 #include "common/xalloc.h"
 #include "orchestrator/cli.h"
 #include "recipes/repoconfig.h"
+#include "runners/image.h"
 #include "runners/native.h"
 #include "runners/repo.h"
 
@@ -21,9 +22,10 @@
 
 struct nopts {
 	struct rpl_native_opts n;
-	char **env_files, **pipeline_dirs;
-	size_t nenv, npipe;
+	char **env_files, **pipeline_dirs, **repos, **keyrings;
+	size_t nenv, npipe, nrepos, nkeyrings;
 	long bits;
+	const char *tag;
 };
 
 static void push(char ***v, size_t *n, const char *s)
@@ -32,7 +34,7 @@ static void push(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = (char *)s;
 }
 
-enum { O_OUT = 1000, O_SOURCE, O_KEY, O_ENV, O_PIPE, O_SDE, O_BITS };
+enum { O_OUT = 1000, O_SOURCE, O_KEY, O_ENV, O_PIPE, O_SDE, O_BITS, O_REPO, O_KEYRING, O_TAG };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 {
@@ -61,6 +63,15 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 		if (!*arg || *end || o->n.source_date_epoch < 0)
 			rpl_die(RPL_EXIT_USAGE, "--source-date-epoch wants seconds, not '%s'", arg);
 		break;
+	case O_REPO:
+		push(&o->repos, &o->nrepos, arg);
+		break;
+	case O_KEYRING:
+		push(&o->keyrings, &o->nkeyrings, arg);
+		break;
+	case O_TAG:
+		o->tag = arg;
+		break;
 	case O_BITS:
 		o->bits = strtol(arg, &end, 10);
 		if (!*arg || *end || o->bits < 2048 || o->bits > 16384)
@@ -77,6 +88,9 @@ static const struct option native_opts[] = {
 	{ "pipeline-dir", required_argument, NULL, O_PIPE },
 	{ "source-date-epoch", required_argument, NULL, O_SDE },
 	{ "bits", required_argument, NULL, O_BITS },
+	{ "repository-append", required_argument, NULL, O_REPO },
+	{ "keyring-append", required_argument, NULL, O_KEYRING },
+	{ "tag", required_argument, NULL, O_TAG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -213,4 +227,50 @@ int rpl_cmd_index(struct rpl_cli *cli, int argc, char **argv)
 	printf("%s/APKINDEX.tar.gz: %zu package%s merged%s\n", argv[first], n, n == 1 ? "" : "s",
 	       o.n.signing_key ? ", signed" : "");
 	return RPL_EXIT_OK;
+}
+
+static const char image_usage[] =
+        "usage: ripple native-image FILE [--arch A] [--out-dir DIR] [--tag TAG]\n"
+        "                           [--repository-append R]... [--keyring-append KEY]...\n"
+        "                           [--source-date-epoch SECS] [-C DIR]\n"
+        "\n"
+        "Assembles an apko image for one architecture without apko: the packages are\n"
+        "resolved against the config's repositories and R (each index's signature\n"
+        "checked against the keyring, each apk against its index), installed into one\n"
+        "layer with apko's database, accounts and paths, and written as an OCI layout in\n"
+        "DIR/<name>/ (default images/) tagged TAG (default latest) for the image index\n"
+        "and TAG-<arch> for the arch's manifest.  `ripple build --runner native` runs\n"
+        "this for each image job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
+        "environment's, else the newest package's build date.\n";
+
+int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct nopts o;
+	struct rpl_image_opts io;
+	int first, err;
+
+	memset(&o, 0, sizeof(o));
+	memset(&io, 0, sizeof(io));
+	o.n.out_dir = "images";
+	o.n.source_date_epoch = -1;
+	first = rpl_cli_getopt(cli, argc, argv, image_usage, native_opts, NULL, native_opt, &o);
+	if (argc - first != 1)
+		rpl_cli_usage(image_usage, RPL_EXIT_USAGE);
+	rpl_cli_enter(cli);
+	io.file = argv[first];
+	io.arch = cli->narchs ? cli->archs[0] : rpl_host_arch();
+	io.out_dir = o.n.out_dir;
+	io.tag = o.tag ? o.tag : "latest";
+	io.repositories = o.repos;
+	io.nrepositories = o.nrepos;
+	io.keyrings = o.keyrings;
+	io.nkeyrings = o.nkeyrings;
+	io.cache_dir = ".ripple/cache";
+	io.source_date_epoch = o.n.source_date_epoch;
+	err = rpl_image_build(&io);
+	if (err)
+		fprintf(stderr, "ripple: %s\n", rpl_errmsg());
+	free(o.repos);
+	free(o.keyrings);
+	return err ? RPL_EXIT_FAILED : RPL_EXIT_OK;
 }

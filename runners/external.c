@@ -104,6 +104,23 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 	const struct rpl_external_opts *o = &r->o;
 	struct argv a = { NULL, 0, 0 };
 
+	if (!strcmp(j->kind, "image") && o->native_image) {
+		arg(&a, o->native_image);
+		arg(&a, "native-image");
+		arg(&a, j->file);
+		arg2(&a, "--arch", j->arch);
+		arg2(&a, "--out-dir", "images");
+		arg2(&a, "--repository-append", o->out_dir);
+		if (o->signing_key) {
+			struct rpl_strbuf pub = RPL_STRBUF_INIT;
+			rpl_strbuf_addf(&pub, "%s.pub", o->signing_key);
+			arg2(&a, "--keyring-append", pub.buf);
+			rpl_strbuf_release(&pub);
+		}
+		for (size_t i = 0; i < o->nkeyrings; i++)
+			arg2(&a, "--keyring-append", o->keyrings[i]);
+		return a.v;
+	}
 	if (!strcmp(j->kind, "image")) {
 		struct rpl_strbuf tag = RPL_STRBUF_INIT;
 		rpl_strbuf_addf(&tag, "%s:latest", j->name);
@@ -283,9 +300,12 @@ static int last_ripple_line(struct ext_job *e, char *out, size_t n)
 static void proc_exited(uv_process_t *p, int64_t status, int sig)
 {
 	struct ext_job *e = p->data;
-	int native = e->r->o.native && strcmp(e->job->kind, "image");
-	const char *what = e->stage == TEST ? "test" : native ? "native-build" : "build";
-	const char *prog = native ? "ripple" : strcmp(e->job->kind, "image") ? "melange" : "apko";
+	int image = !strcmp(e->job->kind, "image");
+	int native = image ? e->r->o.native_image != NULL : e->r->o.native != NULL;
+	const char *what = e->stage == TEST ? "test"
+	                   : native         ? image ? "native-image" : "native-build"
+	                                    : "build";
+	const char *prog = native ? "ripple" : image ? "apko" : "melange";
 	double secs = (double)(uv_hrtime() - e->stage_start) / 1e9;
 
 	e->running = 0;

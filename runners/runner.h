@@ -85,6 +85,8 @@ struct rpl_external_opts {
 	/* The native package builder: this ripple binary, run as
 	 * `native-build` for package jobs instead of melange (NULL: melange). */
 	const char *native;
+	/* The same for image jobs: `native-image` instead of apko. */
+	const char *native_image;
 	double kill_grace; /* seconds from SIGTERM to SIGKILL; 0: 10 */
 };
 

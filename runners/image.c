@@ -1,0 +1,1265 @@
+#include "runners/image.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/sha256.h"
+#include "common/strbuf.h"
+#include "common/strmap.h"
+#include "common/xalloc.h"
+#include "graph/apkindex.h"
+#include "recipes/apko.h"
+#include "runners/apk.h"
+#include "runners/imgresolve.h"
+#include "runners/native.h"
+#include "runners/repo.h"
+#include "runners/tar.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("ripple: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* apk arch -> OCI architecture and variant. */
+static const char *oci_arch(const char *apk, const char **variant)
+{
+	static const struct {
+		const char *apk, *oci, *variant;
+	} map[] = {
+		{ "x86_64", "amd64", NULL },
+		{ "aarch64", "arm64", NULL },
+		{ "x86", "386", NULL },
+		{ "armhf", "arm", "v6" },
+		{ "armv7", "arm", "v7" },
+		{ "ppc64le", "ppc64le", NULL },
+		{ "riscv64", "riscv64", NULL },
+		{ "s390x", "s390x", NULL },
+		{ "loongarch64", "loong64", NULL },
+	};
+
+	*variant = NULL;
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (!strcmp(map[i].apk, apk)) {
+			*variant = map[i].variant;
+			return map[i].oci;
+		}
+	return apk;
+}
+
+/* ---- the image tree -------------------------------------------------------------------- */
+
+struct node {
+	char *path; /* relative, no trailing / */
+	char type;  /* '0' file, '5' dir, '2' symlink, '1' hard link, '3' char device */
+	unsigned mode;
+	uint32_t uid, gid;
+	int64_t mtime;
+	char *link;
+	char *data; /* file content */
+	size_t size;
+	uint8_t sha1[20];
+	int pkg; /* index of the package that installed it, -1: the assembler */
+	uint32_t major, minor;
+};
+
+struct fs {
+	struct node *v;
+	size_t n, alloc;
+	struct rpl_strmap index; /* path -> index + 1 */
+};
+
+static struct node *fs_get(struct fs *f, const char *path)
+{
+	uintptr_t at = (uintptr_t)rpl_strmap_get(&f->index, path);
+
+	return at ? &f->v[at - 1] : NULL;
+}
+
+/* The node at `path`, made (empty) when missing, its parents as 0755 dirs. */
+static struct node *fs_put(struct fs *f, const char *path, char type)
+{
+	struct node *x = fs_get(f, path);
+	const char *slash = strrchr(path, '/');
+
+	if (x)
+		return x;
+	if (slash) {
+		char *parent = rpl_xstrndup(path, (size_t)(slash - path));
+		if (!fs_get(f, parent)) {
+			struct node *p = fs_put(f, parent, '5');
+			p->mode = 0755;
+		}
+		free(parent);
+	}
+	RPL_ALLOC_GROW(f->v, f->n + 1, f->alloc);
+	x = &f->v[f->n++];
+	memset(x, 0, sizeof(*x));
+	x->path = rpl_xstrdup(path);
+	x->type = type;
+	x->pkg = -1;
+	rpl_strmap_slot(&f->index, x->path)->value = (void *)(uintptr_t)f->n;
+	return x;
+}
+
+static void set_data(struct node *x, const void *data, size_t len)
+{
+	free(x->data);
+	x->data = rpl_xmalloc(len ? len : 1);
+	memcpy(x->data, data, len);
+	x->size = len;
+	EVP_Digest(data, len, x->sha1, NULL, EVP_sha1(), NULL);
+}
+
+/* A file the assembler writes (mtime 0, 0:0). */
+static void fs_file(struct fs *f, const char *path, const char *text, size_t len, unsigned mode)
+{
+	struct node *x = fs_put(f, path, '0');
+
+	x->type = '0';
+	x->mode = mode;
+	x->mtime = 0;
+	x->pkg = -1;
+	set_data(x, text, len);
+}
+
+static void fs_release(struct fs *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].path);
+		free(f->v[i].link);
+		free(f->v[i].data);
+	}
+	free(f->v);
+	rpl_strmap_release(&f->index);
+}
+
+/* ---- packages ---------------------------------------------------------------------------- */
+
+struct ipkg {
+	const struct rpl_apkindex_pkg *idx;
+	struct rpl_apk apk;
+	char *file;
+	char **paths; /* what it installed, for the database */
+	size_t npaths, alloc;
+};
+
+static int safe(const char *name)
+{
+	if (!name || !*name || name[0] == '/')
+		return 0;
+	for (const char *p = name; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return 0;
+	return 1;
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+/* Whether `a` replaces `b` (its replaces lists b's name, with or without a version). */
+static int replaces(const struct ipkg *a, const struct ipkg *b)
+{
+	size_t n = strlen(b->apk.pkgname);
+
+	for (size_t i = 0; i < a->apk.nreplaces; i++)
+		if (!strncmp(a->apk.replaces[i], b->apk.pkgname, n) &&
+		    (!a->apk.replaces[i][n] || strchr("=<>~", a->apk.replaces[i][n])))
+			return 1;
+	return 0;
+}
+
+/* Unpacks one package's data section into the tree. */
+static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int err = 0, rc, leading = 1;
+
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, pk->file, 65536) != ARCHIVE_OK) {
+		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
+		                archive_error_string(a));
+		goto out;
+	}
+	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		char *name =
+		        rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+		mode_t t = archive_entry_filetype(e);
+		size_t n = strlen(name);
+		struct node *x;
+
+		while (n && name[n - 1] == '/')
+			name[--n] = '\0';
+		if (!strncmp(name, "./", 2))
+			memmove(name, name + 2, strlen(name + 2) + 1);
+		/* The signature and control entries come first. */
+		if (leading && name[0] == '.') {
+			free(name);
+			continue;
+		}
+		leading = 0;
+		if (!safe(name)) {
+			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->file, name);
+			free(name);
+			break;
+		}
+		x = fs_get(f, name);
+		if (x && t != AE_IFDIR && x->type != '5' && x->pkg >= 0 && x->pkg != at) {
+			struct ipkg *old = &pkgs[x->pkg];
+			if (replaces(old, pk)) {
+				free(name);
+				continue; /* the owner replaces the newcomer: kept */
+			}
+			if (!replaces(pk, old) && strcmp(old->apk.origin ? old->apk.origin : "",
+			                                 pk->apk.origin ? pk->apk.origin : "")) {
+				/* Identical content is no conflict: the first stays. */
+				if (t == AE_IFREG && x->type == '0' &&
+				    x->size == (size_t)archive_entry_size(e)) {
+					char *buf = rpl_xmalloc(x->size ? x->size : 1);
+					uint8_t d[20];
+					archive_read_data(a, buf, x->size);
+					EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
+					free(buf);
+					if (!memcmp(d, x->sha1, 20)) {
+						free(name);
+						continue;
+					}
+				}
+				err = rpl_error(
+				        -RPL_EPARSE,
+				        "file conflict: /%s is in both %s and %s (neither replaces "
+				        "the other)",
+				        name, old->apk.pkgname, pk->apk.pkgname);
+				free(name);
+				break;
+			}
+		}
+		x = fs_put(f, name, '0');
+		if (x->type == '5' && t != AE_IFDIR) {
+			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
+			                pk->file, name);
+			free(name);
+			break;
+		}
+		x->mode = archive_entry_perm(e);
+		x->mtime = archive_entry_mtime(e);
+		x->pkg = at;
+		if (t == AE_IFDIR) {
+			x->type = '5';
+		} else if (t == AE_IFLNK) {
+			x->type = '2';
+			free(x->link);
+			x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e)
+			                                               : "");
+			EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
+		} else if (archive_entry_hardlink(e)) {
+			x->type = '1';
+			free(x->link);
+			x->link = rpl_xstrdup(archive_entry_hardlink(e));
+		} else if (t == AE_IFREG) {
+			la_int64_t size = archive_entry_size(e);
+			char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
+			if (size > 0 && archive_read_data(a, buf, (size_t)size) != size) {
+				err = rpl_error(-RPL_EPARSE, "%s: /%s is cut short", pk->file,
+				                name);
+				free(buf);
+				free(name);
+				break;
+			}
+			x->type = '0';
+			set_data(x, buf, size > 0 ? (size_t)size : 0);
+			free(buf);
+		} else if (t == AE_IFCHR) {
+			x->type = '3';
+			x->major = archive_entry_rdevmajor(e);
+			x->minor = archive_entry_rdevminor(e);
+		}
+		RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
+		pk->paths[pk->npaths++] = name;
+	}
+	if (!err && rc != ARCHIVE_EOF)
+		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
+		                archive_error_string(a));
+out:
+	archive_read_free(a);
+	return err;
+}
+
+/* ---- what apko writes besides the packages (§3.2, §3.3) ------------------------------------ */
+
+static void b64(const uint8_t *d, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, d, (int)n);
+}
+
+/* /usr/lib/apk/db/installed: a record per package, in install order. */
+static void installed_db(struct fs *f, struct ipkg *pkgs, size_t n, struct rpl_strbuf *db)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct ipkg *p = &pkgs[i];
+		const struct rpl_apk *a = &p->apk;
+		char c[64];
+		const char *lastdir = NULL;
+		size_t lastlen = 0;
+
+		b64(a->control_sha1, 20, c);
+		rpl_strbuf_addf(db,
+		                "P:%s\nV:%s\nA:%s\nL:%s\nT:%s\no:%s\nm:%s\nU:%s\nD:", a->pkgname,
+		                a->pkgver, a->arch ? a->arch : "", a->license ? a->license : "",
+		                a->pkgdesc ? a->pkgdesc : "", a->origin ? a->origin : "",
+		                a->maintainer ? a->maintainer : "", a->url ? a->url : "");
+		for (size_t k = 0; k < a->ndepends; k++)
+			rpl_strbuf_addf(db, "%s%s", k ? " " : "", a->depends[k]);
+		rpl_strbuf_addstr(db, "\np:");
+		for (size_t k = 0; k < a->nprovides; k++)
+			rpl_strbuf_addf(db, "%s%s", k ? " " : "", a->provides[k]);
+		rpl_strbuf_addch(db, '\n');
+		if (a->nreplaces) {
+			rpl_strbuf_addstr(db, "r:");
+			for (size_t k = 0; k < a->nreplaces; k++)
+				rpl_strbuf_addf(db, "%s%s", k ? " " : "", a->replaces[k]);
+			rpl_strbuf_addch(db, '\n');
+		}
+		rpl_strbuf_addf(
+		        db, "c:%s\ni:[]\nt:%lld\nS:%llu\nI:%llu\nk:%lld\nC:Q1%s\n",
+		        a->commit ? a->commit : "",
+		        (long long)(a->builddate > 0 ? a->builddate : 0),
+		        (unsigned long long)a->file_size, (unsigned long long)a->installed_size,
+		        (long long)(a->provider_priority ? atoll(a->provider_priority) : 0), c);
+		for (size_t k = 0; k < p->npaths; k++) {
+			const struct node *x = fs_get(f, p->paths[k]);
+			const char *slash;
+			if (!x || x->pkg != (int)i)
+				continue; /* overwritten by a later package */
+			if (x->type == '5') {
+				rpl_strbuf_addf(db, "F:%s\n", x->path);
+				if (x->mode != 0755 || x->uid || x->gid)
+					rpl_strbuf_addf(db, "M:%u:%u:%04o\n", x->uid, x->gid,
+					                x->mode);
+				lastdir = x->path;
+				lastlen = strlen(x->path);
+				continue;
+			}
+			slash = strrchr(x->path, '/');
+			if (!lastdir || (size_t)(slash ? slash - x->path : 0) != lastlen ||
+			    strncmp(x->path, lastdir, lastlen)) {
+				rpl_strbuf_addf(db, "F:%.*s\n", slash ? (int)(slash - x->path) : 0,
+				                x->path);
+				lastdir = x->path;
+				lastlen = slash ? (size_t)(slash - x->path) : 0;
+			}
+			rpl_strbuf_addf(db, "R:%s\n", slash ? slash + 1 : x->path);
+			if (x->mode != 0644 || x->uid || x->gid)
+				rpl_strbuf_addf(db, "a:%u:%u:%04o\n", x->uid, x->gid, x->mode);
+			if (x->type == '0' || x->type == '2') {
+				b64(x->sha1, 20, c);
+				rpl_strbuf_addf(db, "Z:Q1%s\n", c);
+			}
+		}
+		rpl_strbuf_addch(db, '\n');
+	}
+}
+
+static void skeleton(struct fs *f, const char *arch)
+{
+	static const struct {
+		const char *path;
+		unsigned mode;
+	} dirs[] = { { "tmp", 01777 },
+		     { "dev", 0755 },
+		     { "etc", 0755 },
+		     { "opt", 0755 },
+		     { "var", 0755 },
+		     { "usr", 0755 },
+		     { "proc", 0555 },
+		     { "etc/apk", 0755 },
+		     { "etc/apk/keys", 0755 },
+		     { "usr/lib", 0755 },
+		     { "usr/lib/apk", 0755 },
+		     { "usr/lib/apk/db", 0755 },
+		     { "usr/lib/apk/exec", 0755 },
+		     { "var/cache", 0755 },
+		     { "var/cache/apk", 0755 },
+		     { "var/cache/misc", 0755 } };
+	static const struct {
+		const char *path;
+		unsigned mode, major, minor;
+	} devs[] = { { "dev/zero", 0666, 1, 5 },
+		     { "dev/urandom", 0666, 1, 9 },
+		     { "dev/null", 0666, 1, 3 },
+		     { "dev/random", 0666, 1, 8 },
+		     { "dev/console", 0620, 5, 1 } };
+	char zeros[1024] = { 0 };
+	struct rpl_strbuf a = RPL_STRBUF_INIT;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		struct node *x = fs_put(f, dirs[i].path, '5');
+		x->type = '5';
+		x->mode = dirs[i].mode;
+	}
+	for (size_t i = 0; i < sizeof(devs) / sizeof(*devs); i++) {
+		struct node *x = fs_put(f, devs[i].path, '3');
+		x->mode = devs[i].mode;
+		x->major = devs[i].major;
+		x->minor = devs[i].minor;
+	}
+	rpl_strbuf_addf(&a, "%s\n", arch);
+	fs_file(f, "etc/apk/arch", a.buf, a.len, 0644);
+	fs_file(f, "usr/lib/apk/db/lock", "", 0, 0600);
+	fs_file(f, "usr/lib/apk/db/triggers", "", 0, 0644);
+	fs_file(f, "usr/lib/apk/db/scripts.tar", zeros, sizeof(zeros), 0644);
+	rpl_strbuf_release(&a);
+}
+
+/* /etc/passwd and /etc/group: the packages' and the config's accounts. */
+static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
+{
+	struct rpl_strbuf pw = RPL_STRBUF_INIT, gr = RPL_STRBUF_INIT;
+	struct node *x;
+
+	if ((x = fs_get(f, "etc/passwd")) && x->type == '0')
+		rpl_strbuf_add(&pw, x->data, x->size);
+	if ((x = fs_get(f, "etc/group")) && x->type == '0')
+		rpl_strbuf_add(&gr, x->data, x->size);
+	for (size_t i = 0; i < acc->nusers; i++) {
+		const struct rpl_apko_user *u = &acc->users[i];
+		const char *home = *u->homedir.s ? u->homedir.s : "/home";
+		struct node *h;
+		if (pw.len && pw.buf[pw.len - 1] != '\n')
+			rpl_strbuf_addch(&pw, '\n');
+		rpl_strbuf_addf(&pw, "%s:x:%u:%u:Account created by apko:%s:%s\n", u->username.s,
+		                u->uid, u->has_gid ? u->gid : u->uid, home,
+		                *u->shell.s ? u->shell.s : "/bin/sh");
+		if (home[0] == '/' && home[1] && !fs_get(f, home + 1)) {
+			h = fs_put(f, home + 1, '5');
+			h->type = '5';
+			h->mode = 0700;
+			h->uid = u->uid;
+			h->gid = u->has_gid ? u->gid : u->uid;
+		}
+	}
+	for (size_t i = 0; i < acc->ngroups; i++) {
+		const struct rpl_apko_group *g = &acc->groups[i];
+		if (gr.len && gr.buf[gr.len - 1] != '\n')
+			rpl_strbuf_addch(&gr, '\n');
+		rpl_strbuf_addf(&gr, "%s:x:%u:", g->groupname.s, g->gid);
+		for (size_t k = 0; k < g->members.n; k++)
+			rpl_strbuf_addf(&gr, "%s%s", k ? "," : "", g->members.v[k].s);
+		rpl_strbuf_addch(&gr, '\n');
+	}
+	if (!fs_get(f, "etc/passwd") || acc->nusers)
+		fs_file(f, "etc/passwd", pw.buf ? pw.buf : "", pw.len, 0644);
+	if (acc->ngroups)
+		fs_file(f, "etc/group", gr.buf, gr.len, 0644);
+	rpl_strbuf_release(&pw);
+	rpl_strbuf_release(&gr);
+}
+
+/* The `paths` of the config. */
+static int mutate_paths(struct fs *f, const struct rpl_apko_config *c)
+{
+	for (size_t i = 0; i < c->npaths; i++) {
+		const struct rpl_apko_path *p = &c->paths[i];
+		const char *path = p->path.s[0] == '/' ? p->path.s + 1 : p->path.s;
+		const char *type = p->type.s;
+		struct node *x;
+
+		if (!safe(path))
+			return rpl_error(-RPL_EUSAGE, "paths: refusing '%s'", p->path.s);
+		if (!strcmp(type, "directory")) {
+			x = fs_put(f, path, '5');
+			x->type = '5';
+			x->mode = p->has_permissions ? p->permissions : 0755;
+		} else if (!strcmp(type, "empty-file")) {
+			x = fs_put(f, path, '0');
+			x->type = '0';
+			set_data(x, "", 0);
+			x->mode = p->has_permissions ? p->permissions : 0644;
+		} else if (!strcmp(type, "symlink") || !strcmp(type, "hardlink")) {
+			x = fs_put(f, path, '2');
+			if (!strcmp(type, "hardlink")) {
+				const char *src =
+				        p->source.s[0] == '/' ? p->source.s + 1 : p->source.s;
+				struct node *s = fs_get(f, src);
+				if (!s || s->type != '0')
+					return rpl_error(-RPL_EUSAGE,
+					                 "paths: no file '%s' to link to",
+					                 p->source.s);
+				x->type = '0';
+				set_data(x, s->data, s->size);
+				x->mode = s->mode;
+			} else {
+				x->type = '2';
+				free(x->link);
+				x->link = rpl_xstrdup(p->source.s);
+				x->mode = 0777;
+			}
+		} else if (!strcmp(type, "permissions")) {
+			if (!(x = fs_get(f, path)))
+				return rpl_error(-RPL_EUSAGE, "paths: '%s' does not exist",
+				                 p->path.s);
+		} else {
+			return rpl_error(-RPL_EUSAGE, "paths: unknown type '%s'", type);
+		}
+		if (p->has_permissions)
+			x->mode = p->permissions;
+		if (p->has_uid)
+			x->uid = p->uid;
+		if (p->has_gid)
+			x->gid = p->gid;
+	}
+	return 0;
+}
+
+/* ---- the layer -------------------------------------------------------------------------------- */
+
+static int cmp_path(const void *a, const void *b)
+{
+	const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
+
+	/* fs.WalkDir order: a directory's entries sorted, each followed by its own. */
+	return strcmp(x->path, y->path) < 0 ? -1 : strcmp(x->path, y->path) > 0;
+}
+
+/* Pre-order with siblings sorted: compare component by component. */
+static int walk_order(const void *a, const void *b)
+{
+	const char *x = (*(struct node *const *)a)->path, *y = (*(struct node *const *)b)->path;
+
+	for (;;) {
+		size_t nx = strcspn(x, "/"), ny = strcspn(y, "/");
+		int c = strncmp(x, y, nx < ny ? nx : ny);
+		if (c)
+			return c;
+		if (nx != ny)
+			return nx < ny ? -1 : 1;
+		if (!x[nx] || !y[ny])
+			return !x[nx] ? (y[ny] ? -1 : 0) : 1;
+		x += nx + 1;
+		y += ny + 1;
+	}
+}
+
+/* A name for an id from the image's own /etc/passwd or /etc/group. */
+static const char *name_of(struct fs *f, const char *file, uint32_t id, char *buf, size_t n)
+{
+	struct node *x = fs_get(f, file);
+
+	if (!x || x->type != '0')
+		return NULL;
+	for (const char *l = x->data; l && l < x->data + x->size;) {
+		const char *end = memchr(l, '\n', (size_t)(x->data + x->size - l));
+		const char *c1 = memchr(l, ':', (size_t)((end ? end : x->data + x->size) - l));
+		const char *c2 =
+		        c1 ? memchr(c1 + 1, ':', (size_t)((end ? end : x->data + x->size) - c1 - 1))
+		           : NULL;
+		if (c1 && c2 && (size_t)(c1 - l) < n && (uint32_t)strtoul(c2 + 1, NULL, 10) == id) {
+			memcpy(buf, l, (size_t)(c1 - l));
+			buf[c1 - l] = '\0';
+			return buf;
+		}
+		l = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
+{
+	struct node **v = rpl_xmalloc((f->n ? f->n : 1) * sizeof(*v));
+	static const char zeros[1024];
+
+	for (size_t i = 0; i < f->n; i++)
+		v[i] = &f->v[i];
+	(void)cmp_path;
+	if (f->n)
+		qsort(v, f->n, sizeof(*v), walk_order);
+	for (size_t i = 0; i < f->n; i++) {
+		const struct node *x = v[i];
+		char user[64], group[64];
+		struct rpl_tar_entry e;
+
+		memset(&e, 0, sizeof(e));
+		e.name = x->path;
+		e.type = x->type;
+		e.mode = x->mode;
+		e.mtime = x->mtime;
+		e.uid = x->uid;
+		e.gid = x->gid;
+		e.owner = name_of(f, "etc/passwd", x->uid, user, sizeof(user));
+		e.group = name_of(f, "etc/group", x->gid, group, sizeof(group));
+		if (!e.owner && e.group)
+			e.owner = "";
+		if (e.owner && !e.group)
+			e.group = "";
+		e.link = x->link;
+		e.devmajor = x->major;
+		e.devminor = x->minor;
+		if (x->type == '0')
+			e.size = x->size;
+		rpl_tar_header(tar, &e);
+		if (x->type == '0') {
+			rpl_strbuf_add(tar, x->data, x->size);
+			rpl_tar_pad(tar, x->size);
+		}
+	}
+	rpl_strbuf_add(tar, zeros, sizeof(zeros));
+	free(v);
+}
+
+static void gzip(const void *data, size_t len, struct rpl_strbuf *out)
+{
+	z_stream z;
+	gz_header h;
+	unsigned char buf[65536];
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	memset(&h, 0, sizeof(h));
+	h.os = 255; /* as Go writes it: unknown */
+	deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+	deflateSetHeader(&z, &h);
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = buf;
+		z.avail_out = sizeof(buf);
+		rc = deflate(&z, Z_FINISH);
+		rpl_strbuf_add(out, buf, sizeof(buf) - z.avail_out);
+	} while (rc == Z_OK);
+	deflateEnd(&z);
+}
+
+/* ---- the OCI layout ------------------------------------------------------------------------------ */
+
+static void digest_of(const void *data, size_t len, char out[80])
+{
+	uint8_t d[RPL_SHA256_LEN];
+	char hex[RPL_SHA256_HEX];
+
+	rpl_sha256(data, len, d);
+	rpl_hex(d, sizeof(d), hex);
+	snprintf(out, 80, "sha256:%s", hex);
+}
+
+static int put_blob(const char *layout, const void *data, size_t len, char digest[80])
+{
+	char *dir = rpl_path_join(layout, "blobs/sha256"), *path;
+	int err;
+
+	digest_of(data, len, digest);
+	path = rpl_path_join(dir, digest + 7);
+	if (!(err = rpl_mkdirs(dir)))
+		err = rpl_write_file_atomic(path, data, len);
+	free(dir);
+	free(path);
+	return err;
+}
+
+static char *dumps(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	return s;
+}
+
+static json_t *descriptor(const char *media, size_t size, const char *digest)
+{
+	json_t *d = json_object();
+
+	json_object_set_new(d, "mediaType", json_string(media));
+	json_object_set_new(d, "size", json_integer((json_int_t)size));
+	json_object_set_new(d, "digest", json_string(digest));
+	return d;
+}
+
+static void rfc3339(int64_t t, char *out, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The image index of the layout's tag, with this arch's manifest put in its place. */
+static int update_index(const char *layout, const char *tag, const char *arch, const char *variant,
+                        const char *manifest_digest, size_t manifest_size)
+{
+	char *ipath = rpl_path_join(layout, "index.json"), *text = NULL, *lockp;
+	json_t *outer = NULL, *inner = NULL, *mans, *entry, *plat;
+	char inner_digest[80] = "", reftag[256];
+	size_t len;
+	int fd, err = 0;
+
+	lockp = rpl_path_join(layout, ".lock");
+	fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(lockp);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		err = rpl_error(-errno, "cannot lock '%s': %s", layout, strerror(errno));
+		goto out;
+	}
+	/* The image index the tag names, when there is one already. */
+	if (!rpl_read_file(ipath, &text, &len) && (outer = json_loadb(text, len, 0, NULL))) {
+		free(text);
+		text = NULL;
+		size_t i;
+		json_t *m;
+		json_array_foreach(json_object_get(outer, "manifests"), i, m)
+		{
+			const char *ref = json_string_value(
+			        json_object_get(json_object_get(m, "annotations"),
+			                        "org.opencontainers.image.ref.name"));
+			if (ref && !strcmp(ref, tag)) {
+				char *blob, *bt;
+				size_t bl;
+				snprintf(inner_digest, sizeof(inner_digest), "%s",
+				         json_string_value(json_object_get(m, "digest")));
+				blob = rpl_path_join(layout, "blobs/sha256");
+				bt = rpl_path_join(blob, inner_digest + 7);
+				if (!rpl_read_file(bt, &text, &bl)) {
+					inner = json_loadb(text, bl, 0, NULL);
+					free(text);
+					text = NULL;
+				}
+				free(blob);
+				free(bt);
+			}
+		}
+	}
+	if (!inner) {
+		inner = json_object();
+		json_object_set_new(inner, "schemaVersion", json_integer(2));
+		json_object_set_new(inner, "mediaType",
+		                    json_string("application/vnd.oci.image.index.v1+json"));
+		json_object_set_new(inner, "manifests", json_array());
+	}
+	mans = json_object_get(inner, "manifests");
+	for (size_t i = json_array_size(mans); i-- > 0;) {
+		json_t *p = json_object_get(json_array_get(mans, i), "platform");
+		if (!strcmp(nz(json_string_value(json_object_get(p, "architecture"))),
+		            oci_arch(arch, &variant)))
+			json_array_remove(mans, i);
+	}
+	entry = descriptor("application/vnd.oci.image.manifest.v1+json", manifest_size,
+	                   manifest_digest);
+	plat = json_object();
+	json_object_set_new(plat, "architecture", json_string(oci_arch(arch, &variant)));
+	json_object_set_new(plat, "os", json_string("linux"));
+	if (variant)
+		json_object_set_new(plat, "variant", json_string(variant));
+	json_object_set_new(entry, "platform", plat);
+	/* Sorted by architecture, as apko writes them. */
+	{
+		size_t at = 0;
+		for (; at < json_array_size(mans); at++)
+			if (strcmp(nz(json_string_value(json_object_get(
+			                   json_object_get(json_array_get(mans, at), "platform"),
+			                   "architecture"))),
+			           oci_arch(arch, &variant)) > 0)
+				break;
+		json_array_insert_new(mans, at, entry);
+	}
+	{
+		char *s = dumps(json_incref(inner));
+		size_t sl = strlen(s);
+		if ((err = put_blob(layout, s, sl, inner_digest))) {
+			free(s);
+			goto out;
+		}
+		json_decref(outer);
+		outer = json_object();
+		json_object_set_new(outer, "schemaVersion", json_integer(2));
+		json_object_set_new(outer, "mediaType",
+		                    json_string("application/vnd.oci.image.index.v1+json"));
+		mans = json_array();
+		entry = descriptor("application/vnd.oci.image.index.v1+json", sl, inner_digest);
+		json_object_set_new(entry, "annotations",
+		                    json_pack("{s:s}", "org.opencontainers.image.ref.name", tag));
+		json_array_append_new(mans, entry);
+		/* And each arch's manifest by itself, <tag>-<arch>, for tools that want one. */
+		{
+			size_t i;
+			json_t *m;
+			json_array_foreach(json_object_get(inner, "manifests"), i, m)
+			{
+				json_t *d = json_deep_copy(m);
+				snprintf(reftag, sizeof(reftag), "%s-%s", tag,
+				         json_string_value(json_object_get(
+				                 json_object_get(m, "platform"), "architecture")));
+				json_object_set_new(d, "annotations",
+				                    json_pack("{s:s}",
+				                              "org.opencontainers.image.ref.name",
+				                              reftag));
+				json_array_append_new(mans, d);
+			}
+		}
+		json_object_set_new(outer, "manifests", mans);
+		free(s);
+		s = dumps(json_incref(outer));
+		err = rpl_write_file_atomic(ipath, s, strlen(s));
+		free(s);
+	}
+	if (!err) {
+		char *lp = rpl_path_join(layout, "oci-layout");
+		static const char lay[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
+		err = rpl_write_file_atomic(lp, lay, sizeof(lay) - 1);
+		free(lp);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	json_decref(outer);
+	json_decref(inner);
+	free(text);
+	free(ipath);
+	return err;
+}
+
+/* ---- the build ------------------------------------------------------------------------------------ */
+
+struct repo {
+	char *where; /* the index file: local, or downloaded */
+	char *base;  /* where its apks are: a directory or URL (without /<arch>) */
+	char *tag;
+	struct rpl_apkindex idx;
+	int loaded;
+};
+
+static int is_url(const char *s)
+{
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* Checks an index's signature against the keyring: one key must verify it. */
+static int check_signature(const char *index, char *const *keys, size_t nkeys)
+{
+	char *text, *signer;
+	int err;
+
+	if (!nkeys) {
+		say("%s: no keyring given, its signature is not checked", index);
+		return 0;
+	}
+	if ((err = rpl_repo_read_index(index, &text, &signer)))
+		return err;
+	free(text);
+	if (!signer)
+		return rpl_error(-RPL_EPARSE, "'%s' is not signed", index);
+	for (size_t i = 0; i < nkeys; i++)
+		if (rpl_repo_verify_index(index, keys[i]) == 0) {
+			free(signer);
+			return 0;
+		}
+	err = rpl_error(-RPL_EPARSE, "'%s' is signed by %s, which no key of the keyring verifies",
+	                index, signer);
+	free(signer);
+	return err;
+}
+
+static int open_repo(struct repo *r, const char *spec, const char *arch, const char *cache,
+                     char *const *keys, size_t nkeys)
+{
+	const char *s = spec;
+	struct rpl_strbuf p = RPL_STRBUF_INIT;
+	int err;
+
+	if (s[0] == '@') { /* "@tag location" */
+		size_t n = strcspn(s + 1, " ");
+		r->tag = rpl_xstrndup(s + 1, n);
+		s += 1 + n;
+		while (*s == ' ')
+			s++;
+	} else {
+		r->tag = rpl_xstrdup("");
+	}
+	r->base = rpl_xstrdup(s);
+	rpl_strbuf_addf(&p, "%s/%s/APKINDEX.tar.gz", s, arch);
+	if (is_url(s))
+		err = rpl_fetch_cached(cache, p.buf, NULL, NULL, &r->where);
+	else
+		r->where = rpl_strbuf_detach(&p), err = 0;
+	rpl_strbuf_release(&p);
+	if (err || (err = check_signature(r->where, keys, nkeys)))
+		return err;
+	if ((err = rpl_apkindex_load(&r->idx, r->where, NULL)))
+		return err;
+	r->loaded = 1;
+	return 0;
+}
+
+/* Splits a command line on blanks (apko's entrypoint and cmd are such strings). */
+static json_t *words(const char *s)
+{
+	json_t *a = json_array();
+
+	while (s && *s) {
+		size_t n;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		n = strcspn(s, " \t");
+		if (n)
+			json_array_append_new(a, json_stringn(s, n));
+		s += n;
+	}
+	return a;
+}
+
+static json_t *kv_object(const struct rpl_kvlist *l)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < l->n; i++)
+		json_object_set_new(o, l->v[i].key.s, json_string(l->v[i].val.s));
+	return o;
+}
+
+/* /etc/apko.json: the config as it was built, packages pinned. */
+static json_t *apko_json(const struct rpl_apko_config *c, const char *oarch, char **pinned,
+                         size_t npinned)
+{
+	json_t *j = json_object(), *contents = json_object(), *l;
+
+	l = json_array();
+	for (size_t i = 0; i < c->contents.repositories.n; i++)
+		json_array_append_new(l, json_string(c->contents.repositories.v[i].s));
+	json_object_set_new(contents, "repositories", l);
+	l = json_array();
+	for (size_t i = 0; i < c->contents.keyring.n; i++)
+		json_array_append_new(l, json_string(c->contents.keyring.v[i].s));
+	json_object_set_new(contents, "keyring", l);
+	l = json_array();
+	for (size_t i = 0; i < npinned; i++)
+		json_array_append_new(l, json_string(pinned[i]));
+	json_object_set_new(contents, "packages", l);
+	json_object_set_new(j, "contents", contents);
+	json_object_set_new(j, "entrypoint",
+	                    *c->entrypoint.command.s
+	                            ? json_pack("{s:s}", "command", c->entrypoint.command.s)
+	                            : json_object());
+	if (*c->cmd.s)
+		json_object_set_new(j, "cmd", json_string(c->cmd.s));
+	if (*c->stop_signal.s)
+		json_object_set_new(j, "stop-signal", json_string(c->stop_signal.s));
+	if (*c->work_dir.s)
+		json_object_set_new(j, "work-dir", json_string(c->work_dir.s));
+	json_object_set_new(j, "accounts", json_object());
+	json_object_set_new(j, "archs", json_pack("[s]", oarch));
+	if (c->environment.n)
+		json_object_set_new(j, "environment", kv_object(&c->environment));
+	if (c->annotations.n)
+		json_object_set_new(j, "annotations", kv_object(&c->annotations));
+	return j;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The apk of a resolved package: from its directory, or downloaded; checked. */
+static int fetch_apk(const struct repo *r, const struct rpl_apkindex_pkg *p, const char *arch,
+                     const char *cache, struct ipkg *out)
+{
+	struct rpl_strbuf path = RPL_STRBUF_INIT;
+	char c[64], hex[65];
+	int err;
+
+	rpl_strbuf_addf(&path, "%s/%s/%s-%s.apk", r->base, arch, p->name, p->version);
+	if (is_url(r->base)) {
+		if ((err = rpl_fetch_cached(cache, path.buf, NULL, NULL, &out->file))) {
+			rpl_strbuf_release(&path);
+			return err;
+		}
+		rpl_strbuf_release(&path);
+	} else {
+		out->file = rpl_strbuf_detach(&path);
+	}
+	if ((err = rpl_apk_read(out->file, &out->apk)))
+		return err;
+	/* What the index promised: the control section's SHA-1, the data's SHA-256. */
+	b64(out->apk.control_sha1, 20, c);
+	if (p->checksum && (strncmp(p->checksum, "Q1", 2) || strcmp(p->checksum + 2, c)))
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: the control section does not match the index (C:%s)",
+		                 out->file, p->checksum);
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", out->apk.data_sha256[i]);
+	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
+		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
+		                 out->file);
+	out->idx = p;
+	return 0;
+}
+
+int rpl_image_build(struct rpl_image_opts *o)
+{
+	struct rpl_image *img = rpl_image_load(o->file);
+	const struct rpl_apko_config *c;
+	struct repo *repos = NULL;
+	struct rpl_repo_ref *refs = NULL;
+	char **keys = NULL, **specs = NULL, **world = NULL, **pinned = NULL, *layout = NULL;
+	size_t nkeys = 0, nspecs = 0, nres = 0, npk = 0;
+	struct rpl_resolved_pkg *res = NULL;
+	struct ipkg *pkgs = NULL;
+	struct fs f;
+	struct rpl_strbuf tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT, t = RPL_STRBUF_INIT;
+	const char *variant, *oarch, *env_sde = getenv("SOURCE_DATE_EPOCH");
+	char layer_digest[80], diff_id[80], config_digest[80], created[64];
+	int64_t bde = 0;
+	int err = 0;
+
+	memset(&f, 0, sizeof(f));
+	if (!img)
+		return -RPL_ESCHEMA;
+	c = &img->config;
+	oarch = oci_arch(o->arch, &variant);
+	if (c->contents.has_baseimage || (*c->entrypoint.type.s))
+		return rpl_error(-RPL_EUSAGE,
+		                 "%s: %s is not supported by the native assembler (use "
+		                 "apko)",
+		                 o->file,
+		                 c->contents.has_baseimage ? "a base image" : "an entrypoint type");
+	keys = rpl_xcalloc(c->contents.keyring.n + o->nkeyrings + 1, sizeof(*keys));
+	for (size_t i = 0; i < c->contents.keyring.n; i++)
+		keys[nkeys++] = (char *)c->contents.keyring.v[i].s;
+	for (size_t i = 0; i < o->nkeyrings; i++)
+		keys[nkeys++] = o->keyrings[i];
+	specs = rpl_xcalloc(c->contents.repositories.n + o->nrepositories + 1, sizeof(*specs));
+	for (size_t i = 0; i < c->contents.repositories.n; i++)
+		specs[nspecs++] = (char *)c->contents.repositories.v[i].s;
+	for (size_t i = 0; i < o->nrepositories; i++)
+		specs[nspecs++] = o->repositories[i];
+	repos = rpl_xcalloc(nspecs + 1, sizeof(*repos));
+	refs = rpl_xcalloc(nspecs + 1, sizeof(*refs));
+	for (size_t i = 0; i < nspecs && !err; i++) {
+		if (!(err = open_repo(&repos[i], specs[i], o->arch, o->cache_dir, keys, nkeys))) {
+			refs[i].index = &repos[i].idx;
+			refs[i].tag = repos[i].tag;
+			say("repository %s: %zu packages", specs[i], repos[i].idx.npkgs);
+		}
+	}
+	if (err)
+		goto out;
+	world = rpl_xcalloc(c->contents.packages.n + 1, sizeof(*world));
+	for (size_t i = 0; i < c->contents.packages.n; i++)
+		world[i] = (char *)c->contents.packages.v[i].s;
+	if ((err = rpl_image_resolve(refs, nspecs, o->arch, world, c->contents.packages.n, &res,
+	                             &nres)))
+		goto out;
+
+	/* The skeleton, then the packages in order, checked as they are read. */
+	skeleton(&f, o->arch);
+	pkgs = rpl_xcalloc(nres + 1, sizeof(*pkgs));
+	pinned = rpl_xcalloc(nres + 1, sizeof(*pinned));
+	for (size_t i = 0; i < nres && !err; i++) {
+		struct ipkg *pk = &pkgs[npk++];
+		if ((err = fetch_apk(&repos[res[i].repo], res[i].pkg, o->arch, o->cache_dir, pk)))
+			break;
+		err = install(&f, pk, (int)i, pkgs);
+		if (pk->apk.builddate > bde)
+			bde = pk->apk.builddate;
+		pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);
+		sprintf(pinned[i], "%s=%s", pk->apk.pkgname, pk->apk.pkgver);
+		say("installed %s-%s", pk->apk.pkgname, pk->apk.pkgver);
+	}
+	if (err)
+		goto out;
+	qsort(pinned, nres, sizeof(*pinned), cmp_str);
+	/* The database, the world, the repositories, the keys. */
+	installed_db(&f, pkgs, npk, &t);
+	fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644);
+	rpl_strbuf_reset(&t);
+	for (size_t i = 0; i < nres; i++)
+		rpl_strbuf_addf(&t, "%s\n", pinned[i]);
+	fs_file(&f, "etc/apk/world", t.buf ? t.buf : "\n", t.len ? t.len : 1, 0644);
+	rpl_strbuf_reset(&t);
+	for (size_t i = 0; i < c->contents.repositories.n; i++)
+		rpl_strbuf_addf(&t, "%s\n", c->contents.repositories.v[i].s);
+	fs_file(&f, "etc/apk/repositories", t.buf ? t.buf : "", t.len, 0644);
+	for (size_t i = 0; i < nkeys; i++) {
+		char *text, *dst;
+		size_t len;
+		const char *base = strrchr(keys[i], '/');
+		if (rpl_read_file(keys[i], &text, &len))
+			continue;
+		dst = rpl_path_join("etc/apk/keys", base ? base + 1 : keys[i]);
+		fs_file(&f, dst, text, len, 0644);
+		free(dst);
+		free(text);
+	}
+	accounts(&f, &c->accounts);
+	{
+		char *s = dumps(apko_json(c, oarch, pinned, nres));
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_addf(&t, "%s\n", s);
+		fs_file(&f, "etc/apko.json", t.buf, t.len, 0644);
+		free(s);
+	}
+	if ((err = mutate_paths(&f, c)))
+		goto out;
+	if (!fs_get(&f, "lib/apk") && !(fs_get(&f, "lib") && fs_get(&f, "lib")->type == '2')) {
+		struct node *x = fs_put(&f, "lib/apk", '2');
+		x->type = '2';
+		x->mode = 0777;
+		x->link = rpl_xstrdup("../usr/lib/apk");
+	}
+
+	/* The layer, its config, the manifest. */
+	bde = o->source_date_epoch >= 0 ? o->source_date_epoch
+	      : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
+	                                : bde;
+	rfc3339(bde, created, sizeof(created));
+	layer_tar(&f, &tar);
+	digest_of(tar.buf, tar.len, diff_id);
+	gzip(tar.buf, tar.len, &gz);
+	layout = rpl_path_join(o->out_dir, img->name);
+	if ((err = put_blob(layout, gz.buf, gz.len, layer_digest)))
+		goto out;
+	{
+		json_t *cfg = json_object(), *hist = json_array(), *rootfs = json_object(),
+		       *inner = json_object(), *env = json_array();
+		char *cs, *ms;
+		size_t clen, mlen;
+		json_t *m, *layers;
+		int has_path = 0;
+
+		json_object_set_new(cfg, "architecture", json_string(oarch));
+		json_object_set_new(cfg, "author", json_string("ripple"));
+		json_object_set_new(cfg, "created", json_string(created));
+		json_array_append_new(hist, json_pack("{s:s,s:s,s:s,s:s}", "author", "ripple",
+		                                      "created", created, "created_by", "ripple",
+		                                      "comment", "a ripple single-layer image"));
+		json_object_set_new(cfg, "history", hist);
+		json_object_set_new(cfg, "os", json_string("linux"));
+		json_object_set_new(rootfs, "type", json_string("layers"));
+		json_object_set_new(rootfs, "diff_ids", json_pack("[s]", diff_id));
+		json_object_set_new(cfg, "rootfs", rootfs);
+		if (*c->cmd.s)
+			json_object_set_new(inner, "Cmd", words(c->cmd.s));
+		if (*c->entrypoint.command.s)
+			json_object_set_new(inner, "Entrypoint", words(c->entrypoint.command.s));
+		for (size_t i = 0; i < c->environment.n; i++) {
+			rpl_strbuf_reset(&t);
+			rpl_strbuf_addf(&t, "%s=%s", c->environment.v[i].key.s,
+			                c->environment.v[i].val.s);
+			json_array_append_new(env, json_string(t.buf));
+			has_path |= !strcmp(c->environment.v[i].key.s, "PATH");
+		}
+		if (!has_path)
+			json_array_append_new(env,
+			                      json_string("PATH=/usr/local/sbin:/usr/local/bin:"
+			                                  "/usr/sbin:/usr/bin:/sbin:/bin"));
+		json_object_set_new(inner, "Env", env);
+		if (c->annotations.n)
+			json_object_set_new(inner, "Labels", kv_object(&c->annotations));
+		if (*c->accounts.run_as.s)
+			json_object_set_new(inner, "User", json_string(c->accounts.run_as.s));
+		if (*c->work_dir.s)
+			json_object_set_new(inner, "WorkingDir", json_string(c->work_dir.s));
+		if (*c->stop_signal.s)
+			json_object_set_new(inner, "StopSignal", json_string(c->stop_signal.s));
+		json_object_set_new(cfg, "config", inner);
+		if (variant)
+			json_object_set_new(cfg, "variant", json_string(variant));
+		cs = dumps(cfg);
+		clen = strlen(cs);
+		err = put_blob(layout, cs, clen, config_digest);
+		free(cs);
+		if (err)
+			goto out;
+		m = json_object();
+		json_object_set_new(m, "schemaVersion", json_integer(2));
+		json_object_set_new(m, "mediaType",
+		                    json_string("application/vnd.oci.image.manifest.v1+json"));
+		json_object_set_new(m, "config",
+		                    descriptor("application/vnd.oci.image.config.v1+json", clen,
+		                               config_digest));
+		layers = json_array();
+		json_array_append_new(layers,
+		                      descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
+		                                 gz.len, layer_digest));
+		json_object_set_new(m, "layers", layers);
+		{
+			json_t *ann = kv_object(&c->annotations);
+			json_object_set_new(ann, "org.opencontainers.image.created",
+			                    json_string(created));
+			json_object_set_new(m, "annotations", ann);
+		}
+		ms = dumps(m);
+		mlen = strlen(ms);
+		if (!(err = put_blob(layout, ms, mlen, o->digest)))
+			err = update_index(layout, o->tag, o->arch, variant, o->digest, mlen);
+		free(ms);
+	}
+	if (!err) {
+		/* What the scheduler checks for: this arch's manifest, by digest. */
+		char *mf;
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_addf(&t, "%s.manifest", o->arch);
+		mf = rpl_path_join(layout, t.buf);
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_addf(&t, "%s\n", o->digest);
+		err = rpl_write_file_atomic(mf, t.buf, t.len);
+		free(mf);
+		say("image %s:%s for %s: manifest %s, layer %s (%zu bytes), %zu packages",
+		    img->name, o->tag, oarch, o->digest, layer_digest, gz.len, nres);
+	}
+out:
+	for (size_t i = 0; i < npk; i++) {
+		rpl_apk_release(&pkgs[i].apk);
+		free(pkgs[i].file);
+		for (size_t k = 0; k < pkgs[i].npaths; k++)
+			free(pkgs[i].paths[k]);
+		free(pkgs[i].paths);
+	}
+	for (size_t i = 0; pinned && i < nres; i++)
+		free(pinned[i]);
+	for (size_t i = 0; i < nspecs; i++) {
+		if (repos[i].loaded)
+			rpl_apkindex_release(&repos[i].idx);
+		free(repos[i].where);
+		free(repos[i].base);
+		free(repos[i].tag);
+	}
+	free(pinned);
+	free(pkgs);
+	free(res);
+	free(world);
+	free(repos);
+	free(refs);
+	free(keys);
+	free(specs);
+	free(layout);
+	fs_release(&f);
+	rpl_strbuf_release(&tar);
+	rpl_strbuf_release(&gz);
+	rpl_strbuf_release(&t);
+	rpl_image_free(img);
+	return err;
+}

@@ -1,0 +1,45 @@
+/*
+ * The native image assembler: an apko config built into an OCI image
+ * without apko (reference/apko.md §2-§3).
+ *
+ * The repositories' APKINDEXes are read (local directories, or http(s)
+ * through the download cache) and their signatures checked against the
+ * keyring; the packages are resolved (runners/imgresolve.h) and each apk is
+ * checked on read (the control section's SHA-1 against the index's C:, the
+ * data section's SHA-256 against `datahash`) and unpacked into an image tree
+ * in resolution order, with file conflicts refused unless one package
+ * replaces the other.  Then apko's skeleton and database (/etc/apk/world,
+ * repositories, arch, keys, /usr/lib/apk/db/installed), the accounts
+ * (/etc/passwd, /etc/group), /etc/apko.json and the `paths` mutations.  The
+ * tree becomes one layer (sorted walk, owners 0:0 unless set, mtimes from
+ * the packages and 0 for what the assembler made), with an image config
+ * (entrypoint, cmd, env, work-dir, user, stop-signal, annotations, `created`
+ * from SOURCE_DATE_EPOCH), a manifest, and an entry for the arch in the
+ * image index; all of it written as an OCI layout in `out_dir/<name>/`,
+ * tagged so that skopeo and umoci find it.  The same inputs give the same
+ * digests.
+ */
+#ifndef RPL_IMAGE_H
+#define RPL_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rpl_image_opts {
+	const char *file;          /* the apko config */
+	const char *arch;          /* apk arch */
+	const char *out_dir;       /* "images" */
+	const char *tag;           /* "latest" */
+	char *const *repositories; /* besides the config's */
+	size_t nrepositories;
+	char *const *keyrings; /* besides the config's */
+	size_t nkeyrings;
+	const char *cache_dir;     /* downloads */
+	int64_t source_date_epoch; /* < 0: $SOURCE_DATE_EPOCH, else 0 */
+	char digest[80];           /* out: the manifest digest, "sha256:..." */
+};
+
+/* Assembles; progress on stdout.  Returns 0 or an error with a message. */
+int rpl_image_build(struct rpl_image_opts *o);
+
+#endif
