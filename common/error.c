@@ -6,9 +6,13 @@
 
 static _Thread_local char last_msg[4096];
 
+/* Formatted into a copy first: an argument may be rpl_errmsg() itself. */
 int rpl_verror(int code, const char *fmt, va_list ap)
 {
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	char msg[sizeof(last_msg)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(last_msg, msg, sizeof(msg));
 	return code;
 }
 
@@ -25,11 +29,12 @@ int rpl_error(int code, const char *fmt, ...)
 int rpl_verror_at(int code, const char *file, unsigned line, unsigned col, const char *fmt,
                   va_list ap)
 {
-	int n = snprintf(last_msg, sizeof(last_msg), "%s:%u:%u: ", file, line ? line : 1,
-	                 line ? col : 1);
+	char msg[sizeof(last_msg)];
+	int n = snprintf(msg, sizeof(msg), "%s:%u:%u: ", file, line ? line : 1, line ? col : 1);
 
-	if (n > 0 && (size_t)n < sizeof(last_msg))
-		vsnprintf(last_msg + n, sizeof(last_msg) - (size_t)n, fmt, ap);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	memcpy(last_msg, msg, sizeof(msg));
 	return code;
 }
 

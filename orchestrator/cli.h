@@ -77,6 +77,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_history(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_keygen(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_index(struct rpl_cli *cli, int argc, char **argv);
 

@@ -297,6 +297,12 @@ static json_t *job_json(const struct bjob *j)
 }
 
 /* The status line of a terminal: what runs, for how long. */
+/* "foo" for a package job, "image foo" for an image job: in the lines people read. */
+static const char *kind_prefix(const struct rpl_sched_job *sj)
+{
+	return sj->run.kind && !strcmp(sj->run.kind, "image") ? "image " : "";
+}
+
 static void clear_status(struct build *b)
 {
 	if (b->tty && b->status_shown) {
@@ -322,7 +328,8 @@ static void show_status(struct build *b)
 		if (sj->state != RPL_SCHED_RUNNING)
 			continue;
 		fmt_secs(secs(sj->started_ns, now), t, sizeof(t));
-		rpl_strbuf_addf(&line, " %s %s %s", sj->run.name, sj->run.arch, t);
+		rpl_strbuf_addf(&line, " %s%s %s %s", kind_prefix(sj), sj->run.name, sj->run.arch,
+		                t);
 	}
 	fputs("\r\033[K", stdout);
 	fwrite(line.buf, 1, line.len < 240 ? line.len : 240, stdout);
@@ -464,7 +471,7 @@ static void on_started(void *ctx, struct rpl_sched_job *sj)
 	json_object_set_new(e, "log", json_string(bjob_of(b, sj)->log));
 	event(b, e);
 	if (!b->tty)
-		say(b, "start %s %s", sj->run.name, sj->run.arch);
+		say(b, "start %s%s %s", kind_prefix(sj), sj->run.name, sj->run.arch);
 	show_status(b);
 }
 
@@ -478,7 +485,8 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 	json_t *e;
 
 	if (sj->state == RPL_SCHED_READY) { /* a crashed runner, to be retried */
-		say(b, "retry %s %s: %s", sj->run.name, sj->run.arch, sj->message);
+		say(b, "retry %s%s %s: %s", kind_prefix(sj), sj->run.name, sj->run.arch,
+		    sj->message);
 		e = job_json(j);
 		json_object_set_new(e, "event", json_string("retry"));
 		json_object_set_new(e, "message", json_string(sj->message ? sj->message : ""));
@@ -499,7 +507,8 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 		json_object_set_new(e, "event", json_string("finish"));
 		json_object_set_new(e, "status", json_string("ok"));
 		record_run_job(b, j, "ok");
-		say(b, "[%zu/%zu] ok %s %s (%s)", b->done, b->njobs, sj->run.name, sj->run.arch, t);
+		say(b, "[%zu/%zu] ok %s%s %s (%s)", b->done, b->njobs, kind_prefix(sj),
+		    sj->run.name, sj->run.arch, t);
 	} else {
 		const char *status = sj->state == RPL_SCHED_CANCELLED ? "cancelled"
 		                     : sj->status == RPL_RUN_TIMEOUT  ? "timeout"
@@ -512,12 +521,13 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 		record_run_job(b, j, status);
 		if (sj->state != RPL_SCHED_CANCELLED) {
 			record_failure(b, j, status);
-			say(b, "[%zu/%zu] FAILED %s %s (%s): %s", b->done, b->njobs, sj->run.name,
-			    sj->run.arch, t, sj->message ? sj->message : "failed");
+			say(b, "[%zu/%zu] FAILED %s%s %s (%s): %s", b->done, b->njobs,
+			    kind_prefix(sj), sj->run.name, sj->run.arch, t,
+			    sj->message ? sj->message : "failed");
 			log_tail(b, j->log, 20);
 		} else {
-			say(b, "[%zu/%zu] cancelled %s %s (%s)", b->done, b->njobs, sj->run.name,
-			    sj->run.arch, t);
+			say(b, "[%zu/%zu] cancelled %s%s %s (%s)", b->done, b->njobs,
+			    kind_prefix(sj), sj->run.name, sj->run.arch, t);
 		}
 	}
 	event(b, e);
@@ -535,8 +545,8 @@ static void on_skipped(void *ctx, struct rpl_sched_job *sj)
 	json_object_set_new(e, "message", json_string(sj->message));
 	event(b, e);
 	record_run_job(b, j, "skipped");
-	say(b, "[%zu/%zu] skipped %s %s: %s", b->done, b->njobs, sj->run.name, sj->run.arch,
-	    sj->message);
+	say(b, "[%zu/%zu] skipped %s%s %s: %s", b->done, b->njobs, kind_prefix(sj), sj->run.name,
+	    sj->run.arch, sj->message);
 }
 
 static void on_tick(void *ctx)
@@ -1033,7 +1043,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			fmt_secs(pathsecs, ct, sizeof(ct));
 			printf("; critical path %s:", ct);
 			for (size_t i = 0; i < npath && i < 8; i++)
-				printf("%s %s", i ? " ->" : "", path[i]->run.name);
+				printf("%s %s%s", i ? " ->" : "", kind_prefix(path[i]),
+				       path[i]->run.name);
 			if (npath > 8)
 				printf(" -> ... (%zu jobs)", npath);
 		}

@@ -10,6 +10,7 @@
 #include "recipes/repoconfig.h"
 #include "runners/image.h"
 #include "runners/native.h"
+#include "runners/push.h"
 #include "runners/repo.h"
 
 #include <dirent.h>
@@ -273,4 +274,31 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 	free(o.repos);
 	free(o.keyrings);
 	return err ? RPL_EXIT_FAILED : RPL_EXIT_OK;
+}
+
+static const char push_usage[] =
+        "usage: ripple push LAYOUT REGISTRY/REPO[:TAG] [--tag TAG] [-C DIR]\n"
+        "\n"
+        "Pushes the image tagged TAG (default latest) of the OCI layout LAYOUT (e.g.\n"
+        "images/<name>, as native-image writes it) to a registry over the OCI\n"
+        "distribution API: blobs the registry lacks, each arch's manifest, then the\n"
+        "image index under the reference's tag (default: TAG).  Credentials come from\n"
+        "~/.docker/config.json ($DOCKER_CONFIG); 127.0.0.1 and localhost are spoken to\n"
+        "over http, other registries over https.  Prints the pushed index's digest.\n";
+
+int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv)
+{
+	struct nopts o;
+	char digest[80];
+	int first;
+
+	memset(&o, 0, sizeof(o));
+	first = rpl_cli_getopt(cli, argc, argv, push_usage, native_opts, NULL, native_opt, &o);
+	if (argc - first != 2)
+		rpl_cli_usage(push_usage, RPL_EXIT_USAGE);
+	rpl_cli_enter(cli);
+	if (rpl_push(argv[first], o.tag ? o.tag : "latest", argv[first + 1], digest))
+		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+	printf("pushed %s@%s\n", argv[first + 1], digest);
+	return RPL_EXIT_OK;
 }

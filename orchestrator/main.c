@@ -24,6 +24,7 @@ static const struct rpl_command commands[] = {
 	{ "history", "recent runs, failures and the slowest jobs", rpl_cmd_history },
 	{ "native-build", "build one recipe without melange, in a sandbox", rpl_cmd_native_build },
 	{ "native-image", "assemble one apko image without apko", rpl_cmd_native_image },
+	{ "push", "push an image of an OCI layout to a registry", rpl_cmd_push },
 	{ "keygen", "write a new RSA signing key pair", rpl_cmd_keygen },
 	{ "index", "merge a directory's apks into its APKINDEX.tar.gz", rpl_cmd_index },
 	{ "text", "every package once, in build order (wolfictl text)", rpl_cmd_text },

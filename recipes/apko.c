@@ -840,8 +840,7 @@ static int validate_merged(struct rpl_image *img, const struct origin *org)
 			u->homedir = rpl_text_make(rpl_arena_printf(a, "/home/%s", u->username.s));
 		if (!u->has_gid)
 			u->gid = u->uid;
-		if (empty(&u->shell))
-			u->shell = rpl_text_make("/bin/sh");
+		/* The shell stays as written: apko.json echoes it so; /etc/passwd says /bin/sh. */
 	}
 	return 0;
 }

@@ -122,7 +122,7 @@ struct rpl_image {
  * annotations merge key-wise; vcs-url is not inherited).  Validates the
  * result as apko's Validate (layering strategy, format, path types, uid 0
  * users, key and certificate names, archs, ...) and applies its defaults
- * (user homedir, gid and shell; service-bundle's command and s6 package;
+ * (user homedir and gid; service-bundle's command and s6 package;
  * trailing '/' trimmed from repositories).  Returns a heap object owning all
  * its strings, or NULL with the message set ("file:line:col: ..."; an include
  * cycle is reported at the include that closes it and names the chain).

@@ -939,6 +939,60 @@ static json_t *kv_object(const struct rpl_kvlist *l)
 	return o;
 }
 
+/* Go's omitempty, for the fields of /etc/apko.json. */
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	if (*v)
+		json_object_set_new(o, key, json_string(v));
+}
+
+static void set_uint(json_t *o, const char *key, uint32_t v)
+{
+	if (v)
+		json_object_set_new(o, key, json_integer(v));
+}
+
+/* apko's ImageAccounts as JSON: run-as, users (gid a pointer: kept when set, even 0), groups. */
+static json_t *accounts_json(const struct rpl_apko_accounts *a)
+{
+	json_t *o = json_object(), *l;
+
+	set_str(o, "run-as", a->run_as.s);
+	if (a->nusers) {
+		l = json_array();
+		for (size_t i = 0; i < a->nusers; i++) {
+			const struct rpl_apko_user *u = &a->users[i];
+			json_t *x = json_object();
+			set_str(x, "username", u->username.s);
+			set_uint(x, "uid", u->uid);
+			if (u->has_gid)
+				json_object_set_new(x, "gid", json_integer(u->gid));
+			set_str(x, "shell", u->shell.s);
+			set_str(x, "homedir", u->homedir.s);
+			json_array_append_new(l, x);
+		}
+		json_object_set_new(o, "users", l);
+	}
+	if (a->ngroups) {
+		l = json_array();
+		for (size_t i = 0; i < a->ngroups; i++) {
+			const struct rpl_apko_group *g = &a->groups[i];
+			json_t *x = json_object(), *m;
+			set_str(x, "groupname", g->groupname.s);
+			set_uint(x, "gid", g->gid);
+			if (g->members.n) {
+				m = json_array();
+				for (size_t k = 0; k < g->members.n; k++)
+					json_array_append_new(m, json_string(g->members.v[k].s));
+				json_object_set_new(x, "members", m);
+			}
+			json_array_append_new(l, x);
+		}
+		json_object_set_new(o, "groups", l);
+	}
+	return o;
+}
+
 /* /etc/apko.json: the config as it was built, packages pinned. */
 static json_t *apko_json(const struct rpl_apko_config *c, const char *oarch, char **pinned,
                          size_t npinned)
@@ -968,12 +1022,35 @@ static json_t *apko_json(const struct rpl_apko_config *c, const char *oarch, cha
 		json_object_set_new(j, "stop-signal", json_string(c->stop_signal.s));
 	if (*c->work_dir.s)
 		json_object_set_new(j, "work-dir", json_string(c->work_dir.s));
-	json_object_set_new(j, "accounts", json_object());
+	json_object_set_new(j, "accounts", accounts_json(&c->accounts));
 	json_object_set_new(j, "archs", json_pack("[s]", oarch));
 	if (c->environment.n)
 		json_object_set_new(j, "environment", kv_object(&c->environment));
+	if (c->npaths) {
+		l = json_array();
+		for (size_t i = 0; i < c->npaths; i++) {
+			const struct rpl_apko_path *m = &c->paths[i];
+			json_t *o = json_object();
+			set_str(o, "path", m->path.s);
+			set_str(o, "type", m->type.s);
+			set_uint(o, "uid", m->uid);
+			set_uint(o, "gid", m->gid);
+			set_uint(o, "permissions", m->permissions);
+			set_str(o, "source", m->source.s);
+			if (m->recursive)
+				json_object_set_new(o, "recursive", json_true());
+			json_array_append_new(l, o);
+		}
+		json_object_set_new(j, "paths", l);
+	}
 	if (c->annotations.n)
 		json_object_set_new(j, "annotations", kv_object(&c->annotations));
+	if (c->volumes.n) {
+		l = json_array();
+		for (size_t i = 0; i < c->volumes.n; i++)
+			json_array_append_new(l, json_string(c->volumes.v[i].s));
+		json_object_set_new(j, "volumes", l);
+	}
 	return j;
 }
 

@@ -91,10 +91,10 @@ static void test_full_schema(void **state)
 	assert_int_equal(c->accounts.nusers, 2);
 	assert_string_equal(c->accounts.users[0].username.s, "nonroot");
 	assert_int_equal(c->accounts.users[0].uid, 65532);
-	/* Defaults: gid = uid, /bin/sh, /home/<name>. */
+	/* Defaults: gid = uid (has_gid stays 0), /home/<name>; the shell stays unset. */
 	assert_int_equal(c->accounts.users[0].has_gid, 0);
 	assert_int_equal(c->accounts.users[0].gid, 65532);
-	assert_string_equal(c->accounts.users[0].shell.s, "/bin/sh");
+	assert_string_equal(c->accounts.users[0].shell.s, "");
 	assert_string_equal(c->accounts.users[0].homedir.s, "/home/nonroot");
 	assert_int_equal(c->accounts.users[1].uid, 1000);
 	assert_int_equal(c->accounts.users[1].has_gid, 1);

@@ -923,6 +923,13 @@ static void test_error(void **state)
 	assert_int_equal(rpl_error_prefix(-ENOENT, "plan"), -ENOENT);
 	assert_string_equal(rpl_errmsg(), "plan: loading 'repo': cannot open 'x'");
 
+	/* The last message as an argument of the next: wrapped, not garbled. */
+	rpl_error(-EINVAL, "missing package name in dependency '%s'", "");
+	rpl_error(-EINVAL, "'%s': %s", "x", rpl_errmsg());
+	assert_string_equal(rpl_errmsg(), "'x': missing package name in dependency ''");
+	rpl_error_at(-EINVAL, "f", 2, 3, "in %s", rpl_errmsg());
+	assert_string_equal(rpl_errmsg(), "f:2:3: in 'x': missing package name in dependency ''");
+
 	/* Messages longer than the buffer are cut, never overrun (ASan). */
 	memset(longer, 'm', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';

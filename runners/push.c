@@ -1,0 +1,420 @@
+/*
+ * Pushing an OCI layout's tagged image to a registry over the OCI
+ * distribution API (libcurl): for each manifest its blobs (a HEAD first,
+ * then a monolithic upload: POST for a location, PUT with ?digest=), the
+ * manifests by digest, and the image index by tag.  Credentials come from
+ * ~/.docker/config.json (`auths.<host>.auth`, base64 user:password): sent as
+ * Basic, or traded for a bearer token when the registry asks for one
+ * (WWW-Authenticate: Bearer realm=...,service=...).  127.0.0.1, localhost
+ * and ::1 are spoken to over plain http, anything else over https.
+ */
+#include "runners/push.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reg {
+	char *base; /* http(s)://host[:port] */
+	char *host; /* as written, for ~/.docker/config.json */
+	char *repo; /* path in the registry */
+	char *tag;
+	char *basic; /* base64 user:password, or NULL */
+	char *token; /* a bearer token once obtained */
+};
+
+struct resp {
+	long code;
+	struct rpl_strbuf body;
+	char *location, *auth, *digest;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	rpl_strbuf_add(&((struct resp *)ud)->body, p, size * n);
+	return size * n;
+}
+
+static void header_value(const char *line, size_t len, const char *name, char **out)
+{
+	size_t n = strlen(name);
+
+	if (len > n + 1 && !strncasecmp(line, name, n) && line[n] == ':') {
+		const char *v = line + n + 1;
+		size_t vl = len - n - 1;
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+			vl--;
+		free(*out);
+		*out = rpl_xstrndup(v, vl);
+	}
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct resp *r = ud;
+
+	header_value(p, size * n, "Location", &r->location);
+	header_value(p, size * n, "WWW-Authenticate", &r->auth);
+	header_value(p, size * n, "Docker-Content-Digest", &r->digest);
+	return size * n;
+}
+
+static void resp_release(struct resp *r)
+{
+	rpl_strbuf_release(&r->body);
+	free(r->location);
+	free(r->auth);
+	free(r->digest);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One request.  Returns 0 (see r->code) or an error for no answer at all. */
+static int request(const struct reg *g, const char *method, const char *url, const char *ctype,
+                   const void *body, size_t len, struct resp *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct rpl_strbuf auth = RPL_STRBUF_INIT;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body || !strcmp(method, "PUT") || !strcmp(method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (ctype) {
+		rpl_strbuf_addf(&auth, "Content-Type: %s", ctype);
+		h = curl_slist_append(h, auth.buf);
+		rpl_strbuf_reset(&auth);
+	}
+	if (g->token)
+		rpl_strbuf_addf(&auth, "Authorization: Bearer %s", g->token);
+	else if (g->basic)
+		rpl_strbuf_addf(&auth, "Authorization: Basic %s", g->basic);
+	if (auth.len)
+		h = curl_slist_append(h, auth.buf);
+	h = curl_slist_append(h, "Accept: application/vnd.oci.image.index.v1+json, "
+	                         "application/vnd.oci.image.manifest.v1+json");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	rpl_strbuf_release(&auth);
+	if (rc != CURLE_OK)
+		return rpl_error(-RPL_ELIB, "push: %s %s: %s", method, url,
+		                 *errbuf ? errbuf : curl_easy_strerror(rc));
+	return 0;
+}
+
+/* A parameter of a WWW-Authenticate header: key="value". */
+static char *param(const char *h, const char *key)
+{
+	const char *p = strstr(h, key);
+	size_t n;
+
+	if (!p || p[strlen(key)] != '=')
+		return NULL;
+	p += strlen(key) + 1;
+	if (*p == '"')
+		p++;
+	n = strcspn(p, "\",");
+	return rpl_xstrndup(p, n);
+}
+
+/* Trades the credentials for a bearer token, as the registry asked. */
+static int get_token(struct reg *g, const char *challenge)
+{
+	char *realm = param(challenge, "realm"), *service = param(challenge, "service");
+	struct rpl_strbuf url = RPL_STRBUF_INIT;
+	struct resp r;
+	json_t *j;
+	int err;
+
+	if (!realm)
+		return rpl_error(-RPL_EUSAGE,
+		                 "push: the registry wants a token but gives no realm");
+	rpl_strbuf_addf(&url, "%s?scope=repository:%s:pull,push", realm, g->repo);
+	if (service)
+		rpl_strbuf_addf(&url, "&service=%s", service);
+	err = request(g, "GET", url.buf, NULL, NULL, 0, &r);
+	if (!err && r.code != 200)
+		err = rpl_error(-RPL_EUSAGE, "push: %s refused a token (HTTP %ld)", realm, r.code);
+	if (!err) {
+		j = json_loadb(r.body.buf ? r.body.buf : "", r.body.len, 0, NULL);
+		const char *t = json_string_value(json_object_get(j, "token"));
+		if (!t)
+			t = json_string_value(json_object_get(j, "access_token"));
+		if (t)
+			g->token = rpl_xstrdup(t);
+		else
+			err = rpl_error(-RPL_EUSAGE, "push: %s gave no token", realm);
+		json_decref(j);
+	}
+	resp_release(&r);
+	rpl_strbuf_release(&url);
+	free(realm);
+	free(service);
+	return err;
+}
+
+/* A request, once more with a token if the registry asks for one. */
+static int call(struct reg *g, const char *method, const char *url, const char *ctype,
+                const void *body, size_t len, struct resp *r)
+{
+	int err = request(g, method, url, ctype, body, len, r);
+
+	if (!err && r->code == 401 && !g->token && r->auth && !strncasecmp(r->auth, "Bearer", 6)) {
+		char *challenge = rpl_xstrdup(r->auth);
+		resp_release(r);
+		err = get_token(g, challenge);
+		free(challenge);
+		if (!err)
+			err = request(g, method, url, ctype, body, len, r);
+	}
+	if (!err && r->code == 401)
+		err = rpl_error(-RPL_EUSAGE,
+		                "push: %s %s: not authorized (credentials in "
+		                "~/.docker/config.json?)",
+		                method, url);
+	return err;
+}
+
+static int read_blob(const char *layout, const char *digest, char **data, size_t *len)
+{
+	char *dir = rpl_path_join(layout, "blobs/sha256"), *path;
+	int err;
+
+	if (!digest || strncmp(digest, "sha256:", 7)) {
+		free(dir);
+		return rpl_error(-RPL_EPARSE, "push: %s: a descriptor with no sha256 digest ('%s')",
+		                 layout, digest ? digest : "");
+	}
+	path = rpl_path_join(dir, digest + 7);
+	err = rpl_read_file(path, data, len);
+	free(dir);
+	free(path);
+	return err;
+}
+
+static int push_blob(struct reg *g, const char *layout, const char *digest)
+{
+	struct rpl_strbuf url = RPL_STRBUF_INIT;
+	struct resp r;
+	char *data = NULL;
+	size_t len;
+	int err;
+
+	rpl_strbuf_addf(&url, "%s/v2/%s/blobs/%s", g->base, g->repo, digest);
+	if ((err = call(g, "HEAD", url.buf, NULL, NULL, 0, &r)) || r.code == 200)
+		goto out; /* there already */
+	resp_release(&r);
+	rpl_strbuf_reset(&url);
+	rpl_strbuf_addf(&url, "%s/v2/%s/blobs/uploads/", g->base, g->repo);
+	if ((err = call(g, "POST", url.buf, NULL, NULL, 0, &r)))
+		goto out;
+	if (r.code != 202 || !r.location) {
+		err = rpl_error(-RPL_ELIB, "push: %s: cannot start an upload (HTTP %ld)", url.buf,
+		                r.code);
+		goto out;
+	}
+	rpl_strbuf_reset(&url);
+	if (r.location[0] == '/')
+		rpl_strbuf_addstr(&url, g->base);
+	rpl_strbuf_addf(&url, "%s%sdigest=%s", r.location, strchr(r.location, '?') ? "&" : "?",
+	                digest);
+	resp_release(&r);
+	if ((err = read_blob(layout, digest, &data, &len)) ||
+	    (err = call(g, "PUT", url.buf, "application/octet-stream", data, len, &r)))
+		goto out;
+	if (r.code != 201)
+		err = rpl_error(-RPL_ELIB, "push: blob %s: HTTP %ld", digest, r.code);
+out:
+	resp_release(&r);
+	rpl_strbuf_release(&url);
+	free(data);
+	return err;
+}
+
+static int put_manifest(struct reg *g, const char *layout, const char *digest, const char *ref,
+                        const char *media)
+{
+	struct rpl_strbuf url = RPL_STRBUF_INIT;
+	struct resp r;
+	char *data;
+	size_t len;
+	int err = read_blob(layout, digest, &data, &len);
+
+	if (err)
+		return err;
+	rpl_strbuf_addf(&url, "%s/v2/%s/manifests/%s", g->base, g->repo, ref);
+	err = call(g, "PUT", url.buf, media, data, len, &r);
+	if (!err && r.code != 201)
+		err = rpl_error(-RPL_ELIB, "push: manifest %s: HTTP %ld: %.200s", ref, r.code,
+		                r.body.buf ? r.body.buf : "");
+	resp_release(&r);
+	rpl_strbuf_release(&url);
+	free(data);
+	return err;
+}
+
+/* Basic credentials for `host` from ~/.docker/config.json, or NULL. */
+static char *credentials(const char *host)
+{
+	const char *home = getenv("DOCKER_CONFIG");
+	struct rpl_strbuf p = RPL_STRBUF_INIT;
+	json_t *j, *auths;
+	char *out = NULL;
+
+	if (home)
+		rpl_strbuf_addf(&p, "%s/config.json", home);
+	else
+		rpl_strbuf_addf(&p, "%s/.docker/config.json", getenv("HOME") ? getenv("HOME") : "");
+	j = json_load_file(p.buf, 0, NULL);
+	rpl_strbuf_release(&p);
+	auths = json_object_get(j, "auths");
+	if (auths) {
+		const char *keys[3] = { host, NULL, NULL };
+		char https[512];
+		snprintf(https, sizeof(https), "https://%s", host);
+		keys[1] = https;
+		for (int i = 0; i < 2 && !out; i++) {
+			const char *a = json_string_value(
+			        json_object_get(json_object_get(auths, keys[i]), "auth"));
+			if (a)
+				out = rpl_xstrdup(a);
+		}
+	}
+	json_decref(j);
+	return out;
+}
+
+int rpl_push(const char *layout, const char *tag, const char *ref, char digest[80])
+{
+	struct reg g;
+	const char *slash = strchr(ref, '/'), *colon;
+	char *index_text = NULL, *inner_text = NULL;
+	size_t len;
+	json_t *index = NULL, *inner = NULL, *m;
+	const char *inner_digest = NULL;
+	size_t i;
+	int err = 0;
+
+	memset(&g, 0, sizeof(g));
+	if (!slash)
+		return rpl_error(-RPL_EUSAGE, "push: '%s' is not REGISTRY/REPO[:TAG]", ref);
+	g.host = rpl_xstrndup(ref, (size_t)(slash - ref));
+	colon = strrchr(slash, ':');
+	g.repo = colon ? rpl_xstrndup(slash + 1, (size_t)(colon - slash - 1))
+	               : rpl_xstrdup(slash + 1);
+	g.tag = rpl_xstrdup(colon ? colon + 1 : tag);
+	g.base = rpl_xmalloc(strlen(g.host) + 16);
+	sprintf(g.base, "%s://%s",
+	        !strncmp(g.host, "127.0.0.1", 9) || !strncmp(g.host, "localhost", 9) ||
+	                        !strncmp(g.host, "[::1]", 5)
+	                ? "http"
+	                : "https",
+	        g.host);
+	g.basic = credentials(g.host);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	/* The layout's image index for the tag. */
+	{
+		char *ip = rpl_path_join(layout, "index.json");
+		err = rpl_read_file(ip, &index_text, &len);
+		free(ip);
+		if (err)
+			goto out;
+	}
+	if (!(index = json_loadb(index_text, len, 0, NULL))) {
+		err = rpl_error(-RPL_EPARSE, "push: %s/index.json is not JSON", layout);
+		goto out;
+	}
+	json_array_foreach(json_object_get(index, "manifests"), i, m)
+	{
+		const char *r = json_string_value(json_object_get(
+		        json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
+		if (r && !strcmp(r, tag))
+			inner_digest = json_string_value(json_object_get(m, "digest"));
+	}
+	if (!inner_digest) {
+		err = rpl_error(-RPL_ENOTFOUND, "push: %s has no image tagged %s", layout, tag);
+		goto out;
+	}
+	if ((err = read_blob(layout, inner_digest, &inner_text, &len)))
+		goto out;
+	if (!(inner = json_loadb(inner_text, len, 0, NULL))) {
+		err = rpl_error(-RPL_EPARSE, "push: %s: image index %s is not JSON", layout,
+		                inner_digest);
+		goto out;
+	}
+	json_array_foreach(json_object_get(inner, "manifests"), i, m)
+	{
+		const char *md = json_string_value(json_object_get(m, "digest"));
+		char *mt;
+		size_t ml, k;
+		json_t *man, *l;
+
+		if ((err = read_blob(layout, md, &mt, &ml)))
+			goto out;
+		man = json_loadb(mt, ml, 0, NULL);
+		free(mt);
+		if (!man) {
+			err = rpl_error(-RPL_EPARSE, "push: %s: manifest %s is not JSON", layout,
+			                md);
+			goto out;
+		}
+		err = push_blob(&g, layout,
+		                json_string_value(
+		                        json_object_get(json_object_get(man, "config"), "digest")));
+		json_array_foreach(json_object_get(man, "layers"), k, l)
+		{
+			if (!err)
+				err = push_blob(&g, layout,
+				                json_string_value(json_object_get(l, "digest")));
+		}
+		json_decref(man);
+		if (!err)
+			err = put_manifest(&g, layout, md, md,
+			                   "application/vnd.oci.image.manifest.v1+json");
+		if (err)
+			goto out;
+	}
+	err = put_manifest(&g, layout, inner_digest, g.tag,
+	                   "application/vnd.oci.image.index.v1+json");
+	if (!err)
+		snprintf(digest, 80, "%s", inner_digest);
+out:
+	json_decref(index);
+	json_decref(inner);
+	free(index_text);
+	free(inner_text);
+	free(g.base);
+	free(g.host);
+	free(g.repo);
+	free(g.tag);
+	free(g.basic);
+	free(g.token);
+	return err;
+}

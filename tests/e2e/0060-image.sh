@@ -1,0 +1,308 @@
+#!/bin/sh
+# The native image assembler, for real: packages built by `ripple build
+# --runner native` (a static C program, a script, a package the image does
+# not want), two apko images over the local signed repository, assembled by
+# ripple itself.  Checked: skopeo reads the OCI layout; umoci unpacks it and
+# the entrypoint runs under bubblewrap; the tree has apko's database,
+# accounts and paths; the same inputs give the same digests; a wrong
+# keyring, a missing package and a conflict fail with clear messages; a push
+# to a docker-registry on 127.0.0.1 gives the digest written locally.
+. "$(dirname "$0")/lib.sh"
+
+for tool in bwrap skopeo umoci cc; do
+	command -v $tool >/dev/null || skip "$tool is not installed"
+done
+bwrap --ro-bind / / true 2>/dev/null || skip "bubblewrap cannot make a sandbox here"
+case $(uname -m) in
+x86_64) arch=x86_64 ociarch=amd64 ;;
+aarch64 | arm64) arch=aarch64 ociarch=arm64 ;;
+*) skip "no native arch mapping for $(uname -m)" ;;
+esac
+printf 'int main(void){return 0;}' > "$T/static.c"
+cc -static -o "$T/static" "$T/static.c" 2>/dev/null || skip "no static libc to link with"
+
+mkdir -p "$T/repo"
+cd "$T/repo"
+printf 'archs: [%s]\nsigning-key: local.rsa\n' "$arch" > .ripple.yaml
+cat > hello.yaml <<'EOY'
+package:
+  name: hello
+  version: 1.2
+  epoch: 1
+  description: a static hello
+  copyright:
+    - license: MIT
+pipeline:
+  - runs: |
+      cat > hello.c <<'EOF'
+      #include <stdio.h>
+      #include <unistd.h>
+      int main(int argc, char **argv)
+      {
+              printf("hello from the image, uid %d, %s\n", (int)getuid(), argc > 1 ? argv[1] : "no args");
+              return 0;
+      }
+      EOF
+      cc -static -O2 -o hello hello.c
+      install -Dm755 hello ${{targets.destdir}}/usr/bin/hello
+subpackages:
+  - name: hello-doc
+    description: words about hello
+    pipeline:
+      - runs: |
+          mkdir -p ${{targets.subpkgdir}}/usr/share/doc/hello
+          echo 'hello says hello' > ${{targets.subpkgdir}}/usr/share/doc/hello/README
+EOY
+cat > motd.yaml <<'EOY'
+package:
+  name: motd
+  version: 3
+  epoch: 0
+  description: the message of the day
+  copyright:
+    - license: MIT
+  dependencies:
+    runtime:
+      - hello
+pipeline:
+  - runs: |
+      mkdir -p ${{targets.destdir}}/etc
+      echo 'welcome' > ${{targets.destdir}}/etc/motd
+EOY
+cat > unwanted.yaml <<'EOY'
+package:
+  name: unwanted
+  version: 1
+  epoch: 0
+  description: no image wants this
+pipeline:
+  - runs: mkdir -p ${{targets.destdir}}/usr/share/unwanted && echo x > ${{targets.destdir}}/usr/share/unwanted/x
+EOY
+mkdir -p images
+cat > images/base.apko.yaml <<EOY
+contents:
+  keyring:
+    - ./local.rsa.pub
+  packages:
+    - hello-doc
+accounts:
+  groups:
+    - groupname: nonroot
+      gid: 65532
+  users:
+    - username: nonroot
+      uid: 65532
+      gid: 65532
+  run-as: 65532
+environment:
+  GREETING: hi
+archs:
+  - $arch
+EOY
+cat > images/hello.apko.yaml <<EOY
+include: base.apko.yaml
+contents:
+  packages:
+    - motd
+entrypoint:
+  command: /usr/bin/hello
+cmd: from-cmd
+work-dir: /data
+stop-signal: SIGTERM
+annotations:
+  org.opencontainers.image.title: hello
+paths:
+  - path: /data
+    type: directory
+    uid: 65532
+    gid: 65532
+    permissions: 0o750
+  - path: /etc/motd
+    type: permissions
+    uid: 0
+    gid: 0
+    permissions: 0o600
+  - path: /usr/bin/hi
+    type: symlink
+    source: /usr/bin/hello
+EOY
+run 0 "$RIPPLE" keygen local.rsa --bits 2048
+git init -q
+git add -A
+git -c user.name=t -c user.email=t@t commit -qm init
+
+# ---- the build: packages, then the image over them ----------------------------------------
+export SOURCE_DATE_EPOCH=1700000000
+PATH_NO_APKO=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r d; do [ -x "$d/apko" ] || printf '%s:' "$d"; done)
+run 0 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native -j 2
+expect_out '^done: 5 built, 0 failed, 0 skipped'
+expect_out '^\[[0-9]/5\] ok image hello '
+expect_out '^\[[0-9]/5\] ok image base '
+expect_out 'critical path .*: hello -> image hello$'
+[ -f "images/hello/$arch.manifest" ] || fail "no images/hello/$arch.manifest"
+ls images/hello/index.json images/hello/oci-layout >/dev/null || fail "no OCI layout"
+
+# skopeo reads it, by the tag and by the per-arch tag.
+run 0 skopeo inspect "oci:images/hello:latest-$ociarch"
+python3 - "$T/out" "$arch" <<'PY' || fail "skopeo inspect: $(cat "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["Architecture"] == {"x86_64": "amd64", "aarch64": "arm64"}[sys.argv[2]], d
+assert d["Os"] == "linux", d
+assert d["Created"].startswith("2023-11-14T22:13:20"), d["Created"]
+assert len(d["Layers"]) == 1, d
+assert d["Labels"]["org.opencontainers.image.title"] == "hello", d["Labels"]
+PY
+run 0 skopeo inspect --raw oci:images/hello:latest
+json_eq 'd["mediaType"]' application/vnd.oci.image.index.v1+json
+json_eq 'd["manifests"][0]["platform"]["architecture"]' "$ociarch"
+run 0 skopeo inspect --config oci:images/hello:latest-$ociarch
+json_eq 'd["config"]["Entrypoint"]' "['/usr/bin/hello']"
+json_eq 'd["config"]["Cmd"]' "['from-cmd']"
+json_eq 'd["config"]["User"]' 65532
+json_eq 'd["config"]["WorkingDir"]' /data
+json_eq 'd["config"]["StopSignal"]' SIGTERM
+json_eq '"GREETING=hi" in d["config"]["Env"]' True
+json_eq 'd["rootfs"]["type"]' layers
+
+# umoci unpacks it; the entrypoint runs under bubblewrap as the image's user.
+run 0 umoci unpack --rootless --image "images/hello:latest-$ociarch" "$T/bundle"
+R=$T/bundle/rootfs
+run 0 bwrap --bind "$R" / --dev /dev --proc /proc --unshare-all --uid 65532 --gid 65532 \
+	--chdir /data /usr/bin/hello from-cmd
+expect_out '^hello from the image, uid 65532, from-cmd$'
+run 0 bwrap --bind "$R" / --dev /dev --proc /proc --unshare-all /usr/bin/hi
+expect_out '^hello from the image, uid 0, no args$'
+
+# The tree: apko's database, world, repositories, keys, accounts, paths, apko.json.
+# apko pins the world it resolved (reference/apko.md §2): name=version, sorted.
+[ "$(cat "$R/etc/apk/world")" = "$(printf 'hello-doc=1.2-r1\nhello=1.2-r1\nmotd=3-r0')" ] ||
+	fail "world: $(cat "$R/etc/apk/world")"
+[ "$(cat "$R/etc/apk/arch")" = "$arch" ] || fail "arch: $(cat "$R/etc/apk/arch")"
+grep -c '^P:' "$R/usr/lib/apk/db/installed" | grep -qx 3 ||
+	fail "installed: $(grep '^P:' "$R/usr/lib/apk/db/installed")"
+grep -q '^P:unwanted' "$R/usr/lib/apk/db/installed" && fail "unwanted was installed"
+grep -qx 'nonroot:x:65532:65532:Account created by apko:/home/nonroot:/bin/sh' "$R/etc/passwd" || fail "passwd: $(cat "$R/etc/passwd")"
+grep -qx 'nonroot:x:65532:' "$R/etc/group" || fail "group: $(cat "$R/etc/group")"
+[ -f "$R/etc/apk/keys/local.rsa.pub" ] || fail "no key in /etc/apk/keys"
+[ "$(cat "$R/usr/share/doc/hello/README")" = 'hello says hello' ] || fail "hello-doc not installed"
+[ -L "$R/lib/apk" ] || [ -d "$R/lib/apk" ] || fail "no /lib/apk"
+python3 - "$R/etc/apko.json" "$arch" <<'PY' ||
+import json, sys
+text = open(sys.argv[1]).read()
+d = json.loads(text)
+assert text.endswith("}\n"), "apko's encoder ends with a newline"
+assert list(d) == ["contents", "entrypoint", "cmd", "stop-signal", "work-dir", "accounts", "archs",
+                   "environment", "paths", "annotations"], list(d)
+assert d["contents"]["packages"] == ["hello-doc=1.2-r1", "hello=1.2-r1", "motd=3-r0"], d
+assert d["accounts"] == {"run-as": "65532", "users": [{"username": "nonroot", "uid": 65532, "gid": 65532,
+                                                    "homedir": "/home/nonroot"}],
+                         "groups": [{"groupname": "nonroot", "gid": 65532}]}, d["accounts"]
+assert d["paths"][0] == {"path": "/data", "type": "directory", "uid": 65532, "gid": 65532,
+                         "permissions": 0o750}, d["paths"]
+assert d["paths"][2] == {"path": "/usr/bin/hi", "type": "symlink", "source": "/usr/bin/hello"}
+assert d["archs"] == [{"x86_64": "amd64", "aarch64": "arm64"}[sys.argv[2] if len(sys.argv) > 2 else "x86_64"]]
+PY
+	fail "apko.json: $(cat "$R/etc/apko.json")"
+
+# Modes and owners come from the layer itself, not from umoci's rootless mapping.
+blob() { echo "images/hello/blobs/sha256/${1#sha256:}"; }
+man=$(cat "images/hello/$arch.manifest")
+layer=$(python3 -c "import json; print(json.load(open('$(blob "$man")'))['layers'][0]['digest'])")
+python3 - "$(blob "$layer")" <<'PY' || fail "the layer"
+import sys, tarfile
+t = tarfile.open(sys.argv[1], "r:gz")
+names = t.getnames()
+# apko's walk: pre-order, each directory's children sorted bytewise.
+assert names == sorted(names, key=lambda n: n.encode().split(b"/")), names
+m = {e.name: e for e in t}
+assert m["data"].isdir() and m["data"].uid == 65532 and m["data"].gid == 65532, m["data"].uid
+assert m["data"].mode & 0o7777 == 0o750, oct(m["data"].mode)
+assert m["data"].uname == "nonroot" and m["usr/bin/hello"].uname == "", m["data"].uname
+assert m["etc/motd"].mode & 0o7777 == 0o600, oct(m["etc/motd"].mode)
+assert m["usr/bin/hi"].issym() and m["usr/bin/hi"].linkname == "/usr/bin/hello"
+assert m["usr/bin/hello"].uid == 0 and m["usr/bin/hello"].mode & 0o777 == 0o755
+assert m["usr/bin/hello"].mtime == 1700000000, m["usr/bin/hello"].mtime
+assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
+PY
+
+# ---- the same inputs, the same digests ---------------------------------------------------
+digests() {
+	(cd images/hello && cat index.json && find blobs -type f | sort | xargs sha256sum)
+}
+digests > "$T/d1"
+run 0 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native --force hello
+expect_out '^done: 3 built'
+digests > "$T/d2"
+cmp -s "$T/d1" "$T/d2" || fail "the rebuilt image differs: $(diff "$T/d1" "$T/d2")"
+run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/again" \
+	--repository-append packages --keyring-append local.rsa.pub
+(cd "$T/again/hello" && cat index.json && find blobs -type f | sort | xargs sha256sum) > "$T/d3"
+cmp -s "$T/d1" "$T/d3" || fail "native-image into another dir differs: $(diff "$T/d1" "$T/d3")"
+
+# ---- bad inputs fail clearly, leaving nothing half-written ----------------------------------
+run 0 "$RIPPLE" keygen other.rsa --bits 2048
+printf 'contents:\n  keyring: [./other.rsa.pub]\n  packages: [motd]\n' > images/otherkey.apko.yaml
+run 1 "$RIPPLE" native-image images/otherkey.apko.yaml --arch "$arch" --out-dir "$T/bad" \
+	--repository-append packages
+expect_err 'APKINDEX.tar.gz.*(signature|signed)'
+[ ! -e "$T/bad/otherkey/index.json" ] || fail "a failed image left an index"
+sed 's/- motd/- nosuchpkg/' images/hello.apko.yaml > images/missing.apko.yaml
+run 1 "$RIPPLE" native-image images/missing.apko.yaml --arch "$arch" --out-dir "$T/bad" \
+	--repository-append packages --keyring-append local.rsa.pub
+expect_err 'nosuchpkg'
+sed 's/- motd/- motd\n    - "!hello"/' images/hello.apko.yaml > images/conflict.apko.yaml
+run 1 "$RIPPLE" native-image images/conflict.apko.yaml --arch "$arch" --out-dir "$T/bad" \
+	--repository-append packages --keyring-append local.rsa.pub
+expect_err 'hello'
+rm images/missing.apko.yaml images/conflict.apko.yaml images/otherkey.apko.yaml
+
+# ---- push to a registry on 127.0.0.1 ------------------------------------------------------
+command -v docker-registry >/dev/null || {
+	echo "docker-registry is not installed: push not tested" >&2
+	exit 0
+}
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$T/registry.yml" <<EOC
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $T/registry
+http:
+  addr: 127.0.0.1:$port
+EOC
+docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+registry=$!
+trap 'kill $registry 2>/dev/null || true; rm -rf "$T"' EXIT INT TERM
+i=0
+until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/v2/')" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the registry did not start: $(cat "$T/registry.log")"
+	sleep 0.1
+done
+local_digest=$(python3 -c "import json; print([m['digest'] for m in json.load(open('images/hello/index.json'))['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == 'latest'][0])")
+run 0 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello:v1"
+expect_out "^pushed 127.0.0.1:$port/ripple/hello:v1@$local_digest\$"
+run 0 skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$port/ripple/hello:v1"
+got=$(sha256sum "$T/out" | cut -d' ' -f1)
+[ "sha256:$got" = "$local_digest" ] || fail "the registry's index is sha256:$got, locally $local_digest"
+run 0 skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/ripple/hello:v1"
+json_eq 'd["Digest"]' "$local_digest"
+# Pushing again finds every blob there already and gives the same digest.
+run 0 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello:v1"
+expect_out "@$local_digest\$"
+# skopeo copies the pushed image back out, and it is the same image.
+run 0 skopeo copy --src-tls-verify=false --all "docker://127.0.0.1:$port/ripple/hello:v1" "oci:$T/copied:v1"
+run 0 skopeo inspect --raw "oci:$T/copied:v1"
+[ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$local_digest" ] || fail "the copy differs"
+# A tag the layout lacks, and a registry that is not there.
+run 1 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello" --tag nosuchtag
+expect_err 'no image tagged nosuchtag'
+kill $registry
+wait $registry 2>/dev/null || true
+run 1 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello:v1"
+expect_err "push: .*127.0.0.1:$port"
+run 0 "$RIPPLE" push --help
+expect_out '^usage: ripple push LAYOUT'
