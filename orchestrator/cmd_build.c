@@ -38,7 +38,7 @@ struct bopts {
 	int keep_going; /* -1: the default (on with --all) */
 	int force, dry_run, test;
 	const char *runner, *container_runner, *signing_key;
-	const char *events, *report, *junit;
+	const char *events, *report, *junit, *push;
 	char **runner_args, **apko_args, **repos, **keyrings;
 	size_t nrunner_args, napko_args, nrepos, nkeyrings;
 };
@@ -94,6 +94,7 @@ enum {
 	O_RUNNER_ARG,
 	O_APKO_ARG,
 	O_KEYRING,
+	O_PUSH,
 };
 
 static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -158,6 +159,9 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_KEYRING:
 		push_arg(&o->keyrings, &o->nkeyrings, arg);
 		break;
+	case O_PUSH:
+		o->push = arg;
+		break;
 	default:
 		rpl_selector_opt(cli, opt, arg, &o->sel);
 	}
@@ -183,6 +187,7 @@ static const struct option build_only[] = {
 	{ "apko-arg", required_argument, NULL, O_APKO_ARG },
 	{ "repository-append", required_argument, NULL, 'r' },
 	{ "keyring-append", required_argument, NULL, O_KEYRING },
+	{ "push", required_argument, NULL, O_PUSH },
 };
 
 static const char build_usage[] =
@@ -214,8 +219,11 @@ static const char build_usage[] =
         "                          --apko-arg ARG the same for apko\n"
         "  --events FILE           JSON lines: plan, start, finish, skip, fail, end\n"
         "  --report FILE           a JSON report of the run; --junit FILE the same as JUnit XML\n"
+        "  --push REGISTRY[/PATH]  push each image built to REGISTRY[/PATH]/<name>:latest\n"
+        "                          (images assembled by ripple; see ripple push)\n"
         "\n"
-        "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz, images/<name>/<arch>.tar;\n"
+        "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz; images/<name>/<arch>.tar from\n"
+        "apko, or the OCI layout images/<name>/ (with <arch>.manifest) from ripple;\n"
         "logs in .ripple/logs/<run>/<arch>/<name>.log.  Exit status: 0 every job built,\n"
         "1 a job failed (the rest went on as far as it could), 2 bad input, 130\n"
         "interrupted (run again to finish).\n"
@@ -959,6 +967,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			if (native || (autos && !on_path("apko")))
 				eo.native_image = self;
 			b.native_image = eo.native_image != NULL;
+			eo.push = o.push;
 		}
 		runner = rpl_external_runner_new(&eo);
 		b.sched = rpl_sched_new(
@@ -981,6 +990,10 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		if (npkg && eo.native && !on_path("bwrap"))
 			rpl_die(RPL_EXIT_USAGE,
 			        "the native runner needs bubblewrap (bwrap) on PATH");
+		if (o.push && nimg && !eo.native_image)
+			rpl_die(RPL_EXIT_USAGE,
+			        "--push works with images that ripple assembles (--runner native); "
+			        "apko's images are pushed with `apko publish`");
 		if (nimg && !eo.native_image && !on_path("apko"))
 			rpl_die(RPL_EXIT_USAGE,
 			        "%zu image%s to build, but apko is not on PATH (--runner native "

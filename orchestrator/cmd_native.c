@@ -26,7 +26,7 @@ struct nopts {
 	char **env_files, **pipeline_dirs, **repos, **keyrings;
 	size_t nenv, npipe, nrepos, nkeyrings;
 	long bits;
-	const char *tag;
+	const char *tag, *lockfile, *lock_out, *push_ref;
 };
 
 static void push(char ***v, size_t *n, const char *s)
@@ -35,7 +35,21 @@ static void push(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = (char *)s;
 }
 
-enum { O_OUT = 1000, O_SOURCE, O_KEY, O_ENV, O_PIPE, O_SDE, O_BITS, O_REPO, O_KEYRING, O_TAG };
+enum {
+	O_OUT = 1000,
+	O_SOURCE,
+	O_KEY,
+	O_ENV,
+	O_PIPE,
+	O_SDE,
+	O_BITS,
+	O_REPO,
+	O_KEYRING,
+	O_TAG,
+	O_LOCKFILE,
+	O_LOCK,
+	O_PUSH
+};
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 {
@@ -73,6 +87,15 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_TAG:
 		o->tag = arg;
 		break;
+	case O_LOCKFILE:
+		o->lockfile = arg;
+		break;
+	case O_LOCK:
+		o->lock_out = arg;
+		break;
+	case O_PUSH:
+		o->push_ref = arg;
+		break;
 	case O_BITS:
 		o->bits = strtol(arg, &end, 10);
 		if (!*arg || *end || o->bits < 2048 || o->bits > 16384)
@@ -92,6 +115,18 @@ static const struct option native_opts[] = {
 	{ "repository-append", required_argument, NULL, O_REPO },
 	{ "keyring-append", required_argument, NULL, O_KEYRING },
 	{ "tag", required_argument, NULL, O_TAG },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option image_opts[] = {
+	{ "out-dir", required_argument, NULL, O_OUT },
+	{ "source-date-epoch", required_argument, NULL, O_SDE },
+	{ "repository-append", required_argument, NULL, O_REPO },
+	{ "keyring-append", required_argument, NULL, O_KEYRING },
+	{ "tag", required_argument, NULL, O_TAG },
+	{ "lockfile", required_argument, NULL, O_LOCKFILE },
+	{ "lock", required_argument, NULL, O_LOCK },
+	{ "push", required_argument, NULL, O_PUSH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -233,6 +268,7 @@ int rpl_cmd_index(struct rpl_cli *cli, int argc, char **argv)
 static const char image_usage[] =
         "usage: ripple native-image FILE [--arch A] [--out-dir DIR] [--tag TAG]\n"
         "                           [--repository-append R]... [--keyring-append KEY]...\n"
+        "                           [--lockfile LOCK | --lock LOCK] [--push REF]\n"
         "                           [--source-date-epoch SECS] [-C DIR]\n"
         "\n"
         "Assembles an apko image for one architecture without apko: the packages are\n"
@@ -242,7 +278,14 @@ static const char image_usage[] =
         "DIR/<name>/ (default images/) tagged TAG (default latest) for the image index\n"
         "and TAG-<arch> for the arch's manifest.  `ripple build --runner native` runs\n"
         "this for each image job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
-        "environment's, else the newest package's build date.\n";
+        "environment's, else the newest package's build date.\n"
+        "\n"
+        "  --lock LOCK      record the apks installed for this arch in LOCK (apko's\n"
+        "                   apko.lock.json v1; other archs already in it are kept)\n"
+        "  --lockfile LOCK  install exactly the apks LOCK lists for this arch, checked\n"
+        "                   against its checksums, without resolving (LOCK must have\n"
+        "                   been made from this config and its includes)\n"
+        "  --push REF       then push the image to REGISTRY/REPO[:TAG] (see ripple push)\n";
 
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -254,7 +297,7 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 	memset(&io, 0, sizeof(io));
 	o.n.out_dir = "images";
 	o.n.source_date_epoch = -1;
-	first = rpl_cli_getopt(cli, argc, argv, image_usage, native_opts, NULL, native_opt, &o);
+	first = rpl_cli_getopt(cli, argc, argv, image_usage, image_opts, NULL, native_opt, &o);
 	if (argc - first != 1)
 		rpl_cli_usage(image_usage, RPL_EXIT_USAGE);
 	rpl_cli_enter(cli);
@@ -268,7 +311,17 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 	io.nkeyrings = o.nkeyrings;
 	io.cache_dir = ".ripple/cache";
 	io.source_date_epoch = o.n.source_date_epoch;
+	io.lockfile = o.lockfile;
+	io.lock_out = o.lock_out;
+	if (o.lockfile && o.lock_out)
+		rpl_die(RPL_EXIT_USAGE, "--lockfile and --lock: one reads a lock file, the other "
+		                        "writes one; give one");
 	err = rpl_image_build(&io);
+	if (!err && o.push_ref) {
+		char digest[80];
+		if (!(err = rpl_push(io.layout, io.tag, o.push_ref, digest)))
+			printf("ripple: pushed %s@%s\n", o.push_ref, digest);
+	}
 	if (err)
 		fprintf(stderr, "ripple: %s\n", rpl_errmsg());
 	free(o.repos);

@@ -25,6 +25,7 @@ struct source {
 	const unsigned char *p;
 	size_t n; /* bytes at p not yet consumed */
 	unsigned char buf[65536];
+	uint64_t consumed; /* compressed bytes taken by next_member() */
 	int err;
 };
 
@@ -99,6 +100,7 @@ static int next_member(struct source *s, struct rpl_strbuf *out, size_t max_out,
 			rpl_strbuf_add(raw, s->p, used);
 		s->p += used;
 		s->n -= used;
+		s->consumed += used;
 		if (rc == Z_BUF_ERROR && !used && z.avail_in) {
 			err = rpl_error(-RPL_EPARSE, "not gzip data");
 			break;
@@ -280,6 +282,8 @@ int rpl_apk_read(const char *path, struct rpl_apk *a)
 	if (first && !strncmp(first, ".SIGN.", 6)) {
 		const char *k = strchr(first + 6, '.');
 		a->signature_key = rpl_xstrdup(k ? k + 1 : first + 6);
+		a->control_off = s->consumed;
+		EVP_DigestFinal_ex(md, a->signature_sha1, NULL);
 		rpl_strbuf_reset(&out);
 		EVP_DigestInit_ex(md, EVP_sha1(), NULL);
 		rc = next_member(s, &out, MAX_CONTROL, md, NULL);
@@ -289,6 +293,7 @@ int rpl_apk_read(const char *path, struct rpl_apk *a)
 		}
 	}
 	EVP_DigestFinal_ex(md, a->control_sha1, NULL);
+	a->data_off = s->consumed;
 	/* What follows the control member is the data member. */
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (;;) {

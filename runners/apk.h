@@ -27,6 +27,11 @@ struct rpl_apk {
 	uint8_t control_sha1[RPL_SHA1_LEN];
 	uint8_t data_sha256[32]; /* of the data member's compressed bytes: `datahash` */
 	uint64_t file_size;
+	/* The sections, as apko's lock file records them: [0, control_off) is the
+	 * signature member (empty when unsigned), [control_off, data_off) the
+	 * control member, the rest the data member. */
+	uint64_t control_off, data_off;
+	uint8_t signature_sha1[RPL_SHA1_LEN]; /* of the signature member, when there is one */
 	char *signature_key; /* "melange.rsa.pub" of .SIGN.RSA256.melange.rsa.pub, or NULL */
 };
 

@@ -119,6 +119,12 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 		}
 		for (size_t i = 0; i < o->nkeyrings; i++)
 			arg2(&a, "--keyring-append", o->keyrings[i]);
+		if (o->push) {
+			struct rpl_strbuf ref = RPL_STRBUF_INIT;
+			rpl_strbuf_addf(&ref, "%s/%s", o->push, j->name);
+			arg2(&a, "--push", ref.buf);
+			rpl_strbuf_release(&ref);
+		}
 		return a.v;
 	}
 	if (!strcmp(j->kind, "image")) {

@@ -1,4 +1,5 @@
 #include "runners/image.h"
+#include "runners/imglock.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/sha256.h"
@@ -158,7 +159,6 @@ static void fs_release(struct fs *f)
 /* ---- packages ---------------------------------------------------------------------------- */
 
 struct ipkg {
-	const struct rpl_apkindex_pkg *idx;
 	struct rpl_apk apk;
 	char *file;
 	char **paths; /* what it installed, for the database */
@@ -1059,38 +1059,44 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The apk of a resolved package: from its directory, or downloaded; checked. */
-static int fetch_apk(const struct repo *r, const struct rpl_apkindex_pkg *p, const char *arch,
-                     const char *cache, struct ipkg *out)
+/*
+ * The apk at `url` (a path, or downloaded through the cache), checked
+ * against what the index or the lock file promised: the control section's
+ * SHA-1 (`Q1...`), the data section's SHA-256 against `datahash` and, from a
+ * lock file, against its recorded checksum.
+ */
+static int fetch_apk(const char *url, const char *cache, const char *q1, const char *data_sum,
+                     struct ipkg *out)
 {
-	struct rpl_strbuf path = RPL_STRBUF_INIT;
 	char c[64], hex[65];
 	int err;
 
-	rpl_strbuf_addf(&path, "%s/%s/%s-%s.apk", r->base, arch, p->name, p->version);
-	if (is_url(r->base)) {
-		if ((err = rpl_fetch_cached(cache, path.buf, NULL, NULL, &out->file))) {
-			rpl_strbuf_release(&path);
+	if (is_url(url)) {
+		if ((err = rpl_fetch_cached(cache, url, NULL, NULL, &out->file)))
 			return err;
-		}
-		rpl_strbuf_release(&path);
 	} else {
-		out->file = rpl_strbuf_detach(&path);
+		out->file = rpl_xstrdup(url);
 	}
 	if ((err = rpl_apk_read(out->file, &out->apk)))
 		return err;
-	/* What the index promised: the control section's SHA-1, the data's SHA-256. */
 	b64(out->apk.control_sha1, 20, c);
-	if (p->checksum && (strncmp(p->checksum, "Q1", 2) || strcmp(p->checksum + 2, c)))
-		return rpl_error(-RPL_EPARSE,
-		                 "%s: the control section does not match the index (C:%s)",
-		                 out->file, p->checksum);
+	if (q1 && (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c)))
+		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)",
+		                 out->file, data_sum ? "the lock file" : "the index", q1);
 	for (int i = 0; i < 32; i++)
 		sprintf(hex + 2 * i, "%02x", out->apk.data_sha256[i]);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
 		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
 		                 out->file);
-	out->idx = p;
+	if (data_sum) {
+		char want[64];
+		memcpy(want, "sha256-", 7);
+		b64(out->apk.data_sha256, 32, want + 7);
+		if (strcmp(data_sum, want))
+			return rpl_error(-RPL_EPARSE,
+			                 "%s: the data section does not match the lock file (%s)",
+			                 out->file, data_sum);
+	}
 	return 0;
 }
 
@@ -1101,6 +1107,8 @@ int rpl_image_build(struct rpl_image_opts *o)
 	struct repo *repos = NULL;
 	struct rpl_repo_ref *refs = NULL;
 	char **keys = NULL, **specs = NULL, **world = NULL, **pinned = NULL, *layout = NULL;
+	char **urls = NULL;
+	struct rpl_lock_pkg *locked = NULL;
 	size_t nkeys = 0, nspecs = 0, nres = 0, npk = 0;
 	struct rpl_resolved_pkg *res = NULL;
 	struct ipkg *pkgs = NULL;
@@ -1134,21 +1142,39 @@ int rpl_image_build(struct rpl_image_opts *o)
 		specs[nspecs++] = o->repositories[i];
 	repos = rpl_xcalloc(nspecs + 1, sizeof(*repos));
 	refs = rpl_xcalloc(nspecs + 1, sizeof(*refs));
-	for (size_t i = 0; i < nspecs && !err; i++) {
-		if (!(err = open_repo(&repos[i], specs[i], o->arch, o->cache_dir, keys, nkeys))) {
-			refs[i].index = &repos[i].idx;
-			refs[i].tag = repos[i].tag;
-			say("repository %s: %zu packages", specs[i], repos[i].idx.npkgs);
+	if (o->lockfile) {
+		/* Exactly what the lock file lists, in its order: no resolution. */
+		if ((err = rpl_imglock_read(o->lockfile, img, o->arch, &locked, &nres)))
+			goto out;
+		say("lock file %s: %zu packages for %s", o->lockfile, nres, o->arch);
+		urls = rpl_xcalloc(nres + 1, sizeof(*urls));
+		for (size_t i = 0; i < nres; i++)
+			urls[i] = rpl_xstrdup(locked[i].url);
+	} else {
+		for (size_t i = 0; i < nspecs && !err; i++) {
+			if (!(err = open_repo(&repos[i], specs[i], o->arch, o->cache_dir, keys,
+			                      nkeys))) {
+				refs[i].index = &repos[i].idx;
+				refs[i].tag = repos[i].tag;
+				say("repository %s: %zu packages", specs[i], repos[i].idx.npkgs);
+			}
+		}
+		if (err)
+			goto out;
+		world = rpl_xcalloc(c->contents.packages.n + 1, sizeof(*world));
+		for (size_t i = 0; i < c->contents.packages.n; i++)
+			world[i] = (char *)c->contents.packages.v[i].s;
+		if ((err = rpl_image_resolve(refs, nspecs, o->arch, world, c->contents.packages.n,
+		                             &res, &nres)))
+			goto out;
+		urls = rpl_xcalloc(nres + 1, sizeof(*urls));
+		for (size_t i = 0; i < nres; i++) {
+			rpl_strbuf_reset(&t);
+			rpl_strbuf_addf(&t, "%s/%s/%s-%s.apk", repos[res[i].repo].base, o->arch,
+			                res[i].pkg->name, res[i].pkg->version);
+			urls[i] = rpl_strbuf_detach(&t);
 		}
 	}
-	if (err)
-		goto out;
-	world = rpl_xcalloc(c->contents.packages.n + 1, sizeof(*world));
-	for (size_t i = 0; i < c->contents.packages.n; i++)
-		world[i] = (char *)c->contents.packages.v[i].s;
-	if ((err = rpl_image_resolve(refs, nspecs, o->arch, world, c->contents.packages.n, &res,
-	                             &nres)))
-		goto out;
 
 	/* The skeleton, then the packages in order, checked as they are read. */
 	skeleton(&f, o->arch);
@@ -1156,8 +1182,17 @@ int rpl_image_build(struct rpl_image_opts *o)
 	pinned = rpl_xcalloc(nres + 1, sizeof(*pinned));
 	for (size_t i = 0; i < nres && !err; i++) {
 		struct ipkg *pk = &pkgs[npk++];
-		if ((err = fetch_apk(&repos[res[i].repo], res[i].pkg, o->arch, o->cache_dir, pk)))
+		if ((err = fetch_apk(urls[i], o->cache_dir,
+		                     locked ? locked[i].checksum : res[i].pkg->checksum,
+		                     locked ? locked[i].data_checksum : NULL, pk)))
 			break;
+		if (locked && (strcmp(pk->apk.pkgname, locked[i].name) ||
+		               strcmp(pk->apk.pkgver, locked[i].version))) {
+			err = rpl_error(-RPL_EPARSE, "%s: is %s-%s, the lock file says %s-%s",
+			                pk->file, pk->apk.pkgname, pk->apk.pkgver, locked[i].name,
+			                locked[i].version);
+			break;
+		}
 		err = install(&f, pk, (int)i, pkgs);
 		if (pk->apk.builddate > bde)
 			bde = pk->apk.builddate;
@@ -1167,6 +1202,19 @@ int rpl_image_build(struct rpl_image_opts *o)
 	}
 	if (err)
 		goto out;
+	if (o->lock_out) {
+		struct rpl_lock_entry *le = rpl_xcalloc(npk + 1, sizeof(*le));
+		for (size_t i = 0; i < npk; i++) {
+			le[i].url = urls[i];
+			le[i].apk = &pkgs[i].apk;
+		}
+		err = rpl_imglock_write(o->lock_out, img, o->arch, keys, nkeys, specs, nspecs, le,
+		                        npk);
+		free(le);
+		if (err)
+			goto out;
+		say("locked %zu packages for %s in %s", npk, o->arch, o->lock_out);
+	}
 	qsort(pinned, nres, sizeof(*pinned), cmp_str);
 	/* The database, the world, the repositories, the keys. */
 	installed_db(&f, pkgs, npk, &t);
@@ -1216,6 +1264,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 	digest_of(tar.buf, tar.len, diff_id);
 	gzip(tar.buf, tar.len, &gz);
 	layout = rpl_path_join(o->out_dir, img->name);
+	snprintf(o->layout, sizeof(o->layout), "%s", layout);
 	if ((err = put_blob(layout, gz.buf, gz.len, layer_digest)))
 		goto out;
 	{
@@ -1317,6 +1366,10 @@ out:
 	}
 	for (size_t i = 0; pinned && i < nres; i++)
 		free(pinned[i]);
+	for (size_t i = 0; urls && i < nres; i++)
+		free(urls[i]);
+	free(urls);
+	rpl_imglock_free(locked, locked ? nres : 0);
 	for (size_t i = 0; i < nspecs; i++) {
 		if (repos[i].loaded)
 			rpl_apkindex_release(&repos[i].idx);

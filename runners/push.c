@@ -15,10 +15,14 @@
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 struct reg {
 	char *base; /* http(s)://host[:port] */
@@ -319,7 +323,7 @@ int rpl_push(const char *layout, const char *tag, const char *ref, char digest[8
 	json_t *index = NULL, *inner = NULL, *m;
 	const char *inner_digest = NULL;
 	size_t i;
-	int err = 0;
+	int err = 0, lockfd = -1;
 
 	memset(&g, 0, sizeof(g));
 	if (!slash)
@@ -339,7 +343,18 @@ int rpl_push(const char *layout, const char *tag, const char *ref, char digest[8
 	g.basic = credentials(g.host);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	/* The layout's image index for the tag. */
+	/* The layout's image index for the tag, read and pushed under the layout's
+	 * lock: of two arch jobs pushing one image, the last pushes the whole index. */
+	{
+		char *lp = rpl_path_join(layout, ".lock");
+		lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		free(lp);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
+			err = rpl_error(-errno, "push: cannot lock '%s': %s", layout,
+			                strerror(errno));
+			goto out;
+		}
+	}
 	{
 		char *ip = rpl_path_join(layout, "index.json");
 		err = rpl_read_file(ip, &index_text, &len);
@@ -406,6 +421,8 @@ int rpl_push(const char *layout, const char *tag, const char *ref, char digest[8
 	if (!err)
 		snprintf(digest, 80, "%s", inner_digest);
 out:
+	if (lockfd >= 0)
+		close(lockfd);
 	json_decref(index);
 	json_decref(inner);
 	free(index_text);

@@ -87,6 +87,7 @@ struct rpl_external_opts {
 	const char *native;
 	/* The same for image jobs: `native-image` instead of apko. */
 	const char *native_image;
+	const char *push;  /* native images: pushed to <push>/<name>:latest, or NULL */
 	double kill_grace; /* seconds from SIGTERM to SIGKILL; 0: 10 */
 };
 

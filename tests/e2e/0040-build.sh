@@ -119,7 +119,7 @@ run 1 "$RIPPLE" build --all --rebuild-dependents --report "$T/r2.json" --junit "
 expect_out 'FAILED b x86_64 .*melange build exited with status 1'
 expect_out '^  \| error: b does not compile$'
 expect_out 'skipped c x86_64: waiting on b \(x86_64\) failed'
-expect_out 'skipped img aarch64: waiting on b \(aarch64\) failed'
+expect_out 'skipped image img aarch64: waiting on b \(aarch64\) failed'
 expect_out '^done: 6 built, 2 failed, 4 skipped'
 [ "$(started c x86_64)" = 0 ] || fail "c started though b failed"
 [ "$(started e aarch64)" = 1 ] || fail "e was not built"
@@ -279,3 +279,5 @@ run 2 env PATH=/usr/bin:/bin "$RIPPLE" build --runner external
 expect_err 'melange is not on PATH'
 run 0 "$RIPPLE" build --help
 expect_out '^usage: ripple build'
+run 2 "$RIPPLE" build --all --force --runner external --push 127.0.0.1:9/x
+expect_err '^ripple: --push works with images that ripple assembles'

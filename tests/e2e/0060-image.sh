@@ -240,6 +240,68 @@ run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T
 (cd "$T/again/hello" && cat index.json && find blobs -type f | sort | xargs sha256sum) > "$T/d3"
 cmp -s "$T/d1" "$T/d3" || fail "native-image into another dir differs: $(diff "$T/d1" "$T/d3")"
 
+# ---- apko.lock.json: written, then read back instead of resolving ---------------------------
+run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/locked" \
+	--repository-append packages --keyring-append local.rsa.pub --lock images/hello.lock.json
+expect_out "locked 3 packages for $arch in images/hello.lock.json"
+python3 - images/hello.lock.json "$arch" <<'PY' || fail "the lock file: $(cat images/hello.lock.json)"
+import base64, hashlib, json, sys
+text = open(sys.argv[1]).read()
+d = json.loads(text)
+assert text.endswith("}\n") and text.startswith('{\n  "version": "v1",'), text[:40]
+assert list(d) == ["version", "config", "contents"], list(d)
+assert d["config"]["name"] == "hello.apko.yaml"
+want = hashlib.sha256(open("images/hello.apko.yaml", "rb").read() + open("images/base.apko.yaml", "rb").read()).digest()
+assert d["config"]["checksum"] == "sha256-" + base64.b64encode(want).decode(), d["config"]
+assert [k["name"] for k in d["contents"]["keyring"]] == ["local.rsa.pub"], "one entry per key name"
+assert d["contents"]["keyring"][0]["content"] == open("local.rsa.pub").read()
+assert d["contents"]["repositories"] == [{"name": "packages/" + sys.argv[2], "url": "packages/%s/APKINDEX.tar.gz" % sys.argv[2], "architecture": sys.argv[2]}]
+pk = d["contents"]["packages"]
+assert [p["name"] for p in pk] == ["hello-doc", "hello", "motd"], pk
+for p in pk:
+    assert list(p) == ["name", "url", "version", "architecture", "signature", "control", "data", "checksum"], list(p)
+    raw = open(p["url"], "rb").read()
+    parts = {}
+    for sec, algo in (("signature", "sha1"), ("control", "sha1"), ("data", "sha256")):
+        a, b = map(int, p[sec]["range"][len("bytes="):].split("-"))
+        blob = raw[a:b + 1]
+        assert p[sec]["checksum"] == algo + "-" + base64.b64encode(hashlib.new(algo, blob).digest()).decode(), (p["name"], sec)
+        parts[sec] = (a, b)
+    assert parts["signature"][0] == 0 and parts["data"][1] == len(raw) - 1
+    assert parts["control"][0] == parts["signature"][1] + 1 and parts["data"][0] == parts["control"][1] + 1
+    assert p["checksum"] == "Q1" + p["control"]["checksum"][len("sha1-"):]
+PY
+git add images/hello.lock.json
+git -c user.name=t -c user.email=t@t commit -qm lock
+# motd 4 is built; the image resolves it, the lock file keeps motd 3.
+sed -i 's/^  version: 3$/  version: 4/' motd.yaml
+run 0 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native motd
+[ -f "packages/$arch/motd-4-r0.apk" ] && [ -f "packages/$arch/motd-3-r0.apk" ] || fail "motd 3 and 4 are not both kept"
+run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/fromlock" \
+	--lockfile images/hello.lock.json
+expect_out "lock file images/hello.lock.json: 3 packages for $arch"
+expect_out 'installed motd-3-r0'
+(cd "$T/fromlock/hello" && cat index.json && find blobs -type f | sort | xargs sha256sum) > "$T/d4"
+cmp -s "$T/d1" "$T/d4" || fail "the image from the lock file differs: $(diff "$T/d1" "$T/d4")"
+run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/unlocked" \
+	--repository-append packages --keyring-append local.rsa.pub
+expect_out 'installed motd-4-r0'
+# A lock file from another config, or with a checksum that is not the apk's, is refused.
+python3 - images/hello.lock.json "$T/bad.lock.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["contents"]["packages"][0]["checksum"] = "Q1" + "A" * 27 + "="
+json.dump(d, open(sys.argv[2], "w"))
+PY
+run 1 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/bad" --lockfile "$T/bad.lock.json"
+expect_err 'the control section does not match the lock file'
+echo '# changed' >> images/base.apko.yaml
+run 1 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/bad" --lockfile images/hello.lock.json
+expect_err 'images/hello.lock.json was made from another version of images/hello.apko.yaml .*lock it again'
+git checkout -q images/base.apko.yaml
+run 2 "$RIPPLE" native-image images/hello.apko.yaml --lock a.json --lockfile images/hello.lock.json
+expect_err 'give one'
+
 # ---- bad inputs fail clearly, leaving nothing half-written ----------------------------------
 run 0 "$RIPPLE" keygen other.rsa --bits 2048
 printf 'contents:\n  keyring: [./other.rsa.pub]\n  packages: [motd]\n' > images/otherkey.apko.yaml
@@ -297,6 +359,23 @@ expect_out "@$local_digest\$"
 run 0 skopeo copy --src-tls-verify=false --all "docker://127.0.0.1:$port/ripple/hello:v1" "oci:$T/copied:v1"
 run 0 skopeo inspect --raw "oci:$T/copied:v1"
 [ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$local_digest" ] || fail "the copy differs"
+# native-image --push: assembled and pushed in one go.
+run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/direct" \
+	--repository-append packages --keyring-append local.rsa.pub --tag v2 --push "127.0.0.1:$port/ripple/direct"
+direct=$(python3 -c "import json; print(json.load(open('$T/direct/hello/index.json'))['manifests'][0]['digest'])")
+expect_out "^ripple: pushed 127.0.0.1:$port/ripple/direct@$direct\$"
+run 0 skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/ripple/direct:v2"
+json_eq 'd["Digest"]' "$direct"
+# ripple build --push: every image built is pushed under the prefix.
+run 0 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native --force hello --push "127.0.0.1:$port/built"
+expect_out '^done: 3 built'
+for img in hello base; do
+	pushed=$(python3 -c "import json; print([m['digest'] for m in json.load(open('images/$img/index.json'))['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == 'latest'][0])")
+	run 0 skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/built/$img:latest"
+	json_eq 'd["Digest"]' "$pushed"
+done
+grep -q "pushed 127.0.0.1:$port/built/hello@sha256:" .ripple/logs/*/$arch/hello.log.image ||
+	fail "the image job's log does not say it pushed"
 # A tag the layout lacks, and a registry that is not there.
 run 1 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello" --tag nosuchtag
 expect_err 'no image tagged nosuchtag'

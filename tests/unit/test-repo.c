@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,14 @@ static void test_golden_fields(void **state)
 		for (int i = 0; i < 32; i++)
 			sprintf(hex + 2 * i, "%02x", apk.data_sha256[i]);
 		assert_string_equal(hex, apk.datahash);
+	}
+	{
+		/* The sections' byte ranges and the signature's SHA-1, for lock files. */
+		char b64[64];
+		assert_int_equal(apk.control_off, 647);
+		assert_int_equal(apk.data_off, 1661);
+		EVP_EncodeBlock((unsigned char *)b64, apk.signature_sha1, RPL_SHA1_LEN);
+		assert_string_equal(b64, "M3D5FSI+rv4Qe3oJqVtR1CvOVKE=");
 	}
 	rpl_apk_release(&apk);
 }
