@@ -23,8 +23,8 @@
 
 struct nopts {
 	struct rpl_native_opts n;
-	char **env_files, **pipeline_dirs, **repos, **keyrings;
-	size_t nenv, npipe, nrepos, nkeyrings;
+	char **env_files, **pipeline_dirs, **repos, **keyrings, **annotations;
+	size_t nenv, npipe, nrepos, nkeyrings, nannotations;
 	long bits;
 	const char *tag, *lockfile, *lock_out, *push_ref;
 };
@@ -48,7 +48,8 @@ enum {
 	O_TAG,
 	O_LOCKFILE,
 	O_LOCK,
-	O_PUSH
+	O_PUSH,
+	O_ANNOTATION
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -96,6 +97,11 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_PUSH:
 		o->push_ref = arg;
 		break;
+	case O_ANNOTATION:
+		if (!strchr(arg, ':') || *arg == ':')
+			rpl_die(RPL_EXIT_USAGE, "--annotations wants KEY:VALUE, not '%s'", arg);
+		push(&o->annotations, &o->nannotations, arg);
+		break;
 	case O_BITS:
 		o->bits = strtol(arg, &end, 10);
 		if (!*arg || *end || o->bits < 2048 || o->bits > 16384)
@@ -127,6 +133,7 @@ static const struct option image_opts[] = {
 	{ "lockfile", required_argument, NULL, O_LOCKFILE },
 	{ "lock", required_argument, NULL, O_LOCK },
 	{ "push", required_argument, NULL, O_PUSH },
+	{ "annotations", required_argument, NULL, O_ANNOTATION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -269,6 +276,7 @@ static const char image_usage[] =
         "usage: ripple native-image FILE [--arch A] [--out-dir DIR] [--tag TAG]\n"
         "                           [--repository-append R]... [--keyring-append KEY]...\n"
         "                           [--lockfile LOCK | --lock LOCK] [--push REF]\n"
+        "                           [--annotations KEY:VALUE]...\n"
         "                           [--source-date-epoch SECS] [-C DIR]\n"
         "\n"
         "Assembles an apko image for one architecture without apko: the packages are\n"
@@ -285,7 +293,8 @@ static const char image_usage[] =
         "  --lockfile LOCK  install exactly the apks LOCK lists for this arch, checked\n"
         "                   against its checksums, without resolving (LOCK must have\n"
         "                   been made from this config and its includes)\n"
-        "  --push REF       then push the image to REGISTRY/REPO[:TAG] (see ripple push)\n";
+        "  --push REF       then push the image to REGISTRY/REPO[:TAG] (see ripple push)\n"
+        "  --annotations KEY:VALUE  an annotation over the config's, as apko's flag\n";
 
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -312,6 +321,8 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 	io.cache_dir = ".ripple/cache";
 	io.source_date_epoch = o.n.source_date_epoch;
 	io.lockfile = o.lockfile;
+	io.annotations = o.annotations;
+	io.nannotations = o.nannotations;
 	io.lock_out = o.lock_out;
 	if (o.lockfile && o.lock_out)
 		rpl_die(RPL_EXIT_USAGE, "--lockfile and --lock: one reads a lock file, the other "
@@ -326,6 +337,7 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 		fprintf(stderr, "ripple: %s\n", rpl_errmsg());
 	free(o.repos);
 	free(o.keyrings);
+	free(o.annotations);
 	return err ? RPL_EXIT_FAILED : RPL_EXIT_OK;
 }
 

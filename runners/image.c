@@ -158,10 +158,18 @@ static void fs_release(struct fs *f)
 
 /* ---- packages ---------------------------------------------------------------------------- */
 
+/* An entry of a package's data tar, as its header says (the database records these). */
+struct pent {
+	char *name;
+	uint32_t uid, gid;
+	unsigned mode; /* permission and special bits */
+	int dir;
+};
+
 struct ipkg {
 	struct rpl_apk apk;
 	char *file;
-	char **paths; /* what it installed, for the database */
+	struct pent *paths; /* its data tar's entries, for the database */
 	size_t npaths, alloc;
 };
 
@@ -259,6 +267,17 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 				break;
 			}
 		}
+		RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
+		pk->paths[pk->npaths++] =
+		        (struct pent){ rpl_xstrdup(name), (uint32_t)archive_entry_uid(e),
+			               (uint32_t)archive_entry_gid(e),
+			               archive_entry_perm(e) & 07777u, t == AE_IFDIR };
+		if (t == AE_IFDIR && x && x->type == '5') {
+			x->mtime = archive_entry_mtime(e); /* the last installer's time */
+			x->pkg = at;
+			free(name);
+			continue;
+		}
 		x = fs_put(f, name, '0');
 		if (x->type == '5' && t != AE_IFDIR) {
 			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
@@ -299,8 +318,7 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			x->major = archive_entry_rdevmajor(e);
 			x->minor = archive_entry_rdevminor(e);
 		}
-		RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
-		pk->paths[pk->npaths++] = name;
+		free(name);
 	}
 	if (!err && rc != ARCHIVE_EOF)
 		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
@@ -317,6 +335,92 @@ static void b64(const uint8_t *d, size_t n, char *out)
 	EVP_EncodeBlock((unsigned char *)out, d, (int)n);
 }
 
+static size_t ncomp(const char *p)
+{
+	size_t n = 1;
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+/*
+ * go-apk's pathCompare: a tree walk in which each directory lists its files
+ * before its subdirectories, each group bytewise.
+ */
+static int path_order(const void *pa, const void *pb)
+{
+	const struct pent *ea = pa, *eb = pb;
+	const char *a = ea->name, *b = eb->name;
+	size_t na = ncomp(a), nb = ncomp(b);
+
+	for (size_t k = 0;; k++) {
+		size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+		int adir = k + 1 < na || ea->dir, bdir = k + 1 < nb || eb->dir, c;
+		if (la != lb || memcmp(a, b, la)) {
+			if (adir != bdir)
+				return adir - bdir;
+			c = memcmp(a, b, la < lb ? la : lb);
+			return c ? c : (la > lb) - (la < lb);
+		}
+		if (k + 1 == na || k + 1 == nb)
+			return (na > nb) - (na < nb);
+		a += la + 1;
+		b += lb + 1;
+	}
+}
+
+/* A package's F:/M:/R:/a:/Z: lines: its entries still its own, in go-apk's order. */
+static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rpl_strbuf *db)
+{
+	struct pent *e = rpl_xcalloc(p->npaths + 1, sizeof(*e));
+	size_t n = 0, lastlen = 0;
+	const char *lastdir = NULL;
+	char c[64];
+
+	for (size_t k = 0; k < p->npaths; k++) {
+		const struct node *x = fs_get(f, p->paths[k].name);
+		if (!x || (!p->paths[k].dir && x->pkg != (int)at))
+			continue; /* overwritten by a later package */
+		e[n++] = p->paths[k];
+	}
+	qsort(e, n, sizeof(*e), path_order);
+	for (size_t k = 0; k < n; k++) {
+		const char *slash = strrchr(e[k].name, '/');
+		size_t dl = slash ? (size_t)(slash - e[k].name) : 0;
+		const struct node *x;
+		int listed = !slash;
+		/* Orphans (a parent the package does not list) are left out. */
+		for (size_t j = 0; j < n && !listed; j++)
+			listed = e[j].dir && strlen(e[j].name) == dl &&
+			         !memcmp(e[j].name, e[k].name, dl);
+		if (!listed)
+			continue;
+		if (e[k].dir) {
+			rpl_strbuf_addf(db, "F:%s\n", e[k].name);
+			if (e[k].mode != 0755 || e[k].uid || e[k].gid)
+				rpl_strbuf_addf(db, "M:%u:%u:%04o\n", e[k].uid, e[k].gid,
+				                e[k].mode);
+			lastdir = e[k].name;
+			lastlen = strlen(e[k].name);
+			continue;
+		}
+		if (!lastdir || dl != lastlen || strncmp(e[k].name, lastdir, lastlen)) {
+			rpl_strbuf_addf(db, "F:%.*s\n", (int)dl, e[k].name);
+			lastdir = e[k].name;
+			lastlen = dl;
+		}
+		rpl_strbuf_addf(db, "R:%s\n", slash ? slash + 1 : e[k].name);
+		if (e[k].mode != 0644 || e[k].uid || e[k].gid)
+			rpl_strbuf_addf(db, "a:%u:%u:%04o\n", e[k].uid, e[k].gid, e[k].mode);
+		x = fs_get(f, e[k].name);
+		if (x && (x->type == '0' || x->type == '2')) {
+			b64(x->sha1, 20, c);
+			rpl_strbuf_addf(db, "Z:Q1%s\n", c);
+		}
+	}
+	free(e);
+}
+
 /* /usr/lib/apk/db/installed: a record per package, in install order. */
 static void installed_db(struct fs *f, struct ipkg *pkgs, size_t n, struct rpl_strbuf *db)
 {
@@ -324,8 +428,6 @@ static void installed_db(struct fs *f, struct ipkg *pkgs, size_t n, struct rpl_s
 		const struct ipkg *p = &pkgs[i];
 		const struct rpl_apk *a = &p->apk;
 		char c[64];
-		const char *lastdir = NULL;
-		size_t lastlen = 0;
 
 		b64(a->control_sha1, 20, c);
 		rpl_strbuf_addf(db,
@@ -351,36 +453,7 @@ static void installed_db(struct fs *f, struct ipkg *pkgs, size_t n, struct rpl_s
 		        (long long)(a->builddate > 0 ? a->builddate : 0),
 		        (unsigned long long)a->file_size, (unsigned long long)a->installed_size,
 		        (long long)(a->provider_priority ? atoll(a->provider_priority) : 0), c);
-		for (size_t k = 0; k < p->npaths; k++) {
-			const struct node *x = fs_get(f, p->paths[k]);
-			const char *slash;
-			if (!x || x->pkg != (int)i)
-				continue; /* overwritten by a later package */
-			if (x->type == '5') {
-				rpl_strbuf_addf(db, "F:%s\n", x->path);
-				if (x->mode != 0755 || x->uid || x->gid)
-					rpl_strbuf_addf(db, "M:%u:%u:%04o\n", x->uid, x->gid,
-					                x->mode);
-				lastdir = x->path;
-				lastlen = strlen(x->path);
-				continue;
-			}
-			slash = strrchr(x->path, '/');
-			if (!lastdir || (size_t)(slash ? slash - x->path : 0) != lastlen ||
-			    strncmp(x->path, lastdir, lastlen)) {
-				rpl_strbuf_addf(db, "F:%.*s\n", slash ? (int)(slash - x->path) : 0,
-				                x->path);
-				lastdir = x->path;
-				lastlen = slash ? (size_t)(slash - x->path) : 0;
-			}
-			rpl_strbuf_addf(db, "R:%s\n", slash ? slash + 1 : x->path);
-			if (x->mode != 0644 || x->uid || x->gid)
-				rpl_strbuf_addf(db, "a:%u:%u:%04o\n", x->uid, x->gid, x->mode);
-			if (x->type == '0' || x->type == '2') {
-				b64(x->sha1, 20, c);
-				rpl_strbuf_addf(db, "Z:Q1%s\n", c);
-			}
-		}
+		write_files(f, p, i, db);
 		rpl_strbuf_addch(db, '\n');
 	}
 }
@@ -930,13 +1003,38 @@ static json_t *words(const char *s)
 	return a;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* `o` with its keys in bytewise order, as Go writes a map; `o` is consumed. */
+static json_t *sorted(json_t *o)
+{
+	size_t n = json_object_size(o), k = 0;
+	const char **keys = rpl_xcalloc(n + 1, sizeof(*keys));
+	json_t *out = json_object(), *v;
+	const char *key;
+
+	json_object_foreach(o, key, v)
+	{
+		keys[k++] = key;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_cstr);
+	for (size_t i = 0; i < n; i++)
+		json_object_set(out, keys[i], json_object_get(o, keys[i]));
+	free(keys);
+	json_decref(o);
+	return out;
+}
+
 static json_t *kv_object(const struct rpl_kvlist *l)
 {
 	json_t *o = json_object();
 
 	for (size_t i = 0; i < l->n; i++)
 		json_object_set_new(o, l->v[i].key.s, json_string(l->v[i].val.s));
-	return o;
+	return sorted(o);
 }
 
 /* Go's omitempty, for the fields of /etc/apko.json. */
@@ -995,7 +1093,7 @@ static json_t *accounts_json(const struct rpl_apko_accounts *a)
 
 /* /etc/apko.json: the config as it was built, packages pinned. */
 static json_t *apko_json(const struct rpl_apko_config *c, const char *oarch, char **pinned,
-                         size_t npinned)
+                         size_t npinned, json_t *annotations)
 {
 	json_t *j = json_object(), *contents = json_object(), *l;
 
@@ -1043,8 +1141,8 @@ static json_t *apko_json(const struct rpl_apko_config *c, const char *oarch, cha
 		}
 		json_object_set_new(j, "paths", l);
 	}
-	if (c->annotations.n)
-		json_object_set_new(j, "annotations", kv_object(&c->annotations));
+	if (json_object_size(annotations))
+		json_object_set(j, "annotations", annotations);
 	if (c->volumes.n) {
 		l = json_array();
 		for (size_t i = 0; i < c->volumes.n; i++)
@@ -1109,6 +1207,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 	char **keys = NULL, **specs = NULL, **world = NULL, **pinned = NULL, *layout = NULL;
 	char **urls = NULL;
 	struct rpl_lock_pkg *locked = NULL;
+	json_t *annotations = NULL, *labels = NULL;
 	size_t nkeys = 0, nspecs = 0, nres = 0, npk = 0;
 	struct rpl_resolved_pkg *res = NULL;
 	struct ipkg *pkgs = NULL;
@@ -1124,12 +1223,29 @@ int rpl_image_build(struct rpl_image_opts *o)
 		return -RPL_ESCHEMA;
 	c = &img->config;
 	oarch = oci_arch(o->arch, &variant);
-	if (c->contents.has_baseimage || (*c->entrypoint.type.s))
-		return rpl_error(-RPL_EUSAGE,
-		                 "%s: %s is not supported by the native assembler (use "
-		                 "apko)",
-		                 o->file,
-		                 c->contents.has_baseimage ? "a base image" : "an entrypoint type");
+	if (c->contents.has_baseimage || (*c->entrypoint.type.s)) {
+		err = rpl_error(
+		        -RPL_EUSAGE, "%s: %s is not supported by the native assembler (use apko)",
+		        o->file, c->contents.has_baseimage ? "a base image" : "an entrypoint type");
+		goto out;
+	}
+	if (c->has_layering)
+		say("%s: layering is not done by the native assembler: one layer", o->file);
+	/* The config's annotations; --annotations k:v win. */
+	annotations = kv_object(&c->annotations);
+	for (size_t i = 0; i < o->nannotations; i++) {
+		const char *colon = strchr(o->annotations[i], ':');
+		if (!colon || colon == o->annotations[i]) {
+			err = rpl_error(-RPL_EUSAGE, "--annotations wants KEY:VALUE, not '%s'",
+			                o->annotations[i]);
+			goto out;
+		}
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_add(&t, o->annotations[i], (size_t)(colon - o->annotations[i]));
+		json_object_set_new(annotations, t.buf, json_string(colon + 1));
+	}
+	annotations = sorted(annotations);
+	rpl_strbuf_reset(&t);
 	keys = rpl_xcalloc(c->contents.keyring.n + o->nkeyrings + 1, sizeof(*keys));
 	for (size_t i = 0; i < c->contents.keyring.n; i++)
 		keys[nkeys++] = (char *)c->contents.keyring.v[i].s;
@@ -1217,6 +1333,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 	}
 	qsort(pinned, nres, sizeof(*pinned), cmp_str);
 	/* The database, the world, the repositories, the keys. */
+	rpl_strbuf_reset(&t);
 	installed_db(&f, pkgs, npk, &t);
 	fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644);
 	rpl_strbuf_reset(&t);
@@ -1240,10 +1357,10 @@ int rpl_image_build(struct rpl_image_opts *o)
 	}
 	accounts(&f, &c->accounts);
 	{
-		char *s = dumps(apko_json(c, oarch, pinned, nres));
+		char *s = dumps(apko_json(c, oarch, pinned, nres, annotations));
 		rpl_strbuf_reset(&t);
 		rpl_strbuf_addf(&t, "%s\n", s);
-		fs_file(&f, "etc/apko.json", t.buf, t.len, 0644);
+		fs_file(&f, "etc/apko.json", t.buf, t.len, 0444);
 		free(s);
 	}
 	if ((err = mutate_paths(&f, c)))
@@ -1275,12 +1392,26 @@ int rpl_image_build(struct rpl_image_opts *o)
 		json_t *m, *layers;
 		int has_path = 0;
 
+		const char *title = json_string_value(
+		                   json_object_get(annotations, "org.opencontainers.image.title")),
+		           *vendor = json_string_value(
+		                   json_object_get(annotations, "org.opencontainers.image.vendor"));
+		/* The manifest's annotations, which the config repeats as its labels. */
+		labels = json_deep_copy(annotations);
+		json_object_set_new(labels, "org.opencontainers.image.created",
+		                    json_string(created));
+		labels = sorted(labels);
+		rpl_strbuf_reset(&t);
+		if (title && vendor)
+			rpl_strbuf_addf(&t, "%s by %s", title, vendor);
+		else
+			rpl_strbuf_addstr(&t, "This is a ripple single-layer image");
 		json_object_set_new(cfg, "architecture", json_string(oarch));
 		json_object_set_new(cfg, "author", json_string("ripple"));
 		json_object_set_new(cfg, "created", json_string(created));
-		json_array_append_new(hist, json_pack("{s:s,s:s,s:s,s:s}", "author", "ripple",
-		                                      "created", created, "created_by", "ripple",
-		                                      "comment", "a ripple single-layer image"));
+		json_array_append_new(hist,
+		                      json_pack("{s:s,s:s,s:s,s:s}", "author", "ripple", "created",
+		                                created, "created_by", "ripple", "comment", t.buf));
 		json_object_set_new(cfg, "history", hist);
 		json_object_set_new(cfg, "os", json_string("linux"));
 		json_object_set_new(rootfs, "type", json_string("layers"));
@@ -1290,20 +1421,34 @@ int rpl_image_build(struct rpl_image_opts *o)
 			json_object_set_new(inner, "Cmd", words(c->cmd.s));
 		if (*c->entrypoint.command.s)
 			json_object_set_new(inner, "Entrypoint", words(c->entrypoint.command.s));
-		for (size_t i = 0; i < c->environment.n; i++) {
-			rpl_strbuf_reset(&t);
-			rpl_strbuf_addf(&t, "%s=%s", c->environment.v[i].key.s,
-			                c->environment.v[i].val.s);
-			json_array_append_new(env, json_string(t.buf));
-			has_path |= !strcmp(c->environment.v[i].key.s, "PATH");
+		{
+			/* K=V sorted, with apko's PATH and SSL_CERT_FILE unless set. */
+			char **kv = rpl_xcalloc(c->environment.n + 3, sizeof(*kv));
+			size_t nkv = 0;
+			int has_ssl = 0;
+			for (size_t i = 0; i < c->environment.n; i++) {
+				rpl_strbuf_reset(&t);
+				rpl_strbuf_addf(&t, "%s=%s", c->environment.v[i].key.s,
+				                c->environment.v[i].val.s);
+				kv[nkv++] = rpl_strbuf_detach(&t);
+				has_path |= !strcmp(c->environment.v[i].key.s, "PATH");
+				has_ssl |= !strcmp(c->environment.v[i].key.s, "SSL_CERT_FILE");
+			}
+			if (!has_path)
+				kv[nkv++] = rpl_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:"
+				                        "/usr/bin:/usr/sbin:/sbin:/bin");
+			if (!has_ssl)
+				kv[nkv++] = rpl_xstrdup(
+				        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt");
+			qsort(kv, nkv, sizeof(*kv), cmp_cstr);
+			for (size_t i = 0; i < nkv; i++) {
+				json_array_append_new(env, json_string(kv[i]));
+				free(kv[i]);
+			}
+			free(kv);
 		}
-		if (!has_path)
-			json_array_append_new(env,
-			                      json_string("PATH=/usr/local/sbin:/usr/local/bin:"
-			                                  "/usr/sbin:/usr/bin:/sbin:/bin"));
 		json_object_set_new(inner, "Env", env);
-		if (c->annotations.n)
-			json_object_set_new(inner, "Labels", kv_object(&c->annotations));
+		json_object_set(inner, "Labels", labels);
 		if (*c->accounts.run_as.s)
 			json_object_set_new(inner, "User", json_string(c->accounts.run_as.s));
 		if (*c->work_dir.s)
@@ -1331,12 +1476,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 		                      descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
 		                                 gz.len, layer_digest));
 		json_object_set_new(m, "layers", layers);
-		{
-			json_t *ann = kv_object(&c->annotations);
-			json_object_set_new(ann, "org.opencontainers.image.created",
-			                    json_string(created));
-			json_object_set_new(m, "annotations", ann);
-		}
+		json_object_set(m, "annotations", labels);
 		ms = dumps(m);
 		mlen = strlen(ms);
 		if (!(err = put_blob(layout, ms, mlen, o->digest)))
@@ -1361,7 +1501,7 @@ out:
 		rpl_apk_release(&pkgs[i].apk);
 		free(pkgs[i].file);
 		for (size_t k = 0; k < pkgs[i].npaths; k++)
-			free(pkgs[i].paths[k]);
+			free(pkgs[i].paths[k].name);
 		free(pkgs[i].paths);
 	}
 	for (size_t i = 0; pinned && i < nres; i++)
@@ -1370,6 +1510,8 @@ out:
 		free(urls[i]);
 	free(urls);
 	rpl_imglock_free(locked, locked ? nres : 0);
+	json_decref(annotations);
+	json_decref(labels);
 	for (size_t i = 0; i < nspecs; i++) {
 		if (repos[i].loaded)
 			rpl_apkindex_release(&repos[i].idx);

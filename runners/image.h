@@ -36,10 +36,12 @@ struct rpl_image_opts {
 	size_t nkeyrings;
 	const char *cache_dir;     /* downloads */
 	int64_t source_date_epoch; /* < 0: $SOURCE_DATE_EPOCH, else 0 */
-	const char *lockfile;      /* install exactly what this apko.lock.json lists */
-	const char *lock_out;      /* record what was installed into this apko.lock.json */
-	char digest[80];           /* out: the manifest digest, "sha256:..." */
-	char layout[4096];         /* out: the OCI layout written, out_dir/<name> */
+	char *const *annotations;  /* "KEY:VALUE", over the config's (apko's --annotations) */
+	size_t nannotations;
+	const char *lockfile; /* install exactly what this apko.lock.json lists */
+	const char *lock_out; /* record what was installed into this apko.lock.json */
+	char digest[80];      /* out: the manifest digest, "sha256:..." */
+	char layout[4096];    /* out: the OCI layout written, out_dir/<name> */
 };
 
 /* Assembles; progress on stdout.  Returns 0 or an error with a message. */

@@ -146,13 +146,13 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 			json_decref(old);
 			return err;
 		}
-		ks[i] = json_pack("{s:s,s:s,s:s%}", "name", base_name(keys[i]), "url", keys[i],
-		                  "content", text, len);
+		ks[i] = json_pack("{s:s,s:s,s:s%}", "name", keys[i], "url", keys[i], "content",
+		                  text, len);
 		free(text);
 	}
 	qsort(ks, nkeys, sizeof(*ks), cmp_key_name);
 	for (size_t i = 0, kept = 0; i < nkeys; i++) {
-		/* One entry per name: the config's key and --keyring-append's are one key. */
+		/* One entry per name. */
 		if (i && !cmp_key_name(&ks[kept], &ks[i])) {
 			json_decref(ks[i]);
 		} else {
@@ -180,6 +180,8 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 		json_array_append_new(pl, package(&pkgs[i], arch));
 	contents = json_object();
 	json_object_set_new(contents, "keyring", keyring);
+	json_object_set_new(contents, "build_repositories", json_array());
+	json_object_set_new(contents, "runtime_repositories", json_array());
 	json_object_set_new(
 	        contents, "repositories",
 	        merge_arch(json_object_get(json_object_get(old, "contents"), "repositories"), arch,

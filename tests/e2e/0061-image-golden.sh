@@ -1,0 +1,72 @@
+#!/bin/sh
+# ripple's image assembler against apko's own golden output
+# (../shared/conformance/apko-golden: apko's internal/cli/testdata).  From
+# the same config and the same melange-built apks, for x86_64 and aarch64:
+# the uncompressed layer (diff_id) is byte for byte apko's; the config is
+# apko's but for its author; `--lock` writes apko's apko.lock.json byte for
+# byte; `--lockfile` with apko's own lock file gives the same layers.
+. "$(dirname "$0")/lib.sh"
+
+G=$RPL_SHARED/conformance/apko-golden
+[ -d "$G/golden" ] || skip "no conformance data at $G"
+
+# apko's test ran in a dir where ./testdata is this folder's packages and key.
+mkdir -p "$T/w/testdata"
+cd "$T/w"
+ln -s "$G/packages" testdata/packages
+ln -s "$G/packages/melange.rsa.pub" testdata/melange.rsa.pub
+cp "$G/apko.yaml" apko.yaml
+unset SOURCE_DATE_EPOCH
+for a in x86_64 aarch64; do
+	run 0 "$RIPPLE" native-image apko.yaml --arch $a --out-dir out --lock apko.lock.json \
+		--annotations org.opencontainers.image.title:Title \
+		--annotations org.opencontainers.image.vendor:Vendor
+done
+cmp apko.lock.json "$G/apko.lock.json" ||
+	fail "the lock file is not apko's: $(diff apko.lock.json "$G/apko.lock.json")"
+
+# golden-vs-ours: per arch, the diff_id and the config without its author.
+compare() {
+	python3 - "$G/golden" "$1" <<'PY'
+import json, sys
+
+def images(layout, nested):
+    blob = lambda d: open("%s/blobs/sha256/%s" % (layout, d.split(":")[1]), "rb").read()
+    index = json.load(open(layout + "/index.json"))
+    if nested:  # ripple's layout: index.json names the image index by tag
+        index = json.loads(blob([m["digest"] for m in index["manifests"]
+                                 if m["annotations"]["org.opencontainers.image.ref.name"] == "latest"][0]))
+    out = {}
+    for m in index["manifests"]:
+        man = json.loads(blob(m["digest"]))
+        out[m["platform"]["architecture"]] = (man, json.loads(blob(man["config"]["digest"])))
+    return out
+
+golden, ours = images(sys.argv[1], False), images(sys.argv[2], True)
+assert sorted(golden) == sorted(ours) == ["amd64", "arm64"], (sorted(golden), sorted(ours))
+for arch in golden:
+    (gm, gc), (om, oc) = golden[arch], ours[arch]
+    assert gc["rootfs"] == oc["rootfs"], (arch, gc["rootfs"], oc["rootfs"])
+    assert gm["annotations"] == om["annotations"], (arch, om["annotations"])
+    oc["author"] = gc["author"]
+    for h in oc["history"]:
+        h["author"] = h["created_by"] = "apko"
+    assert gc == oc, (arch, gc, oc)
+    print(arch, oc["rootfs"]["diff_ids"][0])
+PY
+}
+compare out/apko > "$T/cmp" || fail "not apko's image: $(cat "$T/cmp")"
+grep -q '^amd64 sha256:20f698463c2755b6dc42b7d07e959ed7455a06e7367d507e829a315898f21a01$' "$T/cmp" ||
+	fail "$(cat "$T/cmp")"
+
+# apko's own lock file drives the same install.
+for a in x86_64 aarch64; do
+	run 0 "$RIPPLE" native-image apko.yaml --arch $a --out-dir fromlock --lockfile "$G/apko.lock.json" \
+		--annotations org.opencontainers.image.title:Title \
+		--annotations org.opencontainers.image.vendor:Vendor
+	expect_out "lock file .*: 2 packages for $a"
+done
+compare fromlock/apko > "$T/cmp" || fail "not apko's image from apko's lock: $(cat "$T/cmp")"
+
+run 2 "$RIPPLE" native-image apko.yaml --annotations novalue
+expect_err '--annotations wants KEY:VALUE'
