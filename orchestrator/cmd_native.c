@@ -26,7 +26,7 @@ struct nopts {
 	char **env_files, **pipeline_dirs, **repos, **keyrings, **annotations;
 	size_t nenv, npipe, nrepos, nkeyrings, nannotations;
 	long bits;
-	const char *tag, *lockfile, *lock_out, *push_ref;
+	const char *tag, *lockfile, *lock_out, *push_ref, *docker;
 };
 
 static void push(char ***v, size_t *n, const char *s)
@@ -49,7 +49,8 @@ enum {
 	O_LOCKFILE,
 	O_LOCK,
 	O_PUSH,
-	O_ANNOTATION
+	O_ANNOTATION,
+	O_DOCKER
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -97,6 +98,9 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_PUSH:
 		o->push_ref = arg;
 		break;
+	case O_DOCKER:
+		o->docker = arg;
+		break;
 	case O_ANNOTATION:
 		if (!strchr(arg, ':') || *arg == ':')
 			rpl_die(RPL_EXIT_USAGE, "--annotations wants KEY:VALUE, not '%s'", arg);
@@ -134,6 +138,7 @@ static const struct option image_opts[] = {
 	{ "lock", required_argument, NULL, O_LOCK },
 	{ "push", required_argument, NULL, O_PUSH },
 	{ "annotations", required_argument, NULL, O_ANNOTATION },
+	{ "docker-archive", required_argument, NULL, O_DOCKER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -276,7 +281,7 @@ static const char image_usage[] =
         "usage: ripple native-image FILE [--arch A] [--out-dir DIR] [--tag TAG]\n"
         "                           [--repository-append R]... [--keyring-append KEY]...\n"
         "                           [--lockfile LOCK | --lock LOCK] [--push REF]\n"
-        "                           [--annotations KEY:VALUE]...\n"
+        "                           [--annotations KEY:VALUE]... [--docker-archive TAR]\n"
         "                           [--source-date-epoch SECS] [-C DIR]\n"
         "\n"
         "Assembles an apko image for one architecture without apko: the packages are\n"
@@ -294,7 +299,9 @@ static const char image_usage[] =
         "                   against its checksums, without resolving (LOCK must have\n"
         "                   been made from this config and its includes)\n"
         "  --push REF       then push the image to REGISTRY/REPO[:TAG] (see ripple push)\n"
-        "  --annotations KEY:VALUE  an annotation over the config's, as apko's flag\n";
+        "  --annotations KEY:VALUE  an annotation over the config's, as apko's flag\n"
+        "  --docker-archive TAR  also write the arch's image as a docker-archive tarball\n"
+        "                   (for `docker load`), tagged <name>:TAG\n";
 
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -322,6 +329,7 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 	io.source_date_epoch = o.n.source_date_epoch;
 	io.lockfile = o.lockfile;
 	io.annotations = o.annotations;
+	io.docker_archive = o.docker;
 	io.nannotations = o.nannotations;
 	io.lock_out = o.lock_out;
 	if (o.lockfile && o.lock_out)

@@ -1198,6 +1198,69 @@ static int fetch_apk(const char *url, const char *cache, const char *q1, const c
 	return 0;
 }
 
+/* One member of a docker-archive: a file of `len` bytes, owned by root, time 0. */
+static void archive_member(struct rpl_strbuf *tar, const char *name, const void *data, size_t len)
+{
+	struct rpl_tar_entry e = { 0 };
+
+	e.name = name;
+	e.type = '0';
+	e.mode = 0644;
+	e.size = len;
+	rpl_tar_header(tar, &e);
+	rpl_strbuf_add(tar, data, len);
+	rpl_tar_pad(tar, len);
+}
+
+/*
+ * The arch's image as a docker-archive (what `docker load` and skopeo's
+ * docker-archive: read): manifest.json naming the config and the gzip'd
+ * layer by digest, with REPOTAG; written atomically.
+ */
+static int docker_archive(const char *path, const char *layout, const char *config_digest,
+                          const char *layer_digest, const char *repotag)
+{
+	struct rpl_strbuf tar = RPL_STRBUF_INIT, name = RPL_STRBUF_INIT;
+	char *cfg = NULL, *layer = NULL, *bp, *ms;
+	size_t clen, llen;
+	json_t *m;
+	int err;
+
+	bp = rpl_path_join(layout, "blobs/sha256");
+	rpl_strbuf_addf(&name, "%s/%s", bp, config_digest + 7);
+	if (!(err = rpl_read_file(name.buf, &cfg, &clen))) {
+		rpl_strbuf_reset(&name);
+		rpl_strbuf_addf(&name, "%s/%s", bp, layer_digest + 7);
+		err = rpl_read_file(name.buf, &layer, &llen);
+	}
+	free(bp);
+	if (err)
+		goto out;
+	m = json_pack("[{s:s,s:[s],s:[s]}]", "Config", config_digest, "RepoTags", repotag, "Layers",
+	              layer_digest + 7);
+	rpl_strbuf_reset(&name);
+	rpl_strbuf_addf(&name, "%s.tar.gz", layer_digest + 7);
+	json_string_set(json_array_get(json_object_get(json_array_get(m, 0), "Layers"), 0),
+	                name.buf);
+	ms = dumps(m);
+	json_decref(m);
+	archive_member(&tar, config_digest, cfg, clen);
+	archive_member(&tar, name.buf, layer, llen);
+	archive_member(&tar, "manifest.json", ms, strlen(ms));
+	free(ms);
+	{
+		static const char end[1024]; /* the end: two zero blocks */
+		rpl_strbuf_add(&tar, end, sizeof(end));
+	}
+	err = rpl_write_file_atomic(path, tar.buf, tar.len);
+out:
+	free(cfg);
+	free(layer);
+	rpl_strbuf_release(&tar);
+	rpl_strbuf_release(&name);
+	return err;
+}
+
 int rpl_image_build(struct rpl_image_opts *o)
 {
 	struct rpl_image *img = rpl_image_load(o->file);
@@ -1495,6 +1558,13 @@ int rpl_image_build(struct rpl_image_opts *o)
 		free(mf);
 		say("image %s:%s for %s: manifest %s, layer %s (%zu bytes), %zu packages",
 		    img->name, o->tag, oarch, o->digest, layer_digest, gz.len, nres);
+	}
+	if (!err && o->docker_archive) {
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_addf(&t, "%s:%s", img->name, o->tag);
+		if (!(err = docker_archive(o->docker_archive, layout, config_digest, layer_digest,
+		                           t.buf)))
+			say("docker-archive %s: %s for %s", o->docker_archive, t.buf, oarch);
 	}
 out:
 	for (size_t i = 0; i < npk; i++) {

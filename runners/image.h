@@ -39,9 +39,11 @@ struct rpl_image_opts {
 	char *const *annotations;  /* "KEY:VALUE", over the config's (apko's --annotations) */
 	size_t nannotations;
 	const char *lockfile; /* install exactly what this apko.lock.json lists */
-	const char *lock_out; /* record what was installed into this apko.lock.json */
-	char digest[80];      /* out: the manifest digest, "sha256:..." */
-	char layout[4096];    /* out: the OCI layout written, out_dir/<name> */
+	const char *lock_out;
+	const char *docker_archive;
+	/* also write the arch's image here as a docker-archive */ /* record what was installed into this apko.lock.json */
+	char digest[80];   /* out: the manifest digest, "sha256:..." */
+	char layout[4096]; /* out: the OCI layout written, out_dir/<name> */
 };
 
 /* Assembles; progress on stdout.  Returns 0 or an error with a message. */

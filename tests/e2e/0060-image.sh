@@ -240,6 +240,18 @@ run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T
 (cd "$T/again/hello" && cat index.json && find blobs -type f | sort | xargs sha256sum) > "$T/d3"
 cmp -s "$T/d1" "$T/d3" || fail "native-image into another dir differs: $(diff "$T/d1" "$T/d3")"
 
+# ---- a docker-archive for `docker load`, read by skopeo ------------------------------------
+run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/again" \
+	--repository-append packages --keyring-append local.rsa.pub --docker-archive "$T/hello.tar"
+expect_out "docker-archive $T/hello.tar: hello:latest for $ociarch"
+run 0 skopeo inspect --config "docker-archive:$T/hello.tar:hello:latest"
+layer_diff=$(python3 -c "import json; print(json.load(open('$(blob "$(python3 -c "import json; print(json.load(open('$(blob "$man")'))['config']['digest'])")")'))['rootfs']['diff_ids'][0])")
+json_eq 'd["rootfs"]["diff_ids"][0]' "$layer_diff"
+json_eq 'd["config"]["Entrypoint"]' "['/usr/bin/hello']"
+run 0 skopeo copy "docker-archive:$T/hello.tar:hello:latest" "oci:$T/fromdocker:x"
+run 0 umoci unpack --rootless --image "$T/fromdocker:x" "$T/bundle2"
+cmp -s "$T/bundle2/rootfs/usr/bin/hello" "$R/usr/bin/hello" || fail "the docker-archive's hello differs"
+
 # ---- apko.lock.json: written, then read back instead of resolving ---------------------------
 run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/locked" \
 	--repository-append packages --keyring-append local.rsa.pub --lock images/hello.lock.json
