@@ -1242,8 +1242,7 @@ static int docker_archive(const char *path, const char *layout, const char *conf
 	rpl_strbuf_addf(&name, "%s.tar.gz", layer_digest + 7);
 	json_string_set(json_array_get(json_object_get(json_array_get(m, 0), "Layers"), 0),
 	                name.buf);
-	ms = dumps(m);
-	json_decref(m);
+	ms = dumps(m); /* consumes m */
 	archive_member(&tar, config_digest, cfg, clen);
 	archive_member(&tar, name.buf, layer, llen);
 	archive_member(&tar, "manifest.json", ms, strlen(ms));
