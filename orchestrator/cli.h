@@ -78,6 +78,7 @@ int rpl_cmd_history(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_hook(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_keygen(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_index(struct rpl_cli *cli, int argc, char **argv);
 

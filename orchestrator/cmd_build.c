@@ -18,6 +18,7 @@
 #include "orchestrator/state.h"
 #include "recipes/apko.h"
 #include "recipes/melange.h"
+#include "recipes/repoconfig.h"
 #include "recipes/scan.h"
 #include "runners/repo.h"
 #include "runners/runner.h"
@@ -431,7 +432,10 @@ static int built(struct build *b, struct bjob *j)
 	if (!err) {
 		memset(&rec, 0, sizeof(rec));
 		memcpy(rec.own_hash, j->plan->own, RPL_SHA256_LEN);
-		memcpy(rec.input_hash, j->plan->input, RPL_SHA256_LEN);
+		/* What it was built against, not what the plan hoped for. */
+		err = rpl_plan_built_input(b->p, j->plan, b->st, rec.input_hash);
+	}
+	if (!err) {
 		snprintf(rec.status, sizeof(rec.status), "ok");
 		rec.duration = secs(j->sj->started_ns, j->sj->finished_ns);
 		rec.finished_ns = j->sj->finished_ns;
@@ -909,8 +913,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	b.tty = isatty(STDOUT_FILENO);
 	sel = rpl_xmalloc((p.norder ? p.norder : 1) * sizeof(*sel));
 	for (size_t i = 0; i < p.norder; i++) {
-		if (!o.force && p.order[i]->recorded && o.sel.plan.mode != RPL_SELECT_STALE &&
-		    up_to_date(&b, p.order[i])) {
+		if (!o.force && o.sel.plan.mode != RPL_SELECT_STALE && up_to_date(&b, p.order[i])) {
 			b.up_to_date++;
 			continue;
 		}
@@ -918,10 +921,40 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		npkg += p.order[i]->node->kind == RPL_NODE_ORIGIN;
 	}
 	nimg = nsel - npkg;
+	pdirs = NULL;
+	if (!nsel && !o.dry_run && !o.events && !o.report && !o.junit) {
+		/* Nothing to run, nothing to record. */
+		if (b.up_to_date)
+			printf("nothing to build: the %zu selected job%s %s up to date\n",
+			       b.up_to_date, b.up_to_date == 1 ? "" : "s",
+			       b.up_to_date == 1 ? "is" : "are");
+		else
+			printf("nothing to build: no job's inputs changed since its last successful "
+			       "build\n");
+		goto done;
+	}
 
 	/* .ripple.yaml's arguments first, the command line's after them. */
-	if (!o.signing_key && scan.config.signing_key.s && *scan.config.signing_key.s)
+	if (!o.signing_key && scan.config.signing_key.s && *scan.config.signing_key.s) {
 		o.signing_key = scan.config.signing_key.s;
+		/* The repo's own key, made on first use (as Wolfi's Makefile makes
+		 * local-melange.rsa); a key named on the command line must exist. */
+		if (!o.dry_run && access(o.signing_key, F_OK) != 0) {
+			struct rpl_strbuf pub = RPL_STRBUF_INIT;
+			rpl_strbuf_addf(&pub, "%s.pub", o.signing_key);
+			if (access(pub.buf, F_OK) == 0)
+				rpl_die(RPL_EXIT_USAGE,
+				        "%s: the signing key is missing but %s exists; restore the "
+				        "key or remove both",
+				        o.signing_key, pub.buf);
+			rpl_strbuf_release(&pub);
+			if (rpl_signer_generate(o.signing_key, 4096))
+				rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+			printf("made the signing key %s and %s.pub (named by %s); keep the key "
+			       "out of git\n",
+			       o.signing_key, o.signing_key, RPL_REPOCONFIG_FILE);
+		}
+	}
 	merge_args(&o.runner_args, &o.nrunner_args, &scan.config.melange_args);
 	merge_args(&o.apko_args, &o.napko_args, &scan.config.apko_args);
 	if (o.signing_key) {

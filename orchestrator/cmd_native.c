@@ -180,6 +180,18 @@ int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 		if (stat(cfg.pipeline_dirs.v[i].s, &st) == 0)
 			push(&o.pipeline_dirs, &o.npipe, cfg.pipeline_dirs.v[i].s);
 	}
+	{
+		size_t n = cfg.source_mirrors.n;
+		char **from = rpl_xcalloc(n + 1, sizeof(*from)),
+		     **to = rpl_xcalloc(n + 1, sizeof(*to));
+		for (size_t i = 0; i < n; i++) {
+			from[i] = (char *)cfg.source_mirrors.v[i].key.s;
+			to[i] = (char *)cfg.source_mirrors.v[i].val.s;
+		}
+		o.n.mirror_from = from;
+		o.n.mirror_to = to;
+		o.n.nmirrors = n;
+	}
 	o.n.env_files = o.env_files;
 	o.n.nenv_files = o.nenv;
 	o.n.pipeline_dirs = o.pipeline_dirs;
@@ -189,6 +201,8 @@ int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 		fprintf(stderr, "ripple: %s\n", rpl_errmsg());
 	free(o.env_files);
 	free(o.pipeline_dirs);
+	free((void *)o.n.mirror_from);
+	free((void *)o.n.mirror_to);
 	rpl_repoconfig_release(&cfg);
 	return err ? RPL_EXIT_FAILED : RPL_EXIT_OK;
 }

@@ -22,6 +22,7 @@ static const struct rpl_command commands[] = {
 	{ "build", "build what the plan selects, dependencies first, and record it",
 	  rpl_cmd_build },
 	{ "history", "recent runs, failures and the slowest jobs", rpl_cmd_history },
+	{ "hook", "install or remove git hooks that build what a commit changed", rpl_cmd_hook },
 	{ "native-build", "build one recipe without melange, in a sandbox", rpl_cmd_native_build },
 	{ "native-image", "assemble one apko image without apko", rpl_cmd_native_image },
 	{ "push", "push an image of an OCI layout to a registry", rpl_cmd_push },

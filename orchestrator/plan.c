@@ -167,6 +167,18 @@ static void push_digest(struct digests *d, const uint8_t *x)
 	memcpy(d->v[d->n++], x, RPL_SHA256_LEN);
 }
 
+/* An external dependency's part of an input hash: what it is and where it comes from. */
+static void external_digest(const struct rpl_node *v, uint8_t out[RPL_SHA256_LEN])
+{
+	struct rpl_sha256 x;
+
+	rpl_sha256_init(&x);
+	rpl_sha256_update_str(&x, v->name);
+	rpl_sha256_update_str(&x, v->version);
+	rpl_sha256_update_str(&x, v->source ? v->source : "");
+	rpl_sha256_final(&x, out);
+}
+
 /*
  * Input hashes of one graph's jobs, component by component (see the top).
  * A component whose members all have a known input hash (from a snapshot)
@@ -211,15 +223,8 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 				if (job_of[ed->to->id]) {
 					push_digest(&d, job_of[ed->to->id]->input);
 				} else {
-					/* An external: what it is and where it comes from. */
-					struct rpl_sha256 x;
 					uint8_t xd[RPL_SHA256_LEN];
-					rpl_sha256_init(&x);
-					rpl_sha256_update_str(&x, ed->to->name);
-					rpl_sha256_update_str(&x, ed->to->version);
-					rpl_sha256_update_str(&x,
-					                      ed->to->source ? ed->to->source : "");
-					rpl_sha256_final(&x, xd);
+					external_digest(ed->to, xd);
 					push_digest(&d, xd);
 				}
 			}
@@ -525,6 +530,7 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 	struct rpl_job ***job_of = rpl_xcalloc(p->ngraphs ? p->ngraphs : 1, sizeof(*job_of));
 	int err = 0;
 
+	p->job_of = job_of; /* kept: rpl_plan_built_input() reads it */
 	for (size_t a = 0; a < p->ngraphs; a++)
 		job_of[a] = rpl_xcalloc(p->graphs[a].nnodes ? p->graphs[a].nnodes : 1,
 		                        sizeof(**job_of));
@@ -563,14 +569,63 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 	if (p->norder)
 		qsort(p->order, p->norder, sizeof(*p->order), cmp_order);
 out:
-	for (size_t a = 0; a < p->ngraphs; a++)
-		free(job_of[a]);
-	free(job_of);
+	return err;
+}
+
+int rpl_plan_built_input(const struct rpl_plan *p, const struct rpl_job *j, struct rpl_state *st,
+                         uint8_t out[RPL_SHA256_LEN])
+{
+	const struct rpl_graph *g = j->graph;
+	const struct rpl_node *v = j->node;
+	struct rpl_job **job_of = p->job_of ? p->job_of[g - p->graphs] : NULL;
+	struct digests d = { NULL, 0, 0 };
+	struct rpl_sha256 h;
+	int err = 0;
+
+	memcpy(out, j->input, RPL_SHA256_LEN);
+	if (!job_of || g->sccs[v->scc].n > 1)
+		return 0; /* a cycle's members share one hash: kept as planned */
+	for (size_t e = 0; e < v->ndeps && !err; e++) {
+		const struct rpl_edge *ed = &v->deps[e];
+		const struct rpl_job *dj = job_of[ed->to->id];
+		struct rpl_job_record rec;
+		uint8_t xd[RPL_SHA256_LEN];
+		int found;
+
+		if (!orders(j, ed) || ed->to->scc == v->scc)
+			continue;
+		if (!dj) {
+			external_digest(ed->to, xd);
+			push_digest(&d, xd);
+			continue;
+		}
+		found = rpl_state_job_get(st, dj->node->name, dj->kind, dj->arch, &rec);
+		if (found < 0) {
+			err = found;
+			break;
+		}
+		push_digest(&d, found && !strcmp(rec.status, "ok") ? rec.input_hash : dj->input);
+		if (found)
+			rpl_job_record_release(&rec);
+	}
+	if (!err) {
+		if (d.n)
+			qsort(d.v, d.n, RPL_SHA256_LEN, cmp_digest);
+		rpl_sha256_init(&h);
+		rpl_sha256_update(&h, j->own, RPL_SHA256_LEN);
+		for (size_t i = 0; i < d.n; i++)
+			rpl_sha256_update(&h, d.v[i], RPL_SHA256_LEN);
+		rpl_sha256_final(&h, out);
+	}
+	free(d.v);
 	return err;
 }
 
 void rpl_plan_release(struct rpl_plan *p)
 {
+	for (size_t a = 0; p->job_of && a < p->ngraphs; a++)
+		free(p->job_of[a]);
+	free(p->job_of);
 	for (size_t i = 0; i < p->njobs; i++)
 		free(p->jobs[i].reasons);
 	for (size_t a = 0; a < p->ngraphs; a++)

@@ -81,7 +81,8 @@ struct rpl_plan {
 	size_t norder;
 	char **deleted; /* recipes and images git reports deleted */
 	size_t ndeleted;
-	char *base; /* the git base, for --changed/--since */
+	char *base;               /* the git base, for --changed/--since */
+	struct rpl_job ***job_of; /* per graph, per node id: its job (after rpl_plan_select) */
 };
 
 /*
@@ -116,6 +117,17 @@ struct rpl_job *rpl_plan_find(const struct rpl_plan *p, const char *name, const 
 
 /* {"jobs":[{"name","kind","arch","reasons":[...]}]} in execution order. */
 struct json_t *rpl_plan_json(const struct rpl_plan *p);
+
+/*
+ * The input hash to record for `j` once it is built: its own hash and, for
+ * each in-repo dependency, the input hash that dependency was last built
+ * from (its planned one when it has no successful build), combined as input
+ * hashes are.  It equals j->input when every dependency is up to date; when
+ * one is stale and was not rebuilt first, the record says so, and `j`
+ * follows that dependency when it is rebuilt.  Cycle members: j->input.
+ */
+int rpl_plan_built_input(const struct rpl_plan *p, const struct rpl_job *j, struct rpl_state *st,
+                         uint8_t out[RPL_SHA256_LEN]);
 
 /* Records each selected job as built from its current inputs (status "ok"). */
 int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st);

@@ -883,6 +883,20 @@ int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, 
 		if ((err = step_done(st, s)))
 			return err;
 	}
+	/* The preloaded records stay true: a build reads what it just wrote. */
+	if (st->jobs_preloaded) {
+		const char *key = job_key(&st->mem, name, kind, arch);
+		struct rpl_strmap_slot *slot = rpl_strmap_slot(&st->jobs, key);
+		struct job_row *r = slot->value;
+		if (!r)
+			slot->value = r = rpl_arena_alloc(&st->mem, sizeof(*r));
+		memset(r, 0, sizeof(*r));
+		memcpy(r->rec.own_hash, rec->own_hash, RPL_SHA256_LEN);
+		memcpy(r->rec.input_hash, rec->input_hash, RPL_SHA256_LEN);
+		snprintf(r->rec.status, sizeof(r->rec.status), "%s", rec->status);
+		r->rec.duration = rec->duration;
+		r->rec.finished_ns = rec->finished_ns;
+	}
 	return 0;
 }
 

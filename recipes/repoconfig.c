@@ -20,6 +20,7 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("signing-key", RPL_F_STR, struct rpl_repoconfig, signing_key),
 	RPL_FIELD("melange-args", RPL_F_STRLIST, struct rpl_repoconfig, melange_args),
 	RPL_FIELD("apko-args", RPL_F_STRLIST, struct rpl_repoconfig, apko_args),
+	RPL_FIELD("source-mirrors", RPL_F_STRMAP, struct rpl_repoconfig, source_mirrors),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),

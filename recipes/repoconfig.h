@@ -7,6 +7,9 @@
  *   env-files: [build-common.env, build-${{build.arch}}.env]
  *   images: [images/STAR.apko.yaml]  globs of apko configs, besides detection (STAR = *)
  *   exclude: [scratch/STAR]          globs of files the scan skips
+ *   signing-key: local.rsa           signs packages and indexes (made when missing)
+ *   source-mirrors:                  fetch URLs under a prefix from a mirror
+ *     https://example.org/src/: sources/    (a directory or URL) first
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -29,7 +32,8 @@ struct rpl_repoconfig {
 	 * arguments for every melange and apko command. */
 	struct rpl_text signing_key;
 	struct rpl_textlist melange_args, apko_args;
-	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
+	struct rpl_kvlist source_mirrors; /* URL prefix -> directory (root-relative) or URL */
+	uint8_t digest[RPL_SHA256_LEN];   /* of the file's text; zeros when absent */
 };
 
 /*

@@ -403,6 +403,51 @@ out:
 	return err;
 }
 
+/*
+ * A uri under a configured mirror prefix is fetched from the mirror first (a
+ * directory relative to the monorepo root, as a file:// URL, or a URL); when
+ * the mirror does not have it, from the uri itself.  The digest is checked
+ * either way.
+ */
+static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, const char *sha512,
+                          char **cached)
+{
+	for (size_t i = 0; i < b->o->nmirrors; i++) {
+		const char *from = b->o->mirror_from[i], *to = b->o->mirror_to[i];
+		size_t n = strlen(from);
+		struct rpl_strbuf m = RPL_STRBUF_INIT;
+		int err;
+
+		if (!n || strncmp(uri, from, n))
+			continue;
+		if (strstr(to, "://")) {
+			rpl_strbuf_addf(&m, "%s%s", to, uri + n);
+		} else {
+			char cwd[4096];
+			if (!getcwd(cwd, sizeof(cwd)))
+				return rpl_error(-errno, "fetch: cannot know the cwd: %s",
+				                 strerror(errno));
+			rpl_strbuf_addf(&m, "file://%s%s%s%s%s", to[0] == '/' ? "" : cwd,
+			                to[0] == '/' ? "" : "/", to,
+			                n && to[strlen(to) - 1] != '/' && uri[n] != '/' ? "/" : "",
+			                uri + n);
+		}
+		err = rpl_fetch_cached(b->cache, m.buf, sha256, sha512, cached);
+		if (!err) {
+			say("fetch: %s from the mirror %s", uri, m.buf);
+			rpl_strbuf_release(&m);
+			return 0;
+		}
+		if (err == -RPL_EPARSE) { /* a mirror that serves other bytes is wrong */
+			rpl_strbuf_release(&m);
+			return err;
+		}
+		say("fetch: the mirror has no %s (%s); trying the uri", uri, rpl_errmsg());
+		rpl_strbuf_release(&m);
+	}
+	return rpl_fetch_cached(b->cache, uri, sha256, sha512, cached);
+}
+
 static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
 {
 	const char *uri = kv_get(&s->with, "uri"), *sha256 = kv_get(&s->with, "expected-sha256"),
@@ -422,7 +467,7 @@ static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
 		                 "expected-none must be set",
 		                 uri);
 	say("fetch %s", uri);
-	if ((err = rpl_fetch_cached(b->cache, uri, sha256, sha512, &cached)))
+	if ((err = fetch_mirrored(b, uri, sha256, sha512, &cached)))
 		return err;
 	say("fetch: %s verified (%s)", uri,
 	    sha256 && *sha256   ? "sha256"
@@ -662,6 +707,9 @@ static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd
 	arg(&a, "--clearenv");
 	setenv_arg(&a, "HOME", WORKSPACE);
 	setenv_arg(&a, "SOURCE_DATE_EPOCH", sde.buf);
+	/* Programs of local packages find their libraries, as they would at /usr/lib. */
+	if (b->deps)
+		setenv_arg(&a, "LD_LIBRARY_PATH", "/usr/local/lib");
 	for (size_t i = 0; i < renv->n; i++)
 		setenv_arg(&a, renv->v[i].key.s, renv->v[i].val.s);
 	/* PATH beats the recipe's environment; only a step's own PATH changes it. */

@@ -38,6 +38,10 @@ struct rpl_native_opts {
 	size_t npipeline_dirs;
 	const char *state_dir;     /* ".ripple": work/ and cache/ go there */
 	int64_t source_date_epoch; /* < 0: $SOURCE_DATE_EPOCH, else the recipe's last commit */
+	/* fetch: a uri starting with mirror_from[i] is first fetched from
+	 * mirror_to[i] + the rest (a directory, relative to the cwd, or a URL). */
+	char *const *mirror_from, *const *mirror_to;
+	size_t nmirrors;
 };
 
 /* Builds; progress and step output go to stdout and stderr.  Returns 0 or an error. */
