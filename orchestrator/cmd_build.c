@@ -12,6 +12,7 @@
 #include "common/xalloc.h"
 #include "graph/graph.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/sched.h"
 #include "orchestrator/selectors.h"
@@ -256,6 +257,14 @@ struct build {
 	int tty, status_shown;
 	int native_image; /* images assembled by ripple: their outputs differ */
 	int64_t started_ns;
+	/* The output repositories, one per arch dir, kept in memory for the run
+	 * and written when a job is about to need them or a second has passed. */
+	struct out_index {
+		char *dir;
+		struct rpl_repo_index *ix;
+		int64_t flushed_ns;
+	} * indexes;
+	size_t nindexes;
 };
 
 static int64_t now_ns(void)
@@ -407,6 +416,52 @@ static void record_run_job(struct build *b, const struct bjob *j, const char *st
 		rpl_warn("%s", rpl_errmsg());
 }
 
+/* The output repository of `dir`, opened on first use. */
+static int out_index(struct build *b, const char *dir, struct out_index **out)
+{
+	struct out_index *x;
+	int err;
+
+	for (size_t i = 0; i < b->nindexes; i++)
+		if (!strcmp(b->indexes[i].dir, dir)) {
+			*out = &b->indexes[i];
+			return 0;
+		}
+	b->indexes = rpl_xrealloc(b->indexes, (b->nindexes + 1) * sizeof(*b->indexes));
+	x = &b->indexes[b->nindexes];
+	memset(x, 0, sizeof(*x));
+	if ((err = rpl_repo_open(&x->ix, dir)))
+		return err;
+	x->dir = rpl_xstrdup(dir);
+	x->flushed_ns = now_ns();
+	b->nindexes++;
+	*out = x;
+	return 0;
+}
+
+/*
+ * Writes the indexes that changed: all of them (`all`), or those last
+ * written a second ago or more.  An index is also written at once when a
+ * package that other jobs wait for is added (built()).
+ */
+static int flush_indexes(struct build *b, int all)
+{
+	int64_t now = now_ns();
+	int err = 0;
+
+	for (size_t i = 0; i < b->nindexes; i++) {
+		struct out_index *x = &b->indexes[i];
+		if (!rpl_repo_dirty(x->ix) || (!all && now - x->flushed_ns < 1000000000))
+			continue;
+		if (rpl_repo_flush(x->ix, b->have_signer ? &b->signer : NULL)) {
+			rpl_warn("%s", rpl_errmsg());
+			err = -1;
+		}
+		x->flushed_ns = now;
+	}
+	return err;
+}
+
 /* A package's outputs go into its arch's index; the job is recorded as built. */
 static int built(struct build *b, struct bjob *j)
 {
@@ -417,8 +472,15 @@ static int built(struct build *b, struct bjob *j)
 
 	if (!strcmp(j->plan->kind, "package") && j->noutputs) {
 		char *dir = rpl_path_dirname(j->outputs[0]);
-		err = rpl_repo_add(dir, j->outputs, j->noutputs,
-		                   b->have_signer ? &b->signer : NULL);
+		struct out_index *x;
+		if (!(err = out_index(b, dir, &x)) &&
+		    !(err = rpl_repo_merge(x->ix, j->outputs, j->noutputs))) {
+			/* Jobs waiting for this one read the index: it is written now. */
+			if (j->sj->nrdeps || now_ns() - x->flushed_ns >= 1000000000) {
+				err = rpl_repo_flush(x->ix, b->have_signer ? &b->signer : NULL);
+				x->flushed_ns = now_ns();
+			}
+		}
 		free(dir);
 	}
 	for (size_t i = 0; i < j->noutputs && !err; i++) {
@@ -564,6 +626,7 @@ static void on_skipped(void *ctx, struct rpl_sched_job *sj)
 
 static void on_tick(void *ctx)
 {
+	flush_indexes(ctx, 0);
 	show_status(ctx);
 }
 
@@ -878,7 +941,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_job **sel;
 	char **pdirs, self[4096];
 	size_t nsel = 0, n = 0, npkg = 0, nimg = 0;
-	int first, status = RPL_EXIT_OK;
+	int first, status = RPL_EXIT_OK, index_failed = 0, quiet;
+	struct rpl_noop noop = { "", 0, 0 };
 	const char *run_status;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -904,6 +968,20 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	rpl_selectors_begin(cli, first, argc, argv, &o.sel, &st);
 	/* The runner is part of every own hash: the same default as `plan`. */
 	o.sel.plan.runner = o.runner;
+	/* The warm no-op, as `plan` knows it: nothing read, nothing recorded. */
+	quiet = !o.dry_run && !o.events && !o.report && !o.junit;
+	if (o.sel.plan.mode == RPL_SELECT_STALE && quiet) {
+		struct rpl_tree_files files = RPL_TREE_FILES_INIT;
+		char what[64];
+		int hit = rpl_noop_check(cli, &o.sel, st, &files, &noop, what, sizeof(what));
+		rpl_tree_files_release(&files);
+		if (hit) {
+			printf("nothing to build: no job's inputs changed since its last successful "
+			       "build\n");
+			rpl_state_close(st);
+			return RPL_EXIT_OK;
+		}
+	}
 	rpl_selectors_plan(cli, &o.sel, &scan, st, &p);
 
 	b.o = &o;
@@ -922,8 +1000,10 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	}
 	nimg = nsel - npkg;
 	pdirs = NULL;
-	if (!nsel && !o.dry_run && !o.events && !o.report && !o.junit) {
-		/* Nothing to run, nothing to record. */
+	if (!nsel && quiet) {
+		/* Nothing to run, nothing to record; the next no-op is quicker. */
+		if (o.sel.plan.mode == RPL_SELECT_STALE)
+			rpl_noop_save(st, &noop, p.njobs);
 		if (b.up_to_date)
 			printf("nothing to build: the %zu selected job%s %s up to date\n",
 			       b.up_to_date, b.up_to_date == 1 ? "" : "s",
@@ -1066,6 +1146,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	if (rpl_sched_run(b.sched, &res))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	clear_status(&b);
+	index_failed = flush_indexes(&b, 1) != 0; /* the packages are there, their index is not */
 
 	for (size_t i = 0; i < b.njobs; i++)
 		if (b.jobs[i].sj->state == RPL_SCHED_NOT_RUN)
@@ -1121,10 +1202,15 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	}
 	if (o.junit && write_junit(&b, &res, o.junit))
 		rpl_warn("%s", rpl_errmsg());
-	status = res.interrupted ? RPL_EXIT_INTERRUPTED
-	         : res.failed    ? RPL_EXIT_FAILED
-	                         : RPL_EXIT_OK;
+	status = res.interrupted              ? RPL_EXIT_INTERRUPTED
+	         : res.failed || index_failed ? RPL_EXIT_FAILED
+	                                      : RPL_EXIT_OK;
 done:
+	for (size_t i = 0; i < b.nindexes; i++) {
+		rpl_repo_close(b.indexes[i].ix);
+		free(b.indexes[i].dir);
+	}
+	free(b.indexes);
 	if (b.events)
 		fclose(b.events);
 	for (size_t i = 0; i < b.njobs; i++) {

@@ -232,7 +232,7 @@ static void memo_key(const struct rpl_cli *cli, const struct popts *o, struct rp
 	rpl_sha256_update(&h, v, sizeof(v));
 	for (size_t i = 0; i < cli->narchs; i++)
 		rpl_sha256_update_str(&h, cli->archs[i]);
-	rpl_sha256_update(&h, o->plan.runner ? o->plan.runner : "", 1);
+	rpl_sha256_update_str(&h, o->plan.runner ? o->plan.runner : "auto"); /* as rpl_plan_make */
 	rpl_sha256_final(&h, d);
 	rpl_hex(d, sizeof(d), hex);
 }
@@ -243,6 +243,38 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int rpl_noop_check(struct rpl_cli *cli, const struct popts *o, struct rpl_state *st,
+                   struct rpl_tree_files *files, struct rpl_noop *n, char *what, size_t wn)
+{
+	struct rpl_tree_print tp;
+	char memo[128] = "";
+	int64_t started = now_ns();
+
+	memset(n, 0, sizeof(*n));
+	if (rpl_tree_fingerprint(".", &tp, files) != 0)
+		return 0;
+	n->walked = 1;
+	/* A file changed within the last second may change again unseen. */
+	n->settled = tp.newest_ns < started - 1000000000;
+	memo_key(cli, o, st, &tp, n->key);
+	if (o->rescan || !rpl_state_meta_get(st, "noop:stale", memo, sizeof(memo)) ||
+	    strncmp(memo, n->key, RPL_SHA256_HEX - 1) || memo[RPL_SHA256_HEX - 1] != ' ')
+		return 0;
+	snprintf(what, wn, "%s", memo + RPL_SHA256_HEX);
+	return 1;
+}
+
+void rpl_noop_save(struct rpl_state *st, const struct rpl_noop *n, size_t njobs)
+{
+	char memo[128];
+
+	if (!n->walked || !n->settled)
+		return;
+	snprintf(memo, sizeof(memo), "%s %zu job%s", n->key, njobs, njobs == 1 ? "" : "s");
+	if (rpl_state_meta_set(st, "noop:stale", memo))
+		rpl_warn("%s", rpl_errmsg());
 }
 
 /*
@@ -304,9 +336,8 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	uint8_t skey[RPL_SHA256_LEN];
 	int walked = 0, from_snapshot = 0;
 
-	char key[RPL_SHA256_HEX], memo[128] = "";
+	struct rpl_noop noop = { "", 0, 0 };
 	int64_t started = now_ns();
-	int memo_ok = 0;
 	struct git_ask ask = { NULL, NULL, 0, "" };
 	uv_thread_t asker;
 	int asking = 0;
@@ -322,26 +353,25 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		if (!asking)
 			ask_git(&ask);
 	}
-	if (o.plan.mode == RPL_SELECT_STALE || o.plan.mode == RPL_SELECT_CHANGED)
-		walked = rpl_tree_fingerprint(".", &tp, &files) == 0;
-	if (asking)
-		uv_thread_join(&asker);
 	/* The warm no-op: the same tree, records and options as a plan that
 	 * had nothing to do. */
-	if (o.plan.mode == RPL_SELECT_STALE && walked && !o.rescan) {
-		memo_ok = tp.newest_ns < started - 1000000000;
-		memo_key(cli, &o, st, &tp, key);
-		if (rpl_state_meta_get(st, "noop:stale", memo, sizeof(memo)) &&
-		    !strncmp(memo, key, RPL_SHA256_HEX - 1) && memo[RPL_SHA256_HEX - 1] == ' ') {
+	if (o.plan.mode == RPL_SELECT_STALE) {
+		char what[64];
+		if (rpl_noop_check(cli, &o, st, &files, &noop, what, sizeof(what))) {
 			if (cli->json)
 				printf("{\n  \"jobs\": []\n}\n");
 			else
-				printf("nothing to do: %s up to date\n", memo + RPL_SHA256_HEX);
+				printf("nothing to do: %s up to date\n", what);
 			rpl_state_close(st);
 			rpl_tree_files_release(&files);
 			return RPL_EXIT_OK;
 		}
+		walked = noop.walked;
+	} else if (o.plan.mode == RPL_SELECT_CHANGED) {
+		walked = rpl_tree_fingerprint(".", &tp, &files) == 0;
 	}
+	if (asking)
+		uv_thread_join(&asker);
 	/* --changed with nothing changed: no recipe needs reading. */
 	if (o.plan.mode == RPL_SELECT_CHANGED) {
 		int err = ask.err;
@@ -392,11 +422,8 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	}
 	if (o.plan.mode == RPL_SELECT_CHANGED)
 		rpl_changes_release(&changes);
-	if (o.plan.mode == RPL_SELECT_STALE && !p.norder && memo_ok) {
-		snprintf(memo, sizeof(memo), "%s %zu job%s", key, p.njobs, p.njobs == 1 ? "" : "s");
-		if (rpl_state_meta_set(st, "noop:stale", memo))
-			rpl_warn("%s", rpl_errmsg());
-	}
+	if (o.plan.mode == RPL_SELECT_STALE && !p.norder)
+		rpl_noop_save(st, &noop, p.njobs);
 	if (cli->json) {
 		json_t *j = rpl_plan_json(&p);
 		rpl_cli_print_json(j);

@@ -167,6 +167,21 @@ static void push_digest(struct digests *d, const uint8_t *x)
 	memcpy(d->v[d->n++], x, RPL_SHA256_LEN);
 }
 
+/* An input hash: sha256 of the own hash and the dependencies' digests, sorted. */
+static void combine(const uint8_t own[RPL_SHA256_LEN], struct digests *d,
+                    uint8_t out[RPL_SHA256_LEN])
+{
+	struct rpl_sha256 h;
+
+	if (d->n)
+		qsort(d->v, d->n, RPL_SHA256_LEN, cmp_digest);
+	rpl_sha256_init(&h);
+	rpl_sha256_update(&h, own, RPL_SHA256_LEN);
+	for (size_t i = 0; i < d->n; i++)
+		rpl_sha256_update(&h, d->v[i], RPL_SHA256_LEN);
+	rpl_sha256_final(&h, out);
+}
+
 /* An external dependency's part of an input hash: what it is and where it comes from. */
 static void external_digest(const struct rpl_node *v, uint8_t out[RPL_SHA256_LEN])
 {
@@ -229,13 +244,7 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 				}
 			}
 			if (s->n == 1) {
-				if (d.n)
-					qsort(d.v, d.n, RPL_SHA256_LEN, cmp_digest);
-				rpl_sha256_init(&h);
-				rpl_sha256_update(&h, j->own, RPL_SHA256_LEN);
-				for (size_t i = 0; i < d.n; i++)
-					rpl_sha256_update(&h, d.v[i], RPL_SHA256_LEN);
-				rpl_sha256_final(&h, j->input);
+				combine(j->own, &d, j->input);
 				d.n = 0;
 			}
 		}
@@ -579,7 +588,6 @@ int rpl_plan_built_input(const struct rpl_plan *p, const struct rpl_job *j, stru
 	const struct rpl_node *v = j->node;
 	struct rpl_job **job_of = p->job_of ? p->job_of[g - p->graphs] : NULL;
 	struct digests d = { NULL, 0, 0 };
-	struct rpl_sha256 h;
 	int err = 0;
 
 	memcpy(out, j->input, RPL_SHA256_LEN);
@@ -608,15 +616,8 @@ int rpl_plan_built_input(const struct rpl_plan *p, const struct rpl_job *j, stru
 		if (found)
 			rpl_job_record_release(&rec);
 	}
-	if (!err) {
-		if (d.n)
-			qsort(d.v, d.n, RPL_SHA256_LEN, cmp_digest);
-		rpl_sha256_init(&h);
-		rpl_sha256_update(&h, j->own, RPL_SHA256_LEN);
-		for (size_t i = 0; i < d.n; i++)
-			rpl_sha256_update(&h, d.v[i], RPL_SHA256_LEN);
-		rpl_sha256_final(&h, out);
-	}
+	if (!err)
+		combine(j->own, &d, out);
 	free(d.v);
 	return err;
 }

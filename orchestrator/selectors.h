@@ -38,4 +38,24 @@ void rpl_selectors_begin(struct rpl_cli *cli, int first, int argc, char **argv, 
 void rpl_selectors_plan(struct rpl_cli *cli, struct popts *o, struct rpl_scan *scan,
                         struct rpl_state *st, struct rpl_plan *p);
 
+/*
+ * The warm no-op of the default (staleness) selection, shared by `plan`
+ * and `build`: the memo in the state store says whether a plan with the
+ * same tree, records, options and ripple binary had nothing to do
+ * (orchestrator/memo.h).  rpl_noop_check walks the tree (into `files`, for
+ * the caller's other uses) and returns 1 on a hit with the job count in
+ * `what`; rpl_noop_save records a plan that turned out to have nothing to
+ * do.  Only for RPL_SELECT_STALE.
+ */
+struct rpl_noop {
+	char key[65];
+	int walked;  /* the tree was walked: `files` is filled */
+	int settled; /* no file changed in the last second: a memo may be saved */
+};
+
+struct rpl_tree_files;
+int rpl_noop_check(struct rpl_cli *cli, const struct popts *o, struct rpl_state *st,
+                   struct rpl_tree_files *files, struct rpl_noop *n, char *what, size_t wn);
+void rpl_noop_save(struct rpl_state *st, const struct rpl_noop *n, size_t njobs);
+
 #endif

@@ -2,7 +2,13 @@
  * The external runner: melange and apko as child processes.  Each job's
  * process runs in a session of its own (setsid), so that stopping a job
  * stops everything it started; its stdout and stderr go to the job's log.
+ *
+ * Children are started with posix_spawn (glibc's is a vfork-style clone: no
+ * copy of ripple's page tables, which for a big plan cost more than a
+ * trivial job itself) and watched through a pidfd on the loop.  Kernels
+ * without pidfd_open (before 5.3) get libuv's uv_spawn instead.
  */
+#define _GNU_SOURCE /* posix_spawn's SETSID and addchdir_np (glibc 2.29) */
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
@@ -10,15 +16,20 @@
 #include "runners/runner.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 const char *rpl_run_status_name(enum rpl_run_status s)
 {
@@ -30,6 +41,7 @@ const char *rpl_run_status_name(enum rpl_run_status s)
 struct ext {
 	struct rpl_runner base;
 	struct rpl_external_opts o;
+	int pidfd; /* 1: posix_spawn + pidfd; 0: uv_spawn */
 };
 
 enum stage { BUILD, TEST };
@@ -38,7 +50,10 @@ struct ext_job {
 	struct ext *r;
 	struct rpl_run_job *job;
 	uv_loop_t *loop;
-	uv_process_t proc;
+	uv_process_t proc; /* uv_spawn's child */
+	uv_poll_t poll;    /* or posix_spawn's, watched through its pidfd */
+	pid_t pid;
+	int pidfd;
 	uv_timer_t timeout, grace;
 	int log_fd;
 	enum stage stage;
@@ -303,9 +318,8 @@ static int last_ripple_line(struct ext_job *e, char *out, size_t n)
 	return found;
 }
 
-static void proc_exited(uv_process_t *p, int64_t status, int sig)
+static void job_exited(struct ext_job *e, int64_t status, int sig, uv_handle_t *h)
 {
-	struct ext_job *e = p->data;
 	int image = !strcmp(e->job->kind, "image");
 	int native = image ? e->r->o.native_image != NULL : e->r->o.native != NULL;
 	const char *what = e->stage == TEST ? "test"
@@ -332,7 +346,75 @@ static void proc_exited(uv_process_t *p, int64_t status, int sig)
 		snprintf(e->message, sizeof(e->message), "%s %s exited with status %lld", prog,
 		         what, (long long)status);
 	}
-	uv_close((uv_handle_t *)p, proc_closed);
+	uv_close(h, proc_closed);
+}
+
+static void proc_exited(uv_process_t *p, int64_t status, int sig)
+{
+	job_exited(p->data, status, sig, (uv_handle_t *)p);
+}
+
+/* The pidfd is readable: the child has exited. */
+static void pidfd_ready(uv_poll_t *w, int status, int events)
+{
+	struct ext_job *e = w->data;
+	int st = 0;
+	pid_t got;
+
+	(void)status;
+	(void)events;
+	do
+		got = waitpid(e->pid, &st, WNOHANG);
+	while (got < 0 && errno == EINTR);
+	if (got == 0)
+		return; /* not yet */
+	uv_poll_stop(w);
+	close(e->pidfd);
+	e->pidfd = -1;
+	if (got < 0)
+		job_exited(e, 127, 0, (uv_handle_t *)w);
+	else
+		job_exited(e, WIFEXITED(st) ? WEXITSTATUS(st) : 0,
+		           WIFSIGNALED(st) ? WTERMSIG(st) : 0, (uv_handle_t *)w);
+}
+
+/* posix_spawn in a session of its own, stdin from /dev/null, output to the log. */
+static int spawn_pidfd(struct ext_job *e, char **argv)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, e->log_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, e->log_fd, 2);
+	if (e->r->o.root)
+		posix_spawn_file_actions_addchdir_np(&fa, e->r->o.root);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	                                      POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&e->pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc)
+		return rpl_error(-rc, "cannot run %s: %s", argv[0], strerror(rc));
+	e->pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0);
+	if (e->pidfd < 0) {
+		rc = errno;
+		kill(-e->pid, SIGKILL);
+		waitpid(e->pid, NULL, 0);
+		return rpl_error(-rc, "cannot watch %s: pidfd_open: %s", argv[0], strerror(rc));
+	}
+	uv_poll_init(e->loop, &e->poll, e->pidfd);
+	e->poll.data = e;
+	uv_poll_start(&e->poll, UV_READABLE, pidfd_ready);
+	return 0;
 }
 
 static int spawn(struct ext_job *e)
@@ -362,13 +444,18 @@ static int spawn(struct ext_job *e)
 	logf_(e, "\n");
 	e->proc.data = e;
 	e->stage_start = uv_hrtime();
-	rc = uv_spawn(e->loop, &e->proc, &po);
-	if (rc) {
+	if (e->r->pidfd) {
+		if ((rc = spawn_pidfd(e, argv)))
+			logf_(e, "# ripple: %s\n", rpl_errmsg());
+	} else if ((rc = uv_spawn(e->loop, &e->proc, &po))) {
 		rc = rpl_error(-RPL_ELIB, "cannot run %s: %s", argv[0], uv_strerror(rc));
 		logf_(e, "# ripple: %s\n", rpl_errmsg());
 		/* A failed spawn still leaves a handle to close. */
 		uv_close((uv_handle_t *)&e->proc, NULL);
 	} else {
+		e->pid = e->proc.pid;
+	}
+	if (!rc) {
 		e->handles++;
 		e->running = 1;
 	}
@@ -378,8 +465,8 @@ static int spawn(struct ext_job *e)
 
 static void kill_group(struct ext_job *e, int sig)
 {
-	if (e->running && e->proc.pid > 0)
-		kill(-e->proc.pid, sig);
+	if (e->running && e->pid > 0)
+		kill(-e->pid, sig);
 }
 
 static void grace_over(uv_timer_t *t)
@@ -507,5 +594,14 @@ struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o)
 	r->base.cancel = ext_cancel;
 	r->base.free = ext_free;
 	r->o = *o;
+	/* pidfd_open (Linux 5.3) on ourselves tells whether the kernel has it;
+	 * RIPPLE_SPAWN=uv asks for libuv's way regardless (the tests use it). */
+	{
+		const char *how = getenv("RIPPLE_SPAWN");
+		int fd = how && !strcmp(how, "uv") ? -1 : (int)syscall(SYS_pidfd_open, getpid(), 0);
+		r->pidfd = fd >= 0;
+		if (fd >= 0)
+			close(fd);
+	}
 	return &r->base;
 }

@@ -2,6 +2,8 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/strmap.h"
+#include "common/arena.h"
 #include "common/xalloc.h"
 #include "runners/apk.h"
 
@@ -368,6 +370,8 @@ struct record {
 struct records {
 	struct record *v;
 	size_t n, alloc;
+	struct rpl_strmap at;  /* key -> index + 1 in v */
+	struct rpl_arena keys; /* the map's keys */
 };
 
 /* "P\nV" of a record's text, or NULL when it lacks either. */
@@ -401,17 +405,34 @@ static char *record_key(const char *text)
 static void merge(struct records *rs, char *text)
 {
 	char *key = record_key(text);
+	struct rpl_strmap_slot *slot;
 
-	for (size_t i = 0; key && i < rs->n; i++)
-		if (rs->v[i].key && !strcmp(rs->v[i].key, key)) {
-			free(rs->v[i].text);
-			free(key);
-			rs->v[i].text = text;
-			return;
-		}
+	if (key && (slot = rpl_strmap_slot(&rs->at, key))->value) {
+		size_t i = (size_t)(uintptr_t)slot->value - 1;
+		free(rs->v[i].text);
+		free(key);
+		rs->v[i].text = text;
+		return;
+	}
+	if (key) {
+		slot->key = rpl_arena_strdup(&rs->keys, key); /* the map keeps its own copy */
+		slot->value = (void *)(uintptr_t)(rs->n + 1);
+	}
 	RPL_ALLOC_GROW(rs->v, rs->n + 1, rs->alloc);
 	rs->v[rs->n].text = text;
 	rs->v[rs->n++].key = key;
+}
+
+static void records_release(struct records *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->v[i].text);
+		free(rs->v[i].key);
+	}
+	free(rs->v);
+	rpl_strmap_release(&rs->at);
+	rpl_arena_release(&rs->keys);
+	memset(rs, 0, sizeof(*rs));
 }
 
 /* Splits an APKINDEX text into records at blank lines. */
@@ -486,44 +507,87 @@ static int sign(const struct rpl_signer *k, const void *data, size_t len, struct
 	return err;
 }
 
-int rpl_repo_add(const char *dir, char *const *apks, size_t n, const struct rpl_signer *key)
-{
-	char *path = rpl_path_join(dir, "APKINDEX.tar.gz"), *data = NULL;
-	struct records rs = { NULL, 0, 0 };
-	struct rpl_strbuf text = RPL_STRBUF_INIT, tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT,
-	                  out = RPL_STRBUF_INIT;
-	char *description = NULL;
-	size_t len;
-	int err = rpl_read_file(path, &data, &len);
+struct rpl_repo_index {
+	char *path;
+	struct records rs;
+	char *description;
+	int dirty;
+};
 
+int rpl_repo_open(struct rpl_repo_index **out, const char *dir)
+{
+	struct rpl_repo_index *ix = rpl_xcalloc(1, sizeof(*ix));
+	char *data = NULL;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	rpl_arena_init(&ix->rs.keys);
+	ix->path = rpl_path_join(dir, "APKINDEX.tar.gz");
+	err = rpl_read_file(ix->path, &data, &len);
 	if (!err) {
 		struct index_read r;
-		if ((err = read_index(path, data, len, &r)))
-			goto out;
-		split_records(&rs, r.text);
-		description = r.description;
-		r.description = NULL;
-		index_read_release(&r);
-	} else if (err != -ENOENT) {
-		goto out;
+		if (!(err = read_index(ix->path, data, len, &r))) {
+			split_records(&ix->rs, r.text);
+			ix->description = r.description;
+			r.description = NULL;
+			index_read_release(&r);
+		}
+	} else if (err == -ENOENT) {
+		err = 0;
+		ix->dirty = 1; /* written on the first flush, even empty */
 	}
-	err = 0;
+	free(data);
+	if (err) {
+		err = rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
+		rpl_repo_close(ix);
+		return err;
+	}
+	*out = ix;
+	return 0;
+}
+
+int rpl_repo_merge(struct rpl_repo_index *ix, char *const *apks, size_t n)
+{
+	char **recs = rpl_xcalloc(n + 1, sizeof(*recs));
+	int err = 0;
+
+	/* All or nothing: every apk is read before any record goes in. */
 	for (size_t i = 0; i < n && !err; i++) {
 		struct rpl_apk a;
 		if (!(err = rpl_apk_read(apks[i], &a))) {
-			merge(&rs, rpl_apk_index_record(&a));
+			recs[i] = rpl_apk_index_record(&a);
 			rpl_apk_release(&a);
 		}
 	}
+	for (size_t i = 0; i < n; i++) {
+		if (!err)
+			merge(&ix->rs, recs[i]);
+		else
+			free(recs[i]);
+	}
+	free(recs);
 	if (err)
-		goto out;
-	for (size_t i = 0; i < rs.n; i++)
-		rpl_strbuf_addstr(&text, rs.v[i].text);
+		return rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
+	ix->dirty |= n > 0;
+	return 0;
+}
+
+int rpl_repo_flush(struct rpl_repo_index *ix, const struct rpl_signer *key)
+{
+	struct rpl_strbuf text = RPL_STRBUF_INIT, tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT,
+	                  out = RPL_STRBUF_INIT;
+	int err = 0;
+
+	if (!ix->dirty)
+		return 0;
+	for (size_t i = 0; i < ix->rs.n; i++)
+		rpl_strbuf_addstr(&text, ix->rs.v[i].text);
 	{
 		struct tar_file files[2] = {
 			{ "APKINDEX", text.buf ? text.buf : "", text.len, NULL },
-			{ "DESCRIPTION", description ? description : "",
-			  description ? strlen(description) : 0, NULL },
+			{ "DESCRIPTION", ix->description ? ix->description : "",
+			  ix->description ? strlen(ix->description) : 0, NULL },
 		};
 		if ((err = tar_make(files, 2, 1, &tar)) || (err = gzip(tar.buf, tar.len, &gz)))
 			goto out;
@@ -531,21 +595,42 @@ int rpl_repo_add(const char *dir, char *const *apks, size_t n, const struct rpl_
 	if (key && (err = sign(key, gz.buf, gz.len, &out)))
 		goto out;
 	rpl_strbuf_add(&out, gz.buf, gz.len);
-	err = rpl_write_file_atomic(path, out.buf, out.len);
+	if (!(err = rpl_write_file_atomic(ix->path, out.buf, out.len)))
+		ix->dirty = 0;
 out:
 	if (err)
-		err = rpl_error(err, "cannot update '%s': %s", path, rpl_errmsg());
-	for (size_t i = 0; i < rs.n; i++) {
-		free(rs.v[i].text);
-		free(rs.v[i].key);
-	}
-	free(rs.v);
-	free(description);
-	free(data);
-	free(path);
+		err = rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
 	rpl_strbuf_release(&text);
 	rpl_strbuf_release(&tar);
 	rpl_strbuf_release(&gz);
 	rpl_strbuf_release(&out);
+	return err;
+}
+
+int rpl_repo_dirty(const struct rpl_repo_index *ix)
+{
+	return ix->dirty;
+}
+
+void rpl_repo_close(struct rpl_repo_index *ix)
+{
+	if (!ix)
+		return;
+	records_release(&ix->rs);
+	free(ix->description);
+	free(ix->path);
+	free(ix);
+}
+
+int rpl_repo_add(const char *dir, char *const *apks, size_t n, const struct rpl_signer *key)
+{
+	struct rpl_repo_index *ix;
+	int err = rpl_repo_open(&ix, dir);
+
+	if (err)
+		return err;
+	if (!(err = rpl_repo_merge(ix, apks, n)))
+		err = rpl_repo_flush(ix, key);
+	rpl_repo_close(ix);
 	return err;
 }

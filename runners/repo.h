@@ -39,6 +39,22 @@ int rpl_signer_sign(const struct rpl_signer *k, const void *data, size_t len, un
 int rpl_repo_add(const char *dir, char *const *apks, size_t n, const struct rpl_signer *key);
 
 /*
+ * The same in steps, for a build that adds packages as they finish: the
+ * index of `dir` read once (rpl_repo_open; none yet is an empty one), apks
+ * merged in memory (rpl_repo_merge: all of them or, on error, none), and
+ * written whole and atomically, signed when `key` is given, when the caller
+ * wants it current on disk (rpl_repo_flush; nothing to do when nothing was
+ * merged since the last).  Records are found by name and version in
+ * constant time, so a run that adds thousands of packages stays linear.
+ */
+struct rpl_repo_index;
+int rpl_repo_open(struct rpl_repo_index **ix, const char *dir);
+int rpl_repo_merge(struct rpl_repo_index *ix, char *const *apks, size_t n);
+int rpl_repo_flush(struct rpl_repo_index *ix, const struct rpl_signer *key);
+int rpl_repo_dirty(const struct rpl_repo_index *ix); /* merged since the last flush */
+void rpl_repo_close(struct rpl_repo_index *ix);
+
+/*
  * The APKINDEX text of an index file (its signature, if any, set aside),
  * malloc'd in *text; *signer gets the key name of its signature or NULL.
  * Returns 0 or an error.

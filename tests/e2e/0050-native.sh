@@ -10,15 +10,7 @@
 # nothing; no network in the sandbox; the same inputs give the same bytes;
 # a foreign arch is refused.
 . "$(dirname "$0")/lib.sh"
-
-command -v bwrap >/dev/null || skip "bubblewrap is not installed"
-command -v cc >/dev/null || skip "no C compiler"
-bwrap --ro-bind / / true 2>/dev/null || skip "bubblewrap cannot make a sandbox here"
-case $(uname -m) in
-x86_64) arch=x86_64 ;;
-aarch64 | arm64) arch=aarch64 ;;
-*) skip "no native arch mapping for $(uname -m)" ;;
-esac
+need_sandbox cc
 
 # The source tarball and a web server for it.
 mkdir -p "$T/src/libhello-1.0" "$T/www" "$T/repo"

@@ -8,16 +8,7 @@
 # keyring, a missing package and a conflict fail with clear messages; a push
 # to a docker-registry on 127.0.0.1 gives the digest written locally.
 . "$(dirname "$0")/lib.sh"
-
-for tool in bwrap skopeo umoci cc; do
-	command -v $tool >/dev/null || skip "$tool is not installed"
-done
-bwrap --ro-bind / / true 2>/dev/null || skip "bubblewrap cannot make a sandbox here"
-case $(uname -m) in
-x86_64) arch=x86_64 ociarch=amd64 ;;
-aarch64 | arm64) arch=aarch64 ociarch=arm64 ;;
-*) skip "no native arch mapping for $(uname -m)" ;;
-esac
+need_sandbox skopeo umoci cc
 printf 'int main(void){return 0;}' > "$T/static.c"
 cc -static -o "$T/static" "$T/static.c" 2>/dev/null || skip "no static libc to link with"
 

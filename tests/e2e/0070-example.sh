@@ -10,16 +10,7 @@
 # gone; (5) the nightly run with one broken recipe, then fixed; (6) SIGINT
 # during a build, then a rerun finishes only the rest.
 . "$(dirname "$0")/lib.sh"
-
-for tool in bwrap skopeo umoci cc git; do
-	command -v $tool >/dev/null || skip "$tool is not installed"
-done
-bwrap --ro-bind / / true 2>/dev/null || skip "bubblewrap cannot make a sandbox here"
-case $(uname -m) in
-x86_64) arch=x86_64 ociarch=amd64 ;;
-aarch64 | arm64) arch=aarch64 ociarch=arm64 ;;
-*) skip "no native arch mapping for $(uname -m)" ;;
-esac
+need_sandbox skopeo umoci cc git
 EXAMPLE=$RPL_SOURCE_DIR/examples/monorepo
 [ -f "$EXAMPLE/libmsg.yaml" ] || fail "no example at $EXAMPLE"
 # apko or melange on PATH would be used instead of ripple's own runners.
@@ -157,6 +148,10 @@ expect_out '^Greetings from libmsg, ripple users!$'
 # ---- (3) a no-op build does nothing and says so ------------------------------------------
 run 0 "$RIPPLE" build
 expect_out '^nothing to build: no job.s inputs changed since its last successful build$'
+sleep 1.1 # past the second in which a no-op is not memoised
+run 0 "$RIPPLE" build
+run 0 "$RIPPLE" build # from the memo of the last no-op
+expect_out '^nothing to build: no job.s inputs changed since its last successful build$'
 run 0 "$RIPPLE" build words
 expect_out '^nothing to build: the 3 selected jobs are up to date$'
 run 0 "$RIPPLE" build --changed
@@ -165,6 +160,11 @@ expect_out '^nothing to build: the 3 selected jobs are up to date$'
 run 0 "$RIPPLE" history
 expect_out '^  3 '
 if grep -q '^  4 ' "$T/out"; then fail "a no-op build was recorded as a run"; fi
+# The memo never hides a change.
+echo '# an edit' >> motd.yaml
+run 0 "$RIPPLE" build
+expect_out '^run 4: 3 jobs \(1 package, 2 images\)'
+git checkout -q motd.yaml
 
 # ---- (4) a post-commit hook builds what a commit changed -----------------------------------
 fresh s4

@@ -151,3 +151,18 @@ bad_case() {
 	try "$1" check_bad "$d" "$2" "$3" "$4" "${5:-}"
 }
 
+
+# need_sandbox TOOL...: skips unless bubblewrap and the TOOLs are installed
+# and bubblewrap can make a sandbox here; sets $arch (apk's name for this
+# machine) and $ociarch.
+need_sandbox() {
+	for tool in bwrap "$@"; do
+		command -v "$tool" >/dev/null || skip "$tool is not installed"
+	done
+	bwrap --ro-bind / / true 2>/dev/null || skip "bubblewrap cannot make a sandbox here"
+	case $(uname -m) in
+	x86_64) arch=x86_64 ociarch=amd64 ;;
+	aarch64 | arm64) arch=aarch64 ociarch=arm64 ;;
+	*) skip "no native arch mapping for $(uname -m)" ;;
+	esac
+}
