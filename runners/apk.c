@@ -182,6 +182,51 @@ out:
 	return err;
 }
 
+/*
+ * The scripts of a control section: every entry but .PKGINFO whose mode has
+ * r-x for all (apk's rule for what goes into scripts.tar), in order.  The
+ * section has no end blocks: reading stops at its end.
+ */
+static int control_scripts(const void *tar, size_t len, struct rpl_apk *a)
+{
+	struct archive *ar = archive_read_new();
+	struct archive_entry *e;
+	int err = 0;
+
+	archive_read_support_format_tar(ar);
+	if (archive_read_open_memory(ar, tar, len) != ARCHIVE_OK) {
+		err = rpl_error(-RPL_EPARSE, "not a tar archive: %s", archive_error_string(ar));
+		goto out;
+	}
+	while (!err && archive_read_next_header(ar, &e) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(e);
+		la_int64_t size = archive_entry_size(e);
+		struct rpl_apk_script *sc;
+
+		if (!n || !strcmp(n, ".PKGINFO") || archive_entry_filetype(e) != AE_IFREG ||
+		    (archive_entry_perm(e) & 0555) != 0555)
+			continue;
+		if (size < 0 || size > (la_int64_t)MAX_CONTROL) {
+			err = rpl_error(-RPL_EPARSE, "%s is too large", n);
+			break;
+		}
+		a->scripts = rpl_xrealloc(a->scripts, (a->nscripts + 1) * sizeof(*a->scripts));
+		sc = &a->scripts[a->nscripts++];
+		sc->name = rpl_xstrdup(n);
+		sc->mode = archive_entry_perm(e);
+		sc->len = (size_t)size;
+		sc->data = rpl_xmalloc(sc->len + 1);
+		if (archive_read_data(ar, sc->data, sc->len) != size) {
+			err = rpl_error(-RPL_EPARSE, "%s is cut short", n);
+			break;
+		}
+		sc->data[sc->len] = '\0';
+	}
+out:
+	archive_read_free(ar);
+	return err;
+}
+
 static void push(char ***v, size_t *n, const char *s)
 {
 	*v = rpl_xrealloc(*v, (*n + 1) * sizeof(**v));
@@ -247,6 +292,8 @@ static void parse_pkginfo(struct rpl_apk *a, char *text)
 			set_once(&a->replaces_priority, val);
 		else if (!strcmp(key, "datahash"))
 			set_once(&a->datahash, val);
+		else if (!strcmp(key, "triggers"))
+			set_once(&a->triggers, val);
 	}
 }
 
@@ -314,6 +361,8 @@ int rpl_apk_read(const char *path, struct rpl_apk *a)
 	}
 	a->pkginfo_len = pkginfo_len;
 	parse_pkginfo(a, pkginfo);
+	if ((err = control_scripts(out.buf, out.len, a)))
+		goto bad;
 	if (!a->pkgname || !a->pkgver)
 		err = rpl_error(-RPL_EPARSE, "'%s': .PKGINFO has no %s", path,
 		                a->pkgname ? "pkgver" : "pkgname");
@@ -354,6 +403,7 @@ void rpl_apk_release(struct rpl_apk *a)
 		            &a->datahash,
 		            &a->provider_priority,
 		            &a->replaces_priority,
+		            &a->triggers,
 		            &a->signature_key };
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
@@ -361,6 +411,11 @@ void rpl_apk_release(struct rpl_apk *a)
 	free_list(a->depends, a->ndepends);
 	free_list(a->provides, a->nprovides);
 	free_list(a->replaces, a->nreplaces);
+	for (size_t i = 0; i < a->nscripts; i++) {
+		free(a->scripts[i].name);
+		free(a->scripts[i].data);
+	}
+	free(a->scripts);
 	memset(a, 0, sizeof(*a));
 	a->builddate = -1;
 }

@@ -33,6 +33,14 @@ struct rpl_apk {
 	uint64_t control_off, data_off;
 	uint8_t signature_sha1[RPL_SHA1_LEN]; /* of the signature member, when there is one */
 	char *signature_key; /* "melange.rsa.pub" of .SIGN.RSA256.melange.rsa.pub, or NULL */
+	char *triggers;      /* `triggers =` of .PKGINFO: space-separated paths, or NULL */
+	struct rpl_apk_script {
+		char *name; /* ".post-install", ... */
+		char *data;
+		size_t len;
+		unsigned mode;
+	} * scripts; /* the control section's scripts, in its order */
+	size_t nscripts;
 };
 
 /*

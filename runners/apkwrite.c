@@ -541,20 +541,59 @@ static char *pkginfo(const struct rpl_apk_meta *m, uint64_t size, const struct n
 		rpl_strbuf_addf(&b, "provider_priority = %s\n", m->provider_priority);
 	if (m->replaces_priority && *m->replaces_priority)
 		rpl_strbuf_addf(&b, "replaces_priority = %s\n", m->replaces_priority);
+	if (m->ntriggers) {
+		rpl_strbuf_addstr(&b, "triggers = ");
+		for (size_t i = 0; i < m->ntriggers; i++)
+			rpl_strbuf_addf(&b, "%s ", m->triggers[i]); /* melange's trailing space */
+		rpl_strbuf_addch(&b, '\n');
+	}
 	rpl_strbuf_addf(&b, "datahash = %s\n", datahash);
 	return rpl_strbuf_detach(&b);
 }
 
-/* A section of one entry and no end blocks (control, signature). */
+/* One file of a section without end blocks (control, signature), owned by root. */
+static void section_entry(struct rpl_strbuf *tar, const char *name, unsigned mode, const void *data,
+                          size_t len, int64_t sde)
+{
+	struct rpl_tar_entry e = { name, '0', mode, len, sde, NULL, "root", NULL };
+
+	rpl_tar_header(tar, &e);
+	rpl_strbuf_add(tar, data, len);
+	rpl_tar_pad(tar, len);
+}
+
+/* A section of one entry and no end blocks (the signature). */
 static void one_entry_section(const char *name, const void *data, size_t len, int64_t sde,
                               struct rpl_strbuf *gz)
 {
 	struct rpl_strbuf tar = RPL_STRBUF_INIT;
-	struct rpl_tar_entry e = { name, '0', 0644, len, sde, NULL, "root", NULL };
 
-	rpl_tar_header(&tar, &e);
-	rpl_strbuf_add(&tar, data, len);
-	rpl_tar_pad(&tar, len);
+	section_entry(&tar, name, 0644, data, len, sde);
+	gzip_buf(tar.buf, tar.len, gz);
+	rpl_strbuf_release(&tar);
+}
+
+/* The control section: .PKGINFO, then each non-empty scriptlet in bytewise name order. */
+static void control_section(const struct rpl_apk_meta *m, const char *info, struct rpl_strbuf *gz)
+{
+	const struct {
+		const char *name, *text;
+	} scripts[] = {
+		{ ".post-deinstall", m->post_deinstall },
+		{ ".post-install", m->post_install },
+		{ ".post-upgrade", m->post_upgrade },
+		{ ".pre-deinstall", m->pre_deinstall },
+		{ ".pre-install", m->pre_install },
+		{ ".pre-upgrade", m->pre_upgrade },
+		{ ".trigger", m->trigger },
+	};
+	struct rpl_strbuf tar = RPL_STRBUF_INIT;
+
+	section_entry(&tar, ".PKGINFO", 0644, info, strlen(info), m->source_date_epoch);
+	for (size_t i = 0; i < sizeof(scripts) / sizeof(*scripts); i++)
+		if (scripts[i].text && *scripts[i].text)
+			section_entry(&tar, scripts[i].name, 0755, scripts[i].text,
+			              strlen(scripts[i].text), m->source_date_epoch);
 	gzip_buf(tar.buf, tar.len, gz);
 	rpl_strbuf_release(&tar);
 }
@@ -620,7 +659,7 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 		goto out;
 	hex(digest, 32, datahash);
 	info = pkginfo(m, t.size, &depends, &provides, datahash);
-	one_entry_section(".PKGINFO", info, strlen(info), m->source_date_epoch, &control);
+	control_section(m, info, &control);
 	if (key) {
 		unsigned char *s;
 		size_t slen;

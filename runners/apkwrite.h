@@ -2,7 +2,8 @@
  * Writing APK v2 packages as melange does (reference/melange.md §4): a data
  * section (a tar of the package tree with an APK-TOOLS.checksum.SHA1 PAX
  * record per file and link, mtimes at SOURCE_DATE_EPOCH, owners 0:0), a
- * control section (.PKGINFO in melange's field order, no end blocks) whose
+ * control section (.PKGINFO in melange's field order, then the scriptlets
+ * in bytewise name order, no end blocks) whose
  * `datahash` is the SHA-256 of the compressed data section, and, with a key,
  * a signature section over the compressed control section.  The same tree,
  * metadata and SOURCE_DATE_EPOCH give the same bytes.
@@ -39,6 +40,12 @@ struct rpl_apk_meta {
 	const char *provider_priority, *replaces_priority; /* may be NULL */
 	int64_t source_date_epoch;
 	int no_commands, no_depends, no_provides; /* the package's options */
+	/* Scriptlets (NULL or empty: none), written into the control section
+	 * as melange does (mode 0755), and the trigger's paths (`triggers =`). */
+	const char *pre_install, *post_install, *pre_deinstall, *post_deinstall;
+	const char *pre_upgrade, *post_upgrade, *trigger;
+	char *const *triggers;
+	size_t ntriggers;
 };
 
 /*

@@ -421,6 +421,58 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
 	free(e);
 }
 
+/*
+ * /usr/lib/apk/db/scripts.tar and triggers, as apk keeps them: each
+ * package's scripts (in install order) as `<name>-<version>.Q1<control
+ * SHA-1><script>` at SOURCE_DATE_EPOCH, then the end blocks; a line
+ * `Q1<control SHA-1> <paths>` per package with triggers.
+ */
+static void scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t sde)
+{
+	struct rpl_strbuf tar = RPL_STRBUF_INIT, trig = RPL_STRBUF_INIT, name = RPL_STRBUF_INIT;
+	static const char end[1024];
+	char c[64];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rpl_apk *a = &pkgs[i].apk;
+		b64(a->control_sha1, 20, c);
+		for (size_t k = 0; k < a->nscripts; k++) {
+			struct rpl_tar_entry e = { 0 };
+			rpl_strbuf_reset(&name);
+			rpl_strbuf_addf(&name, "%s-%s.Q1%s%s", a->pkgname, a->pkgver, c,
+			                a->scripts[k].name);
+			e.name = name.buf;
+			e.type = '0';
+			e.mode = a->scripts[k].mode;
+			e.size = a->scripts[k].len;
+			e.mtime = sde;
+			e.owner = "root";
+			rpl_tar_header(&tar, &e);
+			rpl_strbuf_add(&tar, a->scripts[k].data, a->scripts[k].len);
+			rpl_tar_pad(&tar, a->scripts[k].len);
+		}
+		if (a->triggers) {
+			const char *p = a->triggers;
+			rpl_strbuf_addf(&trig, "Q1%s", c);
+			while (*p) {
+				size_t w;
+				p += strspn(p, " ");
+				w = strcspn(p, " ");
+				if (w)
+					rpl_strbuf_addf(&trig, " %.*s", (int)w, p);
+				p += w;
+			}
+			rpl_strbuf_addch(&trig, '\n');
+		}
+	}
+	rpl_strbuf_add(&tar, end, sizeof(end));
+	fs_file(f, "usr/lib/apk/db/scripts.tar", tar.buf, tar.len, 0644);
+	fs_file(f, "usr/lib/apk/db/triggers", trig.buf ? trig.buf : "", trig.len, 0644);
+	rpl_strbuf_release(&tar);
+	rpl_strbuf_release(&trig);
+	rpl_strbuf_release(&name);
+}
+
 /* /usr/lib/apk/db/installed: a record per package, in install order. */
 static void installed_db(struct fs *f, struct ipkg *pkgs, size_t n, struct rpl_strbuf *db)
 {
@@ -1394,10 +1446,15 @@ int rpl_image_build(struct rpl_image_opts *o)
 		say("locked %zu packages for %s in %s", npk, o->arch, o->lock_out);
 	}
 	qsort(pinned, nres, sizeof(*pinned), cmp_str);
+	/* SOURCE_DATE_EPOCH: the option, the environment, else the newest package. */
+	bde = o->source_date_epoch >= 0 ? o->source_date_epoch
+	      : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
+	                                : bde;
 	/* The database, the world, the repositories, the keys. */
 	rpl_strbuf_reset(&t);
 	installed_db(&f, pkgs, npk, &t);
 	fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644);
+	scripts_db(&f, pkgs, npk, bde);
 	rpl_strbuf_reset(&t);
 	for (size_t i = 0; i < nres; i++)
 		rpl_strbuf_addf(&t, "%s\n", pinned[i]);
@@ -1435,9 +1492,6 @@ int rpl_image_build(struct rpl_image_opts *o)
 	}
 
 	/* The layer, its config, the manifest. */
-	bde = o->source_date_epoch >= 0 ? o->source_date_epoch
-	      : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
-	                                : bde;
 	rfc3339(bde, created, sizeof(created));
 	layer_tar(&f, &tar);
 	digest_of(tar.buf, tar.len, diff_id);

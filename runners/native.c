@@ -1001,7 +1001,8 @@ static void text_list(const struct rpl_textlist *l, char ***out, size_t *n)
 /* Writes the apk of one (sub)package. */
 static int package(struct build *b, const char *name, const char *desc,
                    const struct rpl_dependencies *deps, const struct rpl_pkg_options *opts,
-                   char *const *trees, size_t ntrees, const struct rpl_signer *key)
+                   const struct rpl_scriptlets *sc, char *const *trees, size_t ntrees,
+                   const struct rpl_signer *key)
 {
 	const struct rpl_package *p = &b->r->package;
 	struct rpl_apk_meta m;
@@ -1030,6 +1031,14 @@ static int package(struct build *b, const char *name, const char *desc,
 	m.no_commands = opts->no_commands;
 	m.no_depends = opts->no_depends;
 	m.no_provides = opts->no_provides;
+	m.pre_install = sc->pre_install.s;
+	m.post_install = sc->post_install.s;
+	m.pre_deinstall = sc->pre_deinstall.s;
+	m.post_deinstall = sc->post_deinstall.s;
+	m.pre_upgrade = sc->pre_upgrade.s;
+	m.post_upgrade = sc->post_upgrade.s;
+	m.trigger = sc->trigger_script.s;
+	text_list(&sc->trigger_paths, (char ***)&m.triggers, &m.ntriggers);
 	rpl_strbuf_addf(&odir, "%s/%s", b->o->out_dir, b->o->arch);
 	rpl_strbuf_addf(&path, "%s/%s-%s.apk", odir.buf, name, b->version);
 	if (!(err = rpl_mkdirs(odir.buf)))
@@ -1041,6 +1050,7 @@ static int package(struct build *b, const char *name, const char *desc,
 	free((void *)m.depends);
 	free((void *)m.provides);
 	free((void *)m.replaces);
+	free((void *)m.triggers);
 	free(licenses);
 	free(dir);
 	free(tree);
@@ -1147,8 +1157,8 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		have_key = 1;
 	}
 	err = package(&b, b.r->package.name.s, b.r->package.description.s,
-	              &b.r->package.dependencies, &b.r->package.options, trees, ntrees,
-	              have_key ? &key : NULL);
+	              &b.r->package.dependencies, &b.r->package.options, &b.r->package.scriptlets,
+	              trees, ntrees, have_key ? &key : NULL);
 	for (size_t i = 0; i < b.r->nsubpackages && !err; i++) {
 		const struct rpl_subpackage *sp = &b.r->subpackages[i];
 		int enabled = 0;
@@ -1159,8 +1169,8 @@ int rpl_native_build(const struct rpl_native_opts *o)
 			err = package(&b, sp->name.s,
 			              *sp->description.s ? sp->description.s
 			                                 : b.r->package.description.s,
-			              &sp->dependencies, &sp->options, trees, ntrees,
-			              have_key ? &key : NULL);
+			              &sp->dependencies, &sp->options, &sp->scriptlets, trees,
+			              ntrees, have_key ? &key : NULL);
 	}
 out:
 	if (have_key)

@@ -55,6 +55,16 @@ package:
   dependencies:
     runtime:
       - hello
+  scriptlets:
+    post-install: |
+      #!/bin/sh
+      echo motd installed
+    trigger:
+      script: |
+        #!/bin/sh
+        echo motd triggered
+      paths:
+        - /usr/share/motd
 pipeline:
   - runs: |
       mkdir -p ${{targets.destdir}}/etc
@@ -195,6 +205,21 @@ assert d["paths"][2] == {"path": "/usr/bin/hi", "type": "symlink", "source": "/u
 assert d["archs"] == [{"x86_64": "amd64", "aarch64": "arm64"}[sys.argv[2] if len(sys.argv) > 2 else "x86_64"]]
 PY
 	fail "apko.json: $(cat "$R/etc/apko.json")"
+
+# The packages' scripts and triggers, as apk records them (not run).
+python3 - "$R/usr/lib/apk/db/scripts.tar" "$R/usr/lib/apk/db/triggers" "$R/usr/lib/apk/db/installed" <<'PY' ||
+import re, sys, tarfile
+t = tarfile.open(sys.argv[1])
+names = t.getnames()
+inst = open(sys.argv[3]).read()
+q1 = re.search(r"^P:motd\nV:3-r0\n(?:.*\n)*?C:(Q1\S+)", inst, re.M).group(1)
+assert names == ["motd-3-r0.%s.post-install" % q1, "motd-3-r0.%s.trigger" % q1], names
+m = t.getmember(names[0])
+assert m.mode == 0o755 and m.mtime == 1700000000 and m.uname == "root", (oct(m.mode), m.mtime, m.uname)
+assert t.extractfile(m).read() == b"#!/bin/sh\necho motd installed\n"
+assert open(sys.argv[2]).read() == "%s /usr/share/motd\n" % q1, open(sys.argv[2]).read()
+PY
+	fail "scripts.tar or triggers"
 
 # Modes and owners come from the layer itself, not from umoci's rootless mapping.
 blob() { echo "images/hello/blobs/sha256/${1#sha256:}"; }

@@ -159,6 +159,54 @@ static void test_same_bytes_twice(void **state)
 }
 
 /* A shared library and a program built here: so: provides and depends. */
+/* Scriptlets: in the control section after .PKGINFO, bytewise, 0755; the trigger's paths. */
+static void test_scriptlets(void **state)
+{
+	char *tree = in_dir("tree"), *apk = in_dir("s.apk");
+	static char *const paths[] = { "/usr/share/fonts", "/usr/lib/modules" };
+	struct rpl_apk_meta m;
+	struct rpl_apk back;
+	struct rpl_strbuf names = RPL_STRBUF_INIT;
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+
+	(void)state;
+	rpl_test_write_file(dir, "tree/usr/share/s/x", "x\n");
+	meta(&m, "scripted");
+	m.post_install = "#!/bin/sh\necho installed\n";
+	m.pre_deinstall = "#!/bin/sh\necho going\n";
+	m.trigger = "#!/bin/sh\nfc-cache\n";
+	m.pre_upgrade = ""; /* empty: not written */
+	m.triggers = paths;
+	m.ntriggers = 2;
+	assert_int_equal(rpl_apk_write(tree, NULL, 0, &m, NULL, apk, NULL), 0);
+	/* The first gzip member is the control section (unsigned). */
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	assert_int_equal(archive_read_open_filename(a, apk, 65536), ARCHIVE_OK);
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(e);
+		if (n[0] != '.')
+			break;
+		rpl_strbuf_addf(&names, "%s %o\n", n, (unsigned)archive_entry_perm(e));
+		assert_int_equal(archive_entry_mtime(e), 1700000000);
+	}
+	archive_read_free(a);
+	assert_string_equal(names.buf, ".PKGINFO 644\n.post-install 755\n.pre-deinstall 755\n"
+	                               ".trigger 755\n");
+	assert_int_equal(rpl_apk_read(apk, &back), 0);
+	assert_string_equal(back.triggers, "/usr/share/fonts /usr/lib/modules ");
+	assert_int_equal(back.nscripts, 3);
+	assert_string_equal(back.scripts[0].name, ".post-install");
+	assert_string_equal(back.scripts[0].data, "#!/bin/sh\necho installed\n");
+	assert_int_equal(back.scripts[0].mode, 0755);
+	assert_string_equal(back.scripts[2].name, ".trigger");
+	rpl_apk_release(&back);
+	rpl_strbuf_release(&names);
+	free(tree);
+	free(apk);
+}
+
 static void test_elf_analysis(void **state)
 {
 	char cmd[2048], *tree = in_dir("out/libx"), *dev = in_dir("out/libx-dev"),
@@ -242,10 +290,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_names_and_links),
-		T(test_same_bytes_twice),
-		T(test_elf_analysis),
-		T(test_errors),
+		T(test_names_and_links), T(test_same_bytes_twice), T(test_scriptlets),
+		T(test_elf_analysis),    T(test_errors),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
