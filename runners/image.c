@@ -580,7 +580,7 @@ static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 		rpl_strbuf_addf(&pw, "%s:x:%u:%u:Account created by apko:%s:%s\n", u->username.s,
 		                u->uid, u->has_gid ? u->gid : u->uid, home,
 		                *u->shell.s ? u->shell.s : "/bin/sh");
-		if (home[0] == '/' && home[1] && !fs_get(f, home + 1)) {
+		if (home[0] == '/' && home[1] && safe(home + 1) && !fs_get(f, home + 1)) {
 			h = fs_put(f, home + 1, '5');
 			h->type = '5';
 			h->mode = 0700;
@@ -1215,8 +1215,8 @@ static int cmp_str(const void *a, const void *b)
  * SHA-1 (`Q1...`), the data section's SHA-256 against `datahash` and, from a
  * lock file, against its recorded checksum.
  */
-static int fetch_apk(const char *url, const char *cache, const char *q1, const char *data_sum,
-                     struct ipkg *out)
+static int fetch_apk(const char *url, const char *cache, const char *from, const char *q1,
+                     const char *data_sum, struct ipkg *out)
 {
 	char c[64], hex[65];
 	int err;
@@ -1232,7 +1232,7 @@ static int fetch_apk(const char *url, const char *cache, const char *q1, const c
 	b64(out->apk.control_sha1, 20, c);
 	if (q1 && (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c)))
 		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)",
-		                 out->file, data_sum ? "the lock file" : "the index", q1);
+		                 out->file, from, q1);
 	for (int i = 0; i < 32; i++)
 		sprintf(hex + 2 * i, "%02x", out->apk.data_sha256[i]);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
@@ -1290,6 +1290,10 @@ static int docker_archive(const char *path, const char *layout, const char *conf
 		goto out;
 	m = json_pack("[{s:s,s:[s],s:[s]}]", "Config", config_digest, "RepoTags", repotag, "Layers",
 	              layer_digest + 7);
+	if (!m) {
+		err = rpl_error(-RPL_EUSAGE, "docker-archive: the tag '%s' is not UTF-8", repotag);
+		goto out;
+	}
 	rpl_strbuf_reset(&name);
 	rpl_strbuf_addf(&name, "%s.tar.gz", layer_digest + 7);
 	json_string_set(json_array_get(json_object_get(json_array_get(m, 0), "Layers"), 0),
@@ -1356,7 +1360,11 @@ int rpl_image_build(struct rpl_image_opts *o)
 		}
 		rpl_strbuf_reset(&t);
 		rpl_strbuf_add(&t, o->annotations[i], (size_t)(colon - o->annotations[i]));
-		json_object_set_new(annotations, t.buf, json_string(colon + 1));
+		if (json_object_set_new(annotations, t.buf, json_string(colon + 1))) {
+			err = rpl_error(-RPL_EUSAGE, "--annotations '%s': not UTF-8",
+			                o->annotations[i]);
+			goto out;
+		}
 	}
 	annotations = sorted(annotations);
 	rpl_strbuf_reset(&t);
@@ -1412,7 +1420,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 	pinned = rpl_xcalloc(nres + 1, sizeof(*pinned));
 	for (size_t i = 0; i < nres && !err; i++) {
 		struct ipkg *pk = &pkgs[npk++];
-		if ((err = fetch_apk(urls[i], o->cache_dir,
+		if ((err = fetch_apk(urls[i], o->cache_dir, locked ? "the lock file" : "the index",
 		                     locked ? locked[i].checksum : res[i].pkg->checksum,
 		                     locked ? locked[i].data_checksum : NULL, pk)))
 			break;
@@ -1467,8 +1475,8 @@ int rpl_image_build(struct rpl_image_opts *o)
 		char *text, *dst;
 		size_t len;
 		const char *base = strrchr(keys[i], '/');
-		if (rpl_read_file(keys[i], &text, &len))
-			continue;
+		if ((err = rpl_read_file(keys[i], &text, &len)))
+			goto out; /* a key that cannot be read is an error, not a silent gap */
 		dst = rpl_path_join("etc/apk/keys", base ? base + 1 : keys[i]);
 		fs_file(&f, dst, text, len, 0644);
 		free(dst);

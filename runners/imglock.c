@@ -10,10 +10,15 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static void b64(const uint8_t *d, size_t n, const char *prefix, char *out)
 {
@@ -123,10 +128,25 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 	json_t *old = NULL, *root, *contents, *keyring, *rl, *pl, **ks;
 	const char *v;
 	char *text;
-	int err;
+	int err, lockfd;
 
 	if ((err = rpl_imglock_config_checksum(img, sum)))
 		return err;
+	/* Read, merged and written under a lock on its directory (the file is
+	 * replaced, and a lock file would be left in the user's tree): two
+	 * archs locking at once both keep their packages. */
+	{
+		char *dir = rpl_path_dirname(path);
+		lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
+			err = rpl_error(-errno, "cannot lock '%s': %s", dir, strerror(errno));
+			free(dir);
+			if (lockfd >= 0)
+				close(lockfd);
+			return err;
+		}
+		free(dir);
+	}
 	/* What another arch's run wrote stays while the config is the same. */
 	old = json_load_file(path, 0, NULL);
 	v = json_string_value(json_object_get(json_object_get(old, "config"), "checksum"));
@@ -136,19 +156,24 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 	}
 	keyring = json_array();
 	ks = rpl_xcalloc(nkeys + 1, sizeof(*ks));
-	for (size_t i = 0; i < nkeys; i++) {
+	for (size_t i = 0; i < nkeys && !err; i++) {
 		size_t len;
-		if ((err = rpl_read_file(keys[i], &text, &len))) {
-			for (size_t k = 0; k < i; k++)
-				json_decref(ks[k]);
-			free(ks);
-			json_decref(keyring);
-			json_decref(old);
-			return err;
-		}
+		if ((err = rpl_read_file(keys[i], &text, &len)))
+			break;
 		ks[i] = json_pack("{s:s,s:s,s:s%}", "name", keys[i], "url", keys[i], "content",
 		                  text, len);
 		free(text);
+		if (!ks[i])
+			err = rpl_error(-RPL_EPARSE, "%s: a key that is not UTF-8 text", keys[i]);
+	}
+	if (err) {
+		for (size_t k = 0; k < nkeys; k++)
+			json_decref(ks[k]);
+		free(ks);
+		json_decref(keyring);
+		json_decref(old);
+		close(lockfd);
+		return err;
 	}
 	qsort(ks, nkeys, sizeof(*ks), cmp_key_name);
 	for (size_t i = 0, kept = 0; i < nkeys; i++) {
@@ -192,8 +217,12 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 	                   pl));
 	root = json_pack("{s:s,s:{s:s,s:s},s:o}", "version", "v1", "config", "name",
 	                 base_name(img->file), "checksum", sum, "contents", contents);
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	{
+	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (!text) {
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: cannot encode the lock file (a name that is not UTF-8?)",
+		                path);
+	} else {
 		struct rpl_strbuf b = RPL_STRBUF_INIT;
 		rpl_strbuf_addf(&b, "%s\n", text);
 		err = rpl_write_file_atomic(path, b.buf, b.len);
@@ -202,6 +231,7 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 	free(text);
 	json_decref(root);
 	json_decref(old);
+	close(lockfd);
 	return err;
 }
 

@@ -80,9 +80,16 @@ static void resp_release(struct resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* One request.  Returns 0 (see r->code) or an error for no answer at all. */
-static int request(const struct reg *g, const char *method, const char *url, const char *ctype,
-                   const void *body, size_t len, struct resp *r)
+enum auth { AUTH_NONE, AUTH_REGISTRY, AUTH_BASIC };
+
+/*
+ * One request.  AUTH_REGISTRY sends the token or the Basic credentials,
+ * AUTH_BASIC the credentials only (to a token realm), AUTH_NONE nothing (a
+ * URL on another host, such as an upload location elsewhere).  Returns 0
+ * (see r->code) or an error for no answer at all.
+ */
+static int request(const struct reg *g, enum auth how, const char *method, const char *url,
+                   const char *ctype, const void *body, size_t len, struct resp *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -96,6 +103,9 @@ static int request(const struct reg *g, const char *method, const char *url, con
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* A transfer that stalls (under 1 KB/s for a minute) fails instead of hanging. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
@@ -112,9 +122,9 @@ static int request(const struct reg *g, const char *method, const char *url, con
 		h = curl_slist_append(h, auth.buf);
 		rpl_strbuf_reset(&auth);
 	}
-	if (g->token)
+	if (how == AUTH_REGISTRY && g->token)
 		rpl_strbuf_addf(&auth, "Authorization: Bearer %s", g->token);
-	else if (g->basic)
+	else if (how != AUTH_NONE && g->basic)
 		rpl_strbuf_addf(&auth, "Authorization: Basic %s", g->basic);
 	if (auth.len)
 		h = curl_slist_append(h, auth.buf);
@@ -132,19 +142,44 @@ static int request(const struct reg *g, const char *method, const char *url, con
 	return 0;
 }
 
-/* A parameter of a WWW-Authenticate header: key="value". */
+/*
+ * A parameter of a WWW-Authenticate challenge (`Bearer k1="v1",k2=v2`): the
+ * list is walked pair by pair, so a key that appears inside another's
+ * value (Harbor's realm ends in /service/token) is not mistaken for one.
+ */
 static char *param(const char *h, const char *key)
 {
-	const char *p = strstr(h, key);
-	size_t n;
+	const char *p = h + strcspn(h, " "); /* past the scheme */
+	size_t kl = strlen(key);
 
-	if (!p || p[strlen(key)] != '=')
-		return NULL;
-	p += strlen(key) + 1;
-	if (*p == '"')
-		p++;
-	n = strcspn(p, "\",");
-	return rpl_xstrndup(p, n);
+	while (*p) {
+		const char *k, *v;
+		size_t n, vl;
+		p += strspn(p, " ,");
+		k = p;
+		n = strcspn(p, "=, ");
+		if (p[n] != '=')
+			break;
+		v = p + n + 1;
+		if (*v == '"') {
+			const char *e = strchr(++v, '"');
+			vl = e ? (size_t)(e - v) : strlen(v);
+			p = e ? e + 1 : v + vl;
+		} else {
+			vl = strcspn(v, ",");
+			p = v + vl;
+		}
+		if (n == kl && !strncasecmp(k, key, kl))
+			return rpl_xstrndup(v, vl);
+	}
+	return NULL;
+}
+
+/* Whether `url` is on the registry itself (its credentials may go there). */
+static int same_origin(const struct reg *g, const char *url)
+{
+	size_t n = strlen(g->base);
+	return !strncmp(url, g->base, n) && (url[n] == '/' || !url[n]);
 }
 
 /* Trades the credentials for a bearer token, as the registry asked. */
@@ -159,20 +194,38 @@ static int get_token(struct reg *g, const char *challenge)
 	if (!realm)
 		return rpl_error(-RPL_EUSAGE,
 		                 "push: the registry wants a token but gives no realm");
-	rpl_strbuf_addf(&url, "%s?scope=repository:%s:pull,push", realm, g->repo);
-	if (service)
-		rpl_strbuf_addf(&url, "&service=%s", service);
-	err = request(g, "GET", url.buf, NULL, NULL, 0, &r);
+	{
+		CURL *c = curl_easy_init();
+		struct rpl_strbuf scope = RPL_STRBUF_INIT;
+		char *es, *sv;
+		rpl_strbuf_addf(&scope, "repository:%s:pull,push", g->repo);
+		es = curl_easy_escape(c, scope.buf, 0);
+		rpl_strbuf_addf(&url, "%s%cscope=%s", realm, strchr(realm, '?') ? '&' : '?', es);
+		if (service) {
+			sv = curl_easy_escape(c, service, 0);
+			rpl_strbuf_addf(&url, "&service=%s", sv);
+			curl_free(sv);
+		}
+		curl_free(es);
+		curl_easy_cleanup(c);
+		rpl_strbuf_release(&scope);
+	}
+	err = request(g, AUTH_BASIC, "GET", url.buf, NULL, NULL, 0, &r);
 	if (!err && r.code != 200)
-		err = rpl_error(-RPL_EUSAGE, "push: %s refused a token (HTTP %ld)", realm, r.code);
+		err = rpl_error(-RPL_EUSAGE, "push: %s refused a token (HTTP %ld)%s", realm, r.code,
+		                r.code == 401 ? g->basic ? ": the credentials were refused"
+		                                         : ": no credentials for this registry in "
+		                                           "~/.docker/config.json ($DOCKER_CONFIG)"
+		                              : "");
 	if (!err) {
 		j = json_loadb(r.body.buf ? r.body.buf : "", r.body.len, 0, NULL);
 		const char *t = json_string_value(json_object_get(j, "token"));
 		if (!t)
 			t = json_string_value(json_object_get(j, "access_token"));
-		if (t)
+		if (t) {
+			free(g->token);
 			g->token = rpl_xstrdup(t);
-		else
+		} else
 			err = rpl_error(-RPL_EUSAGE, "push: %s gave no token", realm);
 		json_decref(j);
 	}
@@ -187,15 +240,18 @@ static int get_token(struct reg *g, const char *challenge)
 static int call(struct reg *g, const char *method, const char *url, const char *ctype,
                 const void *body, size_t len, struct resp *r)
 {
-	int err = request(g, method, url, ctype, body, len, r);
+	enum auth how = same_origin(g, url) ? AUTH_REGISTRY : AUTH_NONE;
+	int err = request(g, how, method, url, ctype, body, len, r);
 
-	if (!err && r->code == 401 && !g->token && r->auth && !strncasecmp(r->auth, "Bearer", 6)) {
+	/* Asked for a token, or for a new one (they expire, often in minutes). */
+	if (!err && how == AUTH_REGISTRY && r->code == 401 && r->auth &&
+	    !strncasecmp(r->auth, "Bearer", 6)) {
 		char *challenge = rpl_xstrdup(r->auth);
 		resp_release(r);
 		err = get_token(g, challenge);
 		free(challenge);
 		if (!err)
-			err = request(g, method, url, ctype, body, len, r);
+			err = request(g, how, method, url, ctype, body, len, r);
 	}
 	if (!err && r->code == 401)
 		err = rpl_error(-RPL_EUSAGE,
@@ -205,12 +261,23 @@ static int call(struct reg *g, const char *method, const char *url, const char *
 	return err;
 }
 
+/* "sha256:" and 64 lowercase hex digits: nothing else names a file or a URL. */
+static int valid_digest(const char *d)
+{
+	if (!d || strncmp(d, "sha256:", 7) || strlen(d) != 71)
+		return 0;
+	for (d += 7; *d; d++)
+		if (!((*d >= '0' && *d <= '9') || (*d >= 'a' && *d <= 'f')))
+			return 0;
+	return 1;
+}
+
 static int read_blob(const char *layout, const char *digest, char **data, size_t *len)
 {
 	char *dir = rpl_path_join(layout, "blobs/sha256"), *path;
 	int err;
 
-	if (!digest || strncmp(digest, "sha256:", 7)) {
+	if (!valid_digest(digest)) {
 		free(dir);
 		return rpl_error(-RPL_EPARSE, "push: %s: a descriptor with no sha256 digest ('%s')",
 		                 layout, digest ? digest : "");
@@ -230,6 +297,12 @@ static int push_blob(struct reg *g, const char *layout, const char *digest)
 	size_t len;
 	int err;
 
+	memset(&r, 0, sizeof(r));
+	if (!valid_digest(digest)) {
+		err = rpl_error(-RPL_EPARSE, "push: %s: a descriptor with no sha256 digest ('%s')",
+		                layout, digest ? digest : "");
+		goto out;
+	}
 	rpl_strbuf_addf(&url, "%s/v2/%s/blobs/%s", g->base, g->repo, digest);
 	if ((err = call(g, "HEAD", url.buf, NULL, NULL, 0, &r)) || r.code == 200)
 		goto out; /* there already */
@@ -314,6 +387,17 @@ static char *credentials(const char *host)
 	return out;
 }
 
+/* Whether host[:port] is this machine: only then is plain http used. */
+static int loopback(const char *host)
+{
+	size_t n;
+
+	if (!strncmp(host, "[::1]", 5))
+		return !host[5] || host[5] == ':';
+	n = strcspn(host, ":");
+	return (n == 9 && (!strncmp(host, "127.0.0.1", 9) || !strncmp(host, "localhost", 9)));
+}
+
 int rpl_push(const char *layout, const char *tag, const char *ref, char digest[80])
 {
 	struct reg g;
@@ -334,12 +418,7 @@ int rpl_push(const char *layout, const char *tag, const char *ref, char digest[8
 	               : rpl_xstrdup(slash + 1);
 	g.tag = rpl_xstrdup(colon ? colon + 1 : tag);
 	g.base = rpl_xmalloc(strlen(g.host) + 16);
-	sprintf(g.base, "%s://%s",
-	        !strncmp(g.host, "127.0.0.1", 9) || !strncmp(g.host, "localhost", 9) ||
-	                        !strncmp(g.host, "[::1]", 5)
-	                ? "http"
-	                : "https",
-	        g.host);
+	sprintf(g.base, "%s://%s", loopback(g.host) ? "http" : "https", g.host);
 	g.basic = credentials(g.host);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 

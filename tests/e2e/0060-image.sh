@@ -347,6 +347,86 @@ run 1 "$RIPPLE" native-image images/conflict.apko.yaml --arch "$arch" --out-dir 
 expect_err 'hello'
 rm images/missing.apko.yaml images/conflict.apko.yaml images/otherkey.apko.yaml
 
+# ---- push with credentials: a registry that wants a bearer token ---------------------------
+# A small registry on 127.0.0.1 that answers 401 with a Harbor-style challenge
+# (its realm URL contains "service"), hands out a token for the Basic
+# credentials of $DOCKER_CONFIG/config.json, and stores what it is given.
+cat > "$T/tokenreg.py" <<'PY'
+import base64, hashlib, http.server, json, sys, urllib.parse
+port, out = int(sys.argv[1]), sys.argv[2]
+TOKEN, CREDS = "t0k3n", base64.b64encode(b"robot:s3cret").decode()
+state = {"blobs": {}, "manifests": {}, "token_requests": []}
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def authed(self):
+        if self.headers.get("Authorization") == "Bearer " + TOKEN: return True
+        self.reply(401, b"", [("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/service/token",service="harbor-registry"' % port)])
+        return False
+    def save(self):
+        json.dump(state, open(out, "w"))
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        if u.path == "/service/token":
+            q = dict(urllib.parse.parse_qsl(u.query))
+            state["token_requests"].append([q, self.headers.get("Authorization")]); self.save()
+            if self.headers.get("Authorization") != "Basic " + CREDS: return self.reply(401)
+            return self.reply(200, json.dumps({"token": TOKEN}).encode())
+        self.reply(404)
+    def do_HEAD(self):
+        if not self.authed(): return
+        d = self.path.rsplit("/", 1)[1]
+        self.reply(200 if d in state["blobs"] else 404)
+    def do_POST(self):
+        if not self.authed(): return
+        self.reply(202, b"", [("Location", "/upload/1")])
+    def do_PUT(self):
+        if not self.authed(): return
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        u = urllib.parse.urlparse(self.path)
+        d = "sha256:" + hashlib.sha256(body).hexdigest()
+        if u.path.startswith("/upload/"):
+            want = dict(urllib.parse.parse_qsl(u.query)).get("digest")
+            if want != d: return self.reply(400)
+            state["blobs"][d] = len(body)
+        else:
+            state["manifests"][u.path.rsplit("/", 1)[1]] = d
+        self.save()
+        self.reply(201, b"", [("Docker-Content-Digest", d)])
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+tport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 "$T/tokenreg.py" "$tport" "$T/tokenreg.json" &
+tokenreg=$!
+i=0
+until python3 -c "import socket; socket.create_connection(('127.0.0.1', $tport))" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the token registry did not start"
+	sleep 0.1
+done
+mkdir -p "$T/docker"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$tport" "$(printf robot:s3cret | base64)" > "$T/docker/config.json"
+run 1 env DOCKER_CONFIG="$T/nowhere" "$RIPPLE" push images/hello "127.0.0.1:$tport/ripple/hello:v1"
+expect_err 'refused a token \(HTTP 401\): no credentials for this registry'
+run 0 env DOCKER_CONFIG="$T/docker" "$RIPPLE" push images/hello "127.0.0.1:$tport/ripple/hello:v1"
+kill $tokenreg
+python3 - "$T/tokenreg.json" "$(cat images/hello/index.json)" <<'PY' || fail "the token registry: $(cat "$T/tokenreg.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+idx = json.loads(sys.argv[2])
+latest = [m["digest"] for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "latest"][0]
+assert s["manifests"]["v1"] == latest, s["manifests"]
+q, auth = s["token_requests"][-1]
+assert q == {"scope": "repository:ripple/hello:pull,push", "service": "harbor-registry"}, q
+assert auth.startswith("Basic "), auth
+assert len(s["blobs"]) == 2, s["blobs"]   # the config and the layer
+PY
+
 # ---- push to a registry on 127.0.0.1 ------------------------------------------------------
 command -v docker-registry >/dev/null || {
 	echo "docker-registry is not installed: push not tested" >&2

@@ -24,6 +24,19 @@ for a in x86_64 aarch64; do
 done
 cmp apko.lock.json "$G/apko.lock.json" ||
 	fail "the lock file is not apko's: $(diff apko.lock.json "$G/apko.lock.json")"
+# Two archs locking into one file at once both keep their packages.
+mkdir -p both
+for a in x86_64 aarch64; do
+	"$RIPPLE" native-image apko.yaml --arch $a --out-dir "out-$a" --lock both/apko.lock.json >/dev/null &
+done
+wait
+python3 -c "
+import json, collections
+d = json.load(open('both/apko.lock.json'))
+c = collections.Counter(p['architecture'] for p in d['contents']['packages'])
+assert c == {'x86_64': 2, 'aarch64': 2}, c
+" || fail "concurrent locks lost an arch: $(cat both/apko.lock.json)"
+[ "$(ls both)" = apko.lock.json ] || fail "locking left files behind: $(ls both)"
 
 # golden-vs-ours: per arch, the diff_id and the config without its author.
 compare() {
