@@ -60,12 +60,17 @@ out:
 
 int rpl_write_file_atomic(const char *path, const void *p, size_t n)
 {
+	return rpl_write_file_atomic_mode(path, p, n, 0644);
+}
+
+int rpl_write_file_atomic_mode(const char *path, const void *p, size_t n, unsigned mode)
+{
 	struct rpl_strbuf tmp = RPL_STRBUF_INIT;
 	const char *c = p;
 	int fd, err = 0;
 
 	rpl_strbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
 	if (fd < 0) {
 		err = rpl_error(-errno, "cannot create '%s': %s", tmp.buf, strerror(errno));
 		goto out;

@@ -17,6 +17,8 @@ int rpl_read_file(const char *path, char **buf, size_t *len);
  * fsync and rename, so readers see the old or the new contents, never a mix.
  */
 int rpl_write_file_atomic(const char *path, const void *p, size_t n);
+/* The same, the file created with `mode` (less the umask) from the start. */
+int rpl_write_file_atomic_mode(const char *path, const void *p, size_t n, unsigned mode);
 
 /* "a" + "/" + "b" without doubling the slash; "b" alone when it is absolute
  * or `a` is "." or empty.  malloc'd. */

@@ -263,6 +263,8 @@ struct build {
 		char *dir;
 		struct rpl_repo_index *ix;
 		int64_t flushed_ns;
+		struct bjob **pending; /* merged, to be recorded once written */
+		size_t npending, pending_alloc;
 	} * indexes;
 	size_t nindexes;
 };
@@ -439,50 +441,14 @@ static int out_index(struct build *b, const char *dir, struct out_index **out)
 	return 0;
 }
 
-/*
- * Writes the indexes that changed: all of them (`all`), or those last
- * written a second ago or more.  An index is also written at once when a
- * package that other jobs wait for is added (built()).
- */
-static int flush_indexes(struct build *b, int all)
-{
-	int64_t now = now_ns();
-	int err = 0;
-
-	for (size_t i = 0; i < b->nindexes; i++) {
-		struct out_index *x = &b->indexes[i];
-		if (!rpl_repo_dirty(x->ix) || (!all && now - x->flushed_ns < 1000000000))
-			continue;
-		if (rpl_repo_flush(x->ix, b->have_signer ? &b->signer : NULL)) {
-			rpl_warn("%s", rpl_errmsg());
-			err = -1;
-		}
-		x->flushed_ns = now;
-	}
-	return err;
-}
-
-/* A package's outputs go into its arch's index; the job is recorded as built. */
-static int built(struct build *b, struct bjob *j)
+/* Records a job as built: its outputs' digests and what it was built against. */
+static int record_ok(struct build *b, struct bjob *j)
 {
 	uint8_t(*digests)[RPL_SHA256_LEN] =
 	        rpl_xcalloc(j->noutputs ? j->noutputs : 1, RPL_SHA256_LEN);
 	struct rpl_job_record rec;
 	int err = 0;
 
-	if (!strcmp(j->plan->kind, "package") && j->noutputs) {
-		char *dir = rpl_path_dirname(j->outputs[0]);
-		struct out_index *x;
-		if (!(err = out_index(b, dir, &x)) &&
-		    !(err = rpl_repo_merge(x->ix, j->outputs, j->noutputs))) {
-			/* Jobs waiting for this one read the index: it is written now. */
-			if (j->sj->nrdeps || now_ns() - x->flushed_ns >= 1000000000) {
-				err = rpl_repo_flush(x->ix, b->have_signer ? &b->signer : NULL);
-				x->flushed_ns = now_ns();
-			}
-		}
-		free(dir);
-	}
 	for (size_t i = 0; i < j->noutputs && !err; i++) {
 		char *text;
 		size_t len;
@@ -518,6 +484,73 @@ static int built(struct build *b, struct bjob *j)
 		}
 	}
 	free(digests);
+	return err;
+}
+
+/*
+ * Writes an index and then records the packages it was waiting to show: a
+ * package is recorded as built only once the index on disk lists it, so a
+ * run killed in between builds it again rather than leave it out of the
+ * index for good.
+ */
+static int flush_index(struct build *b, struct out_index *x)
+{
+	int err = rpl_repo_flush(x->ix, b->have_signer ? &b->signer : NULL);
+
+	x->flushed_ns = now_ns();
+	if (err)
+		return err;
+	for (size_t i = 0; i < x->npending; i++)
+		if (record_ok(b, x->pending[i]))
+			rpl_warn("%s", rpl_errmsg());
+	x->npending = 0;
+	return 0;
+}
+
+/*
+ * Writes the indexes that changed: all of them (`all`), or those last
+ * written a second ago or more.  An index is also written at once when a
+ * package that other jobs wait for is added (built()).
+ */
+static int flush_indexes(struct build *b, int all)
+{
+	int64_t now = now_ns();
+	int err = 0;
+
+	for (size_t i = 0; i < b->nindexes; i++) {
+		struct out_index *x = &b->indexes[i];
+		if (!rpl_repo_dirty(x->ix) || (!all && now - x->flushed_ns < 1000000000))
+			continue;
+		if (flush_index(b, x)) {
+			rpl_warn("%s (its packages are not recorded as built)", rpl_errmsg());
+			err = -1;
+		}
+	}
+	return err;
+}
+
+/*
+ * A job's outputs are in place: a package's go into its arch's index, and
+ * it is recorded as built when the index is written; other jobs at once.
+ */
+static int built(struct build *b, struct bjob *j)
+{
+	struct out_index *x;
+	char *dir;
+	int err;
+
+	if (strcmp(j->plan->kind, "package") || !j->noutputs)
+		return record_ok(b, j);
+	dir = rpl_path_dirname(j->outputs[0]);
+	err = out_index(b, dir, &x);
+	free(dir);
+	if (err || (err = rpl_repo_merge(x->ix, j->outputs, j->noutputs)))
+		return err;
+	RPL_ALLOC_GROW(x->pending, x->npending + 1, x->pending_alloc);
+	x->pending[x->npending++] = j;
+	/* Jobs waiting for this one read the index: it is written now. */
+	if (j->sj->nrdeps || now_ns() - x->flushed_ns >= 1000000000)
+		err = flush_index(b, x);
 	return err;
 }
 
@@ -979,6 +1012,10 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			printf("nothing to build: no job's inputs changed since its last successful "
 			       "build\n");
 			rpl_state_close(st);
+			free(o.runner_args);
+			free(o.apko_args);
+			free(o.repos);
+			free(o.keyrings);
 			return RPL_EXIT_OK;
 		}
 	}
@@ -1037,7 +1074,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	}
 	merge_args(&o.runner_args, &o.nrunner_args, &scan.config.melange_args);
 	merge_args(&o.apko_args, &o.napko_args, &scan.config.apko_args);
-	if (o.signing_key) {
+	if (o.signing_key && !o.dry_run) {
 		if (rpl_signer_load(&b.signer, o.signing_key))
 			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
 		b.have_signer = 1;
@@ -1209,6 +1246,7 @@ done:
 	for (size_t i = 0; i < b.nindexes; i++) {
 		rpl_repo_close(b.indexes[i].ix);
 		free(b.indexes[i].dir);
+		free(b.indexes[i].pending);
 	}
 	free(b.indexes);
 	if (b.events)

@@ -92,7 +92,7 @@ static void sh_quote(struct rpl_strbuf *sb, const char *s)
  * The hooks directory and the monorepo's path inside the work tree ("." at
  * the top), from libgit2.  Exits 2 outside a git work tree.
  */
-static void locate(char **hooks_dir, char **rel)
+static void locate(char **hooks_dir, char **rel, int *shared)
 {
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
@@ -108,7 +108,7 @@ static void locate(char **hooks_dir, char **rel)
 		rpl_die(RPL_EXIT_USAGE,
 		        "%s is not in a git work tree: there is nowhere to install "
 		        "a hook",
-		        cwd);
+		        here);
 	wd = git_repository_workdir(repo);
 	if (!realpath(wd, top) || !realpath(here, cwd))
 		rpl_die(RPL_EXIT_FAILED, "cannot resolve the work tree: %s", strerror(errno));
@@ -116,12 +116,23 @@ static void locate(char **hooks_dir, char **rel)
 	if (strncmp(cwd, top, n) || (cwd[n] && cwd[n] != '/'))
 		rpl_die(RPL_EXIT_FAILED, "%s is not inside the work tree %s", cwd, top);
 	*rel = rpl_xstrdup(cwd[n] ? cwd + n + 1 : ".");
-	/* core.hooksPath, relative to the work tree when relative. */
+	/* core.hooksPath, relative to the work tree when relative; else the
+	 * hooks of the common git dir (a linked worktree shares them). */
+	*shared = 0;
 	if (git_repository_config_snapshot(&cfg, repo) == 0 &&
-	    git_config_get_path(&hp, cfg, "core.hooksPath") == 0 && hp.ptr && *hp.ptr)
+	    git_config_get_path(&hp, cfg, "core.hooksPath") == 0 && hp.ptr && *hp.ptr) {
+		char *common = rpl_xstrdup(git_repository_commondir(repo));
+		size_t cl = strlen(common), tl = strlen(top);
 		*hooks_dir = hp.ptr[0] == '/' ? rpl_xstrdup(hp.ptr) : rpl_path_join(top, hp.ptr);
-	else
-		*hooks_dir = rpl_path_join(git_repository_path(repo), "hooks");
+		/* Outside this repository, hooks run for every repository. */
+		while (cl > 1 && common[cl - 1] == '/')
+			common[--cl] = '\0';
+		*shared = !((!strncmp(*hooks_dir, top, tl) && (*hooks_dir)[tl] == '/') ||
+		            (!strncmp(*hooks_dir, common, cl) && (*hooks_dir)[cl] == '/'));
+		free(common);
+	} else {
+		*hooks_dir = rpl_path_join(git_repository_commondir(repo), "hooks");
+	}
 	git_buf_dispose(&hp);
 	git_config_free(cfg);
 	git_repository_free(repo);
@@ -205,7 +216,7 @@ int rpl_cmd_hook(struct rpl_cli *cli, int argc, char **argv)
 	const char *kinds[2];
 	char *hooks = NULL, *rel = NULL, self[PATH_MAX];
 	size_t nkinds = 0;
-	int first, install;
+	int first, install, shared;
 	ssize_t k;
 
 	memset(&o, 0, sizeof(o));
@@ -221,7 +232,12 @@ int rpl_cmd_hook(struct rpl_cli *cli, int argc, char **argv)
 	if (o.pre || (!install && !o.post))
 		kinds[nkinds++] = "pre-push";
 	rpl_cli_enter(cli);
-	locate(&hooks, &rel);
+	locate(&hooks, &rel, &shared);
+	if (install && shared && !o.force)
+		rpl_die(RPL_EXIT_USAGE,
+		        "core.hooksPath is %s, outside this repository: a hook there runs for every "
+		        "repository that uses it; --force installs it anyway",
+		        hooks);
 
 	for (size_t i = 0; i < nkinds; i++) {
 		char *path = rpl_path_join(hooks, kinds[i]);

@@ -40,7 +40,7 @@ struct rpl_sched {
 	size_t running, ended;
 
 	uv_loop_t loop;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup; /* a closed terminal stops the run as ^C does */
 	uv_timer_t tick;
 	int stopping, signals, closing;
 };
@@ -235,9 +235,11 @@ static void close_all(struct rpl_sched *s)
 	s->closing = 1;
 	uv_signal_stop(&s->sigint);
 	uv_signal_stop(&s->sigterm);
+	uv_signal_stop(&s->sighup);
 	uv_timer_stop(&s->tick);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
 }
 
@@ -418,10 +420,17 @@ int rpl_sched_run(struct rpl_sched *s, struct rpl_sched_result *res)
 		return rpl_error(-RPL_ELIB, "cannot start the event loop: %s", uv_strerror(rc));
 	uv_signal_init(&s->loop, &s->sigint);
 	uv_signal_init(&s->loop, &s->sigterm);
+	uv_signal_init(&s->loop, &s->sighup);
 	uv_timer_init(&s->loop, &s->tick);
-	s->sigint.data = s->sigterm.data = s->tick.data = s;
+	s->sigint.data = s->sigterm.data = s->sighup.data = s->tick.data = s;
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	{
+		/* Unless ignored (nohup): then the run goes on as asked. */
+		struct sigaction sa;
+		if (sigaction(SIGHUP, NULL, &sa) != 0 || sa.sa_handler != SIG_IGN)
+			uv_signal_start(&s->sighup, on_signal, SIGHUP);
+	}
 	uv_timer_start(&s->tick, on_tick, 1000, 1000);
 	for (size_t i = 0; i < s->njobs; i++) {
 		struct rpl_sched_job *j = s->jobs[i];

@@ -450,8 +450,11 @@ static int spawn(struct ext_job *e)
 	} else if ((rc = uv_spawn(e->loop, &e->proc, &po))) {
 		rc = rpl_error(-RPL_ELIB, "cannot run %s: %s", argv[0], uv_strerror(rc));
 		logf_(e, "# ripple: %s\n", rpl_errmsg());
-		/* A failed spawn still leaves a handle to close. */
-		uv_close((uv_handle_t *)&e->proc, NULL);
+		/* A failed spawn still leaves a handle to close, counted like the
+		 * timers so that `e` outlives it. */
+		e->proc.data = e;
+		e->handles++;
+		uv_close((uv_handle_t *)&e->proc, handle_closed);
 	} else {
 		e->pid = e->proc.pid;
 	}
@@ -478,6 +481,18 @@ static void grace_over(uv_timer_t *t)
 
 static void stop(struct ext_job *e, enum rpl_run_status why, int now)
 {
+	if (!e->running) {
+		/* Its process has ended and its outcome stands, unless a test
+		 * stage was still to come: that one does not start. */
+		int test_next = e->stage == BUILD && e->status == RPL_RUN_OK && e->r->o.test &&
+		                !e->r->o.native && !strcmp(e->job->kind, "package");
+		if (test_next && !e->stopping) {
+			e->status = why;
+			snprintf(e->message, sizeof(e->message), "interrupted before its test");
+		}
+		e->stopping = 1;
+		return;
+	}
 	if (!e->stopping) {
 		e->stopping = 1;
 		e->status = why;
@@ -594,6 +609,17 @@ struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o)
 	r->base.cancel = ext_cancel;
 	r->base.free = ext_free;
 	r->o = *o;
+	/* With SIGCHLD ignored (inherited from some supervisors) the kernel
+	 * reaps children itself and waitpid() cannot report their status. */
+	{
+		struct sigaction sa;
+		if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			sa.sa_handler = SIG_DFL;
+			sigemptyset(&sa.sa_mask);
+			sa.sa_flags = 0;
+			sigaction(SIGCHLD, &sa, NULL);
+		}
+	}
 	/* pidfd_open (Linux 5.3) on ourselves tells whether the kernel has it;
 	 * RIPPLE_SPAWN=uv asks for libuv's way regardless (the tests use it). */
 	{

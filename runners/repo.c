@@ -109,8 +109,8 @@ int rpl_signer_generate(const char *path, int bits)
 		goto out;
 	pubpath = rpl_xmalloc(strlen(path) + 5);
 	sprintf(pubpath, "%s.pub", path);
-	if (!(err = rpl_write_file_atomic(path, pem, len)) && chmod(path, 0600) < 0)
-		err = rpl_error(-errno, "cannot chmod '%s': %s", path, strerror(errno));
+	/* Private from its first byte: never readable by others, even briefly. */
+	err = rpl_write_file_atomic_mode(path, pem, len, 0600);
 	if (!err)
 		err = rpl_write_file_atomic(pubpath, pub, publen);
 out:
@@ -440,17 +440,16 @@ static void split_records(struct records *rs, const char *text)
 {
 	const char *p = text;
 
-	while (*p) {
-		const char *end = strstr(p, "\n\n");
-		size_t n = end ? (size_t)(end - p) + 2 : strlen(p);
+	for (;;) {
+		const char *end;
+		size_t n;
 		struct rpl_strbuf b = RPL_STRBUF_INIT;
 
-		while (*p == '\n') { /* stray blank lines */
-			p++;
-			n--;
-		}
-		if (!n || !*p)
+		p += strspn(p, "\n"); /* blank lines between records, however many */
+		if (!*p)
 			break;
+		end = strstr(p, "\n\n");
+		n = end ? (size_t)(end - p) + 2 : strlen(p);
 		rpl_strbuf_add(&b, p, n);
 		while (b.len < 2 || b.buf[b.len - 1] != '\n' || b.buf[b.len - 2] != '\n')
 			rpl_strbuf_addch(&b, '\n');

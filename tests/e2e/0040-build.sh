@@ -281,3 +281,32 @@ run 0 "$RIPPLE" build --help
 expect_out '^usage: ripple build'
 run 2 "$RIPPLE" build --all --force --runner external --push 127.0.0.1:9/x
 expect_err '^ripple: --push works with images that ripple assembles'
+
+# ---- killed outright: a package is never recorded as built while its index lacks it ----------
+# q has no dependents, so its index is written within a second or at the end;
+# the run is killed (no chance to finish) right after q ends.  Whatever the
+# timing, the next run must leave an index that lists every package the state
+# says is built.
+mkdir -p "$T/kill"
+cd "$T/kill"
+printf 'archs: [x86_64]\n' > .ripple.yaml
+{ pkg q; } > q.yaml
+{ pkg slowpkg; slow 3; } > slowpkg.yaml
+: > "$STANDIN_DIR/events"
+"$RIPPLE" build -j 2 > "$T/kill.out" 2>&1 &
+pid=$!
+i=0
+until grep -q '^end q ' "$STANDIN_DIR/events" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 500 ] || { kill -9 $pid; fail "q never ended: $(cat "$T/kill.out")"; }
+	sleep 0.01
+done
+kill -9 $pid
+wait $pid 2>/dev/null || true
+run 0 "$RIPPLE" build -j 2
+gzip -dc packages/x86_64/APKINDEX.tar.gz | tar -xOf - APKINDEX 2>/dev/null > "$T/kill.index"
+for p in q q-dev slowpkg slowpkg-dev; do
+	grep -qx "P:$p" "$T/kill.index" || fail "$p is built but not in the index: $(cat "$T/kill.index")"
+done
+run 0 "$RIPPLE" plan
+expect_out '^nothing to do'

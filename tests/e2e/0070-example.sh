@@ -198,6 +198,20 @@ expect_err 'post-commit exists and ripple did not write it; --force replaces it'
 run 0 "$RIPPLE" hook uninstall
 expect_out 'left .*post-commit alone'
 [ "$(cat .git/hooks/post-commit | tail -1)" = "echo mine" ] || fail "the user's hook was touched"
+rm .git/hooks/post-commit
+# A linked worktree's hooks are the repository's; a hooksPath outside the repository is refused.
+git worktree add -q "$T/s4-wt"
+run 0 "$RIPPLE" hook install -C "$T/s4-wt"
+expect_out "^installed $T/s4/\\.git/hooks/post-commit: "
+run 0 "$RIPPLE" hook uninstall -C "$T/s4-wt"
+git config core.hooksPath "$T/shared-hooks"
+run 2 "$RIPPLE" hook install
+expect_err 'core.hooksPath is .*/shared-hooks, outside this repository'
+[ ! -e "$T/shared-hooks/post-commit" ] || fail "installed into a shared hooks path"
+git config core.hooksPath .githooks
+run 0 "$RIPPLE" hook install
+expect_out "^installed $T/s4/\\.githooks/post-commit: "
+git config --unset core.hooksPath
 run 2 "$RIPPLE" hook
 expect_err '^usage: ripple hook'
 run 0 "$RIPPLE" hook --help

@@ -310,6 +310,29 @@ static void test_plain_apk_and_merge(void **state)
 	free(index);
 }
 
+/* An index whose records are apart by many blank lines keeps every record when merged into. */
+static void test_blank_lines_between_records(void **state)
+{
+	char *index = in_dir("APKINDEX.tar.gz"), *c = in_dir("c.apk"), *text, *signer;
+
+	(void)state;
+	rpl_test_write_file(dir, "idx/APKINDEX",
+	                    "\n\nC:Q1x\nP:x\nV:1-r0\n\n\n\n\nC:Q1y\nP:y\nV:1-r0\n\n\n\n");
+	rpl_test_write_file(dir, "idx/DESCRIPTION", "");
+	sh("cd idx && tar -cf - APKINDEX DESCRIPTION | gzip -9n > ../APKINDEX.tar.gz");
+	make_apk("c.apk", "pkgname = c\npkgver = 1-r0\narch = x86_64\n");
+	assert_int_equal(rpl_repo_add(dir, &c, 1, NULL), 0);
+	assert_int_equal(rpl_repo_read_index(index, &text, &signer), 0);
+	assert_non_null(strstr(text, "P:x\n"));
+	assert_non_null(strstr(text, "P:y\n"));
+	assert_non_null(strstr(text, "P:c\n"));
+	assert_null(strstr(text, "\n\n\n"));
+	free(text);
+	free(signer);
+	free(index);
+	free(c);
+}
+
 static void test_errors(void **state)
 {
 	char *junk = in_dir("junk.apk"), *noinfo = in_dir("noinfo.apk"), *idx = in_dir("x");
@@ -358,9 +381,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_golden_records),   T(test_golden_fields),
-		T(test_golden_signature), T(test_add_gives_melanges_index),
-		T(test_sign_and_verify),  T(test_plain_apk_and_merge),
+		T(test_golden_records),
+		T(test_golden_fields),
+		T(test_golden_signature),
+		T(test_add_gives_melanges_index),
+		T(test_sign_and_verify),
+		T(test_plain_apk_and_merge),
+		T(test_blank_lines_between_records),
 		T(test_errors),
 #undef T
 	};
