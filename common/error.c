@@ -116,6 +116,18 @@ void rpl_die(int status, const char *fmt, ...)
 	exit(status);
 }
 
+void rpl_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("ripple: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
 void rpl_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -66,6 +66,9 @@ const char *rpl_strerror(int code);
 /* Prints "ripple: <msg>" to stderr and exits with `status`.  CLI only. */
 _Noreturn void rpl_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A progress line, "ripple: ..." on stdout, flushed (runners' logs read it). */
+void rpl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Prints "ripple: warning: <msg>" to stderr. */
 void rpl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

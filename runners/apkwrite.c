@@ -369,26 +369,6 @@ static int sink_write(struct sink *s, const void *data, size_t len, int flush)
 	return s->err;
 }
 
-/* gzip of a buffer, as one member (control and signature sections). */
-static void gzip_buf(const void *data, size_t len, struct rpl_strbuf *out)
-{
-	z_stream z;
-	unsigned char buf[65536];
-	int rc;
-
-	memset(&z, 0, sizeof(z));
-	deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-	z.next_in = (unsigned char *)data;
-	z.avail_in = (uInt)len;
-	do {
-		z.next_out = buf;
-		z.avail_out = sizeof(buf);
-		rc = deflate(&z, Z_FINISH);
-		rpl_strbuf_add(out, buf, sizeof(buf) - z.avail_out);
-	} while (rc == Z_OK);
-	deflateEnd(&z);
-}
-
 static void hex(const unsigned char *d, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -569,7 +549,7 @@ static void one_entry_section(const char *name, const void *data, size_t len, in
 	struct rpl_strbuf tar = RPL_STRBUF_INIT;
 
 	section_entry(&tar, name, 0644, data, len, sde);
-	gzip_buf(tar.buf, tar.len, gz);
+	rpl_gzip(tar.buf, tar.len, 0, gz);
 	rpl_strbuf_release(&tar);
 }
 
@@ -594,7 +574,7 @@ static void control_section(const struct rpl_apk_meta *m, const char *info, stru
 		if (scripts[i].text && *scripts[i].text)
 			section_entry(&tar, scripts[i].name, 0755, scripts[i].text,
 			              strlen(scripts[i].text), m->source_date_epoch);
-	gzip_buf(tar.buf, tar.len, gz);
+	rpl_gzip(tar.buf, tar.len, 0, gz);
 	rpl_strbuf_release(&tar);
 }
 

@@ -29,20 +29,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("ripple: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 /* apk arch -> OCI architecture and variant. */
 static const char *oci_arch(const char *apk, const char **variant)
 {
@@ -756,29 +742,6 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 	free(v);
 }
 
-static void gzip(const void *data, size_t len, struct rpl_strbuf *out)
-{
-	z_stream z;
-	gz_header h;
-	unsigned char buf[65536];
-	int rc;
-
-	memset(&z, 0, sizeof(z));
-	memset(&h, 0, sizeof(h));
-	h.os = 255; /* as Go writes it: unknown */
-	deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-	deflateSetHeader(&z, &h);
-	z.next_in = (unsigned char *)data;
-	z.avail_in = (uInt)len;
-	do {
-		z.next_out = buf;
-		z.avail_out = sizeof(buf);
-		rc = deflate(&z, Z_FINISH);
-		rpl_strbuf_add(out, buf, sizeof(buf) - z.avail_out);
-	} while (rc == Z_OK);
-	deflateEnd(&z);
-}
-
 /* ---- the OCI layout ------------------------------------------------------------------------------ */
 
 static void digest_of(const void *data, size_t len, char out[80])
@@ -988,7 +951,7 @@ static int check_signature(const char *index, char *const *keys, size_t nkeys)
 	int err;
 
 	if (!nkeys) {
-		say("%s: no keyring given, its signature is not checked", index);
+		rpl_say("%s: no keyring given, its signature is not checked", index);
 		return 0;
 	}
 	if ((err = rpl_repo_read_index(index, &text, &signer)))
@@ -1348,7 +1311,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 		goto out;
 	}
 	if (c->has_layering)
-		say("%s: layering is not done by the native assembler: one layer", o->file);
+		rpl_say("%s: layering is not done by the native assembler: one layer", o->file);
 	/* The config's annotations; --annotations k:v win. */
 	annotations = kv_object(&c->annotations);
 	for (size_t i = 0; i < o->nannotations; i++) {
@@ -1384,7 +1347,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 		/* Exactly what the lock file lists, in its order: no resolution. */
 		if ((err = rpl_imglock_read(o->lockfile, img, o->arch, &locked, &nres)))
 			goto out;
-		say("lock file %s: %zu packages for %s", o->lockfile, nres, o->arch);
+		rpl_say("lock file %s: %zu packages for %s", o->lockfile, nres, o->arch);
 		urls = rpl_xcalloc(nres + 1, sizeof(*urls));
 		for (size_t i = 0; i < nres; i++)
 			urls[i] = rpl_xstrdup(locked[i].url);
@@ -1394,7 +1357,8 @@ int rpl_image_build(struct rpl_image_opts *o)
 			                      nkeys))) {
 				refs[i].index = &repos[i].idx;
 				refs[i].tag = repos[i].tag;
-				say("repository %s: %zu packages", specs[i], repos[i].idx.npkgs);
+				rpl_say("repository %s: %zu packages", specs[i],
+				        repos[i].idx.npkgs);
 			}
 		}
 		if (err)
@@ -1436,7 +1400,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 			bde = pk->apk.builddate;
 		pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);
 		sprintf(pinned[i], "%s=%s", pk->apk.pkgname, pk->apk.pkgver);
-		say("installed %s-%s", pk->apk.pkgname, pk->apk.pkgver);
+		rpl_say("installed %s-%s", pk->apk.pkgname, pk->apk.pkgver);
 	}
 	if (err)
 		goto out;
@@ -1451,7 +1415,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 		free(le);
 		if (err)
 			goto out;
-		say("locked %zu packages for %s in %s", npk, o->arch, o->lock_out);
+		rpl_say("locked %zu packages for %s in %s", npk, o->arch, o->lock_out);
 	}
 	qsort(pinned, nres, sizeof(*pinned), cmp_str);
 	/* SOURCE_DATE_EPOCH: the option, the environment, else the newest package. */
@@ -1503,7 +1467,8 @@ int rpl_image_build(struct rpl_image_opts *o)
 	rfc3339(bde, created, sizeof(created));
 	layer_tar(&f, &tar);
 	digest_of(tar.buf, tar.len, diff_id);
-	gzip(tar.buf, tar.len, &gz);
+	if ((err = rpl_gzip(tar.buf, tar.len, 1, &gz)))
+		goto out;
 	layout = rpl_path_join(o->out_dir, img->name);
 	snprintf(o->layout, sizeof(o->layout), "%s", layout);
 	if ((err = put_blob(layout, gz.buf, gz.len, layer_digest)))
@@ -1617,15 +1582,15 @@ int rpl_image_build(struct rpl_image_opts *o)
 		rpl_strbuf_addf(&t, "%s\n", o->digest);
 		err = rpl_write_file_atomic(mf, t.buf, t.len);
 		free(mf);
-		say("image %s:%s for %s: manifest %s, layer %s (%zu bytes), %zu packages",
-		    img->name, o->tag, oarch, o->digest, layer_digest, gz.len, nres);
+		rpl_say("image %s:%s for %s: manifest %s, layer %s (%zu bytes), %zu packages",
+		        img->name, o->tag, oarch, o->digest, layer_digest, gz.len, nres);
 	}
 	if (!err && o->docker_archive) {
 		rpl_strbuf_reset(&t);
 		rpl_strbuf_addf(&t, "%s:%s", img->name, o->tag);
 		if (!(err = docker_archive(o->docker_archive, layout, config_digest, layer_digest,
 		                           t.buf)))
-			say("docker-archive %s: %s for %s", o->docker_archive, t.buf, oarch);
+			rpl_say("docker-archive %s: %s for %s", o->docker_archive, t.buf, oarch);
 	}
 out:
 	for (size_t i = 0; i < npk; i++) {

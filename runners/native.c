@@ -40,20 +40,6 @@ struct build {
 	int nfetch;
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("ripple: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 static const char *kv_get(const struct rpl_kvlist *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -434,7 +420,7 @@ static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, 
 		}
 		err = rpl_fetch_cached(b->cache, m.buf, sha256, sha512, cached);
 		if (!err) {
-			say("fetch: %s from the mirror %s", uri, m.buf);
+			rpl_say("fetch: %s from the mirror %s", uri, m.buf);
 			rpl_strbuf_release(&m);
 			return 0;
 		}
@@ -442,7 +428,7 @@ static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, 
 			rpl_strbuf_release(&m);
 			return err;
 		}
-		say("fetch: the mirror has no %s (%s); trying the uri", uri, rpl_errmsg());
+		rpl_say("fetch: the mirror has no %s (%s); trying the uri", uri, rpl_errmsg());
 		rpl_strbuf_release(&m);
 	}
 	return rpl_fetch_cached(b->cache, uri, sha256, sha512, cached);
@@ -466,13 +452,13 @@ static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
 		                 "fetch %s: one of expected-sha256, expected-sha512 or "
 		                 "expected-none must be set",
 		                 uri);
-	say("fetch %s", uri);
+	rpl_say("fetch %s", uri);
 	if ((err = fetch_mirrored(b, uri, sha256, sha512, &cached)))
 		return err;
-	say("fetch: %s verified (%s)", uri,
-	    sha256 && *sha256   ? "sha256"
-	    : sha512 && *sha512 ? "sha512"
-	                        : "unchecked");
+	rpl_say("fetch: %s verified (%s)", uri,
+	        sha256 && *sha256   ? "sha256"
+	        : sha512 && *sha512 ? "sha512"
+	                            : "unchecked");
 	base = strrchr(uri, '/');
 	base = base && base[1] ? base + 1 : "download";
 	if (!(where = host_path(b, wd, NULL)) || !(dest = host_path(b, wd, dir ? dir : "."))) {
@@ -551,7 +537,7 @@ static int do_git_checkout(struct build *b, const struct rpl_cstep *s, const cha
 		return rpl_error(-RPL_EUSAGE, "git-checkout: no repository");
 	if (tag && *tag && branch && *branch)
 		return rpl_error(-RPL_EUSAGE, "git-checkout: tag and branch are exclusive");
-	say("git-checkout %s %s", repo, tag && *tag ? tag : branch && *branch ? branch : "");
+	rpl_say("git-checkout %s %s", repo, tag && *tag ? tag : branch && *branch ? branch : "");
 	git_libgit2_init();
 	tmp = rpl_path_join(b->work, ".ripple-git-checkout");
 	remove_tree(tmp);
@@ -597,7 +583,7 @@ static int do_git_checkout(struct build *b, const struct rpl_cstep *s, const cha
 		                want, hexid);
 		goto out;
 	}
-	say("git-checkout: %s at %s", repo, hexid);
+	rpl_say("git-checkout: %s at %s", repo, hexid);
 	if (!(to = host_path(b, wd, dest ? dest : "."))) {
 		err = rpl_error(-RPL_EUSAGE, "git-checkout: '%s' is outside %s", dest, WORKSPACE);
 		goto out;
@@ -771,9 +757,9 @@ static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, c
 			err = do_git_checkout(b, s, swd);
 		} else {
 			if (s->runs && *s->runs) {
-				say("step %s", s->name && *s->name   ? s->name
-				               : s->uses && *s->uses ? s->uses
-				                                     : "(runs)");
+				rpl_say("step %s", s->name && *s->name   ? s->name
+				                   : s->uses && *s->uses ? s->uses
+				                                         : "(runs)");
 				err = run_script(b, s, swd);
 				if (err)
 					err = rpl_error(err, "%s: %s",
@@ -900,7 +886,7 @@ static int install_deps(struct build *b)
 			}
 		}
 	if (host.len)
-		say("build needs taken from the host:%s", host.buf);
+		rpl_say("build needs taken from the host:%s", host.buf);
 	if (ntodo) {
 		b->deps = rpl_xmalloc(strlen(b->work) + 8);
 		sprintf(b->deps, "%s.deps", b->work);
@@ -916,8 +902,8 @@ static int install_deps(struct build *b)
 		rpl_strbuf_release(&apk);
 	}
 	if (local.len && !err)
-		say("installed in the sandbox from %s/%s (under /usr/local):%s", b->o->out_dir,
-		    b->o->arch, local.buf);
+		rpl_say("installed in the sandbox from %s/%s (under /usr/local):%s", b->o->out_dir,
+		        b->o->arch, local.buf);
 	free(todo);
 	rpl_strbuf_release(&local);
 	rpl_strbuf_release(&host);
@@ -1046,7 +1032,7 @@ static int package(struct build *b, const char *name, const char *desc,
 	if (log.len)
 		printf("ripple: %s", log.buf);
 	if (!err)
-		say("wrote %s", path.buf);
+		rpl_say("wrote %s", path.buf);
 	free((void *)m.depends);
 	free((void *)m.provides);
 	free((void *)m.replaces);
@@ -1111,8 +1097,8 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		b.work = rpl_strbuf_detach(&w);
 		b.cache = rpl_strbuf_detach(&c);
 	}
-	say("building %s-%s for %s (SOURCE_DATE_EPOCH=%lld) in %s", b.r->package.name.s, b.version,
-	    o->arch, (long long)b.sde, b.work);
+	rpl_say("building %s-%s for %s (SOURCE_DATE_EPOCH=%lld) in %s", b.r->package.name.s,
+	        b.version, o->arch, (long long)b.sde, b.work);
 	remove_tree(b.work);
 	if ((err = rpl_mkdirs(b.work)))
 		goto out;
@@ -1146,7 +1132,7 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		goto out;
 	for (size_t i = 0; i < b.c.nsubs && !err; i++)
 		if (b.c.subs[i].enabled) {
-			say("subpackage %s", b.c.subs[i].name);
+			rpl_say("subpackage %s", b.c.subs[i].name);
 			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, WORKSPACE);
 		}
 	if (err)

@@ -6,6 +6,7 @@
 #include "common/arena.h"
 #include "common/xalloc.h"
 #include "runners/apk.h"
+#include "runners/tar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -177,29 +178,6 @@ out:
 	archive_write_free(a);
 	free(buf);
 	return err;
-}
-
-/* One gzip member of `data`. */
-static int gzip(const void *data, size_t len, struct rpl_strbuf *out)
-{
-	z_stream z;
-	unsigned char chunk[65536];
-	int rc;
-
-	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
-		return rpl_error(-RPL_ELIB, "zlib: cannot start deflating");
-	z.next_in = (unsigned char *)data;
-	z.avail_in = (uInt)len;
-	do {
-		z.next_out = chunk;
-		z.avail_out = sizeof(chunk);
-		rc = deflate(&z, Z_FINISH);
-		rpl_strbuf_add(out, chunk, sizeof(chunk) - z.avail_out);
-	} while (rc == Z_OK);
-	deflateEnd(&z);
-	return rc == Z_STREAM_END ? 0 : rpl_error(-RPL_ELIB, "zlib: deflate failed");
 }
 
 /* ---- reading an index ----------------------------------------------------------------- */
@@ -498,7 +476,7 @@ static int sign(const struct rpl_signer *k, const void *data, size_t len, struct
 	{
 		struct tar_file f = { name, sig, siglen, "root" };
 		if (!(err = tar_make(&f, 1, 0, &tar)))
-			err = gzip(tar.buf, tar.len, out);
+			err = rpl_gzip(tar.buf, tar.len, 0, out);
 	}
 	free(name);
 	free(sig);
@@ -588,7 +566,8 @@ int rpl_repo_flush(struct rpl_repo_index *ix, const struct rpl_signer *key)
 			{ "DESCRIPTION", ix->description ? ix->description : "",
 			  ix->description ? strlen(ix->description) : 0, NULL },
 		};
-		if ((err = tar_make(files, 2, 1, &tar)) || (err = gzip(tar.buf, tar.len, &gz)))
+		if ((err = tar_make(files, 2, 1, &tar)) ||
+		    (err = rpl_gzip(tar.buf, tar.len, 0, &gz)))
 			goto out;
 	}
 	if (key && (err = sign(key, gz.buf, gz.len, &out)))

@@ -6,10 +6,12 @@
  * cannot write PAX records of other names than its own.
  */
 #include "runners/tar.h"
+#include "common/error.h"
 #include "common/strbuf.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 /* A zero-padded octal field of `width` bytes, the last one NUL. */
 static void octal(char *field, size_t width, uint64_t v)
@@ -141,4 +143,32 @@ void rpl_tar_header(struct rpl_strbuf *out, const struct rpl_tar_entry *e)
 	octal((char *)h + 337, 8, e->devminor);
 	checksum(h);
 	rpl_strbuf_add(out, h, 512);
+}
+
+int rpl_gzip(const void *data, size_t len, int os_unknown, struct rpl_strbuf *out)
+{
+	z_stream z;
+	gz_header h;
+	unsigned char chunk[65536];
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	memset(&h, 0, sizeof(h));
+	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return rpl_error(-RPL_ELIB, "zlib: cannot start deflating");
+	if (os_unknown) {
+		h.os = 255;
+		deflateSetHeader(&z, &h);
+	}
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		rc = deflate(&z, Z_FINISH);
+		rpl_strbuf_add(out, chunk, sizeof(chunk) - z.avail_out);
+	} while (rc == Z_OK);
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : rpl_error(-RPL_ELIB, "zlib: deflate failed");
 }

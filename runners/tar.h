@@ -28,4 +28,11 @@ void rpl_tar_header(struct rpl_strbuf *out, const struct rpl_tar_entry *e);
 /* Appends the zeros that pad `n` bytes of content to a 512-byte block. */
 void rpl_tar_pad(struct rpl_strbuf *out, size_t n);
 
+/*
+ * Appends `data` as one gzip member (zlib, best compression, the tars'
+ * companion).  `os_unknown` writes OS 255 in the header, as Go's gzip does
+ * (image layers); else zlib's own.  Returns 0 or an error.
+ */
+int rpl_gzip(const void *data, size_t len, int os_unknown, struct rpl_strbuf *out);
+
 #endif
