@@ -30,16 +30,11 @@ install: all
 EOM
 (cd "$T/src" && tar --mtime=@1600000000 --owner=0 --group=0 -czf "$T/www/libhello-1.0.tar.gz" libhello-1.0)
 sha=$(sha256sum "$T/www/libhello-1.0.tar.gz" | cut -d' ' -f1)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$T/www" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$T"' EXIT INT TERM
-i=0
-until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 50 ] || fail "the HTTP server did not start"
-	sleep 0.1
-done
+wait_port "$port" "the HTTP server"
 
 cd "$T/repo"
 printf 'archs: [%s]\nsigning-key: local.rsa\n' "$arch" > .ripple.yaml

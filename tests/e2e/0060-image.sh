@@ -400,15 +400,10 @@ class H(http.server.BaseHTTPRequestHandler):
         self.reply(201, b"", [("Docker-Content-Digest", d)])
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
-tport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tport=$(free_port)
 python3 "$T/tokenreg.py" "$tport" "$T/tokenreg.json" &
 tokenreg=$!
-i=0
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $tport))" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the token registry did not start"
-	sleep 0.1
-done
+wait_port "$tport" "the token registry"
 mkdir -p "$T/docker"
 printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$tport" "$(printf robot:s3cret | base64)" > "$T/docker/config.json"
 run 1 env DOCKER_CONFIG="$T/nowhere" "$RIPPLE" push images/hello "127.0.0.1:$tport/ripple/hello:v1"
@@ -432,7 +427,7 @@ command -v docker-registry >/dev/null || {
 	echo "docker-registry is not installed: push not tested" >&2
 	exit 0
 }
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > "$T/registry.yml" <<EOC
 version: 0.1
 log:
@@ -446,12 +441,7 @@ EOC
 docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
 registry=$!
 trap 'kill $registry 2>/dev/null || true; rm -rf "$T"' EXIT INT TERM
-i=0
-until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/v2/')" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the registry did not start: $(cat "$T/registry.log")"
-	sleep 0.1
-done
+wait_port "$port" docker-registry
 local_digest=$(python3 -c "import json; print([m['digest'] for m in json.load(open('images/hello/index.json'))['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == 'latest'][0])")
 run 0 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello:v1"
 expect_out "^pushed 127.0.0.1:$port/ripple/hello:v1@$local_digest\$"

@@ -166,3 +166,18 @@ need_sandbox() {
 	*) skip "no native arch mapping for $(uname -m)" ;;
 	esac
 }
+
+# free_port: a TCP port on 127.0.0.1 nothing listens on (now).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT WHAT: waits up to 10 s for a server on 127.0.0.1:PORT.
+wait_port() {
+	i=0
+	until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1)).close()" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "$2 did not start on 127.0.0.1:$1"
+		sleep 0.1
+	done
+}
