@@ -50,7 +50,8 @@ enum {
 	O_LOCK,
 	O_PUSH,
 	O_ANNOTATION,
-	O_DOCKER
+	O_DOCKER,
+	O_TEST
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -101,6 +102,9 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_DOCKER:
 		o->docker = arg;
 		break;
+	case O_TEST:
+		o->n.test = 1;
+		break;
 	case O_ANNOTATION:
 		if (!strchr(arg, ':') || *arg == ':')
 			rpl_die(RPL_EXIT_USAGE, "--annotations wants KEY:VALUE, not '%s'", arg);
@@ -125,6 +129,7 @@ static const struct option native_opts[] = {
 	{ "repository-append", required_argument, NULL, O_REPO },
 	{ "keyring-append", required_argument, NULL, O_KEYRING },
 	{ "tag", required_argument, NULL, O_TAG },
+	{ "test", no_argument, NULL, O_TEST },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -145,7 +150,7 @@ static const struct option image_opts[] = {
 static const char native_usage[] =
         "usage: ripple native-build FILE [--arch A] [--out-dir DIR] [--source-dir DIR]\n"
         "                           [--signing-key KEY] [--env-file F]... [--pipeline-dir D]...\n"
-        "                           [--source-date-epoch SECS] [-C DIR]\n"
+        "                           [--source-date-epoch SECS] [--test] [-C DIR]\n"
         "\n"
         "Builds one melange recipe for one architecture (the host's) without melange:\n"
         "its steps run in a bubblewrap sandbox without network, fetch and git-checkout\n"
@@ -153,8 +158,10 @@ static const char native_usage[] =
         "written to DIR/<arch>/ (default packages).  Packages of DIR/<arch> that the\n"
         "build needs are installed in the sandbox.  `ripple build --runner native` runs\n"
         "this for each package job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
-        "environment's, else the recipe's last commit time.  Exit status 0 built, 1\n"
-        "the build failed, 2 bad usage.\n";
+        "environment's, else the recipe's last commit time.  --test then runs each\n"
+        "written package's test pipeline as melange test does, with the package and its\n"
+        "test environment installed in the sandbox.  Exit status 0 built (and tested),\n"
+        "1 the build or a test failed, 2 bad usage.\n";
 
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 {

@@ -656,6 +656,12 @@ static int compile_test(struct cctx *c, const struct rpl_varmap *common, const c
 	context_map(c, common, subname, &m);
 	err = compile_steps(c, t->steps, t->nsteps, &m, &steps, &nsteps);
 	rpl_varmap_release(&m);
+	if (!err && (c->flags & RPL_COMPILE_STEPS)) {
+		struct rpl_ctest *ct = &c->out->tests[c->out->ntests++];
+		ct->sub = subname;
+		ct->steps = steps;
+		ct->nsteps = nsteps;
+	}
 	return err;
 }
 
@@ -753,6 +759,9 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 	/* Test pipelines: their needs and files are kept apart from the build's. */
 	c.needs = &test_needs;
 	c.files = &test_files;
+	if (flags & RPL_COMPILE_STEPS)
+		out->tests =
+		        rpl_arena_alloc(&out->arena, (r->nsubpackages + 1) * sizeof(*out->tests));
 	if ((err = compile_test(&c, &common, NULL, r->test)))
 		goto out;
 	for (size_t i = 0; i < r->nsubpackages; i++)

@@ -90,6 +90,13 @@ struct rpl_csub {
 	size_t nsteps;
 };
 
+/* A test pipeline: the package's own (sub NULL) or a subpackage's. */
+struct rpl_ctest {
+	const char *sub;
+	struct rpl_cstep *steps;
+	size_t nsteps;
+};
+
 /* A recipe compiled for one architecture. */
 struct rpl_compiled {
 	struct rpl_arena arena;
@@ -108,6 +115,8 @@ struct rpl_compiled {
 	size_t npipeline_files;
 	const char **test_pipeline_files;
 	size_t ntest_pipeline_files;
+	struct rpl_ctest *tests; /* with RPL_COMPILE_STEPS: the test pipelines there are */
+	size_t ntests;
 };
 
 enum {

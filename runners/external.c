@@ -162,6 +162,8 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 		arg(&a, "native-build");
 		arg(&a, j->file);
 		arg2(&a, "--arch", j->arch);
+		if (o->test)
+			arg(&a, "--test");
 		arg2(&a, "--out-dir", o->out_dir);
 		if (j->source_dir)
 			arg2(&a, "--source-dir", j->source_dir);

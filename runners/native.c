@@ -1,4 +1,5 @@
 #include "runners/native.h"
+#include "runners/apk.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
@@ -38,6 +39,12 @@ struct build {
 	char *version;
 	int64_t sde;
 	int nfetch;
+	/* The apks this build wrote, for its tests. */
+	struct built_apk {
+		char *path;
+		struct rpl_apk apk;
+	} * built;
+	size_t nbuilt;
 };
 
 static const char *kv_get(const struct rpl_kvlist *l, const char *key)
@@ -1031,8 +1038,16 @@ static int package(struct build *b, const char *name, const char *desc,
 		err = rpl_apk_write(tree, trees, ntrees, &m, key, path.buf, &log);
 	if (log.len)
 		printf("ripple: %s", log.buf);
-	if (!err)
+	if (!err) {
+		struct built_apk *w;
 		rpl_say("wrote %s", path.buf);
+		b->built = rpl_xrealloc(b->built, (b->nbuilt + 1) * sizeof(*b->built));
+		w = &b->built[b->nbuilt];
+		if (!(err = rpl_apk_read(path.buf, &w->apk))) {
+			w->path = rpl_xstrdup(path.buf);
+			b->nbuilt++;
+		}
+	}
 	free((void *)m.depends);
 	free((void *)m.provides);
 	free((void *)m.replaces);
@@ -1043,6 +1058,135 @@ static int package(struct build *b, const char *name, const char *desc,
 	rpl_strbuf_release(&path);
 	rpl_strbuf_release(&log);
 	rpl_strbuf_release(&odir);
+	return err;
+}
+
+/* Whether `need` (a name, `so:...`, `cmd:...`, maybe with a version) is `name` or in `provides`. */
+static int satisfies(const char *name, char *const *provides, size_t nprovides, const char *need)
+{
+	size_t n = name_len(need);
+
+	if (strlen(name) == n && !strncmp(name, need, n))
+		return 1;
+	for (size_t k = 0; k < nprovides; k++)
+		if (name_len(provides[k]) == n && !strncmp(provides[k], need, n))
+			return 1;
+	return 0;
+}
+
+/*
+ * A package's test, as `melange test` runs it: the test pipeline in a fresh
+ * workspace, with the package under test, the test's environment and what
+ * they need at run time installed under /usr/local in the sandbox (from the
+ * apks this build wrote, else the local repository; the rest is taken from
+ * the host and listed).
+ */
+static int run_test(struct build *b, const struct rpl_ctest *t)
+{
+	const char *name = t->sub ? t->sub : b->r->package.name.s;
+	struct rpl_apkindex idx;
+	struct rpl_strbuf tw = RPL_STRBUF_INIT, td = RPL_STRBUF_INIT, host = RPL_STRBUF_INIT,
+	                  used = RPL_STRBUF_INIT;
+	char **queue = NULL, **apks = NULL, *work = b->work, *deps = b->deps;
+	size_t nq = 0, qa = 0, napks = 0, aa = 0;
+	int err = 0;
+
+	if (rpl_apkindex_load(&idx, b->o->out_dir, b->o->arch))
+		memset(&idx, 0, sizeof(idx));
+	RPL_ALLOC_GROW(queue, nq + 1, qa);
+	queue[nq++] = rpl_xstrdup(name);
+	for (size_t i = 0; i < b->c.ntest_needs; i++) {
+		const struct rpl_need *nd = &b->c.test_needs[i];
+		if ((!t->sub && !nd->subpackage) ||
+		    (t->sub && nd->subpackage && !strcmp(t->sub, nd->subpackage))) {
+			RPL_ALLOC_GROW(queue, nq + 1, qa);
+			queue[nq++] = rpl_xstrdup(nd->name);
+		}
+	}
+	/* Resolve breadth first, following run-time dependencies. */
+	for (size_t q = 0; q < nq; q++) {
+		const char *need = queue[q], *path = NULL;
+		char *const *depends = NULL;
+		size_t ndepends = 0;
+		struct rpl_strbuf ip = RPL_STRBUF_INIT;
+		const struct rpl_apkindex_pkg *p;
+		int seen = 0;
+
+		/* A need met (or not) once is settled: "so:libc.so.6" of many packages. */
+		for (size_t i = 0; i < q && !seen; i++)
+			seen = name_len(queue[i]) == name_len(need) &&
+			       !strncmp(queue[i], need, name_len(need));
+		if (seen)
+			continue;
+		for (size_t i = 0; i < b->nbuilt && !path; i++) {
+			const struct rpl_apk *a = &b->built[i].apk;
+			if (satisfies(a->pkgname, a->provides, a->nprovides, need)) {
+				path = b->built[i].path;
+				depends = a->depends;
+				ndepends = a->ndepends;
+			}
+		}
+		if (!path && idx.npkgs && (p = providing(&idx, need))) {
+			rpl_strbuf_addf(&ip, "%s/%s/%s-%s.apk", b->o->out_dir, b->o->arch, p->name,
+			                p->version);
+			path = ip.buf;
+			depends = (char *const *)p->depends;
+			ndepends = p->ndepends;
+		}
+		if (!path) {
+			rpl_strbuf_addf(&host, " %.*s", (int)name_len(need), need);
+			continue;
+		}
+		for (size_t i = 0; i < napks && !seen; i++)
+			seen = !strcmp(apks[i], path);
+		if (!seen) {
+			RPL_ALLOC_GROW(apks, napks + 1, aa);
+			apks[napks++] = rpl_xstrdup(path);
+			for (size_t i = 0; i < ndepends; i++) {
+				RPL_ALLOC_GROW(queue, nq + 1, qa);
+				queue[nq++] = rpl_xstrdup(depends[i]);
+			}
+		}
+		rpl_strbuf_release(&ip);
+	}
+	rpl_strbuf_addf(&tw, "%s.test-%s", b->work, name);
+	rpl_strbuf_addf(&td, "%s.deps", tw.buf);
+	remove_tree(tw.buf);
+	remove_tree(td.buf);
+	if ((err = rpl_mkdirs(tw.buf)) || (err = rpl_mkdirs(td.buf)))
+		goto out;
+	for (size_t i = 0; i < napks && !err; i++) {
+		const char *base = strrchr(apks[i], '/');
+		err = unpack_apk(apks[i], td.buf);
+		rpl_strbuf_addf(&used, " %s", base ? base + 1 : apks[i]);
+	}
+	if (err)
+		goto out;
+	rpl_say("test %s: installed in the sandbox (under /usr/local):%s", name, used.buf);
+	if (host.len)
+		rpl_say("test %s: needs taken from the host:%s", name, host.buf);
+	b->work = tw.buf;
+	b->deps = td.buf;
+	err = run_steps(b, t->steps, t->nsteps, WORKSPACE);
+	b->work = work;
+	b->deps = deps;
+	if (err)
+		err = rpl_error(err, "the test of %s failed: %s", name, rpl_errmsg());
+	else
+		rpl_say("test %s: passed", name);
+out:
+	for (size_t i = 0; i < nq; i++)
+		free(queue[i]);
+	free(queue);
+	for (size_t i = 0; i < napks; i++)
+		free(apks[i]);
+	free(apks);
+	rpl_strbuf_release(&tw);
+	rpl_strbuf_release(&td);
+	rpl_strbuf_release(&host);
+	rpl_strbuf_release(&used);
+	if (idx.npkgs)
+		rpl_apkindex_release(&idx);
 	return err;
 }
 
@@ -1158,7 +1302,22 @@ int rpl_native_build(const struct rpl_native_opts *o)
 			              &sp->dependencies, &sp->options, &sp->scriptlets, trees,
 			              ntrees, have_key ? &key : NULL);
 	}
+	/* --test: each test of a package written here, as melange test would. */
+	for (size_t i = 0; o->test && !err && i < b.c.ntests; i++) {
+		const struct rpl_ctest *t = &b.c.tests[i];
+		int written = 0;
+		for (size_t k = 0; k < b.nbuilt; k++)
+			written |= !strcmp(b.built[k].apk.pkgname,
+			                   t->sub ? t->sub : b.r->package.name.s);
+		if (written)
+			err = run_test(&b, t);
+	}
 out:
+	for (size_t i = 0; i < b.nbuilt; i++) {
+		rpl_apk_release(&b.built[i].apk);
+		free(b.built[i].path);
+	}
+	free(b.built);
 	if (have_key)
 		rpl_signer_release(&key);
 	for (size_t i = 0; i < ntrees; i++)

@@ -42,6 +42,7 @@ struct rpl_native_opts {
 	 * mirror_to[i] + the rest (a directory, relative to the cwd, or a URL). */
 	char *const *mirror_from, *const *mirror_to;
 	size_t nmirrors;
+	int test; /* then run each written package's test pipeline, as melange test does */
 };
 
 /* Builds; progress and step output go to stdout and stderr.  Returns 0 or an error. */

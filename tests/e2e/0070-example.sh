@@ -79,7 +79,7 @@ greet package"
 
 # ---- (1) build --all: every package, dependencies first, then both images ----------------
 fresh s1
-run 0 "$RIPPLE" build --all --events ev1.jsonl
+run 0 "$RIPPLE" build --all --test --events ev1.jsonl
 expect_out '^run 1: 9 jobs \(7 packages, 2 images\)'
 expect_out '^done: 9 built, 0 failed, 0 skipped'
 for p in libmsg-1.0-r0 libmsg-dev-1.0-r0 hello-2.0-r0 banner-1.1-r0 runtime-1-r0 motd-3-r1 \
@@ -114,6 +114,11 @@ grep -q 'installed in the sandbox from packages/.* libmsg-dev-1.0-r0' .ripple/lo
 grep -q 'fetch: https://sources.ripple.example/libmsg-1.0.tar.gz from the mirror' .ripple/logs/1/$arch/libmsg.log ||
 	fail "libmsg's source: $(cat .ripple/logs/1/$arch/libmsg.log)"
 grep -q 'patch: applying greeting.patch' .ripple/logs/1/$arch/libmsg.log || fail "no patch applied"
+# --test: each package's test pipeline ran with the package installed, and passed.
+grep -q '^ripple: test hello: passed$' .ripple/logs/1/$arch/hello.log || fail "hello's test: $(cat .ripple/logs/1/$arch/hello.log)"
+grep -q '^ripple: test libmsg-dev: installed in the sandbox (under /usr/local): libmsg-dev-1.0-r0.apk libmsg-1.0-r0.apk$' .ripple/logs/1/$arch/libmsg.log ||
+	fail "libmsg-dev's test: $(cat .ripple/logs/1/$arch/libmsg.log)"
+grep -q '^ripple: test libmsg-dev: passed$' .ripple/logs/1/$arch/libmsg.log || fail "libmsg-dev's test did not pass"
 # Both images: skopeo reads them, and they run.
 for img in base hello; do
 	run 0 skopeo inspect "oci:images/$img:latest"
@@ -129,6 +134,11 @@ expect_out '^Welcome to the ripple example image.$'
 run 0 run_image base /usr/bin/motd
 expect_out '^Welcome to the ripple example image.$'
 [ ! -e "$T/bundle/rootfs/usr/bin/hello" ] || fail "hello is in the base image"
+# A test that fails fails the job, and says which.
+sed -i "s/grep -x 'Hello from libmsg, tester!'/grep -x 'Goodbye, tester!'/" hello.yaml
+run 1 "$RIPPLE" build hello --test
+expect_out "FAILED hello $arch .*the test of hello failed"
+git checkout -q hello.yaml
 
 # ---- (2) the library's patch changes: the library and both images, nothing else ---------
 sed -i 's/+static const char \*greeting = "Hello from libmsg";/+static const char *greeting = "Greetings from libmsg";/' libmsg/greeting.patch
@@ -156,14 +166,14 @@ run 0 "$RIPPLE" build words
 expect_out '^nothing to build: the 3 selected jobs are up to date$'
 run 0 "$RIPPLE" build --changed
 expect_out '^nothing to build: the 3 selected jobs are up to date$'
-[ "$(ls .ripple/logs | wc -l)" = 3 ] || fail "no-op builds made runs: $(ls .ripple/logs)"
+[ "$(ls .ripple/logs | wc -l)" = 4 ] || fail "no-op builds made runs: $(ls .ripple/logs)"
 run 0 "$RIPPLE" history
-expect_out '^  3 '
-if grep -q '^  4 ' "$T/out"; then fail "a no-op build was recorded as a run"; fi
+expect_out '^  4 '
+if grep -q '^  5 ' "$T/out"; then fail "a no-op build was recorded as a run"; fi
 # The memo never hides a change.
 echo '# an edit' >> motd.yaml
 run 0 "$RIPPLE" build
-expect_out '^run 4: 3 jobs \(1 package, 2 images\)'
+expect_out '^run 5: 3 jobs \(1 package, 2 images\)'
 git checkout -q motd.yaml
 
 # ---- (4) a post-commit hook builds what a commit changed -----------------------------------
@@ -219,10 +229,8 @@ expect_out '^usage: ripple hook install'
 
 # ---- (5) the nightly run: one broken recipe ----------------------------------------------
 fresh s5
-cat >> hello.yaml <<'EOF'
-  - name: a step that cannot work
-    runs: cc -o /dev/null no-such-file.c
-EOF
+sed -i 's|^  - uses: strip$|  - uses: strip\n  - name: a step that cannot work\n    runs: cc -o /dev/null no-such-file.c|' hello.yaml
+grep -q 'no-such-file.c' hello.yaml || fail "hello was not broken"
 git commit -qam "hello: broken"
 run 1 "$RIPPLE" build --all --keep-going --rebuild-dependents --report report.json --junit junit.xml
 expect_out "FAILED hello $arch .*: .*exit"
