@@ -500,11 +500,16 @@ static int flush_index(struct build *b, struct out_index *x)
 	x->flushed_ns = now_ns();
 	if (err)
 		return err;
-	for (size_t i = 0; i < x->npending; i++)
-		if (record_ok(b, x->pending[i]))
+	for (size_t i = 0; i < x->npending; i++) {
+		/* A record that cannot be written: the run fails (and the job is
+		 * built again next time). */
+		if (record_ok(b, x->pending[i])) {
 			rpl_warn("%s", rpl_errmsg());
+			err = -1;
+		}
+	}
 	x->npending = 0;
-	return 0;
+	return err;
 }
 
 /*
@@ -522,7 +527,8 @@ static int flush_indexes(struct build *b, int all)
 		if (!rpl_repo_dirty(x->ix) || (!all && now - x->flushed_ns < 1000000000))
 			continue;
 		if (flush_index(b, x)) {
-			rpl_warn("%s (its packages are not recorded as built)", rpl_errmsg());
+			rpl_warn("%s (packages not recorded as built are built again next time)",
+			         rpl_errmsg());
 			err = -1;
 		}
 	}
@@ -549,8 +555,9 @@ static int built(struct build *b, struct bjob *j)
 	RPL_ALLOC_GROW(x->pending, x->npending + 1, x->pending_alloc);
 	x->pending[x->npending++] = j;
 	/* Jobs waiting for this one read the index: it is written now. */
-	if (j->sj->nrdeps || now_ns() - x->flushed_ns >= 1000000000)
-		err = flush_index(b, x);
+	if ((j->sj->nrdeps || now_ns() - x->flushed_ns >= 1000000000) &&
+	    (err = flush_index(b, x)) && x->npending && x->pending[x->npending - 1] == j)
+		x->npending--; /* this job fails: it must not be recorded by a later write */
 	return err;
 }
 

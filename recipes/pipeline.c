@@ -661,6 +661,7 @@ static int compile_test(struct cctx *c, const struct rpl_varmap *common, const c
 		ct->sub = subname;
 		ct->steps = steps;
 		ct->nsteps = nsteps;
+		ct->environment = &t->environment.environment;
 	}
 	return err;
 }

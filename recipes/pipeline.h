@@ -95,6 +95,7 @@ struct rpl_ctest {
 	const char *sub;
 	struct rpl_cstep *steps;
 	size_t nsteps;
+	const struct rpl_kvlist *environment; /* the test's variables (in the recipe) */
 };
 
 /* A recipe compiled for one architecture. */

@@ -198,10 +198,23 @@ static int control_scripts(const void *tar, size_t len, struct rpl_apk *a)
 		err = rpl_error(-RPL_EPARSE, "not a tar archive: %s", archive_error_string(ar));
 		goto out;
 	}
-	while (!err && archive_read_next_header(ar, &e) == ARCHIVE_OK) {
-		const char *n = archive_entry_pathname(e);
-		la_int64_t size = archive_entry_size(e);
+	while (!err) {
+		const char *n;
+		la_int64_t size;
 		struct rpl_apk_script *sc;
+		int rc = archive_read_next_header(ar, &e);
+
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc == ARCHIVE_FATAL) {
+			err = rpl_error(-RPL_EPARSE, "a damaged control section: %s",
+			                archive_error_string(ar));
+			break;
+		}
+		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+			break;
+		n = archive_entry_pathname(e);
+		size = archive_entry_size(e);
 
 		if (!n || !strcmp(n, ".PKGINFO") || archive_entry_filetype(e) != AE_IFREG ||
 		    (archive_entry_perm(e) & 0555) != 0555)

@@ -543,18 +543,20 @@ static void section_entry(struct rpl_strbuf *tar, const char *name, unsigned mod
 }
 
 /* A section of one entry and no end blocks (the signature). */
-static void one_entry_section(const char *name, const void *data, size_t len, int64_t sde,
-                              struct rpl_strbuf *gz)
+static int one_entry_section(const char *name, const void *data, size_t len, int64_t sde,
+                             struct rpl_strbuf *gz)
 {
 	struct rpl_strbuf tar = RPL_STRBUF_INIT;
+	int err;
 
 	section_entry(&tar, name, 0644, data, len, sde);
-	rpl_gzip(tar.buf, tar.len, 0, gz);
+	err = rpl_gzip(tar.buf, tar.len, 0, gz);
 	rpl_strbuf_release(&tar);
+	return err;
 }
 
 /* The control section: .PKGINFO, then each non-empty scriptlet in bytewise name order. */
-static void control_section(const struct rpl_apk_meta *m, const char *info, struct rpl_strbuf *gz)
+static int control_section(const struct rpl_apk_meta *m, const char *info, struct rpl_strbuf *gz)
 {
 	const struct {
 		const char *name, *text;
@@ -568,14 +570,16 @@ static void control_section(const struct rpl_apk_meta *m, const char *info, stru
 		{ ".trigger", m->trigger },
 	};
 	struct rpl_strbuf tar = RPL_STRBUF_INIT;
+	int err;
 
 	section_entry(&tar, ".PKGINFO", 0644, info, strlen(info), m->source_date_epoch);
 	for (size_t i = 0; i < sizeof(scripts) / sizeof(*scripts); i++)
 		if (scripts[i].text && *scripts[i].text)
 			section_entry(&tar, scripts[i].name, 0755, scripts[i].text,
 			              strlen(scripts[i].text), m->source_date_epoch);
-	rpl_gzip(tar.buf, tar.len, 0, gz);
+	err = rpl_gzip(tar.buf, tar.len, 0, gz);
 	rpl_strbuf_release(&tar);
+	return err;
 }
 
 int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
@@ -639,7 +643,8 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 		goto out;
 	hex(digest, 32, datahash);
 	info = pkginfo(m, t.size, &depends, &provides, datahash);
-	control_section(m, info, &control);
+	if ((err = control_section(m, info, &control)))
+		goto out;
 	if (key) {
 		unsigned char *s;
 		size_t slen;
@@ -647,8 +652,10 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 		if ((err = rpl_signer_sign(key, control.buf, control.len, &s, &slen)))
 			goto out;
 		snprintf(name, sizeof(name), ".SIGN.RSA256.%s", key->name);
-		one_entry_section(name, s, slen, m->source_date_epoch, &sig);
+		err = one_entry_section(name, s, slen, m->source_date_epoch, &sig);
 		free(s);
+		if (err)
+			goto out;
 	}
 	/* signature + control + data, renamed into place whole. */
 	{

@@ -39,6 +39,8 @@ struct build {
 	char *version;
 	int64_t sde;
 	int nfetch;
+	/* The variables the steps get: the recipe's, or a test's while it runs. */
+	const struct rpl_kvlist *env;
 	/* The apks this build wrote, for its tests. */
 	struct built_apk {
 		char *path;
@@ -653,7 +655,7 @@ static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd
 {
 	struct argv a = { NULL, 0, 0 };
 	struct rpl_strbuf script = RPL_STRBUF_INIT, sde = RPL_STRBUF_INIT;
-	const struct rpl_kvlist *renv = &b->r->environment.environment;
+	const struct rpl_kvlist *renv = b->env ? b->env : &b->r->environment.environment;
 	pid_t pid;
 	int status, err = 0;
 
@@ -862,7 +864,9 @@ static int install_deps(struct build *b)
 	struct rpl_strbuf local = RPL_STRBUF_INIT, host = RPL_STRBUF_INIT;
 	int err = 0;
 
-	if (rpl_apkindex_load(&idx, b->o->out_dir, b->o->arch))
+	int loaded = rpl_apkindex_load(&idx, b->o->out_dir, b->o->arch) == 0;
+
+	if (!loaded)
 		memset(&idx, 0, sizeof(idx)); /* no local repository yet */
 	for (size_t i = 0; i < b->c.nneeds; i++) {
 		const char *need = b->c.needs[i].name;
@@ -914,7 +918,7 @@ static int install_deps(struct build *b)
 	free(todo);
 	rpl_strbuf_release(&local);
 	rpl_strbuf_release(&host);
-	if (idx.npkgs)
+	if (loaded)
 		rpl_apkindex_release(&idx);
 	return err;
 }
@@ -1091,7 +1095,9 @@ static int run_test(struct build *b, const struct rpl_ctest *t)
 	size_t nq = 0, qa = 0, napks = 0, aa = 0;
 	int err = 0;
 
-	if (rpl_apkindex_load(&idx, b->o->out_dir, b->o->arch))
+	int loaded = rpl_apkindex_load(&idx, b->o->out_dir, b->o->arch) == 0;
+
+	if (!loaded)
 		memset(&idx, 0, sizeof(idx));
 	RPL_ALLOC_GROW(queue, nq + 1, qa);
 	queue[nq++] = rpl_xstrdup(name);
@@ -1167,9 +1173,11 @@ static int run_test(struct build *b, const struct rpl_ctest *t)
 		rpl_say("test %s: needs taken from the host:%s", name, host.buf);
 	b->work = tw.buf;
 	b->deps = td.buf;
+	b->env = t->environment; /* a test has its own variables, not the build's */
 	err = run_steps(b, t->steps, t->nsteps, WORKSPACE);
 	b->work = work;
 	b->deps = deps;
+	b->env = NULL;
 	if (err)
 		err = rpl_error(err, "the test of %s failed: %s", name, rpl_errmsg());
 	else
@@ -1185,7 +1193,7 @@ out:
 	rpl_strbuf_release(&td);
 	rpl_strbuf_release(&host);
 	rpl_strbuf_release(&used);
-	if (idx.npkgs)
+	if (loaded)
 		rpl_apkindex_release(&idx);
 	return err;
 }

@@ -162,13 +162,19 @@ int rpl_gzip(const void *data, size_t len, int os_unknown, struct rpl_strbuf *ou
 		deflateSetHeader(&z, &h);
 	}
 	z.next_in = (unsigned char *)data;
-	z.avail_in = (uInt)len;
+	/* avail_in is 32 bits: more than 4 GiB goes in in slices. */
 	do {
-		z.next_out = chunk;
-		z.avail_out = sizeof(chunk);
-		rc = deflate(&z, Z_FINISH);
-		rpl_strbuf_add(out, chunk, sizeof(chunk) - z.avail_out);
-	} while (rc == Z_OK);
+		size_t slice = len > 1u << 30 ? 1u << 30 : len;
+		int flush = slice == len ? Z_FINISH : Z_NO_FLUSH;
+		z.avail_in = (uInt)slice;
+		len -= slice;
+		do {
+			z.next_out = chunk;
+			z.avail_out = sizeof(chunk);
+			rc = deflate(&z, flush);
+			rpl_strbuf_add(out, chunk, sizeof(chunk) - z.avail_out);
+		} while (rc == Z_OK && (flush == Z_FINISH || z.avail_in));
+	} while (rc == Z_OK && len);
 	deflateEnd(&z);
 	return rc == Z_STREAM_END ? 0 : rpl_error(-RPL_ELIB, "zlib: deflate failed");
 }

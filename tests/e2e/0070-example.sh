@@ -136,6 +136,7 @@ expect_out '^Welcome to the ripple example image.$'
 [ ! -e "$T/bundle/rootfs/usr/bin/hello" ] || fail "hello is in the base image"
 # A test that fails fails the job, and says which.
 sed -i "s/grep -x 'Hello from libmsg, tester!'/grep -x 'Goodbye, tester!'/" hello.yaml
+grep -q Goodbye hello.yaml || fail "the test was not broken"
 run 1 "$RIPPLE" build hello --test
 expect_out "FAILED hello $arch .*the test of hello failed"
 git checkout -q hello.yaml
