@@ -301,6 +301,34 @@ other=aarch64
 run 1 "$RIPPLE" native-build greeting.yaml --arch $other
 expect_err "cannot build for $other on this $arch machine"
 
+# ---- the meson pipelines: configure, compile, install ------------------------------------
+if command -v meson >/dev/null; then
+	mkdir -p mesonpkg
+	cat > mesonpkg/meson.build <<'EOM'
+project('counter', 'c')
+executable('counter', 'counter.c', install: true)
+EOM
+	printf '#include <stdio.h>\nint main(void) { printf("3 2 1\\n"); return 0; }\n' > mesonpkg/counter.c
+	cat > mesonpkg.yaml <<'EOY'
+package:
+  name: mesonpkg
+  version: 1
+  epoch: 0
+  description: built with meson
+pipeline:
+  - uses: meson/configure
+  - uses: meson/compile
+  - uses: meson/install
+EOY
+	run 0 "$RIPPLE" build --runner native mesonpkg
+	mkdir -p "$T/mesonroot"
+	gzip -dc "packages/$arch/mesonpkg-1-r0.apk" | tar -xf - -C "$T/mesonroot" --exclude='.*' 2>/dev/null
+	[ "$("$T/mesonroot/usr/bin/counter")" = "3 2 1" ] || fail "meson's program: $(ls -R "$T/mesonroot")"
+	rm -r mesonpkg mesonpkg.yaml
+else
+	echo "meson is not installed: the meson pipelines are not tested" >&2
+fi
+
 # ---- ripple index ------------------------------------------------------------------------
 mkdir -p "$T/loose"
 cp "packages/$arch/greeting-2.1-r3.apk" "packages/$arch/langs-0.5-r0.apk" "$T/loose/"
