@@ -441,8 +441,11 @@ static int out_index(struct build *b, const char *dir, struct out_index **out)
 	return 0;
 }
 
-/* Records a job as built: its outputs' digests and what it was built against. */
-static int record_ok(struct build *b, struct bjob *j)
+/*
+ * Records a job as built: its outputs' digests and what it was built
+ * against.  `in_tx`: the caller holds a transaction (a batch of records).
+ */
+static int record_ok(struct build *b, struct bjob *j, int in_tx)
 {
 	uint8_t(*digests)[RPL_SHA256_LEN] =
 	        rpl_xcalloc(j->noutputs ? j->noutputs : 1, RPL_SHA256_LEN);
@@ -474,7 +477,10 @@ static int record_ok(struct build *b, struct bjob *j)
 		rec.outputs = j->outputs;
 		rec.output_digests = (const uint8_t(*)[RPL_SHA256_LEN])digests;
 		rec.noutputs = j->noutputs;
-		if (!(err = rpl_state_begin(b->st))) {
+		if (in_tx) {
+			err = rpl_state_job_put(b->st, j->plan->node->name, j->plan->kind,
+			                        j->plan->arch, &rec);
+		} else if (!(err = rpl_state_begin(b->st))) {
 			err = rpl_state_job_put(b->st, j->plan->node->name, j->plan->kind,
 			                        j->plan->arch, &rec);
 			if (err)
@@ -500,13 +506,23 @@ static int flush_index(struct build *b, struct out_index *x)
 	x->flushed_ns = now_ns();
 	if (err)
 		return err;
+	/* One transaction for the batch: thousands of leaf packages at once. */
+	if (x->npending && (err = rpl_state_begin(b->st))) {
+		rpl_warn("%s", rpl_errmsg());
+		x->npending = 0;
+		return err;
+	}
 	for (size_t i = 0; i < x->npending; i++) {
 		/* A record that cannot be written: the run fails (and the job is
 		 * built again next time). */
-		if (record_ok(b, x->pending[i])) {
+		if (record_ok(b, x->pending[i], 1)) {
 			rpl_warn("%s", rpl_errmsg());
 			err = -1;
 		}
+	}
+	if (x->npending && rpl_state_commit(b->st)) {
+		rpl_warn("%s", rpl_errmsg());
+		err = -1;
 	}
 	x->npending = 0;
 	return err;
@@ -546,7 +562,7 @@ static int built(struct build *b, struct bjob *j)
 	int err;
 
 	if (strcmp(j->plan->kind, "package") || !j->noutputs)
-		return record_ok(b, j);
+		return record_ok(b, j, 0);
 	dir = rpl_path_dirname(j->outputs[0]);
 	err = out_index(b, dir, &x);
 	free(dir);
