@@ -137,6 +137,23 @@ int rpl_gzip_members(const void *data, size_t len, size_t max_out,
 
 /* ---- the control section ----------------------------------------------------------- */
 
+/* The current entry's content (at most MAX_CONTROL bytes), NUL-terminated. */
+static int entry_data(struct archive *ar, struct archive_entry *e, const char *name, char **out,
+                      size_t *len)
+{
+	la_int64_t size = archive_entry_size(e);
+
+	*out = NULL;
+	if (size < 0 || size > (la_int64_t)MAX_CONTROL)
+		return rpl_error(-RPL_EPARSE, "%s is too large", name);
+	*out = rpl_xmalloc((size_t)size + 1);
+	if (archive_read_data(ar, *out, (size_t)size) != size)
+		return rpl_error(-RPL_EPARSE, "%s is cut short", name);
+	(*out)[size] = '\0';
+	*len = (size_t)size;
+	return 0;
+}
+
 /* The name of the first entry of a tar, and its content when it is `want`. */
 static int tar_entry(const void *tar, size_t len, const char *want, char **name, char **content,
                      size_t *content_len)
@@ -158,20 +175,7 @@ static int tar_entry(const void *tar, size_t len, const char *want, char **name,
 		if (!*name)
 			*name = rpl_xstrdup(n ? n : "");
 		if (want && n && !strcmp(n, want)) {
-			la_int64_t size = archive_entry_size(e);
-			la_ssize_t got;
-			if (size < 0 || size > (la_int64_t)MAX_CONTROL) {
-				err = rpl_error(-RPL_EPARSE, "%s is too large", want);
-				break;
-			}
-			*content = rpl_xmalloc((size_t)size + 1);
-			got = archive_read_data(ar, *content, (size_t)size);
-			if (got != size) {
-				err = rpl_error(-RPL_EPARSE, "%s is cut short", want);
-				break;
-			}
-			(*content)[size] = '\0';
-			*content_len = (size_t)size;
+			err = entry_data(ar, e, want, content, content_len);
 			break;
 		}
 		if (!want)
@@ -200,7 +204,6 @@ static int control_scripts(const void *tar, size_t len, struct rpl_apk *a)
 	}
 	while (!err) {
 		const char *n;
-		la_int64_t size;
 		struct rpl_apk_script *sc;
 		int rc = archive_read_next_header(ar, &e);
 
@@ -214,26 +217,15 @@ static int control_scripts(const void *tar, size_t len, struct rpl_apk *a)
 		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
 			break;
 		n = archive_entry_pathname(e);
-		size = archive_entry_size(e);
-
 		if (!n || !strcmp(n, ".PKGINFO") || archive_entry_filetype(e) != AE_IFREG ||
 		    (archive_entry_perm(e) & 0555) != 0555)
 			continue;
-		if (size < 0 || size > (la_int64_t)MAX_CONTROL) {
-			err = rpl_error(-RPL_EPARSE, "%s is too large", n);
-			break;
-		}
 		a->scripts = rpl_xrealloc(a->scripts, (a->nscripts + 1) * sizeof(*a->scripts));
 		sc = &a->scripts[a->nscripts++];
 		sc->name = rpl_xstrdup(n);
 		sc->mode = archive_entry_perm(e);
-		sc->len = (size_t)size;
-		sc->data = rpl_xmalloc(sc->len + 1);
-		if (archive_read_data(ar, sc->data, sc->len) != size) {
-			err = rpl_error(-RPL_EPARSE, "%s is cut short", n);
-			break;
-		}
-		sc->data[sc->len] = '\0';
+		sc->len = 0;
+		err = entry_data(ar, e, n, &sc->data, &sc->len);
 	}
 out:
 	archive_read_free(ar);

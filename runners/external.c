@@ -73,22 +73,17 @@ struct ext_job {
 
 /* ---- command lines ----------------------------------------------------------------- */
 
-struct argv {
-	char **v;
-	size_t n, alloc;
-};
-
-static void arg(struct argv *a, const char *s)
+void rpl_argv_add(struct rpl_argv *a, const char *s)
 {
 	RPL_ALLOC_GROW(a->v, a->n + 2, a->alloc);
 	a->v[a->n++] = rpl_xstrdup(s);
 	a->v[a->n] = NULL;
 }
 
-static void arg2(struct argv *a, const char *flag, const char *value)
+static void arg2(struct rpl_argv *a, const char *flag, const char *value)
 {
-	arg(a, flag);
-	arg(a, value);
+	rpl_argv_add(a, flag);
+	rpl_argv_add(a, value);
 }
 
 void rpl_argv_free(char **argv)
@@ -99,7 +94,7 @@ void rpl_argv_free(char **argv)
 }
 
 /* The repositories and keys every melange and apko command gets. */
-static void repos(const struct rpl_external_opts *o, struct argv *a)
+static void repos(const struct rpl_external_opts *o, struct rpl_argv *a)
 {
 	arg2(a, "--repository-append", o->out_dir);
 	for (size_t i = 0; i < o->nrepositories; i++)
@@ -117,12 +112,12 @@ static void repos(const struct rpl_external_opts *o, struct argv *a)
 static char **command(const struct ext *r, const struct rpl_run_job *j, enum stage stage)
 {
 	const struct rpl_external_opts *o = &r->o;
-	struct argv a = { NULL, 0, 0 };
+	struct rpl_argv a = { NULL, 0, 0 };
 
 	if (!strcmp(j->kind, "image") && o->native_image) {
-		arg(&a, o->native_image);
-		arg(&a, "native-image");
-		arg(&a, j->file);
+		rpl_argv_add(&a, o->native_image);
+		rpl_argv_add(&a, "native-image");
+		rpl_argv_add(&a, j->file);
 		arg2(&a, "--arch", j->arch);
 		arg2(&a, "--out-dir", "images");
 		arg2(&a, "--repository-append", o->out_dir);
@@ -145,25 +140,25 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 	if (!strcmp(j->kind, "image")) {
 		struct rpl_strbuf tag = RPL_STRBUF_INIT;
 		rpl_strbuf_addf(&tag, "%s:latest", j->name);
-		arg(&a, o->apko);
-		arg(&a, "build");
-		arg(&a, j->file);
-		arg(&a, tag.buf);
-		arg(&a, j->noutputs ? j->outputs[0] : "image.tar");
+		rpl_argv_add(&a, o->apko);
+		rpl_argv_add(&a, "build");
+		rpl_argv_add(&a, j->file);
+		rpl_argv_add(&a, tag.buf);
+		rpl_argv_add(&a, j->noutputs ? j->outputs[0] : "image.tar");
 		arg2(&a, "--arch", j->arch);
 		repos(o, &a);
 		for (size_t i = 0; i < o->napko_args; i++)
-			arg(&a, o->apko_args[i]);
+			rpl_argv_add(&a, o->apko_args[i]);
 		rpl_strbuf_release(&tag);
 		return a.v;
 	}
 	if (o->native) {
-		arg(&a, o->native);
-		arg(&a, "native-build");
-		arg(&a, j->file);
+		rpl_argv_add(&a, o->native);
+		rpl_argv_add(&a, "native-build");
+		rpl_argv_add(&a, j->file);
 		arg2(&a, "--arch", j->arch);
 		if (o->test)
-			arg(&a, "--test");
+			rpl_argv_add(&a, "--test");
 		arg2(&a, "--out-dir", o->out_dir);
 		if (j->source_dir)
 			arg2(&a, "--source-dir", j->source_dir);
@@ -175,16 +170,16 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 			arg2(&a, "--env-file", j->env_files[i]);
 		return a.v;
 	}
-	arg(&a, o->melange);
-	arg(&a, stage == BUILD ? "build" : "test");
-	arg(&a, j->file);
+	rpl_argv_add(&a, o->melange);
+	rpl_argv_add(&a, stage == BUILD ? "build" : "test");
+	rpl_argv_add(&a, j->file);
 	arg2(&a, "--arch", j->arch);
 	if (stage == BUILD) {
 		arg2(&a, "--out-dir", o->out_dir);
 		if (o->signing_key)
 			arg2(&a, "--signing-key", o->signing_key);
 		/* ripple merges each job's packages into the index itself. */
-		arg(&a, "--generate-index=false");
+		rpl_argv_add(&a, "--generate-index=false");
 	}
 	if (j->source_dir)
 		arg2(&a, "--source-dir", j->source_dir);
@@ -196,7 +191,7 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 	if (o->container_runner)
 		arg2(&a, "--runner", o->container_runner);
 	for (size_t i = 0; i < o->nmelange_args; i++)
-		arg(&a, o->melange_args[i]);
+		rpl_argv_add(&a, o->melange_args[i]);
 	return a.v;
 }
 

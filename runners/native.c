@@ -10,6 +10,7 @@
 #include "recipes/repoconfig.h"
 #include "runners/apkwrite.h"
 #include "runners/repo.h"
+#include "runners/runner.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -612,30 +613,11 @@ out:
 
 /* ---- the sandbox -------------------------------------------------------------------------- */
 
-struct argv {
-	char **v;
-	size_t n, alloc;
-};
-
-static void arg(struct argv *a, const char *s)
+static void setenv_arg(struct rpl_argv *a, const char *k, const char *v)
 {
-	RPL_ALLOC_GROW(a->v, a->n + 2, a->alloc);
-	a->v[a->n++] = rpl_xstrdup(s);
-	a->v[a->n] = NULL;
-}
-
-static void argv_free(struct argv *a)
-{
-	for (size_t i = 0; i < a->n; i++)
-		free(a->v[i]);
-	free(a->v);
-}
-
-static void setenv_arg(struct argv *a, const char *k, const char *v)
-{
-	arg(a, "--setenv");
-	arg(a, k);
-	arg(a, v);
+	rpl_argv_add(a, "--setenv");
+	rpl_argv_add(a, k);
+	rpl_argv_add(a, v);
 }
 
 /* Shell-quotes `s` with single quotes. */
@@ -653,7 +635,7 @@ static void quote(struct rpl_strbuf *b, const char *s)
 /* Runs one step's script in the sandbox; returns 0 or an error. */
 static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd)
 {
-	struct argv a = { NULL, 0, 0 };
+	struct rpl_argv a = { NULL, 0, 0 };
 	struct rpl_strbuf script = RPL_STRBUF_INIT, sde = RPL_STRBUF_INIT;
 	const struct rpl_kvlist *renv = b->env ? b->env : &b->r->environment.environment;
 	pid_t pid;
@@ -669,37 +651,37 @@ static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd
 	rpl_strbuf_addf(&script, "\n%s\nexit 0\n", s->runs);
 	rpl_strbuf_addf(&sde, "%lld", (long long)b->sde);
 
-	arg(&a, "bwrap");
-	arg(&a, "--ro-bind");
-	arg(&a, "/");
-	arg(&a, "/");
-	arg(&a, "--tmpfs");
-	arg(&a, "/home");
-	arg(&a, "--bind");
-	arg(&a, b->work);
-	arg(&a, WORKSPACE);
-	arg(&a, "--dev");
-	arg(&a, "/dev");
-	arg(&a, "--proc");
-	arg(&a, "/proc");
-	arg(&a, "--tmpfs");
-	arg(&a, "/tmp");
+	rpl_argv_add(&a, "bwrap");
+	rpl_argv_add(&a, "--ro-bind");
+	rpl_argv_add(&a, "/");
+	rpl_argv_add(&a, "/");
+	rpl_argv_add(&a, "--tmpfs");
+	rpl_argv_add(&a, "/home");
+	rpl_argv_add(&a, "--bind");
+	rpl_argv_add(&a, b->work);
+	rpl_argv_add(&a, WORKSPACE);
+	rpl_argv_add(&a, "--dev");
+	rpl_argv_add(&a, "/dev");
+	rpl_argv_add(&a, "--proc");
+	rpl_argv_add(&a, "/proc");
+	rpl_argv_add(&a, "--tmpfs");
+	rpl_argv_add(&a, "/tmp");
 	if (b->deps) {
 		char *usr = rpl_path_join(b->deps, "usr");
 		struct stat st;
 		if (stat(usr, &st) == 0 && S_ISDIR(st.st_mode)) {
-			arg(&a, "--ro-bind");
-			arg(&a, usr);
-			arg(&a, "/usr/local");
+			rpl_argv_add(&a, "--ro-bind");
+			rpl_argv_add(&a, usr);
+			rpl_argv_add(&a, "/usr/local");
 		}
 		free(usr);
 	}
-	arg(&a, "--unshare-all"); /* no network, among the rest */
-	arg(&a, "--die-with-parent");
-	arg(&a, "--new-session");
-	arg(&a, "--chdir");
-	arg(&a, WORKSPACE);
-	arg(&a, "--clearenv");
+	rpl_argv_add(&a, "--unshare-all"); /* no network, among the rest */
+	rpl_argv_add(&a, "--die-with-parent");
+	rpl_argv_add(&a, "--new-session");
+	rpl_argv_add(&a, "--chdir");
+	rpl_argv_add(&a, WORKSPACE);
+	rpl_argv_add(&a, "--clearenv");
 	setenv_arg(&a, "HOME", WORKSPACE);
 	setenv_arg(&a, "SOURCE_DATE_EPOCH", sde.buf);
 	/* Programs of local packages find their libraries, as they would at /usr/lib. */
@@ -711,9 +693,9 @@ static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd
 	setenv_arg(&a, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin");
 	for (size_t i = 0; i < s->environment.n; i++)
 		setenv_arg(&a, s->environment.v[i].key.s, s->environment.v[i].val.s);
-	arg(&a, "/bin/sh");
-	arg(&a, "-c");
-	arg(&a, script.buf);
+	rpl_argv_add(&a, "/bin/sh");
+	rpl_argv_add(&a, "-c");
+	rpl_argv_add(&a, script.buf);
 
 	fflush(stdout);
 	fflush(stderr);
@@ -737,7 +719,7 @@ static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd
 			err = rpl_error(-RPL_ELIB, "the step exited with status %d",
 			                WEXITSTATUS(status));
 	}
-	argv_free(&a);
+	rpl_argv_free(a.v);
 	rpl_strbuf_release(&script);
 	rpl_strbuf_release(&sde);
 	return err;

@@ -97,4 +97,13 @@ struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o);
 char **rpl_external_argv(const struct rpl_runner *r, const struct rpl_run_job *job);
 void rpl_argv_free(char **argv);
 
+/* An argv being built: `v` stays NULL-terminated; free it with rpl_argv_free(v). */
+struct rpl_argv {
+	char **v;
+	size_t n, alloc;
+};
+
+/* Appends a copy of `s`. */
+void rpl_argv_add(struct rpl_argv *a, const char *s);
+
 #endif
