@@ -181,6 +181,8 @@ int rpl_ws_remove(int dirfd, const char *name)
 	struct stat st;
 	int fd, err;
 
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
+		return rpl_error(-EINVAL, "cannot remove '%s': not a name in a directory", name);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT
 		               ? 0
