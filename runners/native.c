@@ -72,7 +72,7 @@ static int truthy(const char *s)
 static struct rpl_extract_opts limits(const struct build *b, int strip, int skip_dotfiles)
 {
 	struct rpl_extract_opts e = { strip, skip_dotfiles, b->o->max_extract_size,
-		                      b->o->max_extract_ratio };
+		                      b->o->max_extract_ratio, 0 };
 	return e;
 }
 
