@@ -253,7 +253,8 @@ int rpl_extract(const char *path, const char *dest, const struct rpl_extract_opt
 {
 	struct archive *a = reader();
 
-	return run(a, archive_read_open_filename(a, path, 65536), path, dest, o);
+	return run(a, archive_read_open_filename(a, path, 65536), o && o->what ? o->what : path,
+	           dest, o);
 }
 
 int rpl_extract_memory(const void *data, size_t len, const char *name, const char *dest,
