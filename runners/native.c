@@ -798,8 +798,12 @@ static char *step_label(const struct rpl_cstep *s)
 	return rpl_strbuf_detach(&l);
 }
 
-/* A step and what it contains, in melange's order: its `runs`, then its children. */
-static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, const char *wd)
+/*
+ * A step and what it contains, in melange's order: its `runs`, then its
+ * children.  `from` is the pipeline the steps come from (NULL: the recipe).
+ */
+static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, const char *wd,
+                     const char *from)
 {
 	int err = 0;
 
@@ -823,11 +827,15 @@ static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, c
 		} else {
 			if (s->runs && *s->runs) {
 				rpl_say("step %s", label);
-				if ((err = run_script(b, s, swd)))
+				if ((err = run_script(b, s, swd)) && from)
+					err = rpl_error(err, "step %s of the pipeline %s: %s",
+					                label, from, rpl_errmsg());
+				else if (err)
 					err = rpl_error(err, "step %s: %s", label, rpl_errmsg());
 			}
 			if (!err)
-				err = run_steps(b, s->steps, s->nsteps, swd);
+				err = run_steps(b, s->steps, s->nsteps, swd,
+				                s->uses && *s->uses ? s->uses : from);
 		}
 		free(label);
 		free(abs_wd);
@@ -1242,7 +1250,7 @@ static int run_test(struct build *b, const struct rpl_ctest *t)
 	b->sb.deps_path = NULL;
 	if (!(err = bind_deps(b, td.buf))) {
 		b->env = t->environment; /* a test has its own variables, not the build's */
-		err = run_steps(b, t->steps, t->nsteps, RPL_WORKSPACE);
+		err = run_steps(b, t->steps, t->nsteps, RPL_WORKSPACE, NULL);
 	}
 	if (b->sb.deps_fd >= 0)
 		close(b->sb.deps_fd);
@@ -1367,12 +1375,13 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		goto out;
 	if ((err = install_deps(&b)))
 		goto out;
-	if ((err = run_steps(&b, b.c.steps, b.c.nsteps, RPL_WORKSPACE)))
+	if ((err = run_steps(&b, b.c.steps, b.c.nsteps, RPL_WORKSPACE, NULL)))
 		goto out;
 	for (size_t i = 0; i < b.c.nsubs && !err; i++)
 		if (b.c.subs[i].enabled) {
 			rpl_say("subpackage %s", b.c.subs[i].name);
-			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, RPL_WORKSPACE);
+			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, RPL_WORKSPACE,
+			                NULL);
 		}
 	if (err || (err = check_trees(&b, trees, ntrees)))
 		goto out;
