@@ -401,9 +401,12 @@ static const char push_usage[] =
         "Pushes the image tagged TAG (default latest) of the OCI layout LAYOUT (e.g.\n"
         "images/<name>, as native-image writes it) to a registry over the OCI\n"
         "distribution API: blobs the registry lacks, each arch's manifest, then the\n"
-        "image index under the reference's tag (default: TAG).  Credentials come from\n"
-        "~/.docker/config.json ($DOCKER_CONFIG); 127.0.0.1 and localhost are spoken to\n"
-        "over http, other registries over https.  Prints the pushed index's digest.\n";
+        "image index under the reference's tag (default: TAG).  A tag that names one\n"
+        "arch's manifest (latest-amd64) pushes that manifest; a layout whose index.json\n"
+        "is itself the image index, untagged (apko's), is pushed whole.  Credentials\n"
+        "come from ~/.docker/config.json ($DOCKER_CONFIG); 127.0.0.1 and localhost are\n"
+        "spoken to over http, other registries over https.  Prints the reference and\n"
+        "the pushed digest.\n";
 
 int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -418,6 +421,15 @@ int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv)
 	rpl_cli_enter(cli);
 	if (rpl_push(argv[first], o.tag ? o.tag : "latest", argv[first + 1], digest))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
-	printf("pushed %s@%s\n", argv[first + 1], digest);
+	{
+		/* The reference with the tag it was pushed under. */
+		const char *ref = argv[first + 1], *slash = strchr(ref, '/');
+		int tagged = slash && strchr(slash, ':');
+		printf("pushed %s%s%s@%s\n", ref, tagged ? "" : ":",
+		       tagged  ? ""
+		       : o.tag ? o.tag
+		               : "latest",
+		       digest);
+	}
 	return RPL_EXIT_OK;
 }
