@@ -984,6 +984,7 @@ struct chain_link {
 
 struct loader {
 	struct rpl_image *img;
+	const char *real_root;    /* includes stay below it; NULL: anywhere */
 	struct chain_link *chain; /* the files being loaded, outermost first */
 	size_t nchain, chain_alloc;
 	const char **inputs;
@@ -1033,6 +1034,17 @@ static int load_file(struct loader *l, const char *path, const char *from,
 			              strerror(e));
 		return rpl_error(-e, "cannot read '%s': %s", path, strerror(e));
 	}
+	/* A FIFO would block the read and /dev/zero never end it. */
+	if (!S_ISREG(st.st_mode)) {
+		if (from)
+			return err_at(from, at, NULL,
+			              "cannot read include '%s': it is %s, not a regular file",
+			              path, rpl_file_kind((unsigned)st.st_mode));
+		return rpl_error(-EINVAL, "cannot read '%s': it is %s, not a regular file", path,
+		                 rpl_file_kind((unsigned)st.st_mode));
+	}
+	if (from && l->real_root && rpl_path_check_inside(l->real_root, path))
+		return err_at(from, at, NULL, "include %s", rpl_errmsg());
 	for (size_t i = 0; i < l->nchain; i++)
 		if (l->chain[i].dev == st.st_dev && l->chain[i].ino == st.st_ino)
 			return cycle_error(l, from, at, path);
@@ -1049,11 +1061,10 @@ static int load_file(struct loader *l, const char *path, const char *from,
 	l->chain[l->nchain].ino = st.st_ino;
 	l->nchain++;
 
-	err = rpl_read_file(path, &buf, &len);
+	err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &buf, &len);
 	if (err) {
 		if (from)
-			err = err_at(from, at, NULL, "cannot read include '%s': %s", path,
-			             rpl_strerror(err));
+			err = err_at(from, at, NULL, "include: %s", rpl_errmsg());
 		goto out;
 	}
 	err = rpl_yaml_parse(&doc, file, buf, len);
@@ -1116,6 +1127,11 @@ static const char *image_name(struct rpl_arena *a, const char *path)
 
 struct rpl_image *rpl_image_load(const char *path)
 {
+	return rpl_image_load_in(NULL, path);
+}
+
+struct rpl_image *rpl_image_load_in(const char *real_root, const char *path)
+{
 	struct rpl_image *img = rpl_xcalloc(1, sizeof(*img));
 	struct loader l;
 	struct origin org;
@@ -1123,6 +1139,7 @@ struct rpl_image *rpl_image_load(const char *path)
 
 	memset(&l, 0, sizeof(l));
 	l.img = img;
+	l.real_root = real_root;
 	rpl_arena_init(&img->arena);
 	img->file = rpl_arena_strdup(&img->arena, path);
 	img->name = image_name(&img->arena, path);

@@ -33,8 +33,13 @@ struct defvec {
 	struct rpl_sha256 h; /* over every definition read */
 };
 
+/*
+ * Adds the definition `name` from `text`, or with the error `unread` when
+ * its file could not be read (a recipe using it then fails, as with one
+ * that does not parse).
+ */
 static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char *name,
-                    const char *file, int builtin, const char *text, size_t len)
+                    const char *file, int builtin, const char *text, size_t len, const char *unread)
 {
 	rpl_sha256_update_str(&dv->h, name);
 	rpl_sha256_update_str(&dv->h, file);
@@ -50,6 +55,11 @@ static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 	d->file = rpl_arena_strdup(&lib->arena, file);
 	d->builtin = builtin;
 	dc.file = d->file;
+	if (unread) {
+		rpl_sha256_update_str(&dv->h, unread);
+		d->error = rpl_arena_strdup(&lib->arena, unread);
+		return;
+	}
 	if (rpl_yaml_parse(&doc, d->file, text, len) ||
 	    rpl_decode(&dc, doc.root, &rpl_step_schema, &d->step))
 		d->error = rpl_arena_strdup(&lib->arena, rpl_errmsg());
@@ -59,9 +69,15 @@ static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 		        rpl_arena_printf(&lib->arena, "inputs.%s", d->step.inputs[i].name.s);
 }
 
-/* Adds every *.yaml below `dir` (the pipeline name is the path below `base`). */
+/*
+ * Adds every *.yaml below `dir` (the pipeline name is the path below
+ * `base`).  Links to directories are not followed (two links to "." would
+ * walk the tree 2^depth times), and a file that is not a regular one, is
+ * too large or leads outside `real_root` becomes a definition with that
+ * error rather than being read.
+ */
 static int scan_dir(struct rpl_pipeline_lib *lib, struct defvec *dv, const char *root,
-                    const char *rel_base, const char *sub)
+                    const char *real_root, const char *rel_base, const char *sub)
 {
 	char *path = sub[0] ? rpl_path_join(rel_base, sub) : rpl_xstrdup(rel_base);
 	char *abs = rpl_path_join(root, path);
@@ -84,19 +100,21 @@ static int scan_dir(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 		child = sub[0] ? rpl_path_join(sub, de->d_name) : rpl_xstrdup(de->d_name);
 		rel = rpl_path_join(rel_base, child);
 		full = rpl_path_join(root, rel);
-		if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			err = scan_dir(lib, dv, root, rel_base, child);
-		} else if (rpl_str_endswith(de->d_name, ".yaml")) {
-			char *text;
-			size_t len;
+		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+			err = scan_dir(lib, dv, root, real_root, rel_base, child);
+		} else if (rpl_str_endswith(de->d_name, ".yaml") &&
+		           !(S_ISLNK(st.st_mode) && stat(full, &st) == 0 && S_ISDIR(st.st_mode))) {
+			char *text = NULL;
+			size_t len = 0;
 			char *name = rpl_xstrndup(child, strlen(child) - 5);
 
-			if (rpl_read_file(full, &text, &len) == 0) {
-				add_def(lib, dv, name, rel, 0, text, len);
-				free(text);
-			} else {
-				err = -EIO;
-			}
+			if (real_root && rpl_path_check_inside(real_root, full))
+				add_def(lib, dv, name, rel, 0, "", 0, rpl_errmsg());
+			else if (rpl_read_file_max(full, RPL_YAML_MAX_FILE, &text, &len))
+				add_def(lib, dv, name, rel, 0, "", 0, rpl_errmsg());
+			else
+				add_def(lib, dv, name, rel, 0, text, len, NULL);
+			free(text);
 			free(name);
 		}
 		free(full);
@@ -124,16 +142,19 @@ int rpl_pipeline_lib_init(struct rpl_pipeline_lib *lib, const char *root, const 
 	struct defvec dv = { NULL, 0, 0, { NULL } };
 	int err = 0;
 
+	char *real_root = realpath(root, NULL);
+
 	rpl_arena_init(&lib->arena);
 	rpl_sha256_init(&dv.h);
 	for (size_t i = 0; i < ndirs && !err; i++)
-		err = scan_dir(lib, &dv, root, dirs[i], "");
+		err = scan_dir(lib, &dv, root, real_root, dirs[i], "");
+	free(real_root);
 	for (size_t i = 0; i < rpl_nbuiltin_pipelines && !err; i++) {
 		const struct rpl_builtin_pipeline *b = &rpl_builtin_pipelines[i];
 		char file[256];
 
 		snprintf(file, sizeof(file), "builtin:%s", b->name);
-		add_def(lib, &dv, b->name, file, 1, b->text, b->len);
+		add_def(lib, &dv, b->name, file, 1, b->text, b->len, NULL);
 	}
 	/* A stable sort keeps the earlier dir first among repo files of one name. */
 	for (size_t i = 1; i < dv.n; i++) {

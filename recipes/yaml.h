@@ -63,6 +63,14 @@ struct rpl_ydoc {
 #define RPL_YAML_MAX_ALIAS_BYTES (16 << 20)
 
 /*
+ * The largest YAML file ripple reads whole to parse (a recipe, an image, a
+ * pipeline, .ripple.yaml).  Wolfi's largest is 68 KB; a tree takes up to
+ * about 15 times its text in memory, so this keeps one parse well under a
+ * gigabyte.
+ */
+#define RPL_YAML_MAX_FILE ((size_t)16 << 20)
+
+/*
  * Parses the first document of `buf` into `doc` (whose arena is initialised
  * here).  `file` names the input in messages.  Returns 0, or -RPL_EPARSE with
  * a "file:line:col: ..." message; in both cases rpl_ydoc_release() frees.

@@ -13,6 +13,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdalign.h>
@@ -777,6 +779,105 @@ static void test_read_file_errors(void **state)
 	assert_non_null(strstr(rpl_errmsg(), path));
 }
 
+/* Expects `err` to be `want` and the message to be "cannot read '<path>': <tail>". */
+static void expect_read_error(int err, int want, const char *path, const char *tail)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "cannot read '%s': %s", path, tail);
+	assert_int_equal(err, want);
+	assert_string_equal(rpl_errmsg(), msg);
+}
+
+/*
+ * Only regular files are read: a FIFO would block the open or the read
+ * until something writes (the alarm turns that hang into a failure), and
+ * /dev/zero would be read until memory runs out.
+ */
+static void test_read_file_irregular(void **state)
+{
+	char fifo[512], zero[512], *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "%s", tmp_path("fifo"));
+	snprintf(zero, sizeof(zero), "%s", tmp_path("zero"));
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	assert_int_equal(symlink("/dev/zero", zero), 0);
+	alarm(20);
+	expect_read_error(rpl_read_file(fifo, &buf, &len), -EINVAL, fifo,
+	                  "it is a FIFO, not a regular file");
+	expect_read_error(rpl_read_file_max(zero, 100, &buf, &len), -EINVAL, zero,
+	                  "it is a character device, not a regular file");
+	assert_int_equal(rpl_open_regular(fifo), -EINVAL);
+	assert_int_equal(rpl_open_regular("/dev/null"), -EINVAL);
+	alarm(0);
+	assert_null(buf);
+}
+
+/* rpl_read_file_max refuses a file past the bound, before reading it. */
+static void test_read_file_max(void **state)
+{
+	char path[512], *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tmp_path("sized"));
+	put_file(path, "0123456789", 10);
+	assert_int_equal(rpl_read_file_max(path, 10, &buf, &len), 0);
+	assert_int_equal(len, 10);
+	free(buf);
+	buf = NULL;
+	expect_read_error(rpl_read_file_max(path, 9, &buf, &len), -EFBIG, path,
+	                  "larger than 0 MiB");
+	/* A sparse file of 3 GiB costs nothing to make and is never read. */
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)3 << 30), 0);
+	close(fd);
+	expect_read_error(rpl_read_file_max(path, (size_t)16 << 20, &buf, &len), -EFBIG, path,
+	                  "larger than 16 MiB");
+	assert_null(buf);
+}
+
+static void test_path_check_inside(void **state)
+{
+	char real[PATH_MAX], sub[PATH_MAX + 16], link[512], file[512], msg[1024];
+
+	(void)state;
+	assert_non_null(realpath(tmpdir, real));
+	snprintf(sub, sizeof(sub), "%s/sub", tmpdir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(file, sizeof(file), "%s/sub/f.yaml", tmpdir);
+	put_file(file, "x", 1);
+	assert_int_equal(rpl_path_check_inside(real, file), 0);
+	assert_int_equal(rpl_path_check_inside(real, tmpdir), 0);
+	assert_int_equal(rpl_path_check_inside("/", file), 0);
+
+	/* A link inside the root to a file inside it is fine; out of it is not. */
+	snprintf(link, sizeof(link), "%s/in.yaml", tmpdir);
+	assert_int_equal(symlink("sub/f.yaml", link), 0);
+	assert_int_equal(rpl_path_check_inside(real, link), 0);
+	snprintf(link, sizeof(link), "%s/out.yaml", tmpdir);
+	assert_int_equal(symlink("/dev/null", link), 0);
+	rpl_error_clear();
+	assert_int_equal(rpl_path_check_inside(real, link), -EXDEV);
+	snprintf(msg, sizeof(msg), "'%s' leads to '/dev/null', outside the repository", link);
+	assert_string_equal(rpl_errmsg(), msg);
+	/* `..` as much as a link; and a sibling sharing the root's prefix is outside. */
+	snprintf(link, sizeof(link), "%s/sub/../../", tmpdir);
+	assert_int_equal(rpl_path_check_inside(real, link), -EXDEV);
+	snprintf(sub, sizeof(sub), "%s/sub", real);
+	snprintf(link, sizeof(link), "%s/sub2", tmpdir);
+	assert_int_equal(mkdir(link, 0755), 0);
+	assert_int_equal(rpl_path_check_inside(sub, link), -EXDEV);
+	/* A dangling link cannot be resolved. */
+	snprintf(link, sizeof(link), "%s/dangling", tmpdir);
+	assert_int_equal(symlink("nowhere", link), 0);
+	assert_int_equal(rpl_path_check_inside(real, link), -ENOENT);
+}
+
 static void test_write_file_atomic(void **state)
 {
 	char *path = strdup(tmp_path("state.db"));
@@ -1022,6 +1123,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_file, file_setup, file_teardown),
 		cmocka_unit_test(test_read_file_unsized),
 		cmocka_unit_test_setup_teardown(test_read_file_errors, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_read_file_irregular, file_setup,
+		                                file_teardown),
+		cmocka_unit_test_setup_teardown(test_read_file_max, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_path_check_inside, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_write_file_atomic, file_setup, file_teardown),
 		cmocka_unit_test(test_path_join),
 		cmocka_unit_test(test_path_dirname),
