@@ -23,6 +23,7 @@
 #include "recipes/subst.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1011,6 +1012,34 @@ static int validate_deps(const struct pctx *x, const struct rpl_dependencies *d)
 	return 0;
 }
 
+/*
+ * Each package becomes packages/<arch>/<name>-<version>-r<epoch>.apk (and
+ * its log .ripple/logs/<run>/<arch>/<name>.log, shorter), and a file name
+ * has at most NAME_MAX bytes: a longer one would fail only when the build
+ * writes it.  The message blames the longer of the name and the version.
+ */
+static int check_apk_name(const struct pctx *x, const char *what, const struct rpl_text *name)
+{
+	const struct rpl_package *p = &x->r->package;
+	char epoch[32];
+	size_t len;
+
+	snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)p->epoch);
+	len = strlen(name->s) + strlen("-") + strlen(p->version.s) + strlen("-r") + strlen(epoch) +
+	      strlen(".apk");
+	if (len <= NAME_MAX)
+		return 0;
+	if (strlen(p->version.s) > strlen(name->s))
+		return pos_error(x, &p->version,
+		                 "package version '%.32s...' (%zu bytes) makes the file name of %s "
+		                 "'%.32s' %zu bytes long, more than the %d a file name may have",
+		                 p->version.s, strlen(p->version.s), what, name->s, len, NAME_MAX);
+	return pos_error(x, name,
+	                 "%s name '%.32s...' (%zu bytes) makes its file name %zu bytes long, "
+	                 "more than the %d a file name may have",
+	                 what, name->s, strlen(name->s), len, NAME_MAX);
+}
+
 static int validate(const struct pctx *x)
 {
 	struct rpl_recipe *r = x->r;
@@ -1028,6 +1057,8 @@ static int validate(const struct pctx *x)
 	if (!valid_version(p->version.s))
 		return pos_error(x, &p->version, "package version '%s' is not a valid apk version",
 		                 p->version.s);
+	if ((err = check_apk_name(x, "package", &p->name)))
+		return err;
 	for (size_t i = 0; i < p->ncopyright; i++) {
 		struct rpl_text entry = { NULL, p->copyright[i].line, p->copyright[i].col };
 		if (!*p->copyright[i].license.s)
@@ -1052,6 +1083,8 @@ static int validate(const struct pctx *x)
 		if (!rpl_melange_valid_name(sp->name.s))
 			return pos_error(x, &sp->name, "subpackage name '%s' is invalid",
 			                 sp->name.s);
+		if ((err = check_apk_name(x, "subpackage", &sp->name)))
+			return err;
 		if (!strcmp(sp->name.s, p->name.s))
 			return pos_error(x, &sp->name,
 			                 "subpackage name '%s' is the same as the package name",

@@ -557,6 +557,50 @@ static void test_name_validation(void **state)
 	                       "8)");
 }
 
+/*
+ * A package is written as <name>-<version>-r<epoch>.apk, which must fit in
+ * one file name (NAME_MAX, 255 bytes): the longest name that fits with
+ * version 1.0 and epoch 7 is 255 - strlen("-1.0-r7.apk") = 244 bytes.
+ */
+static void test_name_lengths(void **state)
+{
+	char name[400], text[1024], want[512];
+	struct rpl_recipe *r;
+
+	(void)state;
+	memset(name, 'a', 244);
+	name[244] = '\0';
+	snprintf(text, sizeof(text), "package:\n  name: %s\n  version: 1.0\n  epoch: 7\n", name);
+	r = parse_ok(text);
+	rpl_recipe_free(r);
+
+	strcat(name, "b");
+	snprintf(text, sizeof(text), "package:\n  name: %s\n  version: 1.0\n  epoch: 7\n", name);
+	expect_error(text,
+	             FILE_NAME ":2:9: package name "
+	                       "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' (245 bytes) makes its file "
+	                       "name 256 bytes long, more than the 255 a file name may have");
+
+	/* A subpackage: the same rule, with the origin's version and epoch. */
+	snprintf(text, sizeof(text),
+	         "package:\n  name: x\n  version: 1.0\n  epoch: 7\nsubpackages:\n  - name: %s\n",
+	         name);
+	expect_error(text, FILE_NAME ":6:11: subpackage name "
+	                             "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' (245 bytes) makes its "
+	                             "file name 256 bytes long, more than the 255 a file name may "
+	                             "have");
+
+	/* A version that is longer than the name takes the blame. */
+	memset(name, '1', 300);
+	name[300] = '\0';
+	snprintf(text, sizeof(text), "package:\n  name: x\n  version: %s\n", name);
+	snprintf(want, sizeof(want),
+	         FILE_NAME ":3:12: package version '%.32s...' (300 bytes) makes the file name of "
+	                   "package 'x' 309 bytes long, more than the 255 a file name may have",
+	         name);
+	expect_error(text, want);
+}
+
 static void test_version_validation(void **state)
 {
 	static const char *const good[] = { "1",       "1.2.3",
@@ -816,6 +860,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_empty_and_no_package),
 		cmocka_unit_test(test_name_validation),
+		cmocka_unit_test(test_name_lengths),
 		cmocka_unit_test(test_version_validation),
 		cmocka_unit_test(test_priority_validation),
 		cmocka_unit_test(test_step_validation),
