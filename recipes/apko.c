@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -1125,6 +1126,34 @@ static const char *image_name(struct rpl_arena *a, const char *path)
 	return rpl_arena_strdup(a, base);
 }
 
+/*
+ * An image is named after its file, whose bytes nobody checked: the name
+ * becomes images/<name>/, a JSON string and a JUnit test name, so it must
+ * be text on one line, as package names are.  The position is the file's
+ * start: the name is not written in it.
+ */
+static int check_names(const struct rpl_image *img)
+{
+	const char *name_problem = rpl_utf8_name_problem(img->name);
+	const char *file_problem = rpl_utf8_name_problem(img->file);
+	struct rpl_strbuf file = RPL_STRBUF_INIT, name = RPL_STRBUF_INIT;
+	int err = 0;
+
+	if (!name_problem && !file_problem)
+		return 0;
+	rpl_utf8_escape(&file, img->file);
+	rpl_utf8_escape(&name, img->name);
+	if (name_problem)
+		err = rpl_error(-RPL_ESCHEMA,
+		                "%s:1:1: image name '%s' %s (an image is named after its file)",
+		                file.buf, name.buf, name_problem);
+	else
+		err = rpl_error(-RPL_ESCHEMA, "%s:1:1: the file's path %s", file.buf, file_problem);
+	rpl_strbuf_release(&name);
+	rpl_strbuf_release(&file);
+	return err;
+}
+
 struct rpl_image *rpl_image_load(const char *path)
 {
 	return rpl_image_load_in(NULL, path);
@@ -1144,7 +1173,9 @@ struct rpl_image *rpl_image_load_in(const char *real_root, const char *path)
 	img->file = rpl_arena_strdup(&img->arena, path);
 	img->name = image_name(&img->arena, path);
 
-	err = load_file(&l, path, NULL, NULL, &img->config, &org);
+	err = check_names(img);
+	if (!err)
+		err = load_file(&l, path, NULL, NULL, &img->config, &org);
 	if (!err)
 		err = validate_merged(img, &org);
 	if (!err) {

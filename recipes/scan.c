@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "recipes/apko.h"
 #include "recipes/cache.h"
@@ -272,9 +273,21 @@ static void work_one(struct work *w)
 	char *path = path_in_root(w->scan, e->file);
 	struct rpl_ydoc doc;
 	char *text = NULL;
+	const char *problem;
 	size_t len;
 
 	rpl_error_clear();
+	/* A path that is no clean text would print as null in JSON and break
+	 * line-oriented output; an image's loader says so of its name. */
+	if (w->cand != CAND_APKO && (problem = rpl_utf8_name_problem(e->file))) {
+		struct rpl_strbuf esc = RPL_STRBUF_INIT;
+
+		rpl_utf8_escape(&esc, e->file);
+		rpl_error(-RPL_ESCHEMA, "%s:1:1: the file's path %s", esc.buf, problem);
+		rpl_strbuf_release(&esc);
+		set_error(e);
+		goto out;
+	}
 	/* A link may not take the scan out of the repository. */
 	if (w->link && rpl_path_check_inside(w->scan->real_root, path)) {
 		set_error(e);

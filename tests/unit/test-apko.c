@@ -4,6 +4,8 @@
  */
 #include "recipes/apko.h"
 #include "common/error.h"
+#include "common/strbuf.h"
+#include "common/utf8.h"
 #include "recipes/yaml.h"
 
 #include <setjmp.h>
@@ -735,6 +737,57 @@ static void test_irregular_and_outside(void **state)
 	rpl_test_remove_tree(tmp);
 }
 
+/*
+ * An image is named after its file: a name that is not valid UTF-8 (ls
+ * --json printed null for it) or holds a control character (a newline
+ * splits every line-oriented output, XML refuses it) is refused, with the
+ * name escaped in the message.
+ */
+static void test_image_names(void **state)
+{
+	static const struct {
+		const char *file, *want;
+	} bad[] = {
+		{ "bad\xff.apko.yaml",
+		  "image name 'bad\\xff' is not valid UTF-8 (an image is named after its file)" },
+		{ "two\nlines.apko.yaml",
+		  "image name 'two\\x0alines' holds a control character (an image is named after its "
+		  "file)" },
+		{ "esc\x1b[31m.apko.yaml", "image name 'esc\\x1b[31m' holds a control character" },
+		{ "rtl\xe2\x80\xae.apko.yaml",
+		  "image name 'rtl\\u{202e}' holds a control character" },
+		{ "c1\xc2\x85.apko.yaml", "image name 'c1\\u{0085}' holds a control character" },
+		{ "over\xc0\xaflong.apko.yaml",
+		  "image name 'over\\xc0\\xaflong' is not valid UTF-8" },
+	};
+	struct rpl_image *img;
+	char want[2048];
+
+	(void)state;
+	assert_int_equal(rpl_test_mkdtemp(tmp, sizeof(tmp), "apko"), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct rpl_strbuf esc = RPL_STRBUF_INIT;
+
+		rpl_test_write_file(tmp, bad[i].file, "contents: {packages: [a]}\n");
+		rpl_utf8_escape(&esc, tmp_file(bad[i].file));
+		rpl_error_clear();
+		img = rpl_image_load(tmp_file(bad[i].file));
+		assert_null(img);
+		snprintf(want, sizeof(want), "%s:1:1: %s", esc.buf, bad[i].want);
+		if (strncmp(rpl_errmsg(), want, strlen(want)))
+			fail_msg("%zu: \"%s\", want \"%s\"", i, rpl_errmsg(), want);
+		rpl_strbuf_release(&esc);
+	}
+	/* Any other text is a name. */
+	rpl_test_write_file(tmp, "caf\xc3\xa9 \xe6\x97\xa5.apko.yaml",
+	                    "contents: {packages: [a]}\n");
+	img = rpl_image_load(tmp_file("caf\xc3\xa9 \xe6\x97\xa5.apko.yaml"));
+	assert_non_null(img);
+	assert_string_equal(img->name, "caf\xc3\xa9 \xe6\x97\xa5");
+	rpl_image_free(img);
+	rpl_test_remove_tree(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_good_input),
 		cmocka_unit_test(test_irregular_and_outside),
+		cmocka_unit_test(test_image_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -878,6 +879,42 @@ static void test_path_check_inside(void **state)
 	assert_int_equal(rpl_path_check_inside(real, link), -ENOENT);
 }
 
+static void test_utf8_names(void **state)
+{
+	static const struct {
+		const char *s, *problem, *escaped;
+	} cases[] = {
+		{ "plain-name_1.0", NULL, "plain-name_1.0" },
+		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", NULL, "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+		{ "back\\slash", NULL, "back\\\\slash" },
+		{ "a\nb", "holds a control character", "a\\x0ab" },
+		{ "tab\t", "holds a control character", "tab\\x09" },
+		{ "del\x7f", "holds a control character", "del\\x7f" },
+		{ "c1\xc2\x9b", "holds a control character", "c1\\u{009b}" },
+		{ "ls\xe2\x80\xa8", "holds a control character", "ls\\u{2028}" },
+		{ "bidi\xe2\x81\xa6", "holds a control character", "bidi\\u{2066}" },
+		{ "latin1\xe9", "is not valid UTF-8", "latin1\\xe9" },
+		{ "overlong\xc0\x80", "is not valid UTF-8", "overlong\\xc0\\x80" },
+		{ "surrogate\xed\xa0\x80", "is not valid UTF-8", "surrogate\\xed\\xa0\\x80" },
+		{ "big\xf4\x90\x80\x80", "is not valid UTF-8", "big\\xf4\\x90\\x80\\x80" },
+		{ "cut\xe6\x97", "is not valid UTF-8", "cut\\xe6\\x97" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *p = rpl_utf8_name_problem(cases[i].s);
+		struct rpl_strbuf sb = RPL_STRBUF_INIT;
+
+		if (cases[i].problem)
+			assert_string_equal(p ? p : "(none)", cases[i].problem);
+		else if (p)
+			fail_msg("case %zu: '%s' %s", i, cases[i].s, p);
+		rpl_utf8_escape(&sb, cases[i].s);
+		assert_string_equal(rpl_strbuf_str(&sb), cases[i].escaped);
+		rpl_strbuf_release(&sb);
+	}
+}
+
 static void test_write_file_atomic(void **state)
 {
 	char *path = strdup(tmp_path("state.db"));
@@ -1127,6 +1164,7 @@ int main(void)
 		                                file_teardown),
 		cmocka_unit_test_setup_teardown(test_read_file_max, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_path_check_inside, file_setup, file_teardown),
+		cmocka_unit_test(test_utf8_names),
 		cmocka_unit_test_setup_teardown(test_write_file_atomic, file_setup, file_teardown),
 		cmocka_unit_test(test_path_join),
 		cmocka_unit_test(test_path_dirname),

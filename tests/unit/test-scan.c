@@ -660,6 +660,35 @@ static void test_irregular_pipelines_and_env(void **state)
 	rpl_scan_release(&s);
 }
 
+/* Paths and image names that are no clean text are refused, escaped in the message. */
+static void test_bad_names(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 0, .keep_full = 1 };
+	const char *recipe = "package:\n  name: r\n  version: 1\n";
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	write_file("ok.yaml", "package:\n  name: ok\n  version: 1\n");
+	write_file("latin1-\xe9.yaml", recipe);
+	write_file("d\x01r/x.melange.yaml", "package:\n  name: x\n  version: 1\n");
+	write_file("images/two\nlines.apko.yaml", "contents: {packages: [a]}\n");
+	write_file("images/fine.apko.yaml", "contents: {packages: [a]}\n");
+	scan_ok(&s, &opts);
+	assert_int_equal(s.nentries, 5);
+	assert_int_equal(s.nerrors, 3);
+	assert_entry_error(&s, "latin1-\xe9.yaml",
+	                   "latin1-\\xe9.yaml:1:1: the file's path is not valid UTF-8");
+	assert_entry_error(&s, "d\x01r/x.melange.yaml",
+	                   "d\\x01r/x.melange.yaml:1:1: the file's path holds a control character");
+	assert_entry_error(&s, "images/two\nlines.apko.yaml",
+	                   "images/two\\x0alines.apko.yaml:1:1: image name 'two\\x0alines' holds a "
+	                   "control character");
+	assert_null(entry(&s, "images/fine.apko.yaml")->error);
+	rpl_scan_release(&s);
+}
+
 /*
  * An unreadable directory fails the scan; the entries found before it are
  * freed (run under ASan, a leak shows here).  EMFILE stands in for EACCES,
@@ -715,6 +744,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_irregular_files, remove_root),
 		cmocka_unit_test_teardown(test_link_to_fifo_inside, remove_root),
 		cmocka_unit_test_teardown(test_irregular_pipelines_and_env, remove_root),
+		cmocka_unit_test_teardown(test_bad_names, remove_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
