@@ -276,6 +276,10 @@ struct cctx {
 	const char *in_def;
 	uint32_t at_line, at_col;
 	int skipping; /* inside a step whose if: is false */
+	/* Steps compiled and bytes substituted so far: `uses:` of pipelines
+	 * that use pipelines multiply both (ten steps of ten uses of ... nine
+	 * deep is 10^9 steps), so each is bounded per compile. */
+	size_t nsteps, spent;
 };
 
 enum { MAX_USES_DEPTH = 32 };
@@ -375,6 +379,17 @@ static const char *check_input_value(const char *key, const char *val)
 	return NULL;
 }
 
+/* Counts `n` bytes substituted into `what` at line:col against RPL_SUBST_MAX_TOTAL. */
+static int spend(struct cctx *c, size_t n, const char *what, uint32_t line, uint32_t col)
+{
+	c->spent += n;
+	if (c->spent > RPL_SUBST_MAX_TOTAL)
+		return step_error(c, line, col,
+		                  "%s: substitution makes more than %zu MiB of text for one arch",
+		                  what, RPL_SUBST_MAX_TOTAL >> 20);
+	return 0;
+}
+
 /* Substitutes `t` strictly; an error points at `t` in the current file. */
 static int subst_text(struct cctx *c, const struct rpl_text *t, const struct rpl_varmap *scope,
                       enum rpl_subst_mode mode, const char *what, const char **out)
@@ -384,7 +399,7 @@ static int subst_text(struct cctx *c, const struct rpl_text *t, const struct rpl
 		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
 		return step_error(c, t->line, t->col, "%s: %s", what, msg);
 	}
-	return 0;
+	return spend(c, *out != t->s ? strlen(*out) : 0, what, t->line, t->col);
 }
 
 /* Substitutes and evaluates an `if:`; `*cond` is 1 for an empty one. */
@@ -470,6 +485,13 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 
 	scope.parent = parent;
 	d->name = s->name.s;
+	if (++c->nsteps > RPL_COMPILE_MAX_STEPS) {
+		err = step_error(c, s->line, s->col,
+		                 "more than %d steps to compile for one arch (pipelines using "
+		                 "pipelines?)",
+		                 RPL_COMPILE_MAX_STEPS);
+		goto out;
+	}
 	if (*s->uses.s && !s->nsteps) {
 		def = rpl_pipeline_lib_find(c->lib, s->uses.s);
 		if (!def) {
@@ -619,6 +641,9 @@ static int common_map(struct cctx *c, const char *arch, struct rpl_varmap *m)
 			                 "vars.%s: %s", r->vars.v[i].key.s, msg);
 			goto out;
 		}
+		if ((err = spend(c, v != r->vars.v[i].val.s ? strlen(v) : 0, "vars",
+		                 r->vars.v[i].val.line, r->vars.v[i].val.col)))
+			goto out;
 		const char *name = rpl_arena_printf(a, "vars.%s", r->vars.v[i].key.s);
 		rpl_varmap_set(&vars, name, v);
 		rpl_varmap_set(m, name, v);

@@ -131,6 +131,12 @@ enum {
 };
 
 /*
+ * The most steps one compile (a recipe for one arch: main, subpackage and
+ * test pipelines, every `uses:` expanded) may make.  Wolfi's most is 357.
+ */
+#define RPL_COMPILE_MAX_STEPS 20000
+
+/*
  * Compiles `r` for `arch` (an apk arch name).  Returns 0, or -RPL_ESCHEMA /
  * -RPL_ESUBST / -RPL_ENOTFOUND with a "file:line:col: ..." message.
  * rpl_compiled_release() must be called in both cases.

@@ -601,6 +601,86 @@ static void test_name_lengths(void **state)
 	expect_error(text, want);
 }
 
+/* Appends printf output to a malloc'd string. */
+static void addf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void addf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	while (*len + (size_t)n + 1 > *cap) {
+		*cap = *cap ? *cap * 2 : 4096;
+		*buf = realloc(*buf, *cap);
+		assert_non_null(*buf);
+	}
+	va_start(ap, fmt);
+	vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+	va_end(ap);
+	*len += (size_t)n;
+}
+
+/*
+ * Parse-time substitution and range expansion are bounded: one string to
+ * RPL_SUBST_MAX_LEN, all of a recipe's to RPL_SUBST_MAX_TOTAL, and the
+ * subpackages a range makes to RPL_MELANGE_MAX_SUBPACKAGES.
+ */
+static void test_expansion_bounds(void **state)
+{
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	/* Ten uses of a 200,000-byte var in one string. */
+	addf(&text, &len, &cap, MINIMAL "vars:\n  big: ");
+	for (int i = 0; i < 200000; i++)
+		addf(&text, &len, &cap, "x");
+	addf(&text, &len, &cap, "\npipeline:\n  - runs: ");
+	for (int i = 0; i < 10; i++)
+		addf(&text, &len, &cap, "${{vars.big}}");
+	addf(&text, &len, &cap, "\n");
+	expect_error(text, FILE_NAME ":7:11: substituting makes a string longer than 1 MiB");
+
+	/* A var-transform that repeats every character ten times, chained. */
+	len = 0;
+	addf(&text, &len, &cap,
+	     MINIMAL
+	     "var-transforms:\n"
+	     "  - {from: xxxxxxxxxx, match: '(.)', replace: '$1$1$1$1$1$1$1$1$1$1', to: t1}\n");
+	for (int k = 2; k <= 9; k++)
+		addf(&text, &len, &cap,
+		     "  - {from: '${{vars.t%d}}', match: '(.)', replace: '$1$1$1$1$1$1$1$1$1$1', "
+		     "to: t%d}\n",
+		     k - 1, k);
+	expect_error(text, FILE_NAME ":10:35: var-transforms 'match': regex '(.)': the replacement "
+	                             "is longer than 1 MiB");
+
+	/* 4,000 copies of a subpackage of 400 steps. */
+	len = 0;
+	addf(&text, &len, &cap, MINIMAL "data:\n  - name: d\n    items:\n");
+	for (int i = 0; i < 4000; i++)
+		addf(&text, &len, &cap, "      i%d: v\n", i);
+	addf(&text, &len, &cap,
+	     "subpackages:\n  - range: d\n    name: s-${{range.key}}\n    pipeline:\n");
+	for (int i = 0; i < 400; i++)
+		addf(&text, &len, &cap, "      - runs: echo %d\n", i);
+	expect_error(text, FILE_NAME ":4008:12: substitution and range expansion make more than "
+	                             "16 MiB of text");
+
+	/* A range of 6,000 items. */
+	len = 0;
+	addf(&text, &len, &cap, MINIMAL "data:\n  - name: d\n    items:\n");
+	for (int i = 0; i < 6000; i++)
+		addf(&text, &len, &cap, "      i%d: v\n", i);
+	addf(&text, &len, &cap, "subpackages:\n  - range: d\n    name: s-${{range.key}}\n");
+	expect_error(text, FILE_NAME ":6008:12: more than 5000 subpackages (ranges expanded)");
+	free(text);
+}
+
 static void test_version_validation(void **state)
 {
 	static const char *const good[] = { "1",       "1.2.3",
@@ -861,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_no_package),
 		cmocka_unit_test(test_name_validation),
 		cmocka_unit_test(test_name_lengths),
+		cmocka_unit_test(test_expansion_bounds),
 		cmocka_unit_test(test_version_validation),
 		cmocka_unit_test(test_priority_validation),
 		cmocka_unit_test(test_step_validation),
