@@ -1,14 +1,15 @@
 #!/bin/sh
 # Hostile input must not exhaust the machine or confuse outputs.  Each case
 # is a tiny monorepo holding the valid recipe ok.yaml plus one hostile
-# thing: YAML alias bombs (in a recipe, in a pipeline a recipe uses), files
-# that are not regular (a FIFO, a link to /dev/zero) or that lead outside
-# the repository, a package name too long for a file name, an image whose
-# name is not text.  `ripple ls` (or `ripple plan`, for a job's inputs)
-# must exit 2 with one clear message, still list ok, and finish at once:
-# every run has `timeout 10` and, where the binary allows it, 2 GB of
-# address space, so a regression fails the test instead of hanging CI or
-# eating the machine.
+# thing: YAML alias bombs (in a recipe, in a pipeline a recipe uses),
+# expansion without aliases (pipelines that use pipelines, vars of vars,
+# chained var-transforms, big ranges), files that are not regular (a FIFO,
+# a link to /dev/zero) or that lead outside the repository, a package name
+# too long for a file name, an image whose name is not text.  `ripple ls`
+# (or `ripple plan`, for a job's inputs) must exit 2 with one clear
+# message, still list ok, and finish at once: every run has `timeout 10`
+# and, where the binary allows it, 2 GB of address space, so a regression
+# fails the test instead of hanging CI or eating the machine.
 . "$(dirname "$0")/lib.sh"
 
 # limited CMD...: CMD under timeout 10, and under ulimit -v 2 GB unless the
@@ -73,6 +74,80 @@ mkdir -p "$d/pipelines"
 printf 'package:\n  name: user\n  version: 1.0.0\npipeline:\n  - uses: boom\n' >"$d/user.yaml"
 try alias-pipeline ls_bad "$d" \
 	"^user\.yaml:5:11: pipeline 'boom' is invalid: pipelines/boom\.yaml:8:26: aliases expand to more than 100000 nodes"
+
+# --- expansion without aliases -----------------------------------------------
+
+# Pipelines that use pipelines: p1 is ten uses of p2, ... p9: 10^8 steps.
+repo uses-fanout
+mkdir -p "$d/pipelines"
+k=1
+while [ $k -le 8 ]; do
+	{
+		echo 'pipeline:'
+		i=0
+		while [ $i -lt 10 ]; do echo "  - uses: p$((k + 1))"; i=$((i + 1)); done
+	} >"$d/pipelines/p$k.yaml"
+	k=$((k + 1))
+done
+echo 'runs: echo leaf' >"$d/pipelines/p9.yaml"
+printf 'package:\n  name: fan\n  version: 1.0.0\npipeline:\n  - uses: p1\n' >"$d/fan.yaml"
+try uses-fanout ls_bad "$d" \
+	"^fan\.yaml:5:11: in pipelines/p[0-9]\.yaml:[0-9]+:[0-9]+: more than 20000 steps to compile for one arch"
+
+# Vars that use vars: v9 would be 10^10 bytes.
+repo vars-chain
+{
+	printf 'package:\n  name: chain\n  version: 1.0.0\nvars:\n  v0: xxxxxxxxxx\n'
+	k=1
+	while [ $k -le 9 ]; do
+		p="\${{vars.v$((k - 1))}}"
+		echo "  v$k: \"$p$p$p$p$p$p$p$p$p$p\""
+		k=$((k + 1))
+	done
+	printf 'pipeline:\n  - runs: echo ${{vars.v9}}\n'
+} >"$d/chain.yaml"
+try vars-chain ls_bad "$d" "^chain\.yaml:11:7: vars\.v6: substituting makes a string longer than 1 MiB$"
+
+# var-transforms that each repeat every character ten times, chained.
+repo transform-chain
+{
+	printf 'package:\n  name: vt\n  version: 1.0.0\nvar-transforms:\n'
+	printf "  - {from: xxxxxxxxxx, match: '(.)', replace: '\$1\$1\$1\$1\$1\$1\$1\$1\$1\$1', to: t1}\n"
+	k=2
+	while [ $k -le 9 ]; do
+		printf "  - {from: '\${{vars.t%d}}', match: '(.)', replace: '\$1\$1\$1\$1\$1\$1\$1\$1\$1\$1', to: t%d}\n" $((k - 1)) $k
+		k=$((k + 1))
+	done
+} >"$d/vt.yaml"
+try transform-chain ls_bad "$d" \
+	"^vt\.yaml:10:35: var-transforms 'match': regex '\(\.\)': the replacement is longer than 1 MiB$"
+
+# A range of 4,000 items over a subpackage of 400 steps: 1.6 million steps.
+repo range-copies
+python3 -c '
+print("package:\n  name: rg\n  version: 1.0.0\ndata:\n  - name: d\n    items:")
+for i in range(4000):
+    print("      i%d: v" % i)
+print("subpackages:\n  - range: d\n    name: rg-${{range.key}}\n    pipeline:")
+for i in range(400):
+    print("      - runs: echo %d" % i)
+' >"$d/rg.yaml"
+try range-copies ls_bad "$d" \
+	"^rg\.yaml:4008:12: substitution and range expansion make more than 16 MiB of text$"
+
+# 100,000 vars, the last one used: a hash lookup, not 10^10 compares.
+repo many-vars
+python3 -c '
+print("package:\n  name: mv\n  version: 1.0.0\nvars:")
+for i in range(100000):
+    print("  v%d: x" % i)
+print("pipeline:\n  - runs: echo ${{vars.v99999}}")
+' >"$d/mv.yaml"
+many_vars_ok() {
+	run 0 limited "$RIPPLE" ls -C "$d"
+	expect_out '^package mv 1\.0\.0-r0 '
+}
+try many-vars many_vars_ok
 
 # --- files that must not be read ---------------------------------------------
 
