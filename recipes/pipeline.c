@@ -100,7 +100,9 @@ static int scan_dir(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 		child = sub[0] ? rpl_path_join(sub, de->d_name) : rpl_xstrdup(de->d_name);
 		rel = rpl_path_join(rel_base, child);
 		full = rpl_path_join(root, rel);
-		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(full, &st) < 0) {
+			/* gone since readdir */
+		} else if (S_ISDIR(st.st_mode)) {
 			err = scan_dir(lib, dv, root, real_root, rel_base, child);
 		} else if (rpl_str_endswith(de->d_name, ".yaml") &&
 		           !(S_ISLNK(st.st_mode) && stat(full, &st) == 0 && S_ISDIR(st.st_mode))) {
