@@ -5,30 +5,79 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int rpl_read_file(const char *path, char **buf, size_t *len)
+const char *rpl_file_kind(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFLNK:
+		return "a symbolic link";
+	}
+	return "not a file";
+}
+
+int rpl_open_regular(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	/* stat first so that a device is never even opened (opening some has
+	 * effects), then O_NONBLOCK so that a FIFO swapped in meanwhile cannot
+	 * block the open, and fstat to be sure of what was opened. */
+	if (stat(path, &st) < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		goto irregular;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int err = rpl_error(-errno, "cannot stat '%s': %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	if (S_ISREG(st.st_mode))
+		return fd;
+	close(fd);
+irregular:
+	return rpl_error(S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+	                 "cannot read '%s': it is %s, not a regular file", path,
+	                 rpl_file_kind((unsigned)st.st_mode));
+}
+
+int rpl_read_file_max(const char *path, size_t max, char **buf, size_t *len)
 {
 	struct stat st;
 	size_t cap, n = 0;
 	char *p;
 	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = rpl_open_regular(path);
 	if (fd < 0)
-		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+		return fd;
 	if (fstat(fd, &st) < 0) {
 		err = rpl_error(-errno, "cannot stat '%s': %s", path, strerror(errno));
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		err = rpl_error(-EISDIR, "cannot read '%s': is a directory", path);
-		goto out;
-	}
+	if ((uint64_t)st.st_size > max)
+		goto too_big;
 	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	p = rpl_xmalloc(cap);
 	for (;;) {
@@ -49,12 +98,41 @@ int rpl_read_file(const char *path, char **buf, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* The file may have grown since fstat. */
+		if (n > max) {
+			free(p);
+			goto too_big;
+		}
 	}
 	p[n] = '\0';
 	*buf = p;
 	*len = n;
 out:
 	close(fd);
+	return err;
+too_big:
+	err = rpl_error(-EFBIG, "cannot read '%s': larger than %zu MiB", path, max >> 20);
+	goto out;
+}
+
+int rpl_read_file(const char *path, char **buf, size_t *len)
+{
+	return rpl_read_file_max(path, SIZE_MAX, buf, len);
+}
+
+int rpl_path_check_inside(const char *real_root, const char *path)
+{
+	char *real = realpath(path, NULL);
+	size_t n = strlen(real_root);
+	int err = 0;
+
+	if (!real)
+		return rpl_error(-errno, "cannot resolve '%s': %s", path, strerror(errno));
+	/* "/" holds everything; otherwise the root itself or below it. */
+	if (strcmp(real_root, "/") &&
+	    (strncmp(real, real_root, n) || (real[n] != '/' && real[n] != '\0')))
+		err = rpl_error(-EXDEV, "'%s' leads to '%s', outside the repository", path, real);
+	free(real);
 	return err;
 }
 

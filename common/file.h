@@ -8,9 +8,32 @@
 
 /*
  * Reads `path` into a malloc'd, NUL-terminated buffer (*len excludes the
- * NUL).  Returns 0 or -errno with the message set.
+ * NUL).  Only a regular file (or a link to one) is read: anything else (a
+ * FIFO would block, /dev/zero never ends) is refused with -EINVAL, a
+ * directory with -EISDIR.  Returns 0 or -errno with the message set.
  */
 int rpl_read_file(const char *path, char **buf, size_t *len);
+
+/* The same, and a file of more than `max` bytes is refused with -EFBIG. */
+int rpl_read_file_max(const char *path, size_t max, char **buf, size_t *len);
+
+/*
+ * Opens `path` for reading if it is a regular file (or a link to one) and
+ * returns the descriptor; otherwise -errno with the message set, as
+ * rpl_read_file refuses.  A FIFO cannot block it and a device is not opened.
+ */
+int rpl_open_regular(const char *path);
+
+/* What a file of `mode` (st_mode) is, for messages: "a FIFO", "a directory". */
+const char *rpl_file_kind(unsigned mode);
+
+/*
+ * Checks that `path`, every symbolic link in it resolved, is `real_root`
+ * (an absolute path from realpath()) or below it.  Returns 0, -EXDEV with
+ * "'path' leads to '...', outside the repository", or the error of
+ * resolving it.
+ */
+int rpl_path_check_inside(const char *real_root, const char *path);
 
 /*
  * Writes `n` bytes to `path` through a temporary file in the same directory,

@@ -115,6 +115,8 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
 		}
 		if (err == -ENOENT)
 			err = rpl_error(-ENOENT, "'%s' disappeared while planning", files[i]);
+		else if (err)
+			err = rpl_error_prefix(err, "%s %s", kind, name);
 	}
 	o->ninputs = n;
 	if (!err)

@@ -519,16 +519,19 @@ int rpl_state_digest_known(const struct rpl_state *st, const char *path,
 	return clean;
 }
 
+/*
+ * The sha256 of a regular file's bytes.  Anything else under a package's
+ * dir (a FIFO would block the read, a link to /dev/zero never ends it) is
+ * refused as an input.
+ */
 static int hash_file(const char *path, uint8_t out[RPL_SHA256_LEN])
 {
 	struct rpl_sha256 h;
 	char buf[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = rpl_open_regular(path), err = 0;
 
 	if (fd < 0)
-		return errno == ENOENT
-		               ? -ENOENT
-		               : rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+		return fd;
 	rpl_sha256_init(&h);
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));

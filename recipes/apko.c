@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -984,6 +985,7 @@ struct chain_link {
 
 struct loader {
 	struct rpl_image *img;
+	const char *real_root;    /* includes stay below it; NULL: anywhere */
 	struct chain_link *chain; /* the files being loaded, outermost first */
 	size_t nchain, chain_alloc;
 	const char **inputs;
@@ -1033,6 +1035,17 @@ static int load_file(struct loader *l, const char *path, const char *from,
 			              strerror(e));
 		return rpl_error(-e, "cannot read '%s': %s", path, strerror(e));
 	}
+	/* A FIFO would block the read and /dev/zero never end it. */
+	if (!S_ISREG(st.st_mode)) {
+		if (from)
+			return err_at(from, at, NULL,
+			              "cannot read include '%s': it is %s, not a regular file",
+			              path, rpl_file_kind((unsigned)st.st_mode));
+		return rpl_error(-EINVAL, "cannot read '%s': it is %s, not a regular file", path,
+		                 rpl_file_kind((unsigned)st.st_mode));
+	}
+	if (from && l->real_root && rpl_path_check_inside(l->real_root, path))
+		return err_at(from, at, NULL, "include %s", rpl_errmsg());
 	for (size_t i = 0; i < l->nchain; i++)
 		if (l->chain[i].dev == st.st_dev && l->chain[i].ino == st.st_ino)
 			return cycle_error(l, from, at, path);
@@ -1049,11 +1062,10 @@ static int load_file(struct loader *l, const char *path, const char *from,
 	l->chain[l->nchain].ino = st.st_ino;
 	l->nchain++;
 
-	err = rpl_read_file(path, &buf, &len);
+	err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &buf, &len);
 	if (err) {
 		if (from)
-			err = err_at(from, at, NULL, "cannot read include '%s': %s", path,
-			             rpl_strerror(err));
+			err = err_at(from, at, NULL, "include: %s", rpl_errmsg());
 		goto out;
 	}
 	err = rpl_yaml_parse(&doc, file, buf, len);
@@ -1114,7 +1126,40 @@ static const char *image_name(struct rpl_arena *a, const char *path)
 	return rpl_arena_strdup(a, base);
 }
 
+/*
+ * An image is named after its file, whose bytes nobody checked: the name
+ * becomes images/<name>/, a JSON string and a JUnit test name, so it must
+ * be text on one line, as package names are.  The position is the file's
+ * start: the name is not written in it.
+ */
+static int check_names(const struct rpl_image *img)
+{
+	const char *name_problem = rpl_utf8_name_problem(img->name);
+	const char *file_problem = rpl_utf8_name_problem(img->file);
+	struct rpl_strbuf file = RPL_STRBUF_INIT, name = RPL_STRBUF_INIT;
+	int err = 0;
+
+	if (!name_problem && !file_problem)
+		return 0;
+	rpl_utf8_escape(&file, img->file);
+	rpl_utf8_escape(&name, img->name);
+	if (name_problem)
+		err = rpl_error(-RPL_ESCHEMA,
+		                "%s:1:1: image name '%s' %s (an image is named after its file)",
+		                file.buf, name.buf, name_problem);
+	else
+		err = rpl_error(-RPL_ESCHEMA, "%s:1:1: the file's path %s", file.buf, file_problem);
+	rpl_strbuf_release(&name);
+	rpl_strbuf_release(&file);
+	return err;
+}
+
 struct rpl_image *rpl_image_load(const char *path)
+{
+	return rpl_image_load_in(NULL, path);
+}
+
+struct rpl_image *rpl_image_load_in(const char *real_root, const char *path)
 {
 	struct rpl_image *img = rpl_xcalloc(1, sizeof(*img));
 	struct loader l;
@@ -1123,11 +1168,14 @@ struct rpl_image *rpl_image_load(const char *path)
 
 	memset(&l, 0, sizeof(l));
 	l.img = img;
+	l.real_root = real_root;
 	rpl_arena_init(&img->arena);
 	img->file = rpl_arena_strdup(&img->arena, path);
 	img->name = image_name(&img->arena, path);
 
-	err = load_file(&l, path, NULL, NULL, &img->config, &org);
+	err = check_names(img);
+	if (!err)
+		err = load_file(&l, path, NULL, NULL, &img->config, &org);
 	if (!err)
 		err = validate_merged(img, &org);
 	if (!err) {

@@ -128,6 +128,15 @@ struct rpl_image {
  * cycle is reported at the include that closes it and names the chain).
  */
 struct rpl_image *rpl_image_load(const char *path);
+
+/*
+ * As rpl_image_load, for a file of the monorepo whose real path (realpath())
+ * is `real_root`: an include that leads outside it, through `..` or a
+ * symbolic link, is an error at the include.  NULL `real_root` is
+ * rpl_image_load.  Every file must be a regular one of at most
+ * RPL_YAML_MAX_FILE bytes.
+ */
+struct rpl_image *rpl_image_load_in(const char *real_root, const char *path);
 void rpl_image_free(struct rpl_image *img);
 
 /*

@@ -23,6 +23,7 @@
 #include "recipes/subst.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,15 +542,46 @@ struct pctx {
 	/* Substitute into copies (range expansion shares one decoded subpackage
 	 * between its copies); otherwise in place. */
 	int copy;
+	/* Bytes substitution and range expansion made so far, against
+	 * RPL_SUBST_MAX_TOTAL; the first thing refused (a string too long, or
+	 * one past the total) and where it was (line 0: not known here). */
+	size_t spent;
+	enum { REFUSED_NONE, REFUSED_LONG, REFUSED_TOTAL } refused;
+	struct rpl_text refused_at;
 };
 
-static void *maybe_copy(const struct pctx *x, const void *p, size_t n, size_t size)
+/* Counts `n` bytes made at `t`; past the total the parse is refused there. */
+static void spend(struct pctx *x, size_t n, const struct rpl_text *t)
 {
-	return x->copy ? rpl_arena_memdup(x->a, p, n, size) : (void *)p;
+	x->spent += n;
+	if (x->spent > RPL_SUBST_MAX_TOTAL && !x->refused) {
+		x->refused = REFUSED_TOTAL;
+		x->refused_at = *t;
+	}
 }
 
 static int pos_error(const struct pctx *x, const struct rpl_text *t, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* The error for what `spend` or a substitution refused. */
+static int refused_error(const struct pctx *x, const struct rpl_text *t)
+{
+	if (x->refused == REFUSED_LONG)
+		return pos_error(x, t, "substituting makes a string longer than %zu MiB",
+		                 RPL_SUBST_MAX_LEN >> 20);
+	return pos_error(x, t, "substitution and range expansion make more than %zu MiB of text",
+	                 RPL_SUBST_MAX_TOTAL >> 20);
+}
+
+static void *maybe_copy(struct pctx *x, const void *p, size_t n, size_t size)
+{
+	static const struct rpl_text nowhere = { NULL, 0, 0 };
+
+	if (!x->copy)
+		return (void *)p;
+	spend(x, n * size, &nowhere);
+	return rpl_arena_memdup(x->a, p, n, size);
+}
 
 static int pos_error(const struct pctx *x, const struct rpl_text *t, const char *fmt, ...)
 {
@@ -561,13 +593,23 @@ static int pos_error(const struct pctx *x, const struct rpl_text *t, const char 
 	return -RPL_ESCHEMA;
 }
 
-static void sub_text(const struct pctx *x, struct rpl_text *t)
+static void sub_text(struct pctx *x, struct rpl_text *t)
 {
-	if (t->s && *t->s)
-		t->s = rpl_subst_parse(x->a, t->s, x->map);
+	const char *s;
+
+	if (!t->s || !*t->s || x->refused)
+		return;
+	s = rpl_subst_parse(x->a, t->s, x->map);
+	if (!s) {
+		x->refused = REFUSED_LONG;
+		x->refused_at = *t;
+	} else if (s != t->s) {
+		spend(x, strlen(s), t);
+		t->s = s;
+	}
 }
 
-static void sub_list(const struct pctx *x, struct rpl_textlist *l)
+static void sub_list(struct pctx *x, struct rpl_textlist *l)
 {
 	struct rpl_text *v = maybe_copy(x, l->v, l->n, sizeof(*l->v));
 
@@ -576,7 +618,7 @@ static void sub_list(const struct pctx *x, struct rpl_textlist *l)
 	l->v = v;
 }
 
-static void sub_values(const struct pctx *x, struct rpl_kvlist *kv)
+static void sub_values(struct pctx *x, struct rpl_kvlist *kv)
 {
 	struct rpl_kv *v = maybe_copy(x, kv->v, kv->n, sizeof(*kv->v));
 
@@ -586,7 +628,7 @@ static void sub_values(const struct pctx *x, struct rpl_kvlist *kv)
 }
 
 /* Replaces `*steps` with substituted copies (melange's replacePipelines). */
-static void sub_steps(const struct pctx *x, struct rpl_step **steps, size_t n)
+static void sub_steps(struct pctx *x, struct rpl_step **steps, size_t n)
 {
 	struct rpl_step *v = maybe_copy(x, *steps, n, sizeof(**steps));
 
@@ -605,7 +647,7 @@ static void sub_steps(const struct pctx *x, struct rpl_step **steps, size_t n)
 	*steps = v;
 }
 
-static void sub_deps(const struct pctx *x, struct rpl_dependencies *d)
+static void sub_deps(struct pctx *x, struct rpl_dependencies *d)
 {
 	sub_list(x, &d->runtime);
 	sub_list(x, &d->provides);
@@ -614,7 +656,7 @@ static void sub_deps(const struct pctx *x, struct rpl_dependencies *d)
 	sub_text(x, &d->replaces_priority);
 }
 
-static void sub_scriptlets(const struct pctx *x, struct rpl_scriptlets *s)
+static void sub_scriptlets(struct pctx *x, struct rpl_scriptlets *s)
 {
 	sub_text(x, &s->trigger_script);
 	sub_list(x, &s->trigger_paths);
@@ -627,7 +669,7 @@ static void sub_scriptlets(const struct pctx *x, struct rpl_scriptlets *s)
 }
 
 /* melange's replaceImageConfig: the fields of an environment it substitutes. */
-static void sub_env(const struct pctx *x, struct rpl_apko_config *e)
+static void sub_env(struct pctx *x, struct rpl_apko_config *e)
 {
 	sub_list(x, &e->contents.repositories);
 	sub_list(x, &e->contents.build_repositories);
@@ -646,7 +688,7 @@ static void sub_env(const struct pctx *x, struct rpl_apko_config *e)
 	sub_list(x, &e->volumes);
 }
 
-static void sub_test(const struct pctx *x, struct rpl_test **tp)
+static void sub_test(struct pctx *x, struct rpl_test **tp)
 {
 	struct rpl_test *t;
 
@@ -658,7 +700,7 @@ static void sub_test(const struct pctx *x, struct rpl_test **tp)
 	*tp = t;
 }
 
-static void sub_subpackage(const struct pctx *x, struct rpl_subpackage *sp)
+static void sub_subpackage(struct pctx *x, struct rpl_subpackage *sp)
 {
 	sub_text(x, &sp->if_);
 	sub_text(x, &sp->name);
@@ -671,7 +713,7 @@ static void sub_subpackage(const struct pctx *x, struct rpl_subpackage *sp)
 	sub_test(x, &sp->test);
 }
 
-static void sub_package(const struct pctx *x, struct rpl_package *p)
+static void sub_package(struct pctx *x, struct rpl_package *p)
 {
 	sub_text(x, &p->name);
 	sub_text(x, &p->version);
@@ -706,6 +748,12 @@ static int expand_subpackages(struct pctx *x, struct rpl_varmap *map)
 		const struct rpl_data *d = NULL;
 		struct rpl_kv *items;
 
+		if (n >= RPL_MELANGE_MAX_SUBPACKAGES) {
+			struct rpl_text at = { NULL, sp->line, sp->col };
+			err = pos_error(x, &at, "more than %d subpackages (ranges expanded)",
+			                RPL_MELANGE_MAX_SUBPACKAGES);
+			goto out;
+		}
 		if (!*sp->range.s) {
 			RPL_ALLOC_GROW(out, n + 1, alloc);
 			out[n] = *sp;
@@ -727,18 +775,29 @@ static int expand_subpackages(struct pctx *x, struct rpl_varmap *map)
 		items = rpl_arena_memdup(x->a, d->items.v, d->items.n, sizeof(*items));
 		if (d->items.n)
 			qsort(items, d->items.n, sizeof(*items), cmp_kv_key);
-		for (size_t j = 0; j < d->items.n; j++) {
+		for (size_t j = 0; j < d->items.n && !x->refused; j++) {
 			struct rpl_varmap m = RPL_VARMAP_INIT;
 
-			rpl_varmap_copy(&m, map);
+			if (n >= RPL_MELANGE_MAX_SUBPACKAGES) {
+				err = pos_error(x, &sp->range,
+				                "more than %d subpackages (ranges expanded)",
+				                RPL_MELANGE_MAX_SUBPACKAGES);
+				goto out;
+			}
+			/* The item's scope, over the recipe's (a copy per item
+			 * would cost items x vars). */
+			m.parent = map;
 			rpl_varmap_set(&m, "range.key", items[j].key.s);
 			rpl_varmap_set(&m, "range.value", items[j].val.s);
 			RPL_ALLOC_GROW(out, n + 1, alloc);
 			out[n] = *sp;
 			x->map = &m;
 			x->copy = 1;
+			spend(x, sizeof(*out), &sp->range);
 			sub_subpackage(x, &out[n]);
 			x->copy = 0;
+			if (x->refused && !x->refused_at.line)
+				x->refused_at = sp->range;
 			n++;
 			rpl_varmap_release(&m);
 		}
@@ -754,7 +813,7 @@ out:
 
 /* ---- the strict second pass ---------------------------------------------- */
 
-static int strict_text(const struct pctx *x, struct rpl_text *t, const char *what)
+static int strict_text(struct pctx *x, struct rpl_text *t, const char *what)
 {
 	const char *res;
 	int err = rpl_subst_strict(x->a, t->s, x->map, RPL_SUBST_PLAIN, &res);
@@ -764,11 +823,15 @@ static int strict_text(const struct pctx *x, struct rpl_text *t, const char *wha
 		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
 		return pos_error(x, t, "%s: %s", what, msg);
 	}
+	if (res != t->s)
+		spend(x, strlen(res), t);
+	if (x->refused)
+		return refused_error(x, t);
 	t->s = res;
 	return 0;
 }
 
-static int strict_list(const struct pctx *x, struct rpl_textlist *l, const char *what)
+static int strict_list(struct pctx *x, struct rpl_textlist *l, const char *what)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		int err = strict_text(x, &l->v[i], what);
@@ -778,7 +841,7 @@ static int strict_list(const struct pctx *x, struct rpl_textlist *l, const char 
 	return 0;
 }
 
-static int strict_deps(const struct pctx *x, struct rpl_dependencies *d)
+static int strict_deps(struct pctx *x, struct rpl_dependencies *d)
 {
 	int err = strict_list(x, &d->provides, "provides");
 
@@ -793,7 +856,7 @@ static int strict_deps(const struct pctx *x, struct rpl_dependencies *d)
 	return err;
 }
 
-static int strict_pass(const struct pctx *x)
+static int strict_pass(struct pctx *x)
 {
 	struct rpl_recipe *r = x->r;
 	int err = strict_deps(x, &r->package.dependencies);
@@ -1011,6 +1074,34 @@ static int validate_deps(const struct pctx *x, const struct rpl_dependencies *d)
 	return 0;
 }
 
+/*
+ * Each package becomes packages/<arch>/<name>-<version>-r<epoch>.apk (and
+ * its log .ripple/logs/<run>/<arch>/<name>.log, shorter), and a file name
+ * has at most NAME_MAX bytes: a longer one would fail only when the build
+ * writes it.  The message blames the longer of the name and the version.
+ */
+static int check_apk_name(const struct pctx *x, const char *what, const struct rpl_text *name)
+{
+	const struct rpl_package *p = &x->r->package;
+	char epoch[32];
+	size_t len;
+
+	snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)p->epoch);
+	len = strlen(name->s) + strlen("-") + strlen(p->version.s) + strlen("-r") + strlen(epoch) +
+	      strlen(".apk");
+	if (len <= NAME_MAX)
+		return 0;
+	if (strlen(p->version.s) > strlen(name->s))
+		return pos_error(x, &p->version,
+		                 "package version '%.32s...' (%zu bytes) makes the file name of %s "
+		                 "'%.32s' %zu bytes long, more than the %d a file name may have",
+		                 p->version.s, strlen(p->version.s), what, name->s, len, NAME_MAX);
+	return pos_error(x, name,
+	                 "%s name '%.32s...' (%zu bytes) makes its file name %zu bytes long, "
+	                 "more than the %d a file name may have",
+	                 what, name->s, strlen(name->s), len, NAME_MAX);
+}
+
 static int validate(const struct pctx *x)
 {
 	struct rpl_recipe *r = x->r;
@@ -1028,6 +1119,8 @@ static int validate(const struct pctx *x)
 	if (!valid_version(p->version.s))
 		return pos_error(x, &p->version, "package version '%s' is not a valid apk version",
 		                 p->version.s);
+	if ((err = check_apk_name(x, "package", &p->name)))
+		return err;
 	for (size_t i = 0; i < p->ncopyright; i++) {
 		struct rpl_text entry = { NULL, p->copyright[i].line, p->copyright[i].col };
 		if (!*p->copyright[i].license.s)
@@ -1052,6 +1145,8 @@ static int validate(const struct pctx *x)
 		if (!rpl_melange_valid_name(sp->name.s))
 			return pos_error(x, &sp->name, "subpackage name '%s' is invalid",
 			                 sp->name.s);
+		if ((err = check_apk_name(x, "subpackage", &sp->name)))
+			return err;
 		if (!strcmp(sp->name.s, p->name.s))
 			return pos_error(x, &sp->name,
 			                 "subpackage name '%s' is the same as the package name",
@@ -1115,12 +1210,19 @@ static int build_map(struct pctx *x, struct rpl_varmap *m)
 			snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
 			return pos_error(x, &vt->from, "var-transforms 'from': %s", msg);
 		}
+		if (from != vt->from.s)
+			spend(x, strlen(from), &vt->from);
+		if (x->refused)
+			return refused_error(x, &vt->from);
 		err = rpl_regex_replace_all(x->a, vt->match.s, from, vt->replace.s, &res);
 		if (err) {
 			char msg[512];
 			snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
 			return pos_error(x, &vt->match, "var-transforms 'match': %s", msg);
 		}
+		spend(x, strlen(res), &vt->replace);
+		if (x->refused)
+			return refused_error(x, &vt->replace);
 		rpl_varmap_set(m, rpl_arena_printf(x->a, "vars.%s", vt->to.s), res);
 		out[i].key = vt->to;
 		out[i].val = rpl_text_make(res);
@@ -1138,6 +1240,7 @@ struct rpl_recipe *rpl_recipe_from_yaml(const struct rpl_ydoc *doc)
 	struct rpl_dctx dc = { 0 };
 	int err;
 
+	memset(&x, 0, sizeof(x));
 	/* A parsed recipe takes about three times its text: one block fits it. */
 	rpl_arena_init_sized(&r->arena, doc->len * 4);
 	r->file = rpl_arena_strdup(&r->arena, doc->file);
@@ -1169,6 +1272,10 @@ struct rpl_recipe *rpl_recipe_from_yaml(const struct rpl_ydoc *doc)
 		goto fail;
 	sub_env(&x, &r->environment);
 	sub_test(&x, &r->test);
+	if (x.refused) {
+		err = refused_error(&x, &x.refused_at);
+		goto fail;
+	}
 	for (size_t i = 0; i < r->nsubpackages; i++)
 		if (!*r->subpackages[i].commit.s)
 			r->subpackages[i].commit = r->package.commit;

@@ -162,6 +162,13 @@ struct rpl_capabilities {
 	struct rpl_textlist add, drop;
 };
 
+/*
+ * The most subpackages a recipe may have once its ranges are expanded.
+ * Wolfi's most is 110; each more costs every compile and the checks of
+ * unique names.
+ */
+#define RPL_MELANGE_MAX_SUBPACKAGES 5000
+
 /* A parsed recipe.  All memory is in `arena`. */
 struct rpl_recipe {
 	struct rpl_arena arena;

@@ -33,8 +33,13 @@ struct defvec {
 	struct rpl_sha256 h; /* over every definition read */
 };
 
+/*
+ * Adds the definition `name` from `text`, or with the error `unread` when
+ * its file could not be read (a recipe using it then fails, as with one
+ * that does not parse).
+ */
 static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char *name,
-                    const char *file, int builtin, const char *text, size_t len)
+                    const char *file, int builtin, const char *text, size_t len, const char *unread)
 {
 	rpl_sha256_update_str(&dv->h, name);
 	rpl_sha256_update_str(&dv->h, file);
@@ -50,6 +55,11 @@ static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 	d->file = rpl_arena_strdup(&lib->arena, file);
 	d->builtin = builtin;
 	dc.file = d->file;
+	if (unread) {
+		rpl_sha256_update_str(&dv->h, unread);
+		d->error = rpl_arena_strdup(&lib->arena, unread);
+		return;
+	}
 	if (rpl_yaml_parse(&doc, d->file, text, len) ||
 	    rpl_decode(&dc, doc.root, &rpl_step_schema, &d->step))
 		d->error = rpl_arena_strdup(&lib->arena, rpl_errmsg());
@@ -59,9 +69,15 @@ static void add_def(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 		        rpl_arena_printf(&lib->arena, "inputs.%s", d->step.inputs[i].name.s);
 }
 
-/* Adds every *.yaml below `dir` (the pipeline name is the path below `base`). */
+/*
+ * Adds every *.yaml below `dir` (the pipeline name is the path below
+ * `base`).  Links to directories are not followed (two links to "." would
+ * walk the tree 2^depth times), and a file that is not a regular one, is
+ * too large or leads outside `real_root` becomes a definition with that
+ * error rather than being read.
+ */
 static int scan_dir(struct rpl_pipeline_lib *lib, struct defvec *dv, const char *root,
-                    const char *rel_base, const char *sub)
+                    const char *real_root, const char *rel_base, const char *sub)
 {
 	char *path = sub[0] ? rpl_path_join(rel_base, sub) : rpl_xstrdup(rel_base);
 	char *abs = rpl_path_join(root, path);
@@ -84,19 +100,23 @@ static int scan_dir(struct rpl_pipeline_lib *lib, struct defvec *dv, const char 
 		child = sub[0] ? rpl_path_join(sub, de->d_name) : rpl_xstrdup(de->d_name);
 		rel = rpl_path_join(rel_base, child);
 		full = rpl_path_join(root, rel);
-		if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			err = scan_dir(lib, dv, root, rel_base, child);
-		} else if (rpl_str_endswith(de->d_name, ".yaml")) {
-			char *text;
-			size_t len;
+		if (lstat(full, &st) < 0) {
+			/* gone since readdir */
+		} else if (S_ISDIR(st.st_mode)) {
+			err = scan_dir(lib, dv, root, real_root, rel_base, child);
+		} else if (rpl_str_endswith(de->d_name, ".yaml") &&
+		           !(S_ISLNK(st.st_mode) && stat(full, &st) == 0 && S_ISDIR(st.st_mode))) {
+			char *text = NULL;
+			size_t len = 0;
 			char *name = rpl_xstrndup(child, strlen(child) - 5);
 
-			if (rpl_read_file(full, &text, &len) == 0) {
-				add_def(lib, dv, name, rel, 0, text, len);
-				free(text);
-			} else {
-				err = -EIO;
-			}
+			if (real_root && rpl_path_check_inside(real_root, full))
+				add_def(lib, dv, name, rel, 0, "", 0, rpl_errmsg());
+			else if (rpl_read_file_max(full, RPL_YAML_MAX_FILE, &text, &len))
+				add_def(lib, dv, name, rel, 0, "", 0, rpl_errmsg());
+			else
+				add_def(lib, dv, name, rel, 0, text, len, NULL);
+			free(text);
 			free(name);
 		}
 		free(full);
@@ -124,16 +144,19 @@ int rpl_pipeline_lib_init(struct rpl_pipeline_lib *lib, const char *root, const 
 	struct defvec dv = { NULL, 0, 0, { NULL } };
 	int err = 0;
 
+	char *real_root = realpath(root, NULL);
+
 	rpl_arena_init(&lib->arena);
 	rpl_sha256_init(&dv.h);
 	for (size_t i = 0; i < ndirs && !err; i++)
-		err = scan_dir(lib, &dv, root, dirs[i], "");
+		err = scan_dir(lib, &dv, root, real_root, dirs[i], "");
+	free(real_root);
 	for (size_t i = 0; i < rpl_nbuiltin_pipelines && !err; i++) {
 		const struct rpl_builtin_pipeline *b = &rpl_builtin_pipelines[i];
 		char file[256];
 
 		snprintf(file, sizeof(file), "builtin:%s", b->name);
-		add_def(lib, &dv, b->name, file, 1, b->text, b->len);
+		add_def(lib, &dv, b->name, file, 1, b->text, b->len, NULL);
 	}
 	/* A stable sort keeps the earlier dir first among repo files of one name. */
 	for (size_t i = 1; i < dv.n; i++) {
@@ -255,6 +278,10 @@ struct cctx {
 	const char *in_def;
 	uint32_t at_line, at_col;
 	int skipping; /* inside a step whose if: is false */
+	/* Steps compiled and bytes substituted so far: `uses:` of pipelines
+	 * that use pipelines multiply both (ten steps of ten uses of ... nine
+	 * deep is 10^9 steps), so each is bounded per compile. */
+	size_t nsteps, spent;
 };
 
 enum { MAX_USES_DEPTH = 32 };
@@ -354,6 +381,17 @@ static const char *check_input_value(const char *key, const char *val)
 	return NULL;
 }
 
+/* Counts `n` bytes substituted into `what` at line:col against RPL_SUBST_MAX_TOTAL. */
+static int spend(struct cctx *c, size_t n, const char *what, uint32_t line, uint32_t col)
+{
+	c->spent += n;
+	if (c->spent > RPL_SUBST_MAX_TOTAL)
+		return step_error(c, line, col,
+		                  "%s: substitution makes more than %zu MiB of text for one arch",
+		                  what, RPL_SUBST_MAX_TOTAL >> 20);
+	return 0;
+}
+
 /* Substitutes `t` strictly; an error points at `t` in the current file. */
 static int subst_text(struct cctx *c, const struct rpl_text *t, const struct rpl_varmap *scope,
                       enum rpl_subst_mode mode, const char *what, const char **out)
@@ -363,7 +401,7 @@ static int subst_text(struct cctx *c, const struct rpl_text *t, const struct rpl
 		snprintf(msg, sizeof(msg), "%s", rpl_errmsg());
 		return step_error(c, t->line, t->col, "%s: %s", what, msg);
 	}
-	return 0;
+	return spend(c, *out != t->s ? strlen(*out) : 0, what, t->line, t->col);
 }
 
 /* Substitutes and evaluates an `if:`; `*cond` is 1 for an empty one. */
@@ -449,6 +487,13 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 
 	scope.parent = parent;
 	d->name = s->name.s;
+	if (++c->nsteps > RPL_COMPILE_MAX_STEPS) {
+		err = step_error(c, s->line, s->col,
+		                 "more than %d steps to compile for one arch (pipelines using "
+		                 "pipelines?)",
+		                 RPL_COMPILE_MAX_STEPS);
+		goto out;
+	}
 	if (*s->uses.s && !s->nsteps) {
 		def = rpl_pipeline_lib_find(c->lib, s->uses.s);
 		if (!def) {
@@ -598,6 +643,9 @@ static int common_map(struct cctx *c, const char *arch, struct rpl_varmap *m)
 			                 "vars.%s: %s", r->vars.v[i].key.s, msg);
 			goto out;
 		}
+		if ((err = spend(c, v != r->vars.v[i].val.s ? strlen(v) : 0, "vars",
+		                 r->vars.v[i].val.line, r->vars.v[i].val.col)))
+			goto out;
 		const char *name = rpl_arena_printf(a, "vars.%s", r->vars.v[i].key.s);
 		rpl_varmap_set(&vars, name, v);
 		rpl_varmap_set(m, name, v);

@@ -49,8 +49,11 @@ struct rpl_pipeline_lib {
 
 /*
  * Loads every *.yaml below each of `dirs` (relative to `root`; missing dirs
- * are skipped) and the built-ins.  A malformed file does not fail the load;
- * its error is reported by the compiles that use it.  Returns 0 or -errno.
+ * are skipped) and the built-ins.  A malformed file does not fail the load,
+ * nor does one that is no regular file (a FIFO, a link to a device), is
+ * larger than RPL_YAML_MAX_FILE or leads outside `root` through a link: its
+ * error is reported by the compiles that use it.  Links to directories are
+ * not followed.  Returns 0 or -errno.
  */
 int rpl_pipeline_lib_init(struct rpl_pipeline_lib *lib, const char *root, const char *const *dirs,
                           size_t ndirs);
@@ -126,6 +129,12 @@ enum {
 	 * the result does not point into the recipe. */
 	RPL_COMPILE_STEPS = 1,
 };
+
+/*
+ * The most steps one compile (a recipe for one arch: main, subpackage and
+ * test pipelines, every `uses:` expanded) may make.  Wolfi's most is 357.
+ */
+#define RPL_COMPILE_MAX_STEPS 20000
 
 /*
  * Compiles `r` for `arch` (an apk arch name).  Returns 0, or -RPL_ESCHEMA /

@@ -105,7 +105,7 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 	rpl_arena_init(&cfg->arena);
 	dc.arena = &cfg->arena;
 	dc.file = RPL_REPOCONFIG_FILE;
-	err = rpl_read_file(path, &text, &len);
+	err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &text, &len);
 	if (err == -ENOENT) {
 		err = 0;
 	} else if (!err) {

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "recipes/apko.h"
 #include "recipes/cache.h"
@@ -33,6 +34,7 @@ struct work {
 	int keep_full;
 	const struct rpl_scan_cache *scan_cache;
 	int skip; /* a top-level yaml that is neither recipe nor image */
+	int link; /* a symbolic link: it must lead to a file below the root */
 };
 
 struct candvec {
@@ -95,7 +97,8 @@ int rpl_scan_structural(const struct rpl_repoconfig *cfg, const char *rel)
 	return 0;
 }
 
-static void add_cand(struct candvec *cv, struct rpl_scan *s, const char *rel, enum cand_kind k)
+static void add_cand(struct candvec *cv, struct rpl_scan *s, const char *rel, enum cand_kind k,
+                     int link)
 {
 	struct work *w;
 
@@ -104,6 +107,7 @@ static void add_cand(struct candvec *cv, struct rpl_scan *s, const char *rel, en
 	memset(w, 0, sizeof(*w));
 	w->scan = s;
 	w->cand = k;
+	w->link = link;
 	w->entry = rpl_xcalloc(1, sizeof(*w->entry));
 	w->entry->file = rpl_xstrdup(rel);
 	w->entry->kind = k == CAND_APKO ? RPL_ENTRY_IMAGE : RPL_ENTRY_RECIPE;
@@ -124,7 +128,7 @@ static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int dep
 	while (!err && (de = readdir(d))) {
 		const char *n = de->d_name;
 		char *child;
-		int is_dir;
+		int is_dir, link = 0;
 
 		if (n[0] == '.')
 			continue; /* .git, .ripple, hidden files and dirs */
@@ -132,7 +136,7 @@ static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int dep
 		if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
 			struct stat st;
 			char *full = rpl_path_join(s->root, child);
-			int link = lstat(full, &st) == 0 && S_ISLNK(st.st_mode);
+			link = lstat(full, &st) == 0 && S_ISLNK(st.st_mode);
 			is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
 			free(full);
 			/* Links to directories are not followed (as Go's WalkDir does
@@ -150,11 +154,11 @@ static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int dep
 			if (!is_pipeline_dir(s, child))
 				err = walk(s, cv, child, depth + 1);
 		} else if (rpl_str_endswith(n, ".melange.yaml")) {
-			add_cand(cv, s, child, CAND_MELANGE);
+			add_cand(cv, s, child, CAND_MELANGE, link);
 		} else if (rpl_str_endswith(n, ".apko.yaml") || image_glob(&s->config, child)) {
-			add_cand(cv, s, child, CAND_APKO);
+			add_cand(cv, s, child, CAND_APKO, link);
 		} else if (depth == 0 && rpl_str_endswith(n, ".yaml")) {
-			add_cand(cv, s, child, CAND_TOPLEVEL);
+			add_cand(cv, s, child, CAND_TOPLEVEL, link);
 		}
 		free(child);
 	}
@@ -269,11 +273,28 @@ static void work_one(struct work *w)
 	char *path = path_in_root(w->scan, e->file);
 	struct rpl_ydoc doc;
 	char *text = NULL;
+	const char *problem;
 	size_t len;
 
 	rpl_error_clear();
+	/* A path that is no clean text would print as null in JSON and break
+	 * line-oriented output; an image's loader says so of its name. */
+	if (w->cand != CAND_APKO && (problem = rpl_utf8_name_problem(e->file))) {
+		struct rpl_strbuf esc = RPL_STRBUF_INIT;
+
+		rpl_utf8_escape(&esc, e->file);
+		rpl_error(-RPL_ESCHEMA, "%s:1:1: the file's path %s", esc.buf, problem);
+		rpl_strbuf_release(&esc);
+		set_error(e);
+		goto out;
+	}
+	/* A link may not take the scan out of the repository. */
+	if (w->link && rpl_path_check_inside(w->scan->real_root, path)) {
+		set_error(e);
+		goto out;
+	}
 	if (w->cand == CAND_APKO) {
-		e->image = rpl_image_load(path);
+		e->image = rpl_image_load_in(w->scan->real_root, path);
 		if (!e->image)
 			set_error(e);
 		goto out;
@@ -287,7 +308,7 @@ static void work_one(struct work *w)
 		e->read_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	}
 
-	if (rpl_read_file(path, &text, &len)) {
+	if (rpl_read_file_max(path, RPL_YAML_MAX_FILE, &text, &len)) {
 		set_error(e);
 		goto out;
 	}
@@ -299,7 +320,7 @@ static void work_one(struct work *w)
 	} else if (w->cand == CAND_TOPLEVEL && !rpl_ymap_get(doc.root, "package") &&
 	           rpl_apko_looks_like(doc.root)) {
 		e->kind = RPL_ENTRY_IMAGE;
-		e->image = rpl_image_load(path);
+		e->image = rpl_image_load_in(w->scan->real_root, path);
 		if (!e->image)
 			set_error(e);
 	} else if (w->cand == CAND_TOPLEVEL && !looks_like_melange(doc.root)) {
@@ -420,8 +441,10 @@ char *rpl_scan_env_file(const char *pattern, const char *arch)
 	return rpl_strbuf_detach(&sb);
 }
 
-static void find_env_files(struct rpl_scan *s)
+static int find_env_files(struct rpl_scan *s)
 {
+	int err = 0;
+
 	s->env_files = rpl_xcalloc(s->narchs ? s->narchs : 1, sizeof(*s->env_files));
 	s->nenv_files = rpl_xcalloc(s->narchs ? s->narchs : 1, sizeof(*s->nenv_files));
 	for (size_t a = 0; a < s->narchs; a++) {
@@ -430,14 +453,21 @@ static void find_env_files(struct rpl_scan *s)
 			char *rel = rpl_scan_env_file(s->config.env_files.v[i].s, s->archs[a]);
 			char *full = path_in_root(s, rel);
 			struct stat st;
+			int there = stat(full, &st) == 0;
 
-			if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
+			/* One that is there but no regular file (a FIFO, a link to a
+			 * device) would hang or never end the hash of every job. */
+			if (there && !S_ISREG(st.st_mode) && !err)
+				err = rpl_error(-EINVAL, "env file '%s' is %s, not a regular file",
+				                rel, rpl_file_kind((unsigned)st.st_mode));
+			if (there && !err)
 				s->env_files[a][s->nenv_files[a]++] = rel;
 			else
 				free(rel);
 			free(full);
 		}
 	}
+	return err;
 }
 
 int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opts *opts)
@@ -450,6 +480,8 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 
 	memset(s, 0, sizeof(*s));
 	s->root = rpl_xstrdup(root);
+	if (!(s->real_root = realpath(root, NULL)))
+		return rpl_error(-errno, "cannot resolve '%s': %s", root, strerror(errno));
 	if ((err = rpl_repoconfig_load(&s->config, root)))
 		return err;
 	if (opts && opts->narchs) {
@@ -463,7 +495,8 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 			s->archs[i] = s->config.archs.v[i].s;
 		s->narchs = s->config.archs.n;
 	}
-	find_env_files(s);
+	if ((err = find_env_files(s)))
+		return err;
 	dirs = rpl_xmalloc((s->config.pipeline_dirs.n + 1) * sizeof(*dirs));
 	for (size_t i = 0; i < s->config.pipeline_dirs.n; i++)
 		dirs[i] = s->config.pipeline_dirs.v[i].s;
@@ -547,6 +580,7 @@ void rpl_scan_release(struct rpl_scan *s)
 	free(s->archs);
 	rpl_pipeline_lib_release(&s->lib);
 	rpl_repoconfig_release(&s->config);
+	free(s->real_root);
 	free(s->root);
 	memset(s, 0, sizeof(*s));
 }
@@ -685,6 +719,8 @@ int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
 	memset(&e, 0, sizeof(e));
 	memset(&w, 0, sizeof(w));
 	s.root = (char *)root;
+	if (!(s.real_root = realpath(root, NULL)))
+		return rpl_error(-errno, "cannot resolve '%s': %s", root, strerror(errno));
 	s.lib = *lib; /* read only, never released here */
 	s.archs = (const char **)archs;
 	s.narchs = narchs;
@@ -695,6 +731,7 @@ int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
 	w.cand = strchr(file, '/') ? CAND_MELANGE : CAND_TOPLEVEL;
 	w.compile = 1;
 	w.keep_full = 1; /* encoded whole, as a scan encodes what it parsed */
+	w.link = 1;      /* whether it is one is not known: check where it leads */
 	work_one(&w);
 	*data = NULL;
 	*len = 0;
@@ -705,6 +742,7 @@ int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
 	else
 		*data = rpl_cache_encode(e.recipe, e.compiled, e.narchs, len);
 	entry_release(&e);
+	free(s.real_root);
 	return err;
 }
 
@@ -727,7 +765,7 @@ int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned fl
 		char *path = path_in_root(s, e->file), *text;
 		struct rpl_recipe *full;
 		size_t len;
-		int err = rpl_read_file(path, &text, &len);
+		int err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &text, &len);
 
 		free(path);
 		if (err)

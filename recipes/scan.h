@@ -75,6 +75,7 @@ struct rpl_scan_opts {
 
 struct rpl_scan {
 	char *root;
+	char *real_root; /* realpath(root): recipes, images and pipelines stay below it */
 	struct rpl_repoconfig config;
 	struct rpl_pipeline_lib lib;
 	const char **archs; /* the selected archs */
@@ -91,7 +92,12 @@ struct rpl_scan {
 /*
  * Scans the monorepo at `root`.  Returns 0 when the scan itself worked (some
  * entries may still carry errors: see nerrors), or an error for problems
- * with the repo as a whole (unreadable root, bad .ripple.yaml).
+ * with the repo as a whole (unreadable root, bad .ripple.yaml, an env file
+ * that is not a regular file).
+ *
+ * A recipe or image that is not a regular file (a FIFO, a link to a
+ * device), that is larger than RPL_YAML_MAX_FILE or that is a link leading
+ * outside the root gets an error of its own and is not read.
  */
 int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opts *opts);
 void rpl_scan_release(struct rpl_scan *s);

@@ -19,6 +19,7 @@
 struct sbuf {
 	char *p;
 	size_t len, cap;
+	int over; /* something was refused: the result would pass RPL_SUBST_MAX_LEN */
 	char stack[1024];
 };
 
@@ -27,10 +28,15 @@ static void sbuf_init(struct sbuf *b)
 	b->p = b->stack;
 	b->len = 0;
 	b->cap = sizeof(b->stack);
+	b->over = 0;
 }
 
 static void sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
+	if (b->over || n > RPL_SUBST_MAX_LEN - b->len) {
+		b->over = 1;
+		return;
+	}
 	if (b->len + n > b->cap) {
 		size_t cap = (b->len + n) * 2;
 		char *p = rpl_xmalloc(cap);
@@ -55,26 +61,83 @@ static void sbuf_release(struct sbuf *b)
 		free(b->p);
 }
 
+enum { VARMAP_LINEAR = 16 };
+
+static size_t name_hash(const char *name, size_t len)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 1099511628211u;
+	return (size_t)h;
+}
+
+static int name_is(const char *s, const char *name, size_t len)
+{
+	return !strncmp(s, name, len) && !s[len];
+}
+
+/* The index into m->v of `name` (its first `len` bytes), or -1. */
+static long find(const struct rpl_varmap *m, const char *name, size_t len)
+{
+	if (!m->slots) {
+		for (size_t i = 0; i < m->n; i++)
+			if (name_is(m->v[i].name, name, len))
+				return (long)i;
+		return -1;
+	}
+	for (size_t i = name_hash(name, len) & (m->nslots - 1); m->slots[i];
+	     i = (i + 1) & (m->nslots - 1))
+		if (name_is(m->v[m->slots[i] - 1].name, name, len))
+			return (long)m->slots[i] - 1;
+	return -1;
+}
+
+static void index_add(struct rpl_varmap *m, size_t at)
+{
+	const char *name = m->v[at].name;
+	size_t i = name_hash(name, strlen(name)) & (m->nslots - 1);
+
+	while (m->slots[i])
+		i = (i + 1) & (m->nslots - 1);
+	m->slots[i] = at + 1;
+}
+
 void rpl_varmap_set(struct rpl_varmap *m, const char *name, const char *value)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		if (!strcmp(m->v[i].name, name)) {
-			m->v[i].value = value;
-			return;
-		}
+	long at = find(m, name, strlen(name));
+
+	if (at >= 0) {
+		m->v[at].value = value;
+		return;
 	}
 	RPL_ALLOC_GROW(m->v, m->n + 1, m->alloc);
 	m->v[m->n].name = name;
 	m->v[m->n].value = value;
 	m->n++;
+	if (m->n <= VARMAP_LINEAR)
+		return;
+	/* Kept at most half full: rebuilt twice as large when it would not be. */
+	if (2 * m->n > m->nslots) {
+		free(m->slots);
+		m->nslots = m->nslots ? 2 * m->nslots : 4 * VARMAP_LINEAR;
+		while (2 * m->n > m->nslots)
+			m->nslots *= 2;
+		m->slots = rpl_xcalloc(m->nslots, sizeof(*m->slots));
+		for (size_t i = 0; i < m->n; i++)
+			index_add(m, i);
+	} else {
+		index_add(m, m->n - 1);
+	}
 }
 
 static const char *lookup(const struct rpl_varmap *m, const char *name, size_t len)
 {
-	for (; m; m = m->parent)
-		for (size_t i = m->n; i-- > 0;)
-			if (!strncmp(m->v[i].name, name, len) && !m->v[i].name[len])
-				return m->v[i].value;
+	for (; m; m = m->parent) {
+		long at = find(m, name, len);
+		if (at >= 0)
+			return m->v[at].value;
+	}
 	return NULL;
 }
 
@@ -92,8 +155,10 @@ void rpl_varmap_copy(struct rpl_varmap *dst, const struct rpl_varmap *src)
 void rpl_varmap_release(struct rpl_varmap *m)
 {
 	free(m->v);
+	free(m->slots);
 	m->v = NULL;
-	m->n = m->alloc = 0;
+	m->slots = NULL;
+	m->n = m->alloc = m->nslots = 0;
 }
 
 const char *rpl_subst_parse(struct rpl_arena *a, const char *s, const struct rpl_varmap *m)
@@ -121,7 +186,7 @@ const char *rpl_subst_parse(struct rpl_arena *a, const char *s, const struct rpl
 	if (copied == s)
 		return s;
 	sbuf_addstr(&sb, copied);
-	res = rpl_arena_strndup(a, sb.p, sb.len);
+	res = sb.over ? NULL : rpl_arena_strndup(a, sb.p, sb.len);
 	sbuf_release(&sb);
 	return res;
 }
@@ -261,8 +326,15 @@ int rpl_subst_strict(struct rpl_arena *a, const char *s, const struct rpl_varmap
 		else
 			sbuf_addstr(&sb, val);
 		p = q + 2;
+		if (sb.over)
+			break;
 	}
 	sbuf_addstr(&sb, p);
+	if (sb.over) {
+		err = rpl_error(-RPL_ESUBST, "substituting makes a string longer than %zu MiB",
+		                RPL_SUBST_MAX_LEN >> 20);
+		goto out;
+	}
 	*out = rpl_arena_strndup(a, sb.p, sb.len);
 out:
 	sbuf_release(&sb);
@@ -285,7 +357,9 @@ static void expand(struct rpl_strbuf *sb, const char *repl, const char *src, PCR
 {
 	const char *p = repl;
 
-	while (*p) {
+	/* The caller refuses the result past RPL_SUBST_MAX_LEN: stop there
+	 * rather than repeat a long group a long replacement's times. */
+	while (*p && sb->len <= RPL_SUBST_MAX_LEN) {
 		const char *dollar = strchr(p, '$');
 		const char *name;
 		size_t len;
@@ -423,7 +497,10 @@ int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, 
 	md = pcre2_match_data_create_from_pattern(code, NULL);
 	ngroups = pcre2_get_ovector_count(md);
 	while (pos <= len) {
-		int rc = pcre2_match(code, (PCRE2_SPTR)src, len, pos, 0, md, NULL);
+		/* PCRE2 checks the whole subject is UTF-8 on each call unless
+		 * told not to: once is enough (each match was then quadratic). */
+		uint32_t opts = pos ? PCRE2_NO_UTF_CHECK : 0;
+		int rc = pcre2_match(code, (PCRE2_SPTR)src, len, pos, opts, md, NULL);
 		PCRE2_SIZE *ov;
 
 		/* RE2 never backtracks; PCRE2 can run out of steps where RE2 just
@@ -432,8 +509,8 @@ int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, 
 		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
 			int ws[4096];
 			pcre2_match_data *dmd = pcre2_match_data_create(1, NULL);
-			int drc = pcre2_dfa_match(code, (PCRE2_SPTR)src, len, pos, 0, dmd, NULL, ws,
-			                          sizeof(ws) / sizeof(*ws));
+			int drc = pcre2_dfa_match(code, (PCRE2_SPTR)src, len, pos, opts, dmd, NULL,
+			                          ws, sizeof(ws) / sizeof(*ws));
 			pcre2_match_data_free(dmd);
 			if (drc == PCRE2_ERROR_NOMATCH)
 				break;
@@ -453,6 +530,12 @@ int rpl_regex_replace_all(struct rpl_arena *a, const char *re, const char *src, 
 			rpl_strbuf_add(&sb, src + copied, ov[0] - copied);
 			expand(&sb, repl, src, ov, ngroups, code);
 			copied = ov[1];
+		}
+		if (sb.len + (len - copied) > RPL_SUBST_MAX_LEN) {
+			err = rpl_error(-RPL_EPARSE,
+			                "regex '%s': the replacement is longer than %zu MiB", re,
+			                RPL_SUBST_MAX_LEN >> 20);
+			goto out;
 		}
 		last_end = ov[1];
 		if (ov[1] > ov[0]) {

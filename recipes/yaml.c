@@ -2,6 +2,16 @@
  * The tree is built from libyaml's event stream with an explicit stack, so
  * deeply nested input cannot overflow the C stack.  All nodes and strings
  * live in the document's arena.
+ *
+ * An alias shares its anchored node, so the tree is never larger than the
+ * text; but every walk over it (decoding, substitution, the parse cache)
+ * visits an aliased subtree once per use, and decoding copies its strings.
+ * Nine anchors, each a list of ten aliases of the one before ("billion
+ * laughs"), are a few hundred bytes that expand to 10^9 nodes.  So the
+ * builder keeps the expanded size of every anchored node (its nodes and
+ * scalar bytes, aliases inside it counted expanded), adds it to a total
+ * for the document at each alias, and fails at the alias that takes the
+ * total past RPL_YAML_MAX_ALIAS_NODES or RPL_YAML_MAX_ALIAS_BYTES.
  */
 #include "recipes/yaml.h"
 #include "common/error.h"
@@ -11,15 +21,22 @@
 #include <string.h>
 #include <yaml.h>
 
+/* How big a subtree is with its aliases expanded. */
+struct extent {
+	uint64_t nodes, bytes;
+};
+
 struct frame {
 	struct rpl_ynode *node;
 	size_t first; /* index of its first child in builder.kids */
 	const char *anchor;
+	struct extent kids; /* of the children so far, expanded */
 };
 
 struct anchor {
 	const char *name;
 	struct rpl_ynode *node;
+	struct extent size; /* the node's own, expanded */
 };
 
 struct builder {
@@ -33,6 +50,7 @@ struct builder {
 	size_t nkids, kids_alloc;
 	struct anchor *anchors;
 	size_t nanchors, anchors_alloc;
+	struct extent aliased; /* what the aliases so far expand to */
 };
 
 enum { MAX_DEPTH = 1000 };
@@ -47,22 +65,23 @@ static struct rpl_ynode *new_node(struct rpl_ydoc *doc, enum rpl_ytype type, yam
 	return n;
 }
 
-static void add_anchor(struct builder *b, const char *name, struct rpl_ynode *n)
+static void add_anchor(struct builder *b, const char *name, struct rpl_ynode *n, struct extent size)
 {
 	if (!name)
 		return;
 	RPL_ALLOC_GROW(b->anchors, b->nanchors + 1, b->anchors_alloc);
 	b->anchors[b->nanchors].name = rpl_arena_strdup(&b->doc->arena, name);
 	b->anchors[b->nanchors].node = n;
+	b->anchors[b->nanchors].size = size;
 	b->nanchors++;
 }
 
-static struct rpl_ynode *find_anchor(struct builder *b, const char *name)
+static const struct anchor *find_anchor(struct builder *b, const char *name)
 {
 	/* Latest definition wins: YAML allows an anchor to be redefined. */
 	for (size_t i = b->nanchors; i-- > 0;)
 		if (!strcmp(b->anchors[i].name, name))
-			return b->anchors[i].node;
+			return &b->anchors[i];
 	return NULL;
 }
 
@@ -78,12 +97,74 @@ static int key_equal(const struct rpl_ynode *a, const struct rpl_ynode *b)
 	       !memcmp(a->scalar.s, b->scalar.s, a->scalar.len);
 }
 
-static int find_pair(struct rpl_ypair *pairs, size_t n, const struct rpl_ynode *key)
+/*
+ * The keys of one mapping being built, for the duplicate check: a linear
+ * scan over the few keys most mappings hold, and past KEYSET_LINEAR a hash
+ * table of indices into the pairs, so that a mapping of a million keys
+ * (or many merges of a big one) is not a trillion compares.
+ */
+struct keyset {
+	size_t *slots; /* 1 + an index into the pairs; 0 is empty */
+	size_t mask;
+};
+
+enum { KEYSET_LINEAR = 16 };
+
+static uint64_t key_hash(const struct rpl_ynode *k)
 {
-	for (size_t i = 0; i < n; i++)
-		if (key_equal(pairs[i].key, key))
-			return (int)i;
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+
+	for (size_t i = 0; i < k->scalar.len; i++)
+		h = (h ^ (unsigned char)k->scalar.s[i]) * 1099511628211u;
+	return h;
+}
+
+/* A set for a mapping that will hold at most `max` pairs. */
+static void keyset_init(struct keyset *ks, size_t max)
+{
+	size_t cap = 1;
+
+	ks->slots = NULL;
+	ks->mask = 0;
+	if (max <= KEYSET_LINEAR)
+		return;
+	while (cap < 2 * max)
+		cap *= 2;
+	ks->slots = rpl_xcalloc(cap, sizeof(*ks->slots));
+	ks->mask = cap - 1;
+}
+
+static void keyset_release(struct keyset *ks)
+{
+	free(ks->slots);
+}
+
+/* The index of the pair whose key equals `key` among the first `n`, or -1. */
+static long find_pair(const struct keyset *ks, const struct rpl_ypair *pairs, size_t n,
+                      const struct rpl_ynode *key)
+{
+	if (!ks->slots) {
+		for (size_t i = 0; i < n; i++)
+			if (key_equal(pairs[i].key, key))
+				return (long)i;
+		return -1;
+	}
+	for (size_t i = key_hash(key) & ks->mask; ks->slots[i]; i = (i + 1) & ks->mask)
+		if (key_equal(pairs[ks->slots[i] - 1].key, key))
+			return (long)ks->slots[i] - 1;
 	return -1;
+}
+
+/* Records that pair `at` (a scalar key not in the set yet) is there. */
+static void keyset_add(struct keyset *ks, const struct rpl_ypair *pairs, size_t at)
+{
+	size_t i;
+
+	if (!ks->slots)
+		return;
+	for (i = key_hash(pairs[at].key) & ks->mask; ks->slots[i]; i = (i + 1) & ks->mask)
+		;
+	ks->slots[i] = at + 1;
 }
 
 /*
@@ -97,13 +178,27 @@ static int finish_map(struct builder *b, struct frame *f)
 	struct rpl_ynode **kids = b->kids + f->first;
 	size_t nkids = b->nkids - f->first;
 	struct rpl_ypair *pairs = NULL;
-	size_t n = 0, alloc = 0;
+	size_t n = 0, alloc = 0, max = nkids / 2;
 	const struct rpl_ynode *merge = NULL;
+	struct keyset ks;
 	int err = 0;
 
+	/* At most the explicit pairs and every pair a merge could bring. */
+	for (size_t i = 0; i + 1 < nkids; i += 2) {
+		const struct rpl_ynode *v = kids[i + 1];
+
+		if (!is_merge_key(kids[i]))
+			continue;
+		if (v->type == RPL_YMAP)
+			max += v->map.n;
+		for (size_t s = 0; v->type == RPL_YSEQ && s < v->seq.n; s++)
+			if (v->seq.items[s]->type == RPL_YMAP)
+				max += v->seq.items[s]->map.n;
+	}
+	keyset_init(&ks, max);
 	for (size_t i = 0; i + 1 < nkids; i += 2) {
 		struct rpl_ynode *k = kids[i], *v = kids[i + 1];
-		int at;
+		long at;
 
 		if (is_merge_key(k)) {
 			/* yaml.v3 allows one merge key per mapping, like any key. */
@@ -123,7 +218,7 @@ static int finish_map(struct builder *b, struct frame *f)
 			                doc->file, k->line, k->col);
 			goto out;
 		}
-		at = find_pair(pairs, n, k);
+		at = find_pair(&ks, pairs, n, k);
 		if (at >= 0) {
 			err = rpl_error(-RPL_EPARSE,
 			                "%s:%u:%u: mapping key \"%.*s\" already defined at line %u",
@@ -134,6 +229,7 @@ static int finish_map(struct builder *b, struct frame *f)
 		RPL_ALLOC_GROW(pairs, n + 1, alloc);
 		pairs[n].key = k;
 		pairs[n].value = v;
+		keyset_add(&ks, pairs, n);
 		n++;
 	}
 	for (size_t i = 0; i + 1 < nkids; i += 2) {
@@ -158,16 +254,19 @@ static int finish_map(struct builder *b, struct frame *f)
 				goto out;
 			}
 			for (size_t j = 0; j < src->map.n; j++) {
-				if (find_pair(pairs, n, src->map.pairs[j].key) >= 0)
+				if (find_pair(&ks, pairs, n, src->map.pairs[j].key) >= 0)
 					continue;
 				RPL_ALLOC_GROW(pairs, n + 1, alloc);
-				pairs[n++] = src->map.pairs[j];
+				pairs[n] = src->map.pairs[j];
+				keyset_add(&ks, pairs, n);
+				n++;
 			}
 		}
 	}
 	f->node->map.pairs = rpl_arena_memdup(&doc->arena, pairs, n, sizeof(*pairs));
 	f->node->map.n = n;
 out:
+	keyset_release(&ks);
 	free(pairs);
 	return err;
 }
@@ -182,24 +281,55 @@ static int push(struct builder *b, struct rpl_ynode *n, const char *anchor)
 	f->node = n;
 	f->first = b->nkids;
 	f->anchor = anchor ? rpl_arena_strdup(&b->doc->arena, anchor) : NULL;
+	f->kids.nodes = f->kids.bytes = 0;
 	return 0;
 }
 
-static void attach(struct builder *b, struct rpl_ynode *n)
+/* Makes `n` (whose expanded size is `size`) the next child of the open node. */
+static void attach(struct builder *b, struct rpl_ynode *n, struct extent size)
 {
+	struct frame *f;
+
 	if (!b->depth) {
 		if (!b->doc->root)
 			b->doc->root = n;
 		return;
 	}
+	f = &b->stack[b->depth - 1];
+	f->kids.nodes += size.nodes;
+	f->kids.bytes += size.bytes;
 	RPL_ALLOC_GROW(b->kids, b->nkids + 1, b->kids_alloc);
 	b->kids[b->nkids++] = n;
+}
+
+/*
+ * Attaches the node anchor `a` names once more, and counts what that adds
+ * to every walk of the tree; `mark` is the alias, where a refusal points.
+ */
+static int attach_alias(struct builder *b, const struct anchor *a, yaml_mark_t mark)
+{
+	b->aliased.nodes += a->size.nodes;
+	b->aliased.bytes += a->size.bytes;
+	if (b->aliased.nodes > RPL_YAML_MAX_ALIAS_NODES)
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "%s:%zu:%zu: aliases expand to more than %d nodes in this document",
+		        b->doc->file, mark.line + 1, mark.column + 1, RPL_YAML_MAX_ALIAS_NODES);
+	if (b->aliased.bytes > RPL_YAML_MAX_ALIAS_BYTES)
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "%s:%zu:%zu: aliases expand to more than %d MiB of text in this document",
+		        b->doc->file, mark.line + 1, mark.column + 1,
+		        RPL_YAML_MAX_ALIAS_BYTES >> 20);
+	attach(b, a->node, a->size);
+	return 0;
 }
 
 static int pop(struct builder *b)
 {
 	struct frame *f = &b->stack[--b->depth];
 	struct rpl_ynode *n = f->node;
+	struct extent size = { 1 + f->kids.nodes, f->kids.bytes };
 	int err = 0;
 
 	if (n->type == RPL_YSEQ) {
@@ -211,8 +341,8 @@ static int pop(struct builder *b)
 	}
 	b->nkids = f->first;
 	if (!err) {
-		add_anchor(b, f->anchor, n);
-		attach(b, n);
+		add_anchor(b, f->anchor, n, size);
+		attach(b, n, size);
 	}
 	return err;
 }
@@ -312,6 +442,7 @@ int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size
 		case YAML_SCALAR_EVENT: {
 			struct rpl_ynode *n = new_node(doc, RPL_YSCALAR, ev.start_mark);
 			const char *tag = (const char *)ev.data.scalar.tag;
+			struct extent size = { 1, ev.data.scalar.length };
 
 			n->scalar.s =
 			        rpl_arena_strndup(&doc->arena, (const char *)ev.data.scalar.value,
@@ -319,8 +450,8 @@ int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size
 			n->scalar.len = ev.data.scalar.length;
 			n->scalar.quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
 			n->scalar.tagged_str = tag && !strcmp(tag, YAML_STR_TAG);
-			add_anchor(&b, (const char *)ev.data.scalar.anchor, n);
-			attach(&b, n);
+			add_anchor(&b, (const char *)ev.data.scalar.anchor, n, size);
+			attach(&b, n, size);
 			break;
 		}
 		case YAML_SEQUENCE_START_EVENT:
@@ -336,15 +467,16 @@ int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size
 			err = pop(&b);
 			break;
 		case YAML_ALIAS_EVENT: {
-			struct rpl_ynode *n = find_anchor(&b, (const char *)ev.data.alias.anchor);
+			const struct anchor *a =
+			        find_anchor(&b, (const char *)ev.data.alias.anchor);
 
-			if (!n)
+			if (!a)
 				err = rpl_error(-RPL_EPARSE,
 				                "%s:%zu:%zu: unknown anchor '%s' referenced", file,
 				                ev.start_mark.line + 1, ev.start_mark.column + 1,
 				                (const char *)ev.data.alias.anchor);
 			else
-				attach(&b, n);
+				err = attach_alias(&b, a, ev.start_mark);
 			break;
 		}
 		default:

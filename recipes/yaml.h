@@ -52,10 +52,31 @@ struct rpl_ydoc {
 };
 
 /*
+ * How much the aliases of one document may add to a walk of its tree: the
+ * nodes and the scalar bytes of every aliased subtree, counted once per
+ * alias (aliases inside it expanded).  The largest recipe of Wolfi's 3,401
+ * is 1,689 nodes and 46 KB of text in all, and none uses an alias; these
+ * bounds are 60 and 350 times that and still make any walk of the tree
+ * take milliseconds, where a "billion laughs" document would make 10^9.
+ */
+#define RPL_YAML_MAX_ALIAS_NODES 100000
+#define RPL_YAML_MAX_ALIAS_BYTES (16 << 20)
+
+/*
+ * The largest YAML file ripple reads whole to parse (a recipe, an image, a
+ * pipeline, .ripple.yaml).  Wolfi's largest is 68 KB; a tree takes up to
+ * about 15 times its text in memory, so this keeps one parse well under a
+ * gigabyte.
+ */
+#define RPL_YAML_MAX_FILE ((size_t)16 << 20)
+
+/*
  * Parses the first document of `buf` into `doc` (whose arena is initialised
  * here).  `file` names the input in messages.  Returns 0, or -RPL_EPARSE with
  * a "file:line:col: ..." message; in both cases rpl_ydoc_release() frees.
- * Duplicate mapping keys are an error, as in yaml.v3.
+ * Duplicate mapping keys are an error, as in yaml.v3, and so is an alias
+ * that takes the document's expansion past the bounds above (the message
+ * points at that alias).
  */
 int rpl_yaml_parse(struct rpl_ydoc *doc, const char *file, const char *buf, size_t len);
 void rpl_ydoc_release(struct rpl_ydoc *doc);

@@ -4,6 +4,8 @@
  */
 #include "recipes/apko.h"
 #include "common/error.h"
+#include "common/strbuf.h"
+#include "common/utf8.h"
 #include "recipes/yaml.h"
 
 #include <setjmp.h>
@@ -13,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "tests/unit/testlib.h"
 
 #define FIX RPL_FIXTURES "/apko/"
 
@@ -640,6 +645,149 @@ static void test_good_input(void **state)
 	}
 }
 
+/* ---- files that must not be read --------------------------------------------- */
+
+static char tmp[256];
+
+static const char *tmp_file(const char *rel)
+{
+	static char path[2][1024];
+	static int k;
+
+	k = !k;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", tmp, rel);
+	return path[k];
+}
+
+/* Loads `rel` below the temporary repo (confined to it) and expects `want`. */
+static void expect_tmp_error(const char *real_root, const char *rel, const char *want)
+{
+	struct rpl_image *img;
+
+	rpl_error_clear();
+	alarm(20); /* a FIFO read would block: fail instead */
+	img = rpl_image_load_in(real_root, tmp_file(rel));
+	alarm(0);
+	if (img) {
+		rpl_image_free(img);
+		fail_msg("%s loaded, want \"%s\"", rel, want);
+	}
+	assert_string_equal(rpl_errmsg(), want);
+}
+
+/*
+ * An image or include that is a FIFO or a link to a device is refused, and
+ * with a root an include that leads out of it (by `..` or by a link) too.
+ */
+static void test_irregular_and_outside(void **state)
+{
+	char real[4096], want[8192];
+	struct rpl_image *img;
+
+	(void)state;
+	assert_int_equal(rpl_test_mkdtemp(tmp, sizeof(tmp), "apko"), 0);
+	rpl_test_write_file(tmp, "outside.yaml", "contents: {packages: [evil]}\n");
+	rpl_test_write_file(tmp, "repo/up.apko.yaml", "include: ../outside.yaml\n");
+	rpl_test_write_file(tmp, "repo/link.apko.yaml", "include: inc/link.yaml\n");
+	rpl_test_write_file(tmp, "repo/fifo-inc.apko.yaml", "include: inc/fifo.yaml\n");
+	rpl_test_write_file(tmp, "repo/zero-inc.apko.yaml", "include: inc/zero.yaml\n");
+	rpl_test_write_file(tmp, "repo/inc/ok.yaml", "contents: {packages: [fine]}\n");
+	rpl_test_write_file(tmp, "repo/good.apko.yaml", "include: inc/ok.yaml\n");
+	assert_int_equal(symlink("../../outside.yaml", tmp_file("repo/inc/link.yaml")), 0);
+	assert_int_equal(symlink("/dev/zero", tmp_file("repo/inc/zero.yaml")), 0);
+	assert_int_equal(mkfifo(tmp_file("repo/inc/fifo.yaml"), 0644), 0);
+	assert_int_equal(mkfifo(tmp_file("repo/fifo.apko.yaml"), 0644), 0);
+	assert_non_null(realpath(tmp_file("repo"), real));
+
+	snprintf(want, sizeof(want),
+	         "%s/repo/fifo-inc.apko.yaml:1:10: cannot read include '%s/repo/inc/fifo.yaml': "
+	         "it is a FIFO, not a regular file",
+	         tmp, tmp);
+	expect_tmp_error(NULL, "repo/fifo-inc.apko.yaml", want);
+	snprintf(want, sizeof(want),
+	         "%s/repo/zero-inc.apko.yaml:1:10: cannot read include '%s/repo/inc/zero.yaml': "
+	         "it is a character device, not a regular file",
+	         tmp, tmp);
+	expect_tmp_error(NULL, "repo/zero-inc.apko.yaml", want);
+	snprintf(want, sizeof(want),
+	         "cannot read '%s/repo/fifo.apko.yaml': it is a FIFO, not a regular file", tmp);
+	expect_tmp_error(real, "repo/fifo.apko.yaml", want);
+
+	/* Outside the root: refused with one, loaded without (a file given by hand). */
+	snprintf(
+	        want, sizeof(want),
+	        "%s/repo/up.apko.yaml:1:10: include '%s/repo/../outside.yaml' leads to '%.*s/outside.yaml', "
+	        "outside the repository",
+	        tmp, tmp, (int)(strrchr(real, '/') - real), real);
+	expect_tmp_error(real, "repo/up.apko.yaml", want);
+	snprintf(
+	        want, sizeof(want),
+	        "%s/repo/link.apko.yaml:1:10: include '%s/repo/inc/link.yaml' leads to '%.*s/outside.yaml', "
+	        "outside the repository",
+	        tmp, tmp, (int)(strrchr(real, '/') - real), real);
+	expect_tmp_error(real, "repo/link.apko.yaml", want);
+	img = rpl_image_load(tmp_file("repo/link.apko.yaml"));
+	assert_non_null(img);
+	assert_string_equal(img->config.contents.packages.v[0].s, "evil");
+	rpl_image_free(img);
+	img = rpl_image_load_in(real, tmp_file("repo/good.apko.yaml"));
+	assert_non_null(img);
+	assert_string_equal(img->config.contents.packages.v[0].s, "fine");
+	rpl_image_free(img);
+	rpl_test_remove_tree(tmp);
+}
+
+/*
+ * An image is named after its file: a name that is not valid UTF-8 (ls
+ * --json printed null for it) or holds a control character (a newline
+ * splits every line-oriented output, XML refuses it) is refused, with the
+ * name escaped in the message.
+ */
+static void test_image_names(void **state)
+{
+	static const struct {
+		const char *file, *want;
+	} bad[] = {
+		{ "bad\xff.apko.yaml",
+		  "image name 'bad\\xff' is not valid UTF-8 (an image is named after its file)" },
+		{ "two\nlines.apko.yaml",
+		  "image name 'two\\x0alines' holds a control character (an image is named after its "
+		  "file)" },
+		{ "esc\x1b[31m.apko.yaml", "image name 'esc\\x1b[31m' holds a control character" },
+		{ "rtl\xe2\x80\xae.apko.yaml",
+		  "image name 'rtl\\u{202e}' holds a control character" },
+		{ "c1\xc2\x85.apko.yaml", "image name 'c1\\u{0085}' holds a control character" },
+		{ "over\xc0\xaflong.apko.yaml",
+		  "image name 'over\\xc0\\xaflong' is not valid UTF-8" },
+	};
+	struct rpl_image *img;
+	char want[2048];
+
+	(void)state;
+	assert_int_equal(rpl_test_mkdtemp(tmp, sizeof(tmp), "apko"), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct rpl_strbuf esc = RPL_STRBUF_INIT;
+
+		rpl_test_write_file(tmp, bad[i].file, "contents: {packages: [a]}\n");
+		rpl_utf8_escape(&esc, tmp_file(bad[i].file));
+		rpl_error_clear();
+		img = rpl_image_load(tmp_file(bad[i].file));
+		assert_null(img);
+		snprintf(want, sizeof(want), "%s:1:1: %s", esc.buf, bad[i].want);
+		if (strncmp(rpl_errmsg(), want, strlen(want)))
+			fail_msg("%zu: \"%s\", want \"%s\"", i, rpl_errmsg(), want);
+		rpl_strbuf_release(&esc);
+	}
+	/* Any other text is a name. */
+	rpl_test_write_file(tmp, "caf\xc3\xa9 \xe6\x97\xa5.apko.yaml",
+	                    "contents: {packages: [a]}\n");
+	img = rpl_image_load(tmp_file("caf\xc3\xa9 \xe6\x97\xa5.apko.yaml"));
+	assert_non_null(img);
+	assert_string_equal(img->name, "caf\xc3\xa9 \xe6\x97\xa5");
+	rpl_image_free(img);
+	rpl_test_remove_tree(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +809,8 @@ int main(void)
 		cmocka_unit_test(test_embedded),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_good_input),
+		cmocka_unit_test(test_irregular_and_outside),
+		cmocka_unit_test(test_image_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,9 +10,12 @@
 #include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdalign.h>
@@ -777,6 +780,141 @@ static void test_read_file_errors(void **state)
 	assert_non_null(strstr(rpl_errmsg(), path));
 }
 
+/* Expects `err` to be `want` and the message to be "cannot read '<path>': <tail>". */
+static void expect_read_error(int err, int want, const char *path, const char *tail)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "cannot read '%s': %s", path, tail);
+	assert_int_equal(err, want);
+	assert_string_equal(rpl_errmsg(), msg);
+}
+
+/*
+ * Only regular files are read: a FIFO would block the open or the read
+ * until something writes (the alarm turns that hang into a failure), and
+ * /dev/zero would be read until memory runs out.
+ */
+static void test_read_file_irregular(void **state)
+{
+	char fifo[512], zero[512], *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "%s", tmp_path("fifo"));
+	snprintf(zero, sizeof(zero), "%s", tmp_path("zero"));
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	assert_int_equal(symlink("/dev/zero", zero), 0);
+	alarm(20);
+	expect_read_error(rpl_read_file(fifo, &buf, &len), -EINVAL, fifo,
+	                  "it is a FIFO, not a regular file");
+	expect_read_error(rpl_read_file_max(zero, 100, &buf, &len), -EINVAL, zero,
+	                  "it is a character device, not a regular file");
+	assert_int_equal(rpl_open_regular(fifo), -EINVAL);
+	assert_int_equal(rpl_open_regular("/dev/null"), -EINVAL);
+	alarm(0);
+	assert_null(buf);
+}
+
+/* rpl_read_file_max refuses a file past the bound, before reading it. */
+static void test_read_file_max(void **state)
+{
+	char path[512], *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tmp_path("sized"));
+	put_file(path, "0123456789", 10);
+	assert_int_equal(rpl_read_file_max(path, 10, &buf, &len), 0);
+	assert_int_equal(len, 10);
+	free(buf);
+	buf = NULL;
+	expect_read_error(rpl_read_file_max(path, 9, &buf, &len), -EFBIG, path,
+	                  "larger than 0 MiB");
+	/* A sparse file of 3 GiB costs nothing to make and is never read. */
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)3 << 30), 0);
+	close(fd);
+	expect_read_error(rpl_read_file_max(path, (size_t)16 << 20, &buf, &len), -EFBIG, path,
+	                  "larger than 16 MiB");
+	assert_null(buf);
+}
+
+static void test_path_check_inside(void **state)
+{
+	char real[PATH_MAX], sub[PATH_MAX + 16], link[512], file[512], msg[1024];
+
+	(void)state;
+	assert_non_null(realpath(tmpdir, real));
+	snprintf(sub, sizeof(sub), "%s/sub", tmpdir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(file, sizeof(file), "%s/sub/f.yaml", tmpdir);
+	put_file(file, "x", 1);
+	assert_int_equal(rpl_path_check_inside(real, file), 0);
+	assert_int_equal(rpl_path_check_inside(real, tmpdir), 0);
+	assert_int_equal(rpl_path_check_inside("/", file), 0);
+
+	/* A link inside the root to a file inside it is fine; out of it is not. */
+	snprintf(link, sizeof(link), "%s/in.yaml", tmpdir);
+	assert_int_equal(symlink("sub/f.yaml", link), 0);
+	assert_int_equal(rpl_path_check_inside(real, link), 0);
+	snprintf(link, sizeof(link), "%s/out.yaml", tmpdir);
+	assert_int_equal(symlink("/dev/null", link), 0);
+	rpl_error_clear();
+	assert_int_equal(rpl_path_check_inside(real, link), -EXDEV);
+	snprintf(msg, sizeof(msg), "'%s' leads to '/dev/null', outside the repository", link);
+	assert_string_equal(rpl_errmsg(), msg);
+	/* `..` as much as a link; and a sibling sharing the root's prefix is outside. */
+	snprintf(link, sizeof(link), "%s/sub/../../", tmpdir);
+	assert_int_equal(rpl_path_check_inside(real, link), -EXDEV);
+	snprintf(sub, sizeof(sub), "%s/sub", real);
+	snprintf(link, sizeof(link), "%s/sub2", tmpdir);
+	assert_int_equal(mkdir(link, 0755), 0);
+	assert_int_equal(rpl_path_check_inside(sub, link), -EXDEV);
+	/* A dangling link cannot be resolved. */
+	snprintf(link, sizeof(link), "%s/dangling", tmpdir);
+	assert_int_equal(symlink("nowhere", link), 0);
+	assert_int_equal(rpl_path_check_inside(real, link), -ENOENT);
+}
+
+static void test_utf8_names(void **state)
+{
+	static const struct {
+		const char *s, *problem, *escaped;
+	} cases[] = {
+		{ "plain-name_1.0", NULL, "plain-name_1.0" },
+		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", NULL, "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+		{ "back\\slash", NULL, "back\\\\slash" },
+		{ "a\nb", "holds a control character", "a\\x0ab" },
+		{ "tab\t", "holds a control character", "tab\\x09" },
+		{ "del\x7f", "holds a control character", "del\\x7f" },
+		{ "c1\xc2\x9b", "holds a control character", "c1\\u{009b}" },
+		{ "ls\xe2\x80\xa8", "holds a control character", "ls\\u{2028}" },
+		{ "bidi\xe2\x81\xa6", "holds a control character", "bidi\\u{2066}" },
+		{ "latin1\xe9", "is not valid UTF-8", "latin1\\xe9" },
+		{ "overlong\xc0\x80", "is not valid UTF-8", "overlong\\xc0\\x80" },
+		{ "surrogate\xed\xa0\x80", "is not valid UTF-8", "surrogate\\xed\\xa0\\x80" },
+		{ "big\xf4\x90\x80\x80", "is not valid UTF-8", "big\\xf4\\x90\\x80\\x80" },
+		{ "cut\xe6\x97", "is not valid UTF-8", "cut\\xe6\\x97" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *p = rpl_utf8_name_problem(cases[i].s);
+		struct rpl_strbuf sb = RPL_STRBUF_INIT;
+
+		if (cases[i].problem)
+			assert_string_equal(p ? p : "(none)", cases[i].problem);
+		else if (p)
+			fail_msg("case %zu: '%s' %s", i, cases[i].s, p);
+		rpl_utf8_escape(&sb, cases[i].s);
+		assert_string_equal(rpl_strbuf_str(&sb), cases[i].escaped);
+		rpl_strbuf_release(&sb);
+	}
+}
+
 static void test_write_file_atomic(void **state)
 {
 	char *path = strdup(tmp_path("state.db"));
@@ -1022,6 +1160,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_file, file_setup, file_teardown),
 		cmocka_unit_test(test_read_file_unsized),
 		cmocka_unit_test_setup_teardown(test_read_file_errors, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_read_file_irregular, file_setup,
+		                                file_teardown),
+		cmocka_unit_test_setup_teardown(test_read_file_max, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_path_check_inside, file_setup, file_teardown),
+		cmocka_unit_test(test_utf8_names),
 		cmocka_unit_test_setup_teardown(test_write_file_atomic, file_setup, file_teardown),
 		cmocka_unit_test(test_path_join),
 		cmocka_unit_test(test_path_dirname),

@@ -557,6 +557,130 @@ static void test_name_validation(void **state)
 	                       "8)");
 }
 
+/*
+ * A package is written as <name>-<version>-r<epoch>.apk, which must fit in
+ * one file name (NAME_MAX, 255 bytes): the longest name that fits with
+ * version 1.0 and epoch 7 is 255 - strlen("-1.0-r7.apk") = 244 bytes.
+ */
+static void test_name_lengths(void **state)
+{
+	char name[400], text[1024], want[512];
+	struct rpl_recipe *r;
+
+	(void)state;
+	memset(name, 'a', 244);
+	name[244] = '\0';
+	snprintf(text, sizeof(text), "package:\n  name: %s\n  version: 1.0\n  epoch: 7\n", name);
+	r = parse_ok(text);
+	rpl_recipe_free(r);
+
+	strcat(name, "b");
+	snprintf(text, sizeof(text), "package:\n  name: %s\n  version: 1.0\n  epoch: 7\n", name);
+	expect_error(text,
+	             FILE_NAME ":2:9: package name "
+	                       "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' (245 bytes) makes its file "
+	                       "name 256 bytes long, more than the 255 a file name may have");
+
+	/* A subpackage: the same rule, with the origin's version and epoch. */
+	snprintf(text, sizeof(text),
+	         "package:\n  name: x\n  version: 1.0\n  epoch: 7\nsubpackages:\n  - name: %s\n",
+	         name);
+	expect_error(text, FILE_NAME ":6:11: subpackage name "
+	                             "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' (245 bytes) makes its "
+	                             "file name 256 bytes long, more than the 255 a file name may "
+	                             "have");
+
+	/* A version that is longer than the name takes the blame. */
+	memset(name, '1', 300);
+	name[300] = '\0';
+	snprintf(text, sizeof(text), "package:\n  name: x\n  version: %s\n", name);
+	snprintf(want, sizeof(want),
+	         FILE_NAME ":3:12: package version '%.32s...' (300 bytes) makes the file name of "
+	                   "package 'x' 309 bytes long, more than the 255 a file name may have",
+	         name);
+	expect_error(text, want);
+}
+
+/* Appends printf output to a malloc'd string. */
+static void addf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void addf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	while (*len + (size_t)n + 1 > *cap) {
+		*cap = *cap ? *cap * 2 : 4096;
+		*buf = realloc(*buf, *cap);
+		assert_non_null(*buf);
+	}
+	va_start(ap, fmt);
+	vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+	va_end(ap);
+	*len += (size_t)n;
+}
+
+/*
+ * Parse-time substitution and range expansion are bounded: one string to
+ * RPL_SUBST_MAX_LEN, all of a recipe's to RPL_SUBST_MAX_TOTAL, and the
+ * subpackages a range makes to RPL_MELANGE_MAX_SUBPACKAGES.
+ */
+static void test_expansion_bounds(void **state)
+{
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	/* Ten uses of a 200,000-byte var in one string. */
+	addf(&text, &len, &cap, MINIMAL "vars:\n  big: ");
+	for (int i = 0; i < 200000; i++)
+		addf(&text, &len, &cap, "x");
+	addf(&text, &len, &cap, "\npipeline:\n  - runs: ");
+	for (int i = 0; i < 10; i++)
+		addf(&text, &len, &cap, "${{vars.big}}");
+	addf(&text, &len, &cap, "\n");
+	expect_error(text, FILE_NAME ":7:11: substituting makes a string longer than 1 MiB");
+
+	/* A var-transform that repeats every character ten times, chained. */
+	len = 0;
+	addf(&text, &len, &cap,
+	     MINIMAL
+	     "var-transforms:\n"
+	     "  - {from: xxxxxxxxxx, match: '(.)', replace: '$1$1$1$1$1$1$1$1$1$1', to: t1}\n");
+	for (int k = 2; k <= 9; k++)
+		addf(&text, &len, &cap,
+		     "  - {from: '${{vars.t%d}}', match: '(.)', replace: '$1$1$1$1$1$1$1$1$1$1', "
+		     "to: t%d}\n",
+		     k - 1, k);
+	expect_error(text, FILE_NAME ":10:35: var-transforms 'match': regex '(.)': the replacement "
+	                             "is longer than 1 MiB");
+
+	/* 4,000 copies of a subpackage of 400 steps. */
+	len = 0;
+	addf(&text, &len, &cap, MINIMAL "data:\n  - name: d\n    items:\n");
+	for (int i = 0; i < 4000; i++)
+		addf(&text, &len, &cap, "      i%d: v\n", i);
+	addf(&text, &len, &cap,
+	     "subpackages:\n  - range: d\n    name: s-${{range.key}}\n    pipeline:\n");
+	for (int i = 0; i < 400; i++)
+		addf(&text, &len, &cap, "      - runs: echo %d\n", i);
+	expect_error(text, FILE_NAME ":4008:12: substitution and range expansion make more than "
+	                             "16 MiB of text");
+
+	/* A range of 6,000 items. */
+	len = 0;
+	addf(&text, &len, &cap, MINIMAL "data:\n  - name: d\n    items:\n");
+	for (int i = 0; i < 6000; i++)
+		addf(&text, &len, &cap, "      i%d: v\n", i);
+	addf(&text, &len, &cap, "subpackages:\n  - range: d\n    name: s-${{range.key}}\n");
+	expect_error(text, FILE_NAME ":6008:12: more than 5000 subpackages (ranges expanded)");
+	free(text);
+}
+
 static void test_version_validation(void **state)
 {
 	static const char *const good[] = { "1",       "1.2.3",
@@ -816,6 +940,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_empty_and_no_package),
 		cmocka_unit_test(test_name_validation),
+		cmocka_unit_test(test_name_lengths),
+		cmocka_unit_test(test_expansion_bounds),
 		cmocka_unit_test(test_version_validation),
 		cmocka_unit_test(test_priority_validation),
 		cmocka_unit_test(test_step_validation),

@@ -96,6 +96,22 @@ static int setup(void **state)
 	/* The first dir listed wins over a later one. */
 	write_file("more-pipelines/local/inner.yaml", "runs: shadowed\n");
 	write_file("more-pipelines/extra.yaml", "runs: extra\n");
+	/* fan/p1 is ten uses of fan/p2, ... down to fan/p6: 111,111 steps. */
+	for (int k = 1; k <= 6; k++) {
+		char rel[64], text[512];
+		int n = 0;
+
+		snprintf(rel, sizeof(rel), "pipelines/fan/p%d.yaml", k);
+		if (k == 6)
+			snprintf(text, sizeof(text), "runs: leaf\n");
+		else
+			for (int i = 0, m = snprintf(text, sizeof(text), "pipeline:\n"); i < 10;
+			     i++)
+				m += n = snprintf(text + m, sizeof(text) - (size_t)m,
+				                  "  - uses: fan/p%d\n", k + 1);
+		(void)n;
+		write_file(rel, text);
+	}
 	return rpl_pipeline_lib_init(&lib, root, dirs, 3);
 }
 
@@ -763,6 +779,55 @@ static void test_step_overrides(void **state)
 	rpl_recipe_free(r);
 }
 
+/*
+ * What a compile makes is bounded: pipelines that use pipelines multiply
+ * steps (fan/p1 is 111,111 of them), and vars that use vars multiply text
+ * (v0 is 10 bytes, each next one ten uses of the one before).
+ */
+static void test_compile_bounds(void **state)
+{
+	char text[4096];
+	int n;
+
+	(void)state;
+	assert_int_equal(expect_compile_error_in("package:\n  name: fan\n  version: 1\npipeline:\n"
+	                                         "  - uses: fan/p1\n",
+	                                         FILE_NAME ":5:11: in ", "pipelines/fan/p",
+	                                         "more than 20000 steps to compile for one arch "
+	                                         "(pipelines using pipelines?)"),
+	                 0);
+
+	n = snprintf(text, sizeof(text),
+	             "package:\n  name: v\n  version: 1\nvars:\n  v0: xxxxxxxxxx\n");
+	for (int k = 1; k <= 9; k++) {
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "  v%d: \"", k);
+		for (int i = 0; i < 10; i++)
+			n += snprintf(text + n, sizeof(text) - (size_t)n, "${{vars.v%d}}", k - 1);
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "\"\n");
+	}
+	/* v5 is 10^6 bytes, v6 would be 10^7. */
+	expect_compile_error(text, "x86_64",
+	                     FILE_NAME
+	                     ":11:7: vars.v6: substituting makes a string longer than 1 MiB");
+
+	/* Each step may use v5; all of them together are bounded by the total. */
+	n = snprintf(text, sizeof(text),
+	             "package:\n  name: v\n  version: 1\nvars:\n  v0: xxxxxxxxxx\n");
+	for (int k = 1; k <= 5; k++) {
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "  v%d: \"", k);
+		for (int i = 0; i < 10; i++)
+			n += snprintf(text + n, sizeof(text) - (size_t)n, "${{vars.v%d}}", k - 1);
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "\"\n");
+	}
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "pipeline:\n");
+	for (int i = 0; i < 20; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "  - runs: ${{vars.v5}}\n");
+	/* v1-v5 make 1,111,100 bytes, each step 10^6: the 16th passes 16 MiB. */
+	expect_compile_error(text, "x86_64",
+	                     FILE_NAME ":27:11: runs: substitution makes more than 16 MiB of text "
+	                               "for one arch");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_skipped_step_still_compiled),
 		cmocka_unit_test(test_uses_with_pipeline_not_loaded),
 		cmocka_unit_test(test_step_overrides),
+		cmocka_unit_test(test_compile_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "recipes/apko.h"
 #include "recipes/melange.h"
+#include "recipes/yaml.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -478,6 +479,216 @@ static void test_symlink_cycle(void **state)
 	rpl_scan_release(&s);
 }
 
+static void fifo_in_root(const char *rel)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	make_dirs(path);
+	if (mkfifo(path, 0644))
+		fail_msg("mkfifo %s: %s", path, strerror(errno));
+}
+
+/* The entry for `file` failed with a message holding `want`. */
+static void assert_entry_error(const struct rpl_scan *s, const char *file, const char *want)
+{
+	const struct rpl_scan_entry *e = entry(s, file);
+
+	if (!e->error || !strstr(e->error, want))
+		fail_msg("%s: error \"%s\", want one with \"%s\"", file, e->error ? e->error : "",
+		         want);
+	assert_null(e->recipe);
+	assert_null(e->image);
+}
+
+/*
+ * Files the scan must not read: a FIFO (the read would block until someone
+ * writes; the alarm turns such a hang into a failure), a link to /dev/zero
+ * (never ends), a file past RPL_YAML_MAX_FILE, and links leading out of
+ * the repository.  Each is an error of its own entry; a link to a recipe
+ * inside the repository is read as usual.
+ */
+static void test_irregular_files(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 1, .keep_full = 1 };
+	char path[1024];
+	int fd;
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	write_file("ok.yaml", "package:\n  name: ok\n  version: 1\n");
+	write_file("store/linked.txt", "package:\n  name: linked\n  version: 1\n");
+	symlink_in_root("store/linked.txt", "linked.yaml");
+	fifo_in_root("fifo.yaml");
+	fifo_in_root("sub/fifo.melange.yaml");
+	fifo_in_root("images/fifo.apko.yaml");
+	symlink_in_root("/dev/zero", "zero.yaml");
+	symlink_in_root("/etc/passwd", "outside.yaml");
+	symlink_in_root("/etc/passwd", "images/outside.apko.yaml");
+	write_file("big.yaml", "");
+	snprintf(path, sizeof(path), "%s/big.yaml", root);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)RPL_YAML_MAX_FILE + 1), 0);
+	close(fd);
+
+	alarm(20);
+	scan_ok(&s, &opts);
+	alarm(0);
+	assert_int_equal(s.nentries, 9);
+	assert_int_equal(s.nerrors, 7);
+	assert_null(entry(&s, "ok.yaml")->error);
+	assert_null(entry(&s, "linked.yaml")->error);
+	assert_non_null(rpl_scan_find(&s, "linked"));
+	assert_entry_error(&s, "fifo.yaml", "fifo.yaml': it is a FIFO, not a regular file");
+	assert_entry_error(&s, "sub/fifo.melange.yaml",
+	                   "fifo.melange.yaml': it is a FIFO, not a regular file");
+	assert_entry_error(&s, "images/fifo.apko.yaml",
+	                   "fifo.apko.yaml': it is a FIFO, not a regular file");
+	assert_entry_error(&s, "zero.yaml",
+	                   "zero.yaml' leads to '/dev/zero', outside the repository");
+	assert_entry_error(&s, "outside.yaml",
+	                   "outside.yaml' leads to '/etc/passwd', outside the repository");
+	assert_entry_error(&s, "images/outside.apko.yaml",
+	                   "outside.apko.yaml' leads to '/etc/passwd', outside the repository");
+	assert_entry_error(&s, "big.yaml", "big.yaml': larger than 16 MiB");
+	rpl_scan_release(&s);
+}
+
+/* A link inside the repository to a FIFO inside it leads nowhere outside, and is still refused. */
+static void test_link_to_fifo_inside(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 0, .keep_full = 1 };
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	fifo_in_root("store/fifo");
+	symlink_in_root("store/fifo", "viafifo.yaml");
+	alarm(20);
+	scan_ok(&s, &opts);
+	alarm(0);
+	assert_int_equal(s.nerrors, 1);
+	assert_entry_error(&s, "viafifo.yaml", "viafifo.yaml': it is a FIFO, not a regular file");
+	rpl_scan_release(&s);
+}
+
+/*
+ * Pipelines: one that is a FIFO, a link out of the repository or an alias
+ * bomb fails the recipes that use it, not the scan; links to directories
+ * in a pipeline dir (two links to "." would walk it 2^depth times) are not
+ * followed.  An env file that is there but no regular file fails the scan:
+ * every job of the arch would read it.
+ */
+static void test_irregular_pipelines_and_env(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 1, .keep_full = 1 };
+	char *bomb = NULL;
+	size_t len = 0, cap = 0;
+	int err;
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	write_file("pipelines/good.yaml", "runs: true\n");
+	fifo_in_root("pipelines/fifo.yaml");
+	symlink_in_root("/etc/passwd", "pipelines/outside.yaml");
+	symlink_in_root(".", "pipelines/loop1");
+	symlink_in_root(".", "pipelines/loop2");
+	for (int k = 0; k < 10; k++) {
+		char line[256];
+		int n = snprintf(line, sizeof(line),
+		                 k ? "  - &p%d {pipeline: [" : "pipeline:\n  - &p0 {runs: x}\n", k);
+		if (k) {
+			for (int i = 0; i < 10; i++)
+				n += snprintf(line + n, sizeof(line) - (size_t)n, "%s*p%d",
+				              i ? ", " : "", k - 1);
+			snprintf(line + n, sizeof(line) - (size_t)n, "]}\n");
+		}
+		while (len + strlen(line) + 1 > cap) {
+			cap = cap ? 2 * cap : 4096;
+			bomb = realloc(bomb, cap);
+			assert_non_null(bomb);
+		}
+		memcpy(bomb + len, line, strlen(line) + 1);
+		len += strlen(line);
+	}
+	write_file("pipelines/bomb.yaml", bomb);
+	free(bomb);
+	write_file("good.yaml",
+	           "package:\n  name: good\n  version: 1\npipeline:\n  - uses: good\n");
+	write_file("usefifo.yaml",
+	           "package:\n  name: usefifo\n  version: 1\npipeline:\n  - uses: fifo\n");
+	write_file("useout.yaml",
+	           "package:\n  name: useout\n  version: 1\npipeline:\n  - uses: outside\n");
+	write_file("usebomb.yaml",
+	           "package:\n  name: usebomb\n  version: 1\npipeline:\n  - uses: bomb\n");
+
+	alarm(20);
+	scan_ok(&s, &opts);
+	alarm(0);
+	assert_int_equal(s.nentries, 4);
+	assert_int_equal(s.nerrors, 3);
+	assert_null(entry(&s, "good.yaml")->error);
+	assert_entry_error(&s, "usefifo.yaml",
+	                   "usefifo.yaml:5:11: pipeline 'fifo' is invalid: cannot read '");
+	assert_entry_error(&s, "usefifo.yaml", "fifo.yaml': it is a FIFO, not a regular file");
+	assert_entry_error(&s, "useout.yaml",
+	                   "outside.yaml' leads to '/etc/passwd', outside the repository");
+	assert_entry_error(&s, "usebomb.yaml",
+	                   "usebomb.yaml:5:11: pipeline 'bomb' is invalid: pipelines/bomb.yaml:7:");
+	assert_entry_error(&s, "usebomb.yaml", "aliases expand to more than 100000 nodes");
+	/* Nothing was found through the loops. */
+	for (size_t i = 0; i < s.lib.ndefs; i++)
+		if (strstr(s.lib.defs[i].name, "loop"))
+			fail_msg("pipeline %s found through a link to a directory",
+			         s.lib.defs[i].name);
+	rpl_scan_release(&s);
+
+	fifo_in_root("build-x86_64.env");
+	alarm(20);
+	rpl_error_clear();
+	err = rpl_scan_run(&s, root, &opts);
+	alarm(0);
+	assert_int_equal(err, -EINVAL);
+	assert_string_equal(rpl_errmsg(),
+	                    "env file 'build-x86_64.env' is a FIFO, not a regular file");
+	rpl_scan_release(&s);
+}
+
+/* Paths and image names that are no clean text are refused, escaped in the message. */
+static void test_bad_names(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 0, .keep_full = 1 };
+	const char *recipe = "package:\n  name: r\n  version: 1\n";
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	write_file("ok.yaml", "package:\n  name: ok\n  version: 1\n");
+	write_file("latin1-\xe9.yaml", recipe);
+	write_file("d\x01r/x.melange.yaml", "package:\n  name: x\n  version: 1\n");
+	write_file("images/two\nlines.apko.yaml", "contents: {packages: [a]}\n");
+	write_file("images/fine.apko.yaml", "contents: {packages: [a]}\n");
+	scan_ok(&s, &opts);
+	assert_int_equal(s.nentries, 5);
+	assert_int_equal(s.nerrors, 3);
+	assert_entry_error(&s, "latin1-\xe9.yaml",
+	                   "latin1-\\xe9.yaml:1:1: the file's path is not valid UTF-8");
+	assert_entry_error(&s, "d\x01r/x.melange.yaml",
+	                   "d\\x01r/x.melange.yaml:1:1: the file's path holds a control character");
+	assert_entry_error(&s, "images/two\nlines.apko.yaml",
+	                   "images/two\\x0alines.apko.yaml:1:1: image name 'two\\x0alines' holds a "
+	                   "control character");
+	assert_null(entry(&s, "images/fine.apko.yaml")->error);
+	rpl_scan_release(&s);
+}
+
 /*
  * An unreadable directory fails the scan; the entries found before it are
  * freed (run under ASan, a leak shows here).  EMFILE stands in for EACCES,
@@ -530,6 +741,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_repoconfig, remove_root),
 		cmocka_unit_test_teardown(test_symlink_cycle, remove_root),
 		cmocka_unit_test_teardown(test_walk_error, remove_root),
+		cmocka_unit_test_teardown(test_irregular_files, remove_root),
+		cmocka_unit_test_teardown(test_link_to_fifo_inside, remove_root),
+		cmocka_unit_test_teardown(test_irregular_pipelines_and_env, remove_root),
+		cmocka_unit_test_teardown(test_bad_names, remove_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

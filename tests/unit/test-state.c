@@ -662,6 +662,37 @@ static void test_digest_missing_file(void **state)
 	rpl_state_close(st);
 }
 
+/*
+ * An input that is no regular file is refused, not read: a FIFO would block
+ * the plan until something writes to it (the alarm makes that a failure),
+ * and a link to /dev/zero would hash forever.
+ */
+static void test_digest_irregular(void **state)
+{
+	struct rpl_state *st = open_ok();
+	uint8_t d[RPL_SHA256_LEN];
+	char path[1024], want[2048];
+
+	(void)state;
+	full_path(path, sizeof(path), "fifo");
+	assert_int_equal(mkfifo(path, 0644), 0);
+	full_path(path, sizeof(path), "zero");
+	assert_int_equal(symlink("/dev/zero", path), 0);
+	alarm(20);
+	rpl_error_clear();
+	assert_int_equal(rpl_state_digest(st, "fifo", d), -EINVAL);
+	snprintf(want, sizeof(want), "cannot read '%s/fifo': it is a FIFO, not a regular file",
+	         root);
+	assert_string_equal(rpl_errmsg(), want);
+	rpl_error_clear();
+	assert_int_equal(rpl_state_digest(st, "zero", d), -EINVAL);
+	snprintf(want, sizeof(want),
+	         "cannot read '%s/zero': it is a character device, not a regular file", root);
+	assert_string_equal(rpl_errmsg(), want);
+	alarm(0);
+	rpl_state_close(st);
+}
+
 /* ---- the parse cache --------------------------------------------------------- */
 
 struct parse_rows {
@@ -998,6 +1029,7 @@ int main(void)
 		T(test_digest_with_lent_stats),
 		T(test_digest_after_preload),
 		T(test_digest_missing_file),
+		T(test_digest_irregular),
 		T(test_parse_cache_put_each_delete),
 		T(test_job_put_get_roundtrip),
 		T(test_preload_then_job_get),

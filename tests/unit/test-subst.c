@@ -273,6 +273,83 @@ static void test_subst_strict_no_copy(void **state)
 	rpl_arena_release(&a);
 }
 
+/* Past a few entries a map is hashed: every name is still found, replaced and shadowed. */
+static void test_varmap_large(void **state)
+{
+	struct rpl_varmap m = RPL_VARMAP_INIT, child = RPL_VARMAP_INIT, copy = RPL_VARMAP_INIT;
+	struct rpl_arena a;
+	char name[32];
+
+	(void)state;
+	rpl_arena_init(&a);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "vars.v%d", i);
+		rpl_varmap_set(&m, rpl_arena_strdup(&a, name), rpl_arena_printf(&a, "%d", i));
+	}
+	rpl_varmap_set(&m, "vars.v17", "replaced");
+	assert_int_equal(m.n, 5000);
+	assert_string_equal(rpl_varmap_get(&m, "vars.v0"), "0");
+	assert_string_equal(rpl_varmap_get(&m, "vars.v4999"), "4999");
+	assert_string_equal(rpl_varmap_get(&m, "vars.v17"), "replaced");
+	assert_null(rpl_varmap_get(&m, "vars.v5000"));
+	assert_null(rpl_varmap_get(&m, "vars.v"));
+	child.parent = &m;
+	rpl_varmap_set(&child, "vars.v3", "shadow");
+	assert_string_equal(rpl_varmap_get(&child, "vars.v3"), "shadow");
+	assert_string_equal(rpl_varmap_get(&child, "vars.v4"), "4");
+	rpl_varmap_copy(&copy, &m);
+	assert_int_equal(copy.n, 5000);
+	assert_string_equal(rpl_varmap_get(&copy, "vars.v4321"), "4321");
+	/* A token's name is looked up by its length, not up to a NUL. */
+	assert_string_equal(rpl_subst_parse(&a, "${{vars.v42}}${{vars.v4}}", &m), "424");
+	rpl_varmap_release(&copy);
+	rpl_varmap_release(&child);
+	rpl_varmap_release(&m);
+	rpl_arena_release(&a);
+}
+
+/*
+ * No substitution makes more than RPL_SUBST_MAX_LEN: a var that is ten
+ * uses of the one before, nine deep, would be 10^9 bytes.
+ */
+static void test_subst_bounded(void **state)
+{
+	struct rpl_varmap m = RPL_VARMAP_INIT;
+	struct rpl_arena a;
+	size_t big = RPL_SUBST_MAX_LEN / 4;
+	char *val = malloc(big + 1);
+	const char *out = NULL;
+
+	(void)state;
+	assert_non_null(val);
+	memset(val, 'x', big);
+	val[big] = '\0';
+	rpl_arena_init(&a);
+	rpl_varmap_set(&m, "b", val);
+	/* Four uses are exactly the bound; a fifth byte is past it. */
+	out = rpl_subst_parse(&a, "${{b}}${{b}}${{b}}${{b}}", &m);
+	assert_non_null(out);
+	assert_int_equal(strlen(out), RPL_SUBST_MAX_LEN);
+	assert_null(rpl_subst_parse(&a, "${{b}}${{b}}${{b}}${{b}}!", &m));
+	assert_int_equal(
+	        rpl_subst_strict(&a, "${{b}}${{b}}${{b}}${{b}}", &m, RPL_SUBST_PLAIN, &out), 0);
+	rpl_error_clear();
+	assert_int_equal(
+	        rpl_subst_strict(&a, "${{b}}${{b}}${{b}}${{b}}${{b}}", &m, RPL_SUBST_PLAIN, &out),
+	        -RPL_ESUBST);
+	assert_string_equal(rpl_errmsg(), "substituting makes a string longer than 1 MiB");
+
+	/* A regex replacement that repeats every character is bounded too. */
+	rpl_error_clear();
+	assert_int_equal(rpl_regex_replace_all(&a, "(.)", val, "$1$1$1$1$1", &out), -RPL_EPARSE);
+	assert_string_equal(rpl_errmsg(), "regex '(.)': the replacement is longer than 1 MiB");
+	assert_int_equal(rpl_regex_replace_all(&a, "(.)", val, "$1$1$1$1", &out), 0);
+	assert_int_equal(strlen(out), RPL_SUBST_MAX_LEN);
+	rpl_varmap_release(&m);
+	rpl_arena_release(&a);
+	free(val);
+}
+
 /* ---- Go's Regexp.ReplaceAllString ----------------------------------------- */
 
 struct regex_case {
@@ -404,6 +481,8 @@ int main(void)
 		cmocka_unit_test(test_subst_strict_no_copy),
 		cmocka_unit_test(test_regex_replace_all),
 		cmocka_unit_test(test_regex_errors),
+		cmocka_unit_test(test_varmap_large),
+		cmocka_unit_test(test_subst_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -442,6 +442,128 @@ static void test_release_after_error(void **state)
 	rpl_ydoc_release(&doc);
 }
 
+/* Appends to a malloc'd string. */
+static void add(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (*len + n + 1 > *cap) {
+		*cap = *cap ? *cap * 2 : 4096;
+		*buf = realloc(*buf, *cap);
+		assert_non_null(*buf);
+	}
+	memcpy(*buf + *len, s, n + 1);
+	*len += n;
+}
+
+/*
+ * "Billion laughs": l9 is 10^9 nodes once expanded.  The parse fails at the
+ * alias that takes the document past RPL_YAML_MAX_ALIAS_NODES: lines 2-5
+ * add 12,340 nodes, each *l4 on line 6 adds 11,111, so the 8th does it
+ * (col 10 + 7 * 5).
+ */
+static void test_alias_bomb(void **state)
+{
+	char *text = NULL, line[256];
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	add(&text, &len, &cap, "l0: &l0 lol\n");
+	for (int k = 1; k <= 9; k++) {
+		snprintf(line, sizeof(line), "l%d: &l%d [", k, k);
+		add(&text, &len, &cap, line);
+		for (int i = 0; i < 10; i++) {
+			snprintf(line, sizeof(line), "%s*l%d", i ? ", " : "", k - 1);
+			add(&text, &len, &cap, line);
+		}
+		add(&text, &len, &cap, "]\n");
+	}
+	expect_error(text,
+	             "t.yaml:6:45: aliases expand to more than 100000 nodes in this document");
+	free(text);
+}
+
+/* The bound is on the total: exactly RPL_YAML_MAX_ALIAS_NODES is fine, one more is not. */
+static void test_alias_budget(void **state)
+{
+	struct rpl_ydoc doc;
+	char *text = NULL, want[128];
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	add(&text, &len, &cap, "s: &s x\nl: [");
+	for (int i = 0; i < RPL_YAML_MAX_ALIAS_NODES; i++)
+		add(&text, &len, &cap, i ? ",*s" : "*s");
+	add(&text, &len, &cap, "]\n");
+	parse_ok(&doc, text);
+	assert_int_equal(rpl_ymap_get(doc.root, "l")->seq.n, RPL_YAML_MAX_ALIAS_NODES);
+	rpl_ydoc_release(&doc);
+
+	len -= 2;
+	add(&text, &len, &cap, ",*s]\n");
+	snprintf(want, sizeof(want),
+	         "t.yaml:2:%zu: aliases expand to more than 100000 nodes in this document",
+	         len - strlen("*s]\n") - strlen("s: &s x\n") + 1);
+	expect_error(text, want);
+	free(text);
+}
+
+/* Few aliases of one long scalar: bounded by the bytes they repeat. */
+static void test_alias_bytes(void **state)
+{
+	struct rpl_ydoc doc;
+	size_t big = 1 << 20, n = RPL_YAML_MAX_ALIAS_BYTES / (1 << 20);
+	char *text = malloc(big + 64 + 4 * (n + 1)), *p = text;
+
+	(void)state;
+	assert_non_null(text);
+	p += sprintf(p, "s: &s ");
+	memset(p, 'x', big);
+	p += big;
+	p += sprintf(p, "\nl: [");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s*s", i ? "," : "");
+	p += sprintf(p, "]\n");
+	parse_ok(&doc, text);
+	rpl_ydoc_release(&doc);
+
+	p -= 2;
+	p += sprintf(p, ",*s]\n");
+	expect_error(text,
+	             "t.yaml:2:53: aliases expand to more than 16 MiB of text in this document");
+	free(text);
+}
+
+/* A merged-into mapping counts what it merges; a big mapping still finds duplicates. */
+static void test_big_mappings(void **state)
+{
+	struct rpl_ydoc doc;
+	char *text = NULL, line[64];
+	size_t len = 0, cap = 0;
+	const struct rpl_ynode *m;
+
+	(void)state;
+	add(&text, &len, &cap, "base: &b\n");
+	for (int i = 0; i < 1000; i++) {
+		snprintf(line, sizeof(line), "  k%d: %d\n", i, i);
+		add(&text, &len, &cap, line);
+	}
+	for (int i = 0; i < 20; i++) {
+		snprintf(line, sizeof(line), "m%d:\n  k7: mine\n  <<: *b\n", i);
+		add(&text, &len, &cap, line);
+	}
+	parse_ok(&doc, text);
+	m = rpl_ymap_get(doc.root, "m19");
+	assert_int_equal(m->map.n, 1000);
+	assert_scalar(rpl_ymap_get(m, "k7"), "mine");
+	assert_scalar(rpl_ymap_get(m, "k999"), "999");
+	rpl_ydoc_release(&doc);
+
+	add(&text, &len, &cap, "m20:\n  <<: *b\n  k3: x\n  k3: y\n");
+	expect_error(text, "t.yaml:1065:3: mapping key \"k3\" already defined at line 1064");
+	free(text);
+}
+
 /* Input need not be NUL-terminated: only `len` bytes are read. */
 static void test_length_bounded(void **state)
 {
@@ -464,7 +586,9 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),  cmocka_unit_test(test_non_scalar_key),
 		cmocka_unit_test(test_syntax_errors),   cmocka_unit_test(test_first_document_only),
 		cmocka_unit_test(test_deep_nesting),    cmocka_unit_test(test_release_after_error),
-		cmocka_unit_test(test_length_bounded),
+		cmocka_unit_test(test_length_bounded),  cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_alias_budget),    cmocka_unit_test(test_alias_bytes),
+		cmocka_unit_test(test_big_mappings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
