@@ -57,8 +57,15 @@ static const char *oci_arch(const char *apk, const char **variant)
 
 /* ---- the image tree -------------------------------------------------------------------- */
 
+/*
+ * The tree is a table of nodes keyed by their path in the image, without
+ * links: a path that goes through a symlink is resolved component by
+ * component before it is looked up or made, as the kernel would resolve it
+ * in the container, with the image as its root.  So nothing can be put
+ * under a link, and no link leads anywhere but into the tree.
+ */
 struct node {
-	char *path; /* relative, no trailing / */
+	char *path; /* relative, no trailing /, no link in it */
 	char type;  /* '0' file, '5' dir, '2' symlink, '1' hard link, '3' char device */
 	unsigned mode;
 	uint32_t uid, gid;
@@ -77,29 +84,24 @@ struct fs {
 	struct rpl_strmap index; /* path -> index + 1 */
 };
 
-static struct node *fs_get(struct fs *f, const char *path)
+/* Links followed in one lookup: Linux's limit (path_resolution(7)), and apko's. */
+#define MAX_LINK_HOPS 40
+
+enum { WALK_FOLLOW = 1, WALK_MKDIR = 2 };
+
+/* The node at `path`, a path without links ("" is the root, which has none). */
+static struct node *fs_at(struct fs *f, const char *path)
 {
 	uintptr_t at = (uintptr_t)rpl_strmap_get(&f->index, path);
 
 	return at ? &f->v[at - 1] : NULL;
 }
 
-/* The node at `path`, made (empty) when missing, its parents as 0755 dirs. */
-static struct node *fs_put(struct fs *f, const char *path, char type)
+/* A new node at `path` (a path without links, not in the tree yet). */
+static struct node *fs_new(struct fs *f, const char *path, char type)
 {
-	struct node *x = fs_get(f, path);
-	const char *slash = strrchr(path, '/');
+	struct node *x;
 
-	if (x)
-		return x;
-	if (slash) {
-		char *parent = rpl_xstrndup(path, (size_t)(slash - path));
-		if (!fs_get(f, parent)) {
-			struct node *p = fs_put(f, parent, '5');
-			p->mode = 0755;
-		}
-		free(parent);
-	}
 	RPL_ALLOC_GROW(f->v, f->n + 1, f->alloc);
 	x = &f->v[f->n++];
 	memset(x, 0, sizeof(*x));
@@ -107,6 +109,165 @@ static struct node *fs_put(struct fs *f, const char *path, char type)
 	x->type = type;
 	x->pkg = -1;
 	rpl_strmap_slot(&f->index, x->path)->value = (void *)(uintptr_t)f->n;
+	return x;
+}
+
+static void cut(struct rpl_strbuf *b, size_t len)
+{
+	b->len = len;
+	b->buf[len] = '\0';
+}
+
+static int walk(struct fs *f, const char *path, struct rpl_strbuf *cur, int flags, int *hops);
+
+/*
+ * Follows the link at `cur` (whose directory is its first `at` bytes) into
+ * `cur`: where it leads, which must be in the tree, and a directory when the
+ * walk goes on (`last` is 0).
+ */
+static int follow(struct fs *f, struct rpl_strbuf *cur, size_t at, int last, int *hops)
+{
+	char *where = rpl_xstrdup(cur->buf), *link = rpl_xstrdup(fs_at(f, cur->buf)->link);
+	struct node *x;
+	int err;
+
+	if (++*hops > MAX_LINK_HOPS) {
+		err = rpl_error(-RPL_EPARSE, "too many levels of links (more than %d)",
+		                MAX_LINK_HOPS);
+		goto out;
+	}
+	cut(cur, link[0] == '/' ? 0 : at);
+	err = walk(f, link, cur, WALK_FOLLOW, hops);
+	if (err == -EXDEV)
+		err = rpl_error(-RPL_EPARSE,
+		                "the link /%s points to %s, which climbs out of the image", where,
+		                link);
+	else if (err == -ENOENT || (!err && !(x = fs_at(f, cur->buf))))
+		err = rpl_error(-RPL_ENOTFOUND,
+		                "the link /%s points to %s, which is not in the image", where,
+		                link);
+	else if (!err && !last && x->type != '5')
+		err = rpl_error(-RPL_EPARSE, "/%s is not a directory", cur->buf);
+out:
+	free(where);
+	free(link);
+	return err;
+}
+
+/*
+ * Resolves `path` from `cur` (a path without links: where the walk is)
+ * into `cur`, one component at a time.  A link met on the way is followed:
+ * an absolute target from the image's root, a relative one from the
+ * directory holding the link; `..` goes up one directory, and above the
+ * root is -EXDEV (apko's tree has no parent of its root either, and the
+ * kernel's would be outside the image).  The last component's link is
+ * followed only with WALK_FOLLOW.  A missing directory on the way is made
+ * (0755) with WALK_MKDIR, else it is -ENOENT; the last component may be
+ * missing.  -EXDEV and -ENOENT come without a message, for the caller to
+ * say whose path it was; other errors have one.
+ */
+static int walk(struct fs *f, const char *path, struct rpl_strbuf *cur, int flags, int *hops)
+{
+	for (const char *p = path, *next;; p = next) {
+		size_t n, at = cur->len;
+		struct node *x;
+		int last, err = 0;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return 0;
+		n = strcspn(p, "/");
+		for (next = p + n; *next == '/'; next++)
+			;
+		last = !*next;
+		if (n == 1 && p[0] == '.')
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			const char *slash = strrchr(cur->buf, '/');
+			if (!at)
+				return -EXDEV;
+			cut(cur, slash ? (size_t)(slash - cur->buf) : 0);
+			continue;
+		}
+		if (at)
+			rpl_strbuf_addch(cur, '/');
+		rpl_strbuf_add(cur, p, n);
+		x = fs_at(f, cur->buf);
+		if (!x && last)
+			return 0;
+		if (!x && !(flags & WALK_MKDIR))
+			return -ENOENT;
+		if (!x)
+			fs_new(f, cur->buf, '5')->mode = 0755;
+		else if (x->type == '2' && (!last || (flags & WALK_FOLLOW)))
+			err = follow(f, cur, at, last, hops);
+		else if (!last && x->type != '5')
+			err = rpl_error(-RPL_EPARSE, "/%s is not a directory", cur->buf);
+		if (err)
+			return err;
+	}
+}
+
+/*
+ * Where `path` is in the tree: 0 with `out` holding its path without links
+ * (its last component may be missing), or an error with a message.
+ */
+static int fs_resolve(struct fs *f, const char *path, int flags, struct rpl_strbuf *out)
+{
+	int hops = 0, err;
+
+	rpl_strbuf_reset(out);
+	rpl_strbuf_grow(out, 64);
+	out->buf[0] = '\0';
+	err = walk(f, path, out, flags, &hops);
+	if (err == -EXDEV)
+		return rpl_error(-RPL_EPARSE, "'%s' climbs out of the image", path);
+	if (err == -ENOENT)
+		return rpl_error(-RPL_ENOTFOUND, "a directory of '%s' is not in the image", path);
+	return err;
+}
+
+/* The node `path` names (a link in its last component not followed), or NULL. */
+static struct node *fs_get(struct fs *f, const char *path)
+{
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct node *x = NULL;
+
+	if (!fs_resolve(f, path, 0, &where))
+		x = fs_at(f, where.buf);
+	rpl_strbuf_release(&where);
+	return x;
+}
+
+/*
+ * The node `path` names (a link in its last component not followed), made
+ * of `type` when missing, with its missing parents as 0755 directories.
+ * NULL with a message when `path` cannot be reached (it goes through a link
+ * that leaves the image, or through a file).
+ */
+static struct node *fs_put(struct fs *f, const char *path, char type)
+{
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct node *x = NULL;
+
+	if (!fs_resolve(f, path, WALK_MKDIR, &where)) {
+		if (!where.len)
+			rpl_error(-RPL_EPARSE, "'%s' is the root of the image", path);
+		else if (!(x = fs_at(f, where.buf)))
+			x = fs_new(f, where.buf, type);
+	}
+	rpl_strbuf_release(&where);
+	return x;
+}
+
+/* fs_put() in what the assembler makes before any package: cannot fail. */
+static struct node *fs_made(struct fs *f, const char *path, char type)
+{
+	struct node *x = fs_put(f, path, type);
+
+	if (!x)
+		RPL_BUG(rpl_errmsg());
 	return x;
 }
 
@@ -119,16 +280,35 @@ static void set_data(struct node *x, const void *data, size_t len)
 	EVP_Digest(data, len, x->sha1, NULL, EVP_sha1(), NULL);
 }
 
-/* A file the assembler writes (mtime 0, 0:0). */
-static void fs_file(struct fs *f, const char *path, const char *text, size_t len, unsigned mode)
+/* Makes `x` a node of `type`, without the content or link of what it was. */
+static void set_type(struct node *x, char type)
+{
+	x->type = type;
+	free(x->link);
+	x->link = NULL;
+	if (type != '0') {
+		free(x->data);
+		x->data = NULL;
+		x->size = 0;
+	}
+}
+
+/* A file the assembler writes (mtime 0, 0:0), over what was there but a directory. */
+static int fs_file(struct fs *f, const char *path, const char *text, size_t len, unsigned mode)
 {
 	struct node *x = fs_put(f, path, '0');
 
-	x->type = '0';
+	if (!x)
+		return rpl_error(-RPL_EPARSE, "cannot write /%s: %s", path, rpl_errmsg());
+	if (x->type == '5')
+		return rpl_error(-RPL_EPARSE, "cannot write /%s: a package made it a directory",
+		                 path);
+	set_type(x, '0');
 	x->mode = mode;
 	x->mtime = 0;
 	x->pkg = -1;
 	set_data(x, text, len);
+	return 0;
 }
 
 static void fs_release(struct fs *f)
@@ -146,7 +326,8 @@ static void fs_release(struct fs *f)
 
 /* An entry of a package's data tar, as its header says (the database records these). */
 struct pent {
-	char *name;
+	char *name;  /* as the package names it */
+	char *where; /* where it went in the tree: `name` with its links resolved */
 	uint32_t uid, gid;
 	unsigned mode; /* permission and special bits */
 	int dir;
@@ -159,14 +340,25 @@ struct ipkg {
 	size_t npaths, alloc;
 };
 
+/*
+ * Whether an entry name is one apk-tools installs: relative, without `.`,
+ * `..` or empty components and without control characters.
+ */
 static int safe(const char *name)
 {
 	if (!name || !*name || name[0] == '/')
 		return 0;
-	for (const char *p = name; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
-		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+	for (const char *p = name;; p++) {
+		size_t n = strcspn(p, "/");
+		if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return 0;
-	return 1;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				return 0;
+		p += n;
+		if (!*p)
+			return 1;
+	}
 }
 
 static const char *nz(const char *s)
@@ -186,11 +378,70 @@ static int replaces(const struct ipkg *a, const struct ipkg *b)
 	return 0;
 }
 
-/* Unpacks one package's data section into the tree. */
+/* Records an entry of a package's data tar, for the database. */
+static void add_pent(struct ipkg *pk, const char *name, const char *where, struct archive_entry *e)
+{
+	RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
+	pk->paths[pk->npaths++] = (struct pent){ rpl_xstrdup(name),
+		                                 rpl_xstrdup(where),
+		                                 (uint32_t)archive_entry_uid(e),
+		                                 (uint32_t)archive_entry_gid(e),
+		                                 archive_entry_perm(e) & 07777u,
+		                                 archive_entry_filetype(e) == AE_IFDIR };
+}
+
+/*
+ * A directory entry of a package: made, or its time updated.  Where the
+ * image has a link, the link stays when it leads to a directory (apk-tools
+ * and apko keep it too, so that /bin -> usr/bin survives a package that
+ * lists bin/).
+ */
+static int install_dir(struct fs *f, struct ipkg *pk, int at, const char *name, const char *where,
+                       struct archive_entry *e)
+{
+	struct node *x = fs_at(f, where);
+
+	if (x && x->type == '2') {
+		struct rpl_strbuf to = RPL_STRBUF_INIT;
+		int err = fs_resolve(f, where, WALK_FOLLOW, &to);
+
+		if (err)
+			err = rpl_error(err, "%s: /%s: %s", pk->file, name, rpl_errmsg());
+		else if (fs_at(f, to.buf)->type != '5')
+			err = rpl_error(-RPL_EPARSE,
+			                "%s: /%s: a directory in the package, a link to /%s (not a "
+			                "directory) in the image",
+			                pk->file, name, to.buf);
+		rpl_strbuf_release(&to);
+		if (err)
+			return err;
+	} else if (x && x->type != '5') {
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: /%s: a directory in the package, a file in the image",
+		                 pk->file, name);
+	} else {
+		if (!x) {
+			x = fs_new(f, where, '5');
+			x->mode = archive_entry_perm(e);
+		}
+		x->mtime = archive_entry_mtime(e); /* the last installer's time */
+		x->pkg = at;
+	}
+	add_pent(pk, name, where, e);
+	return 0;
+}
+
+/*
+ * Unpacks one package's data section into the tree.  Each entry goes where
+ * its name leads in the tree as it is: through the links of its
+ * directories, never out of the image (see walk()).
+ */
 static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	char *name = NULL;
 	int err = 0, rc, leading = 1;
 
 	archive_read_support_filter_gzip(a);
@@ -201,34 +452,44 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		char *name =
-		        rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 		mode_t t = archive_entry_filetype(e);
-		size_t n = strlen(name);
+		size_t n;
 		struct node *x;
 
+		free(name);
+		name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+		n = strlen(name);
 		while (n && name[n - 1] == '/')
 			name[--n] = '\0';
 		if (!strncmp(name, "./", 2))
 			memmove(name, name + 2, strlen(name + 2) + 1);
 		/* The signature and control entries come first. */
-		if (leading && name[0] == '.') {
-			free(name);
+		if (leading && name[0] == '.')
 			continue;
-		}
 		leading = 0;
 		if (!safe(name)) {
 			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->file, name);
-			free(name);
 			break;
 		}
-		x = fs_get(f, name);
-		if (x && t != AE_IFDIR && x->type != '5' && x->pkg >= 0 && x->pkg != at) {
+		if ((err = fs_resolve(f, name, WALK_MKDIR, &where))) {
+			err = rpl_error(err, "%s: /%s: %s", pk->file, name, rpl_errmsg());
+			break;
+		}
+		if (t == AE_IFDIR) {
+			if ((err = install_dir(f, pk, at, name, where.buf, e)))
+				break;
+			continue;
+		}
+		x = fs_at(f, where.buf);
+		if (x && x->type == '5') {
+			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
+			                pk->file, where.buf);
+			break;
+		}
+		if (x && x->pkg >= 0 && x->pkg != at) {
 			struct ipkg *old = &pkgs[x->pkg];
-			if (replaces(old, pk)) {
-				free(name);
+			if (replaces(old, pk))
 				continue; /* the owner replaces the newcomer: kept */
-			}
 			if (!replaces(pk, old) && strcmp(old->apk.origin ? old->apk.origin : "",
 			                                 pk->apk.origin ? pk->apk.origin : "")) {
 				/* Identical content is no conflict: the first stays. */
@@ -239,44 +500,23 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 					archive_read_data(a, buf, x->size);
 					EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
 					free(buf);
-					if (!memcmp(d, x->sha1, 20)) {
-						free(name);
+					if (!memcmp(d, x->sha1, 20))
 						continue;
-					}
 				}
-				err = rpl_error(
-				        -RPL_EPARSE,
-				        "file conflict: /%s is in both %s and %s (neither replaces "
-				        "the other)",
-				        name, old->apk.pkgname, pk->apk.pkgname);
-				free(name);
+				err = rpl_error(-RPL_EPARSE,
+				                "file conflict: /%s is in both %s and %s (neither "
+				                "replaces the other)",
+				                where.buf, old->apk.pkgname, pk->apk.pkgname);
 				break;
 			}
 		}
-		RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
-		pk->paths[pk->npaths++] =
-		        (struct pent){ rpl_xstrdup(name), (uint32_t)archive_entry_uid(e),
-			               (uint32_t)archive_entry_gid(e),
-			               archive_entry_perm(e) & 07777u, t == AE_IFDIR };
-		if (t == AE_IFDIR && x && x->type == '5') {
-			x->mtime = archive_entry_mtime(e); /* the last installer's time */
-			x->pkg = at;
-			free(name);
-			continue;
-		}
-		x = fs_put(f, name, '0');
-		if (x->type == '5' && t != AE_IFDIR) {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
-			                pk->file, name);
-			free(name);
-			break;
-		}
+		add_pent(pk, name, where.buf, e);
+		if (!x)
+			x = fs_new(f, where.buf, '0');
 		x->mode = archive_entry_perm(e);
 		x->mtime = archive_entry_mtime(e);
 		x->pkg = at;
-		if (t == AE_IFDIR) {
-			x->type = '5';
-		} else if (t == AE_IFLNK) {
+		if (t == AE_IFLNK) {
 			x->type = '2';
 			free(x->link);
 			x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e)
@@ -293,10 +533,11 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 				err = rpl_error(-RPL_EPARSE, "%s: /%s is cut short", pk->file,
 				                name);
 				free(buf);
-				free(name);
 				break;
 			}
 			x->type = '0';
+			free(x->link);
+			x->link = NULL;
 			set_data(x, buf, size > 0 ? (size_t)size : 0);
 			free(buf);
 		} else if (t == AE_IFCHR) {
@@ -304,12 +545,13 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			x->major = archive_entry_rdevmajor(e);
 			x->minor = archive_entry_rdevminor(e);
 		}
-		free(name);
 	}
 	if (!err && rc != ARCHIVE_EOF)
 		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
 		                archive_error_string(a));
 out:
+	free(name);
+	rpl_strbuf_release(&where);
 	archive_read_free(a);
 	return err;
 }
@@ -364,7 +606,7 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
 	char c[64];
 
 	for (size_t k = 0; k < p->npaths; k++) {
-		const struct node *x = fs_get(f, p->paths[k].name);
+		const struct node *x = fs_at(f, p->paths[k].where);
 		if (!x || (!p->paths[k].dir && x->pkg != (int)at))
 			continue; /* overwritten by a later package */
 		e[n++] = p->paths[k];
@@ -398,7 +640,7 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
 		rpl_strbuf_addf(db, "R:%s\n", slash ? slash + 1 : e[k].name);
 		if (e[k].mode != 0644 || e[k].uid || e[k].gid)
 			rpl_strbuf_addf(db, "a:%u:%u:%04o\n", e[k].uid, e[k].gid, e[k].mode);
-		x = fs_get(f, e[k].name);
+		x = fs_at(f, e[k].where);
 		if (x && (x->type == '0' || x->type == '2')) {
 			b64(x->sha1, 20, c);
 			rpl_strbuf_addf(db, "Z:Q1%s\n", c);
@@ -413,11 +655,12 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
  * SHA-1><script>` at SOURCE_DATE_EPOCH, then the end blocks; a line
  * `Q1<control SHA-1> <paths>` per package with triggers.
  */
-static void scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t sde)
+static int scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t sde)
 {
 	struct rpl_strbuf tar = RPL_STRBUF_INIT, trig = RPL_STRBUF_INIT, name = RPL_STRBUF_INIT;
 	static const char end[1024];
 	char c[64];
+	int err;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct rpl_apk *a = &pkgs[i].apk;
@@ -452,11 +695,13 @@ static void scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t 
 		}
 	}
 	rpl_strbuf_add(&tar, end, sizeof(end));
-	fs_file(f, "usr/lib/apk/db/scripts.tar", tar.buf, tar.len, 0644);
-	fs_file(f, "usr/lib/apk/db/triggers", trig.buf ? trig.buf : "", trig.len, 0644);
+	if (!(err = fs_file(f, "usr/lib/apk/db/scripts.tar", tar.buf, tar.len, 0644)))
+		err = fs_file(f, "usr/lib/apk/db/triggers", trig.buf ? trig.buf : "", trig.len,
+		              0644);
 	rpl_strbuf_release(&tar);
 	rpl_strbuf_release(&trig);
 	rpl_strbuf_release(&name);
+	return err;
 }
 
 /* /usr/lib/apk/db/installed: a record per package, in install order. */
@@ -529,29 +774,32 @@ static void skeleton(struct fs *f, const char *arch)
 	struct rpl_strbuf a = RPL_STRBUF_INIT;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
-		struct node *x = fs_put(f, dirs[i].path, '5');
+		struct node *x = fs_made(f, dirs[i].path, '5');
 		x->type = '5';
 		x->mode = dirs[i].mode;
 	}
 	for (size_t i = 0; i < sizeof(devs) / sizeof(*devs); i++) {
-		struct node *x = fs_put(f, devs[i].path, '3');
+		struct node *x = fs_made(f, devs[i].path, '3');
 		x->mode = devs[i].mode;
 		x->major = devs[i].major;
 		x->minor = devs[i].minor;
 	}
 	rpl_strbuf_addf(&a, "%s\n", arch);
-	fs_file(f, "etc/apk/arch", a.buf, a.len, 0644);
-	fs_file(f, "usr/lib/apk/db/lock", "", 0, 0600);
-	fs_file(f, "usr/lib/apk/db/triggers", "", 0, 0644);
-	fs_file(f, "usr/lib/apk/db/scripts.tar", zeros, sizeof(zeros), 0644);
+	/* In a tree of nothing but the above, these cannot fail. */
+	if (fs_file(f, "etc/apk/arch", a.buf, a.len, 0644) ||
+	    fs_file(f, "usr/lib/apk/db/lock", "", 0, 0600) ||
+	    fs_file(f, "usr/lib/apk/db/triggers", "", 0, 0644) ||
+	    fs_file(f, "usr/lib/apk/db/scripts.tar", zeros, sizeof(zeros), 0644))
+		RPL_BUG(rpl_errmsg());
 	rpl_strbuf_release(&a);
 }
 
 /* /etc/passwd and /etc/group: the packages' and the config's accounts. */
-static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
+static int accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 {
 	struct rpl_strbuf pw = RPL_STRBUF_INIT, gr = RPL_STRBUF_INIT;
 	struct node *x;
+	int err = 0;
 
 	if ((x = fs_get(f, "etc/passwd")) && x->type == '0')
 		rpl_strbuf_add(&pw, x->data, x->size);
@@ -567,7 +815,11 @@ static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 		                u->uid, u->has_gid ? u->gid : u->uid, home,
 		                *u->shell.s ? u->shell.s : "/bin/sh");
 		if (home[0] == '/' && home[1] && safe(home + 1) && !fs_get(f, home + 1)) {
-			h = fs_put(f, home + 1, '5');
+			if (!(h = fs_put(f, home + 1, '5'))) {
+				err = rpl_error(-RPL_EPARSE, "accounts: the home of %s: %s",
+				                u->username.s, rpl_errmsg());
+				goto out;
+			}
 			h->type = '5';
 			h->mode = 0700;
 			h->uid = u->uid;
@@ -584,11 +836,13 @@ static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 		rpl_strbuf_addch(&gr, '\n');
 	}
 	if (!fs_get(f, "etc/passwd") || acc->nusers)
-		fs_file(f, "etc/passwd", pw.buf ? pw.buf : "", pw.len, 0644);
-	if (acc->ngroups)
-		fs_file(f, "etc/group", gr.buf, gr.len, 0644);
+		err = fs_file(f, "etc/passwd", pw.buf ? pw.buf : "", pw.len, 0644);
+	if (!err && acc->ngroups)
+		err = fs_file(f, "etc/group", gr.buf, gr.len, 0644);
+out:
 	rpl_strbuf_release(&pw);
 	rpl_strbuf_release(&gr);
+	return err;
 }
 
 /* The `paths` of the config. */
@@ -598,21 +852,20 @@ static int mutate_paths(struct fs *f, const struct rpl_apko_config *c)
 		const struct rpl_apko_path *p = &c->paths[i];
 		const char *path = p->path.s[0] == '/' ? p->path.s + 1 : p->path.s;
 		const char *type = p->type.s;
-		struct node *x;
+		struct node *x = NULL;
 
 		if (!safe(path))
 			return rpl_error(-RPL_EUSAGE, "paths: refusing '%s'", p->path.s);
+		if (strcmp(type, "permissions") && !(x = fs_put(f, path, '5')))
+			return rpl_error(-RPL_EUSAGE, "paths: '%s': %s", p->path.s, rpl_errmsg());
 		if (!strcmp(type, "directory")) {
-			x = fs_put(f, path, '5');
-			x->type = '5';
+			set_type(x, '5');
 			x->mode = p->has_permissions ? p->permissions : 0755;
 		} else if (!strcmp(type, "empty-file")) {
-			x = fs_put(f, path, '0');
-			x->type = '0';
+			set_type(x, '0');
 			set_data(x, "", 0);
 			x->mode = p->has_permissions ? p->permissions : 0644;
 		} else if (!strcmp(type, "symlink") || !strcmp(type, "hardlink")) {
-			x = fs_put(f, path, '2');
 			if (!strcmp(type, "hardlink")) {
 				const char *src =
 				        p->source.s[0] == '/' ? p->source.s + 1 : p->source.s;
@@ -621,12 +874,11 @@ static int mutate_paths(struct fs *f, const struct rpl_apko_config *c)
 					return rpl_error(-RPL_EUSAGE,
 					                 "paths: no file '%s' to link to",
 					                 p->source.s);
-				x->type = '0';
+				set_type(x, '0');
 				set_data(x, s->data, s->size);
 				x->mode = s->mode;
 			} else {
-				x->type = '2';
-				free(x->link);
+				set_type(x, '2');
 				x->link = rpl_xstrdup(p->source.s);
 				x->mode = 0777;
 			}
@@ -1425,16 +1677,19 @@ int rpl_image_build(struct rpl_image_opts *o)
 	/* The database, the world, the repositories, the keys. */
 	rpl_strbuf_reset(&t);
 	installed_db(&f, pkgs, npk, &t);
-	fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644);
-	scripts_db(&f, pkgs, npk, bde);
+	if ((err = fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644)) ||
+	    (err = scripts_db(&f, pkgs, npk, bde)))
+		goto out;
 	rpl_strbuf_reset(&t);
 	for (size_t i = 0; i < nres; i++)
 		rpl_strbuf_addf(&t, "%s\n", pinned[i]);
-	fs_file(&f, "etc/apk/world", t.buf ? t.buf : "\n", t.len ? t.len : 1, 0644);
+	if ((err = fs_file(&f, "etc/apk/world", t.buf ? t.buf : "\n", t.len ? t.len : 1, 0644)))
+		goto out;
 	rpl_strbuf_reset(&t);
 	for (size_t i = 0; i < c->contents.repositories.n; i++)
 		rpl_strbuf_addf(&t, "%s\n", c->contents.repositories.v[i].s);
-	fs_file(&f, "etc/apk/repositories", t.buf ? t.buf : "", t.len, 0644);
+	if ((err = fs_file(&f, "etc/apk/repositories", t.buf ? t.buf : "", t.len, 0644)))
+		goto out;
 	for (size_t i = 0; i < nkeys; i++) {
 		char *text, *dst;
 		size_t len;
@@ -1442,23 +1697,32 @@ int rpl_image_build(struct rpl_image_opts *o)
 		if ((err = rpl_read_file(keys[i], &text, &len)))
 			goto out; /* a key that cannot be read is an error, not a silent gap */
 		dst = rpl_path_join("etc/apk/keys", base ? base + 1 : keys[i]);
-		fs_file(&f, dst, text, len, 0644);
+		err = fs_file(&f, dst, text, len, 0644);
 		free(dst);
 		free(text);
+		if (err)
+			goto out;
 	}
-	accounts(&f, &c->accounts);
+	if ((err = accounts(&f, &c->accounts)))
+		goto out;
 	{
 		char *s = dumps(apko_json(c, oarch, pinned, nres, annotations));
 		rpl_strbuf_reset(&t);
 		rpl_strbuf_addf(&t, "%s\n", s);
-		fs_file(&f, "etc/apko.json", t.buf, t.len, 0444);
+		err = fs_file(&f, "etc/apko.json", t.buf, t.len, 0444);
 		free(s);
+		if (err)
+			goto out;
 	}
 	if ((err = mutate_paths(&f, c)))
 		goto out;
 	if (!fs_get(&f, "lib/apk") && !(fs_get(&f, "lib") && fs_get(&f, "lib")->type == '2')) {
 		struct node *x = fs_put(&f, "lib/apk", '2');
-		x->type = '2';
+		if (!x) {
+			err = rpl_error(-RPL_EPARSE, "cannot make /lib/apk: %s", rpl_errmsg());
+			goto out;
+		}
+		set_type(x, '2');
 		x->mode = 0777;
 		x->link = rpl_xstrdup("../usr/lib/apk");
 	}
@@ -1596,8 +1860,10 @@ out:
 	for (size_t i = 0; i < npk; i++) {
 		rpl_apk_release(&pkgs[i].apk);
 		free(pkgs[i].file);
-		for (size_t k = 0; k < pkgs[i].npaths; k++)
+		for (size_t k = 0; k < pkgs[i].npaths; k++) {
 			free(pkgs[i].paths[k].name);
+			free(pkgs[i].paths[k].where);
+		}
 		free(pkgs[i].paths);
 	}
 	for (size_t i = 0; pinned && i < nres; i++)
