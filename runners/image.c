@@ -66,7 +66,7 @@ static const char *oci_arch(const char *apk, const char **variant)
  */
 struct node {
 	char *path; /* relative, no trailing /, no link in it */
-	char type;  /* '0' file, '5' dir, '2' symlink, '1' hard link, '3' char device */
+	char type;  /* '0' file, '5' dir, '2' symlink, '3' char device (the assembler's /dev) */
 	unsigned mode;
 	uint32_t uid, gid;
 	int64_t mtime;
@@ -432,6 +432,48 @@ static int install_dir(struct fs *f, struct ipkg *pk, int at, const char *name, 
 }
 
 /*
+ * The node (its index) that the hard link `name` of the package `at`
+ * names: a regular file that the same package put in the tree before it
+ * (apk-tools' rule: "no hard link target in archive"), found through the
+ * tree's links.  Hard links go into the layer as copies of their file, so
+ * none can name a member that the layer lacks or holds later.
+ */
+static int hardlink_target(struct fs *f, const struct ipkg *pkgs, int at, const char *name,
+                           const char *target, size_t *idx)
+{
+	const struct ipkg *pk = &pkgs[at];
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct node *y = NULL;
+	int err = 0;
+
+	if (!safe(target))
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: /%s: the hard link points to %s, outside the image", pk->file,
+		                name, target);
+	else if ((err = fs_resolve(f, target, 0, &where)))
+		err = rpl_error(err, "%s: /%s: the hard link points to %s: %s", pk->file, name,
+		                target, rpl_errmsg());
+	else if (!(y = fs_at(f, where.buf)))
+		err = rpl_error(-RPL_ENOTFOUND,
+		                "%s: /%s: the hard link points to %s, which is not in the image",
+		                pk->file, name, target);
+	else if (y->type != '0')
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: /%s: the hard link points to %s, which is not a regular file",
+		                pk->file, name, target);
+	else if (y->pkg != at)
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: /%s: the hard link points to %s, a file of %s, not of this "
+		                "package",
+		                pk->file, name, target,
+		                y->pkg >= 0 ? pkgs[y->pkg].apk.pkgname : "the assembler");
+	else
+		*idx = (size_t)(y - f->v);
+	rpl_strbuf_release(&where);
+	return err;
+}
+
+/*
  * Unpacks one package's data section into the tree.  Each entry goes where
  * its name leads in the tree as it is: through the links of its
  * directories, never out of the image (see walk()).
@@ -453,7 +495,8 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		mode_t t = archive_entry_filetype(e);
-		size_t n;
+		const char *hard = archive_entry_hardlink(e);
+		size_t n, target = 0;
 		struct node *x;
 
 		free(name);
@@ -480,6 +523,8 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 				break;
 			continue;
 		}
+		if (hard && (err = hardlink_target(f, pkgs, at, name, hard, &target)))
+			break;
 		x = fs_at(f, where.buf);
 		if (x && x->type == '5') {
 			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
@@ -522,10 +567,13 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e)
 			                                               : "");
 			EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
-		} else if (archive_entry_hardlink(e)) {
-			x->type = '1';
-			free(x->link);
-			x->link = rpl_xstrdup(archive_entry_hardlink(e));
+		} else if (hard) {
+			struct node *y = &f->v[target];
+			set_type(x, '0');
+			if (y != x) {
+				set_data(x, y->data, y->size);
+				x->mode = y->mode; /* one inode */
+			}
 		} else if (t == AE_IFREG) {
 			la_int64_t size = archive_entry_size(e);
 			char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
