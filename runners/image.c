@@ -378,6 +378,37 @@ static int replaces(const struct ipkg *a, const struct ipkg *b)
 	return 0;
 }
 
+/* Link targets: the kernel's PATH_MAX, terminator excluded. */
+#define MAX_LINK_LEN 4095
+
+/*
+ * What an entry of type `t` is when it is not one apko installs
+ * (directories, files, symlinks, hard links: every other type is its
+ * "unsupported file type"); NULL when it is.  apk-tools would mknod devices
+ * and FIFOs, but an image gets its /dev from the assembler, and a device
+ * node from a package (a second /dev/mem, a disk) is what a hostile one
+ * would ship.
+ */
+static const char *refused_type(mode_t t)
+{
+	switch (t) {
+	case AE_IFDIR:
+	case AE_IFREG:
+	case AE_IFLNK:
+		return NULL;
+	case AE_IFCHR:
+		return "a character device";
+	case AE_IFBLK:
+		return "a block device";
+	case AE_IFIFO:
+		return "a FIFO";
+	case AE_IFSOCK:
+		return "a socket";
+	default:
+		return "an entry of an unknown type";
+	}
+}
+
 /* Records an entry of a package's data tar, for the database. */
 static void add_pent(struct ipkg *pk, const char *name, const char *where, struct archive_entry *e)
 {
@@ -495,7 +526,7 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		mode_t t = archive_entry_filetype(e);
-		const char *hard = archive_entry_hardlink(e);
+		const char *hard = archive_entry_hardlink(e), *what;
 		size_t n, target = 0;
 		struct node *x;
 
@@ -512,6 +543,24 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 		leading = 0;
 		if (!safe(name)) {
 			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->file, name);
+			break;
+		}
+		if (!hard && (what = refused_type(t))) {
+			err = rpl_error(-RPL_EPARSE,
+			                "%s: /%s: %s; an apk may hold only directories, files, "
+			                "symlinks and hard links",
+			                pk->file, name, what);
+			break;
+		}
+		if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what)) {
+			err = rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target",
+			                pk->file, name);
+			break;
+		}
+		if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN) {
+			err = rpl_error(-RPL_EPARSE,
+			                "%s: /%s: a symlink whose target is longer than %d bytes",
+			                pk->file, name, MAX_LINK_LEN);
 			break;
 		}
 		if ((err = fs_resolve(f, name, WALK_MKDIR, &where))) {
@@ -588,10 +637,6 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			x->link = NULL;
 			set_data(x, buf, size > 0 ? (size_t)size : 0);
 			free(buf);
-		} else if (t == AE_IFCHR) {
-			x->type = '3';
-			x->major = archive_entry_rdevmajor(e);
-			x->minor = archive_entry_rdevminor(e);
 		}
 	}
 	if (!err && rc != ARCHIVE_EOF)
@@ -1027,7 +1072,10 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 			e.owner = "";
 		if (e.owner && !e.group)
 			e.group = "";
-		e.link = x->link;
+		/* The four types of the tree, devices only the assembler's (refused_type()). */
+		if (!strchr("0523", x->type) || !x->type || (x->type == '3' && x->pkg >= 0))
+			RPL_BUG("a node the layer cannot hold");
+		e.link = x->type == '2' ? x->link : NULL;
 		e.devmajor = x->major;
 		e.devminor = x->minor;
 		if (x->type == '0')
