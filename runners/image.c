@@ -505,21 +505,78 @@ static int hardlink_target(struct fs *f, const struct ipkg *pkgs, int at, const 
 }
 
 /*
- * Unpacks one package's data section into the tree.  Each entry goes where
- * its name leads in the tree as it is: through the links of its
- * directories, never out of the image (see walk()).
+ * The data section of an apk file as libarchive reads it: from its offset
+ * to the end of the file, every byte also going into a SHA-256, so that
+ * what is installed is what was checked (fetch_apk()) even if the file
+ * changed since.
+ */
+struct data_reader {
+	int fd;
+	EVP_MD_CTX *md;
+	unsigned char buf[65536];
+};
+
+static la_ssize_t data_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct data_reader *r = ctx;
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->buf, sizeof(r->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (a)
+			archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	EVP_DigestUpdate(r->md, r->buf, (size_t)n);
+	*buf = r->buf;
+	return n;
+}
+
+/* Reads what libarchive left of the file into the digest and compares. */
+static int data_check(struct data_reader *r, const struct ipkg *pk)
+{
+	uint8_t d[32];
+	la_ssize_t n;
+	const void *buf;
+
+	while ((n = data_read(NULL, r, &buf)) > 0)
+		;
+	if (n < 0)
+		return rpl_error(-errno, "cannot read '%s': %s", pk->file, strerror(errno));
+	EVP_DigestFinal_ex(r->md, d, NULL);
+	if (memcmp(d, pk->apk.data_sha256, sizeof(d)))
+		return rpl_error(-RPL_EPARSE, "%s: the data section changed while it was read",
+		                 pk->file);
+	return 0;
+}
+
+/*
+ * Unpacks one package's data section (only that: the control section is no
+ * part of its files) into the tree.  Each entry goes where its name leads
+ * in the tree as it is: through the links of its directories, never out of
+ * the image (see walk()).
  */
 static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct data_reader *r = rpl_xcalloc(1, sizeof(*r));
 	char *name = NULL;
-	int err = 0, rc, leading = 1;
+	int err = 0, rc = ARCHIVE_OK, leading = 1;
 
+	r->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	r->fd = open(pk->file, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || lseek(r->fd, (off_t)pk->apk.data_off, SEEK_SET) < 0) {
+		err = rpl_error(-errno, "cannot read '%s': %s", pk->file, strerror(errno));
+		goto out;
+	}
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, pk->file, 65536) != ARCHIVE_OK) {
+	if (archive_read_open(a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
 		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
 		                archive_error_string(a));
 		goto out;
@@ -642,10 +699,16 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 	if (!err && rc != ARCHIVE_EOF)
 		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
 		                archive_error_string(a));
+	if (!err)
+		err = data_check(r, pk);
 out:
 	free(name);
 	rpl_strbuf_release(&where);
 	archive_read_free(a);
+	if (r->fd >= 0)
+		close(r->fd);
+	EVP_MD_CTX_free(r->md);
+	free(r);
 	return err;
 }
 
@@ -1522,9 +1585,12 @@ static int cmp_str(const void *a, const void *b)
 
 /*
  * The apk at `url` (a path, or downloaded through the cache), checked
- * against what the index or the lock file promised: the control section's
- * SHA-1 (`Q1...`), the data section's SHA-256 against `datahash` and, from a
- * lock file, against its recorded checksum.
+ * against what the index or the lock file (`from`) promised: the control
+ * section's SHA-1 against `q1` (the index's C:), which so vouches for the
+ * .PKGINFO and its `datahash`; the data section's SHA-256 against that
+ * datahash and, from a lock file, against its recorded checksum
+ * (`data_sum`).  An apk whose data section no checksum covers (no datahash,
+ * and no lock file checksum) is refused: the index's C: does not reach it.
  */
 static int fetch_apk(const char *url, const char *cache, const char *from, const char *q1,
                      const char *data_sum, struct ipkg *out)
@@ -1541,14 +1607,24 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 	if ((err = rpl_apk_read(out->file, &out->apk)))
 		return err;
 	b64(out->apk.control_sha1, 20, c);
-	if (q1 && (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c)))
+	if (!q1 || !*q1)
+		return rpl_error(-RPL_EPARSE, "%s: %s gives no checksum (C:) for it", out->file,
+		                 from);
+	if (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c))
 		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)",
 		                 out->file, from, q1);
 	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", out->apk.data_sha256[i]);
+		snprintf(hex + 2 * i, 3, "%02x", out->apk.data_sha256[i]);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
 		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
 		                 out->file);
+	if (!out->apk.datahash && !data_sum)
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "%s: its .PKGINFO has no datahash, so no checksum of %s covers its "
+		        "data section; refusing it (a lock file that records the data "
+		        "section's checksum would)",
+		        out->file, from);
 	if (data_sum) {
 		char want[64];
 		memcpy(want, "sha256-", 7);

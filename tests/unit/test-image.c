@@ -20,6 +20,7 @@
  *                              (TYPE:MODE sets the mode, e.g. f:4755)
  *   == tamper NAME             the data section NAME's apk gets after it was
  *                              indexed, entries as above
+ *   == control NAME            entries for NAME's control section, after .PKGINFO
  *   == world                   the image's packages (default: every apk)
  *   == error                   a part of the message the build must end with
  *   == layer                   lines the layer's listing must hold:
@@ -35,7 +36,10 @@
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "recipes/apko.h"
+#include "runners/apk.h"
 #include "runners/image.h"
+#include "runners/imglock.h"
 #include "runners/repo.h"
 #include "runners/tar.h"
 #include "tests/unit/testlib.h"
@@ -54,7 +58,7 @@
 struct apk {
 	char name[64];
 	int nodatahash;
-	struct rpl_strbuf entries, tamper; /* entry lines */
+	struct rpl_strbuf entries, tamper, control; /* entry lines */
 };
 
 struct kase {
@@ -156,8 +160,13 @@ static void data_tar(const char *file, const char *lines, struct rpl_strbuf *tar
 	rpl_strbuf_add(tar, end, sizeof(end));
 }
 
-/* The apk file of `a`: control section (no end blocks, as apks have it), data section. */
-static void write_apk(const char *file, const struct apk *a, const char *lines, const char *path)
+/*
+ * The apk file of `a`: control section (no end blocks, as apks have it), data
+ * section.  The data section holds the entries `lines`; its datahash is that
+ * of the entries `hashed` (the same, but for a tampered apk).
+ */
+static void write_apk(const char *file, const struct apk *a, const char *lines, const char *hashed,
+                      const char *path)
 {
 	struct rpl_strbuf tar = RPL_STRBUF_INIT, data = RPL_STRBUF_INIT, pkginfo = RPL_STRBUF_INIT,
 	                  ctl = RPL_STRBUF_INIT, apk = RPL_STRBUF_INIT;
@@ -165,9 +174,13 @@ static void write_apk(const char *file, const struct apk *a, const char *lines, 
 	unsigned char d[32];
 	char hex[65];
 
-	data_tar(file, lines, &tar);
+	data_tar(file, hashed, &tar);
 	assert_int_equal(rpl_gzip(tar.buf, tar.len, 0, &data), 0);
 	EVP_Digest(data.buf, data.len, d, NULL, EVP_sha256(), NULL);
+	rpl_strbuf_reset(&tar);
+	rpl_strbuf_reset(&data);
+	data_tar(file, lines, &tar);
+	assert_int_equal(rpl_gzip(tar.buf, tar.len, 0, &data), 0);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	rpl_strbuf_addf(&pkginfo,
@@ -185,6 +198,10 @@ static void write_apk(const char *file, const struct apk *a, const char *lines, 
 	rpl_tar_header(&tar, &e);
 	rpl_strbuf_add(&tar, pkginfo.buf, pkginfo.len);
 	rpl_tar_pad(&tar, pkginfo.len);
+	if (a->control.len) {
+		data_tar(file, a->control.buf, &tar);
+		tar.len -= 1024; /* no end blocks */
+	}
 	assert_int_equal(rpl_gzip(tar.buf, tar.len, 0, &ctl), 0);
 	rpl_strbuf_add(&apk, ctl.buf, ctl.len);
 	rpl_strbuf_add(&apk, data.buf, data.len);
@@ -282,12 +299,13 @@ static void section_done(struct kase *k, const char *file, const char *section,
 		rpl_strbuf_add(&a->entries, body->buf ? body->buf : "", body->len);
 		return;
 	}
-	if (sscanf(section, "tamper %63s", name) == 1) {
+	if (sscanf(section, "tamper %63s", name) == 1 ||
+	    sscanf(section, "control %63s", name) == 1) {
 		for (size_t i = 0; i < k->napks; i++)
 			if (!strcmp(k->apks[i].name, name))
-				to = &k->apks[i].tamper;
+				to = section[0] == 't' ? &k->apks[i].tamper : &k->apks[i].control;
 		if (!to)
-			fail_msg("%s: tamper: no apk %s before it", file, name);
+			fail_msg("%s: %s: no apk before it", file, section);
 	} else if (!strcmp(section, "world")) {
 		to = &k->world;
 	} else if (!strcmp(section, "error")) {
@@ -335,6 +353,7 @@ static void release_case(struct kase *k)
 	for (size_t i = 0; i < k->napks; i++) {
 		rpl_strbuf_release(&k->apks[i].entries);
 		rpl_strbuf_release(&k->apks[i].tamper);
+		rpl_strbuf_release(&k->apks[i].control);
 	}
 	rpl_strbuf_release(&k->world);
 	rpl_strbuf_release(&k->error);
@@ -376,6 +395,24 @@ static int check_lines(const char *file, const char *listing, const char *want, 
 	return failures;
 }
 
+/* Assembles `config` from the repository repos[0] into `out`. */
+static int build(struct rpl_image_opts *o, const char *config, char **repos, const char *out,
+                 const char *cache, const char *lockfile)
+{
+	memset(o, 0, sizeof(*o));
+	o->file = config;
+	o->arch = "x86_64";
+	o->out_dir = out;
+	o->tag = "latest";
+	o->repositories = repos;
+	o->nrepositories = 1;
+	o->cache_dir = cache;
+	o->source_date_epoch = 0;
+	o->lockfile = lockfile;
+	rpl_error_clear();
+	return rpl_image_build(o);
+}
+
 static int run_case(const char *file, const char *name)
 {
 	struct kase k;
@@ -396,13 +433,14 @@ static int run_case(const char *file, const char *name)
 	for (size_t i = 0; i < k.napks; i++) {
 		rpl_strbuf_addf(&p, "%s/%s-1.0-r0.apk", dir, k.apks[i].name);
 		apks[i] = rpl_strbuf_detach(&p);
-		write_apk(file, &k.apks[i], k.apks[i].entries.buf, apks[i]);
+		write_apk(file, &k.apks[i], k.apks[i].entries.buf, k.apks[i].entries.buf, apks[i]);
 	}
 	if (rpl_repo_add(dir, apks, k.napks, NULL))
 		fail_msg("%s: %s", file, rpl_errmsg());
 	for (size_t i = 0; i < k.napks; i++)
 		if (k.apks[i].tamper.len)
-			write_apk(file, &k.apks[i], k.apks[i].tamper.buf, apks[i]);
+			write_apk(file, &k.apks[i], k.apks[i].tamper.buf, k.apks[i].entries.buf,
+			          apks[i]);
 	rpl_strbuf_addstr(&p, "contents:\n  packages:\n");
 	if (k.world.len) {
 		for (const char *l = k.world.buf; *l;) {
@@ -417,18 +455,8 @@ static int run_case(const char *file, const char *name)
 	rpl_test_write_file(repo, "image.apko.yaml", p.buf);
 	rpl_strbuf_reset(&p);
 	config = rpl_path_join(repo, "image.apko.yaml");
-	memset(&o, 0, sizeof(o));
-	o.file = config;
-	o.arch = "x86_64";
-	o.out_dir = out;
-	o.tag = "latest";
 	repos[0] = repo;
-	o.repositories = repos;
-	o.nrepositories = 1;
-	o.cache_dir = cache;
-	o.source_date_epoch = 0;
-	rpl_error_clear();
-	err = rpl_image_build(&o);
+	err = build(&o, config, repos, out, cache, NULL);
 	if (k.error.len) {
 		if (!err) {
 			print_error("%s: built, expected an error with '%s'\n", file, k.error.buf);
@@ -496,10 +524,66 @@ static void test_cases(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/*
+ * An apk without datahash is refused from an index, but a lock file that
+ * records its data section's checksum vouches for it, and catches the data
+ * swapped.
+ */
+static void test_lockfile(void **state)
+{
+	struct apk a = { "nohash", 1, RPL_STRBUF_INIT, RPL_STRBUF_INIT, RPL_STRBUF_INIT };
+	char *dir = rpl_path_join(tmp, "lock"), *arch = rpl_path_join(dir, "x86_64"), *repos[1];
+	char *apk = rpl_path_join(arch, "nohash-1.0-r0.apk"), *config, *lock, *out, *cache;
+	struct rpl_image_opts o;
+	struct rpl_lock_entry le;
+	struct rpl_apk read;
+	struct rpl_image *img;
+
+	(void)state;
+	assert_int_equal(rpl_mkdirs(arch), 0);
+	rpl_strbuf_addstr(&a.entries, "d usr\nf usr/x y\n");
+	write_apk("lock", &a, a.entries.buf, a.entries.buf, apk);
+	assert_int_equal(rpl_repo_add(arch, &apk, 1, NULL), 0);
+	rpl_test_write_file(dir, "image.apko.yaml", "contents:\n  packages:\n    - nohash\n");
+	config = rpl_path_join(dir, "image.apko.yaml");
+	lock = rpl_path_join(dir, "image.lock.json");
+	out = rpl_path_join(dir, "images");
+	cache = rpl_path_join(dir, "cache");
+	repos[0] = dir;
+	assert_int_not_equal(build(&o, config, repos, out, cache, NULL), 0);
+	assert_non_null(strstr(rpl_errmsg(), "has no datahash"));
+
+	assert_int_equal(rpl_apk_read(apk, &read), 0);
+	assert_non_null(img = rpl_image_load(config));
+	le.url = apk;
+	le.apk = &read;
+	assert_int_equal(rpl_imglock_write(lock, img, "x86_64", NULL, 0, repos, 1, &le, 1), 0);
+	rpl_image_free(img);
+	rpl_apk_release(&read);
+	if (build(&o, config, repos, out, cache, lock))
+		fail_msg("%s", rpl_errmsg());
+
+	rpl_strbuf_reset(&a.entries);
+	rpl_strbuf_addstr(&a.entries, "d usr\nf usr/x evil\n");
+	write_apk("lock", &a, a.entries.buf, a.entries.buf, apk);
+	assert_int_not_equal(build(&o, config, repos, out, cache, lock), 0);
+	assert_non_null(strstr(rpl_errmsg(), "the data section does not match the lock file"));
+
+	rpl_strbuf_release(&a.entries);
+	free(dir);
+	free(arch);
+	free(apk);
+	free(config);
+	free(lock);
+	free(out);
+	free(cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_lockfile),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
