@@ -10,12 +10,12 @@
 #include "recipes/apko.h"
 #include "runners/apk.h"
 #include "runners/imgresolve.h"
-#include "runners/native.h"
 #include "runners/repo.h"
 #include "runners/tar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -82,7 +82,45 @@ struct fs {
 	struct node *v;
 	size_t n, alloc;
 	struct rpl_strmap index; /* path -> index + 1 */
+	/* What the packages unpack to (see RPL_IMAGE_MAX_SIZE): `used` as their
+	 * entries' headers promise it, before it is read; `inflated` as it is
+	 * read, which also covers what libarchive reads on its own (extended
+	 * headers, skipped entries).  Neither may pass `max`. */
+	uint64_t used, inflated, max;
 };
+
+/* A size as a person reads it: "4 GiB", "1536 KiB", "1000 bytes". */
+static const char *size_text(uint64_t n, char buf[32])
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int u = 0;
+
+	while (u < 5 && n && !(n & 1023)) {
+		n >>= 10;
+		u++;
+	}
+	snprintf(buf, 32, "%llu %s", (unsigned long long)n, units[u]);
+	return buf;
+}
+
+/*
+ * Counts `n` more bytes into what the packages unpack to, or refuses them
+ * when they would take it past the limit: the message names `file`
+ * and `what` of it.
+ */
+static int fs_charge(struct fs *f, uint64_t n, const char *file, const char *what)
+{
+	char lim[32];
+
+	if (n <= f->max - f->used) {
+		f->used += n;
+		return 0;
+	}
+	return rpl_error(-RPL_EPARSE,
+	                 "%s: %s would take the image past %s, the most its packages may "
+	                 "unpack to (a decompression bomb? --max-image-size raises the limit)",
+	                 file, what, size_text(f->max, lim));
+}
 
 /* Links followed in one lookup: Linux's limit (path_resolution(7)), and apko's. */
 #define MAX_LINK_HOPS 40
@@ -271,13 +309,21 @@ static struct node *fs_made(struct fs *f, const char *path, char type)
 	return x;
 }
 
-static void set_data(struct node *x, const void *data, size_t len)
+/* Gives `x` the content `data` (malloc'd, now the node's). */
+static void take_data(struct node *x, char *data, size_t len)
 {
 	free(x->data);
-	x->data = rpl_xmalloc(len ? len : 1);
-	memcpy(x->data, data, len);
+	x->data = data;
 	x->size = len;
 	EVP_Digest(data, len, x->sha1, NULL, EVP_sha1(), NULL);
+}
+
+static void set_data(struct node *x, const void *data, size_t len)
+{
+	char *copy = rpl_xmalloc(len ? len : 1);
+
+	memcpy(copy, data, len);
+	take_data(x, copy, len);
 }
 
 /* Makes `x` a node of `type`, without the content or link of what it was. */
@@ -335,7 +381,8 @@ struct pent {
 
 struct ipkg {
 	struct rpl_apk apk;
-	char *file;
+	char *file;         /* the apk: local, or downloaded into the cache */
+	const char *url;    /* where it came from, as messages name it */
 	struct pent *paths; /* its data tar's entries, for the database */
 	size_t npaths, alloc;
 };
@@ -437,19 +484,19 @@ static int install_dir(struct fs *f, struct ipkg *pk, int at, const char *name, 
 		int err = fs_resolve(f, where, WALK_FOLLOW, &to);
 
 		if (err)
-			err = rpl_error(err, "%s: /%s: %s", pk->file, name, rpl_errmsg());
+			err = rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
 		else if (fs_at(f, to.buf)->type != '5')
 			err = rpl_error(-RPL_EPARSE,
 			                "%s: /%s: a directory in the package, a link to /%s (not a "
 			                "directory) in the image",
-			                pk->file, name, to.buf);
+			                pk->url, name, to.buf);
 		rpl_strbuf_release(&to);
 		if (err)
 			return err;
 	} else if (x && x->type != '5') {
 		return rpl_error(-RPL_EPARSE,
 		                 "%s: /%s: a directory in the package, a file in the image",
-		                 pk->file, name);
+		                 pk->url, name);
 	} else {
 		if (!x) {
 			x = fs_new(f, where, '5');
@@ -479,24 +526,24 @@ static int hardlink_target(struct fs *f, const struct ipkg *pkgs, int at, const 
 
 	if (!safe(target))
 		err = rpl_error(-RPL_EPARSE,
-		                "%s: /%s: the hard link points to %s, outside the image", pk->file,
+		                "%s: /%s: the hard link points to %s, outside the image", pk->url,
 		                name, target);
 	else if ((err = fs_resolve(f, target, 0, &where)))
-		err = rpl_error(err, "%s: /%s: the hard link points to %s: %s", pk->file, name,
+		err = rpl_error(err, "%s: /%s: the hard link points to %s: %s", pk->url, name,
 		                target, rpl_errmsg());
 	else if (!(y = fs_at(f, where.buf)))
 		err = rpl_error(-RPL_ENOTFOUND,
 		                "%s: /%s: the hard link points to %s, which is not in the image",
-		                pk->file, name, target);
+		                pk->url, name, target);
 	else if (y->type != '0')
 		err = rpl_error(-RPL_EPARSE,
 		                "%s: /%s: the hard link points to %s, which is not a regular file",
-		                pk->file, name, target);
+		                pk->url, name, target);
 	else if (y->pkg != at)
 		err = rpl_error(-RPL_EPARSE,
 		                "%s: /%s: the hard link points to %s, a file of %s, not of this "
 		                "package",
-		                pk->file, name, target,
+		                pk->url, name, target,
 		                y->pkg >= 0 ? pkgs[y->pkg].apk.pkgname : "the assembler");
 	else
 		*idx = (size_t)(y - f->v);
@@ -508,48 +555,115 @@ static int hardlink_target(struct fs *f, const struct ipkg *pkgs, int at, const 
  * The data section of an apk file as libarchive reads it: from its offset
  * to the end of the file, every byte also going into a SHA-256, so that
  * what is installed is what was checked (fetch_apk()) even if the file
- * changed since.
+ * changed since.  It is inflated here rather than by libarchive's gzip
+ * filter so that every byte it inflates to is counted (fs->inflated), the
+ * bytes of entries and extended headers that libarchive skips or reads on
+ * its own included: past the limit, reading fails.
  */
 struct data_reader {
-	int fd;
+	int fd, eof, over;
+	struct fs *f;
 	EVP_MD_CTX *md;
-	unsigned char buf[65536];
+	z_stream z;
+	int zlive;   /* inflateInit2 done */
+	int between; /* at the end of a gzip member */
+	int done;    /* past the last member: what follows is no gzip data */
+	unsigned char in[65536], out[65536];
 };
+
+/* More of the file into r->in (hashed as it comes); 0 at its end, or -errno. */
+static int raw_fill(struct data_reader *r)
+{
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->in, sizeof(r->in));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	EVP_DigestUpdate(r->md, r->in, (size_t)n);
+	r->z.next_in = r->in;
+	r->z.avail_in = (uInt)n;
+	r->eof = !n;
+	return 0;
+}
 
 static la_ssize_t data_read(struct archive *a, void *ctx, const void **buf)
 {
 	struct data_reader *r = ctx;
-	ssize_t n;
+	int rc, err;
 
-	do
-		n = read(r->fd, r->buf, sizeof(r->buf));
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (a)
-			archive_set_error(a, errno, "%s", strerror(errno));
-		return -1;
+	for (;;) {
+		size_t n;
+
+		if (!r->z.avail_in && !r->eof && (err = raw_fill(r)) < 0) {
+			archive_set_error(a, -err, "%s", strerror(-err));
+			return -1;
+		}
+		if (r->done || (!r->z.avail_in && r->eof))
+			return 0; /* a member cut short is the tar's to notice */
+		if (r->between) {
+			/* Concatenated gzip members read as one stream, as gzip does;
+			 * anything else after a member ends the stream, as libarchive's
+			 * gzip filter has it. */
+			if (r->z.next_in[0] != 0x1f) {
+				r->done = 1;
+				return 0;
+			}
+			inflateReset(&r->z);
+			r->between = 0;
+		}
+		r->z.next_out = r->out;
+		r->z.avail_out = sizeof(r->out);
+		rc = inflate(&r->z, Z_NO_FLUSH);
+		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+			archive_set_error(a, EILSEQ, "the data section is not gzip data (%s)",
+			                  r->z.msg ? r->z.msg : "zlib error");
+			return -1;
+		}
+		r->between = rc == Z_STREAM_END;
+		n = sizeof(r->out) - r->z.avail_out;
+		if (n > r->f->max - r->f->inflated) {
+			r->over = 1;
+			archive_set_error(a, EFBIG, "too large");
+			return -1;
+		}
+		r->f->inflated += n;
+		if (n) {
+			*buf = r->out;
+			return (la_ssize_t)n;
+		}
 	}
-	EVP_DigestUpdate(r->md, r->buf, (size_t)n);
-	*buf = r->buf;
-	return n;
 }
 
 /* Reads what libarchive left of the file into the digest and compares. */
 static int data_check(struct data_reader *r, const struct ipkg *pk)
 {
 	uint8_t d[32];
-	la_ssize_t n;
-	const void *buf;
+	int err;
 
-	while ((n = data_read(NULL, r, &buf)) > 0)
-		;
-	if (n < 0)
-		return rpl_error(-errno, "cannot read '%s': %s", pk->file, strerror(errno));
+	while (!r->eof)
+		if ((err = raw_fill(r)) < 0)
+			return rpl_error(err, "cannot read '%s': %s", pk->url, strerror(-err));
 	EVP_DigestFinal_ex(r->md, d, NULL);
 	if (memcmp(d, pk->apk.data_sha256, sizeof(d)))
 		return rpl_error(-RPL_EPARSE, "%s: the data section changed while it was read",
-		                 pk->file);
+		                 pk->url);
 	return 0;
+}
+
+/* The message for a read of the data section that failed. */
+static int data_error(struct archive *a, struct data_reader *r, const struct ipkg *pk)
+{
+	char lim[32];
+
+	if (r->over)
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: its data section inflates past %s, the most the image's "
+		                 "packages may unpack to (a decompression bomb? --max-image-size "
+		                 "raises the limit)",
+		                 pk->url, size_text(r->f->max, lim));
+	return rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->url, archive_error_string(a));
 }
 
 /*
@@ -562,30 +676,36 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct rpl_strbuf where = RPL_STRBUF_INIT, subject = RPL_STRBUF_INIT;
 	struct data_reader *r = rpl_xcalloc(1, sizeof(*r));
 	char *name = NULL;
 	int err = 0, rc = ARCHIVE_OK, leading = 1;
 
+	r->f = f;
 	r->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
 	r->fd = open(pk->file, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0 || lseek(r->fd, (off_t)pk->apk.data_off, SEEK_SET) < 0) {
-		err = rpl_error(-errno, "cannot read '%s': %s", pk->file, strerror(errno));
+		err = rpl_error(-errno, "cannot read '%s': %s", pk->url, strerror(errno));
 		goto out;
 	}
-	archive_read_support_filter_gzip(a);
+	if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
+		err = rpl_error(-RPL_ELIB, "zlib: cannot start inflating");
+		goto out;
+	}
+	r->zlive = 1;
 	archive_read_support_format_tar(a);
 	if (archive_read_open(a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
-		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
-		                archive_error_string(a));
+		err = data_error(a, r, pk);
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		mode_t t = archive_entry_filetype(e);
 		const char *hard = archive_entry_hardlink(e), *what;
+		la_int64_t size = archive_entry_size(e);
 		size_t n, target = 0;
 		struct node *x;
+		char sz[32];
 
 		free(name);
 		name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
@@ -594,34 +714,45 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			name[--n] = '\0';
 		if (!strncmp(name, "./", 2))
 			memmove(name, name + 2, strlen(name + 2) + 1);
+		/*
+		 * What the header promises counts before anything is read or
+		 * allocated, installed or not: its block and its content.
+		 */
+		if (size < 0)
+			size = 0;
+		rpl_strbuf_reset(&subject);
+		rpl_strbuf_addf(&subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
+		if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
+		                     subject.buf)))
+			break;
 		/* The signature and control entries come first. */
 		if (leading && name[0] == '.')
 			continue;
 		leading = 0;
 		if (!safe(name)) {
-			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->file, name);
+			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->url, name);
 			break;
 		}
 		if (!hard && (what = refused_type(t))) {
 			err = rpl_error(-RPL_EPARSE,
 			                "%s: /%s: %s; an apk may hold only directories, files, "
 			                "symlinks and hard links",
-			                pk->file, name, what);
+			                pk->url, name, what);
 			break;
 		}
 		if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what)) {
 			err = rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target",
-			                pk->file, name);
+			                pk->url, name);
 			break;
 		}
 		if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN) {
 			err = rpl_error(-RPL_EPARSE,
 			                "%s: /%s: a symlink whose target is longer than %d bytes",
-			                pk->file, name, MAX_LINK_LEN);
+			                pk->url, name, MAX_LINK_LEN);
 			break;
 		}
 		if ((err = fs_resolve(f, name, WALK_MKDIR, &where))) {
-			err = rpl_error(err, "%s: /%s: %s", pk->file, name, rpl_errmsg());
+			err = rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
 			break;
 		}
 		if (t == AE_IFDIR) {
@@ -633,8 +764,8 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			break;
 		x = fs_at(f, where.buf);
 		if (x && x->type == '5') {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
-			                pk->file, where.buf);
+			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image", pk->url,
+			                where.buf);
 			break;
 		}
 		if (x && x->pkg >= 0 && x->pkg != at) {
@@ -648,10 +779,14 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 				    x->size == (size_t)archive_entry_size(e)) {
 					char *buf = rpl_xmalloc(x->size ? x->size : 1);
 					uint8_t d[20];
-					archive_read_data(a, buf, x->size);
+					la_ssize_t got = archive_read_data(a, buf, x->size);
 					EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
 					free(buf);
-					if (!memcmp(d, x->sha1, 20))
+					if (got < 0) {
+						err = data_error(a, r, pk);
+						break;
+					}
+					if ((size_t)got == x->size && !memcmp(d, x->sha1, 20))
 						continue;
 				}
 				err = rpl_error(-RPL_EPARSE,
@@ -677,36 +812,44 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 			struct node *y = &f->v[target];
 			set_type(x, '0');
 			if (y != x) {
+				/* A copy in the tree and the layer: it counts as one. */
+				rpl_strbuf_reset(&subject);
+				rpl_strbuf_addf(&subject, "/%s (a hard link to %s of %s)", name,
+				                hard, size_text(y->size, sz));
+				if ((err = fs_charge(f, y->size, pk->url, subject.buf)))
+					break;
 				set_data(x, y->data, y->size);
 				x->mode = y->mode; /* one inode */
 			}
 		} else if (t == AE_IFREG) {
-			la_int64_t size = archive_entry_size(e);
 			char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
-			if (size > 0 && archive_read_data(a, buf, (size_t)size) != size) {
-				err = rpl_error(-RPL_EPARSE, "%s: /%s is cut short", pk->file,
-				                name);
+			la_ssize_t got = size > 0 ? archive_read_data(a, buf, (size_t)size) : 0;
+			if (got != size) {
+				err = got < 0 ? data_error(a, r, pk)
+				              : rpl_error(-RPL_EPARSE, "%s: /%s is cut short",
+				                          pk->url, name);
 				free(buf);
 				break;
 			}
 			x->type = '0';
 			free(x->link);
 			x->link = NULL;
-			set_data(x, buf, size > 0 ? (size_t)size : 0);
-			free(buf);
+			take_data(x, buf, (size_t)size);
 		}
 	}
 	if (!err && rc != ARCHIVE_EOF)
-		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
-		                archive_error_string(a));
+		err = data_error(a, r, pk);
 	if (!err)
 		err = data_check(r, pk);
 out:
 	free(name);
 	rpl_strbuf_release(&where);
+	rpl_strbuf_release(&subject);
 	archive_read_free(a);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->zlive)
+		inflateEnd(&r->z);
 	EVP_MD_CTX_free(r->md);
 	free(r);
 	return err;
@@ -1030,8 +1173,13 @@ static int mutate_paths(struct fs *f, const struct rpl_apko_config *c)
 					return rpl_error(-RPL_EUSAGE,
 					                 "paths: no file '%s' to link to",
 					                 p->source.s);
-				set_type(x, '0');
-				set_data(x, s->data, s->size);
+				if (s != x) {
+					int err = fs_charge(f, s->size, "paths", p->path.s);
+					if (err)
+						return err;
+					set_type(x, '0');
+					set_data(x, s->data, s->size);
+				}
 				x->mode = s->mode;
 			} else {
 				set_type(x, '2');
@@ -1107,9 +1255,15 @@ static const char *name_of(struct fs *f, const char *file, uint32_t id, char *bu
 	return NULL;
 }
 
+/*
+ * The layer of the tree, which it consumes: each file's content moves into
+ * the tar (the accounts files excepted, whose names the headers need), so
+ * that the image is in memory once, not twice.
+ */
 static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 {
 	struct node **v = rpl_xmalloc((f->n ? f->n : 1) * sizeof(*v));
+	const struct node *pw = fs_get(f, "etc/passwd"), *gr = fs_get(f, "etc/group");
 	static const char zeros[1024];
 
 	for (size_t i = 0; i < f->n; i++)
@@ -1118,7 +1272,7 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 	if (f->n)
 		qsort(v, f->n, sizeof(*v), walk_order);
 	for (size_t i = 0; i < f->n; i++) {
-		const struct node *x = v[i];
+		struct node *x = v[i];
 		char user[64], group[64];
 		struct rpl_tar_entry e;
 
@@ -1147,6 +1301,10 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 		if (x->type == '0') {
 			rpl_strbuf_add(tar, x->data, x->size);
 			rpl_tar_pad(tar, x->size);
+			if (x != pw && x != gr) {
+				free(x->data);
+				x->data = NULL;
+			}
 		}
 	}
 	rpl_strbuf_add(tar, zeros, sizeof(zeros));
@@ -1355,37 +1513,179 @@ static int is_url(const char *s)
 	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
 }
 
-/* Checks an index's signature against the keyring: one key must verify it. */
-static int check_signature(const char *index, char *const *keys, size_t nkeys)
+/*
+ * A file of a local repository (`what`: "an APKINDEX", "an apk"): it must
+ * be a regular file of at most `max` bytes, so that neither a huge file nor
+ * a device or FIFO in its place is read.
+ */
+static int check_local(const char *path, uint64_t max, const char *what)
 {
-	char *text, *signer;
+	struct stat st;
+	char lim[32];
+
+	if (stat(path, &st) < 0)
+		return rpl_error(errno == ENOENT ? -RPL_ENOTFOUND : -errno, "cannot open '%s': %s",
+		                 path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return rpl_error(-RPL_EPARSE, "'%s' is not a regular file (%s must be one)", path,
+		                 what);
+	if ((uint64_t)st.st_size > max)
+		return rpl_error(-RPL_EPARSE,
+		                 "'%s' is larger than %s, the most %s may be here; refusing it",
+		                 path, size_text(max, lim), what);
+	return 0;
+}
+
+struct download {
+	int fd, err;
+	uint64_t got, max;
+	EVP_MD_CTX *md;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+	struct download *d = ud;
+	size_t len = size * n, done = 0;
+
+	if (len > d->max - d->got) {
+		d->got = d->max + 1;
+		return 0; /* curl stops: more than may come */
+	}
+	d->got += len;
+	EVP_DigestUpdate(d->md, p, len);
+	while (done < len) {
+		ssize_t w = write(d->fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			d->err = -errno;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	return len;
+}
+
+/*
+ * Downloads `url` (http or https, redirects too) into the cache as
+ * `unverified-sha256:<its digest>`, at most `max` bytes (`what` is "an
+ * APKINDEX", "an apk"): a larger answer is refused as it comes, whether or
+ * not the server said its length, and nothing of it is kept.  What it holds
+ * is checked by the caller.  Returns the path (malloc'd) in *path.
+ */
+static int download(const char *cache, const char *url, uint64_t max, const char *what, char **path)
+{
+	struct rpl_strbuf tmp = RPL_STRBUF_INIT, key = RPL_STRBUF_INIT;
+	struct download d = { -1, 0, 0, max, NULL };
+	char errbuf[CURL_ERROR_SIZE] = "", lim[32], hex[65];
+	unsigned char dg[32];
+	CURL *c = NULL;
+	CURLcode rc;
 	int err;
 
+	*path = NULL;
+	if ((err = rpl_mkdirs(cache)))
+		return err;
+	rpl_strbuf_addf(&tmp, "%s/.download.%d", cache, (int)getpid());
+	d.fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (d.fd < 0) {
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	d.md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!(c = curl_easy_init())) {
+		err = rpl_error(-RPL_ELIB, "cannot fetch %s: curl_easy_init failed", url);
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* A length the server announces is refused before anything comes. */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	                 (curl_off_t)(max > INT64_MAX ? INT64_MAX : max));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_FILESIZE_EXCEEDED || d.got > max) {
+		err = rpl_error(-RPL_EPARSE,
+		                "cannot fetch %s: it is larger than %s, the most %s may be here; "
+		                "refusing it",
+		                url, size_text(max, lim), what);
+		goto out;
+	}
+	if (rc != CURLE_OK || d.err) {
+		err = rpl_error(d.err ? d.err : -RPL_ELIB, "cannot fetch %s: %s", url,
+		                d.err     ? strerror(-d.err)
+		                : *errbuf ? errbuf
+		                          : curl_easy_strerror(rc));
+		goto out;
+	}
+	if (close(d.fd) < 0) {
+		d.fd = -1;
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	d.fd = -1;
+	EVP_DigestFinal_ex(d.md, dg, NULL);
+	rpl_hex(dg, sizeof(dg), hex);
+	rpl_strbuf_addf(&key, "%s/unverified-sha256:%s", cache, hex);
+	if (rename(tmp.buf, key.buf) < 0) {
+		err = rpl_error(-errno, "cannot write '%s': %s", key.buf, strerror(errno));
+		goto out;
+	}
+	*path = rpl_strbuf_detach(&key);
+out:
+	if (d.fd >= 0)
+		close(d.fd);
+	if (err)
+		unlink(tmp.buf);
+	if (c)
+		curl_easy_cleanup(c);
+	EVP_MD_CTX_free(d.md);
+	rpl_strbuf_release(&tmp);
+	rpl_strbuf_release(&key);
+	return err;
+}
+
+/*
+ * Checks an index's signature (its signer: `signer`) against the keyring:
+ * one key must verify it.
+ */
+static int check_signature(const char *index, const char *signer, char *const *keys, size_t nkeys)
+{
 	if (!nkeys) {
 		rpl_say("%s: no keyring given, its signature is not checked", index);
 		return 0;
 	}
-	if ((err = rpl_repo_read_index(index, &text, &signer)))
-		return err;
-	free(text);
 	if (!signer)
 		return rpl_error(-RPL_EPARSE, "'%s' is not signed", index);
 	for (size_t i = 0; i < nkeys; i++)
-		if (rpl_repo_verify_index(index, keys[i]) == 0) {
-			free(signer);
+		if (rpl_repo_verify_index(index, keys[i]) == 0)
 			return 0;
-		}
-	err = rpl_error(-RPL_EPARSE, "'%s' is signed by %s, which no key of the keyring verifies",
-	                index, signer);
-	free(signer);
-	return err;
+	return rpl_error(-RPL_EPARSE, "'%s' is signed by %s, which no key of the keyring verifies",
+	                 index, signer);
 }
 
+/*
+ * The repository `spec` ("[@tag ]location") for `arch`: its index read
+ * from disk or downloaded, at most RPL_IMAGE_MAX_INDEX bytes (and 256 MiB
+ * inflated, runners/repo.c), its signature checked, its records parsed.
+ */
 static int open_repo(struct repo *r, const char *spec, const char *arch, const char *cache,
                      char *const *keys, size_t nkeys)
 {
 	const char *s = spec;
 	struct rpl_strbuf p = RPL_STRBUF_INIT;
+	char *text = NULL, *signer = NULL;
 	int err;
 
 	if (s[0] == '@') { /* "@tag location" */
@@ -1399,17 +1699,24 @@ static int open_repo(struct repo *r, const char *spec, const char *arch, const c
 	}
 	r->base = rpl_xstrdup(s);
 	rpl_strbuf_addf(&p, "%s/%s/APKINDEX.tar.gz", s, arch);
-	if (is_url(s))
-		err = rpl_fetch_cached(cache, p.buf, NULL, NULL, &r->where);
-	else
-		r->where = rpl_strbuf_detach(&p), err = 0;
+	if (is_url(s)) {
+		err = download(cache, p.buf, RPL_IMAGE_MAX_INDEX, "an APKINDEX", &r->where);
+	} else {
+		r->where = rpl_strbuf_detach(&p);
+		err = check_local(r->where, RPL_IMAGE_MAX_INDEX, "an APKINDEX");
+	}
 	rpl_strbuf_release(&p);
-	if (err || (err = check_signature(r->where, keys, nkeys)))
-		return err;
-	if ((err = rpl_apkindex_load(&r->idx, r->where, NULL)))
-		return err;
+	if (err || (err = rpl_repo_read_index(r->where, &text, &signer)) ||
+	    (err = check_signature(r->where, signer, keys, nkeys)))
+		goto out;
+	/* The text as repo.c inflated it, within its bound (libarchive's has none). */
+	if ((err = rpl_apkindex_parse_text(&r->idx, r->where, text, strlen(text))))
+		goto out;
 	r->loaded = 1;
-	return 0;
+out:
+	free(text);
+	free(signer);
+	return err;
 }
 
 /* Splits a command line on blanks (apko's entrypoint and cmd are such strings). */
@@ -1584,47 +1891,50 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /*
- * The apk at `url` (a path, or downloaded through the cache), checked
- * against what the index or the lock file (`from`) promised: the control
- * section's SHA-1 against `q1` (the index's C:), which so vouches for the
- * .PKGINFO and its `datahash`; the data section's SHA-256 against that
- * datahash and, from a lock file, against its recorded checksum
- * (`data_sum`).  An apk whose data section no checksum covers (no datahash,
- * and no lock file checksum) is refused: the index's C: does not reach it.
+ * The apk at `url` (a path, or downloaded through the cache, at most `max`
+ * bytes either way), checked against what the index or the lock file
+ * (`from`) promised: the control section's SHA-1 against `q1` (the index's
+ * C:), which so vouches for the .PKGINFO and its `datahash`; the data
+ * section's SHA-256 against that datahash and, from a lock file, against
+ * its recorded checksum (`data_sum`).  An apk whose data section no
+ * checksum covers (no datahash, and no lock file checksum) is refused: the
+ * index's C: does not reach it.
  */
 static int fetch_apk(const char *url, const char *cache, const char *from, const char *q1,
-                     const char *data_sum, struct ipkg *out)
+                     const char *data_sum, uint64_t max, struct ipkg *out)
 {
 	char c[64], hex[65];
 	int err;
 
+	out->url = url;
 	if (is_url(url)) {
-		if ((err = rpl_fetch_cached(cache, url, NULL, NULL, &out->file)))
+		if ((err = download(cache, url, max, "an apk", &out->file)))
 			return err;
 	} else {
 		out->file = rpl_xstrdup(url);
+		if ((err = check_local(url, max, "an apk")))
+			return err;
 	}
 	if ((err = rpl_apk_read(out->file, &out->apk)))
 		return err;
 	b64(out->apk.control_sha1, 20, c);
 	if (!q1 || !*q1)
-		return rpl_error(-RPL_EPARSE, "%s: %s gives no checksum (C:) for it", out->file,
-		                 from);
+		return rpl_error(-RPL_EPARSE, "%s: %s gives no checksum (C:) for it", url, from);
 	if (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c))
-		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)",
-		                 out->file, from, q1);
+		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)", url,
+		                 from, q1);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", out->apk.data_sha256[i]);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
 		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
-		                 out->file);
+		                 url);
 	if (!out->apk.datahash && !data_sum)
 		return rpl_error(
 		        -RPL_EPARSE,
 		        "%s: its .PKGINFO has no datahash, so no checksum of %s covers its "
 		        "data section; refusing it (a lock file that records the data "
 		        "section's checksum would)",
-		        out->file, from);
+		        url, from);
 	if (data_sum) {
 		char want[64];
 		memcpy(want, "sha256-", 7);
@@ -1632,9 +1942,19 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 		if (strcmp(data_sum, want))
 			return rpl_error(-RPL_EPARSE,
 			                 "%s: the data section does not match the lock file (%s)",
-			                 out->file, data_sum);
+			                 url, data_sum);
 	}
 	return 0;
+}
+
+/* A package's .PKGINFO and scripts stay in memory until the database is written. */
+static int charge_scripts(struct fs *f, const struct ipkg *pk)
+{
+	uint64_t n = pk->apk.pkginfo_len;
+
+	for (size_t i = 0; i < pk->apk.nscripts; i++)
+		n += pk->apk.scripts[i].len;
+	return fs_charge(f, n, pk->url, "its .PKGINFO and scripts");
 }
 
 /* One member of a docker-archive: a file of `len` bytes, owned by root, time 0. */
@@ -1724,6 +2044,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 	int err = 0;
 
 	memset(&f, 0, sizeof(f));
+	f.max = o->max_size ? o->max_size : RPL_IMAGE_MAX_SIZE;
 	if (!img)
 		return -RPL_ESCHEMA;
 	c = &img->config;
@@ -1810,16 +2131,18 @@ int rpl_image_build(struct rpl_image_opts *o)
 		struct ipkg *pk = &pkgs[npk++];
 		if ((err = fetch_apk(urls[i], o->cache_dir, locked ? "the lock file" : "the index",
 		                     locked ? locked[i].checksum : res[i].pkg->checksum,
-		                     locked ? locked[i].data_checksum : NULL, pk)))
+		                     locked ? locked[i].data_checksum : NULL, f.max, pk)) ||
+		    (err = charge_scripts(&f, pk)))
 			break;
 		if (locked && (strcmp(pk->apk.pkgname, locked[i].name) ||
 		               strcmp(pk->apk.pkgver, locked[i].version))) {
 			err = rpl_error(-RPL_EPARSE, "%s: is %s-%s, the lock file says %s-%s",
-			                pk->file, pk->apk.pkgname, pk->apk.pkgver, locked[i].name,
+			                pk->url, pk->apk.pkgname, pk->apk.pkgver, locked[i].name,
 			                locked[i].version);
 			break;
 		}
-		err = install(&f, pk, (int)i, pkgs);
+		if ((err = install(&f, pk, (int)i, pkgs)))
+			break;
 		if (pk->apk.builddate > bde)
 			bde = pk->apk.builddate;
 		pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);

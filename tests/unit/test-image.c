@@ -14,6 +14,8 @@
  *   f PATH TEXT                a file holding TEXT (the rest of the line)
  *   z PATH SIZE                a file of SIZE zero bytes
  *   F PATH SIZE                a header that promises SIZE bytes, and no data
+ *   X PATH SIZE                a PAX extended header of SIZE bytes (one comment
+ *                              record) for the entry that follows
  *   l PATH TARGET              a symlink
  *   h PATH TARGET              a hard link
  *   c PATH / b PATH / p PATH   a character device, a block device, a FIFO
@@ -22,6 +24,8 @@
  *                              indexed, entries as above
  *   == control NAME            entries for NAME's control section, after .PKGINFO
  *   == world                   the image's packages (default: every apk)
+ *   == max-size                what the packages may unpack to (default: the
+ *                              assembler's), in bytes
  *   == error                   a part of the message the build must end with
  *   == layer                   lines the layer's listing must hold:
  *                              TYPE MODE PATH [-> LINK] [= TEXT]
@@ -47,11 +51,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CASES RPL_FIXTURES "/image"
 
@@ -64,7 +71,7 @@ struct apk {
 struct kase {
 	struct apk apks[8];
 	size_t napks;
-	struct rpl_strbuf world, error, layer, absent;
+	struct rpl_strbuf world, error, layer, absent, max_size;
 };
 
 static char tmp[256];
@@ -120,6 +127,12 @@ static void data_tar(const char *file, const char *lines, struct rpl_strbuf *tar
 			e.type = '0';
 			e.size = size = strtoull(arg ? arg : "0", NULL, 10);
 			break;
+		case 'X':
+			e.type = 'x';
+			e.size = size = strtoull(arg ? arg : "0", NULL, 10);
+			if (size < 32)
+				fail_msg("%s: a PAX header of %llu bytes is too small", file, size);
+			break;
 		case 'l':
 			e.type = '2';
 			e.link = arg;
@@ -147,6 +160,13 @@ static void data_tar(const char *file, const char *lines, struct rpl_strbuf *tar
 		if (type == 'f' && arg) {
 			rpl_strbuf_addstr(tar, arg);
 			rpl_tar_pad(tar, e.size);
+		} else if (type == 'X') {
+			/* "SIZE comment=zzz...\n": the length counts its own digits. */
+			int digits = snprintf(NULL, 0, "%llu", size);
+			rpl_strbuf_addf(tar, "%llu comment=", size);
+			for (uint64_t left = size - (uint64_t)digits - 9; left; left--)
+				rpl_strbuf_addch(tar, left == 1 ? '\n' : 'z');
+			rpl_tar_pad(tar, (size_t)size);
 		} else if (type == 'z') {
 			for (uint64_t left = size; left;) {
 				size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
@@ -314,6 +334,8 @@ static void section_done(struct kase *k, const char *file, const char *section,
 		to = &k->layer;
 	} else if (!strcmp(section, "absent")) {
 		to = &k->absent;
+	} else if (!strcmp(section, "max-size")) {
+		to = &k->max_size;
 	} else {
 		fail_msg("%s: unknown section '%s'", file, section);
 	}
@@ -359,6 +381,7 @@ static void release_case(struct kase *k)
 	rpl_strbuf_release(&k->error);
 	rpl_strbuf_release(&k->layer);
 	rpl_strbuf_release(&k->absent);
+	rpl_strbuf_release(&k->max_size);
 }
 
 /* Whether `listing` has the line `line`, or (as_path) a line naming the path `line`. */
@@ -395,11 +418,12 @@ static int check_lines(const char *file, const char *listing, const char *want, 
 	return failures;
 }
 
-/* Assembles `config` from the repository repos[0] into `out`. */
-static int build(struct rpl_image_opts *o, const char *config, char **repos, const char *out,
-                 const char *cache, const char *lockfile)
+/* Assembles `config` from the repository repos[0] into `out`, with the limit `max_size`. */
+static int build_max(struct rpl_image_opts *o, const char *config, char **repos, const char *out,
+                     const char *cache, const char *lockfile, uint64_t max_size)
 {
 	memset(o, 0, sizeof(*o));
+	o->max_size = max_size;
 	o->file = config;
 	o->arch = "x86_64";
 	o->out_dir = out;
@@ -411,6 +435,12 @@ static int build(struct rpl_image_opts *o, const char *config, char **repos, con
 	o->lockfile = lockfile;
 	rpl_error_clear();
 	return rpl_image_build(o);
+}
+
+static int build(struct rpl_image_opts *o, const char *config, char **repos, const char *out,
+                 const char *cache, const char *lockfile)
+{
+	return build_max(o, config, repos, out, cache, lockfile, 0);
 }
 
 static int run_case(const char *file, const char *name)
@@ -456,7 +486,8 @@ static int run_case(const char *file, const char *name)
 	rpl_strbuf_reset(&p);
 	config = rpl_path_join(repo, "image.apko.yaml");
 	repos[0] = repo;
-	err = build(&o, config, repos, out, cache, NULL);
+	err = build_max(&o, config, repos, out, cache, NULL,
+	                k.max_size.len ? strtoull(k.max_size.buf, NULL, 10) : 0);
 	if (k.error.len) {
 		if (!err) {
 			print_error("%s: built, expected an error with '%s'\n", file, k.error.buf);
@@ -579,11 +610,71 @@ static void test_lockfile(void **state)
 	free(cache);
 }
 
+/*
+ * A local repository's files are bounded before they are read: an
+ * APKINDEX.tar.gz larger than RPL_IMAGE_MAX_INDEX (a sparse file: no disk
+ * taken) or that is a FIFO (which would block, or a device, which would
+ * never end), and an apk larger than the limit.
+ */
+static void test_local_limits(void **state)
+{
+	struct apk a = { "small", 0, RPL_STRBUF_INIT, RPL_STRBUF_INIT, RPL_STRBUF_INIT };
+	char *dir = rpl_path_join(tmp, "limits"), *arch = rpl_path_join(dir, "x86_64"), *repos[1];
+	char *apk = rpl_path_join(arch, "small-1.0-r0.apk"), *index, *moved, *config, *out, *cache;
+	struct rpl_image_opts o;
+	int fd;
+
+	(void)state;
+	assert_int_equal(rpl_mkdirs(arch), 0);
+	rpl_strbuf_addstr(&a.entries, "d usr\nf usr/x y\n");
+	write_apk("limits", &a, a.entries.buf, a.entries.buf, apk);
+	assert_int_equal(rpl_repo_add(arch, &apk, 1, NULL), 0);
+	rpl_test_write_file(dir, "image.apko.yaml", "contents:\n  packages:\n    - small\n");
+	config = rpl_path_join(dir, "image.apko.yaml");
+	out = rpl_path_join(dir, "images");
+	cache = rpl_path_join(dir, "cache");
+	index = rpl_path_join(arch, "APKINDEX.tar.gz");
+	moved = rpl_path_join(dir, "APKINDEX.tar.gz");
+	repos[0] = dir;
+	if (build(&o, config, repos, out, cache, NULL))
+		fail_msg("%s", rpl_errmsg());
+
+	/* The apk is larger than what the packages may unpack to. */
+	assert_int_not_equal(build_max(&o, config, repos, out, cache, NULL, 256), 0);
+	assert_non_null(strstr(rpl_errmsg(), "small-1.0-r0.apk' is larger than 256 bytes, the "
+	                                     "most an apk may be here"));
+
+	assert_int_equal(rename(index, moved), 0);
+	fd = open(index, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)RPL_IMAGE_MAX_INDEX + 1), 0);
+	close(fd);
+	assert_int_not_equal(build(&o, config, repos, out, cache, NULL), 0);
+	assert_non_null(strstr(rpl_errmsg(), "APKINDEX.tar.gz' is larger than 256 MiB, the most "
+	                                     "an APKINDEX may be here"));
+
+	assert_int_equal(unlink(index), 0);
+	assert_int_equal(mkfifo(index, 0644), 0);
+	assert_int_not_equal(build(&o, config, repos, out, cache, NULL), 0);
+	assert_non_null(strstr(rpl_errmsg(), "APKINDEX.tar.gz' is not a regular file"));
+
+	rpl_strbuf_release(&a.entries);
+	free(dir);
+	free(arch);
+	free(apk);
+	free(index);
+	free(moved);
+	free(config);
+	free(out);
+	free(cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_lockfile),
+		cmocka_unit_test(test_local_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
