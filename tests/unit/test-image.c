@@ -669,12 +669,76 @@ static void test_local_limits(void **state)
 	free(cache);
 }
 
+/*
+ * An index record without C: vouches for nothing of its apk: refused, not
+ * installed unchecked.
+ */
+static void test_index_without_checksum(void **state)
+{
+	struct apk a = { "unchecked", 0, RPL_STRBUF_INIT, RPL_STRBUF_INIT, RPL_STRBUF_INIT };
+	char *dir = rpl_path_join(tmp, "noc"), *arch = rpl_path_join(dir, "x86_64"), *repos[1];
+	char *apk = rpl_path_join(arch, "unchecked-1.0-r0.apk"), *index, *text, *signer;
+	char *config, *out, *cache;
+	struct rpl_strbuf kept = RPL_STRBUF_INIT, tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT;
+	struct rpl_tar_entry e = { 0 };
+	struct rpl_image_opts o;
+	static const char end[1024];
+
+	(void)state;
+	assert_int_equal(rpl_mkdirs(arch), 0);
+	rpl_strbuf_addstr(&a.entries, "d usr\nf usr/x y\n");
+	write_apk("noc", &a, a.entries.buf, a.entries.buf, apk);
+	assert_int_equal(rpl_repo_add(arch, &apk, 1, NULL), 0);
+	index = rpl_path_join(arch, "APKINDEX.tar.gz");
+	assert_int_equal(rpl_repo_read_index(index, &text, &signer), 0);
+	for (const char *l = text; *l;) {
+		size_t ll = strcspn(l, "\n");
+		if (strncmp(l, "C:", 2))
+			rpl_strbuf_add(&kept, l, ll + (l[ll] == '\n'));
+		l += ll + (l[ll] == '\n');
+	}
+	assert_null(strstr(kept.buf, "C:"));
+	e.name = "APKINDEX";
+	e.type = '0';
+	e.mode = 0644;
+	e.size = kept.len;
+	rpl_tar_header(&tar, &e);
+	rpl_strbuf_add(&tar, kept.buf, kept.len);
+	rpl_tar_pad(&tar, kept.len);
+	rpl_strbuf_add(&tar, end, sizeof(end));
+	assert_int_equal(rpl_gzip(tar.buf, tar.len, 0, &gz), 0);
+	assert_int_equal(rpl_write_file_atomic(index, gz.buf, gz.len), 0);
+	rpl_test_write_file(dir, "image.apko.yaml", "contents:\n  packages:\n    - unchecked\n");
+	config = rpl_path_join(dir, "image.apko.yaml");
+	out = rpl_path_join(dir, "images");
+	cache = rpl_path_join(dir, "cache");
+	repos[0] = dir;
+	assert_int_not_equal(build(&o, config, repos, out, cache, NULL), 0);
+	assert_non_null(strstr(rpl_errmsg(), "unchecked-1.0-r0.apk: the index gives no checksum "
+	                                     "(C:) for it"));
+
+	free(text);
+	free(signer);
+	rpl_strbuf_release(&a.entries);
+	rpl_strbuf_release(&kept);
+	rpl_strbuf_release(&tar);
+	rpl_strbuf_release(&gz);
+	free(dir);
+	free(arch);
+	free(apk);
+	free(index);
+	free(config);
+	free(out);
+	free(cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_lockfile),
 		cmocka_unit_test(test_local_limits),
+		cmocka_unit_test(test_index_without_checksum),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
