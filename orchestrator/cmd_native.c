@@ -27,6 +27,7 @@ struct nopts {
 	size_t nenv, npipe, nrepos, nkeyrings, nannotations;
 	long bits;
 	const char *tag, *lockfile, *lock_out, *push_ref, *docker;
+	uint64_t max_image_size;
 };
 
 static void push(char ***v, size_t *n, const char *s)
@@ -53,7 +54,8 @@ enum {
 	O_DOCKER,
 	O_TEST,
 	O_MAX_SIZE,
-	O_MAX_RATIO
+	O_MAX_RATIO,
+	O_MAX_IMAGE
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -120,6 +122,12 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 			rpl_die(RPL_EXIT_USAGE,
 			        "--max-extract-ratio wants a positive number, not '%s'", arg);
 		break;
+	case O_MAX_IMAGE:
+		if (rpl_parse_size(arg, &o->max_image_size) || !o->max_image_size)
+			rpl_die(RPL_EXIT_USAGE,
+			        "--max-image-size wants a size (bytes, or with K, M, G, T), not '%s'",
+			        arg);
+		break;
 	case O_ANNOTATION:
 		if (!strchr(arg, ':') || *arg == ':')
 			rpl_die(RPL_EXIT_USAGE, "--annotations wants KEY:VALUE, not '%s'", arg);
@@ -161,6 +169,7 @@ static const struct option image_opts[] = {
 	{ "push", required_argument, NULL, O_PUSH },
 	{ "annotations", required_argument, NULL, O_ANNOTATION },
 	{ "docker-archive", required_argument, NULL, O_DOCKER },
+	{ "max-image-size", required_argument, NULL, O_MAX_IMAGE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -328,7 +337,8 @@ static const char image_usage[] =
         "                           [--repository-append R]... [--keyring-append KEY]...\n"
         "                           [--lockfile LOCK | --lock LOCK] [--push REF]\n"
         "                           [--annotations KEY:VALUE]... [--docker-archive TAR]\n"
-        "                           [--source-date-epoch SECS] [-C DIR]\n"
+        "                           [--source-date-epoch SECS] [--max-image-size SIZE]\n"
+        "                           [-C DIR]\n"
         "\n"
         "Assembles an apko image for one architecture without apko: the packages are\n"
         "resolved against the config's repositories and R (each index's signature\n"
@@ -347,7 +357,11 @@ static const char image_usage[] =
         "  --push REF       then push the image to REGISTRY/REPO[:TAG] (see ripple push)\n"
         "  --annotations KEY:VALUE  an annotation over the config's, as apko's flag\n"
         "  --docker-archive TAR  also write the arch's image as a docker-archive tarball\n"
-        "                   (for `docker load`), tagged <name>:TAG\n";
+        "                   (for `docker load`), tagged <name>:TAG\n"
+        "  --max-image-size SIZE  the most the packages may unpack to, together (default\n"
+        "                   4G; bytes, or with K, M, G, T): the image is assembled in\n"
+        "                   memory, so an apk that would take more is refused as a\n"
+        "                   decompression bomb\n";
 
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -378,6 +392,7 @@ int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv)
 	io.docker_archive = o.docker;
 	io.nannotations = o.nannotations;
 	io.lock_out = o.lock_out;
+	io.max_size = o.max_image_size;
 	if (o.lockfile && o.lock_out)
 		rpl_die(RPL_EXIT_USAGE, "--lockfile and --lock: one reads a lock file, the other "
 		                        "writes one; give one");

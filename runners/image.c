@@ -10,12 +10,12 @@
 #include "recipes/apko.h"
 #include "runners/apk.h"
 #include "runners/imgresolve.h"
-#include "runners/native.h"
 #include "runners/repo.h"
 #include "runners/tar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -57,9 +57,16 @@ static const char *oci_arch(const char *apk, const char **variant)
 
 /* ---- the image tree -------------------------------------------------------------------- */
 
+/*
+ * The tree is a table of nodes keyed by their path in the image, without
+ * links: a path that goes through a symlink is resolved component by
+ * component before it is looked up or made, as the kernel would resolve it
+ * in the container, with the image as its root.  So nothing can be put
+ * under a link, and no link leads anywhere but into the tree.
+ */
 struct node {
-	char *path; /* relative, no trailing / */
-	char type;  /* '0' file, '5' dir, '2' symlink, '1' hard link, '3' char device */
+	char *path; /* relative, no trailing /, no link in it */
+	char type;  /* '0' file, '5' dir, '2' symlink, '3' char device (the assembler's /dev) */
 	unsigned mode;
 	uint32_t uid, gid;
 	int64_t mtime;
@@ -75,31 +82,64 @@ struct fs {
 	struct node *v;
 	size_t n, alloc;
 	struct rpl_strmap index; /* path -> index + 1 */
+	/* What the packages unpack to (see RPL_IMAGE_MAX_SIZE): `used` as their
+	 * entries' headers promise it, before it is read; `inflated` as it is
+	 * read, which also covers what libarchive reads on its own (extended
+	 * headers, skipped entries).  Neither may pass `max`. */
+	uint64_t used, inflated, max;
 };
 
-static struct node *fs_get(struct fs *f, const char *path)
+/* A size as a person reads it: "4 GiB", "1536 KiB", "1000 bytes". */
+static const char *size_text(uint64_t n, char buf[32])
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int u = 0;
+
+	while (u < 5 && n && !(n & 1023)) {
+		n >>= 10;
+		u++;
+	}
+	snprintf(buf, 32, "%llu %s", (unsigned long long)n, units[u]);
+	return buf;
+}
+
+/*
+ * Counts `n` more bytes into what the packages unpack to, or refuses them
+ * when they would take it past the limit: the message names `file`
+ * and `what` of it.
+ */
+static int fs_charge(struct fs *f, uint64_t n, const char *file, const char *what)
+{
+	char lim[32];
+
+	if (n <= f->max - f->used) {
+		f->used += n;
+		return 0;
+	}
+	return rpl_error(-RPL_EPARSE,
+	                 "%s: %s would take the image past %s, the most its packages may "
+	                 "unpack to (a decompression bomb? --max-image-size raises the limit)",
+	                 file, what, size_text(f->max, lim));
+}
+
+/* Links followed in one lookup: Linux's limit (path_resolution(7)), and apko's. */
+#define MAX_LINK_HOPS 40
+
+enum { WALK_FOLLOW = 1, WALK_MKDIR = 2 };
+
+/* The node at `path`, a path without links ("" is the root, which has none). */
+static struct node *fs_at(struct fs *f, const char *path)
 {
 	uintptr_t at = (uintptr_t)rpl_strmap_get(&f->index, path);
 
 	return at ? &f->v[at - 1] : NULL;
 }
 
-/* The node at `path`, made (empty) when missing, its parents as 0755 dirs. */
-static struct node *fs_put(struct fs *f, const char *path, char type)
+/* A new node at `path` (a path without links, not in the tree yet). */
+static struct node *fs_new(struct fs *f, const char *path, char type)
 {
-	struct node *x = fs_get(f, path);
-	const char *slash = strrchr(path, '/');
+	struct node *x;
 
-	if (x)
-		return x;
-	if (slash) {
-		char *parent = rpl_xstrndup(path, (size_t)(slash - path));
-		if (!fs_get(f, parent)) {
-			struct node *p = fs_put(f, parent, '5');
-			p->mode = 0755;
-		}
-		free(parent);
-	}
 	RPL_ALLOC_GROW(f->v, f->n + 1, f->alloc);
 	x = &f->v[f->n++];
 	memset(x, 0, sizeof(*x));
@@ -110,25 +150,211 @@ static struct node *fs_put(struct fs *f, const char *path, char type)
 	return x;
 }
 
-static void set_data(struct node *x, const void *data, size_t len)
+static void cut(struct rpl_strbuf *b, size_t len)
+{
+	b->len = len;
+	b->buf[len] = '\0';
+}
+
+static int walk(struct fs *f, const char *path, struct rpl_strbuf *cur, int flags, int *hops);
+
+/*
+ * Follows the link at `cur` (whose directory is its first `at` bytes) into
+ * `cur`: where it leads, which must be in the tree, and a directory when the
+ * walk goes on (`last` is 0).
+ */
+static int follow(struct fs *f, struct rpl_strbuf *cur, size_t at, int last, int *hops)
+{
+	char *where = rpl_xstrdup(cur->buf), *link = rpl_xstrdup(fs_at(f, cur->buf)->link);
+	struct node *x;
+	int err;
+
+	if (++*hops > MAX_LINK_HOPS) {
+		err = rpl_error(-RPL_EPARSE, "too many levels of links (more than %d)",
+		                MAX_LINK_HOPS);
+		goto out;
+	}
+	cut(cur, link[0] == '/' ? 0 : at);
+	err = walk(f, link, cur, WALK_FOLLOW, hops);
+	if (err == -EXDEV)
+		err = rpl_error(-RPL_EPARSE,
+		                "the link /%s points to %s, which climbs out of the image", where,
+		                link);
+	else if (err == -ENOENT || (!err && !(x = fs_at(f, cur->buf))))
+		err = rpl_error(-RPL_ENOTFOUND,
+		                "the link /%s points to %s, which is not in the image", where,
+		                link);
+	else if (!err && !last && x->type != '5')
+		err = rpl_error(-RPL_EPARSE, "/%s is not a directory", cur->buf);
+out:
+	free(where);
+	free(link);
+	return err;
+}
+
+/*
+ * Resolves `path` from `cur` (a path without links: where the walk is)
+ * into `cur`, one component at a time.  A link met on the way is followed:
+ * an absolute target from the image's root, a relative one from the
+ * directory holding the link; `..` goes up one directory, and above the
+ * root is -EXDEV (apko's tree has no parent of its root either, and the
+ * kernel's would be outside the image).  The last component's link is
+ * followed only with WALK_FOLLOW.  A missing directory on the way is made
+ * (0755) with WALK_MKDIR, else it is -ENOENT; the last component may be
+ * missing.  -EXDEV and -ENOENT come without a message, for the caller to
+ * say whose path it was; other errors have one.
+ */
+static int walk(struct fs *f, const char *path, struct rpl_strbuf *cur, int flags, int *hops)
+{
+	for (const char *p = path, *next;; p = next) {
+		size_t n, at = cur->len;
+		struct node *x;
+		int last, err = 0;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return 0;
+		n = strcspn(p, "/");
+		for (next = p + n; *next == '/'; next++)
+			;
+		last = !*next;
+		if (n == 1 && p[0] == '.')
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			const char *slash = strrchr(cur->buf, '/');
+			if (!at)
+				return -EXDEV;
+			cut(cur, slash ? (size_t)(slash - cur->buf) : 0);
+			continue;
+		}
+		if (at)
+			rpl_strbuf_addch(cur, '/');
+		rpl_strbuf_add(cur, p, n);
+		x = fs_at(f, cur->buf);
+		if (!x && last)
+			return 0;
+		if (!x && !(flags & WALK_MKDIR))
+			return -ENOENT;
+		if (!x)
+			fs_new(f, cur->buf, '5')->mode = 0755;
+		else if (x->type == '2' && (!last || (flags & WALK_FOLLOW)))
+			err = follow(f, cur, at, last, hops);
+		else if (!last && x->type != '5')
+			err = rpl_error(-RPL_EPARSE, "/%s is not a directory", cur->buf);
+		if (err)
+			return err;
+	}
+}
+
+/*
+ * Where `path` is in the tree: 0 with `out` holding its path without links
+ * (its last component may be missing), or an error with a message.
+ */
+static int fs_resolve(struct fs *f, const char *path, int flags, struct rpl_strbuf *out)
+{
+	int hops = 0, err;
+
+	rpl_strbuf_reset(out);
+	rpl_strbuf_grow(out, 64);
+	out->buf[0] = '\0';
+	err = walk(f, path, out, flags, &hops);
+	if (err == -EXDEV)
+		return rpl_error(-RPL_EPARSE, "'%s' climbs out of the image", path);
+	if (err == -ENOENT)
+		return rpl_error(-RPL_ENOTFOUND, "a directory of '%s' is not in the image", path);
+	return err;
+}
+
+/* The node `path` names (a link in its last component not followed), or NULL. */
+static struct node *fs_get(struct fs *f, const char *path)
+{
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct node *x = NULL;
+
+	if (!fs_resolve(f, path, 0, &where))
+		x = fs_at(f, where.buf);
+	rpl_strbuf_release(&where);
+	return x;
+}
+
+/*
+ * The node `path` names (a link in its last component not followed), made
+ * of `type` when missing, with its missing parents as 0755 directories.
+ * NULL with a message when `path` cannot be reached (it goes through a link
+ * that leaves the image, or through a file).
+ */
+static struct node *fs_put(struct fs *f, const char *path, char type)
+{
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct node *x = NULL;
+
+	if (!fs_resolve(f, path, WALK_MKDIR, &where)) {
+		if (!where.len)
+			rpl_error(-RPL_EPARSE, "'%s' is the root of the image", path);
+		else if (!(x = fs_at(f, where.buf)))
+			x = fs_new(f, where.buf, type);
+	}
+	rpl_strbuf_release(&where);
+	return x;
+}
+
+/* fs_put() in what the assembler makes before any package: cannot fail. */
+static struct node *fs_made(struct fs *f, const char *path, char type)
+{
+	struct node *x = fs_put(f, path, type);
+
+	if (!x)
+		RPL_BUG(rpl_errmsg());
+	return x;
+}
+
+/* Gives `x` the content `data` (malloc'd, now the node's). */
+static void take_data(struct node *x, char *data, size_t len)
 {
 	free(x->data);
-	x->data = rpl_xmalloc(len ? len : 1);
-	memcpy(x->data, data, len);
+	x->data = data;
 	x->size = len;
 	EVP_Digest(data, len, x->sha1, NULL, EVP_sha1(), NULL);
 }
 
-/* A file the assembler writes (mtime 0, 0:0). */
-static void fs_file(struct fs *f, const char *path, const char *text, size_t len, unsigned mode)
+static void set_data(struct node *x, const void *data, size_t len)
+{
+	char *copy = rpl_xmalloc(len ? len : 1);
+
+	memcpy(copy, data, len);
+	take_data(x, copy, len);
+}
+
+/* Makes `x` a node of `type`, without the content or link of what it was. */
+static void set_type(struct node *x, char type)
+{
+	x->type = type;
+	free(x->link);
+	x->link = NULL;
+	if (type != '0') {
+		free(x->data);
+		x->data = NULL;
+		x->size = 0;
+	}
+}
+
+/* A file the assembler writes (mtime 0, 0:0), over what was there but a directory. */
+static int fs_file(struct fs *f, const char *path, const char *text, size_t len, unsigned mode)
 {
 	struct node *x = fs_put(f, path, '0');
 
-	x->type = '0';
+	if (!x)
+		return rpl_error(-RPL_EPARSE, "cannot write /%s: %s", path, rpl_errmsg());
+	if (x->type == '5')
+		return rpl_error(-RPL_EPARSE, "cannot write /%s: a package made it a directory",
+		                 path);
+	set_type(x, '0');
 	x->mode = mode;
 	x->mtime = 0;
 	x->pkg = -1;
 	set_data(x, text, len);
+	return 0;
 }
 
 static void fs_release(struct fs *f)
@@ -146,7 +372,8 @@ static void fs_release(struct fs *f)
 
 /* An entry of a package's data tar, as its header says (the database records these). */
 struct pent {
-	char *name;
+	char *name;  /* as the package names it */
+	char *where; /* where it went in the tree: `name` with its links resolved */
 	uint32_t uid, gid;
 	unsigned mode; /* permission and special bits */
 	int dir;
@@ -154,19 +381,31 @@ struct pent {
 
 struct ipkg {
 	struct rpl_apk apk;
-	char *file;
+	char *file;         /* the apk: local, or downloaded into the cache */
+	const char *url;    /* where it came from, as messages name it */
 	struct pent *paths; /* its data tar's entries, for the database */
 	size_t npaths, alloc;
 };
 
+/*
+ * Whether an entry name is one apk-tools installs: relative, without `.`,
+ * `..` or empty components and without control characters.
+ */
 static int safe(const char *name)
 {
 	if (!name || !*name || name[0] == '/')
 		return 0;
-	for (const char *p = name; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
-		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+	for (const char *p = name;; p++) {
+		size_t n = strcspn(p, "/");
+		if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return 0;
-	return 1;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				return 0;
+		p += n;
+		if (!*p)
+			return 1;
+	}
 }
 
 static const char *nz(const char *s)
@@ -186,49 +425,353 @@ static int replaces(const struct ipkg *a, const struct ipkg *b)
 	return 0;
 }
 
-/* Unpacks one package's data section into the tree. */
+/* Link targets: the kernel's PATH_MAX, terminator excluded. */
+#define MAX_LINK_LEN 4095
+
+/*
+ * What an entry of type `t` is when it is not one apko installs
+ * (directories, files, symlinks, hard links: every other type is its
+ * "unsupported file type"); NULL when it is.  apk-tools would mknod devices
+ * and FIFOs, but an image gets its /dev from the assembler, and a device
+ * node from a package (a second /dev/mem, a disk) is what a hostile one
+ * would ship.
+ */
+static const char *refused_type(mode_t t)
+{
+	switch (t) {
+	case AE_IFDIR:
+	case AE_IFREG:
+	case AE_IFLNK:
+		return NULL;
+	case AE_IFCHR:
+		return "a character device";
+	case AE_IFBLK:
+		return "a block device";
+	case AE_IFIFO:
+		return "a FIFO";
+	case AE_IFSOCK:
+		return "a socket";
+	default:
+		return "an entry of an unknown type";
+	}
+}
+
+/* Records an entry of a package's data tar, for the database. */
+static void add_pent(struct ipkg *pk, const char *name, const char *where, struct archive_entry *e)
+{
+	RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
+	pk->paths[pk->npaths++] = (struct pent){ rpl_xstrdup(name),
+		                                 rpl_xstrdup(where),
+		                                 (uint32_t)archive_entry_uid(e),
+		                                 (uint32_t)archive_entry_gid(e),
+		                                 archive_entry_perm(e) & 07777u,
+		                                 archive_entry_filetype(e) == AE_IFDIR };
+}
+
+/*
+ * A directory entry of a package: made, or its time updated.  Where the
+ * image has a link, the link stays when it leads to a directory (apk-tools
+ * and apko keep it too, so that /bin -> usr/bin survives a package that
+ * lists bin/).
+ */
+static int install_dir(struct fs *f, struct ipkg *pk, int at, const char *name, const char *where,
+                       struct archive_entry *e)
+{
+	struct node *x = fs_at(f, where);
+
+	if (x && x->type == '2') {
+		struct rpl_strbuf to = RPL_STRBUF_INIT;
+		int err = fs_resolve(f, where, WALK_FOLLOW, &to);
+
+		if (err)
+			err = rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
+		else if (fs_at(f, to.buf)->type != '5')
+			err = rpl_error(-RPL_EPARSE,
+			                "%s: /%s: a directory in the package, a link to /%s (not a "
+			                "directory) in the image",
+			                pk->url, name, to.buf);
+		rpl_strbuf_release(&to);
+		if (err)
+			return err;
+	} else if (x && x->type != '5') {
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: /%s: a directory in the package, a file in the image",
+		                 pk->url, name);
+	} else {
+		if (!x) {
+			x = fs_new(f, where, '5');
+			x->mode = archive_entry_perm(e);
+		}
+		x->mtime = archive_entry_mtime(e); /* the last installer's time */
+		x->pkg = at;
+	}
+	add_pent(pk, name, where, e);
+	return 0;
+}
+
+/*
+ * The node (its index) that the hard link `name` of the package `at`
+ * names: a regular file that the same package put in the tree before it
+ * (apk-tools' rule: "no hard link target in archive"), found through the
+ * tree's links.  Hard links go into the layer as copies of their file, so
+ * none can name a member that the layer lacks or holds later.
+ */
+static int hardlink_target(struct fs *f, const struct ipkg *pkgs, int at, const char *name,
+                           const char *target, size_t *idx)
+{
+	const struct ipkg *pk = &pkgs[at];
+	struct rpl_strbuf where = RPL_STRBUF_INIT;
+	struct node *y = NULL;
+	int err = 0;
+
+	if (!safe(target))
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: /%s: the hard link points to %s, outside the image", pk->url,
+		                name, target);
+	else if ((err = fs_resolve(f, target, 0, &where)))
+		err = rpl_error(err, "%s: /%s: the hard link points to %s: %s", pk->url, name,
+		                target, rpl_errmsg());
+	else if (!(y = fs_at(f, where.buf)))
+		err = rpl_error(-RPL_ENOTFOUND,
+		                "%s: /%s: the hard link points to %s, which is not in the image",
+		                pk->url, name, target);
+	else if (y->type != '0')
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: /%s: the hard link points to %s, which is not a regular file",
+		                pk->url, name, target);
+	else if (y->pkg != at)
+		err = rpl_error(-RPL_EPARSE,
+		                "%s: /%s: the hard link points to %s, a file of %s, not of this "
+		                "package",
+		                pk->url, name, target,
+		                y->pkg >= 0 ? pkgs[y->pkg].apk.pkgname : "the assembler");
+	else
+		*idx = (size_t)(y - f->v);
+	rpl_strbuf_release(&where);
+	return err;
+}
+
+/*
+ * The data section of an apk file as libarchive reads it: from its offset
+ * to the end of the file, every byte also going into a SHA-256, so that
+ * what is installed is what was checked (fetch_apk()) even if the file
+ * changed since.  It is inflated here rather than by libarchive's gzip
+ * filter so that every byte it inflates to is counted (fs->inflated), the
+ * bytes of entries and extended headers that libarchive skips or reads on
+ * its own included: past the limit, reading fails.
+ */
+struct data_reader {
+	int fd, eof, over;
+	struct fs *f;
+	EVP_MD_CTX *md;
+	z_stream z;
+	int zlive;   /* inflateInit2 done */
+	int between; /* at the end of a gzip member */
+	int done;    /* past the last member: what follows is no gzip data */
+	unsigned char in[65536], out[65536];
+};
+
+/* More of the file into r->in (hashed as it comes); 0 at its end, or -errno. */
+static int raw_fill(struct data_reader *r)
+{
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->in, sizeof(r->in));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	EVP_DigestUpdate(r->md, r->in, (size_t)n);
+	r->z.next_in = r->in;
+	r->z.avail_in = (uInt)n;
+	r->eof = !n;
+	return 0;
+}
+
+static la_ssize_t data_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct data_reader *r = ctx;
+	int rc, err;
+
+	for (;;) {
+		size_t n;
+
+		if (!r->z.avail_in && !r->eof && (err = raw_fill(r)) < 0) {
+			archive_set_error(a, -err, "%s", strerror(-err));
+			return -1;
+		}
+		if (r->done || (!r->z.avail_in && r->eof))
+			return 0; /* a member cut short is the tar's to notice */
+		if (r->between) {
+			/* Concatenated gzip members read as one stream, as gzip does;
+			 * anything else after a member ends the stream, as libarchive's
+			 * gzip filter has it. */
+			if (r->z.next_in[0] != 0x1f) {
+				r->done = 1;
+				return 0;
+			}
+			inflateReset(&r->z);
+			r->between = 0;
+		}
+		r->z.next_out = r->out;
+		r->z.avail_out = sizeof(r->out);
+		rc = inflate(&r->z, Z_NO_FLUSH);
+		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+			archive_set_error(a, EILSEQ, "the data section is not gzip data (%s)",
+			                  r->z.msg ? r->z.msg : "zlib error");
+			return -1;
+		}
+		r->between = rc == Z_STREAM_END;
+		n = sizeof(r->out) - r->z.avail_out;
+		if (n > r->f->max - r->f->inflated) {
+			r->over = 1;
+			archive_set_error(a, EFBIG, "too large");
+			return -1;
+		}
+		r->f->inflated += n;
+		if (n) {
+			*buf = r->out;
+			return (la_ssize_t)n;
+		}
+	}
+}
+
+/* Reads what libarchive left of the file into the digest and compares. */
+static int data_check(struct data_reader *r, const struct ipkg *pk)
+{
+	uint8_t d[32];
+	int err;
+
+	while (!r->eof)
+		if ((err = raw_fill(r)) < 0)
+			return rpl_error(err, "cannot read '%s': %s", pk->url, strerror(-err));
+	EVP_DigestFinal_ex(r->md, d, NULL);
+	if (memcmp(d, pk->apk.data_sha256, sizeof(d)))
+		return rpl_error(-RPL_EPARSE, "%s: the data section changed while it was read",
+		                 pk->url);
+	return 0;
+}
+
+/* The message for a read of the data section that failed. */
+static int data_error(struct archive *a, struct data_reader *r, const struct ipkg *pk)
+{
+	char lim[32];
+
+	if (r->over)
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: its data section inflates past %s, the most the image's "
+		                 "packages may unpack to (a decompression bomb? --max-image-size "
+		                 "raises the limit)",
+		                 pk->url, size_text(r->f->max, lim));
+	return rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->url, archive_error_string(a));
+}
+
+/*
+ * Unpacks one package's data section (only that: the control section is no
+ * part of its files) into the tree.  Each entry goes where its name leads
+ * in the tree as it is: through the links of its directories, never out of
+ * the image (see walk()).
+ */
 static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	int err = 0, rc, leading = 1;
+	struct rpl_strbuf where = RPL_STRBUF_INIT, subject = RPL_STRBUF_INIT;
+	struct data_reader *r = rpl_xcalloc(1, sizeof(*r));
+	char *name = NULL;
+	int err = 0, rc = ARCHIVE_OK, leading = 1;
 
-	archive_read_support_filter_gzip(a);
+	r->f = f;
+	r->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	r->fd = open(pk->file, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || lseek(r->fd, (off_t)pk->apk.data_off, SEEK_SET) < 0) {
+		err = rpl_error(-errno, "cannot read '%s': %s", pk->url, strerror(errno));
+		goto out;
+	}
+	if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
+		err = rpl_error(-RPL_ELIB, "zlib: cannot start inflating");
+		goto out;
+	}
+	r->zlive = 1;
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, pk->file, 65536) != ARCHIVE_OK) {
-		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
-		                archive_error_string(a));
+	if (archive_read_open(a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
+		err = data_error(a, r, pk);
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		char *name =
-		        rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 		mode_t t = archive_entry_filetype(e);
-		size_t n = strlen(name);
+		const char *hard = archive_entry_hardlink(e), *what;
+		la_int64_t size = archive_entry_size(e);
+		size_t n, target = 0;
 		struct node *x;
+		char sz[32];
 
+		free(name);
+		name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+		n = strlen(name);
 		while (n && name[n - 1] == '/')
 			name[--n] = '\0';
 		if (!strncmp(name, "./", 2))
 			memmove(name, name + 2, strlen(name + 2) + 1);
+		/*
+		 * What the header promises counts before anything is read or
+		 * allocated, installed or not: its block and its content.
+		 */
+		if (size < 0)
+			size = 0;
+		rpl_strbuf_reset(&subject);
+		rpl_strbuf_addf(&subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
+		if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
+		                     subject.buf)))
+			break;
 		/* The signature and control entries come first. */
-		if (leading && name[0] == '.') {
-			free(name);
+		if (leading && name[0] == '.')
 			continue;
-		}
 		leading = 0;
 		if (!safe(name)) {
-			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->file, name);
-			free(name);
+			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->url, name);
 			break;
 		}
-		x = fs_get(f, name);
-		if (x && t != AE_IFDIR && x->type != '5' && x->pkg >= 0 && x->pkg != at) {
+		if (!hard && (what = refused_type(t))) {
+			err = rpl_error(-RPL_EPARSE,
+			                "%s: /%s: %s; an apk may hold only directories, files, "
+			                "symlinks and hard links",
+			                pk->url, name, what);
+			break;
+		}
+		if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what)) {
+			err = rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target",
+			                pk->url, name);
+			break;
+		}
+		if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN) {
+			err = rpl_error(-RPL_EPARSE,
+			                "%s: /%s: a symlink whose target is longer than %d bytes",
+			                pk->url, name, MAX_LINK_LEN);
+			break;
+		}
+		if ((err = fs_resolve(f, name, WALK_MKDIR, &where))) {
+			err = rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
+			break;
+		}
+		if (t == AE_IFDIR) {
+			if ((err = install_dir(f, pk, at, name, where.buf, e)))
+				break;
+			continue;
+		}
+		if (hard && (err = hardlink_target(f, pkgs, at, name, hard, &target)))
+			break;
+		x = fs_at(f, where.buf);
+		if (x && x->type == '5') {
+			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image", pk->url,
+			                where.buf);
+			break;
+		}
+		if (x && x->pkg >= 0 && x->pkg != at) {
 			struct ipkg *old = &pkgs[x->pkg];
-			if (replaces(old, pk)) {
-				free(name);
+			if (replaces(old, pk))
 				continue; /* the owner replaces the newcomer: kept */
-			}
 			if (!replaces(pk, old) && strcmp(old->apk.origin ? old->apk.origin : "",
 			                                 pk->apk.origin ? pk->apk.origin : "")) {
 				/* Identical content is no conflict: the first stays. */
@@ -236,81 +779,79 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 				    x->size == (size_t)archive_entry_size(e)) {
 					char *buf = rpl_xmalloc(x->size ? x->size : 1);
 					uint8_t d[20];
-					archive_read_data(a, buf, x->size);
+					la_ssize_t got = archive_read_data(a, buf, x->size);
 					EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
 					free(buf);
-					if (!memcmp(d, x->sha1, 20)) {
-						free(name);
-						continue;
+					if (got < 0) {
+						err = data_error(a, r, pk);
+						break;
 					}
+					if ((size_t)got == x->size && !memcmp(d, x->sha1, 20))
+						continue;
 				}
-				err = rpl_error(
-				        -RPL_EPARSE,
-				        "file conflict: /%s is in both %s and %s (neither replaces "
-				        "the other)",
-				        name, old->apk.pkgname, pk->apk.pkgname);
-				free(name);
+				err = rpl_error(-RPL_EPARSE,
+				                "file conflict: /%s is in both %s and %s (neither "
+				                "replaces the other)",
+				                where.buf, old->apk.pkgname, pk->apk.pkgname);
 				break;
 			}
 		}
-		RPL_ALLOC_GROW(pk->paths, pk->npaths + 1, pk->alloc);
-		pk->paths[pk->npaths++] =
-		        (struct pent){ rpl_xstrdup(name), (uint32_t)archive_entry_uid(e),
-			               (uint32_t)archive_entry_gid(e),
-			               archive_entry_perm(e) & 07777u, t == AE_IFDIR };
-		if (t == AE_IFDIR && x && x->type == '5') {
-			x->mtime = archive_entry_mtime(e); /* the last installer's time */
-			x->pkg = at;
-			free(name);
-			continue;
-		}
-		x = fs_put(f, name, '0');
-		if (x->type == '5' && t != AE_IFDIR) {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image",
-			                pk->file, name);
-			free(name);
-			break;
-		}
+		add_pent(pk, name, where.buf, e);
+		if (!x)
+			x = fs_new(f, where.buf, '0');
 		x->mode = archive_entry_perm(e);
 		x->mtime = archive_entry_mtime(e);
 		x->pkg = at;
-		if (t == AE_IFDIR) {
-			x->type = '5';
-		} else if (t == AE_IFLNK) {
+		if (t == AE_IFLNK) {
 			x->type = '2';
 			free(x->link);
 			x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e)
 			                                               : "");
 			EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
-		} else if (archive_entry_hardlink(e)) {
-			x->type = '1';
-			free(x->link);
-			x->link = rpl_xstrdup(archive_entry_hardlink(e));
+		} else if (hard) {
+			struct node *y = &f->v[target];
+			set_type(x, '0');
+			if (y != x) {
+				/* A copy in the tree and the layer: it counts as one. */
+				rpl_strbuf_reset(&subject);
+				rpl_strbuf_addf(&subject, "/%s (a hard link to %s of %s)", name,
+				                hard, size_text(y->size, sz));
+				if ((err = fs_charge(f, y->size, pk->url, subject.buf)))
+					break;
+				set_data(x, y->data, y->size);
+				x->mode = y->mode; /* one inode */
+			}
 		} else if (t == AE_IFREG) {
-			la_int64_t size = archive_entry_size(e);
 			char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
-			if (size > 0 && archive_read_data(a, buf, (size_t)size) != size) {
-				err = rpl_error(-RPL_EPARSE, "%s: /%s is cut short", pk->file,
-				                name);
+			la_ssize_t got = size > 0 ? archive_read_data(a, buf, (size_t)size) : 0;
+			if (got != size) {
+				err = got < 0 ? data_error(a, r, pk)
+				              : rpl_error(-RPL_EPARSE, "%s: /%s is cut short",
+				                          pk->url, name);
 				free(buf);
-				free(name);
 				break;
 			}
 			x->type = '0';
-			set_data(x, buf, size > 0 ? (size_t)size : 0);
-			free(buf);
-		} else if (t == AE_IFCHR) {
-			x->type = '3';
-			x->major = archive_entry_rdevmajor(e);
-			x->minor = archive_entry_rdevminor(e);
+			free(x->link);
+			x->link = NULL;
+			take_data(x, buf, (size_t)size);
 		}
-		free(name);
 	}
 	if (!err && rc != ARCHIVE_EOF)
-		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->file,
-		                archive_error_string(a));
+		err = data_error(a, r, pk);
+	if (!err)
+		err = data_check(r, pk);
 out:
+	free(name);
+	rpl_strbuf_release(&where);
+	rpl_strbuf_release(&subject);
 	archive_read_free(a);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->zlive)
+		inflateEnd(&r->z);
+	EVP_MD_CTX_free(r->md);
+	free(r);
 	return err;
 }
 
@@ -364,7 +905,7 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
 	char c[64];
 
 	for (size_t k = 0; k < p->npaths; k++) {
-		const struct node *x = fs_get(f, p->paths[k].name);
+		const struct node *x = fs_at(f, p->paths[k].where);
 		if (!x || (!p->paths[k].dir && x->pkg != (int)at))
 			continue; /* overwritten by a later package */
 		e[n++] = p->paths[k];
@@ -398,7 +939,7 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
 		rpl_strbuf_addf(db, "R:%s\n", slash ? slash + 1 : e[k].name);
 		if (e[k].mode != 0644 || e[k].uid || e[k].gid)
 			rpl_strbuf_addf(db, "a:%u:%u:%04o\n", e[k].uid, e[k].gid, e[k].mode);
-		x = fs_get(f, e[k].name);
+		x = fs_at(f, e[k].where);
 		if (x && (x->type == '0' || x->type == '2')) {
 			b64(x->sha1, 20, c);
 			rpl_strbuf_addf(db, "Z:Q1%s\n", c);
@@ -413,11 +954,12 @@ static void write_files(struct fs *f, const struct ipkg *p, size_t at, struct rp
  * SHA-1><script>` at SOURCE_DATE_EPOCH, then the end blocks; a line
  * `Q1<control SHA-1> <paths>` per package with triggers.
  */
-static void scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t sde)
+static int scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t sde)
 {
 	struct rpl_strbuf tar = RPL_STRBUF_INIT, trig = RPL_STRBUF_INIT, name = RPL_STRBUF_INIT;
 	static const char end[1024];
 	char c[64];
+	int err;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct rpl_apk *a = &pkgs[i].apk;
@@ -452,11 +994,13 @@ static void scripts_db(struct fs *f, const struct ipkg *pkgs, size_t n, int64_t 
 		}
 	}
 	rpl_strbuf_add(&tar, end, sizeof(end));
-	fs_file(f, "usr/lib/apk/db/scripts.tar", tar.buf, tar.len, 0644);
-	fs_file(f, "usr/lib/apk/db/triggers", trig.buf ? trig.buf : "", trig.len, 0644);
+	if (!(err = fs_file(f, "usr/lib/apk/db/scripts.tar", tar.buf, tar.len, 0644)))
+		err = fs_file(f, "usr/lib/apk/db/triggers", trig.buf ? trig.buf : "", trig.len,
+		              0644);
 	rpl_strbuf_release(&tar);
 	rpl_strbuf_release(&trig);
 	rpl_strbuf_release(&name);
+	return err;
 }
 
 /* /usr/lib/apk/db/installed: a record per package, in install order. */
@@ -529,29 +1073,32 @@ static void skeleton(struct fs *f, const char *arch)
 	struct rpl_strbuf a = RPL_STRBUF_INIT;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
-		struct node *x = fs_put(f, dirs[i].path, '5');
+		struct node *x = fs_made(f, dirs[i].path, '5');
 		x->type = '5';
 		x->mode = dirs[i].mode;
 	}
 	for (size_t i = 0; i < sizeof(devs) / sizeof(*devs); i++) {
-		struct node *x = fs_put(f, devs[i].path, '3');
+		struct node *x = fs_made(f, devs[i].path, '3');
 		x->mode = devs[i].mode;
 		x->major = devs[i].major;
 		x->minor = devs[i].minor;
 	}
 	rpl_strbuf_addf(&a, "%s\n", arch);
-	fs_file(f, "etc/apk/arch", a.buf, a.len, 0644);
-	fs_file(f, "usr/lib/apk/db/lock", "", 0, 0600);
-	fs_file(f, "usr/lib/apk/db/triggers", "", 0, 0644);
-	fs_file(f, "usr/lib/apk/db/scripts.tar", zeros, sizeof(zeros), 0644);
+	/* In a tree of nothing but the above, these cannot fail. */
+	if (fs_file(f, "etc/apk/arch", a.buf, a.len, 0644) ||
+	    fs_file(f, "usr/lib/apk/db/lock", "", 0, 0600) ||
+	    fs_file(f, "usr/lib/apk/db/triggers", "", 0, 0644) ||
+	    fs_file(f, "usr/lib/apk/db/scripts.tar", zeros, sizeof(zeros), 0644))
+		RPL_BUG(rpl_errmsg());
 	rpl_strbuf_release(&a);
 }
 
 /* /etc/passwd and /etc/group: the packages' and the config's accounts. */
-static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
+static int accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 {
 	struct rpl_strbuf pw = RPL_STRBUF_INIT, gr = RPL_STRBUF_INIT;
 	struct node *x;
+	int err = 0;
 
 	if ((x = fs_get(f, "etc/passwd")) && x->type == '0')
 		rpl_strbuf_add(&pw, x->data, x->size);
@@ -567,7 +1114,11 @@ static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 		                u->uid, u->has_gid ? u->gid : u->uid, home,
 		                *u->shell.s ? u->shell.s : "/bin/sh");
 		if (home[0] == '/' && home[1] && safe(home + 1) && !fs_get(f, home + 1)) {
-			h = fs_put(f, home + 1, '5');
+			if (!(h = fs_put(f, home + 1, '5'))) {
+				err = rpl_error(-RPL_EPARSE, "accounts: the home of %s: %s",
+				                u->username.s, rpl_errmsg());
+				goto out;
+			}
 			h->type = '5';
 			h->mode = 0700;
 			h->uid = u->uid;
@@ -584,11 +1135,13 @@ static void accounts(struct fs *f, const struct rpl_apko_accounts *acc)
 		rpl_strbuf_addch(&gr, '\n');
 	}
 	if (!fs_get(f, "etc/passwd") || acc->nusers)
-		fs_file(f, "etc/passwd", pw.buf ? pw.buf : "", pw.len, 0644);
-	if (acc->ngroups)
-		fs_file(f, "etc/group", gr.buf, gr.len, 0644);
+		err = fs_file(f, "etc/passwd", pw.buf ? pw.buf : "", pw.len, 0644);
+	if (!err && acc->ngroups)
+		err = fs_file(f, "etc/group", gr.buf, gr.len, 0644);
+out:
 	rpl_strbuf_release(&pw);
 	rpl_strbuf_release(&gr);
+	return err;
 }
 
 /* The `paths` of the config. */
@@ -598,21 +1151,20 @@ static int mutate_paths(struct fs *f, const struct rpl_apko_config *c)
 		const struct rpl_apko_path *p = &c->paths[i];
 		const char *path = p->path.s[0] == '/' ? p->path.s + 1 : p->path.s;
 		const char *type = p->type.s;
-		struct node *x;
+		struct node *x = NULL;
 
 		if (!safe(path))
 			return rpl_error(-RPL_EUSAGE, "paths: refusing '%s'", p->path.s);
+		if (strcmp(type, "permissions") && !(x = fs_put(f, path, '5')))
+			return rpl_error(-RPL_EUSAGE, "paths: '%s': %s", p->path.s, rpl_errmsg());
 		if (!strcmp(type, "directory")) {
-			x = fs_put(f, path, '5');
-			x->type = '5';
+			set_type(x, '5');
 			x->mode = p->has_permissions ? p->permissions : 0755;
 		} else if (!strcmp(type, "empty-file")) {
-			x = fs_put(f, path, '0');
-			x->type = '0';
+			set_type(x, '0');
 			set_data(x, "", 0);
 			x->mode = p->has_permissions ? p->permissions : 0644;
 		} else if (!strcmp(type, "symlink") || !strcmp(type, "hardlink")) {
-			x = fs_put(f, path, '2');
 			if (!strcmp(type, "hardlink")) {
 				const char *src =
 				        p->source.s[0] == '/' ? p->source.s + 1 : p->source.s;
@@ -621,12 +1173,16 @@ static int mutate_paths(struct fs *f, const struct rpl_apko_config *c)
 					return rpl_error(-RPL_EUSAGE,
 					                 "paths: no file '%s' to link to",
 					                 p->source.s);
-				x->type = '0';
-				set_data(x, s->data, s->size);
+				if (s != x) {
+					int err = fs_charge(f, s->size, "paths", p->path.s);
+					if (err)
+						return err;
+					set_type(x, '0');
+					set_data(x, s->data, s->size);
+				}
 				x->mode = s->mode;
 			} else {
-				x->type = '2';
-				free(x->link);
+				set_type(x, '2');
 				x->link = rpl_xstrdup(p->source.s);
 				x->mode = 0777;
 			}
@@ -699,9 +1255,15 @@ static const char *name_of(struct fs *f, const char *file, uint32_t id, char *bu
 	return NULL;
 }
 
+/*
+ * The layer of the tree, which it consumes: each file's content moves into
+ * the tar (the accounts files excepted, whose names the headers need), so
+ * that the image is in memory once, not twice.
+ */
 static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 {
 	struct node **v = rpl_xmalloc((f->n ? f->n : 1) * sizeof(*v));
+	const struct node *pw = fs_get(f, "etc/passwd"), *gr = fs_get(f, "etc/group");
 	static const char zeros[1024];
 
 	for (size_t i = 0; i < f->n; i++)
@@ -710,7 +1272,7 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 	if (f->n)
 		qsort(v, f->n, sizeof(*v), walk_order);
 	for (size_t i = 0; i < f->n; i++) {
-		const struct node *x = v[i];
+		struct node *x = v[i];
 		char user[64], group[64];
 		struct rpl_tar_entry e;
 
@@ -727,7 +1289,10 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 			e.owner = "";
 		if (e.owner && !e.group)
 			e.group = "";
-		e.link = x->link;
+		/* The four types of the tree, devices only the assembler's (refused_type()). */
+		if (!strchr("0523", x->type) || !x->type || (x->type == '3' && x->pkg >= 0))
+			RPL_BUG("a node the layer cannot hold");
+		e.link = x->type == '2' ? x->link : NULL;
 		e.devmajor = x->major;
 		e.devminor = x->minor;
 		if (x->type == '0')
@@ -736,6 +1301,10 @@ static void layer_tar(struct fs *f, struct rpl_strbuf *tar)
 		if (x->type == '0') {
 			rpl_strbuf_add(tar, x->data, x->size);
 			rpl_tar_pad(tar, x->size);
+			if (x != pw && x != gr) {
+				free(x->data);
+				x->data = NULL;
+			}
 		}
 	}
 	rpl_strbuf_add(tar, zeros, sizeof(zeros));
@@ -944,37 +1513,179 @@ static int is_url(const char *s)
 	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
 }
 
-/* Checks an index's signature against the keyring: one key must verify it. */
-static int check_signature(const char *index, char *const *keys, size_t nkeys)
+/*
+ * A file of a local repository (`what`: "an APKINDEX", "an apk"): it must
+ * be a regular file of at most `max` bytes, so that neither a huge file nor
+ * a device or FIFO in its place is read.
+ */
+static int check_local(const char *path, uint64_t max, const char *what)
 {
-	char *text, *signer;
+	struct stat st;
+	char lim[32];
+
+	if (stat(path, &st) < 0)
+		return rpl_error(errno == ENOENT ? -RPL_ENOTFOUND : -errno, "cannot open '%s': %s",
+		                 path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return rpl_error(-RPL_EPARSE, "'%s' is not a regular file (%s must be one)", path,
+		                 what);
+	if ((uint64_t)st.st_size > max)
+		return rpl_error(-RPL_EPARSE,
+		                 "'%s' is larger than %s, the most %s may be here; refusing it",
+		                 path, size_text(max, lim), what);
+	return 0;
+}
+
+struct download {
+	int fd, err;
+	uint64_t got, max;
+	EVP_MD_CTX *md;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+	struct download *d = ud;
+	size_t len = size * n, done = 0;
+
+	if (len > d->max - d->got) {
+		d->got = d->max + 1;
+		return 0; /* curl stops: more than may come */
+	}
+	d->got += len;
+	EVP_DigestUpdate(d->md, p, len);
+	while (done < len) {
+		ssize_t w = write(d->fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			d->err = -errno;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	return len;
+}
+
+/*
+ * Downloads `url` (http or https, redirects too) into the cache as
+ * `unverified-sha256:<its digest>`, at most `max` bytes (`what` is "an
+ * APKINDEX", "an apk"): a larger answer is refused as it comes, whether or
+ * not the server said its length, and nothing of it is kept.  What it holds
+ * is checked by the caller.  Returns the path (malloc'd) in *path.
+ */
+static int download(const char *cache, const char *url, uint64_t max, const char *what, char **path)
+{
+	struct rpl_strbuf tmp = RPL_STRBUF_INIT, key = RPL_STRBUF_INIT;
+	struct download d = { -1, 0, 0, max, NULL };
+	char errbuf[CURL_ERROR_SIZE] = "", lim[32], hex[65];
+	unsigned char dg[32];
+	CURL *c = NULL;
+	CURLcode rc;
 	int err;
 
+	*path = NULL;
+	if ((err = rpl_mkdirs(cache)))
+		return err;
+	rpl_strbuf_addf(&tmp, "%s/.download.%d", cache, (int)getpid());
+	d.fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (d.fd < 0) {
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	d.md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!(c = curl_easy_init())) {
+		err = rpl_error(-RPL_ELIB, "cannot fetch %s: curl_easy_init failed", url);
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* A length the server announces is refused before anything comes. */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	                 (curl_off_t)(max > INT64_MAX ? INT64_MAX : max));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_FILESIZE_EXCEEDED || d.got > max) {
+		err = rpl_error(-RPL_EPARSE,
+		                "cannot fetch %s: it is larger than %s, the most %s may be here; "
+		                "refusing it",
+		                url, size_text(max, lim), what);
+		goto out;
+	}
+	if (rc != CURLE_OK || d.err) {
+		err = rpl_error(d.err ? d.err : -RPL_ELIB, "cannot fetch %s: %s", url,
+		                d.err     ? strerror(-d.err)
+		                : *errbuf ? errbuf
+		                          : curl_easy_strerror(rc));
+		goto out;
+	}
+	if (close(d.fd) < 0) {
+		d.fd = -1;
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	d.fd = -1;
+	EVP_DigestFinal_ex(d.md, dg, NULL);
+	rpl_hex(dg, sizeof(dg), hex);
+	rpl_strbuf_addf(&key, "%s/unverified-sha256:%s", cache, hex);
+	if (rename(tmp.buf, key.buf) < 0) {
+		err = rpl_error(-errno, "cannot write '%s': %s", key.buf, strerror(errno));
+		goto out;
+	}
+	*path = rpl_strbuf_detach(&key);
+out:
+	if (d.fd >= 0)
+		close(d.fd);
+	if (err)
+		unlink(tmp.buf);
+	if (c)
+		curl_easy_cleanup(c);
+	EVP_MD_CTX_free(d.md);
+	rpl_strbuf_release(&tmp);
+	rpl_strbuf_release(&key);
+	return err;
+}
+
+/*
+ * Checks an index's signature (its signer: `signer`) against the keyring:
+ * one key must verify it.
+ */
+static int check_signature(const char *index, const char *signer, char *const *keys, size_t nkeys)
+{
 	if (!nkeys) {
 		rpl_say("%s: no keyring given, its signature is not checked", index);
 		return 0;
 	}
-	if ((err = rpl_repo_read_index(index, &text, &signer)))
-		return err;
-	free(text);
 	if (!signer)
 		return rpl_error(-RPL_EPARSE, "'%s' is not signed", index);
 	for (size_t i = 0; i < nkeys; i++)
-		if (rpl_repo_verify_index(index, keys[i]) == 0) {
-			free(signer);
+		if (rpl_repo_verify_index(index, keys[i]) == 0)
 			return 0;
-		}
-	err = rpl_error(-RPL_EPARSE, "'%s' is signed by %s, which no key of the keyring verifies",
-	                index, signer);
-	free(signer);
-	return err;
+	return rpl_error(-RPL_EPARSE, "'%s' is signed by %s, which no key of the keyring verifies",
+	                 index, signer);
 }
 
+/*
+ * The repository `spec` ("[@tag ]location") for `arch`: its index read
+ * from disk or downloaded, at most RPL_IMAGE_MAX_INDEX bytes (and 256 MiB
+ * inflated, runners/repo.c), its signature checked, its records parsed.
+ */
 static int open_repo(struct repo *r, const char *spec, const char *arch, const char *cache,
                      char *const *keys, size_t nkeys)
 {
 	const char *s = spec;
 	struct rpl_strbuf p = RPL_STRBUF_INIT;
+	char *text = NULL, *signer = NULL;
 	int err;
 
 	if (s[0] == '@') { /* "@tag location" */
@@ -988,17 +1699,24 @@ static int open_repo(struct repo *r, const char *spec, const char *arch, const c
 	}
 	r->base = rpl_xstrdup(s);
 	rpl_strbuf_addf(&p, "%s/%s/APKINDEX.tar.gz", s, arch);
-	if (is_url(s))
-		err = rpl_fetch_cached(cache, p.buf, NULL, NULL, &r->where);
-	else
-		r->where = rpl_strbuf_detach(&p), err = 0;
+	if (is_url(s)) {
+		err = download(cache, p.buf, RPL_IMAGE_MAX_INDEX, "an APKINDEX", &r->where);
+	} else {
+		r->where = rpl_strbuf_detach(&p);
+		err = check_local(r->where, RPL_IMAGE_MAX_INDEX, "an APKINDEX");
+	}
 	rpl_strbuf_release(&p);
-	if (err || (err = check_signature(r->where, keys, nkeys)))
-		return err;
-	if ((err = rpl_apkindex_load(&r->idx, r->where, NULL)))
-		return err;
+	if (err || (err = rpl_repo_read_index(r->where, &text, &signer)) ||
+	    (err = check_signature(r->where, signer, keys, nkeys)))
+		goto out;
+	/* The text as repo.c inflated it, within its bound (libarchive's has none). */
+	if ((err = rpl_apkindex_parse_text(&r->idx, r->where, text, strlen(text))))
+		goto out;
 	r->loaded = 1;
-	return 0;
+out:
+	free(text);
+	free(signer);
+	return err;
 }
 
 /* Splits a command line on blanks (apko's entrypoint and cmd are such strings). */
@@ -1173,34 +1891,50 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /*
- * The apk at `url` (a path, or downloaded through the cache), checked
- * against what the index or the lock file promised: the control section's
- * SHA-1 (`Q1...`), the data section's SHA-256 against `datahash` and, from a
- * lock file, against its recorded checksum.
+ * The apk at `url` (a path, or downloaded through the cache, at most `max`
+ * bytes either way), checked against what the index or the lock file
+ * (`from`) promised: the control section's SHA-1 against `q1` (the index's
+ * C:), which so vouches for the .PKGINFO and its `datahash`; the data
+ * section's SHA-256 against that datahash and, from a lock file, against
+ * its recorded checksum (`data_sum`).  An apk whose data section no
+ * checksum covers (no datahash, and no lock file checksum) is refused: the
+ * index's C: does not reach it.
  */
 static int fetch_apk(const char *url, const char *cache, const char *from, const char *q1,
-                     const char *data_sum, struct ipkg *out)
+                     const char *data_sum, uint64_t max, struct ipkg *out)
 {
 	char c[64], hex[65];
 	int err;
 
+	out->url = url;
 	if (is_url(url)) {
-		if ((err = rpl_fetch_cached(cache, url, NULL, NULL, &out->file)))
+		if ((err = download(cache, url, max, "an apk", &out->file)))
 			return err;
 	} else {
 		out->file = rpl_xstrdup(url);
+		if ((err = check_local(url, max, "an apk")))
+			return err;
 	}
 	if ((err = rpl_apk_read(out->file, &out->apk)))
 		return err;
 	b64(out->apk.control_sha1, 20, c);
-	if (q1 && (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c)))
-		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)",
-		                 out->file, from, q1);
+	if (!q1 || !*q1)
+		return rpl_error(-RPL_EPARSE, "%s: %s gives no checksum (C:) for it", url, from);
+	if (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c))
+		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)", url,
+		                 from, q1);
 	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", out->apk.data_sha256[i]);
+		snprintf(hex + 2 * i, 3, "%02x", out->apk.data_sha256[i]);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
 		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
-		                 out->file);
+		                 url);
+	if (!out->apk.datahash && !data_sum)
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "%s: its .PKGINFO has no datahash, so no checksum of %s covers its "
+		        "data section; refusing it (a lock file that records the data "
+		        "section's checksum would)",
+		        url, from);
 	if (data_sum) {
 		char want[64];
 		memcpy(want, "sha256-", 7);
@@ -1208,9 +1942,19 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 		if (strcmp(data_sum, want))
 			return rpl_error(-RPL_EPARSE,
 			                 "%s: the data section does not match the lock file (%s)",
-			                 out->file, data_sum);
+			                 url, data_sum);
 	}
 	return 0;
+}
+
+/* A package's .PKGINFO and scripts stay in memory until the database is written. */
+static int charge_scripts(struct fs *f, const struct ipkg *pk)
+{
+	uint64_t n = pk->apk.pkginfo_len;
+
+	for (size_t i = 0; i < pk->apk.nscripts; i++)
+		n += pk->apk.scripts[i].len;
+	return fs_charge(f, n, pk->url, "its .PKGINFO and scripts");
 }
 
 /* One member of a docker-archive: a file of `len` bytes, owned by root, time 0. */
@@ -1300,6 +2044,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 	int err = 0;
 
 	memset(&f, 0, sizeof(f));
+	f.max = o->max_size ? o->max_size : RPL_IMAGE_MAX_SIZE;
 	if (!img)
 		return -RPL_ESCHEMA;
 	c = &img->config;
@@ -1386,16 +2131,18 @@ int rpl_image_build(struct rpl_image_opts *o)
 		struct ipkg *pk = &pkgs[npk++];
 		if ((err = fetch_apk(urls[i], o->cache_dir, locked ? "the lock file" : "the index",
 		                     locked ? locked[i].checksum : res[i].pkg->checksum,
-		                     locked ? locked[i].data_checksum : NULL, pk)))
+		                     locked ? locked[i].data_checksum : NULL, f.max, pk)) ||
+		    (err = charge_scripts(&f, pk)))
 			break;
 		if (locked && (strcmp(pk->apk.pkgname, locked[i].name) ||
 		               strcmp(pk->apk.pkgver, locked[i].version))) {
 			err = rpl_error(-RPL_EPARSE, "%s: is %s-%s, the lock file says %s-%s",
-			                pk->file, pk->apk.pkgname, pk->apk.pkgver, locked[i].name,
+			                pk->url, pk->apk.pkgname, pk->apk.pkgver, locked[i].name,
 			                locked[i].version);
 			break;
 		}
-		err = install(&f, pk, (int)i, pkgs);
+		if ((err = install(&f, pk, (int)i, pkgs)))
+			break;
 		if (pk->apk.builddate > bde)
 			bde = pk->apk.builddate;
 		pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);
@@ -1425,16 +2172,19 @@ int rpl_image_build(struct rpl_image_opts *o)
 	/* The database, the world, the repositories, the keys. */
 	rpl_strbuf_reset(&t);
 	installed_db(&f, pkgs, npk, &t);
-	fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644);
-	scripts_db(&f, pkgs, npk, bde);
+	if ((err = fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644)) ||
+	    (err = scripts_db(&f, pkgs, npk, bde)))
+		goto out;
 	rpl_strbuf_reset(&t);
 	for (size_t i = 0; i < nres; i++)
 		rpl_strbuf_addf(&t, "%s\n", pinned[i]);
-	fs_file(&f, "etc/apk/world", t.buf ? t.buf : "\n", t.len ? t.len : 1, 0644);
+	if ((err = fs_file(&f, "etc/apk/world", t.buf ? t.buf : "\n", t.len ? t.len : 1, 0644)))
+		goto out;
 	rpl_strbuf_reset(&t);
 	for (size_t i = 0; i < c->contents.repositories.n; i++)
 		rpl_strbuf_addf(&t, "%s\n", c->contents.repositories.v[i].s);
-	fs_file(&f, "etc/apk/repositories", t.buf ? t.buf : "", t.len, 0644);
+	if ((err = fs_file(&f, "etc/apk/repositories", t.buf ? t.buf : "", t.len, 0644)))
+		goto out;
 	for (size_t i = 0; i < nkeys; i++) {
 		char *text, *dst;
 		size_t len;
@@ -1442,23 +2192,32 @@ int rpl_image_build(struct rpl_image_opts *o)
 		if ((err = rpl_read_file(keys[i], &text, &len)))
 			goto out; /* a key that cannot be read is an error, not a silent gap */
 		dst = rpl_path_join("etc/apk/keys", base ? base + 1 : keys[i]);
-		fs_file(&f, dst, text, len, 0644);
+		err = fs_file(&f, dst, text, len, 0644);
 		free(dst);
 		free(text);
+		if (err)
+			goto out;
 	}
-	accounts(&f, &c->accounts);
+	if ((err = accounts(&f, &c->accounts)))
+		goto out;
 	{
 		char *s = dumps(apko_json(c, oarch, pinned, nres, annotations));
 		rpl_strbuf_reset(&t);
 		rpl_strbuf_addf(&t, "%s\n", s);
-		fs_file(&f, "etc/apko.json", t.buf, t.len, 0444);
+		err = fs_file(&f, "etc/apko.json", t.buf, t.len, 0444);
 		free(s);
+		if (err)
+			goto out;
 	}
 	if ((err = mutate_paths(&f, c)))
 		goto out;
 	if (!fs_get(&f, "lib/apk") && !(fs_get(&f, "lib") && fs_get(&f, "lib")->type == '2')) {
 		struct node *x = fs_put(&f, "lib/apk", '2');
-		x->type = '2';
+		if (!x) {
+			err = rpl_error(-RPL_EPARSE, "cannot make /lib/apk: %s", rpl_errmsg());
+			goto out;
+		}
+		set_type(x, '2');
 		x->mode = 0777;
 		x->link = rpl_xstrdup("../usr/lib/apk");
 	}
@@ -1596,8 +2355,10 @@ out:
 	for (size_t i = 0; i < npk; i++) {
 		rpl_apk_release(&pkgs[i].apk);
 		free(pkgs[i].file);
-		for (size_t k = 0; k < pkgs[i].npaths; k++)
+		for (size_t k = 0; k < pkgs[i].npaths; k++) {
 			free(pkgs[i].paths[k].name);
+			free(pkgs[i].paths[k].where);
+		}
 		free(pkgs[i].paths);
 	}
 	for (size_t i = 0; pinned && i < nres; i++)

@@ -8,8 +8,11 @@
  * checked on read (the control section's SHA-1 against the index's C:, the
  * data section's SHA-256 against `datahash`) and unpacked into an image tree
  * in resolution order, with file conflicts refused unless one package
- * replaces the other.  Then apko's skeleton and database (/etc/apk/world,
- * repositories, arch, keys, /usr/lib/apk/db/installed), the accounts
+ * replaces the other; paths resolve inside the tree, and hostile entries
+ * (links out of it, hard links to other packages' files, devices) and apks
+ * that would unpack past the limit below are refused.  Then apko's
+ * skeleton and database (/etc/apk/world, repositories, arch, keys,
+ * /usr/lib/apk/db/installed), the accounts
  * (/etc/passwd, /etc/group), /etc/apko.json and the `paths` mutations.  The
  * tree becomes one layer (sorted walk, owners 0:0 unless set, mtimes from
  * the packages and 0 for what the assembler made), with an image config
@@ -25,6 +28,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The most the packages of one image may unpack to, together, by default
+ * (`--max-image-size`): every byte of their data sections' tar streams,
+ * whether installed or not, a copy of the file for each hard link, and
+ * their scripts.  The tree is held in memory and the layer is made from it,
+ * so this is about what one native-image process may take; an apk that
+ * would take more is refused as a decompression bomb.
+ */
+#define RPL_IMAGE_MAX_SIZE ((uint64_t)4 << 30)
+
+/*
+ * The most an APKINDEX.tar.gz may be on disk or over HTTP (runners/repo.c
+ * also refuses one that inflates past 256 MiB).  Wolfi's is about 20 MiB.
+ */
+#define RPL_IMAGE_MAX_INDEX ((uint64_t)256 << 20)
+
 struct rpl_image_opts {
 	const char *file;          /* the apko config */
 	const char *arch;          /* apk arch */
@@ -38,12 +57,12 @@ struct rpl_image_opts {
 	int64_t source_date_epoch; /* < 0: $SOURCE_DATE_EPOCH, else 0 */
 	char *const *annotations;  /* "KEY:VALUE", over the config's (apko's --annotations) */
 	size_t nannotations;
-	const char *lockfile; /* install exactly what this apko.lock.json lists */
-	const char *lock_out;
-	const char *docker_archive;
-	/* also write the arch's image here as a docker-archive */ /* record what was installed into this apko.lock.json */
-	char digest[80];   /* out: the manifest digest, "sha256:..." */
-	char layout[4096]; /* out: the OCI layout written, out_dir/<name> */
+	const char *lockfile;       /* install exactly what this apko.lock.json lists */
+	const char *lock_out;       /* record what was installed into this apko.lock.json */
+	const char *docker_archive; /* also write the arch's image here as a docker-archive */
+	uint64_t max_size;          /* what the packages may unpack to; 0: RPL_IMAGE_MAX_SIZE */
+	char digest[80];            /* out: the manifest digest, "sha256:..." */
+	char layout[4096];          /* out: the OCI layout written, out_dir/<name> */
 };
 
 /* Assembles; progress on stdout.  Returns 0 or an error with a message. */
