@@ -1,4 +1,5 @@
 #include "runners/apkwrite.h"
+#include "runners/workspace.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
@@ -152,7 +153,7 @@ static void libver(const char *soname, char *out, size_t n)
 static void elf_facts(const char *path, int in_libdir, struct names *provides,
                       struct names *depends)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	Elf *e;
 	size_t nph;
 
@@ -225,30 +226,41 @@ static void elf_facts(const char *path, int in_libdir, struct names *provides,
 	close(fd);
 }
 
-/* The path of `base` in a lib dir of one of the sibling trees (malloc'd), or NULL. */
-static char *sibling_lib(char *const *siblings, size_t n, const char *base)
+/*
+ * The library `base` in a lib dir of one of the sibling trees, opened, or
+ * -1: a regular file, its links resolved inside its tree as they will be
+ * once installed (a step may have left `usr -> /` in a tree).
+ */
+static int sibling_lib(char *const *siblings, size_t n, const char *base)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		int root = open(siblings[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (root < 0)
+			continue;
 		for (const char *const *d = lib_dirs; *d; d++) {
-			char *p = rpl_path_join(siblings[i], *d), *f = rpl_path_join(p, base);
+			char *f = rpl_path_join(*d, base);
 			struct stat st;
-			int there = lstat(f, &st) == 0 && !S_ISDIR(st.st_mode);
-			free(p);
-			if (there)
-				return f;
+			int fd, err = rpl_ws_open_in_root(root, f, O_RDONLY | O_NONBLOCK, &fd);
 			free(f);
+			if (err)
+				continue;
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+				close(root);
+				return fd;
+			}
+			close(fd);
 		}
-	return NULL;
+		close(root);
+	}
+	return -1;
 }
 
-/* The DT_SONAME of an ELF file (links followed), into `out`; 0 when it has none. */
-static int elf_soname(const char *path, char *out, size_t n)
+/* The DT_SONAME of the ELF file open at `fd` (closed), into `out`; 0 when it has none. */
+static int elf_soname(int fd, char *out, size_t n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	int found = 0;
 	Elf *e;
 
-	if (fd < 0)
-		return 0;
 	e = elf_begin(fd, ELF_C_READ, NULL);
 	for (Elf_Scn *scn = NULL;
 	     e && elf_kind(e) == ELF_K_ELF && !found && (scn = elf_nextscn(e, scn));) {
@@ -308,13 +320,13 @@ static void analyse(const char *dir, const struct tree *t, char *const *siblings
 				tb = tb ? tb + 1 : target;
 				/* A -dev package's link to its sibling's library: a
 				 * dependency on that library's SONAME. */
-				char *lib = sibling_lib(siblings, nsiblings, tb), soname[1024];
-				if (lib) {
+				int lib = sibling_lib(siblings, nsiblings, tb);
+				char soname[1024];
+				if (lib >= 0) {
 					snprintf(buf, sizeof(buf), "so:%s",
 					         elf_soname(lib, soname, sizeof(soname)) ? soname
 					                                                 : tb);
 					add_name(depends, buf);
-					free(lib);
 				}
 			}
 		}
@@ -380,7 +392,7 @@ static int sha1_file(const char *path, char out[41])
 {
 	unsigned char buf[65536], d[20];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), err = 0;
 	ssize_t n;
 
 	if (fd < 0) {
@@ -450,7 +462,7 @@ static int write_data(const char *dir, const struct tree *t, int64_t sde, int fd
 				rpl_tar_header(&b, &e);
 				err = sink_write(&s, b.buf, b.len, Z_NO_FLUSH);
 			}
-			in = err ? -1 : open(full, O_RDONLY | O_CLOEXEC);
+			in = err ? -1 : open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 			if (!err && in < 0)
 				err = rpl_error(-errno, "cannot open '%s'", full);
 			if (in >= 0) {

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/xalloc.h"
 #include "runners/workspace.h"
 
 #include <archive.h>
@@ -56,7 +57,7 @@ struct unpack {
 	struct archive *a, *w;
 	const char *what; /* the archive's name, for messages */
 	const struct rpl_extract_opts *o;
-	uint64_t max_size, max_ratio, written;
+	uint64_t max_size, max_ratio, floor, written;
 	int destfd;
 	char dest[PATH_MAX];
 };
@@ -71,7 +72,7 @@ static int within_limits(struct unpack *u, const char *entry)
 		                 "'%s' unpacks to more than %llu bytes (at %s): refused "
 		                 "(--max-extract-size)",
 		                 u->what, (unsigned long long)u->max_size, entry);
-	if (u->max_ratio != UINT64_MAX && u->written > RPL_EXTRACT_RATIO_FLOOR &&
+	if (u->max_ratio != UINT64_MAX && u->written > u->floor &&
 	    u->written / (uint64_t)(read > 0 ? read : 1) > u->max_ratio)
 		return rpl_error(-EFBIG,
 		                 "'%s' unpacks to %llu bytes from %lld (at %s), more than %llu "
@@ -100,6 +101,11 @@ static int check_hardlink(struct unpack *u, const char *name, const char *target
 	if (err == -ENOENT)
 		return rpl_error(-RPL_EPARSE, "'%s': %s is a hard link to '%s', which is not there",
 		                 u->what, name, target);
+	if (err == -ELOOP)
+		return rpl_error(-RPL_EPARSE,
+		                 "'%s': %s is a hard link to '%s', which is (or goes through) a "
+		                 "symbolic link",
+		                 u->what, name, target);
 	if (err)
 		return rpl_error(-RPL_EPARSE,
 		                 "'%s': %s is a hard link to '%s', which is not inside the archive "
@@ -113,9 +119,20 @@ static int check_hardlink(struct unpack *u, const char *name, const char *target
 	return err;
 }
 
+static int unpack_named(struct unpack *u, struct archive_entry *e, const char *name);
+
 static int unpack_entry(struct unpack *u, struct archive_entry *e)
 {
-	const char *name = stripped(archive_entry_pathname(e), u->o->strip);
+	/* Kept: setting the entry's path below frees the one it had. */
+	char *own = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	int err = unpack_named(u, e, stripped(own, u->o->strip));
+
+	free(own);
+	return err;
+}
+
+static int unpack_named(struct unpack *u, struct archive_entry *e, const char *name)
+{
 	const char *link = archive_entry_hardlink(e);
 	unsigned type = archive_entry_filetype(e);
 	struct rpl_strbuf p = RPL_STRBUF_INIT;
@@ -149,8 +166,8 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e)
 	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
 	rpl_strbuf_addf(&p, "%s/%s", u->dest, name);
 	archive_entry_set_pathname(e, p.buf);
-	rc = archive_write_header(u->w, e);
-	if (rc < ARCHIVE_WARN)
+	/* libarchive reports a failed write(2) as a mere warning: any is an error here. */
+	if (archive_write_header(u->w, e) != ARCHIVE_OK)
 		err = write_error(u, name);
 	if (!err && !link && type == AE_IFREG && archive_entry_size(e) > 0) {
 		const void *buf;
@@ -160,14 +177,14 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e)
 		       (rc = archive_read_data_block(u->a, &buf, &len, &off)) == ARCHIVE_OK) {
 			u->written += len;
 			if (!(err = within_limits(u, name)) &&
-			    archive_write_data_block(u->w, buf, len, off) < ARCHIVE_WARN)
+			    archive_write_data_block(u->w, buf, len, off) != ARCHIVE_OK)
 				err = write_error(u, name);
 		}
 		if (!err && rc != ARCHIVE_EOF)
 			err = rpl_error(-RPL_EPARSE, "cannot unpack '%s': %s", u->what,
 			                archive_error_string(u->a));
 	}
-	if (archive_write_finish_entry(u->w) < ARCHIVE_WARN && !err)
+	if (archive_write_finish_entry(u->w) != ARCHIVE_OK && !err)
 		err = write_error(u, name);
 	rpl_strbuf_release(&p);
 	return err;
@@ -180,6 +197,7 @@ static int unpack(struct unpack *u, const char *dest)
 
 	u->max_size = u->o->max_size ? u->o->max_size : RPL_EXTRACT_MAX_SIZE;
 	u->max_ratio = u->o->max_ratio ? u->o->max_ratio : RPL_EXTRACT_MAX_RATIO;
+	u->floor = u->o->ratio_floor ? u->o->ratio_floor : RPL_EXTRACT_RATIO_FLOOR;
 	/* The physical path: libarchive refuses to write through a link on the way. */
 	if ((err = rpl_mkdirs(dest)))
 		return err;

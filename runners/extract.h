@@ -32,10 +32,11 @@
 #define RPL_EXTRACT_RATIO_FLOOR (1ULL << 30)
 
 struct rpl_extract_opts {
-	int strip;          /* leading path components dropped (melange's strip-components) */
-	int skip_dotfiles;  /* leave out top-level names starting with '.' (an apk's control) */
-	uint64_t max_size;  /* bytes written in all; 0: RPL_EXTRACT_MAX_SIZE */
-	uint64_t max_ratio; /* 0: RPL_EXTRACT_MAX_RATIO; UINT64_MAX: no ratio check */
+	int strip;            /* leading path components dropped (melange's strip-components) */
+	int skip_dotfiles;    /* leave out top-level names starting with '.' (an apk's control) */
+	uint64_t max_size;    /* bytes written in all; 0: RPL_EXTRACT_MAX_SIZE */
+	uint64_t max_ratio;   /* 0: RPL_EXTRACT_MAX_RATIO; UINT64_MAX: no ratio check */
+	uint64_t ratio_floor; /* 0: RPL_EXTRACT_RATIO_FLOOR */
 };
 
 /*

@@ -11,6 +11,10 @@
 #include "runners/apkwrite.h"
 #include "runners/repo.h"
 #include "runners/runner.h"
+#include "runners/sandbox.h"
+#include "runners/workspace.h"
+#include "runners/extract.h"
+#include "common/sha256.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -28,18 +32,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WORKSPACE "/home/build"
-
 struct build {
 	const struct rpl_native_opts *o;
 	struct rpl_recipe *r;
 	struct rpl_compiled c;
 	struct rpl_pipeline_lib lib;
 	int have_lib, have_compiled;
+	/* The workspace (host path and directory fd), the packages installed for
+	 * the steps, and the download cache. */
 	char *work, *deps, *cache;
+	int wsfd;
+	struct rpl_sandbox sb;
 	char *version;
 	int64_t sde;
-	int nfetch;
 	/* The variables the steps get: the recipe's, or a test's while it runs. */
 	const struct rpl_kvlist *env;
 	/* The apks this build wrote, for its tests. */
@@ -63,83 +68,21 @@ static int truthy(const char *s)
 	return s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1"));
 }
 
-/* The host path of a path in the sandbox's workspace; NULL outside it. */
-static char *host_path(const struct build *b, const char *in, const char *rel)
+/* The extraction limits of this build. */
+static struct rpl_extract_opts limits(const struct build *b, int strip, int skip_dotfiles)
 {
-	struct rpl_strbuf p = RPL_STRBUF_INIT;
-	size_t n = strlen(WORKSPACE);
-
-	if (in[0] != '/')
-		rpl_strbuf_addf(&p, "%s/%s", WORKSPACE, in);
-	else
-		rpl_strbuf_addstr(&p, in);
-	if (rel && *rel && strcmp(rel, "."))
-		rpl_strbuf_addf(&p, "%s%s", rel[0] == '/' ? "" : "/", rel);
-	if (rel && rel[0] == '/') {
-		rpl_strbuf_reset(&p);
-		rpl_strbuf_addstr(&p, rel);
-	}
-	if (strncmp(p.buf, WORKSPACE, n) || (p.buf[n] && p.buf[n] != '/') ||
-	    strstr(p.buf, "/../")) {
-		rpl_strbuf_release(&p);
-		return NULL;
-	}
-	{
-		char *out = rpl_xmalloc(strlen(b->work) + p.len + 1);
-		sprintf(out, "%s%s", b->work, p.buf + n);
-		rpl_strbuf_release(&p);
-		return out;
-	}
+	struct rpl_extract_opts e = { strip, skip_dotfiles, b->o->max_extract_size,
+		                      b->o->max_extract_ratio, 0 };
+	return e;
 }
 
-/* ---- removing and copying trees -------------------------------------------------------- */
+/* ---- the workspace ------------------------------------------------------------------------ */
 
-static int remove_tree(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path) < 0 ? -errno : 0;
-	if (!(d = opendir(path)))
-		return -errno;
-	while ((de = readdir(d))) {
-		char *child;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		child = rpl_path_join(path, de->d_name);
-		remove_tree(child);
-		free(child);
-	}
-	closedir(d);
-	return rmdir(path) < 0 ? -errno : 0;
-}
-
-/* Copies one regular file, keeping its mode. */
-static int copy_tree_file(const char *from, const char *to)
-{
-	char *text;
-	size_t len;
-	struct stat st;
-	int fd, err = rpl_read_file(from, &text, &len);
-
-	if (err)
-		return err;
-	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	          stat(from, &st) == 0 ? st.st_mode & 07777 : 0644);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
-		err = rpl_error(-errno, "cannot write '%s': %s", to, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	free(text);
-	return err;
-}
-
-/* Copies the tree `from` into `to` (created), keeping modes and links. */
-static int copy_tree(const char *from, const char *to)
+/*
+ * Copies the repository's tree `from` into the directory `to`, keeping
+ * modes (less setuid and setgid) and links; anything else is refused.
+ */
+static int copy_tree(const char *from, int to)
 {
 	DIR *d = opendir(from);
 	struct dirent *de;
@@ -147,35 +90,95 @@ static int copy_tree(const char *from, const char *to)
 
 	if (!d)
 		return rpl_error(-errno, "cannot read '%s': %s", from, strerror(errno));
-	if ((err = rpl_mkdirs(to))) {
-		closedir(d);
-		return err;
-	}
 	while (!err && (de = readdir(d))) {
-		char *src, *dst;
+		char *src;
 		struct stat st;
+		int sub;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		src = rpl_path_join(from, de->d_name);
-		dst = rpl_path_join(to, de->d_name);
 		if (lstat(src, &st) < 0) {
 			err = rpl_error(-errno, "cannot stat '%s'", src);
 		} else if (S_ISDIR(st.st_mode)) {
-			err = copy_tree(src, dst);
+			if (!(err = rpl_ws_mkdirs(to, de->d_name, &sub))) {
+				err = copy_tree(src, sub);
+				close(sub);
+			}
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];
 			ssize_t n = readlink(src, target, sizeof(target) - 1);
-			if (n < 0 || (target[n] = '\0', symlink(target, dst) < 0))
+			if (n < 0 || (target[n] = '\0', symlinkat(target, to, de->d_name) < 0))
 				err = rpl_error(-errno, "cannot copy the link '%s'", src);
 		} else if (S_ISREG(st.st_mode)) {
-			err = copy_tree_file(src, dst);
+			err = rpl_ws_copy_file(src, to, de->d_name, st.st_mode & 0777);
+		} else {
+			err = rpl_error(-RPL_EUSAGE,
+			                "'%s' is neither a file, a directory nor a link: refused",
+			                src);
 		}
 		free(src);
-		free(dst);
 	}
 	closedir(d);
 	return err;
+}
+
+/*
+ * Makes `path` a fresh, empty directory and opens it; the steps' user owns
+ * it.  Its parent is ripple's, so the path itself cannot be a step's link.
+ */
+static int fresh_dir(struct build *b, const char *path, int *fd)
+{
+	int err;
+
+	*fd = -1;
+	if ((err = rpl_ws_remove_path(path)) || (err = rpl_mkdirs(path)))
+		return err;
+	if ((*fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* The source dir as a real directory inside the monorepo; NULL (no copy) when missing. */
+static int source_dir(struct build *b, char **out)
+{
+	const char *o_src = b->o->source_dir;
+	char *src, root[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	size_t n;
+
+	*out = NULL;
+	if (o_src)
+		src = rpl_xstrdup(o_src);
+	else if (strchr(b->o->file, '/'))
+		src = rpl_path_dirname(b->o->file);
+	else
+		src = rpl_xstrdup(b->r->package.name.s);
+	if (lstat(src, &st) < 0) {
+		free(src);
+		return 0;
+	}
+	if (!getcwd(root, sizeof(root)) || !realpath(src, real)) {
+		int err = rpl_error(-errno, "cannot resolve '%s': %s", src, strerror(errno));
+		free(src);
+		return err;
+	}
+	n = strlen(root);
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode) || strncmp(real, root, n) ||
+	    (real[n] != '/' && !(o_src && !real[n]))) {
+		int err = rpl_error(-RPL_EUSAGE,
+		                    "the source dir '%s' is %s: refused (its files become the "
+		                    "workspace's)",
+		                    src,
+		                    S_ISLNK(st.st_mode)    ? "a symbolic link"
+		                    : !S_ISDIR(st.st_mode) ? "not a directory"
+		                    : real[n]              ? "outside the monorepo"
+		                                           : "the monorepo itself");
+		free(src);
+		return err;
+	}
+	*out = src;
+	return 0;
 }
 
 /* ---- fetch ------------------------------------------------------------------------------- */
@@ -192,17 +195,15 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 
 	EVP_DigestUpdate(d->md, p, len);
-	if (write(d->fd, p, len) != (ssize_t)len) {
-		d->err = -errno;
-		return 0;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(d->fd, p + done, len - done);
+		if (w < 0) {
+			d->err = -errno;
+			return 0;
+		}
+		done += (size_t)w;
 	}
 	return len;
-}
-
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
 /* The digest of a file with `md`, in hex. */
@@ -222,14 +223,70 @@ static int digest_file(const char *path, const EVP_MD *md, char *out)
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
 	EVP_DigestFinal_ex(ctx, d, &dl);
-	hex(d, dl, out);
+	rpl_hex(d, dl, out);
 	close(fd);
 	EVP_MD_CTX_free(ctx);
 	return n < 0 ? -errno : 0;
 }
 
-int rpl_fetch_cached(const char *cache_dir, const char *uri, const char *sha256, const char *sha512,
-                     char **path)
+/* Reads the local file `path` through `d` as a download would arrive. */
+static int read_local(const char *path, struct download *d)
+{
+	char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && !d->err)
+		on_data(buf, 1, (size_t)n, d);
+	if (n < 0 && !d->err)
+		d->err = -errno;
+	close(fd);
+	return d->err ? rpl_error(d->err, "cannot copy '%s': %s", path, strerror(-d->err)) : 0;
+}
+
+static int curl_get(const char *uri, struct download *d)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *c;
+	CURLcode rc;
+	int err = 0;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!(c = curl_easy_init()))
+		return rpl_error(-RPL_ELIB, "cannot fetch %s: curl_easy_init failed", uri);
+	curl_easy_setopt(c, CURLOPT_URL, uri);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
+	/* Sources come from the network: never from the host's files, even by a redirect. */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK || d->err)
+		err = rpl_error(d->err ? d->err : -RPL_ELIB, "cannot fetch %s: %s", uri,
+		                d->err    ? strerror(-d->err)
+		                : *errbuf ? errbuf
+		                          : curl_easy_strerror(rc));
+	curl_easy_cleanup(c);
+	return err;
+}
+
+/*
+ * Puts what `uri` names (or, when `local` is set, the file `local` that a
+ * mirror directory holds for it) into the cache unless it is there, and
+ * returns its cached path.  With a digest the entry is named by it and a
+ * mismatch caches nothing.
+ */
+static int fetch_cached(const char *cache_dir, const char *uri, const char *local,
+                        const char *sha256, const char *sha512, char **path)
 {
 	const EVP_MD *md = sha256 && *sha256   ? EVP_sha256()
 	                   : sha512 && *sha512 ? EVP_sha512()
@@ -237,14 +294,18 @@ int rpl_fetch_cached(const char *cache_dir, const char *uri, const char *sha256,
 	const char *want = sha256 && *sha256 ? sha256 : sha512;
 	struct rpl_strbuf key = RPL_STRBUF_INIT, tmp = RPL_STRBUF_INIT;
 	struct download d = { -1, NULL, 0 };
-	char errbuf[CURL_ERROR_SIZE] = "", got[EVP_MAX_MD_SIZE * 2 + 1];
+	char got[EVP_MAX_MD_SIZE * 2 + 1];
 	unsigned char dg[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
-	CURL *c = NULL;
-	CURLcode rc;
 	int err;
 
 	*path = NULL;
+	if (!local && strncasecmp(uri, "http://", 7) && strncasecmp(uri, "https://", 8) &&
+	    strncasecmp(uri, "ftp://", 6))
+		return rpl_error(-RPL_EUSAGE,
+		                 "cannot fetch %s: only http, https and ftp are fetched (local "
+		                 "files come from a source mirror directory)",
+		                 uri);
 	if ((err = rpl_mkdirs(cache_dir)))
 		return err;
 	if (md) {
@@ -265,29 +326,16 @@ int rpl_fetch_cached(const char *cache_dir, const char *uri, const char *sha256,
 	}
 	d.md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(d.md, md ? md : EVP_sha256(), NULL);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	c = curl_easy_init();
-	curl_easy_setopt(c, CURLOPT_URL, uri);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,file");
-#endif
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK || d.err) {
-		err = rpl_error(-RPL_ELIB, "cannot fetch %s: %s", uri,
-		                *errbuf ? errbuf : curl_easy_strerror(rc));
+	if ((err = local ? read_local(local, &d) : curl_get(uri, &d)))
+		goto out;
+	if (close(d.fd) < 0) {
+		d.fd = -1;
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
 		goto out;
 	}
+	d.fd = -1;
 	EVP_DigestFinal_ex(d.md, dg, &dl);
-	hex(dg, dl, got);
+	rpl_hex(dg, dl, got);
 	if (md && strcasecmp(got, want)) {
 		/* Nothing is cached from a download that is not what was expected. */
 		err = rpl_error(-RPL_EPARSE, "%s: checksum mismatch: expected %s %s, got %s", uri,
@@ -309,101 +357,73 @@ out:
 	if (err)
 		unlink(tmp.buf);
 	EVP_MD_CTX_free(d.md);
-	if (c)
-		curl_easy_cleanup(c);
 	rpl_strbuf_release(&key);
 	rpl_strbuf_release(&tmp);
 	return err;
 }
 
-/* Whether an archive's entry name stays inside where it is unpacked. */
-static int safe_name(const char *name)
+int rpl_fetch_cached(const char *cache_dir, const char *uri, const char *sha256, const char *sha512,
+                     char **path)
 {
-	if (!name || name[0] == '/')
-		return 0;
-	for (const char *p = name; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
-		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
-			return 0;
-	return 1;
+	return fetch_cached(cache_dir, uri, NULL, sha256, sha512, path);
 }
 
-/* Unpacks an archive (any format and compression libarchive reads) into `dest`. */
-static int extract(const char *archive_path, const char *dest, int strip)
+/* Whether a path has a ".." component. */
+static int has_dotdot(const char *p)
 {
-	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
-	struct archive_entry *e;
-	int err = 0, rc;
+	for (; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return 1;
+	return 0;
+}
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
-	/* Entry names are checked here (safe_name); the destination is absolute. */
-	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-	                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-	                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS);
-	if ((err = rpl_mkdirs(dest)))
-		goto out;
-	if (archive_read_open_filename(a, archive_path, 65536) != ARCHIVE_OK) {
-		err = rpl_error(-RPL_EPARSE, "cannot unpack '%s': %s", archive_path,
-		                archive_error_string(a));
-		goto out;
-	}
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e), *link = archive_entry_hardlink(e);
-		struct rpl_strbuf p = RPL_STRBUF_INIT;
-		int skip = 0;
+/*
+ * The file a mirror directory `dir` (relative to the monorepo root, or
+ * absolute) holds for the rest of a uri, or NULL with an error: it must be
+ * a regular file that lies inside the directory once its links are
+ * resolved.  *missing says the directory simply does not have it.
+ */
+static int mirror_file(const char *dir, const char *rest, char **file, int *missing)
+{
+	char real_dir[PATH_MAX], real[PATH_MAX];
+	struct rpl_strbuf p = RPL_STRBUF_INIT;
+	struct stat st;
+	size_t n;
+	int err = 0;
 
-		for (int i = 0; i < strip && name && !skip; i++) {
-			const char *s = strchr(name, '/');
-			skip = !s || !s[1];
-			name = s ? s + 1 : name;
-		}
-		if (skip || !name || !*name)
-			continue;
-		if (!safe_name(name) || (link && !safe_name(link))) {
-			err = rpl_error(-RPL_EPARSE, "'%s' has an entry outside its directory: %s",
-			                archive_path, name);
-			break;
-		}
-		rpl_strbuf_addf(&p, "%s/%s", dest, name);
-		archive_entry_set_pathname(e, p.buf);
-		if (link) {
-			const char *l = link;
-			for (int i = 0; i < strip && l; i++)
-				l = strchr(l, '/') ? strchr(l, '/') + 1 : NULL;
-			rpl_strbuf_reset(&p);
-			rpl_strbuf_addf(&p, "%s/%s", dest, l ? l : "");
-			archive_entry_set_hardlink(e, p.buf);
-		}
-		rpl_strbuf_release(&p);
-		if (archive_write_header(w, e) != ARCHIVE_OK) {
-			err = rpl_error(-RPL_EPARSE, "cannot unpack '%s': %s", archive_path,
-			                archive_error_string(w));
-			break;
-		}
-		if (archive_entry_size(e) > 0) {
-			const void *buf;
-			size_t len;
-			la_int64_t off;
-			while ((rc = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-				if (archive_write_data_block(w, buf, len, off) != ARCHIVE_OK)
-					break;
-		}
-		archive_write_finish_entry(w);
+	*file = NULL;
+	*missing = 0;
+	if (!realpath(dir, real_dir)) {
+		*missing = 1;
+		return rpl_error(-errno, "the mirror '%s' cannot be read: %s", dir,
+		                 strerror(errno));
 	}
-	if (!err && rc != ARCHIVE_EOF && rc != ARCHIVE_OK)
-		err = rpl_error(-RPL_EPARSE, "cannot unpack '%s': %s", archive_path,
-		                archive_error_string(a));
-out:
-	archive_read_free(a);
-	archive_write_free(w);
+	while (*rest == '/')
+		rest++;
+	rpl_strbuf_addf(&p, "%s/%s", real_dir, rest);
+	n = strlen(real_dir);
+	if (!realpath(p.buf, real)) {
+		*missing = errno == ENOENT;
+		err = rpl_error(-errno, "%s: %s", p.buf, strerror(errno));
+	} else if (strncmp(real, real_dir, n) || real[n] != '/') {
+		err = rpl_error(-RPL_EUSAGE, "'%s' leads outside the mirror '%s': refused", p.buf,
+		                dir);
+	} else if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = rpl_error(-RPL_EUSAGE, "'%s' of the mirror '%s' is not a file: refused", rest,
+		                dir);
+	} else {
+		*file = rpl_xstrdup(real);
+	}
+	rpl_strbuf_release(&p);
 	return err;
 }
 
 /*
- * A uri under a configured mirror prefix is fetched from the mirror first (a
- * directory relative to the monorepo root, as a file:// URL, or a URL); when
- * the mirror does not have it, from the uri itself.  The digest is checked
- * either way.
+ * A uri under a configured mirror prefix comes from the mirror first (a
+ * directory, or a URL); when the mirror does not have it, from the uri
+ * itself.  The digest is checked either way.  Nothing outside a mirror
+ * directory is read: file:// uris are refused, and so are mirrored uris
+ * whose rest climbs with "..".
  */
 static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, const char *sha512,
                           char **cached)
@@ -412,23 +432,31 @@ static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, 
 		const char *from = b->o->mirror_from[i], *to = b->o->mirror_to[i];
 		size_t n = strlen(from);
 		struct rpl_strbuf m = RPL_STRBUF_INIT;
-		int err;
+		char *file = NULL;
+		int err, missing = 0;
 
 		if (!n || strncmp(uri, from, n))
 			continue;
+		if (has_dotdot(uri + n))
+			return rpl_error(-RPL_EUSAGE,
+			                 "fetch %s: a mirrored uri must not contain '..': refused",
+			                 uri);
+		if (!strncmp(to, "file://", 7))
+			to += 7;
 		if (strstr(to, "://")) {
-			rpl_strbuf_addf(&m, "%s%s", to, uri + n);
-		} else {
-			char cwd[4096];
-			if (!getcwd(cwd, sizeof(cwd)))
-				return rpl_error(-errno, "fetch: cannot know the cwd: %s",
-				                 strerror(errno));
-			rpl_strbuf_addf(&m, "file://%s%s%s%s%s", to[0] == '/' ? "" : cwd,
-			                to[0] == '/' ? "" : "/", to,
-			                n && to[strlen(to) - 1] != '/' && uri[n] != '/' ? "/" : "",
+			rpl_strbuf_addf(&m, "%s%s%s", to,
+			                to[strlen(to) - 1] != '/' && uri[n] != '/' ? "/" : "",
 			                uri + n);
+			err = fetch_cached(b->cache, m.buf, NULL, sha256, sha512, cached);
+		} else {
+			rpl_strbuf_addstr(&m, to);
+			err = mirror_file(to, uri + n, &file, &missing);
+			if (!err)
+				err = fetch_cached(b->cache, uri, file, sha256, sha512, cached);
+			else if (!missing)
+				return err;
 		}
-		err = rpl_fetch_cached(b->cache, m.buf, sha256, sha512, cached);
+		free(file);
 		if (!err) {
 			rpl_say("fetch: %s from the mirror %s", uri, m.buf);
 			rpl_strbuf_release(&m);
@@ -441,7 +469,32 @@ static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, 
 		rpl_say("fetch: the mirror has no %s (%s); trying the uri", uri, rpl_errmsg());
 		rpl_strbuf_release(&m);
 	}
-	return rpl_fetch_cached(b->cache, uri, sha256, sha512, cached);
+	return fetch_cached(b->cache, uri, NULL, sha256, sha512, cached);
+}
+
+/*
+ * Unpacks `archive` into the workspace directory `rel`: first into a
+ * staging directory beside the workspace, which no step can reach, then
+ * moved in entry by entry without following a link a step left.
+ */
+static int unpack_into(struct build *b, const char *archive, const char *rel, int strip)
+{
+	struct rpl_strbuf stage = RPL_STRBUF_INIT;
+	struct rpl_extract_opts eo = limits(b, strip, 0);
+	int sfd = -1, dfd = -1, err;
+
+	rpl_strbuf_addf(&stage, "%s.unpack", b->work);
+	if (!(err = fresh_dir(b, stage.buf, &sfd)) &&
+	    !(err = rpl_extract(archive, stage.buf, &eo)) &&
+	    !(err = rpl_ws_mkdirs(b->wsfd, rel, &dfd)) && !(err = rpl_ws_move(sfd, dfd, 1)))
+		err = rpl_sandbox_own(&b->sb, dfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	rpl_ws_remove_path(stage.buf);
+	rpl_strbuf_release(&stage);
+	return err;
 }
 
 static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
@@ -452,8 +505,8 @@ static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
 	const char *dir = kv_get(&s->with, "directory"),
 	           *strip = kv_get(&s->with, "strip-components");
 	const char *base;
-	char *cached = NULL, *where = NULL, *file = NULL, *dest = NULL;
-	int err;
+	char *cached = NULL, *where = NULL, *dest = NULL;
+	int err, wfd = -1;
 
 	if (!uri || !*uri)
 		return rpl_error(-RPL_EUSAGE, "fetch: no uri");
@@ -462,31 +515,33 @@ static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
 		                 "fetch %s: one of expected-sha256, expected-sha512 or "
 		                 "expected-none must be set",
 		                 uri);
+	if ((err = rpl_ws_relpath(wd, NULL, &where)) || (err = rpl_ws_relpath(wd, dir, &dest)))
+		goto out;
 	rpl_say("fetch %s", uri);
 	if ((err = fetch_mirrored(b, uri, sha256, sha512, &cached)))
-		return err;
+		goto out;
 	rpl_say("fetch: %s verified (%s)", uri,
 	        sha256 && *sha256   ? "sha256"
 	        : sha512 && *sha512 ? "sha512"
 	                            : "unchecked");
 	base = strrchr(uri, '/');
-	base = base && base[1] ? base + 1 : "download";
-	if (!(where = host_path(b, wd, NULL)) || !(dest = host_path(b, wd, dir ? dir : "."))) {
-		err = rpl_error(-RPL_EUSAGE, "fetch: '%s' is outside %s", dir ? dir : wd,
-		                WORKSPACE);
-		goto out;
-	}
-	file = rpl_path_join(where, base);
-	if ((err = rpl_mkdirs(where)) || (err = copy_tree_file(cached, file)))
+	base = base && base[1] && strcmp(base + 1, ".") && strcmp(base + 1, "..") ? base + 1
+	                                                                          : "download";
+	if ((err = rpl_ws_mkdirs(b->wsfd, where, &wfd)) ||
+	    (err = rpl_ws_copy_file(cached, wfd, base, 0644)) ||
+	    (err = rpl_sandbox_own(&b->sb, wfd)))
 		goto out;
 	if (!kv_get(&s->with, "extract") || truthy(kv_get(&s->with, "extract")))
-		err = extract(file, dest, strip ? atoi(strip) : 1);
-	if (!err && truthy(kv_get(&s->with, "delete")))
-		unlink(file);
+		err = unpack_into(b, cached, dest, strip ? atoi(strip) : 1);
+	if (!err && truthy(kv_get(&s->with, "delete")) && unlinkat(wfd, base, 0) < 0)
+		err = rpl_error(-errno, "cannot remove '%s': %s", base, strerror(errno));
 out:
+	if (err)
+		err = rpl_error(err, "fetch: %s", rpl_errmsg());
+	if (wfd >= 0)
+		close(wfd);
 	free(cached);
 	free(where);
-	free(file);
 	free(dest);
 	return err;
 }
@@ -501,33 +556,56 @@ static int git_err(const char *what)
 	                 e && e->message ? e->message : "error");
 }
 
-/* Moves every entry of `from` into `to`. */
-static int move_entries(const char *from, const char *to)
+/*
+ * Where to clone `repo` from: a mirror directory's copy when a mirror
+ * prefix matches and the directory has it, else the repository itself,
+ * which must be a network URL (a local path or file:// would read the
+ * host's files).
+ */
+static int clone_source(struct build *b, const char *repo, char **from)
 {
-	DIR *d = opendir(from);
-	struct dirent *de;
-	int err = 0;
+	*from = NULL;
+	for (size_t i = 0; i < b->o->nmirrors; i++) {
+		const char *pre = b->o->mirror_from[i], *to = b->o->mirror_to[i];
+		size_t n = strlen(pre);
+		char real_dir[PATH_MAX], real[PATH_MAX];
+		struct rpl_strbuf p = RPL_STRBUF_INIT;
+		size_t k;
 
-	if (!d)
-		return rpl_error(-errno, "cannot read '%s'", from);
-	if ((err = rpl_mkdirs(to))) {
-		closedir(d);
-		return err;
-	}
-	while (!err && (de = readdir(d))) {
-		char *src, *dst;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!n || strncmp(repo, pre, n))
 			continue;
-		src = rpl_path_join(from, de->d_name);
-		dst = rpl_path_join(to, de->d_name);
-		remove_tree(dst);
-		if (rename(src, dst) < 0)
-			err = rpl_error(-errno, "cannot move '%s': %s", src, strerror(errno));
-		free(src);
-		free(dst);
+		if (has_dotdot(repo + n))
+			return rpl_error(-RPL_EUSAGE,
+			                 "git-checkout %s: a mirrored repository must not contain "
+			                 "'..': refused",
+			                 repo);
+		if (!strncmp(to, "file://", 7))
+			to += 7;
+		if (strstr(to, "://")) {
+			rpl_strbuf_addf(&p, "%s%s", to, repo + n);
+			*from = rpl_strbuf_detach(&p);
+			return 0;
+		}
+		if (!realpath(to, real_dir))
+			continue;
+		rpl_strbuf_addf(&p, "%s/%s", real_dir, repo + n);
+		k = strlen(real_dir);
+		if (realpath(p.buf, real) && !strncmp(real, real_dir, k) && real[k] == '/') {
+			rpl_strbuf_release(&p);
+			rpl_say("git-checkout: %s from the mirror %s", repo, to);
+			*from = rpl_xstrdup(real);
+			return 0;
+		}
+		rpl_strbuf_release(&p);
 	}
-	closedir(d);
-	return err;
+	if (strncasecmp(repo, "https://", 8) && strncasecmp(repo, "http://", 7) &&
+	    strncasecmp(repo, "git://", 6))
+		return rpl_error(-RPL_EUSAGE,
+		                 "git-checkout %s: only https, http and git repositories are "
+		                 "cloned (local ones come from a source mirror directory)",
+		                 repo);
+	*from = rpl_xstrdup(repo);
+	return 0;
 }
 
 static int do_git_checkout(struct build *b, const struct rpl_cstep *s, const char *wd)
@@ -540,20 +618,31 @@ static int do_git_checkout(struct build *b, const struct rpl_cstep *s, const cha
 	git_repository *r = NULL;
 	git_object *obj = NULL;
 	git_commit *commit = NULL;
-	char *tmp = NULL, *to = NULL, hexid[GIT_OID_HEXSZ + 1];
-	int err = 0;
+	char *tmp = NULL, *to = NULL, *from = NULL, hexid[GIT_OID_HEXSZ + 1];
+	int err = 0, tmpfd = -1, tofd = -1;
 
 	if (!repo || !*repo)
 		return rpl_error(-RPL_EUSAGE, "git-checkout: no repository");
 	if (tag && *tag && branch && *branch)
 		return rpl_error(-RPL_EUSAGE, "git-checkout: tag and branch are exclusive");
+	if ((err = rpl_ws_relpath(wd, dest, &to)))
+		return rpl_error(err, "git-checkout: %s", rpl_errmsg());
+	if ((err = clone_source(b, repo, &from))) {
+		free(to);
+		return err;
+	}
 	rpl_say("git-checkout %s %s", repo, tag && *tag ? tag : branch && *branch ? branch : "");
 	git_libgit2_init();
-	tmp = rpl_path_join(b->work, ".ripple-git-checkout");
-	remove_tree(tmp);
+	/* Cloned beside the workspace, out of the steps' reach, then moved in. */
+	tmp = rpl_xmalloc(strlen(b->work) + 16);
+	snprintf(tmp, strlen(b->work) + 16, "%s.git-checkout", b->work);
+	if ((err = rpl_ws_remove_path(tmp)))
+		goto out;
 	if (branch && *branch)
 		co.checkout_branch = branch;
-	if (git_clone(&r, repo, tmp, &co) < 0) {
+	/* A local mirror's objects are copied, never hard-linked into the workspace. */
+	co.local = GIT_CLONE_LOCAL_NO_LINKS;
+	if (git_clone(&r, from, tmp, &co) < 0) {
 		err = git_err(repo);
 		goto out;
 	}
@@ -594,31 +683,32 @@ static int do_git_checkout(struct build *b, const struct rpl_cstep *s, const cha
 		goto out;
 	}
 	rpl_say("git-checkout: %s at %s", repo, hexid);
-	if (!(to = host_path(b, wd, dest ? dest : "."))) {
-		err = rpl_error(-RPL_EUSAGE, "git-checkout: '%s' is outside %s", dest, WORKSPACE);
+	if ((tmpfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		err = rpl_error(-errno, "cannot open '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	err = move_entries(tmp, to);
+	if (!(err = rpl_ws_mkdirs(b->wsfd, to, &tofd)) && !(err = rpl_ws_move(tmpfd, tofd, 0)))
+		err = rpl_sandbox_own(&b->sb, tofd);
+	if (err)
+		err = rpl_error(err, "git-checkout: %s", rpl_errmsg());
 out:
 	git_commit_free(commit);
 	git_object_free(obj);
 	git_repository_free(r);
+	if (tmpfd >= 0)
+		close(tmpfd);
+	if (tofd >= 0)
+		close(tofd);
 	if (tmp)
-		remove_tree(tmp);
+		rpl_ws_remove_path(tmp);
 	free(tmp);
 	free(to);
+	free(from);
 	git_libgit2_shutdown();
 	return err;
 }
 
-/* ---- the sandbox -------------------------------------------------------------------------- */
-
-static void setenv_arg(struct rpl_argv *a, const char *k, const char *v)
-{
-	rpl_argv_add(a, "--setenv");
-	rpl_argv_add(a, k);
-	rpl_argv_add(a, v);
-}
+/* ---- steps ---------------------------------------------------------------------------------- */
 
 /* Shell-quotes `s` with single quotes. */
 static void quote(struct rpl_strbuf *b, const char *s)
@@ -632,96 +722,54 @@ static void quote(struct rpl_strbuf *b, const char *s)
 	rpl_strbuf_addch(b, '\'');
 }
 
-/* Runs one step's script in the sandbox; returns 0 or an error. */
+static void env_add(struct rpl_argv *e, const char *k, const char *v)
+{
+	struct rpl_strbuf kv = RPL_STRBUF_INIT;
+
+	rpl_strbuf_addf(&kv, "%s=%s", k, v);
+	rpl_argv_add(e, kv.buf);
+	rpl_strbuf_release(&kv);
+}
+
+/* Runs one step's script in the sandbox, in `wd` (inside the workspace); returns 0 or an error. */
 static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd)
 {
-	struct rpl_argv a = { NULL, 0, 0 };
-	struct rpl_strbuf script = RPL_STRBUF_INIT, sde = RPL_STRBUF_INIT;
+	struct rpl_argv env = { NULL, 0, 0 };
+	struct rpl_strbuf script = RPL_STRBUF_INIT, sde = RPL_STRBUF_INIT, dir = RPL_STRBUF_INIT;
 	const struct rpl_kvlist *renv = b->env ? b->env : &b->r->environment.environment;
-	pid_t pid;
-	int status, err = 0;
+	char *rel = NULL;
+	int err;
 
+	if ((err = rpl_ws_relpath(wd, NULL, &rel)))
+		return rpl_error(err, "working-directory: %s", rpl_errmsg());
+	rpl_strbuf_addf(&dir, "%s%s%s", RPL_WORKSPACE, *rel ? "/" : "", rel);
 	rpl_strbuf_addstr(&script,
 	                  "set -e\n(set -o pipefail) 2>/dev/null && set -o pipefail\n[ -d ");
-	quote(&script, wd);
+	quote(&script, dir.buf);
 	rpl_strbuf_addstr(&script, " ] || mkdir -p ");
-	quote(&script, wd);
+	quote(&script, dir.buf);
 	rpl_strbuf_addstr(&script, "\ncd ");
-	quote(&script, wd);
+	quote(&script, dir.buf);
 	rpl_strbuf_addf(&script, "\n%s\nexit 0\n", s->runs);
 	rpl_strbuf_addf(&sde, "%lld", (long long)b->sde);
 
-	rpl_argv_add(&a, "bwrap");
-	rpl_argv_add(&a, "--ro-bind");
-	rpl_argv_add(&a, "/");
-	rpl_argv_add(&a, "/");
-	rpl_argv_add(&a, "--tmpfs");
-	rpl_argv_add(&a, "/home");
-	rpl_argv_add(&a, "--bind");
-	rpl_argv_add(&a, b->work);
-	rpl_argv_add(&a, WORKSPACE);
-	rpl_argv_add(&a, "--dev");
-	rpl_argv_add(&a, "/dev");
-	rpl_argv_add(&a, "--proc");
-	rpl_argv_add(&a, "/proc");
-	rpl_argv_add(&a, "--tmpfs");
-	rpl_argv_add(&a, "/tmp");
-	if (b->deps) {
-		char *usr = rpl_path_join(b->deps, "usr");
-		struct stat st;
-		if (stat(usr, &st) == 0 && S_ISDIR(st.st_mode)) {
-			rpl_argv_add(&a, "--ro-bind");
-			rpl_argv_add(&a, usr);
-			rpl_argv_add(&a, "/usr/local");
-		}
-		free(usr);
-	}
-	rpl_argv_add(&a, "--unshare-all"); /* no network, among the rest */
-	rpl_argv_add(&a, "--die-with-parent");
-	rpl_argv_add(&a, "--new-session");
-	rpl_argv_add(&a, "--chdir");
-	rpl_argv_add(&a, WORKSPACE);
-	rpl_argv_add(&a, "--clearenv");
-	setenv_arg(&a, "HOME", WORKSPACE);
-	setenv_arg(&a, "SOURCE_DATE_EPOCH", sde.buf);
+	env_add(&env, "HOME", RPL_WORKSPACE);
+	env_add(&env, "SOURCE_DATE_EPOCH", sde.buf);
 	/* Programs of local packages find their libraries, as they would at /usr/lib. */
-	if (b->deps)
-		setenv_arg(&a, "LD_LIBRARY_PATH", "/usr/local/lib");
+	if (b->sb.deps_fd >= 0)
+		env_add(&env, "LD_LIBRARY_PATH", "/usr/local/lib");
 	for (size_t i = 0; i < renv->n; i++)
-		setenv_arg(&a, renv->v[i].key.s, renv->v[i].val.s);
+		env_add(&env, renv->v[i].key.s, renv->v[i].val.s);
 	/* PATH beats the recipe's environment; only a step's own PATH changes it. */
-	setenv_arg(&a, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin");
+	env_add(&env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin");
 	for (size_t i = 0; i < s->environment.n; i++)
-		setenv_arg(&a, s->environment.v[i].key.s, s->environment.v[i].val.s);
-	rpl_argv_add(&a, "/bin/sh");
-	rpl_argv_add(&a, "-c");
-	rpl_argv_add(&a, script.buf);
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		err = rpl_error(-errno, "cannot fork: %s", strerror(errno));
-	} else if (pid == 0) {
-		execvp(a.v[0], a.v);
-		fprintf(stderr, "ripple: cannot run bwrap: %s\n", strerror(errno));
-		_exit(127);
-	} else {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (WIFSIGNALED(status))
-			err = rpl_error(-RPL_ELIB, "the step was killed by signal %d",
-			                WTERMSIG(status));
-		else if (WEXITSTATUS(status) == 127)
-			err = rpl_error(-RPL_ELIB,
-			                "the step could not run (is bubblewrap installed?)");
-		else if (WEXITSTATUS(status))
-			err = rpl_error(-RPL_ELIB, "the step exited with status %d",
-			                WEXITSTATUS(status));
-	}
-	rpl_argv_free(a.v);
+		env_add(&env, s->environment.v[i].key.s, s->environment.v[i].val.s);
+	err = rpl_sandbox_run(&b->sb, env.v, env.n, script.buf);
+	rpl_argv_free(env.v);
 	rpl_strbuf_release(&script);
 	rpl_strbuf_release(&sde);
+	rpl_strbuf_release(&dir);
+	free(rel);
 	return err;
 }
 
@@ -791,46 +839,26 @@ static const struct rpl_apkindex_pkg *providing(const struct rpl_apkindex *idx, 
 }
 
 /* Unpacks an apk's data section into `root` (its control entries left out). */
-static int unpack_apk(const char *apk, const char *root)
+static int unpack_apk(const struct build *b, const char *apk, const char *root)
 {
-	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
-	struct archive_entry *e;
-	int err = 0, rc;
+	struct rpl_extract_opts eo = limits(b, 0, 1);
 
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-	                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS);
-	if (archive_read_open_filename(a, apk, 65536) != ARCHIVE_OK) {
-		err = rpl_error(-RPL_EPARSE, "cannot read '%s': %s", apk, archive_error_string(a));
-		goto out;
-	}
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
-		struct rpl_strbuf p = RPL_STRBUF_INIT;
+	return rpl_extract(apk, root, &eo);
+}
 
-		if (!name || name[0] == '.')
-			continue; /* .SIGN.*, .PKGINFO, scriptlets */
-		if (!safe_name(name)) {
-			err = rpl_error(-RPL_EPARSE, "'%s' has an entry outside its root: %s", apk,
-			                name);
-			break;
-		}
-		rpl_strbuf_addf(&p, "%s/%s", root, name);
-		archive_entry_set_pathname(e, p.buf);
-		rpl_strbuf_release(&p);
-		if (archive_write_header(w, e) == ARCHIVE_OK && archive_entry_size(e) > 0) {
-			const void *buf;
-			size_t len;
-			la_int64_t off;
-			while (archive_read_data_block(a, &buf, &len, &off) == ARCHIVE_OK)
-				archive_write_data_block(w, buf, len, off);
-		}
-		archive_write_finish_entry(w);
-	}
-out:
-	archive_read_free(a);
-	archive_write_free(w);
+/* The packages unpacked under `deps` become the sandbox's /usr/local. */
+static int bind_deps(struct build *b, const char *deps)
+{
+	char *usr = rpl_path_join(deps, "usr");
+	int fd = open(usr, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = 0;
+
+	if (fd < 0 && errno != ENOENT)
+		err = rpl_error(-errno, "cannot open '%s': %s", usr, strerror(errno));
+	if (b->sb.deps_fd >= 0)
+		close(b->sb.deps_fd);
+	free((char *)b->sb.deps_path);
+	b->sb.deps_fd = fd;
+	b->sb.deps_path = usr;
 	return err;
 }
 
@@ -881,19 +909,22 @@ static int install_deps(struct build *b)
 	if (host.len)
 		rpl_say("build needs taken from the host:%s", host.buf);
 	if (ntodo) {
-		b->deps = rpl_xmalloc(strlen(b->work) + 8);
-		sprintf(b->deps, "%s.deps", b->work);
-		remove_tree(b->deps);
-		rpl_mkdirs(b->deps);
+		struct rpl_strbuf d = RPL_STRBUF_INIT;
+		rpl_strbuf_addf(&d, "%s.deps", b->work);
+		b->deps = rpl_strbuf_detach(&d);
+		if (!(err = rpl_ws_remove_path(b->deps)))
+			err = rpl_mkdirs(b->deps);
 	}
 	for (size_t k = 0; k < ntodo && !err; k++) {
 		struct rpl_strbuf apk = RPL_STRBUF_INIT;
 		rpl_strbuf_addf(&apk, "%s/%s/%s-%s.apk", b->o->out_dir, b->o->arch, todo[k]->name,
 		                todo[k]->version);
-		err = unpack_apk(apk.buf, b->deps);
+		err = unpack_apk(b, apk.buf, b->deps);
 		rpl_strbuf_addf(&local, " %s-%s", todo[k]->name, todo[k]->version);
 		rpl_strbuf_release(&apk);
 	}
+	if (ntodo && !err)
+		err = bind_deps(b, b->deps);
 	if (local.len && !err)
 		rpl_say("installed in the sandbox from %s/%s (under /usr/local):%s", b->o->out_dir,
 		        b->o->arch, local.buf);
@@ -977,6 +1008,26 @@ static void text_list(const struct rpl_textlist *l, char ***out, size_t *n)
 	*n = l->n;
 }
 
+/*
+ * The package trees the steps filled must still be directories of the
+ * workspace (a step may have replaced one with a link to anywhere): the
+ * apk writer walks them without following links below them.
+ */
+static int check_trees(struct build *b, char *const *trees, size_t ntrees)
+{
+	for (size_t i = 0; i < ntrees; i++) {
+		int fd, err = rpl_ws_open(b->wsfd, trees[i], O_RDONLY | O_DIRECTORY, &fd);
+		if (err)
+			return rpl_error(err, "%s %s: refused", trees[i],
+			                 err == -ELOOP     ? "is (or goes through) a symbolic link"
+			                 : err == -ENOTDIR ? "is not a directory"
+			                 : err == -ENOENT  ? "was removed"
+			                                   : strerror(-err));
+		close(fd);
+	}
+	return 0;
+}
+
 /* Writes the apk of one (sub)package. */
 static int package(struct build *b, const char *name, const char *desc,
                    const struct rpl_dependencies *deps, const struct rpl_pkg_options *opts,
@@ -986,7 +1037,8 @@ static int package(struct build *b, const char *name, const char *desc,
 	const struct rpl_package *p = &b->r->package;
 	struct rpl_apk_meta m;
 	char **licenses = rpl_xmalloc((p->ncopyright ? p->ncopyright : 1) * sizeof(char *));
-	char *dir = rpl_path_join(b->work, "melange-out"), *tree = rpl_path_join(dir, name);
+	char *dir = rpl_path_join(b->work, "melange-out"), *tree = rpl_path_join(dir, name),
+	     **abs_trees = rpl_xmalloc((ntrees ? ntrees : 1) * sizeof(*abs_trees));
 	struct rpl_strbuf path = RPL_STRBUF_INIT, log = RPL_STRBUF_INIT, odir = RPL_STRBUF_INIT;
 	int err;
 
@@ -1020,8 +1072,13 @@ static int package(struct build *b, const char *name, const char *desc,
 	text_list(&sc->trigger_paths, (char ***)&m.triggers, &m.ntriggers);
 	rpl_strbuf_addf(&odir, "%s/%s", b->o->out_dir, b->o->arch);
 	rpl_strbuf_addf(&path, "%s/%s-%s.apk", odir.buf, name, b->version);
-	if (!(err = rpl_mkdirs(odir.buf)))
-		err = rpl_apk_write(tree, trees, ntrees, &m, key, path.buf, &log);
+	if (!(err = rpl_mkdirs(odir.buf))) {
+		for (size_t i = 0; i < ntrees; i++)
+			abs_trees[i] = rpl_path_join(b->work, trees[i]);
+		err = rpl_apk_write(tree, abs_trees, ntrees, &m, key, path.buf, &log);
+		for (size_t i = 0; i < ntrees; i++)
+			free(abs_trees[i]);
+	}
 	if (log.len)
 		printf("ripple: %s", log.buf);
 	if (!err) {
@@ -1039,6 +1096,7 @@ static int package(struct build *b, const char *name, const char *desc,
 	free((void *)m.replaces);
 	free((void *)m.triggers);
 	free(licenses);
+	free(abs_trees);
 	free(dir);
 	free(tree);
 	rpl_strbuf_release(&path);
@@ -1075,7 +1133,8 @@ static int run_test(struct build *b, const struct rpl_ctest *t)
 	                  used = RPL_STRBUF_INIT;
 	char **queue = NULL, **apks = NULL, *work = b->work, *deps = b->deps;
 	size_t nq = 0, qa = 0, napks = 0, aa = 0;
-	int err = 0;
+	int err = 0, twfd = -1, wsfd = b->wsfd, deps_fd;
+	const char *deps_path;
 
 	int loaded = rpl_apkindex_load(&idx, b->o->out_dir, b->o->arch) == 0;
 
@@ -1139,24 +1198,39 @@ static int run_test(struct build *b, const struct rpl_ctest *t)
 	}
 	rpl_strbuf_addf(&tw, "%s.test-%s", b->work, name);
 	rpl_strbuf_addf(&td, "%s.deps", tw.buf);
-	remove_tree(tw.buf);
-	remove_tree(td.buf);
-	if ((err = rpl_mkdirs(tw.buf)) || (err = rpl_mkdirs(td.buf)))
+	if ((err = fresh_dir(b, tw.buf, &twfd)) || (err = rpl_ws_remove_path(td.buf)) ||
+	    (err = rpl_mkdirs(td.buf)))
 		goto out;
 	for (size_t i = 0; i < napks && !err; i++) {
 		const char *base = strrchr(apks[i], '/');
-		err = unpack_apk(apks[i], td.buf);
+		err = unpack_apk(b, apks[i], td.buf);
 		rpl_strbuf_addf(&used, " %s", base ? base + 1 : apks[i]);
 	}
-	if (err)
+	if (err || (err = rpl_sandbox_own(&b->sb, twfd)))
 		goto out;
 	rpl_say("test %s: installed in the sandbox (under /usr/local):%s", name, used.buf);
 	if (host.len)
 		rpl_say("test %s: needs taken from the host:%s", name, host.buf);
+	/* The test's workspace and packages stand in for the build's while it runs. */
 	b->work = tw.buf;
 	b->deps = td.buf;
-	b->env = t->environment; /* a test has its own variables, not the build's */
-	err = run_steps(b, t->steps, t->nsteps, WORKSPACE);
+	b->wsfd = b->sb.ws_fd = twfd;
+	b->sb.ws_path = tw.buf;
+	deps_fd = b->sb.deps_fd;
+	deps_path = b->sb.deps_path;
+	b->sb.deps_fd = -1;
+	b->sb.deps_path = NULL;
+	if (!(err = bind_deps(b, td.buf))) {
+		b->env = t->environment; /* a test has its own variables, not the build's */
+		err = run_steps(b, t->steps, t->nsteps, RPL_WORKSPACE);
+	}
+	if (b->sb.deps_fd >= 0)
+		close(b->sb.deps_fd);
+	free((char *)b->sb.deps_path);
+	b->sb.deps_fd = deps_fd;
+	b->sb.deps_path = deps_path;
+	b->wsfd = b->sb.ws_fd = wsfd;
+	b->sb.ws_path = work;
 	b->work = work;
 	b->deps = deps;
 	b->env = NULL;
@@ -1171,6 +1245,8 @@ out:
 	for (size_t i = 0; i < napks; i++)
 		free(apks[i]);
 	free(apks);
+	if (twfd >= 0)
+		close(twfd);
 	rpl_strbuf_release(&tw);
 	rpl_strbuf_release(&td);
 	rpl_strbuf_release(&host);
@@ -1184,13 +1260,14 @@ int rpl_native_build(const struct rpl_native_opts *o)
 {
 	struct build b;
 	struct rpl_signer key;
-	int have_key = 0, err;
+	int have_key = 0, have_sb = 0, err;
 	char *text = NULL, *src = NULL, **trees = NULL;
 	size_t len, ntrees = 0;
 	const char *env_sde = getenv("SOURCE_DATE_EPOCH");
 
 	memset(&b, 0, sizeof(b));
 	b.o = o;
+	b.wsfd = -1;
 	if (strcmp(o->arch, rpl_host_arch()))
 		return rpl_error(
 		        -RPL_EUSAGE,
@@ -1212,9 +1289,12 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		goto out;
 	}
 	b.have_compiled = 1;
-	b.version = rpl_xmalloc(strlen(b.r->package.version.s) + 32);
-	sprintf(b.version, "%s-r%llu", b.r->package.version.s,
-	        (unsigned long long)b.r->package.epoch);
+	{
+		struct rpl_strbuf v = RPL_STRBUF_INIT;
+		rpl_strbuf_addf(&v, "%s-r%llu", b.r->package.version.s,
+		                (unsigned long long)b.r->package.epoch);
+		b.version = rpl_strbuf_detach(&v);
+	}
 	b.sde = o->source_date_epoch >= 0 ? o->source_date_epoch
 	        : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
 	                                  : last_commit_time(o->file);
@@ -1233,43 +1313,48 @@ int rpl_native_build(const struct rpl_native_opts *o)
 	}
 	rpl_say("building %s-%s for %s (SOURCE_DATE_EPOCH=%lld) in %s", b.r->package.name.s,
 	        b.version, o->arch, (long long)b.sde, b.work);
-	remove_tree(b.work);
-	if ((err = rpl_mkdirs(b.work)))
+	if ((err = fresh_dir(&b, b.work, &b.wsfd)))
 		goto out;
-	/* The source dir's files are the workspace's to start with. */
-	if (o->source_dir)
-		src = rpl_xstrdup(o->source_dir);
-	else if (strchr(o->file, '/'))
-		src = rpl_path_dirname(o->file);
-	else
-		src = rpl_xstrdup(b.r->package.name.s);
+	rpl_sandbox_init(&b.sb, b.wsfd, b.work);
+	have_sb = 1;
+	/* What no step may see, even where it lies under a directory the sandbox binds. */
 	{
-		struct stat st;
-		if (stat(src, &st) == 0 && S_ISDIR(st.st_mode) && (err = copy_tree(src, b.work)))
-			goto out;
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)))
+			rpl_sandbox_hide(&b.sb, cwd);
+		rpl_sandbox_hide(&b.sb, o->signing_key);
+		rpl_sandbox_hide(&b.sb, o->out_dir);
+		rpl_sandbox_hide(&b.sb, o->state_dir);
 	}
+	/* The source dir's files are the workspace's to start with. */
+	if ((err = source_dir(&b, &src)) || (src && (err = copy_tree(src, b.wsfd))))
+		goto out;
 	/* An output tree per package built. */
 	trees = rpl_xmalloc((b.c.nsubs + 1) * sizeof(*trees));
 	for (size_t i = 0; i <= b.c.nsubs; i++) {
 		const char *name = i ? b.c.subs[i - 1].name : b.r->package.name.s;
 		struct rpl_strbuf t = RPL_STRBUF_INIT;
+		int fd;
 		if (i && !b.c.subs[i - 1].enabled)
 			continue;
-		rpl_strbuf_addf(&t, "%s/melange-out/%s", b.work, name);
+		rpl_strbuf_addf(&t, "melange-out/%s", name);
 		trees[ntrees++] = rpl_strbuf_detach(&t);
-		if ((err = rpl_mkdirs(trees[ntrees - 1])))
+		if ((err = rpl_ws_mkdirs(b.wsfd, trees[ntrees - 1], &fd)))
 			goto out;
+		close(fd);
 	}
+	if ((err = rpl_sandbox_own(&b.sb, b.wsfd)))
+		goto out;
 	if ((err = install_deps(&b)))
 		goto out;
-	if ((err = run_steps(&b, b.c.steps, b.c.nsteps, WORKSPACE)))
+	if ((err = run_steps(&b, b.c.steps, b.c.nsteps, RPL_WORKSPACE)))
 		goto out;
 	for (size_t i = 0; i < b.c.nsubs && !err; i++)
 		if (b.c.subs[i].enabled) {
 			rpl_say("subpackage %s", b.c.subs[i].name);
-			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, WORKSPACE);
+			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, RPL_WORKSPACE);
 		}
-	if (err)
+	if (err || (err = check_trees(&b, trees, ntrees)))
 		goto out;
 	if (o->signing_key) {
 		if ((err = rpl_signer_load(&key, o->signing_key)))
@@ -1319,6 +1404,14 @@ out:
 	free(b.work);
 	free(b.deps);
 	free(b.cache);
+	if (have_sb) {
+		if (b.sb.deps_fd >= 0)
+			close(b.sb.deps_fd);
+		free((char *)b.sb.deps_path);
+		rpl_sandbox_release(&b.sb);
+	}
+	if (b.wsfd >= 0)
+		close(b.wsfd);
 	if (b.have_compiled)
 		rpl_compiled_release(&b.c);
 	rpl_recipe_free(b.r);

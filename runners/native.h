@@ -43,6 +43,8 @@ struct rpl_native_opts {
 	char *const *mirror_from, *const *mirror_to;
 	size_t nmirrors;
 	int test; /* then run each written package's test pipeline, as melange test does */
+	/* Unpacking limits (runners/extract.h); 0: the defaults. */
+	uint64_t max_extract_size, max_extract_ratio;
 };
 
 /* Builds; progress and step output go to stdout and stderr.  Returns 0 or an error. */

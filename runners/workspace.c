@@ -60,14 +60,14 @@ int rpl_ws_relpath(const char *wd, const char *path, char **rel)
 	return 0;
 }
 
-int rpl_ws_open(int dirfd, const char *rel, int flags, int *fd)
+static int open2(int dirfd, const char *rel, int flags, unsigned long long resolve, int *fd)
 {
 	struct open_how how;
 	long r;
 
 	memset(&how, 0, sizeof(how));
-	how.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW);
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	how.flags = (unsigned long long)(flags | O_CLOEXEC);
+	how.resolve = resolve;
 	if (flags & O_CREAT)
 		how.mode = 0644;
 	do
@@ -79,6 +79,17 @@ int rpl_ws_open(int dirfd, const char *rel, int flags, int *fd)
 	}
 	*fd = (int)r;
 	return 0;
+}
+
+int rpl_ws_open(int dirfd, const char *rel, int flags, int *fd)
+{
+	return open2(dirfd, rel, flags,
+	             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, fd);
+}
+
+int rpl_ws_open_in_root(int dirfd, const char *rel, int flags, int *fd)
+{
+	return open2(dirfd, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, fd);
 }
 
 /* A message for an error of rpl_ws_open on `rel`. */
@@ -181,6 +192,8 @@ int rpl_ws_remove(int dirfd, const char *name)
 	struct stat st;
 	int fd, err;
 
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
+		return rpl_error(-EINVAL, "cannot remove '%s': not a name in a directory", name);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT
 		               ? 0

@@ -44,6 +44,13 @@ int rpl_ws_relpath(const char *wd, const char *path, char **rel);
 int rpl_ws_open(int dirfd, const char *rel, int flags, int *fd);
 
 /*
+ * Opens `rel` in the tree of `dirfd` with links followed as if `dirfd`
+ * were the root (an absolute link or ".." never leaves it), as a package
+ * tree's links resolve once installed.  Returns 0 or -errno.
+ */
+int rpl_ws_open_in_root(int dirfd, const char *rel, int flags, int *fd);
+
+/*
  * Opens the directory `rel` beneath `dirfd` as rpl_ws_open does, making
  * the directories that are missing (0755).  Returns 0 or an error with a
  * message naming `rel`.

@@ -248,7 +248,10 @@ grep -q 'Connection refused\|unreachable\|Errno' .ripple/logs/*/$arch/online.log
 rm online.yaml
 
 # ---- git-checkout (libgit2, expected commit checked) and a patch from the source dir -------
+# A local repository reaches a build only through a source mirror directory.
 mkdir -p "$T/gitsrc" gitpkg
+cp .ripple.yaml "$T/ripple.yaml.saved"
+printf 'source-mirrors:\n  "https://git.example.com/": "%s/"\n' "$T" >> .ripple.yaml
 (cd "$T/gitsrc" && git init -q && echo 'version one' > msg && git add msg &&
 	git -c user.name=t -c user.email=t@t commit -qm one && git tag v1 &&
 	echo 'version two' > msg && git -c user.name=t -c user.email=t@t commit -qam two)
@@ -269,7 +272,7 @@ package:
 pipeline:
   - uses: git-checkout
     with:
-      repository: file://$T/gitsrc
+      repository: https://git.example.com/gitsrc
       tag: v1
       expected-commit: $v1
       destination: src
@@ -283,7 +286,7 @@ EOY
 LSAN_OPTIONS=fast_unwind_on_malloc=0:suppressions=$RPL_SOURCE_DIR/tests/lsan-libgit2.supp
 export LSAN_OPTIONS
 run 0 "$RIPPLE" build --runner native gitpkg
-grep -q "git-checkout: file://.* at $v1" .ripple/logs/*/$arch/gitpkg.log ||
+grep -q "git-checkout: https://git.example.com/gitsrc at $v1" .ripple/logs/*/$arch/gitpkg.log ||
 	fail "gitpkg's log: $(cat .ripple/logs/*/$arch/gitpkg.log)"
 mkdir -p "$T/gitroot"
 gzip -dc "packages/$arch/gitpkg-1-r0.apk" | tar -xf - -C "$T/gitroot" --exclude='.*' 2>/dev/null
@@ -291,8 +294,16 @@ gzip -dc "packages/$arch/gitpkg-1-r0.apk" | tar -xf - -C "$T/gitroot" --exclude=
 	fail "gitpkg's message: $(cat "$T/gitroot/usr/share/gitpkg/msg")"
 sed -i "s/expected-commit: $v1/expected-commit: $(git -C "$T/gitsrc" rev-parse HEAD)/" gitpkg.yaml
 run 1 "$RIPPLE" build --runner native gitpkg
-expect_out "FAILED gitpkg .*git-checkout file://.*: expected commit [0-9a-f]{40}, got $v1"
+expect_out "FAILED gitpkg .*git-checkout https://git.example.com/gitsrc: expected commit [0-9a-f]{40}, got $v1"
+# Not from the host's files directly, nor climbing out of the mirror.
+sed -i "s|repository: .*|repository: file://$T/gitsrc|" gitpkg.yaml
+run 1 "$RIPPLE" build --runner native gitpkg
+expect_out "FAILED gitpkg .*only https, http and git repositories are cloned"
+sed -i "s|repository: .*|repository: https://git.example.com/../gitsrc|" gitpkg.yaml
+run 1 "$RIPPLE" build --runner native gitpkg
+expect_out "FAILED gitpkg .*must not contain '..': refused"
 rm -r gitpkg gitpkg.yaml
+mv "$T/ripple.yaml.saved" .ripple.yaml
 unset LSAN_OPTIONS
 
 # ---- a foreign arch is refused, not built wrongly ------------------------------------------

@@ -293,6 +293,28 @@ static void test_elf_analysis(void **state)
 	if (!strstr(log.buf, "libx: found provides cmd:m=1.2-r3 provides so:libx.so.2=2 "))
 		fail_msg("log: %s", log.buf);
 	rpl_strbuf_release(&log);
+	/*
+	 * A sibling whose usr/lib a step made a link to a directory outside the
+	 * trees: the -dev link's library is looked up inside that tree only, so
+	 * nothing is read from where the link points.
+	 */
+	{
+		char *evil = in_dir("out/evil"), *evildev = in_dir("out/evildev");
+		char *sib[2] = { evil, evildev };
+		snprintf(cmd, sizeof(cmd),
+		         "cd '%s' && mkdir -p out/evil/usr out/evildev/usr/lib && "
+		         "ln -s '%s/out/libx/usr/lib' out/evil/usr/lib && "
+		         "ln -s libx.so.2.5 out/evildev/usr/lib/libx.so",
+		         dir, dir);
+		assert_int_equal(system(cmd), 0);
+		meta(&m, "evildev");
+		assert_int_equal(rpl_apk_write(evildev, sib, 2, &m, NULL, devapk, NULL), 0);
+		assert_int_equal(rpl_apk_read(devapk, &back), 0);
+		assert_int_equal(back.ndepends, 0);
+		rpl_apk_release(&back);
+		free(evil);
+		free(evildev);
+	}
 	free(tree);
 	free(dev);
 	free(apk);
