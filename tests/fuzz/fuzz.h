@@ -27,6 +27,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 _Noreturn void rpl_fuzz_fail(const char *file, int line, const char *what);
 
 /*
+ * RPL_FUZZ_CHECK for a broken promise already reported as `id` (its
+ * reproducer is tests/fuzz/crashes/<id>): stepped over when `id` is a word
+ * of $RPL_FUZZ_KNOWN, which scripts/fuzz sets, so fuzzing goes on past it;
+ * a failure everywhere else, so the reproducer still reproduces.
+ */
+#define RPL_FUZZ_CHECK_KNOWN(id, cond, what)                       \
+	do {                                                       \
+		if (!(cond) && !rpl_fuzz_known(id))                \
+			rpl_fuzz_fail(__FILE__, __LINE__, (what)); \
+	} while (0)
+
+int rpl_fuzz_known(const char *id);
+
+/*
  * A fresh directory "$TMPDIR/rpl-fuzz-<tag>-XXXXXX" for the process, removed
  * at exit; its path is malloc'd and lives as long as the process.
  */
