@@ -51,7 +51,9 @@ enum {
 	O_PUSH,
 	O_ANNOTATION,
 	O_DOCKER,
-	O_TEST
+	O_TEST,
+	O_MAX_SIZE,
+	O_MAX_RATIO
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -105,6 +107,19 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_TEST:
 		o->n.test = 1;
 		break;
+	case O_MAX_SIZE:
+		if (rpl_parse_size(arg, &o->n.max_extract_size) || !o->n.max_extract_size)
+			rpl_die(RPL_EXIT_USAGE,
+			        "--max-extract-size wants a size (bytes, or with K, M, G, T), not "
+			        "'%s'",
+			        arg);
+		break;
+	case O_MAX_RATIO:
+		o->n.max_extract_ratio = strtoull(arg, &end, 10);
+		if (!*arg || *end || !o->n.max_extract_ratio)
+			rpl_die(RPL_EXIT_USAGE,
+			        "--max-extract-ratio wants a positive number, not '%s'", arg);
+		break;
 	case O_ANNOTATION:
 		if (!strchr(arg, ':') || *arg == ':')
 			rpl_die(RPL_EXIT_USAGE, "--annotations wants KEY:VALUE, not '%s'", arg);
@@ -130,6 +145,8 @@ static const struct option native_opts[] = {
 	{ "keyring-append", required_argument, NULL, O_KEYRING },
 	{ "tag", required_argument, NULL, O_TAG },
 	{ "test", no_argument, NULL, O_TEST },
+	{ "max-extract-size", required_argument, NULL, O_MAX_SIZE },
+	{ "max-extract-ratio", required_argument, NULL, O_MAX_RATIO },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -151,6 +168,7 @@ static const char native_usage[] =
         "usage: ripple native-build FILE [--arch A] [--out-dir DIR] [--source-dir DIR]\n"
         "                           [--signing-key KEY] [--env-file F]... [--pipeline-dir D]...\n"
         "                           [--source-date-epoch SECS] [--test] [-C DIR]\n"
+        "                           [--max-extract-size SIZE] [--max-extract-ratio N]\n"
         "\n"
         "Builds one melange recipe for one architecture (the host's) without melange:\n"
         "its steps run in a bubblewrap sandbox without network, fetch and git-checkout\n"
@@ -160,8 +178,11 @@ static const char native_usage[] =
         "this for each package job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
         "environment's, else the recipe's last commit time.  --test then runs each\n"
         "written package's test pipeline as melange test does, with the package and its\n"
-        "test environment installed in the sandbox.  Exit status 0 built (and tested),\n"
-        "1 the build or a test failed, 2 bad usage.\n";
+        "test environment installed in the sandbox.  A source archive may unpack to\n"
+        "--max-extract-size bytes (default .ripple.yaml's max-extract-size, else 64G)\n"
+        "and, past 1 GiB, to --max-extract-ratio times its size (default 100): more is\n"
+        "refused as a decompression bomb.  Exit status 0 built (and tested), 1 the\n"
+        "build or a test failed, 2 bad usage.\n";
 
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -199,6 +220,10 @@ int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 		o.n.mirror_to = to;
 		o.n.nmirrors = n;
 	}
+	if (!o.n.max_extract_size)
+		o.n.max_extract_size = cfg.max_extract_size;
+	if (!o.n.max_extract_ratio)
+		o.n.max_extract_ratio = cfg.max_extract_ratio;
 	o.n.env_files = o.env_files;
 	o.n.nenv_files = o.nenv;
 	o.n.pipeline_dirs = o.pipeline_dirs;
@@ -376,9 +401,12 @@ static const char push_usage[] =
         "Pushes the image tagged TAG (default latest) of the OCI layout LAYOUT (e.g.\n"
         "images/<name>, as native-image writes it) to a registry over the OCI\n"
         "distribution API: blobs the registry lacks, each arch's manifest, then the\n"
-        "image index under the reference's tag (default: TAG).  Credentials come from\n"
-        "~/.docker/config.json ($DOCKER_CONFIG); 127.0.0.1 and localhost are spoken to\n"
-        "over http, other registries over https.  Prints the pushed index's digest.\n";
+        "image index under the reference's tag (default: TAG).  A tag that names one\n"
+        "arch's manifest (latest-amd64) pushes that manifest; a layout whose index.json\n"
+        "is itself the image index, untagged (apko's), is pushed whole.  Credentials\n"
+        "come from ~/.docker/config.json ($DOCKER_CONFIG); 127.0.0.1 and localhost are\n"
+        "spoken to over http, other registries over https.  Prints the reference and\n"
+        "the pushed digest.\n";
 
 int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -393,6 +421,15 @@ int rpl_cmd_push(struct rpl_cli *cli, int argc, char **argv)
 	rpl_cli_enter(cli);
 	if (rpl_push(argv[first], o.tag ? o.tag : "latest", argv[first + 1], digest))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
-	printf("pushed %s@%s\n", argv[first + 1], digest);
+	{
+		/* The reference with the tag it was pushed under. */
+		const char *ref = argv[first + 1], *slash = strchr(ref, '/');
+		int tagged = slash && strchr(slash, ':');
+		printf("pushed %s%s%s@%s\n", ref, tagged ? "" : ":",
+		       tagged  ? ""
+		       : o.tag ? o.tag
+		               : "latest",
+		       digest);
+	}
 	return RPL_EXIT_OK;
 }

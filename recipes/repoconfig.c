@@ -21,6 +21,8 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("melange-args", RPL_F_STRLIST, struct rpl_repoconfig, melange_args),
 	RPL_FIELD("apko-args", RPL_F_STRLIST, struct rpl_repoconfig, apko_args),
 	RPL_FIELD("source-mirrors", RPL_F_STRMAP, struct rpl_repoconfig, source_mirrors),
+	RPL_FIELD("max-extract-size", RPL_F_STR, struct rpl_repoconfig, max_extract_size_text),
+	RPL_FIELD("max-extract-ratio", RPL_F_U64, struct rpl_repoconfig, max_extract_ratio),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
@@ -47,6 +49,34 @@ const char *rpl_host_arch(void)
 
 	pthread_once(&once, find_host_arch);
 	return host_arch;
+}
+
+int rpl_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGTP";
+	char *end;
+	unsigned long long v;
+	const char *u;
+	int shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -RPL_EUSAGE;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -RPL_EUSAGE;
+	if (*end && (u = strchr(units, *end))) {
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B')
+			end++;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -RPL_EUSAGE;
+	*out = (uint64_t)v << shift;
+	return 0;
 }
 
 static void set_default(struct rpl_repoconfig *cfg, struct rpl_textlist *l, const char *const *vals,
@@ -95,6 +125,14 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 			else
 				a->s = apk;
 		}
+		if (!err && cfg->max_extract_size_text.s && *cfg->max_extract_size_text.s &&
+		    rpl_parse_size(cfg->max_extract_size_text.s, &cfg->max_extract_size))
+			err = rpl_error(-RPL_ESCHEMA,
+			                "%s:%u:%u: max-extract-size: '%s' is not a size (bytes, or "
+			                "with K, M, G, T)",
+			                RPL_REPOCONFIG_FILE, cfg->max_extract_size_text.line,
+			                cfg->max_extract_size_text.col,
+			                cfg->max_extract_size_text.s);
 		/* amd64 and x86_64 are one arch: each is kept once. */
 		for (size_t i = 0; !err && i < cfg->archs.n; i++)
 			for (size_t j = i + 1; j < cfg->archs.n; j++)

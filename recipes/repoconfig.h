@@ -10,6 +10,8 @@
  *   signing-key: local.rsa           signs packages and indexes (made when missing)
  *   source-mirrors:                  fetch URLs under a prefix from a mirror
  *     https://example.org/src/: sources/    (a directory or URL) first
+ *   max-extract-size: 64G            what one source archive may unpack to
+ *   max-extract-ratio: 100           ... per byte of archive (past 1 GiB)
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -17,6 +19,8 @@
 #include "common/arena.h"
 #include "common/sha256.h"
 #include "recipes/decode.h"
+
+#include <stdint.h>
 
 #define RPL_REPOCONFIG_FILE ".ripple.yaml"
 
@@ -33,7 +37,10 @@ struct rpl_repoconfig {
 	struct rpl_text signing_key;
 	struct rpl_textlist melange_args, apko_args;
 	struct rpl_kvlist source_mirrors; /* URL prefix -> directory (root-relative) or URL */
-	uint8_t digest[RPL_SHA256_LEN];   /* of the file's text; zeros when absent */
+	/* The native builder's unpacking limits (runners/extract.h); 0: defaults. */
+	struct rpl_text max_extract_size_text;
+	uint64_t max_extract_size, max_extract_ratio;
+	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 
 /*
@@ -43,6 +50,12 @@ struct rpl_repoconfig {
  */
 int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root);
 void rpl_repoconfig_release(struct rpl_repoconfig *cfg);
+
+/*
+ * Reads a size: bytes, or a number with K, M, G, T or P (powers of 1024;
+ * "64G", "64GiB", "64GB" alike).  Returns 0 or -RPL_EUSAGE.
+ */
+int rpl_parse_size(const char *s, uint64_t *out);
 
 /* The host's architecture as an apk name (x86_64, aarch64, ...). */
 const char *rpl_host_arch(void);

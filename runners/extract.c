@@ -136,6 +136,7 @@ static int unpack_named(struct unpack *u, struct archive_entry *e, const char *n
 	const char *link = archive_entry_hardlink(e);
 	unsigned type = archive_entry_filetype(e);
 	struct rpl_strbuf p = RPL_STRBUF_INIT;
+	uint64_t declared;
 	int err = 0, rc;
 
 	/* A header's worth for each entry: an archive of empty files is bounded too. */
@@ -166,16 +167,28 @@ static int unpack_named(struct unpack *u, struct archive_entry *e, const char *n
 	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
 	rpl_strbuf_addf(&p, "%s/%s", u->dest, name);
 	archive_entry_set_pathname(e, p.buf);
+	/* A file is as long as it says, whatever data follows (libarchive
+	 * extends it to that size): the size limit counts that first. */
+	declared = type == AE_IFREG && !link && archive_entry_size(e) > 0
+	                   ? (uint64_t)archive_entry_size(e)
+	                   : 0;
+	if (declared > u->max_size - u->written)
+		err = rpl_error(-EFBIG,
+		                "'%s' unpacks to more than %llu bytes (at %s): refused "
+		                "(--max-extract-size)",
+		                u->what, (unsigned long long)u->max_size, name);
 	/* libarchive reports a failed write(2) as a mere warning: any is an error here. */
-	if (archive_write_header(u->w, e) != ARCHIVE_OK)
+	else if (archive_write_header(u->w, e) != ARCHIVE_OK)
 		err = write_error(u, name);
-	if (!err && !link && type == AE_IFREG && archive_entry_size(e) > 0) {
+	if (!err && declared) {
 		const void *buf;
 		size_t len;
 		la_int64_t off;
+		uint64_t data = 0;
 		while (!err &&
 		       (rc = archive_read_data_block(u->a, &buf, &len, &off)) == ARCHIVE_OK) {
 			u->written += len;
+			data += len;
 			if (!(err = within_limits(u, name)) &&
 			    archive_write_data_block(u->w, buf, len, off) != ARCHIVE_OK)
 				err = write_error(u, name);
@@ -183,6 +196,11 @@ static int unpack_named(struct unpack *u, struct archive_entry *e, const char *n
 		if (!err && rc != ARCHIVE_EOF)
 			err = rpl_error(-RPL_EPARSE, "cannot unpack '%s': %s", u->what,
 			                archive_error_string(u->a));
+		/* What the data left out (holes, a short entry) is still the file's. */
+		if (!err && data < declared) {
+			u->written += declared - data;
+			err = within_limits(u, name);
+		}
 	}
 	if (archive_write_finish_entry(u->w) != ARCHIVE_OK && !err)
 		err = write_error(u, name);
@@ -253,7 +271,8 @@ int rpl_extract(const char *path, const char *dest, const struct rpl_extract_opt
 {
 	struct archive *a = reader();
 
-	return run(a, archive_read_open_filename(a, path, 65536), path, dest, o);
+	return run(a, archive_read_open_filename(a, path, 65536), o && o->what ? o->what : path,
+	           dest, o);
 }
 
 int rpl_extract_memory(const void *data, size_t len, const char *name, const char *dest,

@@ -37,6 +37,7 @@ struct rpl_extract_opts {
 	uint64_t max_size;    /* bytes written in all; 0: RPL_EXTRACT_MAX_SIZE */
 	uint64_t max_ratio;   /* 0: RPL_EXTRACT_MAX_RATIO; UINT64_MAX: no ratio check */
 	uint64_t ratio_floor; /* 0: RPL_EXTRACT_RATIO_FLOOR */
+	const char *what;     /* the archive's name in messages; NULL: its path */
 };
 
 /*

@@ -71,8 +71,9 @@ static int truthy(const char *s)
 /* The extraction limits of this build. */
 static struct rpl_extract_opts limits(const struct build *b, int strip, int skip_dotfiles)
 {
-	struct rpl_extract_opts e = { strip, skip_dotfiles, b->o->max_extract_size,
-		                      b->o->max_extract_ratio, 0 };
+	struct rpl_extract_opts e = {
+		strip, skip_dotfiles, b->o->max_extract_size, b->o->max_extract_ratio, 0, NULL
+	};
 	return e;
 }
 
@@ -477,10 +478,13 @@ static int fetch_mirrored(struct build *b, const char *uri, const char *sha256, 
  * staging directory beside the workspace, which no step can reach, then
  * moved in entry by entry without following a link a step left.
  */
-static int unpack_into(struct build *b, const char *archive, const char *rel, int strip)
+static int unpack_into(struct build *b, const char *archive, const char *uri, const char *rel,
+                       int strip)
 {
 	struct rpl_strbuf stage = RPL_STRBUF_INIT;
 	struct rpl_extract_opts eo = limits(b, strip, 0);
+
+	eo.what = uri;
 	int sfd = -1, dfd = -1, err;
 
 	rpl_strbuf_addf(&stage, "%s.unpack", b->work);
@@ -532,7 +536,7 @@ static int do_fetch(struct build *b, const struct rpl_cstep *s, const char *wd)
 	    (err = rpl_sandbox_own(&b->sb, wfd)))
 		goto out;
 	if (!kv_get(&s->with, "extract") || truthy(kv_get(&s->with, "extract")))
-		err = unpack_into(b, cached, dest, strip ? atoi(strip) : 1);
+		err = unpack_into(b, cached, uri, dest, strip ? atoi(strip) : 1);
 	if (!err && truthy(kv_get(&s->with, "delete")) && unlinkat(wfd, base, 0) < 0)
 		err = rpl_error(-errno, "cannot remove '%s': %s", base, strerror(errno));
 out:
@@ -773,8 +777,33 @@ static int run_script(struct build *b, const struct rpl_cstep *s, const char *wd
 	return err;
 }
 
-/* A step and what it contains, in melange's order: its `runs`, then its children. */
-static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, const char *wd)
+/*
+ * What a step is called in messages: its name, else what it uses, else the
+ * first line of what it runs (malloc'd).
+ */
+static char *step_label(const struct rpl_cstep *s)
+{
+	struct rpl_strbuf l = RPL_STRBUF_INIT;
+
+	if (s->name && *s->name)
+		rpl_strbuf_addstr(&l, s->name);
+	else if (s->uses && *s->uses)
+		rpl_strbuf_addstr(&l, s->uses);
+	else if (s->runs && *s->runs) {
+		const char *r = s->runs + strspn(s->runs, " \t\n");
+		size_t n = strcspn(r, "\n");
+		rpl_strbuf_addf(&l, "'%.*s%s'", (int)(n > 60 ? 60 : n), r, n > 60 ? "..." : "");
+	} else
+		rpl_strbuf_addstr(&l, "a step");
+	return rpl_strbuf_detach(&l);
+}
+
+/*
+ * A step and what it contains, in melange's order: its `runs`, then its
+ * children.  `from` is the pipeline the steps come from (NULL: the recipe).
+ */
+static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, const char *wd,
+                     const char *from)
 {
 	int err = 0;
 
@@ -782,7 +811,7 @@ static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, c
 		const struct rpl_cstep *s = &steps[i];
 		const char *swd =
 		        s->working_directory && *s->working_directory ? s->working_directory : wd;
-		char *abs_wd = NULL;
+		char *abs_wd = NULL, *label;
 
 		if (s->skipped)
 			continue;
@@ -790,26 +819,25 @@ static int run_steps(struct build *b, const struct rpl_cstep *steps, size_t n, c
 			abs_wd = rpl_path_join(wd, swd);
 			swd = abs_wd;
 		}
+		label = step_label(s);
 		if (s->uses && !strcmp(s->uses, "fetch")) {
 			err = do_fetch(b, s, swd);
 		} else if (s->uses && !strcmp(s->uses, "git-checkout")) {
 			err = do_git_checkout(b, s, swd);
 		} else {
 			if (s->runs && *s->runs) {
-				rpl_say("step %s", s->name && *s->name   ? s->name
-				                   : s->uses && *s->uses ? s->uses
-				                                         : "(runs)");
-				err = run_script(b, s, swd);
-				if (err)
-					err = rpl_error(err, "%s: %s",
-					                s->name   ? s->name
-					                : s->uses ? s->uses
-					                          : "a step",
-					                rpl_errmsg());
+				rpl_say("step %s", label);
+				if ((err = run_script(b, s, swd)) && from)
+					err = rpl_error(err, "step %s of the pipeline %s: %s",
+					                label, from, rpl_errmsg());
+				else if (err)
+					err = rpl_error(err, "step %s: %s", label, rpl_errmsg());
 			}
 			if (!err)
-				err = run_steps(b, s->steps, s->nsteps, swd);
+				err = run_steps(b, s->steps, s->nsteps, swd,
+				                s->uses && *s->uses ? s->uses : from);
 		}
+		free(label);
 		free(abs_wd);
 	}
 	return err;
@@ -1222,7 +1250,7 @@ static int run_test(struct build *b, const struct rpl_ctest *t)
 	b->sb.deps_path = NULL;
 	if (!(err = bind_deps(b, td.buf))) {
 		b->env = t->environment; /* a test has its own variables, not the build's */
-		err = run_steps(b, t->steps, t->nsteps, RPL_WORKSPACE);
+		err = run_steps(b, t->steps, t->nsteps, RPL_WORKSPACE, NULL);
 	}
 	if (b->sb.deps_fd >= 0)
 		close(b->sb.deps_fd);
@@ -1347,12 +1375,13 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		goto out;
 	if ((err = install_deps(&b)))
 		goto out;
-	if ((err = run_steps(&b, b.c.steps, b.c.nsteps, RPL_WORKSPACE)))
+	if ((err = run_steps(&b, b.c.steps, b.c.nsteps, RPL_WORKSPACE, NULL)))
 		goto out;
 	for (size_t i = 0; i < b.c.nsubs && !err; i++)
 		if (b.c.subs[i].enabled) {
 			rpl_say("subpackage %s", b.c.subs[i].name);
-			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, RPL_WORKSPACE);
+			err = run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps, RPL_WORKSPACE,
+			                NULL);
 		}
 	if (err || (err = check_trees(&b, trees, ntrees)))
 		goto out;

@@ -11,6 +11,7 @@
 #include "runners/push.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
@@ -334,17 +335,14 @@ out:
 	return err;
 }
 
-static int put_manifest(struct reg *g, const char *layout, const char *digest, const char *ref,
-                        const char *media)
+/* PUTs a manifest or index `data` under `ref` (a tag or its digest). */
+static int put_bytes(struct reg *g, const char *data, size_t len, const char *ref,
+                     const char *media)
 {
 	struct rpl_strbuf url = RPL_STRBUF_INIT;
 	struct resp r;
-	char *data;
-	size_t len;
-	int err = read_blob(layout, digest, &data, &len);
+	int err;
 
-	if (err)
-		return err;
 	rpl_strbuf_addf(&url, "%s/v2/%s/manifests/%s", g->base, g->repo, ref);
 	err = call(g, "PUT", url.buf, media, data, len, &r);
 	if (!err && r.code != 201)
@@ -352,7 +350,74 @@ static int put_manifest(struct reg *g, const char *layout, const char *digest, c
 		                r.body.buf ? r.body.buf : "");
 	resp_release(&r);
 	rpl_strbuf_release(&url);
-	free(data);
+	return err;
+}
+
+#define MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
+#define MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+
+static int is_index(const char *media)
+{
+	return !strcmp(media, MEDIA_INDEX) || !strcmp(media, MEDIA_DOCKER_LIST);
+}
+
+/*
+ * Pushes what the manifest or index `data` refers to, children first, then
+ * `data` itself under `ref`.  `media` is its descriptor's mediaType, or
+ * NULL to take the document's own.  Nested indexes are followed.
+ */
+static int push_document(struct reg *g, const char *layout, const char *data, size_t len,
+                         const char *media, const char *ref, int depth)
+{
+	json_t *doc = json_loadb(data, len, 0, NULL), *m;
+	size_t i;
+	int err = 0;
+
+	if (!doc || !json_is_object(doc)) {
+		json_decref(doc);
+		return rpl_error(-RPL_EPARSE, "push: %s: %s is not a JSON manifest", layout, ref);
+	}
+	if (!media)
+		media = json_string_value(json_object_get(doc, "mediaType"));
+	if (!media)
+		media = json_object_get(doc, "manifests") ? MEDIA_INDEX : MEDIA_MANIFEST;
+	if (is_index(media)) {
+		if (depth > 8)
+			err = rpl_error(-RPL_EPARSE, "push: %s: image indexes nested too deep",
+			                layout);
+		json_array_foreach(json_object_get(doc, "manifests"), i, m)
+		{
+			const char *d = json_string_value(json_object_get(m, "digest"));
+			char *child = NULL;
+			size_t clen;
+			if (err)
+				break;
+			if (!(err = read_blob(layout, d, &child, &clen)))
+				err = push_document(
+				        g, layout, child, clen,
+				        json_string_value(json_object_get(m, "mediaType")), d,
+				        depth + 1);
+			free(child);
+		}
+	} else if (strcmp(media, MEDIA_MANIFEST) && strcmp(media, MEDIA_DOCKER_MANIFEST)) {
+		err = rpl_error(-RPL_EUSAGE, "push: %s: %s is a %s, not an image", layout, ref,
+		                media);
+	} else {
+		err = push_blob(g, layout,
+		                json_string_value(
+		                        json_object_get(json_object_get(doc, "config"), "digest")));
+		json_array_foreach(json_object_get(doc, "layers"), i, m)
+		{
+			if (!err)
+				err = push_blob(g, layout,
+				                json_string_value(json_object_get(m, "digest")));
+		}
+	}
+	if (!err)
+		err = put_bytes(g, data, len, ref, media);
+	json_decref(doc);
 	return err;
 }
 
@@ -403,11 +468,9 @@ int rpl_push(const char *layout, const char *tag, const char *ref, char digest[8
 	struct reg g;
 	const char *slash = strchr(ref, '/'), *colon;
 	char *index_text = NULL, *inner_text = NULL;
-	size_t len;
-	json_t *index = NULL, *inner = NULL, *m;
-	const char *inner_digest = NULL;
-	size_t i;
-	int err = 0, lockfd = -1;
+	size_t len, i;
+	json_t *index = NULL, *m, *desc = NULL;
+	int err = 0, lockfd = -1, named = 0;
 
 	memset(&g, 0, sizeof(g));
 	if (!slash)
@@ -445,65 +508,39 @@ int rpl_push(const char *layout, const char *tag, const char *ref, char digest[8
 		err = rpl_error(-RPL_EPARSE, "push: %s/index.json is not JSON", layout);
 		goto out;
 	}
+	/* The image the tag names: an index (multi-arch) or one arch's manifest. */
 	json_array_foreach(json_object_get(index, "manifests"), i, m)
 	{
 		const char *r = json_string_value(json_object_get(
 		        json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
+		named |= r != NULL;
 		if (r && !strcmp(r, tag))
-			inner_digest = json_string_value(json_object_get(m, "digest"));
+			desc = m;
 	}
-	if (!inner_digest) {
-		err = rpl_error(-RPL_ENOTFOUND, "push: %s has no image tagged %s", layout, tag);
-		goto out;
-	}
-	if ((err = read_blob(layout, inner_digest, &inner_text, &len)))
-		goto out;
-	if (!(inner = json_loadb(inner_text, len, 0, NULL))) {
-		err = rpl_error(-RPL_EPARSE, "push: %s: image index %s is not JSON", layout,
-		                inner_digest);
-		goto out;
-	}
-	json_array_foreach(json_object_get(inner, "manifests"), i, m)
-	{
-		const char *md = json_string_value(json_object_get(m, "digest"));
-		char *mt;
-		size_t ml, k;
-		json_t *man, *l;
-
-		if ((err = read_blob(layout, md, &mt, &ml)))
-			goto out;
-		man = json_loadb(mt, ml, 0, NULL);
-		free(mt);
-		if (!man) {
-			err = rpl_error(-RPL_EPARSE, "push: %s: manifest %s is not JSON", layout,
-			                md);
-			goto out;
-		}
-		err = push_blob(&g, layout,
-		                json_string_value(
-		                        json_object_get(json_object_get(man, "config"), "digest")));
-		json_array_foreach(json_object_get(man, "layers"), k, l)
-		{
-			if (!err)
-				err = push_blob(&g, layout,
-				                json_string_value(json_object_get(l, "digest")));
-		}
-		json_decref(man);
+	if (desc) {
+		const char *d = json_string_value(json_object_get(desc, "digest"));
+		if (!(err = read_blob(layout, d, &inner_text, &len)))
+			err = push_document(&g, layout, inner_text, len,
+			                    json_string_value(json_object_get(desc, "mediaType")),
+			                    g.tag, 0);
 		if (!err)
-			err = put_manifest(&g, layout, md, md,
-			                   "application/vnd.oci.image.manifest.v1+json");
-		if (err)
-			goto out;
+			snprintf(digest, 80, "%s", d);
+	} else if (!named && json_array_size(json_object_get(index, "manifests"))) {
+		/* apko's layout: index.json is itself the image's index, untagged. */
+		unsigned char d[32];
+		char hex[65];
+		rpl_sha256(index_text, len, d);
+		rpl_hex(d, sizeof(d), hex);
+		err = push_document(&g, layout, index_text, len, MEDIA_INDEX, g.tag, 0);
+		if (!err)
+			snprintf(digest, 80, "sha256:%s", hex);
+	} else {
+		err = rpl_error(-RPL_ENOTFOUND, "push: %s has no image tagged %s", layout, tag);
 	}
-	err = put_manifest(&g, layout, inner_digest, g.tag,
-	                   "application/vnd.oci.image.index.v1+json");
-	if (!err)
-		snprintf(digest, 80, "%s", inner_digest);
 out:
 	if (lockfd >= 0)
 		close(lockfd);
 	json_decref(index);
-	json_decref(inner);
 	free(index_text);
 	free(inner_text);
 	free(g.base);

@@ -53,6 +53,8 @@ int rpl_ws_relpath(const char *wd, const char *path, char **rel)
 		rpl_strbuf_release(&out);
 		if (path && path[0] == '/')
 			return rpl_error(-RPL_EUSAGE, "'%s' is outside %s", path, RPL_WORKSPACE);
+		if (!path || !*path)
+			return rpl_error(-RPL_EUSAGE, "'%s' is outside %s", wd, RPL_WORKSPACE);
 		return rpl_error(-RPL_EUSAGE, "'%s' in '%s' is outside %s", path ? path : "", wd,
 		                 RPL_WORKSPACE);
 	}

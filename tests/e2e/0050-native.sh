@@ -347,3 +347,25 @@ run 0 "$RIPPLE" index "$T/loose" --signing-key local.rsa
 expect_out 'APKINDEX.tar.gz: 2 packages merged, signed'
 run 0 "$RIPPLE" native-build --help
 expect_out '^usage: ripple native-build FILE'
+
+# ---- a failing step is named, with the pipeline it came from -----------------------------
+mkdir -p pipelines
+printf 'name: fails\npipeline:\n  - runs: |\n      echo about to fail\n      exit 3\n' > pipelines/fails.yaml
+cat > failing.yaml <<'EOY'
+package:
+  name: failing
+  version: 1
+  epoch: 0
+  description: fails
+pipeline:
+  - name: prepare
+    runs: "true"
+  - uses: fails
+EOY
+run 1 "$RIPPLE" native-build failing.yaml
+expect_err "ripple: step 'echo about to fail' of the pipeline fails: the step exited with status 3$"
+sed -i 's/- uses: fails/- name: compile\n    runs: exit 4/' failing.yaml
+run 1 "$RIPPLE" native-build failing.yaml
+expect_err "ripple: step compile: the step exited with status 4$"
+! grep -q ': : ' "$T/err" || fail "an empty field in: $(cat "$T/err")"
+rm -r failing.yaml pipelines/fails.yaml

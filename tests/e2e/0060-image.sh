@@ -457,6 +457,26 @@ expect_out "@$local_digest\$"
 run 0 skopeo copy --src-tls-verify=false --all "docker://127.0.0.1:$port/ripple/hello:v1" "oci:$T/copied:v1"
 run 0 skopeo inspect --raw "oci:$T/copied:v1"
 [ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$local_digest" ] || fail "the copy differs"
+# A per-arch tag names one arch's manifest: pushed as a manifest, not an index.
+arch_digest=$(python3 -c "import json; print([m['digest'] for m in json.load(open('images/hello/index.json'))['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == 'latest-$ociarch'][0])")
+run 0 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello" --tag "latest-$ociarch"
+expect_out "^pushed 127.0.0.1:$port/ripple/hello:latest-$ociarch@$arch_digest\$"
+run 0 skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$port/ripple/hello:latest-$ociarch"
+[ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$arch_digest" ] || fail "the per-arch manifest differs"
+json_eq 'd["mediaType"]' "application/vnd.oci.image.manifest.v1+json"
+# apko's layout: index.json itself is the image index, with no tags.
+golden=$RPL_SHARED/conformance/apko-golden/golden
+if [ -f "$golden/index.json" ]; then
+	cp -r "$golden" "$T/apko-layout"
+	gdigest=sha256:$(sha256sum "$T/apko-layout/index.json" | cut -d' ' -f1)
+	run 0 "$RIPPLE" push "$T/apko-layout" "127.0.0.1:$port/ripple/golden:v1"
+	expect_out "^pushed 127.0.0.1:$port/ripple/golden:v1@$gdigest\$"
+	run 0 skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$port/ripple/golden:v1"
+	cmp -s "$T/out" "$T/apko-layout/index.json" || fail "the registry's golden index differs"
+	run 0 skopeo copy --src-tls-verify=false --all "docker://127.0.0.1:$port/ripple/golden:v1" "oci:$T/golden-copy:v1"
+else
+	echo "no ../shared: apko's layout shape not pushed" >&2
+fi
 # native-image --push: assembled and pushed in one go.
 run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/direct" \
 	--repository-append packages --keyring-append local.rsa.pub --tag v2 --push "127.0.0.1:$port/ripple/direct"

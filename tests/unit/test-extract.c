@@ -206,6 +206,16 @@ static void test_limits(void **state)
 	assert_non_null(strstr(rpl_errmsg(), "a decompression bomb?"));
 	assert_int_equal(unpack(&t, at("roomy"), &roomy), 0);
 	free(t.buf);
+	/* A file's declared size counts before its data: nothing of it is made. */
+	tb_open(&t);
+	tb_add(&t, "small", AE_IFREG, 0644, "s\n", 2, NULL, 0);
+	tb_add(&t, "declared", AE_IFREG, 0644, NULL, 2 << 20, NULL, 0);
+	tb_close(&t);
+	assert_int_equal(unpack(&t, at("declared"), &size), -EFBIG);
+	assert_non_null(strstr(rpl_errmsg(), "(at declared)"));
+	assert_int_equal(access(at("declared/small"), F_OK), 0);
+	assert_int_equal(access(at("declared/declared"), F_OK), -1);
+	free(t.buf);
 }
 
 static void test_extract_file_and_garbage(void **state)
