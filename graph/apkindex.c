@@ -7,6 +7,7 @@
  * tolerated, as apk-tools does.  Unknown letters are ignored so that newer
  * writers (e.g. `i:` install_if, `r:` replaces) do not break us.  P: and V:
  * are required; S:, I:, t: must be unsigned decimals, k: a signed decimal.
+ * The text holds no NUL byte.
  *
  * The archive: APKINDEX.tar.gz is a gzip'd tar with the entries APKINDEX and
  * DESCRIPTION.  A signed index is a byte concatenation of two gzip members:
@@ -226,6 +227,13 @@ static int parse_into(struct rpl_apkindex *idx, const char *source, const char *
 			if (ps.in_record && (err = record_end(&ps)))
 				goto out;
 		} else {
+			/* Fields are C strings from here on: a NUL would cut one short
+			 * ("P:\0" a name of "", "D:a \0b" an empty dependency). */
+			if (memchr(p, '\0', n)) {
+				err = rpl_error(-RPL_EPARSE, "%s:%u: a NUL byte in the line",
+				                ps.source, line);
+				goto out;
+			}
 			if (!ps.in_record)
 				record_start(&ps, line);
 			if ((err = parse_field(&ps, line, p, n)))

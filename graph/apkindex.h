@@ -52,8 +52,9 @@ struct rpl_apkindex {
  *
  * Parses the text of an APKINDEX (the member inside the tar).  `source`
  * names it in messages.  Records are kept in file order.  Returns 0 or
- * -RPL_EPARSE ("source:line: ..."): a line not of the form `X:value`, a
- * record without P: or V: (the line of its first field), a bad S:/I:/t:/k:.
+ * -RPL_EPARSE ("source:line: ..."): a line not of the form `X:value` or
+ * holding a NUL byte, a record without P: or V: (the line of its first
+ * field), a bad S:/I:/t:/k:.
  */
 int rpl_apkindex_parse_text(struct rpl_apkindex *idx, const char *source, const char *text,
                             size_t len);

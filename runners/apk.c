@@ -302,25 +302,15 @@ static void parse_pkginfo(struct rpl_apk *a, char *text)
 	}
 }
 
-int rpl_apk_read(const char *path, struct rpl_apk *a)
+/* Reads the package from `s` (a file or memory); `path` names it in messages. */
+static int read_apk(struct source *s, const char *path, struct rpl_apk *a)
 {
-	struct source *s = rpl_xcalloc(1, sizeof(*s));
 	struct rpl_strbuf out = RPL_STRBUF_INIT;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char *first = NULL, *pkginfo = NULL;
 	size_t pkginfo_len = 0;
-	struct stat sb;
 	int rc, err = 0;
 
-	memset(a, 0, sizeof(*a));
-	a->builddate = -1;
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->fd < 0) {
-		err = rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(s->fd, &sb) == 0)
-		a->file_size = (uint64_t)sb.st_size;
 	/* The first member is the signature when its one entry says so. */
 	EVP_DigestInit_ex(md, EVP_sha1(), NULL);
 	rc = next_member(s, &out, MAX_CONTROL, md, NULL);
@@ -375,13 +365,50 @@ int rpl_apk_read(const char *path, struct rpl_apk *a)
 bad:
 	err = rpl_error(err, "'%s' is not an apk: %s", path, rpl_errmsg());
 out:
-	if (s->fd >= 0)
-		close(s->fd);
-	free(s);
 	free(first);
 	free(pkginfo);
 	rpl_strbuf_release(&out);
 	EVP_MD_CTX_free(md);
+	return err;
+}
+
+int rpl_apk_read(const char *path, struct rpl_apk *a)
+{
+	struct source *s = rpl_xcalloc(1, sizeof(*s));
+	struct stat sb;
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->builddate = -1;
+	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0) {
+		err = rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(s->fd, &sb) == 0)
+		a->file_size = (uint64_t)sb.st_size;
+	err = read_apk(s, path, a);
+	close(s->fd);
+out:
+	free(s);
+	if (err)
+		rpl_apk_release(a);
+	return err;
+}
+
+int rpl_apk_read_memory(const void *data, size_t len, const char *name, struct rpl_apk *a)
+{
+	struct source *s = rpl_xcalloc(1, sizeof(*s));
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->builddate = -1;
+	a->file_size = len;
+	s->fd = -1;
+	s->p = data;
+	s->n = len;
+	err = read_apk(s, name, a);
+	free(s);
 	if (err)
 		rpl_apk_release(a);
 	return err;

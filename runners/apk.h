@@ -48,6 +48,9 @@ struct rpl_apk {
  * naming the file (not an apk, no .PKGINFO, no pkgname or pkgver).
  */
 int rpl_apk_read(const char *path, struct rpl_apk *out);
+/* The same for the `len` bytes of a package at `data` (its file_size is
+ * `len`); `name` stands for the file in messages. */
+int rpl_apk_read_memory(const void *data, size_t len, const char *name, struct rpl_apk *out);
 void rpl_apk_release(struct rpl_apk *a);
 
 /*

@@ -36,13 +36,13 @@ static void parse_ok(struct rpl_apkindex *idx, const char *text)
 		fail_msg("parse failed (%d): %s", err, rpl_errmsg());
 }
 
-static void expect_parse_error(const char *text, const char *want)
+static void expect_parse_error_len(const char *text, size_t len, const char *want)
 {
 	struct rpl_apkindex idx;
 	int err;
 
 	rpl_error_clear();
-	err = rpl_apkindex_parse_text(&idx, "t", text, strlen(text));
+	err = rpl_apkindex_parse_text(&idx, "t", text, len);
 	assert_int_equal(err, -RPL_EPARSE);
 	assert_string_equal(rpl_errmsg(), want);
 	assert_int_equal(idx.npkgs, 0);
@@ -145,6 +145,11 @@ static void test_layout_tolerance(void **state)
 	rpl_apkindex_release(&idx);
 }
 
+static void expect_parse_error(const char *text, const char *want)
+{
+	expect_parse_error_len(text, strlen(text), want);
+}
+
 static void test_malformed(void **state)
 {
 	(void)state;
@@ -160,6 +165,9 @@ static void test_malformed(void **state)
 	                   "t:3: S: expects a number, got '18446744073709551616'");
 	expect_parse_error("P:a\nV:1\nk:9223372036854775808\n",
 	                   "t:3: k: expects a number, got '9223372036854775808'");
+	/* A NUL would make a name of "" or an empty dependency (found by fuzz-apkindex). */
+	expect_parse_error_len("P:\0\nV:1\n", 8, "t:1: a NUL byte in the line");
+	expect_parse_error_len("P:a\nV:1\nD:b \0c\n", 15, "t:3: a NUL byte in the line");
 }
 
 /* ---- the signed indexes melange wrote for apko's golden tests ---------- */

@@ -207,6 +207,44 @@ static void test_scriptlets(void **state)
 	free(apk);
 }
 
+/* An apk read from memory reads as the same file read from disk; cut short, it is refused. */
+static void test_read_memory(void **state)
+{
+	char *tree = in_dir("tree"), *apk = in_dir("m.apk"), *buf;
+	struct rpl_apk_meta m;
+	struct rpl_apk f, mem;
+	size_t len, control_end;
+
+	(void)state;
+	rpl_test_write_file(dir, "tree/usr/share/m/x", "x\n");
+	meta(&m, "mem");
+	m.post_install = "#!/bin/sh\necho installed\n";
+	assert_int_equal(rpl_apk_write(tree, NULL, 0, &m, NULL, apk, NULL), 0);
+	assert_int_equal(rpl_read_file(apk, &buf, &len), 0);
+	assert_int_equal(rpl_apk_read(apk, &f), 0);
+	assert_int_equal(rpl_apk_read_memory(buf, len, "m.apk", &mem), 0);
+	assert_string_equal(mem.pkgname, f.pkgname);
+	assert_string_equal(mem.datahash, f.datahash);
+	assert_int_equal(mem.file_size, len);
+	assert_int_equal(mem.file_size, f.file_size);
+	assert_int_equal(mem.control_off, f.control_off);
+	assert_int_equal(mem.data_off, f.data_off);
+	assert_memory_equal(mem.control_sha1, f.control_sha1, sizeof(f.control_sha1));
+	assert_memory_equal(mem.data_sha256, f.data_sha256, sizeof(f.data_sha256));
+	assert_int_equal(mem.nscripts, 1);
+	assert_string_equal(mem.scripts[0].data, f.scripts[0].data);
+	control_end = (size_t)f.data_off;
+	rpl_apk_release(&mem);
+	rpl_apk_release(&f);
+	/* The control member cut in half: an error that names the package. */
+	assert_int_not_equal(rpl_apk_read_memory(buf, control_end / 2, "m.apk", &mem), 0);
+	assert_non_null(strstr(rpl_errmsg(), "'m.apk'"));
+	assert_null(mem.pkgname);
+	free(buf);
+	free(tree);
+	free(apk);
+}
+
 static void test_elf_analysis(void **state)
 {
 	char cmd[2048], *tree = in_dir("out/libx"), *dev = in_dir("out/libx-dev"),
@@ -313,7 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_names_and_links), T(test_same_bytes_twice), T(test_scriptlets),
-		T(test_elf_analysis),    T(test_errors),
+		T(test_read_memory),     T(test_elf_analysis),     T(test_errors),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
