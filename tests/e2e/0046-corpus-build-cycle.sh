@@ -8,7 +8,8 @@
 # copy of gnulib anywhere, its forward waiters in the cycle (make, coreutils,
 # sed, ...) are skipped with it, and so is most of the distro; with last
 # night's gnulib in packages/, they build against it, and at least 3,000 of
-# the 3,400 packages are built.  Takes about a minute on 2 cores.
+# the 3,400 packages are built.  Takes about 2 minutes on the shared 2-core
+# machine (4 under ASan), most of it the second build.
 . "$(dirname "$0")/lib.sh"
 
 corpus=$RPL_SHARED/corpus/wolfi-os
