@@ -146,8 +146,10 @@ int rpl_graph_decode(struct rpl_graph *g, struct rpl_cursor *in, const char *str
 		struct rpl_scc *s = &g->sccs[c];
 		s->n = rpl_get_count(in, 4);
 		s->members = rpl_arena_alloc(&g->arena, (s->n ? s->n : 1) * sizeof(*s->members));
+		/* Members are contiguous in graph order (graph.h relies on it). */
 		for (size_t m = 0; m < s->n; m++)
-			if ((s->members[m] = node_at(g, in))->scc != c)
+			if ((s->members[m] = node_at(g, in))->scc != c ||
+			    s->members[m]->pos != s->members[0]->pos + m)
 				in->bad = 1;
 		s->nclosing = (size_t)rpl_get_u64(in);
 		s->key = STR();

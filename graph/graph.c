@@ -7,12 +7,16 @@
  * reverse edges; Tarjan's SCCs over build and image edges; a topological
  * sort of the condensation; the bootstrap order inside each SCC.
  *
- * Bootstrap policy: inside a cycle nothing can be built from scratch, so a
- * member is built against what the output repository already holds.  The
- * members are ordered greedily: next comes the member with the fewest
- * build dependencies on members not yet placed (ties: by name), which
- * keeps the number of "built against an older copy" edges small and the
- * order stable across runs.
+ * Bootstrap policy: inside a cycle nothing can be built from scratch.  The
+ * members get an order, and a member waits only for the members it builds
+ * against that come before it; an edge to a member after it (a back edge)
+ * is met by the copy the output repository or a published one already
+ * holds.  Each back edge is a build against an older copy, so the order
+ * keeps them few: finding the fewest is the NP-hard feedback arc set
+ * problem, and the heuristic is Eades-Lin-Smyth's greedy order followed by
+ * sifting (each member moved to where the fewest of its edges point back,
+ * until nothing moves).  Both are deterministic, so the order is the same
+ * on every run and machine.  Back edges count distinct pairs of members.
  */
 #include "graph/graph.h"
 #include "common/error.h"
@@ -366,50 +370,232 @@ static void tarjan(struct rpl_graph *g, uint32_t *comp_of, size_t *ncomp)
 	free(calls);
 }
 
-/* Orders the members of one SCC by the bootstrap policy (see the top of the file). */
-static void bootstrap_order(struct rpl_scc *scc, const uint32_t *comp_of, uint32_t self,
-                            size_t nnodes)
-{
-	size_t n = scc->n;
-	char *placed = rpl_xcalloc(n, 1);
-	size_t *open = rpl_xcalloc(n, sizeof(*open));
-	uint32_t *index_of = rpl_xmalloc(nnodes * sizeof(*index_of));
-	struct rpl_node **out = rpl_xmalloc(n * sizeof(*out));
+/*
+ * The members of one SCC as a graph of their own, for ordering them: member
+ * i is scc->members[i]; out[i] are the members it builds against and in[i]
+ * those that build against it, each pair once however many needs make it.
+ */
+struct local {
+	size_t n;
+	size_t *out_at,
+	        *in_at; /* member i's lists start at out + out_at[i], end at out_at[i + 1] */
+	uint32_t *out, *in;
+};
 
-	/* open[i]: build edges from member i to members not yet placed. */
+static void local_init(struct local *l, const struct rpl_scc *scc, const uint32_t *comp_of,
+                       uint32_t self, uint32_t *index_of)
+{
+	size_t n = scc->n, npairs = 0, alloc = 0, *out_fill, *in_fill;
+	uint32_t *seen = rpl_xcalloc(n, sizeof(*seen));
+	uint32_t(*pairs)[2] = NULL;
+
 	for (size_t i = 0; i < n; i++)
 		index_of[scc->members[i]->id] = (uint32_t)i;
-	for (size_t i = 0; i < n; i++)
-		for (size_t e = 0; e < scc->members[i]->ndeps; e++) {
-			const struct rpl_edge *ed = &scc->members[i]->deps[e];
-			if (ed->kind == RPL_EDGE_BUILD && comp_of[ed->to->id] == self)
-				open[i]++;
-		}
-	/* Members arrive sorted by name, so the first minimum is the tie-break. */
-	for (size_t k = 0; k < n; k++) {
-		size_t best = n;
-		const struct rpl_node *v;
-
-		for (size_t i = 0; i < n; i++)
-			if (!placed[i] && (best == n || open[i] < open[best]))
-				best = i;
-		placed[best] = 1;
-		v = out[k] = scc->members[best];
-		/* Whoever builds against v now has one unplaced dependency less. */
-		for (size_t r = 0; r < v->nrdeps; r++) {
-			const struct rpl_node *u = v->rdeps[r];
-			if (comp_of[u->id] != self)
+	for (size_t i = 0; i < n; i++) {
+		const struct rpl_node *v = scc->members[i];
+		for (size_t e = 0; e < v->ndeps; e++) {
+			const struct rpl_edge *ed = &v->deps[e];
+			uint32_t j;
+			if (ed->kind != RPL_EDGE_BUILD || comp_of[ed->to->id] != self)
 				continue;
-			for (size_t e = 0; e < u->ndeps; e++)
-				if (u->deps[e].to == v && u->deps[e].kind == RPL_EDGE_BUILD)
-					open[index_of[u->id]]--;
+			j = index_of[ed->to->id];
+			if (j == i || seen[j] == i + 1)
+				continue;
+			seen[j] = (uint32_t)(i + 1);
+			RPL_ALLOC_GROW(pairs, npairs + 1, alloc);
+			pairs[npairs][0] = (uint32_t)i;
+			pairs[npairs][1] = j;
+			npairs++;
 		}
 	}
-	memcpy(scc->members, out, n * sizeof(*out));
-	free(out);
-	free(index_of);
-	free(open);
+	l->n = n;
+	l->out_at = rpl_xcalloc(n + 1, sizeof(*l->out_at));
+	l->in_at = rpl_xcalloc(n + 1, sizeof(*l->in_at));
+	l->out = rpl_xmalloc((npairs ? npairs : 1) * sizeof(*l->out));
+	l->in = rpl_xmalloc((npairs ? npairs : 1) * sizeof(*l->in));
+	for (size_t k = 0; k < npairs; k++) {
+		l->out_at[pairs[k][0] + 1]++;
+		l->in_at[pairs[k][1] + 1]++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		l->out_at[i + 1] += l->out_at[i];
+		l->in_at[i + 1] += l->in_at[i];
+	}
+	out_fill = rpl_xmalloc(n * sizeof(*out_fill));
+	in_fill = rpl_xmalloc(n * sizeof(*in_fill));
+	memcpy(out_fill, l->out_at, n * sizeof(*out_fill));
+	memcpy(in_fill, l->in_at, n * sizeof(*in_fill));
+	for (size_t k = 0; k < npairs; k++) {
+		l->out[out_fill[pairs[k][0]]++] = pairs[k][1];
+		l->in[in_fill[pairs[k][1]]++] = pairs[k][0];
+	}
+	free(in_fill);
+	free(out_fill);
+	free(pairs);
+	free(seen);
+}
+
+static void local_release(struct local *l)
+{
+	free(l->out_at);
+	free(l->in_at);
+	free(l->out);
+	free(l->in);
+}
+
+/*
+ * Eades, Lin and Smyth's greedy order ("A fast and effective heuristic for
+ * the feedback arc set problem", 1993), dependencies first: a member that
+ * builds against no member left goes next; one that no member left builds
+ * against goes last; otherwise next comes the member with the most
+ * dependents left less its dependencies left.  Ties go to the smaller
+ * index, i.e. name.  Fills `order` with member indexes.
+ */
+static void els_order(const struct local *l, uint32_t *order)
+{
+	size_t n = l->n, front = 0, back = n, left = n;
+	long *deps = rpl_xmalloc(n * sizeof(*deps)), *dependents = rpl_xmalloc(n * sizeof(*deps));
+	char *placed = rpl_xcalloc(n, 1);
+
+	for (size_t i = 0; i < n; i++) {
+		deps[i] = (long)(l->out_at[i + 1] - l->out_at[i]);
+		dependents[i] = (long)(l->in_at[i + 1] - l->in_at[i]);
+	}
+#define PLACE(i, at)                                                          \
+	do {                                                                  \
+		size_t p_ = (i);                                              \
+		placed[p_] = 1;                                               \
+		order[at] = (uint32_t)p_;                                     \
+		left--;                                                       \
+		for (size_t k_ = l->out_at[p_]; k_ < l->out_at[p_ + 1]; k_++) \
+			dependents[l->out[k_]]--;                             \
+		for (size_t k_ = l->in_at[p_]; k_ < l->in_at[p_ + 1]; k_++)   \
+			deps[l->in[k_]]--;                                    \
+	} while (0)
+	while (left) {
+		int moved = 1;
+		size_t best = n;
+
+		while (moved && left) {
+			moved = 0;
+			for (size_t i = 0; i < n; i++)
+				if (!placed[i] && !dependents[i]) {
+					PLACE(i, --back);
+					moved = 1;
+				}
+			for (size_t i = 0; i < n; i++)
+				if (!placed[i] && !deps[i]) {
+					PLACE(i, front++);
+					moved = 1;
+				}
+		}
+		for (size_t i = 0; i < n && left; i++)
+			if (!placed[i] &&
+			    (best == n || dependents[i] - deps[i] > dependents[best] - deps[best]))
+				best = i;
+		if (best < n)
+			PLACE(best, front++);
+	}
+#undef PLACE
 	free(placed);
+	free(dependents);
+	free(deps);
+}
+
+/* Work allowed to sifting, in member visits: whole passes over 408 members take ~170,000. */
+#define SIFT_BUDGET (64u << 20)
+#define SIFT_PASSES 32
+
+/*
+ * Sifting, a local search after the greedy order: each member in turn is
+ * taken out and put back where the fewest of its own edges point forward
+ * (to a member after it), when that is strictly fewer than where it was;
+ * passes repeat until one moves nothing.  The count of a member at each
+ * place comes from one sweep: passing a member it builds against takes one
+ * back edge away, passing one that builds against it adds one.  A pass
+ * costs n^2 steps, so large components get fewer passes (SIFT_BUDGET).
+ */
+static void sift(const struct local *l, uint32_t *order)
+{
+	size_t n = l->n, spent = 0;
+	uint32_t *pos = rpl_xmalloc(n * sizeof(*pos));
+	int *delta = rpl_xcalloc(n, sizeof(*delta));
+
+	for (size_t p = 0; p < n; p++)
+		pos[order[p]] = (uint32_t)p;
+	for (int pass = 0; pass < SIFT_PASSES && spent + n * n <= SIFT_BUDGET; pass++) {
+		int moved = 0;
+
+		spent += n * n;
+		for (size_t v = 0; v < n; v++) {
+			size_t here = pos[v], slot = 0, best_slot = 0;
+			long cost = (long)(l->out_at[v + 1] - l->out_at[v]), now = 0, best;
+
+			for (size_t k = l->out_at[v]; k < l->out_at[v + 1]; k++) {
+				delta[l->out[k]]--;
+				now += pos[l->out[k]] > here;
+			}
+			for (size_t k = l->in_at[v]; k < l->in_at[v + 1]; k++) {
+				delta[l->in[k]]++;
+				now += pos[l->in[k]] < here;
+			}
+			/* cost: v's back edges when v goes in front of the `slot`th other. */
+			best = cost;
+			for (size_t p = 0; p < n; p++) {
+				if (order[p] == v)
+					continue;
+				cost += delta[order[p]];
+				slot++;
+				if (cost < best) {
+					best = cost;
+					best_slot = slot;
+				}
+			}
+			for (size_t k = l->out_at[v]; k < l->out_at[v + 1]; k++)
+				delta[l->out[k]] = 0;
+			for (size_t k = l->in_at[v]; k < l->in_at[v + 1]; k++)
+				delta[l->in[k]] = 0;
+			if (best >= now)
+				continue;
+			/* v goes to index best_slot of the order without it: the members
+			 * between there and where it was shift by one. */
+			if (best_slot < here) {
+				memmove(order + best_slot + 1, order + best_slot,
+				        (here - best_slot) * sizeof(*order));
+			} else {
+				memmove(order + here, order + here + 1,
+				        (best_slot - here) * sizeof(*order));
+			}
+			order[best_slot] = (uint32_t)v;
+			for (size_t p = best_slot < here ? best_slot : here;
+			     p <= (best_slot < here ? here : best_slot); p++)
+				pos[order[p]] = (uint32_t)p;
+			moved = 1;
+		}
+		if (!moved)
+			break;
+	}
+	free(delta);
+	free(pos);
+}
+
+/* Orders the members of one SCC by the bootstrap policy (see the top of the file). */
+static void bootstrap_order(struct rpl_scc *scc, const uint32_t *comp_of, uint32_t self,
+                            uint32_t *index_of)
+{
+	struct local l;
+	uint32_t *order = rpl_xmalloc(scc->n * sizeof(*order));
+	struct rpl_node **out = rpl_xmalloc(scc->n * sizeof(*out));
+
+	local_init(&l, scc, comp_of, self, index_of);
+	els_order(&l, order);
+	sift(&l, order);
+	for (size_t i = 0; i < scc->n; i++)
+		out[i] = scc->members[order[i]];
+	memcpy(scc->members, out, scc->n * sizeof(*out));
+	local_release(&l);
+	free(out);
+	free(order);
 }
 
 /* The key that orders ready components: their smallest member name. */
@@ -463,6 +649,7 @@ static void order_graph(struct rpl_graph *g)
 {
 	size_t n = g->nnodes, ncomp;
 	uint32_t *comp_of = rpl_xmalloc((n ? n : 1) * sizeof(*comp_of));
+	uint32_t *index_of = rpl_xmalloc((n ? n : 1) * sizeof(*index_of)); /* in its SCC */
 	struct rpl_scc *tmp;
 	size_t *pending, *fill;
 	uint32_t *heap;
@@ -481,8 +668,7 @@ static void order_graph(struct rpl_graph *g)
 	for (size_t c = 0; c < ncomp; c++) {
 		tmp[c].key = tmp[c].members[0]->name;
 		if (tmp[c].n > 1)
-
-			bootstrap_order(&tmp[c], comp_of, (uint32_t)c, n);
+			bootstrap_order(&tmp[c], comp_of, (uint32_t)c, index_of);
 		for (size_t m = 0; m < tmp[c].n; m++)
 			for (size_t e = 0; e < tmp[c].members[m]->ndeps; e++) {
 				const struct rpl_edge *ed = &tmp[c].members[m]->deps[e];
@@ -538,6 +724,7 @@ static void order_graph(struct rpl_graph *g)
 	free(pending);
 	free(fill);
 	free(tmp);
+	free(index_of);
 	free(comp_of);
 }
 
@@ -774,55 +961,98 @@ struct rpl_node **rpl_graph_closure(const struct rpl_graph *g, struct rpl_node *
 	return out;
 }
 
+int rpl_edge_is_back(const struct rpl_node *from, const struct rpl_edge *e)
+{
+	return e->kind == RPL_EDGE_BUILD && e->to->scc == from->scc && e->to->pos > from->pos;
+}
+
+struct rpl_node **rpl_graph_cycle_deps(const struct rpl_graph *g, const struct rpl_node *v,
+                                       size_t *nbefore, size_t *nafter)
+{
+	const struct rpl_scc *s = &g->sccs[v->scc];
+	uint32_t base = s->members[0]->pos, self = v->pos - base;
+	char *mark;
+	struct rpl_node **out;
+	size_t n = 0;
+
+	*nbefore = *nafter = 0;
+	if (s->n < 2)
+		return NULL;
+	/* Members are contiguous in graph order: pos - base is the place in the cycle. */
+	mark = rpl_xcalloc(s->n, 1);
+	for (size_t e = 0; e < v->ndeps; e++) {
+		const struct rpl_edge *ed = &v->deps[e];
+		if (ed->kind == RPL_EDGE_BUILD && ed->to->scc == v->scc && ed->to != v &&
+		    !mark[ed->to->pos - base]) {
+			mark[ed->to->pos - base] = 1;
+			n++;
+		}
+	}
+	out = rpl_xmalloc((n ? n : 1) * sizeof(*out));
+	n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (mark[i]) {
+			out[n++] = s->members[i];
+			if (i < self)
+				(*nbefore)++;
+			else
+				(*nafter)++;
+		}
+	free(mark);
+	return out;
+}
+
+size_t rpl_graph_back_edges(const struct rpl_graph *g, const struct rpl_scc *s)
+{
+	size_t total = 0;
+
+	for (size_t m = 0; m < s->n; m++) {
+		size_t before, after;
+		free(rpl_graph_cycle_deps(g, s->members[m], &before, &after));
+		total += after;
+	}
+	return total;
+}
+
 double rpl_graph_critical_path(const struct rpl_graph *g, struct rpl_node ***path, size_t *n)
 {
-	size_t ns = g->nsccs;
-	double *cost = rpl_xcalloc(ns ? ns : 1, sizeof(*cost));
-	double *best = rpl_xcalloc(ns ? ns : 1, sizeof(*best));
-	uint32_t *prev = rpl_xmalloc((ns ? ns : 1) * sizeof(*prev));
-	uint32_t end = 0;
+	size_t nn = g->nnodes, len = 0;
+	double *best = rpl_xcalloc(nn ? nn : 1, sizeof(*best));
+	uint32_t *prev = rpl_xmalloc((nn ? nn : 1) * sizeof(*prev));
+	uint32_t end = UINT32_MAX;
 	double total = 0;
-	size_t len = 0;
 
-	/* Components are in topological order, dependencies first: one pass. */
-	for (size_t c = 0; c < ns; c++) {
-		const struct rpl_scc *s = &g->sccs[c];
-		prev[c] = UINT32_MAX;
-		for (size_t m = 0; m < s->n; m++)
-			cost[c] += s->members[m]->duration;
-		/* The longest chain ending in c goes through its costliest dependency. */
-		double longest = -1;
-		for (size_t m = 0; m < s->n; m++)
-			for (size_t e = 0; e < s->members[m]->ndeps; e++) {
-				const struct rpl_edge *ed = &s->members[m]->deps[e];
-				uint32_t d = ed->to->scc;
-				if (ed->kind == RPL_EDGE_RUNTIME || d == c || best[d] <= longest)
-					continue;
-				longest = best[d];
-				prev[c] = d;
-			}
-		best[c] = longest > 0 ? longest : 0;
-		best[c] += cost[c];
-		if (c == 0 || best[c] > total) {
-			total = best[c];
-			end = (uint32_t)c;
+	/* Every edge that makes a node wait points to an earlier one in graph
+	 * order (back edges do not wait): one pass. */
+	for (size_t i = 0; i < nn; i++) {
+		const struct rpl_node *v = g->order[i];
+		double longest = 0;
+
+		prev[i] = UINT32_MAX;
+		for (size_t e = 0; e < v->ndeps; e++) {
+			const struct rpl_edge *ed = &v->deps[e];
+			if (ed->kind == RPL_EDGE_RUNTIME || rpl_edge_is_back(v, ed) ||
+			    ed->to->pos >= v->pos || best[ed->to->pos] <= longest)
+				continue;
+			longest = best[ed->to->pos];
+			prev[i] = ed->to->pos;
+		}
+		best[i] = longest + v->duration;
+		if (end == UINT32_MAX || best[i] > total) {
+			total = best[i];
+			end = (uint32_t)i;
 		}
 	}
 	*path = NULL;
 	*n = 0;
-	if (!ns)
-		goto out;
-	for (uint32_t c = end; c != UINT32_MAX; c = prev[c])
-		len += g->sccs[c].n;
-	*path = rpl_xmalloc(len * sizeof(**path));
-	*n = len;
-	for (uint32_t c = end; c != UINT32_MAX; c = prev[c]) {
-		const struct rpl_scc *s = &g->sccs[c];
-		for (size_t m = s->n; m-- > 0;)
-			(*path)[--len] = s->members[m];
+	for (uint32_t k = end; k != UINT32_MAX; k = prev[k])
+		len++;
+	if (len) {
+		*path = rpl_xmalloc(len * sizeof(**path));
+		*n = len;
+		for (uint32_t k = end; k != UINT32_MAX; k = prev[k])
+			(*path)[--len] = g->order[k];
 	}
-out:
-	free(cost);
 	free(best);
 	free(prev);
 	return total;

@@ -11,8 +11,11 @@
  * Names resolve with apk's rules (graph/resolve.h).  Build edges decide the
  * order: strongly connected components (Tarjan) are found, the condensation
  * is sorted topologically, dependencies first, and the members of each
- * component are ordered by the bootstrap policy (rpl_graph_build).  All
- * nodes, edges and strings live in the graph's arena.
+ * component are ordered by the bootstrap policy (graph.c).  Every build or
+ * image edge then points to a node earlier in graph order, except a cycle's
+ * back edges: from a member to one after it, met by the copy a repository
+ * already holds rather than waited for.  All nodes, edges and strings live
+ * in the graph's arena.
  */
 #ifndef RPL_GRAPH_H
 #define RPL_GRAPH_H
@@ -59,9 +62,9 @@ struct rpl_node {
 
 /* A strongly connected component of the build edges. */
 struct rpl_scc {
-	struct rpl_node **members; /* in bootstrap order */
+	struct rpl_node **members; /* in bootstrap order, contiguous in graph order */
 	size_t n;
-	size_t nclosing; /* build edges between members */
+	size_t nclosing; /* build edges between members (needs: one pair may have several) */
 	const char *key; /* the smallest member name: orders ready components */
 };
 
@@ -119,11 +122,28 @@ struct rpl_node **rpl_graph_closure(const struct rpl_graph *g, struct rpl_node *
                                     unsigned depth, size_t *n);
 
 /*
- * The longest chain of build dependencies weighted by node durations (an
- * SCC costs the sum of its members, built one after another).  Fills a
- * malloc'd path, dependencies first, and returns its total duration.
+ * The longest chain of waits weighted by node durations: build and image
+ * edges, but not a cycle's back edges, so a cycle's members overlap as far
+ * as their edges allow.  Fills a malloc'd path, dependencies first, and
+ * returns its total duration.
  */
 double rpl_graph_critical_path(const struct rpl_graph *g, struct rpl_node ***path, size_t *n);
+
+/* Whether `e`, an edge of `from`, is a back edge (a build edge to a member of
+ * from's cycle placed after it). */
+int rpl_edge_is_back(const struct rpl_node *from, const struct rpl_edge *e);
+
+/*
+ * The members of v's cycle that v builds against, each once, in bootstrap
+ * order: the first *nbefore come before v (v waits for them), the *nafter
+ * after them come after v (back edges).  A malloc'd array; NULL with both
+ * counts 0 when v is in no cycle.
+ */
+struct rpl_node **rpl_graph_cycle_deps(const struct rpl_graph *g, const struct rpl_node *v,
+                                       size_t *nbefore, size_t *nafter);
+
+/* The back edges of a cycle: distinct pairs of members. */
+size_t rpl_graph_back_edges(const struct rpl_graph *g, const struct rpl_scc *s);
 
 struct rpl_strbuf;
 struct rpl_strtab;

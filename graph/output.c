@@ -151,10 +151,26 @@ json_t *rpl_graph_cycles_json(const struct rpl_graph *g)
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_size);
 	for (size_t i = 0; i < n; i++) {
-		json_t *m = json_array();
-		for (size_t k = 0; k < v[i]->n; k++)
-			json_array_append_new(m, json_string(v[i]->members[k]->name));
-		json_array_append_new(a, m);
+		json_t *c = json_object(), *m = json_array(), *edges = json_array();
+		size_t nback = 0;
+
+		for (size_t k = 0; k < v[i]->n; k++) {
+			const struct rpl_node *from = v[i]->members[k];
+			size_t before, after;
+			struct rpl_node **to = rpl_graph_cycle_deps(g, from, &before, &after);
+
+			json_array_append_new(m, json_string(from->name));
+			for (size_t e = 0; e < before + after; e++)
+				json_array_append_new(
+				        edges, json_pack("{s:s,s:s,s:b}", "from", from->name, "to",
+				                         to[e]->name, "back", e >= before));
+			nback += after;
+			free(to);
+		}
+		json_object_set_new(c, "members", m);
+		json_object_set_new(c, "back_edges", json_integer((json_int_t)nback));
+		json_object_set_new(c, "edges", edges);
+		json_array_append_new(a, c);
 	}
 	free(v);
 	return a;

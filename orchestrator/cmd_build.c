@@ -11,6 +11,7 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "graph/graph.h"
+#include "orchestrator/buildjobs.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
@@ -741,13 +742,7 @@ static double estimate(struct build *b, const struct rpl_job *pj)
 	return est;
 }
 
-static int orders(const struct rpl_job *j, const struct rpl_edge *e)
-{
-	return j->node->kind == RPL_NODE_IMAGE ? e->kind == RPL_EDGE_IMAGE
-	                                       : e->kind == RPL_EDGE_BUILD;
-}
-
-/* The scheduler's jobs and dependencies; a cycle's members are chained. */
+/* The scheduler's jobs, and their dependencies (orchestrator/buildjobs.h). */
 static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
 {
 	double timeout = b->o->timeout;
@@ -786,33 +781,15 @@ static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
 		sj->run.timeout = timeout > 0 ? timeout
 		                  : e->recipe ? (double)e->recipe->package.timeout_seconds
 		                              : 0;
-		sj->estimate = estimate(b, pj);
+		sj->estimate = b->o->dry_run ? 0 : estimate(b, pj); /* a dry run orders nothing */
 	}
-	/* Dependencies among the selected jobs of one arch. */
-	for (size_t i = 0; i < b->njobs; i++) {
-		struct bjob *j = &b->jobs[i];
-		const struct rpl_node *v = j->plan->node;
-		for (size_t e = 0; e < v->ndeps; e++) {
-			const struct rpl_edge *ed = &v->deps[e];
-			if (!orders(j->plan, ed) || ed->to->scc == v->scc)
-				continue;
-			for (size_t k = 0; k < b->njobs; k++)
-				if (b->jobs[k].plan->node == ed->to &&
-				    b->jobs[k].plan->graph == j->plan->graph)
-					rpl_sched_dep(b->sched, j->sj, b->jobs[k].sj);
-		}
-		/* Inside a cycle: after the member before it, in bootstrap order. */
-		if (v->kind == RPL_NODE_ORIGIN) {
-			const struct rpl_scc *c = &j->plan->graph->sccs[v->scc];
-			const struct bjob *prev = NULL;
-			for (size_t m = 0; c->n > 1 && m < c->n && c->members[m] != v; m++)
-				for (size_t k = 0; k < b->njobs; k++)
-					if (b->jobs[k].plan->node == c->members[m] &&
-					    b->jobs[k].plan->graph == j->plan->graph)
-						prev = &b->jobs[k];
-			if (prev)
-				rpl_sched_dep(b->sched, j->sj, prev->sj);
-		}
+	{
+		struct rpl_sched_job **sjobs = rpl_xmalloc((n ? n : 1) * sizeof(*sjobs));
+		struct rpl_buildjobs_opts bo = { "packages", b->o->repos, b->o->nrepos };
+		for (size_t i = 0; i < n; i++)
+			sjobs[i] = b->jobs[i].sj;
+		rpl_buildjobs_deps(b->sched, b->p, sel, sjobs, n, &bo);
+		free(sjobs);
 	}
 }
 

@@ -320,10 +320,27 @@ static const char cycles_usage[] =
         "usage: ripple cycles [--json] [-C DIR] [--arch A] [-r REPO]\n"
         "\n"
         "Every cycle of build dependencies (strongly connected component), largest\n"
-        "first: its members in the order ripple builds them (the bootstrap policy:\n"
-        "fewest dependencies on unbuilt members first, then by name) and the edges\n"
-        "that close it.  --json prints a list of lists of names.\n"
+        "first, its members in bootstrap order, each with the members it builds\n"
+        "against.  A member waits for those before it (`->`); one after it is a back\n"
+        "edge (`[back: ...]`): the member builds against the copy the repository\n"
+        "already holds.  The order keeps back edges few (docs/graph.md).  --json\n"
+        "prints [{\"members\", \"back_edges\", \"edges\": [{\"from\", \"to\", \"back\"}]}].\n"
         "\n";
+
+/* "  name -> before...  [back: after...]" */
+static void print_member(const struct rpl_graph *g, const struct rpl_node *v)
+{
+	size_t before, after;
+	struct rpl_node **to = rpl_graph_cycle_deps(g, v, &before, &after);
+
+	printf("  %s", v->name);
+	for (size_t e = 0; e < before; e++)
+		printf("%s%s", e ? " " : " -> ", to[e]->name);
+	for (size_t e = before; e < before + after; e++)
+		printf("%s%s", e > before ? " " : "  [back: ", to[e]->name);
+	printf("%s\n", after ? "]" : "");
+	free(to);
+}
 
 int rpl_cmd_cycles(struct rpl_cli *cli, int argc, char **argv)
 {
@@ -333,8 +350,8 @@ int rpl_cmd_cycles(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_apkindex *idx;
 	char usage[2048];
 	json_t *a;
-	size_t i;
-	json_t *m;
+	size_t i, members = 0, back = 0;
+	json_t *c;
 
 	snprintf(usage, sizeof(usage), "%s%s", cycles_usage, common_help);
 	parse(cli, argc, argv, usage, &o, 0);
@@ -343,27 +360,33 @@ int rpl_cmd_cycles(struct rpl_cli *cli, int argc, char **argv)
 	if (cli->json) {
 		rpl_cli_print_json(a);
 	} else {
-		json_array_foreach(a, i, m)
+		if (json_array_size(a))
+			printf("members in bootstrap order: each waits for the members before it that "
+			       "it builds\nagainst (->); a back edge goes to a member built after "
+			       "it, so it builds against\nthe copy the repository already holds "
+			       "([back: ...])\n");
+		json_array_foreach(a, i, c)
 		{
+			json_t *m = json_object_get(c, "members");
 			struct rpl_node *first =
 			        rpl_graph_find(&g, json_string_value(json_array_get(m, 0)));
 			const struct rpl_scc *s = &g.sccs[first->scc];
+			size_t nback = (size_t)json_integer_value(json_object_get(c, "back_edges"));
 
-			printf("cycle %zu: %zu packages, %zu edges within\n", i + 1, s->n,
-			       s->nclosing);
-			for (size_t k = 0; k < s->n; k++) {
-				const struct rpl_node *v = s->members[k];
-				printf("  %s ->", v->name);
-				for (size_t e = 0; e < v->ndeps; e++)
-					if (v->deps[e].kind == RPL_EDGE_BUILD &&
-					    v->deps[e].to->scc == v->scc &&
-					    (!e || v->deps[e - 1].to != v->deps[e].to))
-						printf(" %s", v->deps[e].to->name);
-				printf("\n");
-			}
+			printf("cycle %zu: %zu packages, %zu edges within, %zu back edge%s\n",
+			       i + 1, s->n, json_array_size(json_object_get(c, "edges")), nback,
+			       nback == 1 ? "" : "s");
+			for (size_t k = 0; k < s->n; k++)
+				print_member(&g, s->members[k]);
+			members += s->n;
+			back += nback;
 		}
 		if (!json_array_size(a))
 			printf("no cycles\n");
+		else
+			printf("%zu cycle%s, %zu packages, %zu back edge%s\n", json_array_size(a),
+			       json_array_size(a) == 1 ? "" : "s", members, back,
+			       back == 1 ? "" : "s");
 	}
 	json_decref(a);
 	return finish(cli, &o, &scan, &g, idx);

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "graph/graph.h"
 #include "common/strmap.h"
+#include "common/xalloc.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/gitchange.h"
 #include "orchestrator/memo.h"
@@ -296,6 +297,56 @@ static void ask_git(void *arg)
 		snprintf(a->msg, sizeof(a->msg), "%s", rpl_errmsg());
 }
 
+/* Up to 8 names of v, space-separated, then "and N more". */
+static void print_names(struct rpl_node *const *v, size_t n)
+{
+	for (size_t i = 0; i < n && i < 8; i++)
+		printf("%s%s", i ? " " : "", v[i]->name);
+	if (n > 8)
+		printf(" and %zu more", n - 8);
+}
+
+/*
+ * --explain for a member of a cycle: its place in the bootstrap order, the
+ * members before it that it builds against and that this plan rebuilds (a
+ * build waits for them), and its back edges (it builds against the copy the
+ * repository already holds).
+ */
+static void explain_cycle(const struct rpl_plan *p, const struct rpl_job *j)
+{
+	const struct rpl_node *v = j->node;
+	const struct rpl_scc *s = &j->graph->sccs[v->scc];
+	struct rpl_job **job_of = p->job_of ? p->job_of[j->graph - p->graphs] : NULL;
+	size_t before, after, nwait = 0;
+	struct rpl_node **to, **wait;
+
+	if (s->n < 2)
+		return;
+	to = rpl_graph_cycle_deps(j->graph, v, &before, &after);
+	wait = rpl_xmalloc((before ? before : 1) * sizeof(*wait));
+	for (size_t i = 0; i < before; i++)
+		if (job_of && job_of[to[i]->id] && job_of[to[i]->id]->selected)
+			wait[nwait++] = to[i];
+	printf("  %-32s %-8s in a cycle of %zu packages, place %zu in bootstrap order: ", "", "",
+	       s->n, (size_t)(v->pos - s->members[0]->pos) + 1);
+	if (nwait) {
+		printf("waits for ");
+		print_names(wait, nwait);
+		printf(" (members before it that it builds against)");
+	} else {
+		printf("waits for no member");
+	}
+	if (after) {
+		printf("; back edges to ");
+		print_names(to + before, after);
+		printf(" (built after it: it builds against the copies the repository already "
+		       "holds)");
+	}
+	putchar('\n');
+	free(wait);
+	free(to);
+}
+
 /* `scan` may be NULL: a plan from the snapshot scanned nothing. */
 static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan *p)
 {
@@ -461,6 +512,8 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 			       j->nreasons > 1 && !o.explain ? " ..." : "");
 			for (size_t k = 1; o.explain && k < j->nreasons; k++)
 				printf("  %-32s %-8s %s\n", "", "", j->reasons[k]);
+			if (o.explain)
+				explain_cycle(&p, j);
 		}
 	}
 	finish(scanned, st, &p);

@@ -145,16 +145,34 @@ struct rpl_sched_job *rpl_sched_add(struct rpl_sched *s, const char *arch)
 	return j;
 }
 
-void rpl_sched_dep(struct rpl_sched *s, struct rpl_sched_job *job, struct rpl_sched_job *dep)
+static void add_dep(struct rpl_sched_job *job, struct rpl_sched_job *dep, int after)
 {
-	(void)s;
 	for (size_t i = 0; i < job->ndeps; i++)
-		if (job->deps[i] == dep)
+		if (job->deps[i] == dep) {
+			/* Added twice: needing the success wins over waiting for the end. */
+			for (size_t r = 0; !after && r < dep->nrdeps; r++)
+				if (dep->rdeps[r] == job)
+					dep->rdeps_after[r] = 0;
 			return;
+		}
 	RPL_ALLOC_GROW(job->deps, job->ndeps + 1, job->deps_alloc);
 	job->deps[job->ndeps++] = dep;
 	RPL_ALLOC_GROW(dep->rdeps, dep->nrdeps + 1, dep->rdeps_alloc);
+	RPL_ALLOC_GROW(dep->rdeps_after, dep->nrdeps + 1, dep->rdeps_after_alloc);
+	dep->rdeps_after[dep->nrdeps] = (unsigned char)after;
 	dep->rdeps[dep->nrdeps++] = job;
+}
+
+void rpl_sched_dep(struct rpl_sched *s, struct rpl_sched_job *job, struct rpl_sched_job *dep)
+{
+	(void)s;
+	add_dep(job, dep, 0);
+}
+
+void rpl_sched_after(struct rpl_sched *s, struct rpl_sched_job *job, struct rpl_sched_job *dep)
+{
+	(void)s;
+	add_dep(job, dep, 1);
 }
 
 struct rpl_sched_job *const *rpl_sched_jobs(const struct rpl_sched *s, size_t *n)
@@ -170,7 +188,9 @@ void rpl_sched_free(struct rpl_sched *s)
 	for (size_t i = 0; i < s->njobs; i++) {
 		free(s->jobs[i]->deps);
 		free(s->jobs[i]->rdeps);
+		free(s->jobs[i]->rdeps_after);
 		free(s->jobs[i]->message);
+		free(s->jobs[i]->fallback);
 		free(s->jobs[i]);
 	}
 	for (size_t a = 0; a < s->narchs; a++) {
@@ -311,7 +331,18 @@ static void pump(struct rpl_sched *s)
 	}
 }
 
-/* Everything waiting on `failed`, transitively, will not run. */
+/* One dependency of `d` is over, well or not: `d` is ready when it was the last. */
+static void dep_ended(struct rpl_sched *s, struct rpl_sched_job *d)
+{
+	if (--d->waiting == 0 && d->state == RPL_SCHED_PENDING)
+		make_ready(s, d);
+}
+
+/*
+ * `j` failed or was skipped: what needs it, transitively, will not run
+ * ("waiting on `failed` failed"); what only waits for it runs against an
+ * older copy, and says so once it succeeds.
+ */
 static void skip_dependents(struct rpl_sched *s, struct rpl_sched_job *j,
                             const struct rpl_sched_job *failed)
 {
@@ -319,6 +350,17 @@ static void skip_dependents(struct rpl_sched *s, struct rpl_sched_job *j,
 		struct rpl_sched_job *d = j->rdeps[r];
 		if (d->state != RPL_SCHED_PENDING)
 			continue;
+		if (j->rdeps_after[r]) {
+			char *was = d->fallback;
+			size_t len = (was ? strlen(was) : 0) + strlen(j->run.name) +
+			             strlen(j->run.arch) + 8;
+			d->fallback = rpl_xmalloc(len);
+			snprintf(d->fallback, len, "%s%s%s (%s)", was ? was : "", was ? ", " : "",
+			         j->run.name, j->run.arch);
+			free(was);
+			dep_ended(s, d);
+			continue;
+		}
 		d->state = RPL_SCHED_SKIPPED;
 		s->ended++;
 		set_message(d, "waiting on %s (%s) failed", failed->run.name, failed->run.arch);
@@ -337,6 +379,9 @@ static void end(struct rpl_sched *s, struct rpl_sched_job *j, enum rpl_run_statu
 	j->status = status;
 	free(j->message);
 	j->message = message ? rpl_xstrdup(message) : NULL;
+	if (!message && status == RPL_RUN_OK && j->fallback)
+		set_message(j, "built against the repository's copy of %s, which did not build",
+		            j->fallback);
 
 	if (status == RPL_RUN_CRASHED && j->attempts <= s->o.retries && !s->stopping) {
 		/* The runner died, not the build: once more, from the queue. */
@@ -352,11 +397,8 @@ static void end(struct rpl_sched *s, struct rpl_sched_job *j, enum rpl_run_statu
 			j->state = RPL_SCHED_FAILED;
 		s->ended++;
 		if (j->state == RPL_SCHED_OK) {
-			for (size_t r = 0; r < j->nrdeps; r++) {
-				struct rpl_sched_job *d = j->rdeps[r];
-				if (--d->waiting == 0 && d->state == RPL_SCHED_PENDING)
-					make_ready(s, d);
-			}
+			for (size_t r = 0; r < j->nrdeps; r++)
+				dep_ended(s, j->rdeps[r]);
 		} else if (j->state == RPL_SCHED_FAILED) {
 			skip_dependents(s, j, j);
 			if (!s->o.keep_going)

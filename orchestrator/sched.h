@@ -6,15 +6,18 @@
  * priority is its estimated duration plus the longest chain of estimates of
  * what waits on it, so the long chains start first.  At most `jobs` run at
  * once, and at most `arch_jobs` of one arch.  A job that fails makes every
- * job waiting on it, transitively, skipped ("waiting on bar (x86_64)
+ * job that needs it, transitively, skipped ("waiting on bar (x86_64)
  * failed"); the others go on (`keep_going`), or no new job starts.  A runner
  * crash is retried `retries` times.  SIGINT or SIGTERM stops every running
  * job (a second one kills them at once) and the run ends as interrupted.
  *
- * The caller adds jobs and their dependencies (a cycle's members chained in
- * bootstrap order, so that a cycle is built as a unit), then runs.  Its
- * callbacks see each start, finish and skip; `finished` may still turn a
- * success into a failure (an output that cannot be indexed, say).
+ * The caller adds jobs and their dependencies, then runs.  A dependency
+ * either needs the other job's success (rpl_sched_dep) or only waits for it
+ * to end (rpl_sched_after: a member of a dependency cycle that builds
+ * against an earlier member can fall back to the copy a repository already
+ * holds).  Its callbacks see each start, finish and skip; `finished` may
+ * still turn a success into a failure (an output that cannot be indexed,
+ * say).
  */
 #ifndef RPL_SCHED_H
 #define RPL_SCHED_H
@@ -46,11 +49,16 @@ struct rpl_sched_job {
 	enum rpl_run_status status; /* of the last attempt */
 	int attempts;
 	int64_t started_ns, finished_ns; /* wall clock, of the last attempt */
-	char *message;                   /* why it failed or was skipped */
+	/* Why it failed or was skipped; for a success, the jobs it waited for
+	 * with rpl_sched_after that did not succeed ("built against the
+	 * repository's copy of bar (x86_64), which failed"). */
+	char *message;
 
 	/* internal */
 	struct rpl_sched_job **deps, **rdeps;
-	size_t ndeps, nrdeps, deps_alloc, rdeps_alloc;
+	unsigned char *rdeps_after; /* per rdep: it only waits for this job to end */
+	size_t ndeps, nrdeps, deps_alloc, rdeps_alloc, rdeps_after_alloc;
+	char *fallback; /* the message a success keeps */
 	size_t waiting;
 	size_t arch_index;
 	size_t heap_at;
@@ -82,8 +90,15 @@ void rpl_sched_free(struct rpl_sched *s);
 
 /* A new job of `arch`, in state pending; the caller fills run, user, estimate. */
 struct rpl_sched_job *rpl_sched_add(struct rpl_sched *s, const char *arch);
-/* `job` starts only after `dep` succeeded. */
+/* `job` starts only after `dep` succeeded, and is skipped when `dep` does not. */
 void rpl_sched_dep(struct rpl_sched *s, struct rpl_sched_job *job, struct rpl_sched_job *dep);
+/*
+ * `job` starts only after `dep` ended, however it ended: when `dep` failed
+ * or was skipped, `job` runs all the same (against an older copy of what
+ * `dep` makes) and says so in its message.  A pair also added with
+ * rpl_sched_dep needs the success.
+ */
+void rpl_sched_after(struct rpl_sched *s, struct rpl_sched_job *job, struct rpl_sched_job *dep);
 
 struct rpl_sched_result {
 	size_t ok, failed, skipped, cancelled, not_run;

@@ -23,10 +23,17 @@ contents:
     - app
 EOY
 
+# A 2-cycle: either order has one back edge; ties go by name.
 run 0 "$RIPPLE" cycles --json --arch x86_64
-json_eq 'd' "[['busybox', 'make']]"
+json_eq '[c["members"] for c in d]' "[['busybox', 'make']]"
+json_eq '[(e["from"], e["to"], e["back"]) for e in d[0]["edges"]]' \
+	"[('busybox', 'make', True), ('make', 'busybox', False)]"
+json_eq 'd[0]["back_edges"]' 1
 run 0 "$RIPPLE" cycles --arch x86_64
-expect_out '^cycle 1: 2 packages, 2 edges within$'
+expect_out '^cycle 1: 2 packages, 2 edges within, 1 back edge$'
+expect_out '^  busybox  \[back: make\]$'
+expect_out '^  make -> busybox$'
+expect_out '^1 cycle, 2 packages, 1 back edge$'
 
 run 0 "$RIPPLE" text -t name --arch x86_64
 [ "$(tr '\n' ' ' < "$T/out")" = "busybox make zlib app " ] || fail "order: $(tr '\n' ' ' < "$T/out")"

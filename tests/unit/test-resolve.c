@@ -107,6 +107,7 @@ static int compare_list(const char *casefile, int line, const char *what, const 
  * The graph-wide expectations, "KEYWORD ARGS: VALUES":
  *   order: a b c                    origins in build order
  *   cycle: a b                      a cycle with these members, in bootstrap order
+ *   back: a->b c->d                 every cycle's back edges (distinct pairs, in graph order)
  *   deps NAME [N]: x y              what NAME depends on (build and image edges, depth N)
  *   rdeps NAME [N]: x y             what depends on NAME
  *   critical a=5 b=3 ...: 8 a b     durations given; the longest path's total and nodes
@@ -143,6 +144,28 @@ static int check_graph(const char *casefile, int line, struct rpl_graph *g, char
 				print_error("  there is '%s'\n", got);
 			}
 		return 1;
+	}
+	if (!strcmp(args[0], "back")) {
+		size_t len = 0, nback = 0, counted = 0;
+		got[0] = '\0';
+		for (size_t i = 0; i < g->nnodes; i++) {
+			const struct rpl_node *v = g->order[i];
+			size_t before, after;
+			struct rpl_node **c = rpl_graph_cycle_deps(g, v, &before, &after);
+			for (size_t k = before; k < before + after && len < sizeof(got); k++)
+				len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s->%s",
+				                        len ? " " : "", v->name, c[k]->name);
+			nback += after;
+			free(c);
+		}
+		for (size_t i = 0; i < g->nsccs; i++)
+			counted += rpl_graph_back_edges(g, &g->sccs[i]);
+		if (counted != nback) {
+			print_error("%s:%d: %zu back edges counted, %zu listed\n", casefile, line,
+			            counted, nback);
+			return 1;
+		}
+		return compare_list(casefile, line, "the back edges", got, want);
 	}
 	if ((!strcmp(args[0], "deps") || !strcmp(args[0], "rdeps")) && nargs >= 2) {
 		struct rpl_node *root = rpl_graph_find(g, args[1]), **v;
@@ -198,7 +221,7 @@ static int check(const char *casefile, int line, struct rpl_graph *g, char *exp)
 	char *words[8];
 	int n = 0;
 
-	if (strchr(exp, ':') && !strstr(exp, "->"))
+	if (!strncmp(exp, "back:", 5) || (strchr(exp, ':') && !strstr(exp, "->")))
 		return check_graph(casefile, line, g, exp);
 
 	for (char *tok = strtok(exp, " \t"); tok && n < 8; tok = strtok(NULL, " \t"))

@@ -2,7 +2,10 @@
  * The scheduler with a runner of its own: jobs are libuv timers that end as
  * each test says.  Checked: dependencies first; the critical path first when
  * the slots are few; the -j and per-arch limits; a failure skips exactly
- * its transitive dependents; without keep-going nothing new starts; crash
+ * its transitive dependents; a cycle's members, waiting only for earlier
+ * members they build against, run side by side and a failure skips only
+ * those that wait on it; a wait for the end (rpl_sched_after) runs after a
+ * failure and says so; without keep-going nothing new starts; crash
  * retries; a signal cancels what runs; a cycle is refused; the critical
  * path of what ran.
  */
@@ -304,6 +307,103 @@ static void test_failure_skips_dependents(void **state)
 	done_world(&w);
 }
 
+/*
+ * A cycle's members as buildjobs.c adds them: each waits for the earlier
+ * members it builds against (core m1 m2 m3 m4 lib tool, the back edge
+ * core->tool not waited for).  The four ms wait for core alone and run three
+ * at a time under -j 3; m3 fails, which skips lib and tool (they wait on
+ * it) and nothing else.
+ */
+static void test_cycle_forward_waits(void **state)
+{
+	static const struct plan plans[] = {
+		{ "core", 5, RPL_RUN_OK, 0, 0 }, { "m1", 40, RPL_RUN_OK, 0, 0 },
+		{ "m2", 40, RPL_RUN_OK, 0, 0 },  { "m3", 40, RPL_RUN_FAILED, 0, 0 },
+		{ "m4", 40, RPL_RUN_OK, 0, 0 },  { "lib", 5, RPL_RUN_OK, 0, 0 },
+		{ "tool", 5, RPL_RUN_OK, 0, 0 },
+	};
+	struct rpl_sched_opts o = { 3, 0, 1, 0 };
+	struct rpl_sched_result r;
+	struct world w;
+
+	(void)state;
+	world(&w, plans, 7, &o);
+	for (size_t i = 0; i < 7; i++)
+		job(&w, plans[i].name, "x86_64", 1);
+	for (size_t m = 1; m <= 4; m++) {
+		rpl_sched_dep(w.s, w.j[m], w.j[0]); /* m -> core */
+		rpl_sched_dep(w.s, w.j[6], w.j[m]); /* tool -> m */
+	}
+	rpl_sched_dep(w.s, w.j[5], w.j[3]); /* lib -> m3 */
+	rpl_sched_dep(w.s, w.j[5], w.j[0]); /* lib -> core */
+	rpl_sched_dep(w.s, w.j[6], w.j[5]); /* tool -> lib */
+	assert_int_equal(rpl_sched_run(w.s, &r), 0);
+	assert_int_equal(r.ok, 4);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.skipped, 2);
+	assert_int_equal(w.j[5]->state, RPL_SCHED_SKIPPED);
+	assert_int_equal(w.j[6]->state, RPL_SCHED_SKIPPED);
+	assert_string_equal(w.j[6]->message, "waiting on m3 (x86_64) failed");
+	for (size_t m = 1; m <= 4; m++) {
+		char what[8];
+		snprintf(what, sizeof(what), "+%s", plans[m].name);
+		assert_true(at(&w, what) > at(&w, "-core"));
+	}
+	assert_int_equal(w.j[4]->state, RPL_SCHED_OK);
+	assert_int_equal(w.f->max_running, 3);
+	done_world(&w);
+}
+
+/*
+ * rpl_sched_after: the waiter starts once the other job ended, and runs when
+ * it failed or was skipped, saying what it built against; a job that needs
+ * the success is skipped.  A pair added both ways needs the success.
+ */
+static void test_after_failure_runs(void **state)
+{
+	static const struct plan plans[] = {
+		{ "a", 10, RPL_RUN_FAILED, 0, 0 }, { "b", 5, RPL_RUN_OK, 0, 0 },
+		{ "c", 5, RPL_RUN_OK, 0, 0 },      { "d", 5, RPL_RUN_OK, 0, 0 },
+		{ "e", 5, RPL_RUN_OK, 0, 0 },      { "f", 5, RPL_RUN_OK, 0, 0 },
+	};
+	struct rpl_sched_opts o = { 4, 0, 1, 0 };
+	struct rpl_sched_result r;
+	struct world w;
+
+	(void)state;
+	world(&w, plans, 6, &o);
+	for (size_t i = 0; i < 6; i++)
+		job(&w, plans[i].name, "x86_64", 1);
+	rpl_sched_after(w.s, w.j[1], w.j[0]); /* b waits for a to end */
+	rpl_sched_dep(w.s, w.j[2], w.j[1]);   /* c needs b */
+	rpl_sched_dep(w.s, w.j[3], w.j[0]);   /* d needs a */
+	rpl_sched_after(w.s, w.j[4], w.j[3]); /* e waits for d to end */
+	rpl_sched_after(w.s, w.j[4], w.j[0]); /* ... and for a */
+	rpl_sched_after(w.s, w.j[5], w.j[0]); /* f: both ways, so it needs a */
+	rpl_sched_dep(w.s, w.j[5], w.j[0]);
+	assert_int_equal(rpl_sched_run(w.s, &r), 0);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.ok, 3);
+	assert_int_equal(r.skipped, 2);
+	assert_true(at(&w, "+b") > at(&w, "-a"));
+	assert_true(at(&w, "+c") > at(&w, "-b"));
+	assert_int_equal(w.j[1]->state, RPL_SCHED_OK);
+	assert_string_equal(
+	        w.j[1]->message,
+	        "built against the repository's copy of a (x86_64), which did not build");
+	assert_null(w.j[2]->message);
+	assert_int_equal(w.j[3]->state, RPL_SCHED_SKIPPED);
+	assert_int_equal(w.j[4]->state, RPL_SCHED_OK);
+	assert_string_equal(
+	        w.j[4]->message,
+	        "built against the repository's copy of d (x86_64), a (x86_64), which did not build");
+	assert_int_equal(w.j[5]->state, RPL_SCHED_SKIPPED);
+	assert_string_equal(w.j[5]->message, "waiting on a (x86_64) failed");
+	assert_int_equal(at(&w, "+d"), -1);
+	assert_int_equal(at(&w, "+f"), -1);
+	done_world(&w);
+}
+
 /* Without keep-going, no job starts after a failure; the rest is not run. */
 static void test_stop_after_failure(void **state)
 {
@@ -417,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_dependencies_first_and_limits),
 		cmocka_unit_test(test_critical_path_first),
 		cmocka_unit_test(test_failure_skips_dependents),
+		cmocka_unit_test(test_cycle_forward_waits),
+		cmocka_unit_test(test_after_failure_runs),
 		cmocka_unit_test(test_stop_after_failure),
 		cmocka_unit_test(test_crash_retries),
 		cmocka_unit_test(test_signal_cancels),
