@@ -930,7 +930,8 @@ static int list_disk(struct rpl_repo_index *ix, struct disk *d)
 		RPL_ALLOC_GROW(d->v, d->n + 1, d->alloc);
 		d->v[d->n].name = rpl_xstrdup(de->d_name);
 		d->v[d->n].s = s;
-		d->v[d->n++].listed = 0;
+		d->v[d->n].listed = 0;
+		d->v[d->n++].read = 0;
 	}
 	closedir(dir);
 	for (size_t i = 0; i < d->n; i++) {
