@@ -794,11 +794,16 @@ check:
 		}
 		x->compared = r == 1;
 	}
-	/* Jobs recorded as built whose apks no index lists (both gone, say). */
-	if (rpl_state_outputs_each(b->st, "package", collect_unlisted, &u)) {
-		rpl_warn("%s", rpl_errmsg());
-		err = -1;
-	}
+	/* Jobs recorded as built whose apks no index lists (both gone, say):
+	 * where the index was compared whole (elsewhere nothing changed). */
+	for (size_t i = 0; i < b->nindexes; i++)
+		if (b->indexes[i].compared) {
+			if (rpl_state_outputs_each(b->st, "package", collect_unlisted, &u)) {
+				rpl_warn("%s", rpl_errmsg());
+				err = -1;
+			}
+			break;
+		}
 	for (size_t i = 0; i < u.n; i++) {
 		not_built(b, &u.v[i].id, u.v[i].path, "not in the repository");
 		rpl_job_id_release(&u.v[i].id);

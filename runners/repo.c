@@ -541,8 +541,21 @@ static int control_member(void *ctx, const void *member, size_t member_len, cons
 	struct archive_entry *e;
 	int signature = 0;
 
-	if (c->members++ == 0) {
-		/* The signature member's one entry is named .SIGN.*, as rpl_apk_read sees it. */
+	if (c->members++ == 0 && out_len >= 512) {
+		/* The signature member's one entry is named .SIGN.*, as rpl_apk_read
+		 * sees it.  A plain header says so itself (name at 0, type at 156,
+		 * no ustar prefix at 345); another (a PAX or GNU long name, a
+		 * prefix) is left to libarchive. */
+		const char *h = out;
+		if ((h[156] == '0' || h[156] == '\0') && h[345] == '\0')
+			signature = !strncmp(h, ".SIGN.", 6);
+		else
+			signature = -1;
+	}
+	if (signature == 1)
+		return 0;
+	if (signature == -1) {
+		signature = 0;
 		a = archive_read_new();
 		archive_read_support_format_tar(a);
 		if (archive_read_open_memory(a, out, out_len) == ARCHIVE_OK &&
