@@ -4,7 +4,8 @@
  *   meta(key TEXT PRIMARY KEY, value TEXT)
  *       "schema" = "5".  Stores of versions 2 to 4 are upgraded in place
  *       (3 added the blob table; 4 the job's log, job_output and run_job;
- *       5 repo_file and the run_open index), keeping their records.  Any
+ *       5 repo_file and the indexes run_open and job_output_path), keeping
+ *       their records.  Any
  *       other version: the file is deleted and made again; it holds caches
  *       and records, never sources.
  *       "generation": bumped with every job record written.
@@ -29,7 +30,8 @@
  *       What each job was last built from, for staleness and its reasons.
  *   job_output(name TEXT, kind TEXT, arch TEXT, path TEXT, digest BLOB,
  *       PRIMARY KEY(name, kind, arch, path))
- *       The files its last successful build produced (apks), with sha256.
+ *       The files its last successful build produced (apks), with sha256;
+ *       index job_output_path finds the job that produced a file.
  *   run(id INTEGER PRIMARY KEY, command TEXT, status TEXT,
  *       started_ns INTEGER, finished_ns INTEGER)
  *       A run whose status is still 'running' while no ripple holds the
@@ -182,6 +184,7 @@ static const char schema_sql[] =
         " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL,"
         " seen_ns INTEGER NOT NULL, csum TEXT NOT NULL, PRIMARY KEY(dir, name));"
         "CREATE INDEX IF NOT EXISTS run_open ON run(status) WHERE status = 'running';"
+        "CREATE INDEX IF NOT EXISTS job_output_path ON job_output(path);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
 
 struct rpl_state {

@@ -274,10 +274,12 @@ static void upgrade_from(const char *version, const char *downgrade)
 
 static void test_schema_2_to_4_are_upgraded(void **state)
 {
-	static const char v4[] = "DROP TABLE repo_file; DROP INDEX run_open;";
-	static const char v3[] = "DROP TABLE repo_file; DROP INDEX run_open;"
-	                         " DROP TABLE job_output; DROP TABLE run_job;"
-	                         " ALTER TABLE job DROP COLUMN log;";
+	static const char v4[] =
+	        "DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;";
+	static const char v3[] =
+	        "DROP TABLE repo_file; DROP INDEX run_open;"
+	        " DROP INDEX job_output_path; DROP TABLE job_output; DROP TABLE run_job;"
+	        " ALTER TABLE job DROP COLUMN log;";
 	char v2[256];
 
 	(void)state;
