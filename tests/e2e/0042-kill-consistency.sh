@@ -5,7 +5,7 @@
 # with SIGKILL at a delay spread from 0.05 s to the whole build's time: half
 # the times the whole process tree at once (a machine losing power), half
 # the times ripple alone, its jobs left running as orphans (the rerun starts
-# at once, or after they had time to finish).  Each build gets another
+# at once, or after they had time to finish and a `ripple plan`).  Each build gets another
 # SOURCE_DATE_EPOCH, so that a rebuilt apk differs from the one indexed
 # (same inputs, other bytes).  After each rerun (`ripple build`, no
 # --force), checked: every C: (Q1 + base64 of the SHA-1 of the control
@@ -13,8 +13,9 @@
 # every apk there is indexed; the index's signature verifies (openssl);
 # every package job recorded as built has its apks in the index; no run is
 # left "running"; no temporary file or staging directory is left; no
-# process of a killed run is left.  Then a job whose test fails after its
-# apk was written leaves the index true to it too.  RIPPLE_KILL_SEED
+# process of a killed run is left.  Then an apk rebuilt by hand with
+# `ripple native-build` is found though a plan memoised the tree, and a job
+# whose test fails after its apk was written leaves the index true to it.  RIPPLE_KILL_SEED
 # repeats a sequence, RIPPLE_KILLS sets how many (default 21).
 . "$(dirname "$0")/lib.sh"
 need_sandbox cc git openssl python3
@@ -193,8 +194,12 @@ while read -r delay mode; do
 	sleep "$delay"
 	python3 "$T/kill.py" $pid "${mode%-wait}"
 	wait $pid 2>/dev/null || true
-	# Orphans left to finish their builds (or not: the rerun stops them).
-	[ "$mode" != parent-wait ] || sleep 1
+	# Orphans left to finish their builds (or not: the rerun stops them);
+	# and a plan, whose no-op memo the rerun must not take for a check.
+	if [ "$mode" = parent-wait ]; then
+		sleep 1.1
+		"$RIPPLE" plan > /dev/null
+	fi
 	set +e
 	"$RIPPLE" build > "$T/rerun.$i" 2>&1
 	status=$?
@@ -212,6 +217,17 @@ echo "$mended of $i reruns mended the repository or built again what it no longe
 # Consistent is also settled: once more is a no-op.
 run 0 "$RIPPLE" build
 expect_out '^nothing to build: '
+
+# ---- an apk rebuilt by hand, then a plan's no-op memo: the build still looks -----------------
+arch=$(uname -m)
+SOURCE_DATE_EPOCH=1650000000 run 0 "$RIPPLE" native-build motd.yaml --arch "$arch" \
+	--out-dir packages --signing-key local.rsa
+sleep 1.1
+run 0 "$RIPPLE" plan
+expect_out '^nothing to do'
+run 0 "$RIPPLE" build
+expect_out "^packages/$arch/motd-3-r1\.apk: another build of it than the index listed: motd $arch is built again"
+python3 "$T/check.py" local.rsa.pub > "$T/bad" || fail "after motd was built by hand: $(cat "$T/bad")"
 
 # ---- a job that fails after writing its apk: the run's own end mends the index -------------
 sed -i "s/grep -x 'Hello from libmsg, tester!'/grep -x 'Goodbye, tester!'/" hello.yaml

@@ -2,7 +2,11 @@
  * The output repository: reading apks (the signed ones melange wrote, in
  * ../shared/conformance/apko-golden, and ones made here with tar and gzip),
  * their index records against melange's own APKINDEX, merging, signing and
- * verifying, and the errors.  Each test works in a fresh temp directory.
+ * verifying, the errors, and the check that keeps an index true to the apks
+ * of its directory after a run killed at any moment (the stats that let
+ * an unchanged directory go unread, another build of an apk, an apk no
+ * record lists, a gone one, what is no whole apk, a damaged index).  Each
+ * test works in a fresh temp directory.
  */
 #include "common/error.h"
 #include "common/file.h"

@@ -1,7 +1,9 @@
 /*
  * The state store: creating .ripple/, schema rebuilds, the stat cache and
  * git's racy rule, the parse cache, job records (from the database and
- * preloaded), the generation, meta values, runs and the lock.  Each test
+ * preloaded), the generation, meta values, runs (and those that never
+ * ended), what was seen of output repositories, the job that produced a
+ * file, a record set to "interrupted", and the lock.  Each test
  * works in a fresh temporary directory and reopens the store where a new
  * ripple process would (a handle remembers the digests it took).
  */
