@@ -765,7 +765,7 @@ static int check_repos(struct build *b, int after_run)
 		while ((de = readdir(d))) {
 			struct stat sb;
 			char *dir = rpl_path_join("packages", de->d_name);
-			if (de->d_name[0] != '.' && lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+			if (de->d_name[0] != '.' && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
 				add_dir(b, dir);
 			free(dir);
 		}

@@ -238,8 +238,11 @@ int rpl_leftover_sweep_beside(const char *path, size_t *n)
 	return err;
 }
 
-/* The subdirectories of `dir` (not hidden), joined to it; malloc'd, NULL-terminated. */
-static char **subdirs(const char *dir)
+/*
+ * The subdirectories of `dir` (not hidden), joined to it; malloc'd,
+ * NULL-terminated.  `follow`: a link to a directory counts.
+ */
+static char **subdirs(const char *dir, int follow)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -256,7 +259,7 @@ static char **subdirs(const char *dir)
 		if (de->d_name[0] == '.')
 			continue;
 		path = rpl_path_join(dir, de->d_name);
-		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if ((follow ? stat(path, &sb) : lstat(path, &sb)) == 0 && S_ISDIR(sb.st_mode)) {
 			RPL_ALLOC_GROW(v, n + 2, alloc);
 			v[n++] = path;
 			v[n] = NULL;
@@ -315,7 +318,7 @@ static int builder_inside(const char *root)
 /* Removes the native builder's staging directories in .ripple/work/<arch>/. */
 static int sweep_work(const char *root, size_t *n)
 {
-	char **archs = subdirs(".ripple/work");
+	char **archs = subdirs(".ripple/work", 0);
 	int err = 0, checked = 0;
 
 	for (char **a = archs; *a && !err; a++) {
@@ -347,7 +350,7 @@ static int sweep_work(const char *root, size_t *n)
 
 int rpl_leftover_sweep(const char *root, size_t *n)
 {
-	char **pkgs = subdirs("packages"), **imgs = subdirs("images");
+	char **pkgs = subdirs("packages", 1), **imgs = subdirs("images", 1);
 	int err = 0, e;
 
 	*n = 0;
