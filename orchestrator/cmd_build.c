@@ -13,6 +13,7 @@
 #include "graph/graph.h"
 #include "orchestrator/buildjobs.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/leftover.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/sched.h"
@@ -25,8 +26,11 @@
 #include "runners/repo.h"
 #include "runners/runner.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +246,7 @@ struct bjob {
 	char **outputs;
 	size_t noutputs;
 	char *file, *source_dir, *log;
+	int unindexed; /* ran, and its apks (if it wrote any) were not indexed */
 };
 
 struct build {
@@ -267,8 +272,12 @@ struct build {
 		int64_t flushed_ns;
 		struct bjob **pending; /* merged, to be recorded once written */
 		size_t npending, pending_alloc;
+		int checking; /* by this check */
+		int compared; /* by the last check, whole (rpl_repo_check) */
 	} * indexes;
 	size_t nindexes;
+	char root[PATH_MAX]; /* the monorepo, absolute: the tag of this run's processes */
+	size_t rebuilt;      /* job records the check found untrue */
 };
 
 static int64_t now_ns(void)
@@ -420,6 +429,34 @@ static void record_run_job(struct build *b, const struct bjob *j, const char *st
 		rpl_warn("%s", rpl_errmsg());
 }
 
+static void know_row(void *ctx, const char *name, const struct rpl_repo_seen *s)
+{
+	rpl_repo_know(ctx, name, s);
+}
+
+struct seen_put {
+	struct build *b;
+	const char *dir;
+	int err;
+};
+
+static void put_row(void *ctx, const char *name, const struct rpl_repo_seen *s)
+{
+	struct seen_put *p = ctx;
+
+	if (!p->err)
+		p->err = rpl_state_repo_put(p->b->st, p->dir, name, s);
+}
+
+/* Stores what the index saw of its files since the last time (in the caller's transaction). */
+static int store_seen(struct build *b, struct out_index *x)
+{
+	struct seen_put p = { b, x->dir, 0 };
+
+	rpl_repo_seen_changes(x->ix, put_row, &p);
+	return p.err;
+}
+
 /* The output repository of `dir`, opened on first use. */
 static int out_index(struct build *b, const char *dir, struct out_index **out)
 {
@@ -434,8 +471,12 @@ static int out_index(struct build *b, const char *dir, struct out_index **out)
 	b->indexes = rpl_xrealloc(b->indexes, (b->nindexes + 1) * sizeof(*b->indexes));
 	x = &b->indexes[b->nindexes];
 	memset(x, 0, sizeof(*x));
-	if ((err = rpl_repo_open(&x->ix, dir)))
+	/* What was seen of its files when it was last written or checked. */
+	if ((err = rpl_repo_open_lazy(&x->ix, dir)) ||
+	    (err = rpl_state_repo_each(b->st, dir, know_row, x->ix))) {
+		rpl_repo_close(x->ix);
 		return err;
+	}
 	x->dir = rpl_xstrdup(dir);
 	x->flushed_ns = now_ns();
 	b->nindexes++;
@@ -508,11 +549,16 @@ static int flush_index(struct build *b, struct out_index *x)
 	x->flushed_ns = now_ns();
 	if (err)
 		return err;
-	/* One transaction for the batch: thousands of leaf packages at once. */
-	if (x->npending && (err = rpl_state_begin(b->st))) {
+	/* One transaction for the batch: thousands of leaf packages at once,
+	 * with what the index now says of their files. */
+	if ((err = rpl_state_begin(b->st))) {
 		rpl_warn("%s", rpl_errmsg());
 		x->npending = 0;
 		return err;
+	}
+	if (store_seen(b, x)) {
+		rpl_warn("%s", rpl_errmsg());
+		err = -1;
 	}
 	for (size_t i = 0; i < x->npending; i++) {
 		/* A record that cannot be written: the run fails (and the job is
@@ -522,7 +568,7 @@ static int flush_index(struct build *b, struct out_index *x)
 			err = -1;
 		}
 	}
-	if (x->npending && rpl_state_commit(b->st)) {
+	if (rpl_state_commit(b->st)) {
 		rpl_warn("%s", rpl_errmsg());
 		err = -1;
 	}
@@ -551,6 +597,261 @@ static int flush_indexes(struct build *b, int all)
 		}
 	}
 	return err;
+}
+
+/* ---- the output repositories against their records -------------------------------------- */
+
+/* The sha256 of the file at `path`, read in pieces (an apk may be large). */
+static int file_sha256(const char *path, uint8_t out[RPL_SHA256_LEN])
+{
+	struct rpl_sha256 h;
+	char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	rpl_sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : 0;
+			break;
+		}
+		rpl_sha256_update(&h, buf, (size_t)n);
+	}
+	rpl_sha256_final(&h, out);
+	close(fd);
+	return err;
+}
+
+/*
+ * A job recorded as built whose files are not what it built is built
+ * again: "last build interrupted".  Its inputs stay recorded, for the
+ * reasons of later plans.
+ */
+static void not_built(struct build *b, const struct rpl_job_id *id, const char *path,
+                      const char *why)
+{
+	if (rpl_state_job_set_status(b->st, id->name, id->kind, id->arch, "interrupted")) {
+		rpl_warn("%s", rpl_errmsg());
+		return;
+	}
+	b->rebuilt++;
+	printf("%s: %s: %s %s is built again\n", path, why, id->name, id->arch);
+}
+
+struct fix_ctx {
+	struct build *b;
+	const char *dir;
+};
+
+/*
+ * rpl_repo_check found the apk `name` not as recorded.  The index now
+ * describes the file; the record of the job that built it is true only if
+ * the file is still the one that build produced (the same sha256: the
+ * index alone was behind, or ahead of the record).  Otherwise the file
+ * came from a build that never finished its bookkeeping (killed after the
+ * apk was renamed into place, before its index or its record was written),
+ * built from inputs nobody can tell now: its job is built again.
+ */
+static void on_fix(void *ctx, const char *name, const char *what, int mended)
+{
+	struct fix_ctx *f = ctx;
+	struct rpl_job_id id;
+	uint8_t want[RPL_SHA256_LEN], got[RPL_SHA256_LEN];
+	char *path = rpl_path_join(f->dir, name);
+	int owner = rpl_state_output_owner(f->b->st, path, &id, want), err;
+
+	if (owner < 0)
+		rpl_warn("%s", rpl_errmsg());
+	if (owner == 1) {
+		err = file_sha256(path, got);
+		if (err || memcmp(got, want, RPL_SHA256_LEN))
+			not_built(f->b, &id, path, what);
+		else if (mended)
+			printf("%s: %s: indexed as it is (what the last build of %s %s made)\n",
+			       path, what, id.name, id.arch);
+		rpl_job_id_release(&id);
+	} else if (mended) {
+		printf("%s: %s: the index is mended\n", path, what);
+	}
+	free(path);
+}
+
+struct unlisted {
+	struct build *b;
+	struct unlisted_one {
+		struct rpl_job_id id;
+		char *path;
+	} * v;
+	size_t n, alloc;
+};
+
+/* A package job's output in a directory compared whole, and not listed by its index. */
+static void collect_unlisted(void *ctx, const struct rpl_job_id *id, const char *path)
+{
+	struct unlisted *u = ctx;
+	const char *name = strrchr(path, '/');
+
+	for (size_t i = 0; name && i < u->b->nindexes; i++) {
+		const struct out_index *x = &u->b->indexes[i];
+		size_t dl = strlen(x->dir);
+		struct unlisted_one *o;
+		if (!x->compared || strncmp(path, x->dir, dl) || path + dl != name ||
+		    rpl_repo_lists(x->ix, name + 1))
+			continue;
+		RPL_ALLOC_GROW(u->v, u->n + 1, u->alloc);
+		o = &u->v[u->n++];
+		o->id.name = rpl_xstrdup(id->name);
+		o->id.kind = rpl_xstrdup(id->kind);
+		o->id.arch = rpl_xstrdup(id->arch);
+		o->path = rpl_xstrdup(path);
+	}
+}
+
+static void add_dir(void *ctx, const char *dir)
+{
+	struct build *b = ctx;
+	struct out_index *x;
+
+	if (out_index(b, dir, &x))
+		rpl_warn("%s", rpl_errmsg());
+}
+
+/*
+ * Makes every output repository, `packages/<arch>/`, describe exactly its
+ * apks, and the job records agree with them (docs/build.md, "Killed
+ * outright"): a record whose apk is gone, or is not the file its build
+ * wrote, is set so that the plan builds the job again.  Before a run, as
+ * the last one may have been killed anywhere; after it (`after_run`), in
+ * the directories where a package job failed or was stopped, as it may
+ * have left a new apk unindexed.  Unchanged directories cost a stat of
+ * each file.  Indexes to write are written by flush_indexes.  Returns 1
+ * when anything was not as recorded (an index to write, a record
+ * changed), 0 when all was, -1 on an error (warned).
+ */
+static int check_repos(struct build *b, int after_run)
+{
+	struct unlisted u = { b, NULL, 0, 0 };
+	size_t rebuilt = b->rebuilt;
+	int err = 0, changed = 0;
+	DIR *d;
+
+	/* After a run, only where a job wrote apks that it did not index. */
+	if (after_run) {
+		for (size_t i = 0; i < b->nindexes; i++)
+			b->indexes[i].checking = 0;
+		for (size_t i = 0; i < b->njobs; i++) {
+			struct out_index *x;
+			char *dir;
+			if (!b->jobs[i].unindexed || !b->jobs[i].noutputs)
+				continue;
+			dir = rpl_path_dirname(b->jobs[i].outputs[0]);
+			if (out_index(b, dir, &x))
+				rpl_warn("%s", rpl_errmsg());
+			else
+				x->checking = 1;
+			free(dir);
+		}
+		for (size_t i = 0; i < b->nindexes; i++)
+			if (b->indexes[i].checking)
+				goto check;
+		return 0;
+	}
+	/* The arch dirs there are, and those where files were seen before. */
+	if ((d = opendir("packages"))) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			struct stat sb;
+			char *dir = rpl_path_join("packages", de->d_name);
+			if (de->d_name[0] != '.' && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+				add_dir(b, dir);
+			free(dir);
+		}
+		closedir(d);
+	}
+	if (rpl_state_repo_dirs(b->st, add_dir, b))
+		rpl_warn("%s", rpl_errmsg());
+	for (size_t i = 0; i < b->nindexes; i++)
+		b->indexes[i].checking = 1;
+check:
+	if (rpl_state_begin(b->st)) {
+		rpl_warn("%s", rpl_errmsg());
+		return -1;
+	}
+	for (size_t i = 0; i < b->nindexes; i++) {
+		struct out_index *x = &b->indexes[i];
+		struct fix_ctx f = { b, x->dir };
+		int r;
+		x->compared = 0;
+		if (!x->checking)
+			continue;
+		r = rpl_repo_check(x->ix, on_fix, &f);
+		if (r < 0) {
+			rpl_warn("%s", rpl_errmsg());
+			err = -1;
+		}
+		x->compared = r == 1;
+	}
+	/* Jobs recorded as built whose apks no index lists (both gone, say):
+	 * where the index was compared whole (elsewhere nothing changed). */
+	for (size_t i = 0; i < b->nindexes; i++)
+		if (b->indexes[i].compared) {
+			if (rpl_state_outputs_each(b->st, "package", collect_unlisted, &u)) {
+				rpl_warn("%s", rpl_errmsg());
+				err = -1;
+			}
+			break;
+		}
+	for (size_t i = 0; i < u.n; i++) {
+		not_built(b, &u.v[i].id, u.v[i].path, "not in the repository");
+		rpl_job_id_release(&u.v[i].id);
+		free(u.v[i].path);
+	}
+	free(u.v);
+	/* What an index that stays as it is saw is kept now; the others' when written. */
+	for (size_t i = 0; i < b->nindexes; i++) {
+		struct out_index *x = &b->indexes[i];
+		if (rpl_repo_dirty(x->ix))
+			changed = 1;
+		else if (store_seen(b, x)) {
+			rpl_warn("%s", rpl_errmsg());
+			err = -1;
+		}
+	}
+	if (rpl_state_commit(b->st)) {
+		rpl_warn("%s", rpl_errmsg());
+		err = -1;
+	}
+	fflush(stdout);
+	return err ? err : changed || b->rebuilt > rebuilt;
+}
+
+/*
+ * What the last run, if it was killed outright, left behind: its jobs, if
+ * they outlived it, are killed (nothing would record what they build; the
+ * next run builds it again, and they would race its own jobs for the same
+ * files), then the temporary files of dead writers are removed
+ * (orchestrator/leftover.h).  Returns 1 when something was removed or
+ * stopped, else 0.
+ */
+static int leftovers(struct build *b, const int64_t *killed, size_t nkilled)
+{
+	size_t stopped = 0, removed = 0;
+
+	if (nkilled && rpl_leftover_stop(b->root, 10, &stopped))
+		rpl_warn("%s", rpl_errmsg());
+	if (stopped)
+		printf("stopped %zu process%s left running by run %lld, which was killed\n",
+		       stopped, stopped == 1 ? "" : "es", (long long)killed[nkilled - 1]);
+	if (rpl_leftover_sweep(b->root, &removed))
+		rpl_warn("%s", rpl_errmsg());
+	if (removed)
+		printf("removed %zu temporary file%s left by killed processes\n", removed,
+		       removed == 1 ? "" : "s");
+	return stopped || removed;
 }
 
 /*
@@ -631,6 +932,7 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 		sj->message = rpl_xstrdup(rpl_errmsg());
 		bad = 1;
 	}
+	j->unindexed = (sj->state != RPL_SCHED_OK || bad) && !strcmp(j->plan->kind, "package");
 	b->done++;
 	fmt_secs(took, t, sizeof(t));
 	e = job_json(j);
@@ -961,6 +1263,72 @@ static void dry_run(struct build *b, struct rpl_runner *runner)
 	}
 }
 
+/*
+ * The signing key: --signing-key, else .ripple.yaml's, which is made on
+ * first use (as Wolfi's Makefile makes local-melange.rsa); a key named on
+ * the command line must exist.  Loaded unless it is a dry run.
+ */
+static void setup_signer(struct build *b, const struct rpl_scan *scan)
+{
+	struct bopts *o = b->o;
+
+	if (b->have_signer)
+		return;
+	if (!o->signing_key && scan->config.signing_key.s && *scan->config.signing_key.s)
+		o->signing_key = scan->config.signing_key.s;
+	/* What a run killed while it made the key left of it. */
+	if (o->signing_key && !o->dry_run) {
+		size_t removed;
+		if (rpl_leftover_sweep_beside(o->signing_key, &removed))
+			rpl_warn("%s", rpl_errmsg());
+	}
+	if (o->signing_key && o->signing_key == scan->config.signing_key.s) {
+		if (!o->dry_run && access(o->signing_key, F_OK) != 0) {
+			struct rpl_strbuf pub = RPL_STRBUF_INIT;
+			rpl_strbuf_addf(&pub, "%s.pub", o->signing_key);
+			if (access(pub.buf, F_OK) == 0)
+				rpl_die(RPL_EXIT_USAGE,
+				        "%s: the signing key is missing but %s exists; restore the "
+				        "key or remove both",
+				        o->signing_key, pub.buf);
+			rpl_strbuf_release(&pub);
+			if (rpl_signer_generate(o->signing_key, 4096))
+				rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+			printf("made the signing key %s and %s.pub (named by %s); keep the key "
+			       "out of git\n",
+			       o->signing_key, o->signing_key, RPL_REPOCONFIG_FILE);
+		}
+	}
+	if (o->signing_key && !o->dry_run) {
+		struct rpl_strbuf pub = RPL_STRBUF_INIT;
+		if (rpl_signer_load(&b->signer, o->signing_key))
+			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+		b->have_signer = 1;
+		/* Melange and apko are given the public key: a run killed between
+		 * writing the two halves left the key alone. */
+		rpl_strbuf_addf(&pub, "%s.pub", o->signing_key);
+		if (access(pub.buf, F_OK) != 0 && errno == ENOENT) {
+			if (rpl_signer_write_public(&b->signer, pub.buf))
+				rpl_warn("%s", rpl_errmsg());
+			else
+				printf("made %s from %s\n", pub.buf, o->signing_key);
+		}
+		rpl_strbuf_release(&pub);
+	}
+}
+
+static void release_indexes(struct build *b)
+{
+	for (size_t i = 0; i < b->nindexes; i++) {
+		rpl_repo_close(b->indexes[i].ix);
+		free(b->indexes[i].dir);
+		free(b->indexes[i].pending);
+	}
+	free(b->indexes);
+	b->indexes = NULL;
+	b->nindexes = 0;
+}
+
 int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 {
 	struct bopts o;
@@ -975,8 +1343,10 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_job **sel;
 	char **pdirs, self[4096];
 	size_t nsel = 0, n = 0, npkg = 0, nimg = 0;
-	int first, status = RPL_EXIT_OK, index_failed = 0, quiet;
+	int first, status = RPL_EXIT_OK, index_failed = 0, quiet, hit = 0, repaired = 0;
 	struct rpl_noop noop = { "", 0, 0 };
+	int64_t *killed = NULL;
+	size_t nkilled = 0;
 	const char *run_status;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -1002,28 +1372,41 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	rpl_selectors_begin(cli, first, argc, argv, &o.sel, &st);
 	/* The runner is part of every own hash: the same default as `plan`. */
 	o.sel.plan.runner = o.runner;
-	/* The warm no-op, as `plan` knows it: nothing read, nothing recorded. */
+	b.o = &o;
+	b.st = st;
+	if (!realpath(".", b.root))
+		rpl_die(RPL_EXIT_FAILED, "cannot tell where the monorepo is: %s", strerror(errno));
+	/* Runs that never ended were killed: what they left is looked at below. */
+	if (!o.dry_run && rpl_state_runs_open(st, &killed, &nkilled))
+		rpl_warn("%s", rpl_errmsg());
+	/* The warm no-op, as `plan` knows it: nothing read, nothing recorded, once
+	 * a build has found the output repositories true to this same tree. */
 	quiet = !o.dry_run && !o.events && !o.report && !o.junit;
 	if (o.sel.plan.mode == RPL_SELECT_STALE && quiet) {
 		struct rpl_tree_files files = RPL_TREE_FILES_INIT;
-		char what[64];
-		int hit = rpl_noop_check(cli, &o.sel, st, &files, &noop, what, sizeof(what));
+		char what[64], checked[128];
+		hit = rpl_noop_check(cli, &o.sel, st, &files, &noop, what, sizeof(what));
 		rpl_tree_files_release(&files);
-		if (hit) {
-			printf("nothing to build: no job's inputs changed since its last successful "
-			       "build\n");
-			rpl_state_close(st);
-			free(o.runner_args);
-			free(o.apko_args);
-			free(o.repos);
-			free(o.keyrings);
-			return RPL_EXIT_OK;
-		}
+		if (hit && !nkilled &&
+		    rpl_state_meta_get(st, "repo-checked", checked, sizeof(checked)) &&
+		    !strcmp(checked, noop.key))
+			goto noop;
+	}
+	/* A build before this one may have been killed at any moment. */
+	if (!o.dry_run) {
+		repaired = leftovers(&b, killed, nkilled);
+		repaired |= check_repos(&b, 0) != 0;
+		for (size_t i = 0; i < nkilled; i++)
+			if (rpl_state_run_end(st, killed[i], "killed"))
+				rpl_warn("%s", rpl_errmsg());
+	}
+	if (hit && !repaired) {
+		if (noop.settled && rpl_state_meta_set(st, "repo-checked", noop.key))
+			rpl_warn("%s", rpl_errmsg());
+		goto noop;
 	}
 	rpl_selectors_plan(cli, &o.sel, &scan, st, &p);
 
-	b.o = &o;
-	b.st = st;
 	b.scan = &scan;
 	b.p = &p;
 	b.tty = isatty(STDOUT_FILENO);
@@ -1040,8 +1423,18 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	pdirs = NULL;
 	if (!nsel && quiet) {
 		/* Nothing to run, nothing to record; the next no-op is quicker. */
-		if (o.sel.plan.mode == RPL_SELECT_STALE)
+		if (o.sel.plan.mode == RPL_SELECT_STALE) {
 			rpl_noop_save(st, &noop, p.njobs);
+			if (!repaired && noop.walked && noop.settled &&
+			    rpl_state_meta_set(st, "repo-checked", noop.key))
+				rpl_warn("%s", rpl_errmsg());
+		}
+		/* An index the check mended is written all the same. */
+		for (size_t i = 0; i < b.nindexes; i++)
+			if (rpl_repo_dirty(b.indexes[i].ix))
+				setup_signer(&b, &scan);
+		if (flush_indexes(&b, 1))
+			status = RPL_EXIT_FAILED;
 		if (b.up_to_date)
 			printf("nothing to build: the %zu selected job%s %s up to date\n",
 			       b.up_to_date, b.up_to_date == 1 ? "" : "s",
@@ -1052,34 +1445,13 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		goto done;
 	}
 
+	setup_signer(&b, &scan);
 	/* .ripple.yaml's arguments first, the command line's after them. */
-	if (!o.signing_key && scan.config.signing_key.s && *scan.config.signing_key.s) {
-		o.signing_key = scan.config.signing_key.s;
-		/* The repo's own key, made on first use (as Wolfi's Makefile makes
-		 * local-melange.rsa); a key named on the command line must exist. */
-		if (!o.dry_run && access(o.signing_key, F_OK) != 0) {
-			struct rpl_strbuf pub = RPL_STRBUF_INIT;
-			rpl_strbuf_addf(&pub, "%s.pub", o.signing_key);
-			if (access(pub.buf, F_OK) == 0)
-				rpl_die(RPL_EXIT_USAGE,
-				        "%s: the signing key is missing but %s exists; restore the "
-				        "key or remove both",
-				        o.signing_key, pub.buf);
-			rpl_strbuf_release(&pub);
-			if (rpl_signer_generate(o.signing_key, 4096))
-				rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
-			printf("made the signing key %s and %s.pub (named by %s); keep the key "
-			       "out of git\n",
-			       o.signing_key, o.signing_key, RPL_REPOCONFIG_FILE);
-		}
-	}
 	merge_args(&o.runner_args, &o.nrunner_args, &scan.config.melange_args);
 	merge_args(&o.apko_args, &o.napko_args, &scan.config.apko_args);
-	if (o.signing_key && !o.dry_run) {
-		if (rpl_signer_load(&b.signer, o.signing_key))
-			rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
-		b.have_signer = 1;
-	}
+	/* Indexes the check mended are written before any job reads them. */
+	if (!o.dry_run && flush_indexes(&b, 1))
+		index_failed = 1;
 	pdirs = rpl_xmalloc((scan.config.pipeline_dirs.n + 1) * sizeof(char *));
 	{
 		struct rpl_external_opts eo;
@@ -1164,6 +1536,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		rpl_strbuf_release(&cmd);
 		if (b.run < 0)
 			rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+		/* Jobs inherit the tag: a run after this one, if it is killed, finds them. */
+		rpl_leftover_tag(b.run, b.root);
 	}
 	add_jobs(&b, sel, nsel);
 	{
@@ -1184,7 +1558,12 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	if (rpl_sched_run(b.sched, &res))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	clear_status(&b);
-	index_failed = flush_indexes(&b, 1) != 0; /* the packages are there, their index is not */
+	/* The packages are there, their index is not. */
+	if (flush_indexes(&b, 1))
+		index_failed = 1;
+	/* A job that failed or was stopped may have left a new apk that no index lists. */
+	if (check_repos(&b, 1) < 0 || flush_indexes(&b, 1))
+		index_failed = 1;
 
 	for (size_t i = 0; i < b.njobs; i++)
 		if (b.jobs[i].sj->state == RPL_SCHED_NOT_RUN)
@@ -1244,12 +1623,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	         : res.failed || index_failed ? RPL_EXIT_FAILED
 	                                      : RPL_EXIT_OK;
 done:
-	for (size_t i = 0; i < b.nindexes; i++) {
-		rpl_repo_close(b.indexes[i].ix);
-		free(b.indexes[i].dir);
-		free(b.indexes[i].pending);
-	}
-	free(b.indexes);
+	release_indexes(&b);
+	free(killed);
 	if (b.events)
 		fclose(b.events);
 	for (size_t i = 0; i < b.njobs; i++) {
@@ -1276,4 +1651,15 @@ done:
 	rpl_state_close(st);
 	rpl_scan_release(&scan);
 	return status;
+
+noop:
+	printf("nothing to build: no job's inputs changed since its last successful build\n");
+	release_indexes(&b);
+	free(killed);
+	rpl_state_close(st);
+	free(o.runner_args);
+	free(o.apko_args);
+	free(o.repos);
+	free(o.keyrings);
+	return RPL_EXIT_OK;
 }

@@ -1,14 +1,18 @@
 /*
- * The state store, `.ripple/state.db` (SQLite, WAL), schema version 4:
+ * The state store, `.ripple/state.db` (SQLite, WAL), schema version 5:
  *
  *   meta(key TEXT PRIMARY KEY, value TEXT)
- *       "schema" = "4".  Stores of versions 2 and 3 are upgraded in place
- *       (3 added the blob table; 4 the job's log, job_output and run_job),
- *       keeping their records.  Any other version: the file is deleted and
- *       made again; it holds caches and records, never sources.
+ *       "schema" = "5".  Stores of versions 2 to 4 are upgraded in place
+ *       (3 added the blob table; 4 the job's log, job_output and run_job;
+ *       5 repo_file and the indexes run_open and job_output_path), keeping
+ *       their records.  Any
+ *       other version: the file is deleted and made again; it holds caches
+ *       and records, never sources.
  *       "generation": bumped with every job record written.
  *       "noop:<mode>": the memo of the last plan that selected nothing
  *       (orchestrator/memo.h).
+ *       "repo-checked": the memo key of the last no-op build that found its
+ *       output repositories consistent (orchestrator/cmd_build.c).
  *   stat(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
  *        ino INTEGER, digest BLOB, hashed_ns INTEGER)
  *       The stat cache: a file whose size, mtime and inode are unchanged
@@ -26,9 +30,13 @@
  *       What each job was last built from, for staleness and its reasons.
  *   job_output(name TEXT, kind TEXT, arch TEXT, path TEXT, digest BLOB,
  *       PRIMARY KEY(name, kind, arch, path))
- *       The files its last successful build produced (apks), with sha256.
+ *       The files its last successful build produced (apks), with sha256;
+ *       index job_output_path finds the job that produced a file.
  *   run(id INTEGER PRIMARY KEY, command TEXT, status TEXT,
  *       started_ns INTEGER, finished_ns INTEGER)
+ *       A run whose status is still 'running' while no ripple holds the
+ *       lock was killed (index run_open finds them); the next build stops
+ *       what it left running and sets it to 'killed'.
  *   run_job(run INTEGER, name TEXT, kind TEXT, arch TEXT, status TEXT,
  *       started_ns INTEGER, duration REAL, log TEXT, message TEXT,
  *       PRIMARY KEY(run, name, kind, arch))
@@ -36,6 +44,12 @@
  *   blob(name TEXT PRIMARY KEY, data BLOB)
  *       Larger derived values: "snapshot" is the plan snapshot
  *       (orchestrator/snapshot.c has its layout).
+ *   repo_file(dir TEXT, name TEXT, size INTEGER, mtime_ns INTEGER,
+ *       ino INTEGER, seen_ns INTEGER, csum TEXT, PRIMARY KEY(dir, name))
+ *       What ripple last saw of the files of an output repository
+ *       (`packages/<arch>`, runners/repo.h) when it last wrote or checked
+ *       its index: each apk listed, with its stat then and the C: of its
+ *       record, and APKINDEX.tar.gz itself (csum '').
  *
  * Statements are prepared once, in an enum-indexed table (tup's habit).
  */
@@ -45,6 +59,7 @@
 #include "common/file.h"
 #include "common/strmap.h"
 #include "common/xalloc.h"
+#include "runners/repo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +74,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "4"
+#define SCHEMA_VERSION "5"
 
 enum stmt {
 	ST_STAT_GET,
@@ -83,6 +98,14 @@ enum stmt {
 	ST_RUN_JOB_PUT,
 	ST_BLOB_PUT,
 	ST_JOB_ALL,
+	ST_REPO_GET,
+	ST_REPO_PUT,
+	ST_REPO_DEL,
+	ST_REPO_DIRS,
+	ST_OUTPUT_OWNER,
+	ST_OUTPUTS_OK,
+	ST_JOB_STATUS,
+	ST_RUNS_OPEN,
 	ST_COUNT
 };
 
@@ -117,6 +140,20 @@ static const char *const sql[ST_COUNT] = {
 	[ST_STAT_ALL] = "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM stat",
 	[ST_JOB_ALL] = "SELECT name, kind, arch, own_hash, input_hash, status, duration, "
 	               "finished_ns FROM job",
+	[ST_REPO_GET] = "SELECT name, size, mtime_ns, ino, seen_ns, csum FROM repo_file "
+	                "WHERE dir = ?1",
+	[ST_REPO_PUT] = "INSERT OR REPLACE INTO repo_file(dir, name, size, mtime_ns, ino, seen_ns, "
+	                "csum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_REPO_DEL] = "DELETE FROM repo_file WHERE dir = ?1 AND name = ?2",
+	[ST_REPO_DIRS] = "SELECT DISTINCT dir FROM repo_file",
+	[ST_OUTPUT_OWNER] = "SELECT o.name, o.kind, o.arch, o.digest FROM job_output o JOIN job j "
+	                    "ON j.name = o.name AND j.kind = o.kind AND j.arch = o.arch "
+	                    "WHERE o.path = ?1 AND j.status = 'ok'",
+	[ST_OUTPUTS_OK] = "SELECT o.name, o.kind, o.arch, o.path FROM job_output o JOIN job j "
+	                  "ON j.name = o.name AND j.kind = o.kind AND j.arch = o.arch "
+	                  "WHERE j.status = 'ok' AND o.kind = ?1",
+	[ST_JOB_STATUS] = "UPDATE job SET status = ?4 WHERE name = ?1 AND kind = ?2 AND arch = ?3",
+	[ST_RUNS_OPEN] = "SELECT id FROM run WHERE status = 'running' ORDER BY id",
 };
 
 static const char schema_sql[] =
@@ -143,6 +180,11 @@ static const char schema_sql[] =
         " kind TEXT NOT NULL, arch TEXT NOT NULL, status TEXT NOT NULL,"
         " started_ns INTEGER NOT NULL, duration REAL NOT NULL, log TEXT, message TEXT,"
         " PRIMARY KEY(run, name, kind, arch));"
+        "CREATE TABLE IF NOT EXISTS repo_file(dir TEXT NOT NULL, name TEXT NOT NULL,"
+        " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL,"
+        " seen_ns INTEGER NOT NULL, csum TEXT NOT NULL, PRIMARY KEY(dir, name));"
+        "CREATE INDEX IF NOT EXISTS run_open ON run(status) WHERE status = 'running';"
+        "CREATE INDEX IF NOT EXISTS job_output_path ON job_output(path);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
 
 struct rpl_state {
@@ -304,10 +346,12 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 	if (err)
 		return err;
 	stored_version(st, version, sizeof(version));
-	if (!strcmp(version, "2") || !strcmp(version, "3")) {
-		/* 3 added a table, 4 a column and two tables: keep the records. */
-		if ((err = exec(st, "ALTER TABLE job ADD COLUMN log TEXT")) ||
-		    (err = exec(st, schema_sql)))
+	if (!strcmp(version, "2") || !strcmp(version, "3") || !strcmp(version, "4")) {
+		/* 3 added a table, 4 a column and two tables, 5 a table and an
+		 * index: keep the records. */
+		if (strcmp(version, "4") && (err = exec(st, "ALTER TABLE job ADD COLUMN log TEXT")))
+			return err;
+		if ((err = exec(st, schema_sql)))
 			return err;
 		return exec(st,
 		            "UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema'");
@@ -1027,4 +1071,152 @@ int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status)
 	sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now_ns());
 	return step_done(st, s);
+}
+
+/* ---- output repositories ----------------------------------------------------------------- */
+
+int rpl_state_repo_each(struct rpl_state *st, const char *dir,
+                        void (*fn)(void *ctx, const char *name, const struct rpl_repo_seen *s),
+                        void *ctx)
+{
+	sqlite3_stmt *s = stmt(st, ST_REPO_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct rpl_repo_seen seen;
+		memset(&seen, 0, sizeof(seen));
+		seen.size = sqlite3_column_int64(s, 1);
+		seen.mtime_ns = sqlite3_column_int64(s, 2);
+		seen.ino = sqlite3_column_int64(s, 3);
+		seen.seen_ns = sqlite3_column_int64(s, 4);
+		snprintf(seen.csum, sizeof(seen.csum), "%s",
+		         (const char *)sqlite3_column_text(s, 5));
+		fn(ctx, (const char *)sqlite3_column_text(s, 0), &seen);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading what was seen of the repositories");
+}
+
+int rpl_state_repo_put(struct rpl_state *st, const char *dir, const char *name,
+                       const struct rpl_repo_seen *seen)
+{
+	sqlite3_stmt *s = stmt(st, seen ? ST_REPO_PUT : ST_REPO_DEL);
+
+	sqlite3_bind_text(s, 1, dir, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	if (seen) {
+		sqlite3_bind_int64(s, 3, seen->size);
+		sqlite3_bind_int64(s, 4, seen->mtime_ns);
+		sqlite3_bind_int64(s, 5, seen->ino);
+		sqlite3_bind_int64(s, 6, seen->seen_ns);
+		sqlite3_bind_text(s, 7, seen->csum, -1, SQLITE_STATIC);
+	}
+	return step_done(st, s);
+}
+
+int rpl_state_repo_dirs(struct rpl_state *st, void (*fn)(void *ctx, const char *dir), void *ctx)
+{
+	sqlite3_stmt *s = stmt(st, ST_REPO_DIRS);
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading what was seen of the repositories");
+}
+
+int rpl_state_output_owner(struct rpl_state *st, const char *path, struct rpl_job_id *owner,
+                           uint8_t digest[RPL_SHA256_LEN])
+{
+	sqlite3_stmt *s = stmt(st, ST_OUTPUT_OWNER);
+	int rc, found = 0;
+
+	memset(owner, 0, sizeof(*owner));
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		owner->name = rpl_xstrdup((const char *)sqlite3_column_text(s, 0));
+		owner->kind = rpl_xstrdup((const char *)sqlite3_column_text(s, 1));
+		owner->arch = rpl_xstrdup((const char *)sqlite3_column_text(s, 2));
+		memset(digest, 0, RPL_SHA256_LEN);
+		if (sqlite3_column_bytes(s, 3) == RPL_SHA256_LEN)
+			memcpy(digest, sqlite3_column_blob(s, 3), RPL_SHA256_LEN);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(st, "reading the outputs of the jobs");
+	return found;
+}
+
+void rpl_job_id_release(struct rpl_job_id *id)
+{
+	free(id->name);
+	free(id->kind);
+	free(id->arch);
+	memset(id, 0, sizeof(*id));
+}
+
+int rpl_state_outputs_each(struct rpl_state *st, const char *kind,
+                           void (*fn)(void *ctx, const struct rpl_job_id *job, const char *path),
+                           void *ctx)
+{
+	sqlite3_stmt *s = stmt(st, ST_OUTPUTS_OK);
+	int rc;
+
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct rpl_job_id id = { (char *)sqlite3_column_text(s, 0),
+			                 (char *)sqlite3_column_text(s, 1),
+			                 (char *)sqlite3_column_text(s, 2) };
+		fn(ctx, &id, (const char *)sqlite3_column_text(s, 3));
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading the outputs of the jobs");
+}
+
+int rpl_state_job_set_status(struct rpl_state *st, const char *name, const char *kind,
+                             const char *arch, const char *status)
+{
+	sqlite3_stmt *s;
+	char gen[32];
+	int err;
+
+	snprintf(gen, sizeof(gen), "%lld", (long long)rpl_state_generation(st) + 1);
+	if ((err = rpl_state_meta_set(st, "generation", gen)))
+		return err;
+	s = stmt(st, ST_JOB_STATUS);
+	bind_job(s, name, kind, arch);
+	sqlite3_bind_text(s, 4, status, -1, SQLITE_STATIC);
+	if ((err = step_done(st, s)))
+		return err;
+	if (st->jobs_preloaded) {
+		char key[1024];
+		struct job_row *r;
+		snprintf(key, sizeof(key), "%s\t%s\t%s", name, kind, arch);
+		if ((r = rpl_strmap_get(&st->jobs, key)))
+			snprintf(r->rec.status, sizeof(r->rec.status), "%s", status);
+	}
+	return 0;
+}
+
+int rpl_state_runs_open(struct rpl_state *st, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUNS_OPEN);
+	size_t alloc = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		RPL_ALLOC_GROW(*ids, *n + 1, alloc);
+		(*ids)[(*n)++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
+	return db_error(st, "reading the runs");
 }

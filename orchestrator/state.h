@@ -177,4 +177,53 @@ struct json_t *rpl_state_history(struct rpl_state *st, int64_t nruns);
 int64_t rpl_state_run_begin(struct rpl_state *st, const char *command);
 int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status);
 
+/*
+ * The runs that never ended (still 'running': killed, since the caller
+ * holds the lock), oldest first, in a malloc'd array.  Returns 0 or an
+ * error.
+ */
+int rpl_state_runs_open(struct rpl_state *st, int64_t **ids, size_t *n);
+
+/*
+ * What ripple last saw of the files of the output repository `dir`
+ * ("packages/x86_64"; runners/repo.h): fn(ctx, name, seen) for each file;
+ * both are valid during the call only.  Returns 0 or an error.
+ */
+struct rpl_repo_seen;
+int rpl_state_repo_each(struct rpl_state *st, const char *dir,
+                        void (*fn)(void *ctx, const char *name, const struct rpl_repo_seen *s),
+                        void *ctx);
+/* Stores what was seen of `name` in `dir`; `s` NULL forgets it. */
+int rpl_state_repo_put(struct rpl_state *st, const char *dir, const char *name,
+                       const struct rpl_repo_seen *s);
+/* Each directory that rpl_state_repo_put stored something of. */
+int rpl_state_repo_dirs(struct rpl_state *st, void (*fn)(void *ctx, const char *dir), void *ctx);
+
+/* A job, by its key. */
+struct rpl_job_id {
+	char *name, *kind, *arch;
+};
+void rpl_job_id_release(struct rpl_job_id *id);
+
+/*
+ * The job whose last build succeeded and produced `path` (relative to the
+ * root), in *owner (release it), and the sha256 that file had then:
+ * returns 1, or 0 when no such job, or an error.
+ */
+int rpl_state_output_owner(struct rpl_state *st, const char *path, struct rpl_job_id *owner,
+                           uint8_t digest[RPL_SHA256_LEN]);
+
+/* fn(ctx, job, path) for every output of every job of `kind` whose last build succeeded. */
+int rpl_state_outputs_each(struct rpl_state *st, const char *kind,
+                           void (*fn)(void *ctx, const struct rpl_job_id *job, const char *path),
+                           void *ctx);
+
+/*
+ * Sets the status of a job's record (its inputs stay): "interrupted" for a
+ * job whose outputs are no longer what it built, so that the next plan
+ * builds it again ("last build interrupted").  Returns 0 or an error.
+ */
+int rpl_state_job_set_status(struct rpl_state *st, const char *name, const char *kind,
+                             const char *arch, const char *status);
+
 #endif

@@ -608,7 +608,10 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 	struct stat root;
 	int fd = -1, err;
 
-	sprintf(tmpdata, "%s.data.%d", path, (int)getpid());
+	/* Beside the apk, for the rename; named as every temporary of ripple's,
+	 * <file>.tmp.<pid>, which the next build removes once its writer is gone
+	 * (orchestrator/leftover.h). */
+	sprintf(tmpdata, "%s.data.tmp.%d", path, (int)getpid());
 	sprintf(tmp, "%s.tmp.%d", path, (int)getpid());
 	if (stat(dir, &root) < 0) {
 		err = rpl_error(-errno, "cannot read '%s': %s", dir, strerror(errno));

@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -119,6 +121,18 @@ out:
 	free(pub);
 	free(pubpath);
 	EVP_PKEY_free(key);
+	return err;
+}
+
+int rpl_signer_write_public(const struct rpl_signer *s, const char *path)
+{
+	char *pub = NULL;
+	size_t len = 0;
+	int err = pem_of(s->key, 0, &pub, &len);
+
+	if (!err)
+		err = rpl_write_file_atomic(path, pub, len);
+	free(pub);
 	return err;
 }
 
@@ -484,23 +498,211 @@ static int sign(const struct rpl_signer *k, const void *data, size_t len, struct
 	return err;
 }
 
-struct rpl_repo_index {
-	char *path;
-	struct records rs;
-	char *description;
-	int dirty;
+/* ---- what an apk's record says of it --------------------------------------------------- */
+
+/* "Q1" and the base64 of a control member's SHA-1: the C: of a record. */
+static void csum_text(const uint8_t sha1[RPL_SHA1_LEN], char out[RPL_REPO_CSUM_LEN])
+{
+	unsigned char b64[64];
+
+	if (EVP_EncodeBlock(b64, sha1, RPL_SHA1_LEN) != 28)
+		RPL_BUG("the base64 of a SHA-1 is 28 characters");
+	out[0] = 'Q';
+	out[1] = '1';
+	memcpy(out + 2, b64, 29);
+}
+
+/* One line's value of a record ("C:" -> after it, up to the newline), or "". */
+static void record_field(const char *text, const char *key, char *out, size_t n)
+{
+	size_t kl = strlen(key);
+
+	*out = '\0';
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, kl)) {
+			size_t vl = strcspn(l + kl, "\n");
+			snprintf(out, n, "%.*s", (int)(vl < n ? vl : n - 1), l + kl);
+			return;
+		}
+}
+
+struct control_seek {
+	int members;
+	int found;
+	uint8_t sha1[RPL_SHA1_LEN];
 };
 
-int rpl_repo_open(struct rpl_repo_index **out, const char *dir)
+/* The first gzip members of an apk: a signature (skipped), then the control member. */
+static int control_member(void *ctx, const void *member, size_t member_len, const void *out,
+                          size_t out_len)
 {
-	struct rpl_repo_index *ix = rpl_xcalloc(1, sizeof(*ix));
+	struct control_seek *c = ctx;
+	struct archive *a;
+	struct archive_entry *e;
+	int signature = 0;
+
+	if (c->members++ == 0 && out_len >= 512) {
+		/* The signature member's one entry is named .SIGN.*, as rpl_apk_read
+		 * sees it.  A plain header says so itself (name at 0, type at 156,
+		 * no ustar prefix at 345); another (a PAX or GNU long name, a
+		 * prefix) is left to libarchive. */
+		const char *h = out;
+		if ((h[156] == '0' || h[156] == '\0') && h[345] == '\0')
+			signature = !strncmp(h, ".SIGN.", 6);
+		else
+			signature = -1;
+	}
+	if (signature == 1)
+		return 0;
+	if (signature == -1) {
+		signature = 0;
+		a = archive_read_new();
+		archive_read_support_format_tar(a);
+		if (archive_read_open_memory(a, out, out_len) == ARCHIVE_OK &&
+		    archive_read_next_header(a, &e) == ARCHIVE_OK && archive_entry_pathname(e))
+			signature = !strncmp(archive_entry_pathname(e), ".SIGN.", 6);
+		archive_read_free(a);
+		if (signature)
+			return 0;
+	}
+	EVP_Digest(member, member_len, c->sha1, NULL, EVP_sha1(), NULL);
+	c->found = 1;
+	return 1;
+}
+
+/*
+ * The C: of the apk at `path`, reading no further into the file than its
+ * control member (a few kilobytes, whatever the size of the package).
+ * Returns 0, or an error when it is not an apk.
+ */
+static int control_csum(const char *path, char out[RPL_REPO_CSUM_LEN])
+{
+	struct control_seek c;
+	size_t len = 0, cap = 65536;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), eof = 0, err = 0;
+
+	if (fd < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	/* Read more only while the control member is cut short. */
+	for (;;) {
+		ssize_t r;
+		buf = rpl_xrealloc(buf, cap);
+		while (len < cap && (r = read(fd, buf + len, cap - len)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				err = rpl_error(-errno, "cannot read '%s': %s", path,
+				                strerror(errno));
+				goto out;
+			}
+			len += (size_t)r;
+		}
+		eof = len < cap;
+		memset(&c, 0, sizeof(c));
+		err = rpl_gzip_members(buf, len, MAX_INDEX, control_member, &c);
+		if (c.found || eof || cap >= MAX_INDEX)
+			break;
+		cap *= 4;
+	}
+	if (c.found) {
+		err = 0;
+		csum_text(c.sha1, out);
+	} else {
+		err = rpl_error(-RPL_EPARSE, "'%s' is not an apk: %s", path,
+		                err ? rpl_errmsg() : "no control section");
+	}
+out:
+	close(fd);
+	free(buf);
+	return err;
+}
+
+/* What the index knows of a file of its directory (rpl_repo_know, rpl_repo_check). */
+struct known {
+	struct rpl_repo_seen s;
+	int gone;    /* forgotten: not listed any more */
+	int changed; /* since rpl_repo_seen_changes last told */
+};
+
+struct rpl_repo_index {
+	char *dir, *path;
+	struct records rs;
+	char *description;
+	int loaded, dirty;
+	struct rpl_strmap known; /* apk file name -> struct known */
+	struct rpl_arena mem;    /* its keys and values */
+	struct known index;      /* APKINDEX.tar.gz itself */
+	int have_index;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* lstat's size, mtime and inode of `path`, seen now. */
+static int seen_of(const char *path, struct rpl_repo_seen *s)
+{
+	struct stat sb;
+
+	memset(s, 0, sizeof(*s));
+	s->seen_ns = now_ns(); /* before the stat: the safe side of the racy rule */
+	if (lstat(path, &sb) < 0)
+		return -errno;
+	s->size = (int64_t)sb.st_size;
+	s->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	s->ino = (int64_t)sb.st_ino;
+	return 0;
+}
+
+static int same_stat(const struct rpl_repo_seen *a, const struct rpl_repo_seen *b)
+{
+	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ino == b->ino;
+}
+
+/*
+ * Git's racy rule: a file modified less than a second before it was seen
+ * may have been modified again within the same timestamp tick, unseen.
+ */
+static int racy(const struct rpl_repo_seen *s)
+{
+	return s->mtime_ns >= s->seen_ns - 1000000000;
+}
+
+static struct known *known_slot(struct rpl_repo_index *ix, const char *name)
+{
+	struct rpl_strmap_slot *slot = rpl_strmap_slot(&ix->known, name);
+
+	if (!slot->value) {
+		slot->key = rpl_arena_strdup(&ix->mem, name);
+		slot->value = rpl_arena_alloc(&ix->mem, sizeof(struct known));
+		((struct known *)slot->value)->gone = 1;
+	}
+	return slot->value;
+}
+
+static void know(struct rpl_repo_index *ix, const char *name, const struct rpl_repo_seen *s)
+{
+	struct known *k = known_slot(ix, name);
+
+	k->s = *s;
+	k->gone = 0;
+	k->changed = 1;
+}
+
+/* The index read from its file, once; none yet is an empty one. */
+static int load(struct rpl_repo_index *ix)
+{
 	char *data = NULL;
 	size_t len;
 	int err;
 
-	*out = NULL;
-	rpl_arena_init(&ix->rs.keys);
-	ix->path = rpl_path_join(dir, "APKINDEX.tar.gz");
+	if (ix->loaded)
+		return 0;
 	err = rpl_read_file(ix->path, &data, &len);
 	if (!err) {
 		struct index_read r;
@@ -515,35 +717,79 @@ int rpl_repo_open(struct rpl_repo_index **out, const char *dir)
 		ix->dirty = 1; /* written on the first flush, even empty */
 	}
 	free(data);
-	if (err) {
-		err = rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
-		rpl_repo_close(ix);
-		return err;
-	}
+	if (err)
+		return rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
+	ix->loaded = 1;
+	return 0;
+}
+
+int rpl_repo_open_lazy(struct rpl_repo_index **out, const char *dir)
+{
+	struct rpl_repo_index *ix = rpl_xcalloc(1, sizeof(*ix));
+
+	rpl_arena_init(&ix->rs.keys);
+	rpl_arena_init(&ix->mem);
+	ix->dir = rpl_xstrdup(dir);
+	ix->path = rpl_path_join(dir, "APKINDEX.tar.gz");
 	*out = ix;
 	return 0;
+}
+
+int rpl_repo_open(struct rpl_repo_index **out, const char *dir)
+{
+	int err = rpl_repo_open_lazy(out, dir);
+
+	if (!err && (err = load(*out))) {
+		rpl_repo_close(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* The name of `path` in the index's directory, or NULL when it lies elsewhere. */
+static const char *name_in_dir(const struct rpl_repo_index *ix, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n = base ? (size_t)(base - path) : 0;
+
+	if (!base)
+		return !strcmp(ix->dir, ".") ? path : NULL;
+	return strlen(ix->dir) == n && !strncmp(ix->dir, path, n) ? base + 1 : NULL;
 }
 
 int rpl_repo_merge(struct rpl_repo_index *ix, char *const *apks, size_t n)
 {
 	char **recs = rpl_xcalloc(n + 1, sizeof(*recs));
-	int err = 0;
+	struct rpl_repo_seen *seen = rpl_xcalloc(n + 1, sizeof(*seen));
+	int err = load(ix);
 
-	/* All or nothing: every apk is read before any record goes in. */
+	/* All or nothing: every apk is read before any record goes in.  Each
+	 * is stat'ed before it is read: a file replaced in between is seen as
+	 * changed by the next check, never the other way round. */
 	for (size_t i = 0; i < n && !err; i++) {
 		struct rpl_apk a;
+		int stat_err = seen_of(apks[i], &seen[i]);
 		if (!(err = rpl_apk_read(apks[i], &a))) {
 			recs[i] = rpl_apk_index_record(&a);
+			if (stat_err)
+				seen[i].seen_ns = -1;
+			else
+				csum_text(a.control_sha1, seen[i].csum);
 			rpl_apk_release(&a);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!err)
-			merge(&ix->rs, recs[i]);
-		else
+		const char *name = name_in_dir(ix, apks[i]);
+		if (err) {
 			free(recs[i]);
+			continue;
+		}
+		merge(&ix->rs, recs[i]);
+		if (name && seen[i].seen_ns >= 0)
+			know(ix, name, &seen[i]);
 	}
 	free(recs);
+	free(seen);
 	if (err)
 		return rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
 	ix->dirty |= n > 0;
@@ -554,12 +800,13 @@ int rpl_repo_flush(struct rpl_repo_index *ix, const struct rpl_signer *key)
 {
 	struct rpl_strbuf text = RPL_STRBUF_INIT, tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT,
 	                  out = RPL_STRBUF_INIT;
-	int err = 0;
+	int err = load(ix);
 
-	if (!ix->dirty)
-		return 0;
+	if (err || !ix->dirty)
+		return err;
 	for (size_t i = 0; i < ix->rs.n; i++)
-		rpl_strbuf_addstr(&text, ix->rs.v[i].text);
+		if (ix->rs.v[i].text) /* NULL: dropped by a check */
+			rpl_strbuf_addstr(&text, ix->rs.v[i].text);
 	{
 		struct tar_file files[2] = {
 			{ "APKINDEX", text.buf ? text.buf : "", text.len, NULL },
@@ -573,8 +820,13 @@ int rpl_repo_flush(struct rpl_repo_index *ix, const struct rpl_signer *key)
 	if (key && (err = sign(key, gz.buf, gz.len, &out)))
 		goto out;
 	rpl_strbuf_add(&out, gz.buf, gz.len);
-	if (!(err = rpl_write_file_atomic(ix->path, out.buf, out.len)))
+	if (!(err = rpl_write_file_atomic(ix->path, out.buf, out.len))) {
 		ix->dirty = 0;
+		if (seen_of(ix->path, &ix->index.s) == 0) {
+			ix->have_index = 1;
+			ix->index.changed = 1;
+		}
+	}
 out:
 	if (err)
 		err = rpl_error(err, "cannot update '%s': %s", ix->path, rpl_errmsg());
@@ -590,12 +842,350 @@ int rpl_repo_dirty(const struct rpl_repo_index *ix)
 	return ix->dirty;
 }
 
+/* ---- keeping the index true to its directory ---------------------------------------------- */
+
+void rpl_repo_know(struct rpl_repo_index *ix, const char *name, const struct rpl_repo_seen *s)
+{
+	if (!strcmp(name, "APKINDEX.tar.gz")) {
+		ix->index.s = *s;
+		ix->index.gone = 0;
+		ix->have_index = 1;
+		return;
+	}
+	know(ix, name, s);
+	known_slot(ix, name)->changed = 0; /* as stored */
+}
+
+int rpl_repo_lists(const struct rpl_repo_index *ix, const char *name)
+{
+	const struct known *k = rpl_strmap_get(&ix->known, name);
+
+	return k && !k->gone;
+}
+
+void rpl_repo_seen_changes(struct rpl_repo_index *ix,
+                           void (*fn)(void *ctx, const char *name, const struct rpl_repo_seen *s),
+                           void *ctx)
+{
+	for (size_t i = 0; i < ix->known.cap; i++) {
+		const struct rpl_strmap_slot *slot = &ix->known.slots[i];
+		struct known *k = slot->key ? slot->value : NULL;
+		if (!k || !k->changed)
+			continue;
+		fn(ctx, slot->key, k->gone ? NULL : &k->s);
+		k->changed = 0;
+	}
+	if (ix->index.changed) {
+		fn(ctx, "APKINDEX.tar.gz", ix->have_index ? &ix->index.s : NULL);
+		ix->index.changed = 0;
+	}
+}
+
+/* An apk of the directory, as listed now. */
+struct disk_apk {
+	char *name;
+	struct rpl_repo_seen s;
+	int listed; /* by a record of the index */
+	int read;   /* found to be no apk for it */
+};
+
+struct disk {
+	struct disk_apk *v;
+	size_t n, alloc;
+	struct rpl_strmap at; /* name -> struct disk_apk * (set once the list is whole) */
+	struct rpl_repo_seen index;
+	int have_index;
+};
+
+static void disk_release(struct disk *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].name);
+	free(d->v);
+	rpl_strmap_release(&d->at);
+}
+
+/* The regular files `*.apk` of the directory and its index, with their stats. */
+static int list_disk(struct rpl_repo_index *ix, struct disk *d)
+{
+	DIR *dir = opendir(ix->dir);
+	struct dirent *de;
+	int err = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!dir)
+		return errno == ENOENT ? 0
+		                       : rpl_error(-errno, "cannot read '%s': %s", ix->dir,
+		                                   strerror(errno));
+	while ((de = readdir(dir))) {
+		struct rpl_repo_seen s;
+		char *path;
+		int is_index = !strcmp(de->d_name, "APKINDEX.tar.gz");
+		if (de->d_name[0] == '.' || (!is_index && !rpl_str_endswith(de->d_name, ".apk")))
+			continue;
+		path = rpl_path_join(ix->dir, de->d_name);
+		err = seen_of(path, &s);
+		free(path);
+		if (err == -ENOENT) { /* gone meanwhile */
+			err = 0;
+			continue;
+		}
+		if (err) {
+			err = rpl_error(err, "cannot stat '%s/%s': %s", ix->dir, de->d_name,
+			                strerror(-err));
+			break;
+		}
+		if (is_index) {
+			d->index = s;
+			d->have_index = 1;
+			continue;
+		}
+		RPL_ALLOC_GROW(d->v, d->n + 1, d->alloc);
+		d->v[d->n].name = rpl_xstrdup(de->d_name);
+		d->v[d->n].s = s;
+		d->v[d->n].listed = 0;
+		d->v[d->n++].read = 0;
+	}
+	closedir(dir);
+	for (size_t i = 0; i < d->n; i++) {
+		struct rpl_strmap_slot *slot = rpl_strmap_slot(&d->at, d->v[i].name);
+		slot->key = d->v[i].name;
+		slot->value = &d->v[i];
+	}
+	return err;
+}
+
+/* The known entry of `name` when the file is still exactly as seen then. */
+static const struct known *unchanged(const struct rpl_repo_index *ix, const struct disk_apk *f)
+{
+	const struct known *k = rpl_strmap_get(&ix->known, f->name);
+
+	return k && !k->gone && same_stat(&k->s, &f->s) && !racy(&k->s) ? k : NULL;
+}
+
+/*
+ * Whether the directory is as ripple last saw it: the same index file, the
+ * same apks.  Apks whose stat alone changed (touched, copied back, or seen
+ * too soon after they were written) have their control member's SHA-1
+ * taken again: the same as seen, and the index still describes them.
+ */
+static int as_seen(struct rpl_repo_index *ix, const struct disk *d)
+{
+	size_t nknown = 0;
+
+	if (ix->dirty || d->have_index != ix->have_index ||
+	    (d->have_index && (!same_stat(&d->index, &ix->index.s) || racy(&ix->index.s))))
+		return 0;
+	for (size_t i = 0; i < ix->known.cap; i++)
+		if (ix->known.slots[i].key && !((struct known *)ix->known.slots[i].value)->gone)
+			nknown++;
+	if (nknown != d->n)
+		return 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct known *k = rpl_strmap_get(&ix->known, d->v[i].name);
+		if (!k || k->gone || k->s.size != d->v[i].s.size)
+			return 0;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		struct known *k = rpl_strmap_get(&ix->known, d->v[i].name);
+		char csum[RPL_REPO_CSUM_LEN], *path;
+		int err;
+		if (unchanged(ix, &d->v[i]))
+			continue;
+		path = rpl_path_join(ix->dir, d->v[i].name);
+		err = control_csum(path, csum);
+		free(path);
+		if (err || strcmp(csum, k->s.csum))
+			return 0;
+		memcpy(csum, k->s.csum, sizeof(csum));
+		k->s = d->v[i].s;
+		memcpy(k->s.csum, csum, sizeof(csum));
+		k->changed = 1;
+	}
+	return 1;
+}
+
+/*
+ * The record of the apk `path` read whole, for an index: NULL when it is
+ * not an apk, or not a whole one (its data section is not what its
+ * datahash says: cut short, or damaged), or not the package `name` says.
+ */
+static char *record_of(const char *path, const char *name, char csum[RPL_REPO_CSUM_LEN])
+{
+	struct rpl_apk a;
+	char hex[65], *rec = NULL, *want;
+
+	if (rpl_apk_read(path, &a)) {
+		rpl_warn("%s; left out of the index", rpl_errmsg());
+		return NULL;
+	}
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", a.data_sha256[i]);
+	want = rpl_xmalloc(strlen(a.pkgname) + strlen(a.pkgver) + 8);
+	sprintf(want, "%s-%s.apk", a.pkgname, a.pkgver);
+	if (a.datahash && strcmp(a.datahash, hex))
+		rpl_warn("'%s' is not a whole apk (its data is not what its datahash says); "
+		         "left out of the index",
+		         path);
+	else if (strcmp(want, name))
+		rpl_warn("'%s' holds %s; left out of the index", path, want);
+	else {
+		rec = rpl_apk_index_record(&a);
+		csum_text(a.control_sha1, csum);
+	}
+	free(want);
+	rpl_apk_release(&a);
+	return rec;
+}
+
+/* The index read for a check: one that cannot be read is made again from the apks. */
+static int load_for_check(struct rpl_repo_index *ix)
+{
+	int err = load(ix);
+
+	if (err == -RPL_EPARSE) {
+		rpl_warn("%s; making it again from the apks there", rpl_errmsg());
+		records_release(&ix->rs);
+		rpl_arena_init(&ix->rs.keys);
+		ix->loaded = ix->dirty = 1;
+		err = 0;
+	}
+	return err;
+}
+
+int rpl_repo_check(struct rpl_repo_index *ix, rpl_repo_fix_fn fix, void *ctx)
+{
+	struct disk d;
+	int err = list_disk(ix, &d);
+
+	if (err)
+		goto out;
+	if (as_seen(ix, &d))
+		goto out; /* err = 0: the index was not read */
+	if ((err = load_for_check(ix)))
+		goto out;
+	/* Every record against its file. */
+	for (size_t i = 0; i < ix->rs.n; i++) {
+		struct record *r = &ix->rs.v[i];
+		char name[1024], c[RPL_REPO_CSUM_LEN], idx_c[64], idx_s[32], *path;
+		struct disk_apk *f;
+		const struct known *k;
+		struct known *was;
+		const char *nl;
+
+		if (!r->text || !r->key || !(nl = strchr(r->key, '\n')))
+			continue;
+		snprintf(name, sizeof(name), "%.*s-%s.apk", (int)(nl - r->key), r->key, nl + 1);
+		was = rpl_strmap_get(&ix->known, name);
+		if (!(f = rpl_strmap_get(&d.at, name))) {
+			free(r->text);
+			r->text = NULL;
+			ix->dirty = 1;
+			if (was && !was->gone) {
+				was->gone = 1;
+				was->changed = 1;
+			}
+			fix(ctx, name, "gone", 1);
+			continue;
+		}
+		f->listed = 1;
+		record_field(r->text, "C:", idx_c, sizeof(idx_c));
+		record_field(r->text, "S:", idx_s, sizeof(idx_s));
+		path = rpl_path_join(ix->dir, name);
+		if ((k = unchanged(ix, f)))
+			memcpy(c, k->s.csum, sizeof(c));
+		else if (control_csum(path, c))
+			*c = '\0';
+		if (!*c || strcmp(c, idx_c) || strtoll(idx_s, NULL, 10) != f->s.size) {
+			/* Another build of it than the index says, or not an apk at all. */
+			char *rec = *c ? record_of(path, name, c) : NULL;
+			if (!*c)
+				rpl_warn("%s; left out of the index", rpl_errmsg());
+			free(r->text);
+			r->text = rec;
+			f->read = !rec;
+			ix->dirty = 1;
+			fix(ctx, name,
+			    rec ? "another build of it than the index listed" : "not an apk", 1);
+		} else if (was && !was->gone && strcmp(was->s.csum, c)) {
+			/* As the index says, but not as ripple last saw it listed. */
+			fix(ctx, name, "written since ripple last saw it indexed", 0);
+		}
+		free(path);
+		if (r->text) {
+			struct rpl_repo_seen s = f->s;
+			memcpy(s.csum, c, sizeof(s.csum));
+			know(ix, name, &s);
+		} else {
+			f->listed = 0;
+			if (was && !was->gone) {
+				was->gone = 1;
+				was->changed = 1;
+			}
+		}
+	}
+	/* Apks that no record lists. */
+	for (size_t i = 0; i < d.n; i++) {
+		struct disk_apk *f = &d.v[i];
+		char c[RPL_REPO_CSUM_LEN], *path, *rec;
+		if (f->listed || f->read)
+			continue;
+		path = rpl_path_join(ix->dir, f->name);
+		if ((rec = record_of(path, f->name, c))) {
+			struct rpl_repo_seen s = f->s;
+			merge(&ix->rs, rec);
+			memcpy(s.csum, c, sizeof(s.csum));
+			know(ix, f->name, &s);
+			f->listed = 1;
+			ix->dirty = 1;
+			fix(ctx, f->name, "not in the index", 1);
+		}
+		free(path);
+	}
+	/* What was known and is no longer listed is forgotten. */
+	for (size_t i = 0; i < ix->known.cap; i++) {
+		struct known *k = ix->known.slots[i].key ? ix->known.slots[i].value : NULL;
+		const struct disk_apk *f;
+		if (!k || k->gone)
+			continue;
+		f = rpl_strmap_get(&d.at, ix->known.slots[i].key);
+		if (!f || !f->listed) {
+			k->gone = 1;
+			k->changed = 1;
+		}
+		/* Seen indexed, and now neither in the index nor there. */
+		if (!f)
+			fix(ctx, ix->known.slots[i].key, "gone", 0);
+	}
+	/* No index where there was none and nothing to list: none to write. */
+	if (!d.have_index) {
+		size_t live = 0;
+		for (size_t i = 0; i < ix->rs.n; i++)
+			live += ix->rs.v[i].text != NULL;
+		if (!live)
+			ix->dirty = 0;
+	}
+	/* An index that stays as it is was seen now. */
+	if (!ix->dirty) {
+		ix->have_index = d.have_index;
+		ix->index.s = d.index;
+		ix->index.changed = 1;
+	}
+	err = 1;
+out:
+	disk_release(&d);
+	return err;
+}
+
 void rpl_repo_close(struct rpl_repo_index *ix)
 {
 	if (!ix)
 		return;
 	records_release(&ix->rs);
+	rpl_strmap_release(&ix->known);
+	rpl_arena_release(&ix->mem);
 	free(ix->description);
+	free(ix->dir);
 	free(ix->path);
 	free(ix);
 }

@@ -2,7 +2,11 @@
  * The output repository: reading apks (the signed ones melange wrote, in
  * ../shared/conformance/apko-golden, and ones made here with tar and gzip),
  * their index records against melange's own APKINDEX, merging, signing and
- * verifying, and the errors.  Each test works in a fresh temp directory.
+ * verifying, the errors, and the check that keeps an index true to the apks
+ * of its directory after a run killed at any moment (the stats that let
+ * an unchanged directory go unread, another build of an apk, an apk no
+ * record lists, a gone one, what is no whole apk, a damaged index).  Each
+ * test works in a fresh temp directory.
  */
 #include "common/error.h"
 #include "common/file.h"
@@ -377,6 +381,349 @@ static void test_errors(void **state)
 	free(missing);
 }
 
+/* ---- keeping the index true to its directory -------------------------------------------- */
+
+/* What a caller keeps between checks (the state store, in ripple build). */
+struct seen_db {
+	char names[16][64];
+	struct rpl_repo_seen seen[16];
+	size_t n;
+	char fixes[16][160];
+	size_t nfixes;
+};
+
+static void db_put(void *ctx, const char *name, const struct rpl_repo_seen *s)
+{
+	struct seen_db *db = ctx;
+	size_t i = 0;
+
+	while (i < db->n && strcmp(db->names[i], name))
+		i++;
+	if (!s) {
+		if (i < db->n) {
+			db->n--;
+			memmove(db->names[i], db->names[db->n], sizeof(db->names[i]));
+			db->seen[i] = db->seen[db->n];
+		}
+		return;
+	}
+	assert_true(i < 16);
+	if (i == db->n)
+		db->n++;
+	snprintf(db->names[i], sizeof(db->names[i]), "%s", name);
+	db->seen[i] = *s;
+}
+
+static void on_fix(void *ctx, const char *name, const char *what, int mended)
+{
+	struct seen_db *db = ctx;
+
+	assert_true(db->nfixes < 16);
+	snprintf(db->fixes[db->nfixes++], sizeof(db->fixes[0]), "%s: %s%s", name, what,
+	         mended ? " (mended)" : "");
+}
+
+/* One check as a run makes it: the rows given back, the index written when mended. */
+static int check(struct seen_db *db)
+{
+	struct rpl_repo_index *ix;
+	int r;
+
+	db->nfixes = 0;
+	assert_int_equal(rpl_repo_open_lazy(&ix, dir), 0);
+	for (size_t i = 0; i < db->n; i++)
+		rpl_repo_know(ix, db->names[i], &db->seen[i]);
+	r = rpl_repo_check(ix, on_fix, db);
+	if (r < 0)
+		fail_msg("%s", rpl_errmsg());
+	if (rpl_repo_dirty(ix) && rpl_repo_flush(ix, NULL))
+		fail_msg("%s", rpl_errmsg());
+	rpl_repo_seen_changes(ix, db_put, db);
+	rpl_repo_close(ix);
+	return r;
+}
+
+static void expect_fixes(const struct seen_db *db, size_t n, ...)
+{
+	va_list ap;
+
+	if (db->nfixes != n) {
+		for (size_t i = 0; i < db->nfixes; i++)
+			print_message("fix: %s\n", db->fixes[i]);
+		fail_msg("%zu fixes, expected %zu", db->nfixes, n);
+	}
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++) {
+		const char *want = va_arg(ap, const char *);
+		int found = 0;
+		for (size_t k = 0; k < db->nfixes; k++)
+			found |= !strcmp(db->fixes[k], want);
+		if (!found)
+			fail_msg("no fix '%s' (first: '%s')", want, db->fixes[0]);
+	}
+	va_end(ap);
+}
+
+/* The index's record of `name`-`ver`, or NULL. */
+static char *record(const char *name, const char *ver)
+{
+	char *index = in_dir("APKINDEX.tar.gz"), *text, *signer, key[128], *at, *rec = NULL;
+
+	if (rpl_repo_read_index(index, &text, &signer))
+		fail_msg("%s", rpl_errmsg());
+	snprintf(key, sizeof(key), "P:%s\nV:%s\n", name, ver);
+	if ((at = strstr(text, key))) {
+		while (at > text && !(at[-1] == '\n' && at - 1 > text && at[-2] == '\n'))
+			at--;
+		rec = strndup(at, (size_t)(strstr(at, "\n\n") - at) + 1);
+	}
+	free(text);
+	free(signer);
+	free(index);
+	return rec;
+}
+
+/* Whether the index's C: and S: of `name`-`ver` are those of its file now. */
+static int describes(const char *name, const char *ver)
+{
+	char file[128], *path, *rec = record(name, ver), *now;
+	struct rpl_apk a;
+	int same;
+
+	snprintf(file, sizeof(file), "%s-%s.apk", name, ver);
+	path = in_dir(file);
+	if (!rec || rpl_apk_read(path, &a)) {
+		free(rec);
+		free(path);
+		return 0;
+	}
+	now = rpl_apk_index_record(&a);
+	same = !strcmp(rec, now) ||
+	       (strstr(now, rec) == now); /* a record ends with its blank line */
+	rpl_apk_release(&a);
+	free(now);
+	free(rec);
+	free(path);
+	return same;
+}
+
+/* Files as if written an hour ago: past the racy second, so seen once is seen for good. */
+static void age(const char *name)
+{
+	sh("touch -d '1 hour ago' '%s'", name);
+}
+
+static void pkg(const char *name, const char *ver, const char *extra)
+{
+	char file[128], info[512];
+
+	snprintf(file, sizeof(file), "%s-%s.apk", name, ver);
+	snprintf(info, sizeof(info), "pkgname = %s\npkgver = %s\narch = x86_64\n%s", name, ver,
+	         extra ? extra : "");
+	make_apk(file, info);
+	age(file);
+}
+
+static void index_all(void)
+{
+	char *apks[8];
+	size_t n = 0;
+
+	sh("ls *.apk > list");
+	{
+		char *list = in_dir("list"), *text;
+		size_t len;
+		assert_int_equal(rpl_read_file(list, &text, &len), 0);
+		for (char *l = strtok(text, "\n"); l && n < 8; l = strtok(NULL, "\n"))
+			apks[n++] = in_dir(l);
+		free(text);
+		free(list);
+	}
+	assert_int_equal(rpl_repo_add(dir, apks, n, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		free(apks[i]);
+	age("APKINDEX.tar.gz");
+}
+
+/*
+ * A directory as ripple last saw it is taken as seen (the stats suffice,
+ * the index is not read); seen for the first time, the index is compared
+ * whole and found true.  A touched apk has its C: taken again: the same.
+ */
+static void test_check_as_seen(void **state)
+{
+	struct seen_db db = { 0 };
+
+	(void)state;
+	pkg("a", "1-r0", NULL);
+	pkg("b", "1-r0", NULL);
+	index_all();
+	assert_int_equal(check(&db), 1);
+	expect_fixes(&db, 0);
+	assert_int_equal(db.n, 3); /* a, b and the index */
+	assert_int_equal(check(&db), 0);
+	expect_fixes(&db, 0);
+	/* Touched, a is read as far as its control member, not the index. */
+	sh("touch -d '2 hours ago' a-1-r0.apk");
+	assert_int_equal(check(&db), 0);
+	expect_fixes(&db, 0);
+	assert_int_equal(check(&db), 0);
+	assert_true(describes("a", "1-r0"));
+}
+
+/*
+ * After a run killed between renaming apks into place and writing their
+ * index: another build of a listed apk is indexed as it is, an apk no
+ * record lists is added, a record whose apk is gone is dropped, and each
+ * is told to the caller.
+ */
+static void test_check_mends(void **state)
+{
+	struct seen_db db = { 0 };
+	char *rec;
+
+	(void)state;
+	pkg("a", "1-r0", NULL);
+	pkg("b", "1-r0", NULL);
+	pkg("gone", "1-r0", NULL);
+	index_all();
+	assert_int_equal(check(&db), 1);
+	pkg("a", "1-r0", "pkgdesc = rebuilt\n");
+	pkg("c", "1-r0", NULL);
+	sh("rm gone-1-r0.apk");
+	assert_false(describes("a", "1-r0"));
+	assert_int_equal(check(&db), 1);
+	expect_fixes(&db, 3, "a-1-r0.apk: another build of it than the index listed (mended)",
+	             "c-1-r0.apk: not in the index (mended)", "gone-1-r0.apk: gone (mended)");
+	assert_true(describes("a", "1-r0"));
+	assert_true(describes("b", "1-r0"));
+	assert_true(describes("c", "1-r0"));
+	assert_null(rec = record("gone", "1-r0"));
+	/* Once mended, as seen. */
+	age("APKINDEX.tar.gz");
+	assert_int_equal(check(&db), 1); /* the index was written since: read once more */
+	expect_fixes(&db, 0);
+	assert_int_equal(check(&db), 0);
+	expect_fixes(&db, 0);
+}
+
+/*
+ * An apk the index describes, but not as ripple last saw it indexed (the
+ * index was written and the run killed before it noted so) is told, the
+ * index unchanged; the same when the caller knows nothing yet is not.
+ */
+static void test_check_index_ahead(void **state)
+{
+	struct seen_db db = { 0 };
+
+	(void)state;
+	pkg("a", "1-r0", NULL);
+	index_all();
+	assert_int_equal(check(&db), 1);
+	pkg("a", "1-r0", "pkgdesc = rebuilt\n");
+	index_all();
+	assert_int_equal(check(&db), 1);
+	expect_fixes(&db, 1, "a-1-r0.apk: written since ripple last saw it indexed");
+	assert_true(describes("a", "1-r0"));
+	assert_int_equal(check(&db), 0);
+	expect_fixes(&db, 0);
+}
+
+/*
+ * What is no whole apk is never indexed: a file that is not one, one cut
+ * short (its data no longer what its datahash says), one holding another
+ * package than its name says.  A record whose file turned into one of
+ * those is dropped.
+ */
+static void test_check_refuses_what_is_no_apk(void **state)
+{
+	struct seen_db db = { 0 };
+	char *rec;
+
+	(void)state;
+	pkg("a", "1-r0", NULL);
+	index_all();
+	assert_int_equal(check(&db), 1);
+	rpl_test_write_file(dir, "junk-1-r0.apk", "not gzip at all\n");
+	make_apk("other-1-r0.apk", "pkgname = b\npkgver = 1-r0\n");
+	/* A datahash, then the data cut short. */
+	rpl_test_write_file(dir, "work/.PKGINFO", "");
+	sh("mkdir -p work/data/usr && head -c 100000 /dev/urandom > work/data/usr/x && "
+	   "tar -C work/data -cf - usr | gzip -1n > d.gz && "
+	   "printf 'pkgname = cut\\npkgver = 1-r0\\ndatahash = %%s\\n' $(sha256sum d.gz | cut -c1-64) "
+	   "> work/.PKGINFO && (cd work && tar -cf - .PKGINFO | gzip -9n > ../c.gz) && "
+	   "cat c.gz d.gz | head -c -2000 > cut-1-r0.apk && rm -rf work c.gz d.gz");
+	rpl_test_write_file(dir, "a-1-r0.apk", "");
+	assert_int_equal(check(&db), 1);
+	expect_fixes(&db, 1, "a-1-r0.apk: not an apk (mended)");
+	assert_null(rec = record("a", "1-r0"));
+	assert_null(rec = record("cut", "1-r0"));
+	assert_null(rec = record("b", "1-r0"));
+	assert_null(rec = record("junk", "1-r0"));
+}
+
+/* An index that is none is made again from the apks, with a warning. */
+static void test_check_remakes_a_damaged_index(void **state)
+{
+	struct seen_db db = { 0 };
+
+	(void)state;
+	pkg("a", "1-r0", NULL);
+	rpl_test_write_file(dir, "APKINDEX.tar.gz", "garbage");
+	assert_int_equal(check(&db), 1);
+	expect_fixes(&db, 1, "a-1-r0.apk: not in the index (mended)");
+	assert_true(describes("a", "1-r0"));
+}
+
+/* No directory, or nothing in it: nothing to do, and no index is made. */
+static void test_check_empty(void **state)
+{
+	struct seen_db db = { 0 };
+	char *index = in_dir("APKINDEX.tar.gz");
+
+	(void)state;
+	assert_int_equal(check(&db), 0);
+	expect_fixes(&db, 0);
+	assert_int_not_equal(access(index, F_OK), 0);
+	pkg("a", "1-r0", NULL);
+	index_all();
+	assert_int_equal(check(&db), 1);
+	sh("rm a-1-r0.apk APKINDEX.tar.gz");
+	assert_int_equal(check(&db), 1);
+	expect_fixes(&db, 1, "a-1-r0.apk: gone");
+	assert_int_not_equal(access(index, F_OK), 0);
+	assert_int_equal(db.n, 0);
+	assert_int_equal(check(&db), 0);
+	free(index);
+}
+
+/* A merge notes what it saw of the apks, and a flush of the index. */
+static void test_merge_notes_what_it_saw(void **state)
+{
+	struct seen_db db = { 0 };
+	struct rpl_repo_index *ix;
+	char *a = in_dir("a-1-r0.apk");
+
+	(void)state;
+	pkg("a", "1-r0", NULL);
+	assert_int_equal(rpl_repo_open(&ix, dir), 0);
+	assert_int_equal(rpl_repo_merge(ix, &a, 1), 0);
+	assert_int_equal(rpl_repo_flush(ix, NULL), 0);
+	rpl_repo_seen_changes(ix, db_put, &db);
+	rpl_repo_close(ix);
+	assert_int_equal(db.n, 2);
+	for (size_t i = 0; i < db.n; i++)
+		if (!strcmp(db.names[i], "a-1-r0.apk"))
+			assert_memory_equal(db.seen[i].csum, "Q1", 2);
+		else
+			assert_string_equal(db.names[i], "APKINDEX.tar.gz");
+	age("APKINDEX.tar.gz");          /* and a is old: what was seen is exact */
+	assert_int_equal(check(&db), 1); /* the index's stat changed with the touch */
+	expect_fixes(&db, 0);
+	assert_int_equal(check(&db), 0);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +736,13 @@ int main(void)
 		T(test_plain_apk_and_merge),
 		T(test_blank_lines_between_records),
 		T(test_errors),
+		T(test_check_as_seen),
+		T(test_check_mends),
+		T(test_check_index_ahead),
+		T(test_check_refuses_what_is_no_apk),
+		T(test_check_remakes_a_damaged_index),
+		T(test_check_empty),
+		T(test_merge_notes_what_it_saw),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,14 @@
 /*
  * The state store: creating .ripple/, schema rebuilds, the stat cache and
  * git's racy rule, the parse cache, job records (from the database and
- * preloaded), the generation, meta values, runs and the lock.  Each test
+ * preloaded), the generation, meta values, runs (and those that never
+ * ended), what was seen of output repositories, the job that produced a
+ * file, a record set to "interrupted", and the lock.  Each test
  * works in a fresh temporary directory and reopens the store where a new
  * ripple process would (a handle remembers the digests it took).
  */
 #include "orchestrator/state.h"
+#include "runners/repo.h"
 #include "common/strmap.h"
 #include "common/error.h"
 #include "common/sha256.h"
@@ -161,7 +164,7 @@ static void test_open_creates_dir_db_and_gitignore(void **state)
 	/* `*` ignores the whole directory, itself included. */
 	assert_string_equal(buf, "*\n");
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "4");
+	assert_string_equal(buf, "5");
 	rpl_state_close(st);
 }
 
@@ -226,14 +229,14 @@ static void test_other_schema_version_is_rebuilt(void **state)
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 0);
 	assert_int_equal(rpl_state_meta_get(st, "colour", buf, sizeof(buf)), 0);
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "4");
+	assert_string_equal(buf, "5");
 	assert_int_equal(rpl_state_generation(st), 0);
 	rpl_state_close(st);
 }
 
 /*
- * Stores of versions 2 (no blob table) and 3 (no job log, job_output,
- * run_job) are upgraded in place: records stay.
+ * Stores of versions 2 (no blob table), 3 (no job log, job_output,
+ * run_job) and 4 (no repo_file) are upgraded in place: records stay.
  */
 static void upgrade_from(const char *version, const char *downgrade)
 {
@@ -257,23 +260,34 @@ static void upgrade_from(const char *version, const char *downgrade)
 
 	st = open_ok();
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "4");
+	assert_string_equal(buf, "5");
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
 	assert_memory_equal(got.own_hash, rec.own_hash, RPL_SHA256_LEN);
 	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 0);
 	assert_int_equal(rpl_state_blob_put(st, "snapshot", "abc", 3), 0);
 	rec.log = ".ripple/logs/1/x86_64/zlib.log";
 	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	{
+		struct rpl_repo_seen seen = { 1, 2, 3, 4, "Q1x" };
+		assert_int_equal(rpl_state_repo_put(st, "packages/x86_64", "a.apk", &seen), 0);
+	}
 	rpl_state_close(st);
 }
 
-static void test_schema_2_and_3_are_upgraded(void **state)
+static void test_schema_2_to_4_are_upgraded(void **state)
 {
-	static const char v3[] = "DROP TABLE job_output; DROP TABLE run_job;"
-	                         " ALTER TABLE job DROP COLUMN log;";
+	static const char v4[] =
+	        "DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;";
+	static const char v3[] =
+	        "DROP TABLE repo_file; DROP INDEX run_open;"
+	        " DROP INDEX job_output_path; DROP TABLE job_output; DROP TABLE run_job;"
+	        " ALTER TABLE job DROP COLUMN log;";
 	char v2[256];
 
 	(void)state;
+	upgrade_from("4", v4);
+	rpl_test_remove_tree(root);
+	assert_int_equal(mkdir(root, 0755), 0);
 	upgrade_from("3", v3);
 	rpl_test_remove_tree(root);
 	assert_int_equal(mkdir(root, 0755), 0);
@@ -959,6 +973,166 @@ static void test_runs(void **state)
 	sqlite3_close(h);
 }
 
+/* ---- output repositories and the records of their files -------------------------------------- */
+
+struct rows {
+	char names[8][64];
+	struct rpl_repo_seen seen[8];
+	size_t n;
+};
+
+static void collect_seen(void *ctx, const char *name, const struct rpl_repo_seen *s)
+{
+	struct rows *r = ctx;
+
+	assert_true(r->n < 8);
+	snprintf(r->names[r->n], sizeof(r->names[r->n]), "%s", name);
+	r->seen[r->n++] = *s;
+}
+
+static void collect_dir(void *ctx, const char *dir)
+{
+	struct rows *r = ctx;
+
+	assert_true(r->n < 8);
+	snprintf(r->names[r->n++], sizeof(r->names[0]), "%s", dir);
+}
+
+/* What was seen of a repository's files is stored per directory, replaced and forgotten. */
+static void test_repo_rows(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_repo_seen a = { 10, 20, 30, 40, "Q1aaaa" }, b = { 11, 21, 31, 41, "" };
+	struct rows r = { 0 };
+
+	(void)state;
+	assert_int_equal(rpl_state_repo_put(st, "packages/x86_64", "a-1-r0.apk", &a), 0);
+	assert_int_equal(rpl_state_repo_put(st, "packages/x86_64", "APKINDEX.tar.gz", &b), 0);
+	assert_int_equal(rpl_state_repo_put(st, "packages/aarch64", "a-1-r0.apk", &a), 0);
+	a.size = 12;
+	assert_int_equal(rpl_state_repo_put(st, "packages/x86_64", "a-1-r0.apk", &a), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_repo_each(st, "packages/x86_64", collect_seen, &r), 0);
+	assert_int_equal(r.n, 2);
+	for (size_t i = 0; i < r.n; i++) {
+		const struct rpl_repo_seen *want = !strcmp(r.names[i], "a-1-r0.apk") ? &a : &b;
+		assert_int_equal(r.seen[i].size, want->size);
+		assert_int_equal(r.seen[i].mtime_ns, want->mtime_ns);
+		assert_int_equal(r.seen[i].ino, want->ino);
+		assert_int_equal(r.seen[i].seen_ns, want->seen_ns);
+		assert_string_equal(r.seen[i].csum, want->csum);
+	}
+	assert_int_equal(rpl_state_repo_put(st, "packages/x86_64", "a-1-r0.apk", NULL), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(rpl_state_repo_each(st, "packages/x86_64", collect_seen, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.names[0], "APKINDEX.tar.gz");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(rpl_state_repo_dirs(st, collect_dir, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_true(!strcmp(r.names[0], "packages/aarch64") ||
+	            !strcmp(r.names[1], "packages/aarch64"));
+	rpl_state_close(st);
+}
+
+static void collect_output(void *ctx, const struct rpl_job_id *job, const char *path)
+{
+	struct rows *r = ctx;
+
+	assert_true(r->n < 8);
+	snprintf(r->names[r->n++], sizeof(r->names[0]), "%s %s %s", job->name, job->arch, path);
+}
+
+/*
+ * The job that built a file, while its last build succeeded; a record set
+ * to "interrupted" keeps its inputs, is no owner any more and changes the
+ * generation, preloaded or not.
+ */
+static void test_output_owner_and_status(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_job_record rec = { 0 }, got;
+	char *outs[] = { "packages/x86_64/zlib-1-r0.apk", "packages/x86_64/zlib-dev-1-r0.apk" };
+	uint8_t digests[2][RPL_SHA256_LEN], d[RPL_SHA256_LEN];
+	struct rpl_job_id id;
+	struct rows r = { 0 };
+	int64_t gen;
+
+	(void)state;
+	fill_digest(digests[0], 1);
+	fill_digest(digests[1], 2);
+	put_three_inputs(st, &rec);
+	rec.outputs = outs;
+	rec.output_digests = (const uint8_t(*)[RPL_SHA256_LEN])digests;
+	rec.noutputs = 2;
+	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
+	assert_int_equal(rpl_state_output_owner(st, outs[1], &id, d), 1);
+	assert_string_equal(id.name, "zlib");
+	assert_string_equal(id.kind, "package");
+	assert_string_equal(id.arch, "x86_64");
+	assert_memory_equal(d, digests[1], RPL_SHA256_LEN);
+	rpl_job_id_release(&id);
+	assert_int_equal(rpl_state_output_owner(st, "packages/x86_64/other.apk", &id, d), 0);
+	assert_int_equal(rpl_state_outputs_each(st, "package", collect_output, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.names[0], "zlib x86_64 packages/x86_64/zlib-1-r0.apk");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(rpl_state_outputs_each(st, "image", collect_output, &r), 0);
+	assert_int_equal(r.n, 0);
+
+	assert_int_equal(rpl_state_preload_jobs(st), 0);
+	gen = rpl_state_generation(st);
+	assert_int_equal(rpl_state_job_set_status(st, "zlib", "package", "x86_64", "interrupted"),
+	                 0);
+	assert_true(rpl_state_generation(st) > gen);
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_string_equal(got.status, "interrupted");
+	rpl_job_record_release(&got);
+	assert_int_equal(rpl_state_output_owner(st, outs[0], &id, d), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
+	assert_string_equal(got.status, "interrupted");
+	assert_int_equal(rpl_state_job_inputs(st, "zlib", "package", "x86_64", &got), 0);
+	assert_int_equal(got.ninputs, 3);
+	rpl_job_record_release(&got);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(rpl_state_outputs_each(st, "package", collect_output, &r), 0);
+	assert_int_equal(r.n, 0);
+	rpl_state_close(st);
+}
+
+/* Runs that never ended, oldest first, until they are ended. */
+static void test_runs_open(void **state)
+{
+	struct rpl_state *st = open_ok();
+	int64_t a, b, c, *ids;
+	size_t n;
+
+	(void)state;
+	a = rpl_state_run_begin(st, "build");
+	b = rpl_state_run_begin(st, "build");
+	c = rpl_state_run_begin(st, "build");
+	assert_int_equal(rpl_state_run_end(st, b, "ok"), 0);
+	rpl_state_close(st);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_runs_open(st, &ids, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[0], a);
+	assert_int_equal(ids[1], c);
+	free(ids);
+	assert_int_equal(rpl_state_run_end(st, a, "killed"), 0);
+	assert_int_equal(rpl_state_run_end(st, c, "killed"), 0);
+	assert_int_equal(rpl_state_runs_open(st, &ids, &n), 0);
+	assert_int_equal(n, 0);
+	free(ids);
+	rpl_state_close(st);
+}
+
 /* ---- the lock --------------------------------------------------------------------- */
 
 static void test_lock_names_the_holder(void **state)
@@ -1019,7 +1193,7 @@ int main(void)
 		T(test_reopen_keeps_records),
 		T(test_other_schema_version_is_rebuilt),
 		T(test_foreign_schema_database_is_rebuilt),
-		T(test_schema_2_and_3_are_upgraded),
+		T(test_schema_2_to_4_are_upgraded),
 		T(test_runs_and_history),
 		T(test_blob_roundtrip),
 		T(test_digest_is_sha256_of_the_file),
@@ -1036,6 +1210,9 @@ int main(void)
 		T(test_generation_increases_with_each_put),
 		T(test_meta_get_set),
 		T(test_runs),
+		T(test_repo_rows),
+		T(test_output_owner_and_status),
+		T(test_runs_open),
 		T(test_lock_names_the_holder),
 #undef T
 	};
