@@ -116,6 +116,7 @@ static const char css[] =
                                        "#filter{font:inherit;padding:4px 8px;width:280px;margin:0 0 8px;"
                                        "border:1px solid var(--line);border-radius:6px;background:var(--card);"
                                        "color:var(--ink)}"
+                                       "#all{content-visibility:auto}"
                                        "footer{color:var(--dim);font-size:12px;text-align:center}";
 
 /* Sorting by a column (numbers by data-v) and filtering by text: linear
@@ -423,6 +424,26 @@ static void timeline(const struct rpl_report *r, struct rpl_strbuf *out)
 		                "<text class=\"ax\" x=\"%.1f\" y=\"14\">%s</text>",
 		                x, AXIS_H - 6, x, height, x + 3, lab);
 	}
+	/* The critical path: from each job's end to the next one's start, under
+	 * the bars (it shows where a job waited for a lane). */
+	if (r->npath > 1) {
+		rpl_strbuf_addstr(out, "<path class=\"path\" d=\"");
+		for (size_t i = 0; i < r->npath; i++) {
+			const struct rpl_run_row *j = r->path[i];
+			double x0 = 4 + (double)(j->started_ns - r->t0) / 1e9 * scale;
+			double y = AXIS_H + (double)j->slot * LANE_H + BAR_H / 2.0;
+			if (j->slot <
+			    0) /* ran, but was not placed (retried when the run stopped) */
+				continue;
+			if (prev)
+				rpl_strbuf_addf(out, "M%.1f,%.1fL%.1f,%.1f",
+				                4 + (double)(end_of(prev) - r->t0) / 1e9 * scale,
+				                AXIS_H + (double)prev->slot * LANE_H + BAR_H / 2.0,
+				                x0, y);
+			prev = j;
+		}
+		rpl_strbuf_addstr(out, "\"/>");
+	}
 	for (size_t i = 0; i < r->run.njobs; i++) {
 		const struct rpl_run_row *j = &r->run.jobs[i];
 		int image = !strcmp(j->kind, "image"), y;
@@ -473,22 +494,6 @@ static void timeline(const struct rpl_report *r, struct rpl_strbuf *out)
 			rpl_strbuf_addstr(out, "</text>");
 		}
 		rpl_strbuf_addstr(out, "</a>");
-	}
-	/* The critical path: from each job's end to the next one's start. */
-	if (r->npath > 1) {
-		rpl_strbuf_addstr(out, "<path class=\"path\" d=\"");
-		for (size_t i = 0; i < r->npath; i++) {
-			const struct rpl_run_row *j = r->path[i];
-			double x0 = 4 + (double)(j->started_ns - r->t0) / 1e9 * scale;
-			double y = AXIS_H + (double)j->slot * LANE_H + BAR_H / 2.0;
-			if (prev)
-				rpl_strbuf_addf(out, "M%.1f,%.1fL%.1f,%.1f",
-				                4 + (double)(end_of(prev) - r->t0) / 1e9 * scale,
-				                AXIS_H + (double)prev->slot * LANE_H + BAR_H / 2.0,
-				                x0, y);
-			prev = j;
-		}
-		rpl_strbuf_addstr(out, "\"/>");
 	}
 	rpl_strbuf_addstr(out, "</svg></div></div>\n");
 	if (r->lanes_derived)
@@ -688,15 +693,19 @@ static void slower(const struct rpl_report *r, struct rpl_strbuf *out)
 
 static void all_jobs(const struct rpl_report *r, struct rpl_strbuf *out)
 {
+	/* Not laid out until scrolled to (content-visibility): the table of a
+	 * nightly is most of the page's work for a browser; its height is
+	 * guessed at a row's, and kept once known. */
 	rpl_strbuf_addf(out,
-	                "<section id=\"all\"><h2>All jobs (%zu)</h2>\n"
+	                "<section id=\"all\" style=\"contain-intrinsic-size:auto %zupx\">"
+	                "<h2>All jobs (%zu)</h2>\n"
 	                "<input id=\"filter\" type=\"search\" placeholder=\"filter: a name, "
 	                "an arch, failed...\">\n"
 	                "<table id=\"jobs\"><thead><tr><th>job</th><th>kind</th><th>arch</th>"
 	                "<th>status</th><th class=\"n\">slot</th><th class=\"n\">start</th>"
 	                "<th class=\"n\">duration</th><th class=\"n\">previous</th>"
 	                "<th class=\"n\">change</th></tr></thead><tbody>\n",
-	                r->run.njobs);
+	                100 + 25 * r->run.njobs, r->run.njobs);
 	for (size_t i = 0; i < r->run.njobs; i++) {
 		const struct rpl_run_row *j = &r->run.jobs[i];
 		int went = j->started_ns > 0;

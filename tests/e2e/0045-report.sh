@@ -8,9 +8,9 @@
 # its DOM has every job in the table, the failure with the escaped end of
 # its log, the skips grouped under their failure, a timeline bar per job
 # that ran, in at most -j lanes, with the critical path, and the durations
-# against the previous build; the page loads nothing; a screenshot is taken
-# (copied to $RPL_REPORT_PNG when set, with the page beside it: that is
-# docs/report.png).
+# against the previous build; the table sorts and filters; the page loads
+# nothing; a screenshot is taken (copied to $RPL_REPORT_PNG when set: that
+# is docs/report.png).
 . "$(dirname "$0")/lib.sh"
 
 STANDIN_DIR=$T/standin
@@ -241,14 +241,49 @@ assert all(r[9].startswith("+") and r[9].endswith("%") and r[8] for r in py), py
 assert "Critical path" in page.text["critical"]
 PY
 
+# The table's script: a click on "duration" sorts by it, a filter hides the rest.
+sed 's|</body>|<script>var h=document.querySelectorAll("#jobs th")[6];h.click();h.click();var f=document.getElementById("filter");f.value="nodejs";f.dispatchEvent(new Event("input"));</script></body>|' \
+	nightly.html > "$T/clicked.html"
+chrome --dump-dom "file://$T/clicked.html" > "$T/clicked.dom" || fail "chromium could not render the page"
+python3 - "$T/clicked.dom" <<'PY' || fail "the table does not sort or filter"
+import sys
+from html.parser import HTMLParser
+
+class Rows(HTMLParser):
+    """Each row of the table of jobs: hidden or not, its cells' data-v or text."""
+    def __init__(self):
+        super().__init__()
+        self.rows, self.row = [], None
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and a.get("id", "").startswith("j"):
+            self.row = {"hidden": "hidden" in a, "cells": []}
+        elif tag == "td" and self.row is not None:
+            self.row["cells"].append(a.get("data-v", ""))
+    def handle_data(self, data):
+        if self.row is not None and self.row["cells"] and not self.row["cells"][-1]:
+            self.row["cells"][-1] = data
+    def handle_endtag(self, tag):
+        if tag == "tr" and self.row is not None:
+            self.rows.append(self.row)
+            self.row = None
+
+t = Rows()
+t.feed(open(sys.argv[1]).read())
+assert len(t.rows) == 40, len(t.rows)
+shown = [r["cells"][0] for r in t.rows if not r["hidden"]]
+assert shown == ["nodejs", "nodejs"], shown
+# Clicked twice: the longest first, the jobs that never ran (no duration) last.
+d = [float(r["cells"][6]) for r in t.rows if r["cells"][6]]
+assert len(d) == 34 and d == sorted(d, reverse=True), d
+assert all(not r["cells"][6] for r in t.rows[34:]), t.rows[34:]
+PY
+
 chrome --screenshot="$T/report.png" --window-size=1400,900 "file://$T/repo/nightly.html" >/dev/null || {
 	cat "$T/chromium.err" >&2
 	fail "chromium could not take a screenshot"
 }
 [ "$(head -c 8 "$T/report.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
 	fail "the screenshot is not a PNG"
-if [ -n "${RPL_REPORT_PNG:-}" ]; then
-	cp "$T/report.png" "$RPL_REPORT_PNG"
-	cp nightly.html "${RPL_REPORT_PNG%.png}.html"
-fi
+[ -z "${RPL_REPORT_PNG:-}" ] || cp "$T/report.png" "$RPL_REPORT_PNG"
 exit 0
