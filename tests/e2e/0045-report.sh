@@ -139,8 +139,9 @@ fi
 command -v chromium >/dev/null || skip "chromium is not installed (scripts/setup installs it)"
 profile=$(mktemp -d "$T/chromium.XXXXXX")
 chrome() {
-	# Chromium writes its own noise on stderr (no D-Bus here); it is kept for a failure.
-	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	# Chromium writes its own noise on stderr (no D-Bus here); it is kept for a
+	# failure.  A browser that hangs fails the test instead of holding it.
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 		--disable-background-networking --disable-component-update --disable-sync \
 		--user-data-dir="$profile" "$@" 2>"$T/chromium.err"
 }
