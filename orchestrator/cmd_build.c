@@ -16,6 +16,8 @@
 #include "orchestrator/leftover.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
+#include "orchestrator/report.h"
+#include "orchestrator/report_html.h"
 #include "orchestrator/sched.h"
 #include "orchestrator/selectors.h"
 #include "orchestrator/state.h"
@@ -46,6 +48,7 @@ struct bopts {
 	int force, dry_run, test;
 	const char *runner, *container_runner, *signing_key;
 	const char *events, *report, *junit, *push;
+	const char *report_html;
 	char **runner_args, **apko_args, **repos, **keyrings;
 	size_t nrunner_args, napko_args, nrepos, nkeyrings;
 };
@@ -102,6 +105,7 @@ enum {
 	O_APKO_ARG,
 	O_KEYRING,
 	O_PUSH,
+	O_REPORT_HTML,
 };
 
 static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -169,6 +173,9 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_PUSH:
 		o->push = arg;
 		break;
+	case O_REPORT_HTML:
+		o->report_html = arg;
+		break;
 	default:
 		rpl_selector_opt(cli, opt, arg, &o->sel);
 	}
@@ -195,6 +202,7 @@ static const struct option build_only[] = {
 	{ "repository-append", required_argument, NULL, 'r' },
 	{ "keyring-append", required_argument, NULL, O_KEYRING },
 	{ "push", required_argument, NULL, O_PUSH },
+	{ "report-html", required_argument, NULL, O_REPORT_HTML },
 };
 
 static const char build_usage[] =
@@ -228,6 +236,7 @@ static const char build_usage[] =
         "                          --apko-arg ARG the same for apko\n"
         "  --events FILE           JSON lines: plan, start, finish, skip, fail, end\n"
         "  --report FILE           a JSON report of the run; --junit FILE the same as JUnit XML\n"
+        "  --report-html FILE      the run's report as one HTML page (see ripple report)\n"
         "  --push REGISTRY[/PATH]  push each image built to REGISTRY[/PATH]/<name>:latest\n"
         "                          (images assembled by ripple; see ripple push)\n"
         "\n"
@@ -1381,7 +1390,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		rpl_warn("%s", rpl_errmsg());
 	/* The warm no-op, as `plan` knows it: nothing read, nothing recorded, once
 	 * a build has found the output repositories true to this same tree. */
-	quiet = !o.dry_run && !o.events && !o.report && !o.junit;
+	quiet = !o.dry_run && !o.events && !o.report && !o.junit && !o.report_html;
 	if (o.sel.plan.mode == RPL_SELECT_STALE && quiet) {
 		struct rpl_tree_files files = RPL_TREE_FILES_INIT;
 		char what[64], checked[128];
@@ -1568,6 +1577,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < b.njobs; i++)
 		if (b.jobs[i].sj->state == RPL_SCHED_NOT_RUN)
 			record_run_job(&b, &b.jobs[i], "not run");
+	if (rpl_report_record(st, b.run, b.sched))
+		rpl_warn("%s", rpl_errmsg());
 	run_status = res.interrupted ? "interrupted" : res.failed ? "failed" : "ok";
 	if (rpl_state_run_end(st, b.run, run_status))
 		rpl_warn("%s", rpl_errmsg());
@@ -1618,6 +1629,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		json_decref(r);
 	}
 	if (o.junit && write_junit(&b, &res, o.junit))
+		rpl_warn("%s", rpl_errmsg());
+	if (o.report_html && rpl_report_html_write(st, b.run, o.report_html))
 		rpl_warn("%s", rpl_errmsg());
 	status = res.interrupted              ? RPL_EXIT_INTERRUPTED
 	         : res.failed || index_failed ? RPL_EXIT_FAILED

@@ -4,10 +4,10 @@
  *   meta(key TEXT PRIMARY KEY, value TEXT)
  *       "schema" = "5".  Stores of versions 2 to 4 are upgraded in place
  *       (3 added the blob table; 4 the job's log, job_output and run_job;
- *       5 repo_file and the indexes run_open and job_output_path), keeping
- *       their records.  Any
- *       other version: the file is deleted and made again; it holds caches
- *       and records, never sources.
+ *       5 repo_file and the indexes run_open and job_output_path;
+ *       run_job's slot, cause and critical and its index by job),
+ *       keeping their records.  Any other version: the file is deleted and
+ *       made again; it holds caches and records, never sources.
  *       "generation": bumped with every job record written.
  *       "noop:<mode>": the memo of the last plan that selected nothing
  *       (orchestrator/memo.h).
@@ -39,8 +39,17 @@
  *       what it left running and sets it to 'killed'.
  *   run_job(run INTEGER, name TEXT, kind TEXT, arch TEXT, status TEXT,
  *       started_ns INTEGER, duration REAL, log TEXT, message TEXT,
- *       PRIMARY KEY(run, name, kind, arch))
- *       What each run did with each job: `ripple history`.
+ *       slot INTEGER, cause_name TEXT, cause_kind TEXT, cause_arch TEXT,
+ *       critical INTEGER, PRIMARY KEY(run, name, kind, arch))
+ *       What each run did with each job: `ripple history` and the report.
+ *       Written as each job ends; the rest when the run ends
+ *       (orchestrator/report.c): `slot`, the lane (0 to -j - 1) the job
+ *       ran in; `cause_*`, the failed job a skipped one waited on;
+ *       `critical`, its place on the run's critical path (1 first), NULL
+ *       off it.  All three are NULL in runs recorded before version 5 or
+ *       killed before their end.
+ *       Index run_job_job(name, kind, arch, run): a job's earlier runs (its
+ *       previous duration).
  *   blob(name TEXT PRIMARY KEY, data BLOB)
  *       Larger derived values: "snapshot" is the plan snapshot
  *       (orchestrator/snapshot.c has its layout).
@@ -106,6 +115,9 @@ enum stmt {
 	ST_OUTPUTS_OK,
 	ST_JOB_STATUS,
 	ST_RUNS_OPEN,
+	ST_RUN_JOB_DETAIL,
+	ST_RUN_GET,
+	ST_RUN_JOBS,
 	ST_COUNT
 };
 
@@ -154,6 +166,21 @@ static const char *const sql[ST_COUNT] = {
 	                  "WHERE j.status = 'ok' AND o.kind = ?1",
 	[ST_JOB_STATUS] = "UPDATE job SET status = ?4 WHERE name = ?1 AND kind = ?2 AND arch = ?3",
 	[ST_RUNS_OPEN] = "SELECT id FROM run WHERE status = 'running' ORDER BY id",
+	[ST_RUN_JOB_DETAIL] = "UPDATE run_job SET slot = ?5, cause_name = ?6, cause_kind = ?7,"
+	                      " cause_arch = ?8, critical = ?9"
+	                      " WHERE run = ?1 AND name = ?2 AND kind = ?3 AND arch = ?4",
+	/* Run ?1, or the last one when ?1 is 0. */
+	[ST_RUN_GET] = "SELECT id, command, status, started_ns, finished_ns FROM run"
+	               " WHERE id = ?1 OR (?1 = 0 AND id = (SELECT max(id) FROM run))",
+	/* A run's jobs, each with its last successful build in an earlier run
+	 * (found through run_job_job), started jobs first in start order. */
+	[ST_RUN_JOBS] = "SELECT j.name, j.kind, j.arch, j.status, j.started_ns, j.duration, j.log,"
+	                " j.message, j.slot, j.cause_name, j.cause_kind, j.cause_arch, j.critical,"
+	                " p.run, p.duration FROM run_job j LEFT JOIN run_job p ON p.rowid ="
+	                " (SELECT q.rowid FROM run_job q WHERE q.name = j.name AND q.kind = j.kind"
+	                " AND q.arch = j.arch AND q.run < j.run AND q.status = 'ok'"
+	                " ORDER BY q.run DESC LIMIT 1)"
+	                " WHERE j.run = ?1 ORDER BY j.started_ns = 0, j.started_ns, j.arch, j.name",
 };
 
 static const char schema_sql[] =
@@ -179,12 +206,14 @@ static const char schema_sql[] =
         "CREATE TABLE IF NOT EXISTS run_job(run INTEGER NOT NULL, name TEXT NOT NULL,"
         " kind TEXT NOT NULL, arch TEXT NOT NULL, status TEXT NOT NULL,"
         " started_ns INTEGER NOT NULL, duration REAL NOT NULL, log TEXT, message TEXT,"
+        " slot INTEGER, cause_name TEXT, cause_kind TEXT, cause_arch TEXT, critical INTEGER,"
         " PRIMARY KEY(run, name, kind, arch));"
         "CREATE TABLE IF NOT EXISTS repo_file(dir TEXT NOT NULL, name TEXT NOT NULL,"
         " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL,"
         " seen_ns INTEGER NOT NULL, csum TEXT NOT NULL, PRIMARY KEY(dir, name));"
         "CREATE INDEX IF NOT EXISTS run_open ON run(status) WHERE status = 'running';"
         "CREATE INDEX IF NOT EXISTS job_output_path ON job_output(path);"
+        "CREATE INDEX IF NOT EXISTS run_job_job ON run_job(name, kind, arch, run);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
 
 struct rpl_state {
@@ -347,14 +376,27 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 		return err;
 	stored_version(st, version, sizeof(version));
 	if (!strcmp(version, "2") || !strcmp(version, "3") || !strcmp(version, "4")) {
-		/* 3 added a table, 4 a column and two tables, 5 a table and an
-		 * index: keep the records. */
-		if (strcmp(version, "4") && (err = exec(st, "ALTER TABLE job ADD COLUMN log TEXT")))
+		/* 3 added a table, 4 a column and two tables, 5 a table, columns
+		 * and three indexes: keep the records.  Before 4, run_job is made whole.  One
+		 * transaction: a crash halfway leaves the old version whole. */
+		if ((err = exec(st, "BEGIN IMMEDIATE")))
 			return err;
-		if ((err = exec(st, schema_sql)))
+		if (strcmp(version, "4"))
+			err = exec(st, "ALTER TABLE job ADD COLUMN log TEXT");
+		else
+			err = exec(st, "ALTER TABLE run_job ADD COLUMN slot INTEGER;"
+			               " ALTER TABLE run_job ADD COLUMN cause_name TEXT;"
+			               " ALTER TABLE run_job ADD COLUMN cause_kind TEXT;"
+			               " ALTER TABLE run_job ADD COLUMN cause_arch TEXT;"
+			               " ALTER TABLE run_job ADD COLUMN critical INTEGER;");
+		if (!err && !(err = exec(st, schema_sql)))
+			err = exec(st, "UPDATE meta SET value = '" SCHEMA_VERSION
+			               "' WHERE key = 'schema'");
+		if (err) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 			return err;
-		return exec(st,
-		            "UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema'");
+		}
+		return exec(st, "COMMIT");
 	}
 	if (*version && strcmp(version, SCHEMA_VERSION)) {
 		/* Another schema: start over. */
@@ -1219,4 +1261,95 @@ int rpl_state_runs_open(struct rpl_state *st, int64_t **ids, size_t *n)
 	*ids = NULL;
 	*n = 0;
 	return db_error(st, "reading the runs");
+}
+
+/* ---- one run, whole ------------------------------------------------------------------ */
+
+int rpl_state_run_job_detail_put(struct rpl_state *st, int64_t run, const char *name,
+                                 const char *kind, const char *arch,
+                                 const struct rpl_run_job_detail *d)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUN_JOB_DETAIL);
+
+	sqlite3_bind_int64(s, 1, run);
+	bind_job_at(s, 2, name, kind, arch);
+	if (d->slot >= 0)
+		sqlite3_bind_int64(s, 5, d->slot);
+	if (d->cause_name) {
+		sqlite3_bind_text(s, 6, d->cause_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 7, d->cause_kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 8, d->cause_arch, -1, SQLITE_STATIC);
+	}
+	if (d->critical > 0)
+		sqlite3_bind_int64(s, 9, d->critical);
+	return step_done(st, s);
+}
+
+/* Column `i` as an arena string, NULL for SQL NULL. */
+static const char *column_str(struct rpl_arena *a, sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? rpl_arena_strdup(a, (const char *)t) : NULL;
+}
+
+int rpl_state_run_read(struct rpl_state *st, int64_t id, struct rpl_run *r)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUN_GET);
+	size_t alloc = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rpl_arena_init(&r->mem);
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? 0 : db_error(st, "reading a run");
+	}
+	r->id = sqlite3_column_int64(s, 0);
+	r->command = column_str(&r->mem, s, 1);
+	r->status = column_str(&r->mem, s, 2);
+	r->started_ns = sqlite3_column_int64(s, 3);
+	r->finished_ns = sqlite3_column_int64(s, 4);
+	sqlite3_reset(s);
+
+	s = stmt(st, ST_RUN_JOBS);
+	sqlite3_bind_int64(s, 1, r->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct rpl_run_row *j;
+		RPL_ALLOC_GROW(r->jobs, r->njobs + 1, alloc);
+		j = &r->jobs[r->njobs++];
+		j->name = column_str(&r->mem, s, 0);
+		j->kind = column_str(&r->mem, s, 1);
+		j->arch = column_str(&r->mem, s, 2);
+		j->status = column_str(&r->mem, s, 3);
+		j->started_ns = sqlite3_column_int64(s, 4);
+		j->duration = sqlite3_column_double(s, 5);
+		j->log = column_str(&r->mem, s, 6);
+		j->message = column_str(&r->mem, s, 7);
+		j->slot =
+		        sqlite3_column_type(s, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 8);
+		j->cause_name = column_str(&r->mem, s, 9);
+		j->cause_kind = column_str(&r->mem, s, 10);
+		j->cause_arch = column_str(&r->mem, s, 11);
+		if (!j->cause_name || !j->cause_kind || !j->cause_arch)
+			j->cause_name = j->cause_kind = j->cause_arch = NULL;
+		j->critical = sqlite3_column_int64(s, 12);
+		j->prev_run = sqlite3_column_int64(s, 13);
+		j->prev_duration = j->prev_run ? sqlite3_column_double(s, 14) : -1;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		rpl_run_release(r);
+		return db_error(st, "reading a run's jobs");
+	}
+	return 1;
+}
+
+void rpl_run_release(struct rpl_run *r)
+{
+	free(r->jobs);
+	rpl_arena_release(&r->mem);
+	memset(r, 0, sizeof(*r));
 }

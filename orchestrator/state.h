@@ -11,6 +11,7 @@
 #ifndef RPL_STATE_H
 #define RPL_STATE_H
 
+#include "common/arena.h"
 #include "common/sha256.h"
 
 #include <stddef.h>
@@ -172,6 +173,54 @@ int rpl_state_run_job_put(struct rpl_state *st, int64_t run, const struct rpl_ru
  */
 struct json_t;
 struct json_t *rpl_state_history(struct rpl_state *st, int64_t nruns);
+
+/*
+ * What the end of a run adds to a job's row (orchestrator/report.c), once
+ * the whole run is known.
+ */
+struct rpl_run_job_detail {
+	int64_t slot; /* the lane it ran in, from 0; -1: it did not run */
+	/* A skipped job: the failed job it waited on; NULL otherwise. */
+	const char *cause_name, *cause_kind, *cause_arch;
+	int64_t critical; /* its place on the run's critical path from 1; 0: off it */
+};
+
+int rpl_state_run_job_detail_put(struct rpl_state *st, int64_t run, const char *name,
+                                 const char *kind, const char *arch,
+                                 const struct rpl_run_job_detail *d);
+
+/* One job of a run as read back: the row and its detail. */
+struct rpl_run_row {
+	const char *name, *kind, *arch, *status;
+	int64_t started_ns; /* 0: it never started */
+	double duration;
+	const char *log, *message; /* NULL when none */
+	int64_t slot;              /* -1: not recorded */
+	/* The failure a skipped job waited on; NULL when not skipped or not
+	 * recorded (a run before schema 5, or killed before its end). */
+	const char *cause_name, *cause_kind, *cause_arch;
+	int64_t critical;     /* place on the critical path from 1; 0: off it or not recorded */
+	int64_t prev_run;     /* the last earlier run that built it, 0: none */
+	double prev_duration; /* how long it took then; -1: none */
+};
+
+/* One run and what it did with each of its jobs; `mem` owns the strings. */
+struct rpl_run {
+	int64_t id;
+	const char *command, *status;
+	int64_t started_ns, finished_ns; /* finished 0: running, or killed */
+	struct rpl_run_row *jobs;        /* started jobs first, in start order */
+	size_t njobs;
+	struct rpl_arena mem;
+};
+
+/*
+ * Reads run `id` (the last run when `id` is 0) into `r`.  Returns 1, 0
+ * when there is no such run, or an error; `r` is to be released with
+ * rpl_run_release in every case.
+ */
+int rpl_state_run_read(struct rpl_state *st, int64_t id, struct rpl_run *r);
+void rpl_run_release(struct rpl_run *r);
 
 /* Starts a run record; returns its id (>0) or an error. */
 int64_t rpl_state_run_begin(struct rpl_state *st, const char *command);

@@ -236,8 +236,16 @@ static void test_other_schema_version_is_rebuilt(void **state)
 
 /*
  * Stores of versions 2 (no blob table), 3 (no job log, job_output,
- * run_job) and 4 (no repo_file) are upgraded in place: records stay.
+ * run_job) and 4 (no repo_file, run_job without its details) are upgraded
+ * in place: records stay.
  */
+/* What version 5 added, taken away again. */
+#define V4_DOWNGRADE                                                                              \
+	"DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                  \
+	" DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                          \
+	" ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
+	" ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
+
 static void upgrade_from(const char *version, const char *downgrade)
 {
 	struct rpl_state *st = open_ok();
@@ -276,8 +284,7 @@ static void upgrade_from(const char *version, const char *downgrade)
 
 static void test_schema_2_to_4_are_upgraded(void **state)
 {
-	static const char v4[] =
-	        "DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;";
+	static const char *const v4 = V4_DOWNGRADE;
 	static const char v3[] =
 	        "DROP TABLE repo_file; DROP INDEX run_open;"
 	        " DROP INDEX job_output_path; DROP TABLE job_output; DROP TABLE run_job;"
@@ -293,6 +300,134 @@ static void test_schema_2_to_4_are_upgraded(void **state)
 	assert_int_equal(mkdir(root, 0755), 0);
 	snprintf(v2, sizeof(v2), "%s DROP TABLE blob;", v3);
 	upgrade_from("2", v2);
+}
+
+/*
+ * A store of version 4 (run_job without slot, cause and critical, and
+ * without its index by job) is upgraded in place: its runs stay, read back
+ * with nothing recorded for the new columns, and take them from then on.
+ */
+static void test_schema_4_is_upgraded(void **state)
+{
+	static const char *const v4 = V4_DOWNGRADE;
+	struct rpl_run_job_record skip = {
+		"web", "image", "x86_64", "skipped", 0, 0, NULL, "waiting on curl (x86_64) failed"
+	};
+	struct rpl_run_job_detail d = { -1, "curl", "package", "x86_64", 0 };
+	struct rpl_state *st;
+	struct rpl_run r;
+	int64_t run;
+	char db[1024], buf[64];
+	sqlite3 *h;
+	sqlite3_stmt *q;
+
+	(void)state;
+	upgrade_from("4", v4);
+	st = open_ok();
+	assert_true((run = rpl_state_run_begin(st, "build")) > 0);
+	assert_int_equal(rpl_state_run_job_put(st, run, &skip), 0);
+	rpl_state_close(st);
+	/* Back to version 4, with the run in it. */
+	full_path(db, sizeof(db), ".ripple/state.db");
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, v4, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "UPDATE meta SET value = '4' WHERE key = 'schema'", NULL,
+	                              NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+
+	st = open_ok();
+	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "5");
+	assert_int_equal(rpl_state_run_read(st, run, &r), 1);
+	assert_int_equal(r.njobs, 1);
+	assert_string_equal(r.jobs[0].name, "web");
+	assert_int_equal(r.jobs[0].slot, -1);
+	assert_null(r.jobs[0].cause_name);
+	rpl_run_release(&r);
+	assert_int_equal(rpl_state_run_job_detail_put(st, run, "web", "image", "x86_64", &d), 0);
+	assert_int_equal(rpl_state_run_read(st, run, &r), 1);
+	assert_string_equal(r.jobs[0].cause_name, "curl");
+	assert_string_equal(r.jobs[0].cause_arch, "x86_64");
+	rpl_run_release(&r);
+	rpl_state_close(st);
+
+	/* The index is back: a job's earlier runs are found through it. */
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_prepare_v2(h,
+	                           "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	                           " AND name = 'run_job_job'",
+	                           -1, &q, NULL),
+	        SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+}
+
+/*
+ * One run read back whole: its jobs in start order (those that never
+ * started last), their details, and each job's last successful build in an
+ * earlier run.
+ */
+static void test_run_read(void **state)
+{
+	struct rpl_state *st = open_ok();
+	struct rpl_run_job_record a1 = { "a", "package", "x86_64", "ok", 100, 2.0, "l/a", NULL };
+	struct rpl_run_job_record a2 = {
+		"a", "package", "x86_64", "failed", 300, 1.0, "l/a2", "no"
+	};
+	struct rpl_run_job_record a3 = { "a", "package", "x86_64", "ok", 500, 3.0, "l/a3", NULL };
+	struct rpl_run_job_record b3 = { "b", "package", "x86_64", "ok", 400, 1.5, "l/b3", NULL };
+	struct rpl_run_job_record c3 = { "c", "image", "x86_64", "skipped", 0, 0, NULL, "why" };
+	struct rpl_run_job_detail d = { 1, NULL, NULL, NULL, 2 };
+	struct rpl_run r;
+	int64_t run1, run2, run3;
+
+	(void)state;
+	run1 = rpl_state_run_begin(st, "build one");
+	assert_int_equal(rpl_state_run_job_put(st, run1, &a1), 0);
+	assert_int_equal(rpl_state_run_end(st, run1, "ok"), 0);
+	run2 = rpl_state_run_begin(st, "build two");
+	assert_int_equal(rpl_state_run_job_put(st, run2, &a2), 0);
+	run3 = rpl_state_run_begin(st, "build three");
+	assert_int_equal(rpl_state_run_job_put(st, run3, &c3), 0);
+	assert_int_equal(rpl_state_run_job_put(st, run3, &a3), 0);
+	assert_int_equal(rpl_state_run_job_put(st, run3, &b3), 0);
+	assert_int_equal(rpl_state_run_job_detail_put(st, run3, "a", "package", "x86_64", &d), 0);
+
+	/* 0: the last run. */
+	assert_int_equal(rpl_state_run_read(st, 0, &r), 1);
+	assert_int_equal(r.id, run3);
+	assert_string_equal(r.command, "build three");
+	assert_string_equal(r.status, "running");
+	assert_int_equal(r.finished_ns, 0);
+	assert_int_equal(r.njobs, 3);
+	assert_string_equal(r.jobs[0].name, "b");
+	assert_int_equal(r.jobs[0].prev_run, 0);
+	assert_true(r.jobs[0].prev_duration < 0);
+	assert_int_equal(r.jobs[0].slot, -1);
+	assert_string_equal(r.jobs[1].name, "a");
+	assert_int_equal(r.jobs[1].started_ns, 500);
+	/* Run 2 failed it: the previous build is run 1's. */
+	assert_int_equal(r.jobs[1].prev_run, run1);
+	assert_true(r.jobs[1].prev_duration == 2.0);
+	assert_int_equal(r.jobs[1].slot, 1);
+	assert_int_equal(r.jobs[1].critical, 2);
+	assert_string_equal(r.jobs[2].name, "c");
+	assert_string_equal(r.jobs[2].message, "why");
+	assert_null(r.jobs[2].log);
+	rpl_run_release(&r);
+
+	assert_int_equal(rpl_state_run_read(st, run1, &r), 1);
+	assert_int_equal(r.njobs, 1);
+	assert_int_equal(r.jobs[0].prev_run, 0);
+	assert_true(r.finished_ns > 0);
+	rpl_run_release(&r);
+	assert_int_equal(rpl_state_run_read(st, run3 + 1, &r), 0);
+	rpl_run_release(&r);
+	rpl_state_close(st);
 }
 
 /* Runs, what they did with each job, and what history makes of them. */
@@ -1194,6 +1329,8 @@ int main(void)
 		T(test_other_schema_version_is_rebuilt),
 		T(test_foreign_schema_database_is_rebuilt),
 		T(test_schema_2_to_4_are_upgraded),
+		T(test_schema_4_is_upgraded),
+		T(test_run_read),
 		T(test_runs_and_history),
 		T(test_blob_roundtrip),
 		T(test_digest_is_sha256_of_the_file),
