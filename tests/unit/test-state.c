@@ -240,9 +240,9 @@ static void test_other_schema_version_is_rebuilt(void **state)
  * in place: records stay.
  */
 /* What version 5 added, taken away again. */
-#define V4_DOWNGRADE                                                                              \
-	"DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                  \
-	" DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                          \
+#define V4_DOWNGRADE                                                                               \
+	"DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                   \
+	" DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                           \
 	" ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
 	" ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
 
