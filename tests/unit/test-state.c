@@ -234,11 +234,6 @@ static void test_other_schema_version_is_rebuilt(void **state)
 	rpl_state_close(st);
 }
 
-/*
- * Stores of versions 2 (no blob table), 3 (no job log, job_output,
- * run_job) and 4 (no repo_file, run_job without its details) are upgraded
- * in place: records stay.
- */
 /* What version 5 added, taken away again. */
 #define V4_DOWNGRADE                                                                               \
 	"DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                   \
@@ -246,6 +241,11 @@ static void test_other_schema_version_is_rebuilt(void **state)
 	" ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
 	" ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
 
+/*
+ * Stores of versions 2 (no blob table), 3 (no job log, job_output,
+ * run_job) and 4 (no repo_file, run_job without its details) are upgraded
+ * in place: records stay.
+ */
 static void upgrade_from(const char *version, const char *downgrade)
 {
 	struct rpl_state *st = open_ok();
