@@ -184,7 +184,8 @@ static int yaml_integral_float(const struct rpl_ynode *n, int *neg, uint64_t *ma
 	if (*p)
 		return -1;
 	d = strtod(n->scalar.s, &end);
-	if (d != (double)(int64_t)d || d > 9.2e18 || d < -9.2e18)
+	/* In range before the cast: converting a double past int64 is undefined. */
+	if (d > 9.2e18 || d < -9.2e18 || d != (double)(int64_t)d)
 		return -1;
 	*neg = d < 0;
 	*mag = (uint64_t)(d < 0 ? -d : d);

@@ -175,7 +175,8 @@ static void keyset_add(struct keyset *ks, const struct rpl_ypair *pairs, size_t 
 static int finish_map(struct builder *b, struct frame *f)
 {
 	struct rpl_ydoc *doc = b->doc;
-	struct rpl_ynode **kids = b->kids + f->first;
+	/* No child yet anywhere: kids is still NULL, and NULL + 0 is undefined. */
+	struct rpl_ynode **kids = b->kids ? b->kids + f->first : NULL;
 	size_t nkids = b->nkids - f->first;
 	struct rpl_ypair *pairs = NULL;
 	size_t n = 0, alloc = 0, max = nkids / 2;
@@ -334,8 +335,9 @@ static int pop(struct builder *b)
 
 	if (n->type == RPL_YSEQ) {
 		n->seq.n = b->nkids - f->first;
-		n->seq.items = rpl_arena_memdup(&b->doc->arena, b->kids + f->first, n->seq.n,
-		                                sizeof(*b->kids));
+		n->seq.items = n->seq.n ? rpl_arena_memdup(&b->doc->arena, b->kids + f->first,
+		                                           n->seq.n, sizeof(*b->kids))
+		                        : NULL;
 	} else {
 		err = finish_map(b, f);
 	}

@@ -154,6 +154,11 @@ static void test_epoch(void **state)
 	             FILE_NAME ":4:10: expected an unsigned integer, found \"two\"");
 	expect_error(MINIMAL "  epoch: [1]\n",
 	             FILE_NAME ":4:10: expected an unsigned integer, found a sequence");
+	/* Floats past int64 are refused before any conversion (fuzz: melange-1). */
+	expect_error(MINIMAL "  epoch: 1e300\n",
+	             FILE_NAME ":4:10: expected an unsigned integer, found \"1e300\"");
+	expect_error(MINIMAL "  epoch: -1e300\n",
+	             FILE_NAME ":4:10: expected an unsigned integer, found \"-1e300\"");
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		snprintf(text, sizeof(text), MINIMAL "  epoch: %s\n", cases[i].text);
