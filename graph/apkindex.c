@@ -35,9 +35,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Refuse absurd downloads rather than filling memory; Wolfi's index is ~20 MiB. */
-#define MAX_DOWNLOAD ((curl_off_t)1 << 30)
-
 static void idx_init(struct rpl_apkindex *idx, const char *source)
 {
 	memset(idx, 0, sizeof(*idx));
@@ -264,8 +261,12 @@ int rpl_apkindex_parse_text(struct rpl_apkindex *idx, const char *source, const 
 
 /* ---- archive ------------------------------------------------------------- */
 
+/*
+ * Appends the data of the current entry to `out`; *budget is what the
+ * archive may still inflate to, a gzip bomb is refused as it comes.
+ */
 static int read_entry(struct archive *ar, const char *source, const char *name,
-                      struct rpl_strbuf *out)
+                      struct rpl_strbuf *out, uint64_t *budget)
 {
 	char buf[16384];
 
@@ -277,6 +278,13 @@ static int read_entry(struct archive *ar, const char *source, const char *name,
 		if (n < 0)
 			return rpl_error(-RPL_EPARSE, "cannot read '%s' (entry %s): %s", source,
 			                 name, archive_error_string(ar));
+		if ((uint64_t)n > *budget)
+			return rpl_error(-RPL_EPARSE,
+			                 "cannot read '%s': its %s inflates past %llu MiB (a "
+			                 "decompression bomb?)",
+			                 source, name,
+			                 (unsigned long long)(RPL_APKINDEX_MAX >> 20));
+		*budget -= (uint64_t)n;
 		rpl_strbuf_add(out, buf, (size_t)n);
 	}
 }
@@ -296,6 +304,7 @@ int rpl_apkindex_parse_targz(struct rpl_apkindex *idx, const char *source, const
 	struct rpl_strbuf text = RPL_STRBUF_INIT;
 	struct archive_entry *ent;
 	struct archive *ar;
+	uint64_t budget = RPL_APKINDEX_MAX;
 	int have_index = 0, err = 0;
 
 	idx_init(idx, source);
@@ -331,13 +340,13 @@ int rpl_apkindex_parse_targz(struct rpl_apkindex *idx, const char *source, const
 			idx->sign_key = rpl_arena_strdup(&idx->arena, sign_key_name(name));
 		} else if (!strcmp(name, "APKINDEX")) {
 			rpl_strbuf_reset(&text);
-			if ((err = read_entry(ar, source, name, &text)))
+			if ((err = read_entry(ar, source, name, &text, &budget)))
 				goto out_archive;
 			have_index = 1;
 		} else if (!strcmp(name, "DESCRIPTION")) {
 			struct rpl_strbuf d = RPL_STRBUF_INIT;
 
-			if ((err = read_entry(ar, source, name, &d)))
+			if ((err = read_entry(ar, source, name, &d, &budget)))
 				goto out_archive;
 			while (d.len && (d.buf[d.len - 1] == '\n' || d.buf[d.len - 1] == '\r'))
 				d.len--;
@@ -372,9 +381,14 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Keeps what comes, up to RPL_APKINDEX_MAX bytes: more aborts the transfer. */
 static size_t curl_sink(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	rpl_strbuf_add(ud, ptr, size * nmemb);
+	struct rpl_strbuf *out = ud;
+
+	if (out->len + size * nmemb > RPL_APKINDEX_MAX)
+		return 0;
+	rpl_strbuf_add(out, ptr, size * nmemb);
 	return size * nmemb;
 }
 
@@ -430,7 +444,7 @@ static int fetch(const char *url, const char *shown, struct rpl_strbuf *out)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	/* Timeouts must not use signals: indexes may be fetched from worker threads. */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, MAX_DOWNLOAD);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)RPL_APKINDEX_MAX);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -448,6 +462,9 @@ static int fetch(const char *url, const char *shown, struct rpl_strbuf *out)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		err = rpl_error(status == 404 || status == 410 ? -RPL_ENOTFOUND : -RPL_ELIB,
 		                "cannot fetch '%s': HTTP %ld", shown, status);
+	} else if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) {
+		err = rpl_error(-RPL_EPARSE, "cannot fetch '%s': larger than %llu MiB", shown,
+		                (unsigned long long)(RPL_APKINDEX_MAX >> 20));
 	} else if (rc != CURLE_OK) {
 		err = rpl_error(-RPL_ELIB, "cannot fetch '%s': %s", shown,
 		                errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -483,7 +500,7 @@ int rpl_apkindex_load(struct rpl_apkindex *idx, const char *repo, const char *ar
 		err = rpl_apkindex_parse_targz(idx, shown, rpl_strbuf_str(&data), data.len);
 		goto out;
 	}
-	err = rpl_read_file(loc.buf, &buf, &n);
+	err = rpl_read_file_max(loc.buf, RPL_APKINDEX_MAX, &buf, &n);
 	if (err == -ENOENT || err == -ENOTDIR) {
 		err = rpl_error(-RPL_ENOTFOUND, "cannot open '%s': no such file", loc.buf);
 		goto out;

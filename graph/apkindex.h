@@ -60,11 +60,18 @@ int rpl_apkindex_parse_text(struct rpl_apkindex *idx, const char *source, const 
                             size_t len);
 
 /*
+ * The most an APKINDEX.tar.gz may be, on disk or over HTTP, and the most its
+ * entries may inflate to, together.  Wolfi's is about 20 MiB inflated.
+ */
+#define RPL_APKINDEX_MAX ((uint64_t)256 << 20)
+
+/*
  * Reads an APKINDEX.tar.gz from memory: every gzip member in turn (a signed
  * index is a signature member followed by the index), the APKINDEX and
  * DESCRIPTION entries.  libarchive reads the concatenated members as one
  * stream.  Returns 0 or -RPL_EPARSE ("cannot read 'source': ..." for a bad
- * archive or one without an APKINDEX entry, "source:line: ..." for bad text).
+ * archive, one without an APKINDEX entry or one whose entries inflate past
+ * RPL_APKINDEX_MAX, "source:line: ..." for bad text).
  */
 int rpl_apkindex_parse_targz(struct rpl_apkindex *idx, const char *source, const void *data,
                              size_t len);

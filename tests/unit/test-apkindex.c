@@ -6,6 +6,7 @@
 #include "graph/apkindex.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/xalloc.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -504,6 +507,60 @@ static void test_bad_archives(void **state)
 	tmpdir_remove(&t);
 }
 
+/*
+ * A gzip bomb: an APKINDEX entry that inflates past RPL_APKINDEX_MAX is
+ * refused as it is read, and so is a file on disk larger than that.
+ */
+static void test_bounded(void **state)
+{
+	struct rpl_apkindex idx;
+	struct tmpdir t;
+	struct archive *a;
+	struct archive_entry *e;
+	char file[600], *buf, *zeros = rpl_xcalloc(1, 1 << 20);
+	const uint64_t size = RPL_APKINDEX_MAX + (1 << 20);
+	size_t len;
+	int fd;
+
+	(void)state;
+	tmpdir_make(&t);
+	snprintf(file, sizeof(file), "%s/bomb.tar.gz", t.path);
+	a = archive_write_new();
+	assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_filter_option(a, "gzip", "compression-level", "1"),
+	                 ARCHIVE_OK);
+	assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_filename(a, file), ARCHIVE_OK);
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, "APKINDEX");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	for (uint64_t done = 0; done < size; done += 1 << 20)
+		assert_int_equal(archive_write_data(a, zeros, 1 << 20), 1 << 20);
+	archive_entry_free(e);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	free(zeros);
+
+	assert_int_equal(rpl_read_file(file, &buf, &len), 0);
+	assert_true(len < (2 << 20)); /* it is a bomb */
+	rpl_error_clear();
+	assert_int_equal(rpl_apkindex_parse_targz(&idx, "bomb", buf, len), -RPL_EPARSE);
+	assert_string_equal(rpl_errmsg(), "cannot read 'bomb': its APKINDEX inflates past 256 MiB "
+	                                  "(a decompression bomb?)");
+	free(buf);
+
+	/* On disk, a file larger than the limit is not read at all. */
+	fd = open(file, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)RPL_APKINDEX_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(rpl_apkindex_load(&idx, file, NULL), -EFBIG);
+	tmpdir_remove(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,7 +568,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_golden_x86_64),
 		cmocka_unit_test(test_golden_aarch64), cmocka_unit_test(test_solver_repos),
 		cmocka_unit_test(test_load_dir),       cmocka_unit_test(test_load_golden_copy),
-		cmocka_unit_test(test_bad_archives),
+		cmocka_unit_test(test_bad_archives),   cmocka_unit_test(test_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
