@@ -8,7 +8,7 @@
 # ripple does all its own per-job work: start the runner, check the apk
 # appeared, merge it into packages/<arch>/APKINDEX.tar.gz, record the job.
 # The anchor is ninja running the same N stand-in commands, whose outputs
-# are the apks (-j 2 both).  Budget (DESIGN.md): ripple's throughput >= 0.9x
+# are the apks (-j 2 both).  Budget (docs/benchmarks.md): ripple's throughput >= 0.9x
 # ninja's.
 #
 # Makespan: a random DAG of 60 jobs whose stand-ins sleep 0.05-0.4 s, -j 2.

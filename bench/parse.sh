@@ -5,7 +5,7 @@
 #
 #   bench/parse.sh [MONOREPO]      (default: ../shared/corpus/wolfi-os)
 #
-# Budgets (DESIGN.md, issues): the parse within 250 ms, parse + graph within
+# Budgets (docs/benchmarks.md): the parse within 250 ms, parse + graph within
 # 300 ms and 64 MB RSS on the 2-core machine.
 set -eu
 cd "$(dirname "$0")/.."

@@ -8,7 +8,7 @@
 # ripple's own graph: one edge per recipe, its inputs being the recipe and
 # the files of its source dir, its order-only deps the recipes it builds
 # against (cycle-closing edges dropped, as ninja refuses cycles).
-# Budgets (issue 4, DESIGN.md): warm no-op plan and build <= ninja's no-op,
+# Budgets (docs/benchmarks.md): warm no-op plan and build <= ninja's no-op,
 # one-file-change plan <= 50 ms, cold first plan <= 400 ms, and
 # `plan --since HEAD~1` after a one-recipe commit <= 50 ms.
 set -eu

@@ -26,7 +26,7 @@ enum {
 	RPL_ELAST
 };
 
-/* Exit statuses shared by every command (DESIGN.md, Conventions). */
+/* Exit statuses shared by every command (docs/architecture.md, Conventions). */
 enum {
 	RPL_EXIT_OK = 0,
 	RPL_EXIT_FAILED = 1,

@@ -1,5 +1,5 @@
 /*
- * APKINDEX reader (reference/melange.md §4.9).
+ * APKINDEX reader (the format of apko's pkg/apk/apk/apkindex.go).
  *
  * The text format (apk-tools' index v2, unversioned): one record per
  * package, lines `X:value` where X is a single letter, records separated by

@@ -1,5 +1,5 @@
 /*
- * APKINDEX files (reference/melange.md §4.9): the package records of an apk
+ * APKINDEX files (melange's pkg/index, apko's pkg/apk/apk/apkindex.go): the package records of an apk
  * repository.  ripple reads them to resolve names that nothing in the
  * monorepo provides (`--repository-append`), and later to resolve images.
  */

@@ -1,6 +1,6 @@
 /*
  * apk versions and dependency constraints, matching apko's
- * pkg/apk/apk/version.go (reference/melange.md §6) rule for rule.
+ * pkg/apk/apk/version.go, which melange uses too, rule for rule.
  *
  * A version is read into its parts once: the numeric components, an
  * optional letter, at most one pre-release suffix, at most one

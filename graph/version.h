@@ -1,6 +1,6 @@
 /*
  * apk versions and dependency constraints as apko implements them
- * (reference/melange.md §6): the grammar
+ * (pkg/apk/apk/version.go): the grammar
  *   [0-9]+(\.[0-9]+)*[a-z]?(_(alpha|beta|pre|rc)[0-9]*)?(_(cvs|svn|git|hg|p)[0-9]*)?(-r[0-9]+)?
  * and its ordering; constraints `name[op version][@tag]` with op one of
  * = < > <= >= ~ =~ ~=, a leading `!` for conflicts, and virtual names

@@ -1,6 +1,6 @@
 /*
  * apko image configurations: the strict schema, `include` resolution and
- * merging, and apko's Validate (reference/apko.md §1).
+ * merging, and apko's Validate (pkg/build/types/).
  *
  * Loading happens in three steps per file.  The file is parsed and decoded
  * strictly (strings are copied into the image's arena, so the YAML tree is

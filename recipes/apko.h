@@ -1,5 +1,5 @@
 /*
- * The apko image configuration (reference/apko.md §1): the model of an image
+ * The apko image configuration (apko's pkg/build/types/): the model of an image
  * recipe and of melange's `environment:` block, which is the same type.
  */
 #ifndef RPL_APKO_H

@@ -1,7 +1,7 @@
 /*
  * Parsing a melange recipe: strict decode into the model, then the
- * parse-time half of melange's substitution (reference/melange.md §1.11,
- * phase A), range expansion of subpackages (§1.7), the strict second pass
+ * parse-time half of melange's substitution (pkg/config/config.go),
+ * range expansion of subpackages, the strict second pass
  * over dependency lists, and validation.
  *
  * The order of operations follows melange's ParseConfiguration so that the

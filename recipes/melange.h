@@ -1,6 +1,6 @@
 /*
- * The melange build configuration (reference/melange.md §1) after parsing and
- * parse-time substitution (§1.11 phase A): one recipe = one origin package
+ * The melange build configuration (melange's pkg/config/config.go) after
+ * parsing and parse-time substitution: one recipe = one origin package
  * with its subpackages, ranges expanded.
  */
 #ifndef RPL_MELANGE_H

@@ -1,6 +1,6 @@
 /*
  * Compiling a recipe for one architecture, after melange's Compile
- * (reference/melange.md §1.11 phase B, §3.1).
+ * (pkg/build/compile.go).
  *
  * Each step is compiled in a scope: the recipe's base map (package.*,
  * targets.*, host/cross triplets, build.arch, vars, options) extended by the

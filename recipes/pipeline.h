@@ -1,6 +1,6 @@
 /*
- * Pipeline resolution and compilation (reference/melange.md §1.11 phase B,
- * §2, §3.1): `uses:` is looked up in the monorepo's pipeline dirs first, then
+ * Pipeline resolution and compilation (melange's
+ * pkg/build/compile.go and pkg/build/pipelines/): `uses:` is looked up in the monorepo's pipeline dirs first, then
  * in ripple's built-in pipelines; inputs are checked and substituted; the
  * build needs are gathered from every main and subpackage step reached.
  */

@@ -1,5 +1,6 @@
 /*
- * melange's two substitution engines (reference/melange.md §1.11) and the
+ * melange's two substitution engines (melange's pkg/config/config.go
+ * and pkg/build/compile.go) and the
  * variable maps they read.
  *
  * Phase A (parse time) replaces exact `${{name}}` tokens whose name is in the

@@ -1,5 +1,5 @@
 /*
- * Reading APK v2 packages (reference/melange.md §4): a byte concatenation of
+ * Reading APK v2 packages (melange's pkg/build/package.go): a byte concatenation of
  * gzip members — an optional signature, the control section (.PKGINFO and
  * scriptlets), the data section.  What an index needs of a package is read
  * without touching its data: the .PKGINFO fields, the SHA-1 of the control

@@ -1,5 +1,5 @@
 /*
- * Writing APK v2 packages as melange does (reference/melange.md §4): a data
+ * Writing APK v2 packages as melange does (pkg/build/package.go): a data
  * section (a tar of the package tree with an APK-TOOLS.checksum.SHA1 PAX
  * record per file and link, mtimes at SOURCE_DATE_EPOCH, owners 0:0), a
  * control section (.PKGINFO in melange's field order, then the scriptlets

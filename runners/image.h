@@ -1,6 +1,6 @@
 /*
  * The native image assembler: an apko config built into an OCI image
- * without apko (reference/apko.md §2-§3).
+ * without apko (apko's pkg/apk/apk/ and pkg/build/).
  *
  * The repositories' APKINDEXes are read (local directories, or http(s)
  * through the download cache) and their signatures checked against the

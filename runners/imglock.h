@@ -1,5 +1,5 @@
 /*
- * apko's lock file (`apko.lock.json`, version v1; reference/apko.md §4):
+ * apko's lock file (`apko.lock.json`, version v1; apko's pkg/build/lock.go):
  * the exact apks an image was assembled from, per arch, with the byte
  * ranges and checksums of their sections, plus the keyring and the
  * repositories.  Writing records one arch's resolution into the file (other

@@ -1,6 +1,6 @@
 /*
  * Resolving an image's package list against APKINDEXes, as apko does
- * (reference/apko.md §2): every package is a candidate for its name and for
+ * (apko's pkg/apk/apk/repo.go): every package is a candidate for its name and for
  * the name part of each of its provides; versioned world entries and `!name`
  * disqualify candidates everywhere; the world entry with the fewest
  * candidates left is chosen first, then each chosen package's dependencies

@@ -1,6 +1,6 @@
 /*
  * The output repository, `packages/<arch>/` in melange's layout: the apks
- * and their APKINDEX.tar.gz (reference/melange.md §4.9).  Adding packages
+ * and their APKINDEX.tar.gz (melange's pkg/index/index.go).  Adding packages
  * merges their records into the index as `melange index --merge` does (a
  * record of the same name and version is replaced in place, others are
  * appended), writes it atomically and signs it when a key is given, so that

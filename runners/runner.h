@@ -1,6 +1,6 @@
 /*
  * The runner interface: how the scheduler has a job built without knowing
- * what builds it (DESIGN.md, Runners).  A runner starts a job on the
+ * what builds it (docs/architecture.md, Runners).  A runner starts a job on the
  * scheduler's libuv loop and calls `done` exactly once, from the loop, when
  * it has finished, failed, timed out or been cancelled; everything it
  * started (processes, timers) is gone by then.

@@ -1,6 +1,6 @@
 /*
- * tar headers the way Go's archive/tar writes them (reference/melange.md
- * §4.5): USTAR, with a PAX header before an entry that needs one (a record
+ * tar headers the way Go's archive/tar writes them (melange and
+ * apko write with it): USTAR, with a PAX header before an entry that needs one (a record
  * of its own, a name that cannot be split into USTAR's prefix and name, a
  * long link).  Apks and image layers are written with these; libarchive
  * cannot write PAX records of other names than its own.

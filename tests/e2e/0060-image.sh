@@ -176,7 +176,7 @@ run 0 bwrap --bind "$R" / --dev /dev --proc /proc --unshare-all /usr/bin/hi
 expect_out '^hello from the image, uid 0, no args$'
 
 # The tree: apko's database, world, repositories, keys, accounts, paths, apko.json.
-# apko pins the world it resolved (reference/apko.md §2): name=version, sorted.
+# apko pins the world it resolved (apko's pkg/build/lock.go): name=version, sorted.
 [ "$(cat "$R/etc/apk/world")" = "$(printf 'hello-doc=1.2-r1\nhello=1.2-r1\nmotd=3-r0')" ] ||
 	fail "world: $(cat "$R/etc/apk/world")"
 [ "$(cat "$R/etc/apk/arch")" = "$arch" ] || fail "arch: $(cat "$R/etc/apk/arch")"

@@ -1,7 +1,7 @@
 /*
  * Parsing melange recipes: vars, var-transforms, parse-time substitution,
  * range expansion, the strict second pass and validation
- * (reference/melange.md §1.3, §1.7, §1.8, §1.11).  Recipes are in memory.
+ * (as melange's pkg/config/config.go does them).  Recipes are in memory.
  */
 #include "recipes/melange.h"
 #include "common/error.h"

@@ -2,7 +2,7 @@
  * Compiling recipes against a pipeline library: `uses:` lookup (repo dirs
  * before built-ins), inputs, nested uses, `if:`, needs in walk order, the
  * pipeline files a build reaches, and the compile-time variables
- * (reference/melange.md §1.11 phase B, §2, §3.1).  The repo pipelines live
+ * (melange's pkg/build/compile.go, pkg/build/pipelines/).  The repo pipelines live
  * in a temporary directory made by each run.
  */
 #include "recipes/pipeline.h"
@@ -472,7 +472,7 @@ static void test_compiled_steps(void **state)
 	rpl_recipe_free(r);
 }
 
-/* The compile-time map (reference/melange.md §1.11 phase B). */
+/* The compile-time map (melange's compile.go). */
 static void test_compile_variables(void **state)
 {
 	struct rpl_recipe *r = recipe(
