@@ -34,32 +34,7 @@ patchfile=$(cd "$repo" && ls -d */*.patch 2>/dev/null | head -1)
 # The equivalent ninja build, from ripple's graph.
 "$ripple" -C "$repo" graph --arch "$arch" --format json > "$work/graph.json"
 "$ripple" -C "$repo" text --arch "$arch" -t name > "$work/order.txt"
-python3 - "$work/graph.json" "$work/order.txt" "$repo" "$work/ninja" <<'PY'
-import json, os, sys
-g = json.load(open(sys.argv[1]))
-order = [l.strip() for l in open(sys.argv[2])]
-pos = {n: i for i, n in enumerate(order)}
-repo, out = sys.argv[3], sys.argv[4]
-deps = {n: set() for n in order}
-for e in g["edges"]:
-    if e["kind"] == "build" and e["from_kind"] == "package" and e["to_kind"] == "package":
-        if pos[e["to"]] < pos[e["from"]]:          # drop cycle-closing edges
-            deps[e["from"]].add(e["to"])
-os.makedirs(out, exist_ok=True)
-with open(os.path.join(out, "build.ninja"), "w") as f:
-    f.write("rule stamp\n  command = touch $out\n\n")
-    for n in order:
-        ins = [os.path.join(repo, n + ".yaml")]
-        d = os.path.join(repo, n)
-        if os.path.isdir(d):
-            for root, _, files in os.walk(d):
-                ins += [os.path.join(root, x) for x in files]
-        f.write("build %s.stamp: stamp %s" % (n, " ".join(i.replace(" ", "$ ") for i in ins)))
-        if deps[n]:
-            f.write(" || " + " ".join(d + ".stamp" for d in sorted(deps[n])))
-        f.write("\n")
-print(f"build.ninja: {len(order)} edges, {sum(len(v) for v in deps.values())} order-only deps")
-PY
+python3 bench/ninja-gen.py "$work/graph.json" "$work/order.txt" "$repo" "$work/ninja"
 ninja -C "$work/ninja" >/dev/null
 
 "$ripple" -C "$repo" mark --all --arch "$arch" >/dev/null
