@@ -154,7 +154,7 @@ static int takes(const struct handler *h, const unsigned char hd[HEADER_LEN])
 	return 1;
 }
 
-static int skip_entry(const struct dirent *de)
+static int is_handler(const struct dirent *de)
 {
 	return de->d_name[0] != '.' && strcmp(de->d_name, "register") &&
 	       strcmp(de->d_name, "status");
@@ -191,7 +191,7 @@ int rpl_binfmt_find(const char *dir, const char *arch, struct rpl_binfmt *out)
 		err = rpl_error(-RPL_ENOTFOUND, "binfmt_misc is disabled (%s says so)", p.buf);
 		goto out;
 	}
-	if ((n = scandir(dir, &names, skip_entry, alphasort)) < 0) {
+	if ((n = scandir(dir, &names, is_handler, alphasort)) < 0) {
 		err = rpl_error(-RPL_ENOTFOUND, "cannot list %s: %s", dir, strerror(errno));
 		goto out;
 	}

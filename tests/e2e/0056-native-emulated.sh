@@ -6,9 +6,9 @@
 # With the machine's qemu-user handler and an aarch64 userland made by
 # scripts/make-sysroot (Debian's arm64 busybox, libc and tcc), a library
 # and a program that links it are built for x86_64 and aarch64 in one run:
-# the aarch64 steps run aarch64 programs under qemu in the sysroot, and the
-# packaged ELF files are AArch64 ones (readelf -h), which run in that
-# userland and print what the library says.
+# the aarch64 steps (and hello's test, --test) run aarch64 programs under
+# qemu in the sysroot, and the packaged ELF files are AArch64 ones
+# (readelf -h), which run in that userland and print what the library says.
 . "$(dirname "$0")/lib.sh"
 need_sandbox readelf
 [ "$arch" = x86_64 ] || skip "this test emulates aarch64 on an x86_64 host, not on $arch"
@@ -53,6 +53,11 @@ pipeline:
       cc -o hello hello.c -lgreet
       mkdir -p ${{targets.destdir}}/usr/bin
       cp hello ${{targets.destdir}}/usr/bin/hello
+test:
+  pipeline:
+    - runs: |
+        echo "the test runs on $(uname -m)"
+        hello | grep -x 'hello from libgreet'
 EOY
 printf 'archs: [%s, %s]\nsigning-key: local.rsa\n' "$arch" "$other" > .ripple.yaml
 run 0 "$RIPPLE" keygen local.rsa --bits 2048
@@ -118,10 +123,12 @@ nothing_started
 
 # The real one: both archs in one run.
 printf 'archs: [%s, %s]\nsigning-key: local.rsa\nsysroots:\n  arm64: %s\n' "$arch" "$other" "$sysroot" > .ripple.yaml
-run 0 "$RIPPLE" build --runner native -j 2
+run 0 "$RIPPLE" build --runner native -j 2 --test
 expect_out '^done: 4 built, 0 failed, 0 skipped'
 log=$(ls .ripple/logs/*/$other/hello.log)
 grep -q '^the step runs on aarch64$' "$log" || fail "the aarch64 step did not run on aarch64: $(cat "$log")"
+grep -q '^the test runs on aarch64$' "$log" || fail "the aarch64 test did not run on aarch64: $(cat "$log")"
+grep -q '^hello from libgreet$' "$log" || fail "the aarch64 test did not run hello: $(cat "$log")"
 grep -q "aarch64 programs run under emulation (binfmt_misc .*), in the sysroot $sysroot" "$log" ||
 	fail "the log does not say how the step ran: $(cat "$log")"
 grep -q 'installed in the sandbox from packages/aarch64 (under /usr/local): libgreet-1.0-r0' "$log" ||
