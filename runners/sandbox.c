@@ -157,8 +157,16 @@ static void add_system(struct rpl_argv *a, const struct rpl_sandbox *sb, const c
 	for (const char *const *d = bound_dirs; *d; d++) {
 		snprintf(src, sizeof(src), "%s%s", host, *d);
 		snprintf(bsrc, sizeof(bsrc), "%s%s", arg, *d);
-		if (stat(src, &st) == 0 && S_ISDIR(st.st_mode))
+		/* A sysroot's link is a link inside, never a way to a host directory. */
+		if (*host && lstat(src, &st) == 0 && S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(src, target, sizeof(target) - 1);
+			if (n > 0) {
+				target[n] = '\0';
+				add3(a, "--symlink", target, *d);
+			}
+		} else if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
 			add3(a, "--ro-bind", bsrc, *d);
+		}
 	}
 	for (const char *const *d = root_entries; *d; d++) {
 		ssize_t n;
