@@ -25,6 +25,7 @@
 #include "recipes/melange.h"
 #include "recipes/repoconfig.h"
 #include "recipes/scan.h"
+#include "runners/emulate.h"
 #include "runners/repo.h"
 #include "runners/runner.h"
 
@@ -1326,6 +1327,37 @@ static void setup_signer(struct build *b, const struct rpl_scan *scan)
 	}
 }
 
+/*
+ * The native builder cannot build every arch here (runners/emulate.h): one
+ * it cannot is refused before any job starts, with the reason.
+ */
+static void check_native_archs(struct rpl_job *const *sel, size_t n,
+                               const struct rpl_repoconfig *cfg)
+{
+	const char *done[16];
+	size_t ndone = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *arch = sel[i]->arch, *root;
+		char origin[64] = "";
+		struct rpl_emulation e;
+		int seen = 0;
+		if (sel[i]->node->kind != RPL_NODE_ORIGIN)
+			continue;
+		for (size_t k = 0; k < ndone && !seen; k++)
+			seen = !strcmp(done[k], arch);
+		if (seen)
+			continue;
+		root = rpl_repoconfig_sysroot(cfg, arch, origin, sizeof(origin));
+		if (rpl_emulate_check(arch, root, root ? origin : NULL, &e))
+			rpl_die(RPL_EXIT_USAGE,
+			        "cannot build for %s on this %s machine with the native runner: %s",
+			        arch, rpl_host_arch(), rpl_errmsg());
+		if (ndone < sizeof(done) / sizeof(*done))
+			done[ndone++] = arch;
+	}
+}
+
 static void release_indexes(struct build *b)
 {
 	for (size_t i = 0; i < b->nindexes; i++) {
@@ -1523,6 +1555,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		if (npkg && eo.native && !on_path("bwrap"))
 			rpl_die(RPL_EXIT_USAGE,
 			        "the native runner needs bubblewrap (bwrap) on PATH");
+		if (npkg && eo.native)
+			check_native_archs(sel, nsel, &scan.config);
 		if (o.push && nimg && !eo.native_image)
 			rpl_die(RPL_EXIT_USAGE,
 			        "--push works with images that ripple assembles (--runner native); "

@@ -8,6 +8,7 @@
 #include "common/xalloc.h"
 #include "orchestrator/cli.h"
 #include "recipes/repoconfig.h"
+#include "runners/emulate.h"
 #include "runners/image.h"
 #include "runners/native.h"
 #include "runners/push.h"
@@ -55,7 +56,8 @@ enum {
 	O_TEST,
 	O_MAX_SIZE,
 	O_MAX_RATIO,
-	O_MAX_IMAGE
+	O_MAX_IMAGE,
+	O_SYSROOT
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -122,6 +124,9 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 			rpl_die(RPL_EXIT_USAGE,
 			        "--max-extract-ratio wants a positive number, not '%s'", arg);
 		break;
+	case O_SYSROOT:
+		o->n.sysroot = arg;
+		break;
 	case O_MAX_IMAGE:
 		if (rpl_parse_size(arg, &o->max_image_size) || !o->max_image_size)
 			rpl_die(RPL_EXIT_USAGE,
@@ -155,6 +160,7 @@ static const struct option native_opts[] = {
 	{ "test", no_argument, NULL, O_TEST },
 	{ "max-extract-size", required_argument, NULL, O_MAX_SIZE },
 	{ "max-extract-ratio", required_argument, NULL, O_MAX_RATIO },
+	{ "sysroot", required_argument, NULL, O_SYSROOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -178,25 +184,31 @@ static const char native_usage[] =
         "                           [--signing-key KEY] [--env-file F]... [--pipeline-dir D]...\n"
         "                           [--source-date-epoch SECS] [--test] [-C DIR]\n"
         "                           [--max-extract-size SIZE] [--max-extract-ratio N]\n"
+        "                           [--sysroot DIR]\n"
         "\n"
-        "Builds one melange recipe for one architecture (the host's) without melange:\n"
-        "its steps run in a bubblewrap sandbox without network, fetch and git-checkout\n"
-        "are done by ripple with their digests checked, and real APK v2 packages are\n"
-        "written to DIR/<arch>/ (default packages).  Packages of DIR/<arch> that the\n"
-        "build needs are installed in the sandbox.  `ripple build --runner native` runs\n"
-        "this for each package job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
-        "environment's, else the recipe's last commit time.  --test then runs each\n"
-        "written package's test pipeline as melange test does, with the package and its\n"
-        "test environment installed in the sandbox.  A source archive may unpack to\n"
+        "Builds one melange recipe for one architecture (default the host's) without\n"
+        "melange: its steps run in a bubblewrap sandbox without network, fetch and\n"
+        "git-checkout are done by ripple with their digests checked, and real APK v2\n"
+        "packages are written to DIR/<arch>/ (default packages).  Packages of DIR/<arch>\n"
+        "that the build needs are installed in the sandbox.  `ripple build --runner\n"
+        "native` runs this for each package job.  SOURCE_DATE_EPOCH: --source-date-epoch,\n"
+        "else the environment's, else the recipe's last commit time.  --test then runs\n"
+        "each written package's test pipeline as melange test does, with the package and\n"
+        "its test environment installed in the sandbox.  A source archive may unpack to\n"
         "--max-extract-size bytes (default .ripple.yaml's max-extract-size, else 64G)\n"
         "and, past 1 GiB, to --max-extract-ratio times its size (default 100): more is\n"
-        "refused as a decompression bomb.  Exit status 0 built (and tested), 1 the\n"
-        "build or a test failed, 2 bad usage.\n";
+        "refused as a decompression bomb.  Another --arch than the host's builds under\n"
+        "emulation when a binfmt_misc handler (qemu-user) runs its programs, with the\n"
+        "steps in a root filesystem of that arch: --sysroot DIR, else .ripple.yaml's\n"
+        "sysroots: {ARCH: DIR} (see docs/build.md); without both it is refused before\n"
+        "anything starts.  Exit status 0 built (and tested), 1 the build or a test\n"
+        "failed, 2 bad usage (or an arch this machine cannot build).\n";
 
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 {
 	struct nopts o;
 	struct rpl_repoconfig cfg;
+	char origin[64] = "";
 	int first, err;
 
 	memset(&o, 0, sizeof(o));
@@ -228,6 +240,16 @@ int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 		o.n.mirror_from = from;
 		o.n.mirror_to = to;
 		o.n.nmirrors = n;
+	}
+	if (!o.n.sysroot)
+		o.n.sysroot = rpl_repoconfig_sysroot(&cfg, o.n.arch, origin, sizeof(origin));
+	o.n.sysroot_origin = o.n.sysroot && *origin ? origin : NULL;
+	{
+		/* An arch this machine cannot build is refused before anything starts. */
+		struct rpl_emulation emu;
+		if (rpl_emulate_check(o.n.arch, o.n.sysroot, o.n.sysroot_origin, &emu))
+			rpl_die(RPL_EXIT_USAGE, "cannot build for %s on this %s machine: %s",
+			        o.n.arch, rpl_host_arch(), rpl_errmsg());
 	}
 	if (!o.n.max_extract_size)
 		o.n.max_extract_size = cfg.max_extract_size;

@@ -23,6 +23,7 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("source-mirrors", RPL_F_STRMAP, struct rpl_repoconfig, source_mirrors),
 	RPL_FIELD("max-extract-size", RPL_F_STR, struct rpl_repoconfig, max_extract_size_text),
 	RPL_FIELD("max-extract-ratio", RPL_F_U64, struct rpl_repoconfig, max_extract_ratio),
+	RPL_FIELD("sysroots", RPL_F_STRMAP, struct rpl_repoconfig, sysroots),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
@@ -125,6 +126,16 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 			else
 				a->s = apk;
 		}
+		for (size_t i = 0; !err && i < cfg->sysroots.n; i++) {
+			struct rpl_text *a = &cfg->sysroots.v[i].key;
+			const char *apk = rpl_apko_arch_to_apk(a->s);
+			if (!apk)
+				err = rpl_error(-RPL_ESCHEMA,
+				                "%s:%u:%u: sysroots: unknown architecture '%s'",
+				                RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
+			else
+				a->s = apk;
+		}
 		if (!err && cfg->max_extract_size_text.s && *cfg->max_extract_size_text.s &&
 		    rpl_parse_size(cfg->max_extract_size_text.s, &cfg->max_extract_size))
 			err = rpl_error(-RPL_ESCHEMA,
@@ -153,6 +164,20 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 	free(text);
 	free(path);
 	return err;
+}
+
+const char *rpl_repoconfig_sysroot(const struct rpl_repoconfig *cfg, const char *arch, char *origin,
+                                   size_t size)
+{
+	for (size_t i = 0; i < cfg->sysroots.n; i++) {
+		const struct rpl_kv *kv = &cfg->sysroots.v[i];
+		if (!strcmp(kv->key.s, arch)) {
+			snprintf(origin, size, "%s:%u:%u", RPL_REPOCONFIG_FILE, kv->val.line,
+			         kv->val.col);
+			return kv->val.s;
+		}
+	}
+	return NULL;
 }
 
 void rpl_repoconfig_release(struct rpl_repoconfig *cfg)

@@ -12,6 +12,9 @@
  *     https://example.org/src/: sources/    (a directory or URL) first
  *   max-extract-size: 64G            what one source archive may unpack to
  *   max-extract-ratio: 100           ... per byte of archive (past 1 GiB)
+ *   sysroots:                        the native builder's root filesystem per arch,
+ *     aarch64: /srv/sysroot/aarch64  needed to build one that is not the host's
+ *                                    (runners/emulate.h); root-relative or absolute
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -40,6 +43,7 @@ struct rpl_repoconfig {
 	/* The native builder's unpacking limits (runners/extract.h); 0: defaults. */
 	struct rpl_text max_extract_size_text;
 	uint64_t max_extract_size, max_extract_ratio;
+	struct rpl_kvlist sysroots;     /* apk arch (normalised) -> directory */
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 
@@ -56,6 +60,13 @@ void rpl_repoconfig_release(struct rpl_repoconfig *cfg);
  * "64G", "64GiB", "64GB" alike).  Returns 0 or -RPL_EUSAGE.
  */
 int rpl_parse_size(const char *s, uint64_t *out);
+
+/*
+ * The sysroot `cfg` names for `arch` (an apk name), or NULL; where it is
+ * set (".ripple.yaml:LINE:COL") goes into `origin` (`size` bytes).
+ */
+const char *rpl_repoconfig_sysroot(const struct rpl_repoconfig *cfg, const char *arch, char *origin,
+                                   size_t size);
 
 /* The host's architecture as an apk name (x86_64, aarch64, ...). */
 const char *rpl_host_arch(void);

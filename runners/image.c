@@ -1679,6 +1679,11 @@ static int check_signature(const char *index, const char *signer, char *const *k
  * The repository `spec` ("[@tag ]location") for `arch`: its index read
  * from disk or downloaded, at most RPL_IMAGE_MAX_INDEX bytes (and 256 MiB
  * inflated, runners/repo.c), its signature checked, its records parsed.
+ *
+ * A local repository without an index for `arch` holds nothing yet, as for
+ * apko (a warning, not an error): a monorepo of images only never writes
+ * packages/<arch>/, and an arch no package was built for has no index.  An
+ * index that is there but is not a readable, signed APKINDEX is an error.
  */
 static int open_repo(struct repo *r, const char *spec, const char *arch, const char *cache,
                      char *const *keys, size_t nkeys)
@@ -1704,6 +1709,13 @@ static int open_repo(struct repo *r, const char *spec, const char *arch, const c
 	} else {
 		r->where = rpl_strbuf_detach(&p);
 		err = check_local(r->where, RPL_IMAGE_MAX_INDEX, "an APKINDEX");
+		if (err == -RPL_ENOTFOUND) {
+			rpl_error_clear();
+			rpl_warn("repository %s: no %s, taken as empty", spec, r->where);
+			err = rpl_apkindex_parse_text(&r->idx, r->where, "", 0);
+			r->loaded = !err;
+			goto out;
+		}
 	}
 	rpl_strbuf_release(&p);
 	if (err || (err = rpl_repo_read_index(r->where, &text, &signer)) ||

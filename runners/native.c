@@ -11,6 +11,7 @@
 #include "runners/apkwrite.h"
 #include "runners/repo.h"
 #include "runners/runner.h"
+#include "runners/emulate.h"
 #include "runners/sandbox.h"
 #include "runners/workspace.h"
 #include "runners/extract.h"
@@ -43,6 +44,7 @@ struct build {
 	char *work, *deps, *cache;
 	int wsfd;
 	struct rpl_sandbox sb;
+	struct rpl_emulation emu; /* how this arch runs here, and in what root */
 	char *version;
 	int64_t sde;
 	/* The variables the steps get: the recipe's, or a test's while it runs. */
@@ -1284,6 +1286,29 @@ out:
 	return err;
 }
 
+/* The sandbox gets the arch's sysroot and the interpreter to bind, if any (runners/emulate.h). */
+static int use_emulation(struct build *b)
+{
+	const struct rpl_emulation *e = &b->emu;
+
+	if (*e->sysroot) {
+		b->sb.sysroot = e->sysroot;
+		b->sb.sysroot_fd = open(e->sysroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (b->sb.sysroot_fd < 0)
+			return rpl_error(-errno, "cannot open the sysroot '%s': %s", e->sysroot,
+			                 strerror(errno));
+	}
+	if (*e->bind_interpreter)
+		b->sb.bind_file = e->bind_interpreter;
+	if (e->emulated)
+		rpl_say("%s programs run under emulation (binfmt_misc %s: %s%s), in the sysroot %s",
+		        b->o->arch, e->binfmt.name, e->binfmt.interpreter,
+		        *e->bind_interpreter ? ", bound into the sandbox" : "", e->sysroot);
+	else if (*e->sysroot)
+		rpl_say("the steps run in the sysroot %s", e->sysroot);
+	return 0;
+}
+
 int rpl_native_build(const struct rpl_native_opts *o)
 {
 	struct build b;
@@ -1296,12 +1321,9 @@ int rpl_native_build(const struct rpl_native_opts *o)
 	memset(&b, 0, sizeof(b));
 	b.o = o;
 	b.wsfd = -1;
-	if (strcmp(o->arch, rpl_host_arch()))
-		return rpl_error(
-		        -RPL_EUSAGE,
-		        "cannot build for %s on this %s machine: the native runner builds "
-		        "for the host's architecture only (use melange, with qemu, for others)",
-		        o->arch, rpl_host_arch());
+	if ((err = rpl_emulate_check(o->arch, o->sysroot, o->sysroot_origin, &b.emu)))
+		return rpl_error(err, "cannot build for %s on this %s machine: %s", o->arch,
+		                 rpl_host_arch(), rpl_errmsg());
 	if ((err = rpl_pipeline_lib_init(&b.lib, ".", (const char *const *)o->pipeline_dirs,
 	                                 o->npipeline_dirs)))
 		return rpl_error(err, "cannot read the pipelines: %s", rpl_errmsg());
@@ -1345,6 +1367,8 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		goto out;
 	rpl_sandbox_init(&b.sb, b.wsfd, b.work);
 	have_sb = 1;
+	if ((err = use_emulation(&b)))
+		goto out;
 	/* What no step may see, even where it lies under a directory the sandbox binds. */
 	{
 		char cwd[PATH_MAX];
@@ -1437,6 +1461,8 @@ out:
 		if (b.sb.deps_fd >= 0)
 			close(b.sb.deps_fd);
 		free((char *)b.sb.deps_path);
+		if (b.sb.sysroot_fd >= 0)
+			close(b.sb.sysroot_fd);
 		rpl_sandbox_release(&b.sb);
 	}
 	if (b.wsfd >= 0)

@@ -17,6 +17,10 @@
  * them under /usr; every other need is taken from the host, and the log
  * says which.  Then each tree becomes a package (runners/apkwrite.h).
  *
+ * Another arch than the host's builds under emulation (qemu-user through
+ * binfmt_misc), its steps in that arch's sysroot (runners/emulate.h); one
+ * this machine cannot run is refused before anything starts.
+ *
  * It runs as its own process (`ripple native-build`), so the scheduler
  * treats it like any external runner: a process group, a log, a timeout.
  */
@@ -45,6 +49,10 @@ struct rpl_native_opts {
 	int test; /* then run each written package's test pipeline, as melange test does */
 	/* Unpacking limits (runners/extract.h); 0: the defaults. */
 	uint64_t max_extract_size, max_extract_ratio;
+	/* The root filesystem the steps see instead of the host's (required for
+	 * an arch that is not the host's: runners/emulate.h), or NULL; and where
+	 * it was set, for messages (NULL: "--sysroot"). */
+	const char *sysroot, *sysroot_origin;
 };
 
 /* Builds; progress and step output go to stdout and stderr.  Returns 0 or an error. */

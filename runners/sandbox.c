@@ -32,7 +32,7 @@ void rpl_sandbox_init(struct rpl_sandbox *sb, int ws_fd, const char *ws_path)
 	memset(sb, 0, sizeof(*sb));
 	sb->ws_fd = ws_fd;
 	sb->ws_path = ws_path;
-	sb->deps_fd = -1;
+	sb->deps_fd = sb->sysroot_fd = -1;
 }
 
 void rpl_sandbox_release(struct rpl_sandbox *sb)
@@ -41,7 +41,7 @@ void rpl_sandbox_release(struct rpl_sandbox *sb)
 		free(sb->hidden[i]);
 	free(sb->hidden);
 	memset(sb, 0, sizeof(*sb));
-	sb->ws_fd = sb->deps_fd = -1;
+	sb->ws_fd = sb->deps_fd = sb->sysroot_fd = -1;
 }
 
 void rpl_sandbox_hide(struct rpl_sandbox *sb, const char *path)
@@ -126,45 +126,79 @@ static void add3(struct rpl_argv *a, const char *opt, const char *x, const char 
 		rpl_argv_add(a, y);
 }
 
-/* The host's system directories, and the masks over what must stay hidden in them. */
-static void add_host(struct rpl_argv *a, const struct rpl_sandbox *sb)
-{
-	char target[PATH_MAX];
-	struct stat st;
-
-	for (const char *const *d = bound_dirs; *d; d++)
-		if (stat(*d, &st) == 0 && S_ISDIR(st.st_mode))
-			add3(a, "--ro-bind", *d, *d);
-	for (const char *const *d = root_entries; *d; d++) {
-		ssize_t n;
-		if (lstat(*d, &st) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode) && (n = readlink(*d, target, sizeof(target) - 1)) > 0) {
-			target[n] = '\0';
-			add3(a, "--symlink", target, *d);
-		} else if (S_ISDIR(st.st_mode)) {
-			add3(a, "--ro-bind", *d, *d);
-		}
-	}
-	for (size_t i = 0; i < sb->nhidden; i++) {
-		const char *h = sb->hidden[i];
-		int seen = 0;
-		for (const char *const *d = bound_dirs; *d && !seen; d++)
-			seen = under(h, *d);
-		/* Under /usr/local, the build's own packages are bound instead. */
-		if (!seen || (sb->deps_fd >= 0 && under(h, "/usr/local")) || stat(h, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			add3(a, "--tmpfs", h, NULL);
-		else
-			add3(a, "--ro-bind", "/dev/null", h);
-	}
-}
-
 /* Where the parent binds the workspace and the packages for an unprivileged bwrap. */
 #define STAGE "/tmp"
 #define STAGE_WS STAGE "/ws"
 #define STAGE_DEPS STAGE "/deps"
+#define STAGE_SYSROOT STAGE "/sysroot"
+
+/* Whether `path`, as the sandbox sees it, lies under a system directory it binds. */
+static int under_bound(const char *path)
+{
+	for (const char *const *d = bound_dirs; *d; d++)
+		if (under(path, *d))
+			return 1;
+	return 0;
+}
+
+/*
+ * The system directories, the host's or the sysroot's, and the masks over
+ * what must stay hidden in them.  `host` is the host path of the root they
+ * come from ("" for the host's own), looked at here; `arg` the same root as
+ * bwrap will find it (the staged sysroot when the sandbox starts as root).
+ */
+static void add_system(struct rpl_argv *a, const struct rpl_sandbox *sb, const char *host,
+                       const char *arg)
+{
+	char target[PATH_MAX], src[PATH_MAX], bsrc[PATH_MAX];
+	size_t nhost = strlen(host);
+	struct stat st;
+
+	for (const char *const *d = bound_dirs; *d; d++) {
+		snprintf(src, sizeof(src), "%s%s", host, *d);
+		snprintf(bsrc, sizeof(bsrc), "%s%s", arg, *d);
+		/* A sysroot's link is a link inside, never a way to a host directory. */
+		if (*host && lstat(src, &st) == 0 && S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(src, target, sizeof(target) - 1);
+			if (n > 0) {
+				target[n] = '\0';
+				add3(a, "--symlink", target, *d);
+			}
+		} else if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
+			add3(a, "--ro-bind", bsrc, *d);
+		}
+	}
+	for (const char *const *d = root_entries; *d; d++) {
+		ssize_t n;
+		snprintf(src, sizeof(src), "%s%s", host, *d);
+		snprintf(bsrc, sizeof(bsrc), "%s%s", arg, *d);
+		if (lstat(src, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode) && (n = readlink(src, target, sizeof(target) - 1)) > 0) {
+			target[n] = '\0';
+			add3(a, "--symlink", target, *d);
+		} else if (S_ISDIR(st.st_mode)) {
+			add3(a, "--ro-bind", bsrc, *d);
+		}
+	}
+	for (size_t i = 0; i < sb->nhidden; i++) {
+		const char *h = sb->hidden[i], *inside;
+		/* A hidden path is masked where the sandbox shows it. */
+		if (nhost && !(under(h, host) && h[nhost]))
+			continue;
+		inside = h + nhost;
+		/* Under /usr/local, the build's own packages are bound instead. */
+		if (!under_bound(inside) || (sb->deps_fd >= 0 && under(inside, "/usr/local")) ||
+		    stat(h, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			add3(a, "--tmpfs", inside, NULL);
+		else
+			add3(a, "--ro-bind", "/dev/null", inside);
+	}
+	if (sb->bind_file)
+		add3(a, "--ro-bind", sb->bind_file, sb->bind_file);
+}
 
 /* Reopens the directory `path`, which must still be what `fd` is, in this mount namespace. */
 static int reopen(const char *path, int fd)
@@ -199,7 +233,7 @@ static int bind_at(int fd, const char *at)
  */
 static int stage_binds(const struct rpl_sandbox *sb)
 {
-	int ws, deps = -1;
+	int ws, deps = -1, sys = -1;
 
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
@@ -207,12 +241,16 @@ static int stage_binds(const struct rpl_sandbox *sb)
 		return ws;
 	if (sb->deps_fd >= 0 && (deps = reopen(sb->deps_path, sb->deps_fd)) < 0)
 		return deps;
+	if (sb->sysroot_fd >= 0 && (sys = reopen(sb->sysroot, sb->sysroot_fd)) < 0)
+		return sys;
 	if (mount("ripple", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
 		return -errno;
 	{
 		int err = bind_at(ws, STAGE_WS);
 		if (!err && deps >= 0)
 			err = bind_at(deps, STAGE_DEPS);
+		if (!err && sys >= 0)
+			err = bind_at(sys, STAGE_SYSROOT);
 		return err;
 	}
 }
@@ -260,7 +298,11 @@ int rpl_sandbox_run(const struct rpl_sandbox *sb, char *const *env, size_t nenv,
 	snprintf(ws, sizeof(ws), "%d", sb->ws_fd);
 	snprintf(deps, sizeof(deps), "%d", sb->deps_fd);
 	rpl_argv_add(&a, "bwrap");
-	add_host(&a, sb);
+	if (!sb->sysroot)
+		add_system(&a, sb, "", "");
+	else
+		add_system(&a, sb, sb->sysroot,
+		           sandbox_user(&uid, &gid) ? STAGE_SYSROOT : sb->sysroot);
 	add3(&a, "--dev", "/dev", NULL);
 	add3(&a, "--proc", "/proc", NULL);
 	add3(&a, "--tmpfs", "/tmp", NULL);

@@ -18,6 +18,14 @@
  * not be able to reach the workspace by its path (a monorepo under /root),
  * so the sandbox's parent, still root, first binds it in a private mount
  * namespace under a /tmp of its own, where bwrap finds it.
+ *
+ * With a sysroot (a root filesystem of the arch being built, for a build
+ * under emulation: runners/emulate.h), the sysroot's /usr, /etc and its
+ * /bin, /sbin and /lib* links or directories are bound read-only in place
+ * of the host's, which are then not there at all; the workspace, the
+ * packages at /usr/local (over the sysroot's own), /dev, /proc and /tmp are
+ * as above.  A binfmt interpreter that the kernel opens by its path (a
+ * handler without the F flag) is bound read-only at that path.
  */
 #ifndef RPL_SANDBOX_H
 #define RPL_SANDBOX_H
@@ -32,6 +40,11 @@ struct rpl_sandbox {
 	 * read-only at /usr/local (-1, NULL: none), open and by host path. */
 	int ws_fd, deps_fd;
 	const char *ws_path, *deps_path;
+	/* The root filesystem bound in place of the host's system directories
+	 * (-1, NULL: the host's), and a host file bound at its own path (NULL:
+	 * none), both set by the caller. */
+	int sysroot_fd;
+	const char *sysroot, *bind_file;
 	/* Host paths no step may see, even under a bound directory. */
 	char **hidden;
 	size_t nhidden, alloc;

@@ -309,8 +309,11 @@ unset LSAN_OPTIONS
 # ---- a foreign arch is refused, not built wrongly ------------------------------------------
 other=aarch64
 [ "$arch" = aarch64 ] && other=x86_64
-run 1 "$RIPPLE" native-build greeting.yaml --arch $other
-expect_err "cannot build for $other on this $arch machine"
+# (No binfmt_misc handler runs it here: tests/e2e/0056-native-emulated.sh builds with one.)
+mkdir "$T/nobinfmt"
+echo enabled > "$T/nobinfmt/status"
+run 2 env RIPPLE_BINFMT_DIR="$T/nobinfmt" "$RIPPLE" native-build greeting.yaml --arch $other
+expect_err "cannot build for $other on this $arch machine: no binfmt_misc handler for $other"
 
 # ---- the meson pipelines: configure, compile, install ------------------------------------
 if command -v meson >/dev/null; then

@@ -314,7 +314,29 @@ static const struct bad_config bad_configs[] = {
 	{ "- just\n- a list\n", -RPL_ESCHEMA, ".ripple.yaml:1:1: ", 1 },
 	{ "archs: [x86_64\n", -RPL_EPARSE, ".ripple.yaml:", 1 },
 	{ "archs: [a]\narchs: [b]\n", -RPL_EPARSE, ".ripple.yaml:2:1: ", 1 },
+	{ "sysroots:\n  aarch64: /a\n  sparc: /b\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:3:3: sysroots: unknown architecture 'sparc'", 0 },
+	{ "sysroots: [/a]\n", -RPL_ESCHEMA, ".ripple.yaml:1:11: ", 1 },
 };
+
+/* sysroots: per arch, the OCI spelling normalised, with where each is set. */
+static void test_sysroots(void **state)
+{
+	struct rpl_repoconfig cfg;
+	char origin[64] = "";
+
+	(void)state;
+	write_config("archs: [x86_64]\nsysroots:\n  arm64: /srv/arm64\n  x86_64: roots/x86\n");
+	assert_int_equal(rpl_repoconfig_load(&cfg, root), 0);
+	assert_string_equal(rpl_repoconfig_sysroot(&cfg, "aarch64", origin, sizeof(origin)),
+	                    "/srv/arm64");
+	assert_string_equal(origin, ".ripple.yaml:3:10");
+	assert_string_equal(rpl_repoconfig_sysroot(&cfg, "x86_64", origin, sizeof(origin)),
+	                    "roots/x86");
+	assert_string_equal(origin, ".ripple.yaml:4:11");
+	assert_null(rpl_repoconfig_sysroot(&cfg, "armv7", origin, sizeof(origin)));
+	rpl_repoconfig_release(&cfg);
+}
 
 static void test_errors(void **state)
 {
@@ -368,7 +390,7 @@ int main(void)
 		cmocka_unit_test(test_every_key),  cmocka_unit_test(test_duplicate_archs),
 		cmocka_unit_test(test_partial),    cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_digest),     cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_unreadable),
+		cmocka_unit_test(test_unreadable), cmocka_unit_test(test_sysroots),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
