@@ -89,6 +89,9 @@ static int decode_needs(const struct rpl_dctx *c, const struct rpl_ynode *n, voi
 	struct rpl_step *s = (struct rpl_step *)((char *)dst - offsetof(struct rpl_step, needs));
 
 	s->has_needs = !rpl_ynode_is_null(n);
+	/* yaml.v3 sets a null `needs` to nil and a `packages` key to its
+	 * list; a mapping without `packages` leaves the list as it was. */
+	s->needs_given = !s->has_needs || rpl_ymap_get(n, "packages") != NULL;
 	return rpl_decode(c, n, &needs_schema, dst);
 }
 
@@ -952,20 +955,27 @@ static int is_int(const char *s)
 	return 1;
 }
 
-static int validate_steps(const struct pctx *x, const struct rpl_step *steps, size_t n)
+/*
+ * melange's validatePipelines, which it runs on the main and subpackage
+ * pipelines only (config.go validate): in test pipelines (`test` set)
+ * `with` without `uses` and `uses` beside `runs` are accepted, and the
+ * definition is decoded onto such a step (recipes/pipeline.c).  A pipeline
+ * name may not leave the pipeline dirs anywhere.
+ */
+static int validate_steps(const struct pctx *x, const struct rpl_step *steps, size_t n, int test)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct rpl_step *s = &steps[i];
 		struct rpl_text at = { NULL, s->line, s->col };
 		int has_uses = *s->uses.s, has_runs = *s->runs.s;
 
-		if (s->with.n && !has_uses)
+		if (!test && s->with.n && !has_uses)
 			return pos_error(x, &at, "pipeline step has 'with' but no 'uses'");
-		if (has_uses && has_runs)
+		if (!test && has_uses && has_runs)
 			return pos_error(x, &s->uses, "pipeline step has both 'uses' and 'runs'");
 		if (has_uses && (s->uses.s[0] == '/' || strstr(s->uses.s, "..")))
 			return pos_error(x, &s->uses, "invalid pipeline name '%s'", s->uses.s);
-		int err = validate_steps(x, s->steps, s->nsteps);
+		int err = validate_steps(x, s->steps, s->nsteps, test);
 		if (err)
 			return err;
 	}
@@ -1133,9 +1143,9 @@ static int validate(const struct pctx *x)
 		                 p->timeout.s);
 	if ((err = validate_setcap(x, p->setcap, p->nsetcap)))
 		return err;
-	if ((err = validate_steps(x, r->steps, r->nsteps)))
+	if ((err = validate_steps(x, r->steps, r->nsteps, 0)))
 		return err;
-	if (r->test && (err = validate_steps(x, r->test->steps, r->test->nsteps)))
+	if (r->test && (err = validate_steps(x, r->test->steps, r->test->nsteps, 1)))
 		return err;
 	for (size_t i = 0; i < r->nsubpackages; i++) {
 		const struct rpl_subpackage *sp = &r->subpackages[i];
@@ -1161,9 +1171,9 @@ static int validate(const struct pctx *x)
 			return err;
 		if ((err = validate_setcap(x, sp->setcap, sp->nsetcap)))
 			return err;
-		if ((err = validate_steps(x, sp->steps, sp->nsteps)))
+		if ((err = validate_steps(x, sp->steps, sp->nsteps, 0)))
 			return err;
-		if (sp->test && (err = validate_steps(x, sp->test->steps, sp->test->nsteps)))
+		if (sp->test && (err = validate_steps(x, sp->test->steps, sp->test->nsteps, 1)))
 			return err;
 	}
 	return 0;

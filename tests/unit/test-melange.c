@@ -753,6 +753,32 @@ static void test_step_validation(void **state)
 	             FILE_NAME ":9:13: pipeline step has 'with' but no 'uses'");
 }
 
+/*
+ * melange validates the main and subpackage pipelines only: in `test:` a
+ * `with` without `uses` and `uses` beside `runs` are accepted; a pipeline
+ * name that leaves the pipeline dirs is refused there too.
+ */
+static void test_test_step_validation(void **state)
+{
+	static const char *const ok[] = {
+		MINIMAL "test:\n  pipeline:\n    - runs: x\n      with: {a: b}\n",
+		MINIMAL "test:\n  pipeline:\n    - uses: fetch\n      runs: x\n",
+		MINIMAL "subpackages:\n  - name: s\n    test:\n      pipeline:\n"
+		        "        - uses: fetch\n          runs: x\n"
+		        "        - runs: y\n          pipeline:\n            - with: {a: b}\n",
+	};
+	struct rpl_recipe *r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		if (!(r = rpl_recipe_parse(FILE_NAME, ok[i], strlen(ok[i]))))
+			fail_msg("recipe %zu: %s", i, rpl_errmsg());
+		rpl_recipe_free(r);
+	}
+	expect_error(MINIMAL "test:\n  pipeline:\n    - uses: ../evil\n",
+	             FILE_NAME ":6:13: invalid pipeline name '../evil'");
+}
+
 static void test_setcap_validation(void **state)
 {
 	struct rpl_recipe *r;
@@ -950,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_version_validation),
 		cmocka_unit_test(test_priority_validation),
 		cmocka_unit_test(test_step_validation),
+		cmocka_unit_test(test_test_step_validation),
 		cmocka_unit_test(test_setcap_validation),
 		cmocka_unit_test(test_commit_default),
 		cmocka_unit_test(test_timeout),
