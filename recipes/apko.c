@@ -1117,6 +1117,16 @@ static const char *image_name(struct rpl_arena *a, const char *path)
 
 	base = base ? base + 1 : path;
 	len = strlen(base);
+	/* `.apko.yaml` names its directory's image (the repo's, at the root). */
+	if (!strcmp(base, ".apko.yaml") || !strcmp(base, ".apko.yml")) {
+		char *dir = rpl_path_dirname(path), *real = realpath(dir, NULL);
+		const char *slash = real ? strrchr(real, '/') : NULL;
+		const char *name = slash && slash[1] ? rpl_arena_strdup(a, slash + 1) : "image";
+
+		free(real);
+		free(dir);
+		return name;
+	}
 	for (size_t i = 0; i < sizeof(exts) / sizeof(*exts); i++) {
 		size_t el = strlen(exts[i]);
 

@@ -1112,6 +1112,39 @@ static int check_apk_name(const struct pctx *x, const char *what, const struct r
 	                 what, name->s, strlen(name->s), len, NAME_MAX);
 }
 
+/*
+ * melange builds an arch when target-architecture is empty, is exactly
+ * [all], or holds the arch's apk name (build.go: slices.Contains with
+ * Arch.ToAPK()).  Any other spelling matches no arch, so melange would
+ * silently build the package nowhere: `amd64`, `arm64` (apko's and Go's
+ * names), a name no arch has, or `all` beside others are reported here.
+ */
+static int validate_archs(const struct pctx *x, const struct rpl_textlist *ta)
+{
+	for (size_t i = 0; i < ta->n; i++) {
+		const struct rpl_text *t = &ta->v[i];
+		const char *apk = rpl_apko_arch_to_apk(t->s);
+
+		if (!strcmp(t->s, "all")) {
+			if (ta->n > 1)
+				return pos_error(x, t,
+				                 "target-architecture: 'all' means every "
+				                 "architecture only as the one entry (melange "
+				                 "matches it against no arch beside others)");
+		} else if (!apk) {
+			return pos_error(x, t, "target-architecture: unknown architecture '%s'",
+			                 t->s);
+		} else if (strcmp(apk, t->s)) {
+			return pos_error(x, t,
+			                 "target-architecture: '%s' is not melange's name for an "
+			                 "architecture (melange compares apk names and would "
+			                 "build this for none): write '%s'",
+			                 t->s, apk);
+		}
+	}
+	return 0;
+}
+
 static int validate(const struct pctx *x)
 {
 	struct rpl_recipe *r = x->r;
@@ -1142,6 +1175,8 @@ static int validate(const struct pctx *x)
 		return pos_error(x, &p->timeout, "timeout '%s' is not a duration (like 90s, 2h)",
 		                 p->timeout.s);
 	if ((err = validate_setcap(x, p->setcap, p->nsetcap)))
+		return err;
+	if ((err = validate_archs(x, &p->target_architecture)))
 		return err;
 	if ((err = validate_steps(x, r->steps, r->nsteps, 0)))
 		return err;
@@ -1404,18 +1439,15 @@ size_t rpl_recipe_archs(const struct rpl_recipe *r, const char *const *selected,
                         const char **out)
 {
 	const struct rpl_textlist *ta = &r->package.target_architecture;
-	int all = !ta->n;
+	/* As melange: empty or exactly [all] is every arch, else apk names
+	 * match literally (validate_archs refused every other spelling). */
+	int all = !ta->n || (ta->n == 1 && !strcmp(ta->v[0].s, "all"));
 	size_t n = 0;
 
-	for (size_t i = 0; i < ta->n; i++)
-		if (!strcmp(ta->v[i].s, "all"))
-			all = 1;
 	for (size_t i = 0; i < nselected; i++) {
 		int ok = all;
-		for (size_t j = 0; !ok && j < ta->n; j++) {
-			const char *apk = rpl_apko_arch_to_apk(ta->v[j].s);
-			ok = apk && !strcmp(apk, selected[i]);
-		}
+		for (size_t j = 0; !ok && j < ta->n; j++)
+			ok = !strcmp(ta->v[j].s, selected[i]);
 		if (ok)
 			out[n++] = selected[i];
 	}
