@@ -294,7 +294,7 @@ static void work_one(struct work *w)
 		goto out;
 	}
 	if (w->cand == CAND_APKO) {
-		e->image = rpl_image_load_in(w->scan->real_root, path);
+		e->image = rpl_image_load_in(w->scan->real_root, w->scan->root, path);
 		if (!e->image)
 			set_error(e);
 		goto out;
@@ -320,7 +320,7 @@ static void work_one(struct work *w)
 	} else if (w->cand == CAND_TOPLEVEL && !rpl_ymap_get(doc.root, "package") &&
 	           rpl_apko_looks_like(doc.root)) {
 		e->kind = RPL_ENTRY_IMAGE;
-		e->image = rpl_image_load_in(w->scan->real_root, path);
+		e->image = rpl_image_load_in(w->scan->real_root, w->scan->root, path);
 		if (!e->image)
 			set_error(e);
 	} else if (w->cand == CAND_TOPLEVEL && !looks_like_melange(doc.root)) {
