@@ -1662,6 +1662,14 @@ out:
  */
 static int check_signature(const char *index, const char *signer, char *const *keys, size_t nkeys)
 {
+	/* apko refuses an unsigned index unless told --ignore-signatures
+	 * (go-apk getRepositoryIndex): without a keyring that is said loudly. */
+	if (!nkeys && !signer) {
+		rpl_warn("%s is not signed (apko would refuse it); no keyring given, so it is "
+		         "used unchecked",
+		         index);
+		return 0;
+	}
 	if (!nkeys) {
 		rpl_say("%s: no keyring given, its signature is not checked", index);
 		return 0;
