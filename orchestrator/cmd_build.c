@@ -60,6 +60,46 @@ static void push_arg(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = (char *)s;
 }
 
+/*
+ * --container-runner, --runner-arg and --apko-arg (and .ripple.yaml's
+ * melange-args and apko-args) are for melange and apko: the native
+ * builders take none of them.  Asked for with `--runner native` they are a
+ * usage error; when `--runner auto` chose the native builder (or they come
+ * from .ripple.yaml) a warning says they are not used.  `native_pkgs` and
+ * `native_imgs` say which builds are native; the counts are the command
+ * line's and .ripple.yaml's.
+ */
+static void check_native_options(const struct bopts *o, int native_pkgs, int native_imgs,
+                                 size_t cfg_melange, size_t cfg_apko)
+{
+	int asked = !strcmp(o->runner, "native");
+	size_t cli_melange = o->nrunner_args - (o->nrunner_args >= cfg_melange ? cfg_melange : 0);
+	size_t cli_apko = o->napko_args - (o->napko_args >= cfg_apko ? cfg_apko : 0);
+	const char *pkg_flag = o->container_runner ? "--container-runner"
+	                       : cli_melange       ? "--runner-arg"
+	                                           : NULL;
+
+	if (native_pkgs && pkg_flag && asked)
+		rpl_die(RPL_EXIT_USAGE,
+		        "%s is an option for melange: --runner native builds packages without it",
+		        pkg_flag);
+	if (native_imgs && cli_apko && asked)
+		rpl_die(RPL_EXIT_USAGE,
+		        "--apko-arg is an option for apko: --runner native assembles images "
+		        "without it");
+	if (native_pkgs && pkg_flag)
+		rpl_warn("%s is not used: melange is not on PATH, so the native builder builds "
+		         "the packages",
+		         pkg_flag);
+	else if (native_pkgs && cfg_melange)
+		rpl_warn(".ripple.yaml's melange-args are not used by the native builder");
+	if (native_imgs && cli_apko)
+		rpl_warn("--apko-arg is not used: apko is not on PATH, so the native assembler "
+		         "builds the images");
+	else if (native_imgs && cfg_apko)
+		rpl_warn(".ripple.yaml's apko-args are not used by the native assembler");
+}
+
 /* Puts `cfg`'s arguments before those of the command line. */
 static void merge_args(char ***v, size_t *n, const struct rpl_textlist *cfg)
 {
@@ -234,7 +274,8 @@ static const char build_usage[] =
         "  --signing-key KEY       sign the packages and packages/<arch>/APKINDEX.tar.gz\n"
         "  -r, --repository-append R   and --keyring-append K: more for melange and apko\n"
         "  --runner-arg ARG        one more argument for every melange command (repeatable);\n"
-        "                          --apko-arg ARG the same for apko\n"
+        "                          --apko-arg ARG the same for apko (these three are an\n"
+        "                          error with --runner native)\n"
         "  --events FILE           JSON lines: plan, start, finish, skip, fail, end\n"
         "  --report FILE           a JSON report of the run; --junit FILE the same as JUnit XML\n"
         "  --report-html FILE      the run's report as one HTML page (see ripple report)\n"
@@ -1405,6 +1446,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	if (strcmp(o.runner, "auto") && strcmp(o.runner, "external") && strcmp(o.runner, "native"))
 		rpl_die(RPL_EXIT_USAGE, "--runner: '%s' is not a runner (auto, external, native)",
 		        o.runner);
+	if (!strcmp(o.runner, "native"))
+		check_native_options(&o, 1, 1, 0, 0);
 	/* build --all builds what is stale among all jobs; --all --force all of them. */
 	if (o.keep_going < 0)
 		o.keep_going = o.sel.all;
@@ -1533,6 +1576,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 				eo.native_image = self;
 			b.native_image = eo.native_image != NULL;
 			eo.push = o.push;
+			check_native_options(&o, eo.native && npkg, eo.native_image && nimg,
+			                     scan.config.melange_args.n, scan.config.apko_args.n);
 		}
 		runner = rpl_external_runner_new(&eo);
 		b.sched = rpl_sched_new(

@@ -3,6 +3,7 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "orchestrator/state.h"
+#include "recipes/scan.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,7 +37,7 @@ static int walk(int dirfd, struct rpl_strbuf *path, struct rpl_sha256 *h,
 		return -errno;
 	}
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
+		if (de->d_name[0] != '.' || rpl_scan_dot_recipe(de->d_name)) {
 			RPL_ALLOC_GROW(names, n + 1, alloc);
 			names[n++] = rpl_xstrdup(de->d_name);
 		}

@@ -797,12 +797,9 @@ static int validate_merged(struct rpl_image *img, const struct origin *org)
 	trim_repos(a, &cfg->contents.build_repositories);
 	trim_repos(a, &cfg->contents.runtime_repositories);
 
-	if (!empty(&cfg->entrypoint.type)) {
-		if (strcmp(cfg->entrypoint.type.s, "service-bundle"))
-			return err_at(
-			        org->entrypoint, &cfg->entrypoint.type, NULL,
-			        "unknown entrypoint type '%s' (only service-bundle is supported)",
-			        cfg->entrypoint.type.s);
+	/* apko's Validate acts on service-bundle only and takes any other type
+	 * as written (the image's entrypoint is then its command). */
+	if (!empty(&cfg->entrypoint.type) && !strcmp(cfg->entrypoint.type.s, "service-bundle")) {
 		/* ValidateServiceBundle: s6 supervises the services. */
 		cfg->entrypoint.command = rpl_text_make("/bin/s6-svscan /sv");
 		cfg->contents.packages =
@@ -986,6 +983,8 @@ struct chain_link {
 struct loader {
 	struct rpl_image *img;
 	const char *real_root;    /* includes stay below it; NULL: anywhere */
+	const char *workdir;      /* apko's working directory, as paths are written */
+	char *top_dir;            /* the top file's directory: the include path */
 	struct chain_link *chain; /* the files being loaded, outermost first */
 	size_t nchain, chain_alloc;
 	const char **inputs;
@@ -1006,6 +1005,37 @@ static int cycle_error(struct loader *l, const char *from, const struct rpl_text
 	                sb.buf);
 	rpl_strbuf_release(&sb);
 	return err;
+}
+
+/*
+ * Where apko finds an include (paths.ResolvePath): the path as written,
+ * which is relative to its working directory, if anything is there, else
+ * below each include path in turn.  ripple runs apko in the monorepo root
+ * with `--include-paths` the top file's directory, so those are the two
+ * places, for every include of the chain.  Returns the path (malloc'd) or
+ * NULL when neither has it.
+ */
+static char *resolve_include(const struct loader *l, const char *inc)
+{
+	const char *const bases[] = { l->workdir, l->top_dir };
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++) {
+		struct rpl_strbuf sb = RPL_STRBUF_INIT;
+		char *p;
+
+		/* Go's path.Join puts even an absolute include below the base. */
+		if (i && inc[0] == '/') {
+			rpl_strbuf_addf(&sb, "%s%s", bases[i], inc);
+			p = rpl_strbuf_detach(&sb);
+		} else {
+			p = rpl_path_join(bases[i], inc);
+		}
+		if (stat(p, &st) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
 }
 
 /*
@@ -1092,14 +1122,18 @@ static int load_file(struct loader *l, const char *path, const char *from,
 	if (!empty(&out->include)) {
 		struct rpl_apko_config inc;
 		struct origin inc_org;
-		char *dir = rpl_path_dirname(file);
-		char *inc_path = rpl_path_join(dir, out->include.s);
+		char *inc_path = resolve_include(l, out->include.s);
 
-		err = load_file(l, inc_path, file, &out->include, &inc, &inc_org);
+		if (!inc_path)
+			err = err_at(file, &out->include, NULL,
+			             "cannot read include '%s': it is neither in the working "
+			             "directory ('%s') nor in the include path '%s'",
+			             out->include.s, l->workdir, l->top_dir);
+		else
+			err = load_file(l, inc_path, file, &out->include, &inc, &inc_org);
 		if (!err)
 			err = merge_into(a, &inc, &inc_org, out, org, file);
 		free(inc_path);
-		free(dir);
 	}
 out:
 	if (parsed)
@@ -1117,6 +1151,16 @@ static const char *image_name(struct rpl_arena *a, const char *path)
 
 	base = base ? base + 1 : path;
 	len = strlen(base);
+	/* `.apko.yaml` names its directory's image (the repo's, at the root). */
+	if (!strcmp(base, ".apko.yaml") || !strcmp(base, ".apko.yml")) {
+		char *dir = rpl_path_dirname(path), *real = realpath(dir, NULL);
+		const char *slash = real ? strrchr(real, '/') : NULL;
+		const char *name = slash && slash[1] ? rpl_arena_strdup(a, slash + 1) : "image";
+
+		free(real);
+		free(dir);
+		return name;
+	}
 	for (size_t i = 0; i < sizeof(exts) / sizeof(*exts); i++) {
 		size_t el = strlen(exts[i]);
 
@@ -1156,10 +1200,10 @@ static int check_names(const struct rpl_image *img)
 
 struct rpl_image *rpl_image_load(const char *path)
 {
-	return rpl_image_load_in(NULL, path);
+	return rpl_image_load_in(NULL, ".", path);
 }
 
-struct rpl_image *rpl_image_load_in(const char *real_root, const char *path)
+struct rpl_image *rpl_image_load_in(const char *real_root, const char *workdir, const char *path)
 {
 	struct rpl_image *img = rpl_xcalloc(1, sizeof(*img));
 	struct loader l;
@@ -1169,6 +1213,8 @@ struct rpl_image *rpl_image_load_in(const char *real_root, const char *path)
 	memset(&l, 0, sizeof(l));
 	l.img = img;
 	l.real_root = real_root;
+	l.workdir = workdir;
+	l.top_dir = rpl_path_dirname(path);
 	rpl_arena_init(&img->arena);
 	img->file = rpl_arena_strdup(&img->arena, path);
 	img->name = image_name(&img->arena, path);
@@ -1184,6 +1230,7 @@ struct rpl_image *rpl_image_load_in(const char *real_root, const char *path)
 	}
 	free(l.inputs);
 	free(l.chain);
+	free(l.top_dir);
 	if (err) {
 		rpl_image_free(img);
 		img = NULL;

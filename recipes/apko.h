@@ -116,7 +116,9 @@ struct rpl_image {
 
 /*
  * Reads the apko recipe at `path` (relative to the cwd), follows `include`
- * relative to the including file, and merges as apko's MergeInto does (the
+ * as apko does when ripple runs it (the path relative to the working
+ * directory, here the cwd, else below the top file's directory, which
+ * ripple passes as apko's --include-paths), and merges as apko's MergeInto does (the
  * includer wins on scalars, on the entrypoint as a whole and on archs as a
  * whole; lists concatenate with the included file first; environment and
  * annotations merge key-wise; vcs-url is not inherited).  Validates the
@@ -130,13 +132,15 @@ struct rpl_image {
 struct rpl_image *rpl_image_load(const char *path);
 
 /*
- * As rpl_image_load, for a file of the monorepo whose real path (realpath())
- * is `real_root`: an include that leads outside it, through `..` or a
- * symbolic link, is an error at the include.  NULL `real_root` is
- * rpl_image_load.  Every file must be a regular one of at most
- * RPL_YAML_MAX_FILE bytes.
+ * As rpl_image_load, for a file of the monorepo whose root is `workdir`
+ * (as `path` spells it: "." or the directory `path` starts with; includes
+ * are looked up there first) and whose real path (realpath()) is
+ * `real_root`: an include that leads outside it, through `..` or a
+ * symbolic link, is an error at the include.  NULL `real_root` allows any
+ * place.  Every file must be a regular one of at most RPL_YAML_MAX_FILE
+ * bytes.
  */
-struct rpl_image *rpl_image_load_in(const char *real_root, const char *path);
+struct rpl_image *rpl_image_load_in(const char *real_root, const char *workdir, const char *path);
 void rpl_image_free(struct rpl_image *img);
 
 /*

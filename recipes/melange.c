@@ -89,6 +89,9 @@ static int decode_needs(const struct rpl_dctx *c, const struct rpl_ynode *n, voi
 	struct rpl_step *s = (struct rpl_step *)((char *)dst - offsetof(struct rpl_step, needs));
 
 	s->has_needs = !rpl_ynode_is_null(n);
+	/* yaml.v3 sets a null `needs` to nil and a `packages` key to its
+	 * list; a mapping without `packages` leaves the list as it was. */
+	s->needs_given = !s->has_needs || rpl_ymap_get(n, "packages") != NULL;
 	return rpl_decode(c, n, &needs_schema, dst);
 }
 
@@ -952,20 +955,27 @@ static int is_int(const char *s)
 	return 1;
 }
 
-static int validate_steps(const struct pctx *x, const struct rpl_step *steps, size_t n)
+/*
+ * melange's validatePipelines, which it runs on the main and subpackage
+ * pipelines only (config.go validate): in test pipelines (`test` set)
+ * `with` without `uses` and `uses` beside `runs` are accepted, and the
+ * definition is decoded onto such a step (recipes/pipeline.c).  A pipeline
+ * name may not leave the pipeline dirs anywhere.
+ */
+static int validate_steps(const struct pctx *x, const struct rpl_step *steps, size_t n, int test)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct rpl_step *s = &steps[i];
 		struct rpl_text at = { NULL, s->line, s->col };
 		int has_uses = *s->uses.s, has_runs = *s->runs.s;
 
-		if (s->with.n && !has_uses)
+		if (!test && s->with.n && !has_uses)
 			return pos_error(x, &at, "pipeline step has 'with' but no 'uses'");
-		if (has_uses && has_runs)
+		if (!test && has_uses && has_runs)
 			return pos_error(x, &s->uses, "pipeline step has both 'uses' and 'runs'");
 		if (has_uses && (s->uses.s[0] == '/' || strstr(s->uses.s, "..")))
 			return pos_error(x, &s->uses, "invalid pipeline name '%s'", s->uses.s);
-		int err = validate_steps(x, s->steps, s->nsteps);
+		int err = validate_steps(x, s->steps, s->nsteps, test);
 		if (err)
 			return err;
 	}
@@ -1102,6 +1112,39 @@ static int check_apk_name(const struct pctx *x, const char *what, const struct r
 	                 what, name->s, strlen(name->s), len, NAME_MAX);
 }
 
+/*
+ * melange builds an arch when target-architecture is empty, is exactly
+ * [all], or holds the arch's apk name (build.go: slices.Contains with
+ * Arch.ToAPK()).  Any other spelling matches no arch, so melange would
+ * silently build the package nowhere: `amd64`, `arm64` (apko's and Go's
+ * names), a name no arch has, or `all` beside others are reported here.
+ */
+static int validate_archs(const struct pctx *x, const struct rpl_textlist *ta)
+{
+	for (size_t i = 0; i < ta->n; i++) {
+		const struct rpl_text *t = &ta->v[i];
+		const char *apk = rpl_apko_arch_to_apk(t->s);
+
+		if (!strcmp(t->s, "all")) {
+			if (ta->n > 1)
+				return pos_error(x, t,
+				                 "target-architecture: 'all' means every "
+				                 "architecture only as the one entry (melange "
+				                 "matches it against no arch beside others)");
+		} else if (!apk) {
+			return pos_error(x, t, "target-architecture: unknown architecture '%s'",
+			                 t->s);
+		} else if (strcmp(apk, t->s)) {
+			return pos_error(x, t,
+			                 "target-architecture: '%s' is not melange's name for an "
+			                 "architecture (melange compares apk names and would "
+			                 "build this for none): write '%s'",
+			                 t->s, apk);
+		}
+	}
+	return 0;
+}
+
 static int validate(const struct pctx *x)
 {
 	struct rpl_recipe *r = x->r;
@@ -1133,9 +1176,11 @@ static int validate(const struct pctx *x)
 		                 p->timeout.s);
 	if ((err = validate_setcap(x, p->setcap, p->nsetcap)))
 		return err;
-	if ((err = validate_steps(x, r->steps, r->nsteps)))
+	if ((err = validate_archs(x, &p->target_architecture)))
 		return err;
-	if (r->test && (err = validate_steps(x, r->test->steps, r->test->nsteps)))
+	if ((err = validate_steps(x, r->steps, r->nsteps, 0)))
+		return err;
+	if (r->test && (err = validate_steps(x, r->test->steps, r->test->nsteps, 1)))
 		return err;
 	for (size_t i = 0; i < r->nsubpackages; i++) {
 		const struct rpl_subpackage *sp = &r->subpackages[i];
@@ -1161,9 +1206,9 @@ static int validate(const struct pctx *x)
 			return err;
 		if ((err = validate_setcap(x, sp->setcap, sp->nsetcap)))
 			return err;
-		if ((err = validate_steps(x, sp->steps, sp->nsteps)))
+		if ((err = validate_steps(x, sp->steps, sp->nsteps, 0)))
 			return err;
-		if (sp->test && (err = validate_steps(x, sp->test->steps, sp->test->nsteps)))
+		if (sp->test && (err = validate_steps(x, sp->test->steps, sp->test->nsteps, 1)))
 			return err;
 	}
 	return 0;
@@ -1394,18 +1439,15 @@ size_t rpl_recipe_archs(const struct rpl_recipe *r, const char *const *selected,
                         const char **out)
 {
 	const struct rpl_textlist *ta = &r->package.target_architecture;
-	int all = !ta->n;
+	/* As melange: empty or exactly [all] is every arch, else apk names
+	 * match literally (validate_archs refused every other spelling). */
+	int all = !ta->n || (ta->n == 1 && !strcmp(ta->v[0].s, "all"));
 	size_t n = 0;
 
-	for (size_t i = 0; i < ta->n; i++)
-		if (!strcmp(ta->v[i].s, "all"))
-			all = 1;
 	for (size_t i = 0; i < nselected; i++) {
 		int ok = all;
-		for (size_t j = 0; !ok && j < ta->n; j++) {
-			const char *apk = rpl_apko_arch_to_apk(ta->v[j].s);
-			ok = apk && !strcmp(apk, selected[i]);
-		}
+		for (size_t j = 0; !ok && j < ta->n; j++)
+			ok = !strcmp(ta->v[j].s, selected[i]);
 		if (ok)
 			out[n++] = selected[i];
 	}

@@ -32,6 +32,9 @@ struct rpl_step {
 	struct rpl_text working_directory;
 	struct rpl_textlist needs; /* needs.packages */
 	int has_needs;
+	/* `needs:` is null or names `packages:`: decoded onto a calling step
+	 * (a definition file's), it replaces that step's needs.packages. */
+	int needs_given;
 	struct rpl_input_decl *inputs; /* pipeline definition files only */
 	size_t ninputs;
 	struct rpl_kvlist environment;

@@ -423,6 +423,23 @@ static int compile_steps(struct cctx *c, const struct rpl_step *src, size_t n,
                          const struct rpl_varmap *scope, struct rpl_cstep **out, size_t *nout);
 
 /*
+ * As subst_text for a value of the calling step while its definition
+ * is entered: positions are the caller's (`outer`), and the scope keeps
+ * the step's inputs, as melange substitutes the merged step.
+ */
+static int subst_own(struct cctx *c, struct where outer, const struct rpl_text *t,
+                     const struct rpl_varmap *scope, const char *what, const char **out)
+{
+	struct where inner = { c->in_def, c->at_line, c->at_col };
+	int err;
+
+	leave_def(c, outer);
+	err = subst_text(c, t, scope, RPL_SUBST_PLAIN, what, out);
+	leave_def(c, inner);
+	return err;
+}
+
+/*
  * Fills the scope of a `uses:` step: every declared input gets the step's
  * `with` value or its default, resolved against the parent scope.  Errors
  * in `with` point at the step; errors in a default, into the definition.
@@ -479,7 +496,7 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
                         struct rpl_cstep *d)
 {
 	struct rpl_varmap scope = RPL_VARMAP_INIT;
-	const struct rpl_step *body = s;
+	const struct rpl_step *body = s, *ns;
 	const struct rpl_pipeline_def *def = NULL;
 	struct where saved = { c->in_def, c->at_line, c->at_col };
 	const char *via;
@@ -549,16 +566,31 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 	    (err = subst_text(c, &body->working_directory, &scope, RPL_SUBST_PLAIN,
 	                      "working-directory", &d->working_directory)))
 		goto out;
-	if ((err = subst_text(c, &body->runs, &scope, RPL_SUBST_PLAIN, "runs", &d->runs)))
+	/* melange decodes the definition onto the step (compile.go's
+	 * yaml.Unmarshal into the step): what the definition does not set
+	 * stays the step's.  Validation keeps `runs` beside `uses` out of
+	 * build pipelines, not out of tests. */
+	if (def && !*body->runs.s)
+		err = subst_own(c, saved, &s->runs, &scope, "runs", &d->runs);
+	else
+		err = subst_text(c, &body->runs, &scope, RPL_SUBST_PLAIN, "runs", &d->runs);
+	if (err)
 		goto out;
 	d->environment = body->environment.n ? body->environment : s->environment;
 
 	via = d->uses ? d->uses : (*s->name.s ? s->name.s : "pipeline");
-	d->needs.n = body->needs.n;
+	/* So too the step's own needs.packages: they count unless the
+	 * definition gives its own (or a null `needs:`). */
+	ns = def && !body->needs_given ? s : body;
+	d->needs.n = ns->needs.n;
 	d->needs.v = d->needs.n ? rpl_arena_alloc(c->a, d->needs.n * sizeof(*d->needs.v)) : NULL;
-	for (size_t i = 0; i < body->needs.n; i++) {
+	for (size_t i = 0; i < ns->needs.n; i++) {
 		const char *v;
-		if ((err = subst_text(c, &body->needs.v[i], &scope, RPL_SUBST_PLAIN, "needs", &v)))
+		if (ns == s && def)
+			err = subst_own(c, saved, &ns->needs.v[i], &scope, "needs", &v);
+		else
+			err = subst_text(c, &ns->needs.v[i], &scope, RPL_SUBST_PLAIN, "needs", &v);
+		if (err)
 			goto out;
 		d->needs.v[i] = rpl_text_make(v);
 		if (*v && !c->skipping)

@@ -130,7 +130,7 @@ static int walk(struct rpl_scan *s, struct candvec *cv, const char *rel, int dep
 		char *child;
 		int is_dir, link = 0;
 
-		if (n[0] == '.')
+		if (n[0] == '.' && !rpl_scan_dot_recipe(n))
 			continue; /* .git, .ripple, hidden files and dirs */
 		child = rel[0] ? rpl_path_join(rel, n) : rpl_xstrdup(n);
 		if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
@@ -294,7 +294,7 @@ static void work_one(struct work *w)
 		goto out;
 	}
 	if (w->cand == CAND_APKO) {
-		e->image = rpl_image_load_in(w->scan->real_root, path);
+		e->image = rpl_image_load_in(w->scan->real_root, w->scan->root, path);
 		if (!e->image)
 			set_error(e);
 		goto out;
@@ -320,7 +320,7 @@ static void work_one(struct work *w)
 	} else if (w->cand == CAND_TOPLEVEL && !rpl_ymap_get(doc.root, "package") &&
 	           rpl_apko_looks_like(doc.root)) {
 		e->kind = RPL_ENTRY_IMAGE;
-		e->image = rpl_image_load_in(w->scan->real_root, path);
+		e->image = rpl_image_load_in(w->scan->real_root, w->scan->root, path);
 		if (!e->image)
 			set_error(e);
 	} else if (w->cand == CAND_TOPLEVEL && !looks_like_melange(doc.root)) {
@@ -377,14 +377,18 @@ static int cmp_by_name(const void *a, const void *b)
 	return c ? c : strcmp(x->file, y->file);
 }
 
-/* Two recipes with one origin name: the later file (by path) gets the error. */
+/*
+ * Two recipes with one origin name: the later file (by path) gets the
+ * error.  Only a recipe that parsed and compiled claims its name: one
+ * that failed keeps its own error and makes no other "already defined".
+ */
 static void check_duplicates(struct rpl_scan *s)
 {
 	struct rpl_scan_entry **v = rpl_xmalloc((s->nentries + 1) * sizeof(*v));
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->nentries; i++)
-		if (s->entries[i].recipe)
+		if (s->entries[i].recipe && !s->entries[i].error)
 			v[n++] = &s->entries[i];
 	qsort(v, n, sizeof(*v), cmp_by_name);
 	for (size_t i = 1; i < n; i++) {
@@ -403,10 +407,10 @@ static void check_duplicates(struct rpl_scan *s)
 		free(e->error);
 		e->error = rpl_strbuf_detach(&sb);
 	}
-	/* Entries with errors keep their recipe for position lookups only. */
-	for (size_t i = 0; i < n; i++) {
-		if (v[i]->error && v[i]->recipe) {
-			struct rpl_scan_entry *e = v[i];
+	/* Entries with errors keep no recipe: nothing may take them for one. */
+	for (size_t i = 0; i < s->nentries; i++) {
+		if (s->entries[i].error && s->entries[i].recipe) {
+			struct rpl_scan_entry *e = &s->entries[i];
 			if (e->compiled)
 				for (size_t k = 0; k < e->narchs; k++)
 					rpl_compiled_release(&e->compiled[k]);
@@ -626,6 +630,11 @@ static void add_tree(const struct rpl_scan *s, struct filevec *fv, const char *r
 		if (de->d_name[0] == '.')
 			continue;
 		child = rpl_path_join(rel, de->d_name);
+		/* The root as a source dir: ripple's outputs are not its inputs. */
+		if (!strcmp(rel, ".") && rpl_scan_output_dir(child)) {
+			free(child);
+			continue;
+		}
 		full = path_in_root(s, child);
 		if (lstat(full, &st) == 0) {
 			if (S_ISDIR(st.st_mode))
@@ -652,12 +661,24 @@ const struct rpl_compiled *rpl_scan_compiled(const struct rpl_scan_entry *e, con
 	return NULL;
 }
 
+int rpl_scan_dot_recipe(const char *name)
+{
+	return !strcmp(name, ".melange.yaml") || !strcmp(name, ".apko.yaml");
+}
+
+int rpl_scan_output_dir(const char *rel)
+{
+	return !strcmp(rel, "packages") || !strcmp(rel, "images");
+}
+
 char *rpl_scan_source_dir(const struct rpl_scan_entry *e)
 {
 	const char *slash = strrchr(e->file, '/');
 
 	if (!e->recipe)
 		return NULL;
+	if (!slash && !strcmp(e->file, ".melange.yaml"))
+		return rpl_xstrdup(".");
 	if (!slash)
 		return rpl_xstrdup(e->recipe->package.name.s);
 	return rpl_xstrndup(e->file, (size_t)(slash - e->file));
@@ -694,6 +715,17 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 	}
 	if (fv.n)
 		qsort(fv.v, fv.n, sizeof(*fv.v), cmp_str);
+	/* A source dir may hold an env file or pipeline the build reads too. */
+	{
+		size_t k = 0;
+		for (size_t i = 0; i < fv.n; i++) {
+			if (k && !strcmp(fv.v[i], fv.v[k - 1]))
+				free(fv.v[i]);
+			else
+				fv.v[k++] = fv.v[i];
+		}
+		fv.n = k;
+	}
 	*files = fv.v;
 	*n = fv.n;
 	return 0;

@@ -4,10 +4,10 @@
  * names are unique.
  *
  * Recipes are top-level *.yaml files with a `package:` section and nested
- * *.melange.yaml files; images are *.apko.yaml files anywhere, top-level
- * *.yaml files that look like apko configs, and the `images:` globs of
- * .ripple.yaml.  `.git`, hidden directories and ripple's own outputs are
- * skipped.
+ * *.melange.yaml files (`.melange.yaml` among them); images are *.apko.yaml
+ * files anywhere (`.apko.yaml` too), top-level *.yaml files that look like
+ * apko configs, and the `images:` globs of .ripple.yaml.  `.git`, other
+ * hidden files and directories and ripple's own outputs are skipped.
  */
 #ifndef RPL_SCAN_H
 #define RPL_SCAN_H
@@ -147,9 +147,25 @@ const struct rpl_scan_entry *rpl_scan_find(const struct rpl_scan *s, const char 
  */
 /*
  * A recipe's source dir (malloc'd): `<name>/` beside a top-level recipe, the
- * recipe's own directory for a nested one; NULL for an image.
+ * recipe's own directory for a nested one or a `.melange.yaml` ("." for
+ * one at the root, melange's default of the config's directory); NULL for
+ * an image.
  */
 char *rpl_scan_source_dir(const struct rpl_scan_entry *e);
+
+/*
+ * Whether the file name `name` (no directory) is one of the hidden names a
+ * recipe or image may have: `.melange.yaml` (melange's default config
+ * file) and `.apko.yaml`.  Every other name starting with '.' is hidden:
+ * never scanned, never an input.
+ */
+int rpl_scan_dot_recipe(const char *name);
+
+/*
+ * The top-level directories ripple writes its outputs to (packages/,
+ * images/): a source dir that is the monorepo root leaves them out.
+ */
+int rpl_scan_output_dir(const char *rel);
 
 /* An env-files entry of .ripple.yaml for `arch`: ${{build.arch}} substituted (malloc'd). */
 char *rpl_scan_env_file(const char *pattern, const char *arch);

@@ -147,6 +147,14 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 		rpl_argv_add(&a, j->noutputs ? j->outputs[0] : "image.tar");
 		arg2(&a, "--arch", j->arch);
 		repos(o, &a);
+		/* apko looks an include up in its working directory (the root),
+		 * then in the include paths: the image's own directory too, as
+		 * ripple's reader does (recipes/apko.c resolve_include). */
+		if (strchr(j->file, '/')) {
+			char *dir = rpl_path_dirname(j->file);
+			arg2(&a, "--include-paths", dir);
+			free(dir);
+		}
 		for (size_t i = 0; i < o->napko_args; i++)
 			rpl_argv_add(&a, o->apko_args[i]);
 		rpl_strbuf_release(&tag);

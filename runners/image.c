@@ -1662,6 +1662,14 @@ out:
  */
 static int check_signature(const char *index, const char *signer, char *const *keys, size_t nkeys)
 {
+	/* apko refuses an unsigned index unless told --ignore-signatures
+	 * (go-apk getRepositoryIndex): without a keyring that is said loudly. */
+	if (!nkeys && !signer) {
+		rpl_warn("%s is not signed (apko would refuse it); no keyring given, so it is "
+		         "used unchecked",
+		         index);
+		return 0;
+	}
 	if (!nkeys) {
 		rpl_say("%s: no keyring given, its signature is not checked", index);
 		return 0;
@@ -2061,10 +2069,14 @@ int rpl_image_build(struct rpl_image_opts *o)
 		return -RPL_ESCHEMA;
 	c = &img->config;
 	oarch = oci_arch(o->arch, &variant);
-	if (c->contents.has_baseimage || (*c->entrypoint.type.s)) {
-		err = rpl_error(
-		        -RPL_EUSAGE, "%s: %s is not supported by the native assembler (use apko)",
-		        o->file, c->contents.has_baseimage ? "a base image" : "an entrypoint type");
+	/* apko acts on service-bundle alone (it writes an s6 tree under /sv);
+	 * any other entrypoint type it takes as written, and so does this. */
+	if (c->contents.has_baseimage || !strcmp(c->entrypoint.type.s, "service-bundle")) {
+		err = rpl_error(-RPL_EUSAGE,
+		                "%s: %s is not supported by the native assembler (use apko)",
+		                o->file,
+		                c->contents.has_baseimage ? "a base image"
+		                                          : "the service-bundle entrypoint type");
 		goto out;
 	}
 	if (c->has_layering)
@@ -2279,7 +2291,12 @@ int rpl_image_build(struct rpl_image_opts *o)
 		json_object_set_new(cfg, "rootfs", rootfs);
 		if (*c->cmd.s)
 			json_object_set_new(inner, "Cmd", words(c->cmd.s));
-		if (*c->entrypoint.command.s)
+		/* apko: a shell fragment runs under /bin/sh -c, before any command. */
+		if (*c->entrypoint.shell_fragment.s)
+			json_object_set_new(inner, "Entrypoint",
+			                    json_pack("[sss]", "/bin/sh", "-c",
+			                              c->entrypoint.shell_fragment.s));
+		else if (*c->entrypoint.command.s)
 			json_object_set_new(inner, "Entrypoint", words(c->entrypoint.command.s));
 		{
 			/* K=V sorted, with apko's PATH and SSL_CERT_FILE unless set. */

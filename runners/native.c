@@ -8,6 +8,7 @@
 #include "recipes/melange.h"
 #include "recipes/pipeline.h"
 #include "recipes/repoconfig.h"
+#include "recipes/scan.h"
 #include "runners/apkwrite.h"
 #include "runners/repo.h"
 #include "runners/runner.h"
@@ -84,9 +85,13 @@ static struct rpl_extract_opts limits(const struct build *b, int strip, int skip
 /*
  * Copies the repository's tree `from` into the directory `to`, keeping
  * modes (less setuid and setgid) and links; anything else is refused.
+ * From the monorepo root itself (a root `.melange.yaml`'s source dir),
+ * hidden entries (.git, .ripple and its live state) and ripple's outputs
+ * stay behind.
  */
 static int copy_tree(const char *from, int to)
 {
+	int root = !strcmp(from, ".");
 	DIR *d = opendir(from);
 	struct dirent *de;
 	int err = 0;
@@ -99,6 +104,8 @@ static int copy_tree(const char *from, int to)
 		int sub;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (root && (de->d_name[0] == '.' || rpl_scan_output_dir(de->d_name)))
 			continue;
 		src = rpl_path_join(from, de->d_name);
 		if (lstat(src, &st) < 0) {

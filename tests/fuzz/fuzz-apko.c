@@ -1,9 +1,10 @@
 /*
  * The apko image configuration reader (recipes/apko.h): rpl_image_load
- * reads a path and follows `include` relative to it, so each input is
- * written to image.apko.yaml in a directory of the process's own that also
- * holds two files to include (base.yaml, and sub/mid.yaml which includes
- * ../base.yaml).  An image that loads is also normalised and described as
+ * reads a path and looks an `include` up below the top file's directory
+ * (apko's include path), so each input is written to image.apko.yaml in a
+ * directory of the process's own that also holds two files to include
+ * (base.yaml, and sub/mid.yaml which includes base.yaml, found beside the
+ * image).  An image that loads is also normalised and described as
  * `ripple show` does.
  */
 #include "tests/fuzz/fuzz.h"
@@ -68,7 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	           "accounts:\n  users:\n    - username: nonroot\n      uid: 65532\n"
 	           "environment:\n  PATH: /usr/bin\nannotations:\n  a: b\n");
 	write_text(dir, "sub/mid.yaml",
-	           "include: ../base.yaml\ncontents:\n  packages: [glibc]\narchs: [amd64]\n");
+	           "include: base.yaml\ncontents:\n  packages: [glibc]\narchs: [amd64]\n");
 	image = rpl_path_join(dir, "image.apko.yaml");
 	atexit(free_image_path);
 	return 0;

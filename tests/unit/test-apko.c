@@ -177,11 +177,12 @@ static void test_include_merge(void **state)
 
 	(void)state;
 	assert_string_equal(img->name, "top");
-	/* The top file first, then includes as read, each relative to its includer. */
+	/* The top file first, then includes as read, each below the top file's
+	 * directory (the include path; the cwd has none of them). */
 	assert_int_equal(img->ninputs, 3);
 	assert_string_equal(img->inputs[0], FIX "inc/top.apko.yaml");
 	assert_string_equal(img->inputs[1], FIX "inc/base/mid.yaml");
-	assert_string_equal(img->inputs[2], FIX "inc/base/../common/root.yaml");
+	assert_string_equal(img->inputs[2], FIX "inc/common/root.yaml");
 
 	/* Lists: the included file's items first. */
 	assert_int_equal(c->contents.packages.n, 3);
@@ -257,8 +258,10 @@ static void test_include_cycle(void **state)
 static void test_include_missing(void **state)
 {
 	(void)state;
-	expect_error("missing.yaml", FIX "missing.yaml:1:10: cannot read include '" FIX
-	                                 "does-not-exist.yaml': No such file or directory");
+	expect_error("missing.yaml",
+	             FIX "missing.yaml:1:10: cannot read include "
+	                 "'does-not-exist.yaml': it is neither in the working "
+	                 "directory ('.') nor in the include path '" RPL_FIXTURES "/apko'");
 }
 
 static void test_missing_file(void **state)
@@ -304,9 +307,6 @@ static void test_validation(void **state)
 	expect_error("bad/keyring-name.yaml",
 	             FIX "bad/keyring-name.yaml:3:13: runtime_keyring entry '../evil.rsa.pub' has "
 	                 "an invalid name, it must match ^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$");
-	expect_error("bad/entrypoint-type.yaml",
-	             FIX "bad/entrypoint-type.yaml:2:9: unknown entrypoint type 'systemd' (only "
-	                 "service-bundle is supported)");
 	expect_error("bad/empty.yaml", FIX "bad/empty.yaml:1:1: empty image configuration");
 }
 
@@ -322,6 +322,23 @@ static void test_service_bundle(void **state)
 	assert_string_equal(c->contents.packages.v[1].s, "s6");
 	assert_int_equal(c->has_layering, 1);
 	assert_string_equal(c->layering.strategy.s, "");
+	rpl_image_free(img);
+}
+
+/*
+ * apko's Validate acts on service-bundle alone: any other type is kept as
+ * written, with the command as it is and no s6 added.
+ */
+static void test_entrypoint_other_type(void **state)
+{
+	struct rpl_image *img = load_ok(FIX "entrypoint-type.yaml");
+	const struct rpl_apko_config *c = &img->config;
+
+	(void)state;
+	assert_string_equal(c->entrypoint.type.s, "systemd");
+	assert_string_equal(c->entrypoint.command.s, "/usr/bin/serve --port 80");
+	assert_int_equal(c->contents.packages.n, 1);
+	assert_string_equal(c->contents.packages.v[0].s, "server");
 	rpl_image_free(img);
 }
 
@@ -666,7 +683,7 @@ static void expect_tmp_error(const char *real_root, const char *rel, const char 
 
 	rpl_error_clear();
 	alarm(20); /* a FIFO read would block: fail instead */
-	img = rpl_image_load_in(real_root, tmp_file(rel));
+	img = rpl_image_load_in(real_root, tmp_file("repo"), tmp_file(rel));
 	alarm(0);
 	if (img) {
 		rpl_image_free(img);
@@ -730,10 +747,71 @@ static void test_irregular_and_outside(void **state)
 	assert_non_null(img);
 	assert_string_equal(img->config.contents.packages.v[0].s, "evil");
 	rpl_image_free(img);
-	img = rpl_image_load_in(real, tmp_file("repo/good.apko.yaml"));
+	img = rpl_image_load_in(real, tmp_file("repo"), tmp_file("repo/good.apko.yaml"));
 	assert_non_null(img);
 	assert_string_equal(img->config.contents.packages.v[0].s, "fine");
 	rpl_image_free(img);
+	rpl_test_remove_tree(tmp);
+}
+
+/*
+ * apko resolves an include as paths.ResolvePath does: relative to its
+ * working directory (for ripple the monorepo root) when something is there,
+ * else below each include path (ripple passes the top file's directory).
+ * So apko's own examples/include.yaml ("include: examples/alpine-base.yaml")
+ * loads from the repo root, an include beside the top file loads too, the
+ * root wins over the top file's directory, and a nested include is not
+ * looked up beside its includer.
+ */
+static void test_include_resolution(void **state)
+{
+	char real[4096], wd[4096], want[8192];
+	struct rpl_image *img;
+
+	(void)state;
+	assert_int_equal(rpl_test_mkdtemp(tmp, sizeof(tmp), "apko"), 0);
+	rpl_test_write_file(tmp, "repo/examples/alpine-base.yaml",
+	                    "contents:\n  packages: [alpine-baselayout]\n"
+	                    "entrypoint:\n  command: /bin/sh -l\n");
+	rpl_test_write_file(tmp, "repo/examples/include.yaml",
+	                    "include: examples/alpine-base.yaml\n");
+	rpl_test_write_file(tmp, "repo/images/hello.apko.yaml",
+	                    "include: base.apko.yaml\ncontents: {packages: [hello]}\n");
+	rpl_test_write_file(tmp, "repo/images/base.apko.yaml",
+	                    "include: common.yaml\ncontents: {packages: [base]}\n");
+	rpl_test_write_file(tmp, "repo/images/common.yaml", "contents: {packages: [beside]}\n");
+	rpl_test_write_file(tmp, "repo/common.yaml", "contents: {packages: [at-root]}\n");
+	rpl_test_write_file(tmp, "repo/deep/top.apko.yaml", "include: sub/mid.yaml\n");
+	rpl_test_write_file(tmp, "repo/deep/sub/mid.yaml", "include: leaf.yaml\n");
+	rpl_test_write_file(tmp, "repo/deep/sub/leaf.yaml", "contents: {packages: [leaf]}\n");
+	assert_non_null(realpath(tmp_file("repo"), real));
+	snprintf(wd, sizeof(wd), "%s/repo", tmp);
+
+	img = rpl_image_load_in(real, wd, tmp_file("repo/examples/include.yaml"));
+	if (!img)
+		fail_msg("examples/include.yaml: %s", rpl_errmsg());
+	assert_string_equal(img->config.contents.packages.v[0].s, "alpine-baselayout");
+	assert_string_equal(img->config.entrypoint.command.s, "/bin/sh -l");
+	assert_int_equal(img->ninputs, 2);
+	snprintf(want, sizeof(want), "%s/repo/examples/alpine-base.yaml", tmp);
+	assert_string_equal(img->inputs[1], want);
+	rpl_image_free(img);
+
+	/* base.apko.yaml beside the top file; common.yaml from the root first. */
+	img = rpl_image_load_in(real, wd, tmp_file("repo/images/hello.apko.yaml"));
+	if (!img)
+		fail_msg("images/hello.apko.yaml: %s", rpl_errmsg());
+	assert_int_equal(img->config.contents.packages.n, 3);
+	assert_string_equal(img->config.contents.packages.v[0].s, "at-root");
+	assert_string_equal(img->config.contents.packages.v[1].s, "base");
+	assert_string_equal(img->config.contents.packages.v[2].s, "hello");
+	rpl_image_free(img);
+
+	snprintf(want, sizeof(want),
+	         "%s/repo/deep/sub/mid.yaml:1:10: cannot read include 'leaf.yaml': it is neither "
+	         "in the working directory ('%s/repo') nor in the include path '%s/repo/deep'",
+	         tmp, tmp, tmp);
+	expect_tmp_error(real, "repo/deep/top.apko.yaml", want);
 	rpl_test_remove_tree(tmp);
 }
 
@@ -802,6 +880,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_service_bundle),
+		cmocka_unit_test(test_entrypoint_other_type),
+		cmocka_unit_test(test_include_resolution),
 		cmocka_unit_test(test_arch_to_apk),
 		cmocka_unit_test(test_arch_normalise),
 		cmocka_unit_test(test_json),

@@ -753,6 +753,67 @@ static void test_step_validation(void **state)
 	             FILE_NAME ":9:13: pipeline step has 'with' but no 'uses'");
 }
 
+/*
+ * melange validates the main and subpackage pipelines only: in `test:` a
+ * `with` without `uses` and `uses` beside `runs` are accepted; a pipeline
+ * name that leaves the pipeline dirs is refused there too.
+ */
+static void test_test_step_validation(void **state)
+{
+	static const char *const ok[] = {
+		MINIMAL "test:\n  pipeline:\n    - runs: x\n      with: {a: b}\n",
+		MINIMAL "test:\n  pipeline:\n    - uses: fetch\n      runs: x\n",
+		MINIMAL "subpackages:\n  - name: s\n    test:\n      pipeline:\n"
+		        "        - uses: fetch\n          runs: x\n"
+		        "        - runs: y\n          pipeline:\n            - with: {a: b}\n",
+	};
+	struct rpl_recipe *r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		if (!(r = rpl_recipe_parse(FILE_NAME, ok[i], strlen(ok[i]))))
+			fail_msg("recipe %zu: %s", i, rpl_errmsg());
+		rpl_recipe_free(r);
+	}
+	expect_error(MINIMAL "test:\n  pipeline:\n    - uses: ../evil\n",
+	             FILE_NAME ":6:13: invalid pipeline name '../evil'");
+}
+
+/*
+ * melange matches target-architecture against apk names literally, and
+ * `all` only alone: another spelling would build the package for no arch,
+ * so it is reported, not mapped.
+ */
+static void test_target_architecture(void **state)
+{
+	static const char *const sel[] = { "x86_64", "aarch64" };
+	const char *out[2];
+	struct rpl_recipe *r;
+
+	(void)state;
+	expect_error(MINIMAL "  target-architecture: [x86_64, amd64]\n",
+	             FILE_NAME ":4:33: target-architecture: 'amd64' is not melange's name for an "
+	                       "architecture (melange compares apk names and would build this "
+	                       "for none): write 'x86_64'");
+	expect_error(MINIMAL "  target-architecture: [arm64]\n",
+	             FILE_NAME ":4:25: target-architecture: 'arm64' is not melange's name for an "
+	                       "architecture (melange compares apk names and would build this "
+	                       "for none): write 'aarch64'");
+	expect_error(MINIMAL "  target-architecture: [mips]\n",
+	             FILE_NAME ":4:25: target-architecture: unknown architecture 'mips'");
+	expect_error(MINIMAL "  target-architecture: [x86_64, all]\n",
+	             FILE_NAME ":4:33: target-architecture: 'all' means every architecture "
+	                       "only as the one entry (melange matches it against no arch "
+	                       "beside others)");
+	r = parse_ok(MINIMAL "  target-architecture: [aarch64]\n");
+	assert_int_equal(rpl_recipe_archs(r, sel, 2, out), 1);
+	assert_string_equal(out[0], "aarch64");
+	rpl_recipe_free(r);
+	r = parse_ok(MINIMAL "  target-architecture: [all]\n");
+	assert_int_equal(rpl_recipe_archs(r, sel, 2, out), 2);
+	rpl_recipe_free(r);
+}
+
 static void test_setcap_validation(void **state)
 {
 	struct rpl_recipe *r;
@@ -950,6 +1011,8 @@ int main(void)
 		cmocka_unit_test(test_version_validation),
 		cmocka_unit_test(test_priority_validation),
 		cmocka_unit_test(test_step_validation),
+		cmocka_unit_test(test_test_step_validation),
+		cmocka_unit_test(test_target_architecture),
 		cmocka_unit_test(test_setcap_validation),
 		cmocka_unit_test(test_commit_default),
 		cmocka_unit_test(test_timeout),

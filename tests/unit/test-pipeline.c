@@ -84,6 +84,14 @@ static int setup(void **state)
 	                                         "  packages:\n"
 	                                         "    - checker\n"
 	                                         "runs: check ${{context.name}}\n");
+	/* Definitions with no needs, an empty `needs:` mapping and a null one. */
+	write_file("pipelines/plain.yaml", "inputs:\n"
+	                                   "  pkg:\n"
+	                                   "    default: dflt\n"
+	                                   "runs: plain ${{inputs.pkg}}\n");
+	write_file("pipelines/needs-empty.yaml", "needs: {}\nruns: needs-empty\n");
+	write_file("pipelines/needs-null.yaml", "needs:\nruns: needs-null\n");
+	write_file("pipelines/noruns.yaml", "needs:\n  packages: [noruns-tool]\n");
 	write_file("pipelines/broken.yaml", "pipeline: [\n");
 	write_file("pipelines/desc.yaml", "runs: echo ${{package.description}}\n");
 	write_file("pipelines/loop.yaml", "pipeline:\n  - uses: loop\n");
@@ -780,6 +788,86 @@ static void test_step_overrides(void **state)
 }
 
 /*
+ * melange decodes a definition onto its `uses:` step: the step's own
+ * needs.packages stay unless the definition sets `needs.packages` (or a
+ * null `needs:`), and are substituted with the step's inputs.
+ */
+static void test_step_needs_merge(void **state)
+{
+	struct rpl_recipe *r = recipe(HEAD "  - uses: plain\n"
+	                                   "    with: {pkg: zlib}\n"
+	                                   "    needs:\n"
+	                                   "      packages:\n"
+	                                   "        - own-${{inputs.pkg}}\n"
+	                                   "        - cmake\n"
+	                                   "  - uses: needs-empty\n"
+	                                   "    needs: {packages: [kept]}\n"
+	                                   "  - uses: needs-null\n"
+	                                   "    needs: {packages: [cleared]}\n"
+	                                   "  - uses: tests/check\n"
+	                                   "    needs: {packages: [replaced]}\n"
+	                                   "  - uses: plain\n"
+	                                   "    if: ${{build.arch}} == 'aarch64'\n"
+	                                   "    needs: {packages: [only-on-arm]}\n");
+	static const struct want_need want[] = {
+		{ "own-zlib", "plain", NULL },
+		{ "cmake", "plain", NULL },
+		{ "kept", "needs-empty", NULL },
+		{ "checker", "tests/check", NULL },
+	};
+	struct rpl_compiled c;
+
+	(void)state;
+	compile_ok(r, "x86_64", RPL_COMPILE_STEPS, &c);
+	check_needs(c.needs, c.nneeds, want, NWANT(want));
+	assert_string_equal(c.steps[0].runs, "plain zlib");
+	rpl_compiled_release(&c);
+	compile_ok(r, "aarch64", 0, &c);
+	assert_int_equal(c.nneeds, 5);
+	assert_string_equal(c.needs[4].name, "only-on-arm");
+	rpl_compiled_release(&c);
+	rpl_recipe_free(r);
+
+	/* An error in the step's own needs points at the recipe, not the definition. */
+	expect_compile_error(HEAD "  - uses: plain\n"
+	                          "    needs:\n"
+	                          "      packages:\n"
+	                          "        - x-${{vars.nope}}\n",
+	                     "x86_64", FILE_NAME ":8:11: needs: variable 'vars.nope' not defined");
+}
+
+/*
+ * A test step may have `uses:` beside `runs:` (melange does not validate
+ * tests): the definition's runs win when it has them, else the step's stay.
+ */
+static void test_test_uses_beside_runs(void **state)
+{
+	struct rpl_recipe *r = recipe(HEAD "  - runs: make\n"
+	                                   "test:\n"
+	                                   "  pipeline:\n"
+	                                   "    - uses: noruns\n"
+	                                   "      runs: echo mine\n"
+	                                   "    - uses: tests/check\n"
+	                                   "      runs: echo lost\n"
+	                                   "    - runs: echo with-ignored\n"
+	                                   "      with: {a: b}\n");
+	struct rpl_compiled c;
+
+	(void)state;
+	compile_ok(r, "x86_64", RPL_COMPILE_STEPS, &c);
+	assert_int_equal(c.ntests, 1);
+	assert_int_equal(c.tests[0].nsteps, 3);
+	assert_string_equal(c.tests[0].steps[0].runs, "echo mine");
+	assert_string_equal(c.tests[0].steps[1].runs, "check hello");
+	assert_string_equal(c.tests[0].steps[2].runs, "echo with-ignored");
+	assert_int_equal(c.ntest_needs, 3);
+	assert_string_equal(c.test_needs[1].name, "noruns-tool");
+	assert_string_equal(c.test_needs[2].name, "checker");
+	rpl_compiled_release(&c);
+	rpl_recipe_free(r);
+}
+
+/*
  * What a compile makes is bounded: pipelines that use pipelines multiply
  * steps (fan/p1 is 111,111 of them), and vars that use vars multiply text
  * (v0 is 10 bytes, each next one ten uses of the one before).
@@ -846,6 +934,8 @@ int main(void)
 		cmocka_unit_test(test_skipped_step_still_compiled),
 		cmocka_unit_test(test_uses_with_pipeline_not_loaded),
 		cmocka_unit_test(test_step_overrides),
+		cmocka_unit_test(test_step_needs_merge),
+		cmocka_unit_test(test_test_uses_beside_runs),
 		cmocka_unit_test(test_compile_bounds),
 	};
 

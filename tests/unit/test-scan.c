@@ -97,7 +97,7 @@ static void make_main_repo(void)
 	write_file("sub/x.melange.yaml", "package:\n"
 	                                 "  name: xpkg\n"
 	                                 "  version: 2.0\n"
-	                                 "  target-architecture: [arm64]\n"
+	                                 "  target-architecture: [aarch64]\n"
 	                                 "pipeline:\n"
 	                                 "  - uses: local/tool\n");
 	write_file("sub/data.txt", "d\n");
@@ -231,7 +231,7 @@ static void test_archs(void **state)
 	assert_string_equal(s.archs[1], "aarch64");
 	assert_archs(entry(&s, "hello.yaml"), both, 2);
 	assert_archs(entry(&s, "all.yaml"), both, 2);
-	/* target-architecture takes either name: arm64 is aarch64. */
+	/* target-architecture names apk archs. */
 	assert_archs(entry(&s, "sub/x.melange.yaml"), arm, 1);
 
 	/* One compile per arch, with the repo pipeline's needs. */
@@ -366,6 +366,104 @@ static void test_duplicates_and_errors(void **state)
 	assert_null(rpl_scan_find(&s, "badpipe"));
 	assert_non_null(entry(&s, "syntax.yaml")->error);
 	assert_true(!strncmp(entry(&s, "syntax.yaml")->error, "syntax.yaml:", 12));
+	rpl_scan_release(&s);
+}
+
+/*
+ * A recipe that fails (to compile, here) claims no name: the good recipe
+ * with that name is not "already defined", and the broken one keeps its
+ * own message, whichever comes first by path.
+ */
+static void test_broken_claims_no_name(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 1, .keep_full = 1 };
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	write_file("a-broken.yaml", "package:\n  name: same\n  version: 1\n"
+	                            "pipeline:\n  - uses: no/such\n");
+	write_file("b-good.yaml", "package:\n  name: same\n  version: 2\n");
+	write_file("c-broken.yaml", "package:\n  name: same\n  version: 3\n"
+	                            "pipeline:\n  - runs: ${{vars.nope}}\n");
+	scan_ok(&s, &opts);
+	assert_int_equal(s.nentries, 3);
+	assert_int_equal(s.nerrors, 2);
+	assert_null(entry(&s, "b-good.yaml")->error);
+	assert_ptr_equal(rpl_scan_find(&s, "same"), entry(&s, "b-good.yaml"));
+	assert_string_equal(entry(&s, "a-broken.yaml")->error,
+	                    "a-broken.yaml:5:11: unknown pipeline 'no/such' (not in the "
+	                    "repository's pipeline dirs nor built in)");
+	assert_null(entry(&s, "a-broken.yaml")->recipe);
+	assert_string_equal(entry(&s, "c-broken.yaml")->error,
+	                    "c-broken.yaml:5:11: runs: variable 'vars.nope' not defined");
+	assert_null(entry(&s, "c-broken.yaml")->recipe);
+	rpl_scan_release(&s);
+}
+
+/*
+ * `.melange.yaml` (melange's default config name) and `.apko.yaml` are read
+ * wherever they are; a root `.melange.yaml` builds from the whole tree
+ * (melange's default source dir is the config's), less hidden files and
+ * ripple's outputs.  Other hidden files stay unread.
+ */
+static void test_dot_recipes(void **state)
+{
+	struct rpl_scan s;
+	const struct rpl_scan_opts opts = { .compile = 1, .keep_full = 1 };
+	static const char *const want_root[] = {
+		".melange.yaml",
+		"build-common.env",
+		"main.c",
+		"sub/lib.c",
+	};
+	static const char *const want_sub[] = { "build-common.env", "sub/.melange.yaml",
+		                                "sub/lib.c" };
+	const struct rpl_scan_entry *e;
+	char **files, *dir;
+	size_t n;
+	int bad;
+
+	(void)state;
+	make_root();
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	write_file(".melange.yaml", "package:\n  name: proj\n  version: 1\n"
+	                            "pipeline:\n  - runs: make\n");
+	write_file("main.c", "int main;\n");
+	write_file("build-common.env", "A=1\n");
+	write_file("sub/.melange.yaml", "package:\n  name: sublib\n  version: 1\n");
+	write_file("sub/lib.c", "int lib;\n");
+	write_file(".apko.yaml", "contents:\n  packages: [proj]\n");
+	write_file("img/web/.apko.yaml", "contents:\n  packages: [sublib]\n");
+	write_file(".other.yaml", "package:\n  name: hidden\n  version: 1\n");
+	write_file("packages/x86_64/proj-1-r0.apk", "built\n");
+	write_file("images/proj/index.json", "{}\n");
+	scan_ok(&s, &opts);
+	assert_int_equal(s.nerrors, 0);
+	assert_int_equal(s.nentries, 4);
+	e = entry(&s, ".melange.yaml");
+	assert_int_equal(e->kind, RPL_ENTRY_RECIPE);
+	assert_string_equal(e->recipe->package.name.s, "proj");
+	assert_string_equal(dir = rpl_scan_source_dir(e), ".");
+	free(dir);
+	assert_int_equal(rpl_scan_inputs(&s, e, "x86_64", &files, &n), 0);
+	bad = check_files(".melange.yaml", files, n, want_root, N(want_root));
+	e = entry(&s, "sub/.melange.yaml");
+	assert_string_equal(dir = rpl_scan_source_dir(e), "sub");
+	free(dir);
+	assert_int_equal(rpl_scan_inputs(&s, e, "x86_64", &files, &n), 0);
+	bad += check_files("sub/.melange.yaml", files, n, want_sub, N(want_sub));
+	assert_int_equal(bad, 0);
+	/* An image in `.apko.yaml` is named after its directory. */
+	e = entry(&s, "img/web/.apko.yaml");
+	assert_int_equal(e->kind, RPL_ENTRY_IMAGE);
+	assert_string_equal(e->image->name, "web");
+	e = entry(&s, ".apko.yaml");
+	assert_int_equal(e->kind, RPL_ENTRY_IMAGE);
+	assert_string_equal(e->image->name, strrchr(root, '/') + 1);
+	assert_true(rpl_scan_dot_recipe(".melange.yaml") && rpl_scan_dot_recipe(".apko.yaml"));
+	assert_false(rpl_scan_dot_recipe(".other.yaml") || rpl_scan_dot_recipe(".git"));
 	rpl_scan_release(&s);
 }
 
@@ -737,6 +835,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_slim_and_recompile, remove_root),
 		cmocka_unit_test_teardown(test_repoconfig_archs, remove_root),
 		cmocka_unit_test_teardown(test_duplicates_and_errors, remove_root),
+		cmocka_unit_test_teardown(test_broken_claims_no_name, remove_root),
+		cmocka_unit_test_teardown(test_dot_recipes, remove_root),
 		cmocka_unit_test_teardown(test_inputs, remove_root),
 		cmocka_unit_test_teardown(test_repoconfig, remove_root),
 		cmocka_unit_test_teardown(test_symlink_cycle, remove_root),
