@@ -505,9 +505,9 @@ static int open_reader(struct rpl_state *st, const char *root, const char *path)
 
 	st->reader = 1;
 	if (stat(path, &sb) < 0)
-		return errno == ENOENT ? open_empty(st)
-		                       : rpl_error(-errno, "cannot read '%s': %s", path,
-		                                   strerror(errno));
+		return errno == ENOENT
+		               ? open_empty(st)
+		               : rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		return db_error(st, path);
 	sqlite3_busy_timeout(st->db, 10000);
@@ -533,10 +533,11 @@ static int open_reader(struct rpl_state *st, const char *root, const char *path)
 		sleep_ms(20);
 	}
 	if (held > 0)
-		return rpl_error(-EWOULDBLOCK,
-		                 "'%s' is of schema version %s and another ripple (pid %ld) holds it; "
-		                 "this ripple reads version %s",
-		                 path, version, pid, SCHEMA_VERSION);
+		return rpl_error(
+		        -EWOULDBLOCK,
+		        "'%s' is of schema version %s and another ripple (pid %ld) holds it; "
+		        "this ripple reads version %s",
+		        path, version, pid, SCHEMA_VERSION);
 	return rpl_error(-RPL_ESCHEMA,
 	                 "'%s' is of schema version %s; this ripple reads version %s (a plan or "
 	                 "build upgrades it)",
