@@ -251,8 +251,9 @@ static const char build_usage[] =
         "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz; images/<name>/<arch>.tar from\n"
         "apko, or the OCI layout images/<name>/ (with <arch>.manifest) from ripple;\n"
         "logs in .ripple/logs/<run>/<arch>/<name>.log.  Exit status: 0 every job built,\n"
-        "1 a job failed (the rest went on as far as it could), 2 bad input, 130\n"
-        "interrupted (run again to finish).\n"
+        "1 a job failed (the rest went on as far as it could), 2 bad input, 75\n"
+        "--no-wait and another ripple holds the state, 130 interrupted (run again to\n"
+        "finish).  `ripple status` in another terminal shows the build as it runs.\n"
         "\n";
 
 /* ---- the run ---------------------------------------------------------------------------- */
