@@ -1656,7 +1656,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			struct rpl_sched_job *const *jobs = rpl_sched_jobs(b.sched, &nj);
 			struct rpl_strbuf sum = RPL_STRBUF_INIT;
 			rpl_progress_skip_summary(jobs, nj, 5, &sum);
-			printf("%s%s\n", sum.buf, o.verbose ? "" : " (-v lists them)");
+			printf("%s%s\n", rpl_strbuf_str(&sum), o.verbose ? "" : " (-v lists them)");
 			rpl_strbuf_release(&sum);
 		}
 		if (res.interrupted)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Watching a build from another terminal, with the stand-in melange
-# (tests/e2e/bin) dawdling: while it runs, `ripple status` reports its run,
+# (tests/e2e/bin) holding every job until the test opens a gate: while it runs, `ripple status` reports its run,
 # its running jobs, done/total and an ETA from recorded durations; `plan`,
 # `why`, `history` and `history RUN` answer at once without waiting for it
 # (readers of the state store take no lock); the writers `mark` and `build`
@@ -15,10 +15,10 @@ export STANDIN_DIR
 PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
 export PATH
 cd "$T/repo"
-# a <- c; b, d alone.  Each takes SLEEP seconds.
-SLEEP=2.5
-for n in a b d; do { pkg $n; printf '# standin-sleep: %s\n' $SLEEP; } > $n.yaml; done
-{ pkg c a; printf '# standin-sleep: %s\n' $SLEEP; } > c.yaml
+# a <- c; b, d alone.  Each job ends once $T/go exists.
+gate() { printf '# standin-wait-for: %s\n' "$T/go"; }
+for n in a b d; do { pkg $n; gate; } > $n.yaml; done
+{ pkg c a; gate; } > c.yaml
 git init -q
 git add -A
 git -c user.name=t -c user.email=t@t commit -qm init
@@ -32,9 +32,10 @@ expect_out '\(none yet\)'
 run 2 "$RIPPLE" history -C "$T/empty" 1
 expect_err 'no run 1 in the state store'
 
-# start_build ARGS...: a build in the background ($builder), and waits until
-# `ripple status` sees two jobs running.
+# start_build ARGS...: a build in the background ($builder), its jobs held
+# until `open_gate`; waits until `ripple status` sees two jobs running.
 start_build() {
+	rm -f "$T/go"
 	"$RIPPLE" build --arch x86_64 -j 2 "$@" > "$T/build.out" 2>&1 &
 	builder=$!
 	i=0
@@ -45,9 +46,11 @@ start_build() {
 	done
 }
 
-# alive: the background build is still running (each answer came before its end).
-alive() {
-	kill -0 "$builder" 2>/dev/null || fail "the build ended before the check: $(cat "$T/build.out")"
+# open_gate: the jobs end, and the build after them.
+open_gate() {
+	kill -0 "$builder" 2>/dev/null || fail "the build ended before the gate: $(cat "$T/build.out")"
+	: > "$T/go"
+	wait "$builder" || fail "the build failed: $(cat "$T/build.out")"
 }
 
 # ---- while the first build runs -------------------------------------------------------
@@ -72,8 +75,7 @@ run 75 "$RIPPLE" mark --no-wait
 expect_err "another ripple \\(pid $builder\\) is using this monorepo's state"
 run 75 "$RIPPLE" build --no-wait
 expect_err "another ripple \\(pid $builder\\)"
-alive
-wait "$builder" || fail "the build failed: $(cat "$T/build.out")"
+open_gate
 grep -q '^done: 4 built, 0 failed, 0 skipped' "$T/build.out" || fail "build: $(cat "$T/build.out")"
 
 # ---- after it ---------------------------------------------------------------------------
@@ -86,23 +88,28 @@ expect_out '^run 1: ok, started .*, took [0-9.]+s: ripple build --arch x86_64 -j
 expect_out '^built \(4\):$'
 
 # ---- the second build: its ETA comes from the first one's durations ---------------------
-# 4 jobs of 2.5 s on 2 lanes, a <- c: 5 s at the start, less as it goes.
+run 0 "$RIPPLE" history --json
+cp "$T/out" "$T/h1.json"
 start_build --force --all
 run 0 "$RIPPLE" status --json
-python3 - "$T/out" "$SLEEP" <<'PY' || fail "ETA: $(cat "$T/out")"
+python3 - "$T/out" "$T/h1.json" <<'PY' || fail "ETA: $(cat "$T/out")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-s = float(sys.argv[2])
-assert d["live"] and d["run"] == 2, d
-# Two jobs run, each estimated at its last duration (about SLEEP).
-assert all(abs(j["estimate"] - s) < 1.5 for j in d["running"]), d["running"]
-# What is left is at most 2 x SLEEP of chain, at least what the running jobs still need.
-assert 0 < d["eta_seconds"] <= 2 * s + 1, d["eta_seconds"]
+last = {j["name"]: j["duration"] for j in json.load(open(sys.argv[2]))["slowest"]}
+assert d["live"] and d["run"] == 2 and len(last) == 4, (d, last)
+# Each running job is expected to take what it took last time.
+assert all(abs(j["estimate"] - last[j["name"]]) < 0.01 for j in d["running"]), (d, last)
+# Left: at least the longest of them less what it has run; at most all of
+# the work on one lane, less what has run.
+run = max(j["seconds"] for j in d["running"])
+low = max(last[j["name"]] for j in d["running"]) - run - 0.5
+high = sum(last.values()) - run + 0.5
+assert low <= d["eta_seconds"] <= high, (low, d["eta_seconds"], high)
 PY
-alive
-wait "$builder" || fail "the second build failed: $(cat "$T/build.out")"
+open_gate
 
 # ---- a build killed outright: its status file stays, and says "running" ----------------
+# (its jobs, held at the gate, outlive it; the next build stops them).
 start_build --force --all
 kill -9 "$builder"
 wait "$builder" 2>/dev/null || true
