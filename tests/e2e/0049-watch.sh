@@ -2,7 +2,7 @@
 # Watching a build from another terminal, with the stand-in melange
 # (tests/e2e/bin) holding every job until the test opens a gate: while it runs, `ripple status` reports its run,
 # its running jobs, done/total and an ETA from recorded durations; `plan`,
-# `why`, `history` and `history RUN` answer at once without waiting for it
+# `why`, `history`, `history RUN`, `report` and `graph` answer at once without waiting for it
 # (readers of the state store take no lock); the writers `mark` and `build`
 # with --no-wait exit 75 naming it.  After it: status says how it ended; a
 # build killed outright is told from a running one; a monorepo without state
@@ -71,6 +71,10 @@ run 0 "$RIPPLE" history
 expect_out '^  1 .* running .*ripple build --arch x86_64 -j 2$'
 run 0 "$RIPPLE" history 1
 expect_out '^run 1: running, started '
+run 0 "$RIPPLE" report --html "$T/run1.html"
+grep -q '</html>' "$T/run1.html" || fail "no report page"
+run 0 "$RIPPLE" graph --format text
+expect_out 'c'
 run 75 "$RIPPLE" mark --no-wait
 expect_err "another ripple \\(pid $builder\\) is using this monorepo's state"
 run 75 "$RIPPLE" build --no-wait
