@@ -1,12 +1,13 @@
 #!/bin/sh
-# Watching a build from another terminal, with the stand-in melange
-# (tests/e2e/bin) holding every job until the test opens a gate: while it runs, `ripple status` reports its run,
-# its running jobs, done/total and an ETA from recorded durations; `plan`,
-# `why`, `history`, `history RUN`, `report` and `graph` answer at once without waiting for it
-# (readers of the state store take no lock); the writers `mark` and `build`
-# with --no-wait exit 75 naming it.  After it: status says how it ended; a
-# build killed outright is told from a running one; a monorepo without state
-# gets answers and keeps no .ripple/.
+# Watching a build from another terminal, the stand-in melange
+# (tests/e2e/bin) holding every job until the test opens a gate.  While it
+# runs, `ripple status` reports its run, its running jobs, done/total and an
+# ETA from recorded durations; `plan`, `why`, `history`, `history RUN`,
+# `report` and `graph` answer at once without waiting for it (readers of the
+# state store take no lock); the writers `mark` and `build` with --no-wait
+# exit 75 naming it.  After it: status says how it ended; a build killed
+# outright is told from a running one; a monorepo without state gets
+# answers and keeps no .ripple/.
 . "$(dirname "$0")/lib.sh"
 
 STANDIN_DIR=$T/standin
