@@ -504,29 +504,26 @@ static int open_reader(struct rpl_state *st, const char *root, const char *path)
 	struct stat sb;
 
 	st->reader = 1;
-	if (stat(path, &sb) < 0)
-		return errno == ENOENT
-		               ? open_empty(st)
-		               : rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return db_error(st, path);
-	sqlite3_busy_timeout(st->db, 10000);
-	if ((err = exec(st, "PRAGMA query_only=1; PRAGMA mmap_size=268435456;")))
-		return err;
+	/* Opened again each time: a writer replacing a store of a version it
+	 * cannot upgrade deletes the file and makes a new one. */
 	for (int tries = 0;; tries++) {
-		if ((err = exec(st, "BEGIN")))
+		if (stat(path, &sb) < 0)
+			return errno == ENOENT ? open_empty(st)
+			                       : rpl_error(-errno, "cannot read '%s': %s", path,
+			                                   strerror(errno));
+		if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+			return db_error(st, path);
+		sqlite3_busy_timeout(st->db, 10000);
+		if ((err = exec(st, "PRAGMA query_only=1; PRAGMA mmap_size=268435456; BEGIN")))
 			return err;
 		stored_version(st, version, sizeof(version));
 		if (!strcmp(version, SCHEMA_VERSION))
 			return 0;
-		if ((err = exec(st, "COMMIT")))
-			return err;
-		if (!*version) {
-			/* Made this moment by a writer, its tables not yet committed. */
-			sqlite3_close(st->db);
-			st->db = NULL;
+		sqlite3_close(st->db); /* ends the read transaction */
+		st->db = NULL;
+		/* No tables yet: made this moment by a writer, nothing committed. */
+		if (!*version)
 			return open_empty(st);
-		}
 		held = rpl_state_holder(root, &pid);
 		if (held <= 0 || tries == 100)
 			break;
