@@ -31,6 +31,9 @@ enum {
 	RPL_EXIT_OK = 0,
 	RPL_EXIT_FAILED = 1,
 	RPL_EXIT_USAGE = 2,
+	/* --no-wait, and another ripple holds the state store: try again
+	 * later (sysexits.h's EX_TEMPFAIL). */
+	RPL_EXIT_BUSY = 75,
 	RPL_EXIT_INTERRUPTED = 130,
 };
 

@@ -75,6 +75,7 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_mark(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_history(struct rpl_cli *cli, int argc, char **argv);
+int rpl_cmd_status(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_report(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv);
 int rpl_cmd_native_image(struct rpl_cli *cli, int argc, char **argv);

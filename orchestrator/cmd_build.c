@@ -16,11 +16,13 @@
 #include "orchestrator/leftover.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
+#include "orchestrator/progress.h"
 #include "orchestrator/report.h"
 #include "orchestrator/report_html.h"
 #include "orchestrator/sched.h"
 #include "orchestrator/selectors.h"
 #include "orchestrator/state.h"
+#include "orchestrator/status_line.h"
 #include "recipes/apko.h"
 #include "recipes/melange.h"
 #include "recipes/repoconfig.h"
@@ -46,7 +48,7 @@ struct bopts {
 	long jobs, arch_jobs, retries;
 	double timeout;
 	int keep_going; /* -1: the default (on with --all) */
-	int force, dry_run, test;
+	int force, dry_run, test, verbose;
 	const char *runner, *container_runner, *signing_key;
 	const char *events, *report, *junit, *push;
 	const char *report_html;
@@ -181,6 +183,9 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_TEST:
 		o->test = 1;
 		break;
+	case 'v':
+		o->verbose = 1;
+		break;
 	case O_RUNNER:
 		o->runner = arg;
 		break;
@@ -232,6 +237,7 @@ static const struct option build_only[] = {
 	{ "force", no_argument, NULL, O_FORCE },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "test", no_argument, NULL, O_TEST },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "runner", required_argument, NULL, O_RUNNER },
 	{ "container-runner", required_argument, NULL, O_CONTAINER_RUNNER },
 	{ "signing-key", required_argument, NULL, O_SIGNING_KEY },
@@ -279,14 +285,17 @@ static const char build_usage[] =
         "  --events FILE           JSON lines: plan, start, finish, skip, fail, end\n"
         "  --report FILE           a JSON report of the run; --junit FILE the same as JUnit XML\n"
         "  --report-html FILE      the run's report as one HTML page (see ripple report)\n"
+        "  -v, --verbose           a line for each skipped job (else they are summed up\n"
+        "                          by the failure they waited on, at the end)\n"
         "  --push REGISTRY[/PATH]  push each image built to REGISTRY[/PATH]/<name>:latest\n"
         "                          (images assembled by ripple; see ripple push)\n"
         "\n"
         "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz; images/<name>/<arch>.tar from\n"
         "apko, or the OCI layout images/<name>/ (with <arch>.manifest) from ripple;\n"
         "logs in .ripple/logs/<run>/<arch>/<name>.log.  Exit status: 0 every job built,\n"
-        "1 a job failed (the rest went on as far as it could), 2 bad input, 130\n"
-        "interrupted (run again to finish).\n"
+        "1 a job failed (the rest went on as far as it could), 2 bad input, 75\n"
+        "--no-wait and another ripple holds the state, 130 interrupted (run again to\n"
+        "finish).  `ripple status` in another terminal shows the build as it runs.\n"
         "\n";
 
 /* ---- the run ---------------------------------------------------------------------------- */
@@ -312,8 +321,10 @@ struct build {
 	struct bjob *jobs;
 	size_t njobs, done, up_to_date;
 	FILE *events;
-	int tty, status_shown;
-	int native_image; /* images assembled by ripple: their outputs differ */
+	int tty;                     /* a smart terminal: a status line, no "start" lines */
+	struct rpl_status_line line; /* orchestrator/status_line.h */
+	struct rpl_progress_pub pub; /* what `ripple status` reads */
+	int native_image;            /* images assembled by ripple: their outputs differ */
 	int64_t started_ns;
 	/* The output repositories, one per arch dir, kept in memory for the run
 	 * and written when a job is about to need them or a second has passed. */
@@ -388,37 +399,55 @@ static const char *kind_prefix(const struct rpl_sched_job *sj)
 
 static void clear_status(struct build *b)
 {
-	if (b->tty && b->status_shown) {
-		fputs("\r\033[K", stdout);
-		b->status_shown = 0;
-	}
+	rpl_status_line_clear(&b->line);
 }
 
+/*
+ * After any change: the status line ("[done/total elapsed ETA failed] N
+ * running: what, for how long") and the file `ripple status` reads.
+ */
 static void show_status(struct build *b)
 {
-	struct rpl_strbuf line = RPL_STRBUF_INIT;
+	struct rpl_sched_job *const *jobs;
+	struct rpl_progress_counts c;
+	struct rpl_strbuf head = RPL_STRBUF_INIT;
+	char **items, t[32];
+	size_t njobs, n = 0;
 	int64_t now = now_ns();
-	size_t running = 0;
+	double eta;
 
+	if (!b->sched || !b->run)
+		return;
+	jobs = rpl_sched_jobs(b->sched, &njobs);
+	if (b->pub.run && rpl_progress_publish(&b->pub, jobs, njobs, "running", 0, now))
+		rpl_warn("%s", rpl_errmsg());
 	if (!b->tty)
 		return;
-	for (size_t i = 0; i < b->njobs; i++)
-		running += b->jobs[i].sj->state == RPL_SCHED_RUNNING;
-	rpl_strbuf_addf(&line, "[%zu/%zu] %zu running:", b->done, b->njobs, running);
-	for (size_t i = 0; i < b->njobs && line.len < 200; i++) {
-		const struct rpl_sched_job *sj = b->jobs[i].sj;
-		char t[32];
+	rpl_progress_count(jobs, njobs, &c);
+	fmt_secs(secs(b->started_ns, now), t, sizeof(t));
+	rpl_strbuf_addf(&head, "[%zu/%zu %s", b->done, b->njobs, t);
+	if ((eta = rpl_progress_eta(jobs, njobs, b->pub.lanes, now)) >= 0) {
+		fmt_secs(eta, t, sizeof(t));
+		rpl_strbuf_addf(&head, " ETA %s", t);
+	}
+	if (c.failed)
+		rpl_strbuf_addf(&head, " %zu failed", c.failed);
+	rpl_strbuf_addf(&head, "] %zu running%s", c.running, c.running ? ":" : "");
+	items = rpl_xmalloc((c.running ? c.running : 1) * sizeof(*items));
+	for (size_t i = 0; i < njobs && n < c.running; i++) {
+		const struct rpl_sched_job *sj = jobs[i];
+		struct rpl_strbuf it = RPL_STRBUF_INIT;
 		if (sj->state != RPL_SCHED_RUNNING)
 			continue;
 		fmt_secs(secs(sj->started_ns, now), t, sizeof(t));
-		rpl_strbuf_addf(&line, " %s%s %s %s", kind_prefix(sj), sj->run.name, sj->run.arch,
-		                t);
+		rpl_strbuf_addf(&it, "%s%s %s %s", kind_prefix(sj), sj->run.name, sj->run.arch, t);
+		items[n++] = rpl_strbuf_detach(&it);
 	}
-	fputs("\r\033[K", stdout);
-	fwrite(line.buf, 1, line.len < 240 ? line.len : 240, stdout);
-	fflush(stdout);
-	b->status_shown = 1;
-	rpl_strbuf_release(&line);
+	rpl_status_line_show(&b->line, rpl_strbuf_str(&head), items, n);
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+	rpl_strbuf_release(&head);
 }
 
 /* Prints a line above the status line. */
@@ -1031,8 +1060,12 @@ static void on_skipped(void *ctx, struct rpl_sched_job *sj)
 	json_object_set_new(e, "message", json_string(sj->message));
 	event(b, e);
 	record_run_job(b, j, "skipped");
-	say(b, "[%zu/%zu] skipped %s%s %s: %s", b->done, b->njobs, kind_prefix(sj), sj->run.name,
-	    sj->run.arch, sj->message);
+	/* Thousands of them are summed up at the end, unless -v. */
+	if (b->o->verbose)
+		say(b, "[%zu/%zu] skipped %s%s %s: %s", b->done, b->njobs, kind_prefix(sj),
+		    sj->run.name, sj->run.arch, sj->message);
+	else
+		show_status(b);
 }
 
 static void on_tick(void *ctx)
@@ -1430,6 +1463,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	int64_t *killed = NULL;
 	size_t nkilled = 0;
 	const char *run_status;
+	char *cmdline = NULL;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(&o, 0, sizeof(o));
@@ -1442,7 +1476,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		opts[n++] = build_only[i];
 	memset(&opts[n], 0, sizeof(opts[n]));
 	snprintf(usage, sizeof(usage), "%s%s", build_usage, rpl_selector_help);
-	first = rpl_cli_getopt(cli, argc, argv, usage, opts, "j:knr:", build_opt, &o);
+	first = rpl_cli_getopt(cli, argc, argv, usage, opts, "j:knr:v", build_opt, &o);
 	if (strcmp(o.runner, "auto") && strcmp(o.runner, "external") && strcmp(o.runner, "native"))
 		rpl_die(RPL_EXIT_USAGE, "--runner: '%s' is not a runner (auto, external, native)",
 		        o.runner);
@@ -1493,7 +1527,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 
 	b.scan = &scan;
 	b.p = &p;
-	b.tty = isatty(STDOUT_FILENO);
+	rpl_status_line_init(&b.line, stdout);
+	b.tty = b.line.smart;
 	sel = rpl_xmalloc((p.norder ? p.norder : 1) * sizeof(*sel));
 	for (size_t i = 0; i < p.norder; i++) {
 		if (!o.force && o.sel.plan.mode != RPL_SELECT_STALE && up_to_date(&b, p.order[i])) {
@@ -1621,7 +1656,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		for (int i = 1; i < argc; i++)
 			rpl_strbuf_addf(&cmd, " %s", argv[i]);
 		b.run = rpl_state_run_begin(st, cmd.buf);
-		rpl_strbuf_release(&cmd);
+		cmdline = rpl_strbuf_detach(&cmd); /* for `ripple status` */
 		if (b.run < 0)
 			rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 		/* Jobs inherit the tag: a run after this one, if it is killed, finds them. */
@@ -1643,6 +1678,10 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	printf("; logs in .ripple/logs/%lld/\n", (long long)b.run);
 	fflush(stdout);
 	b.started_ns = now_ns();
+	b.pub = (struct rpl_progress_pub){ b.run, cmdline,
+		                           o.jobs ? (size_t)o.jobs : (size_t)(cpus > 0 ? cpus : 1),
+		                           b.started_ns, 0 };
+	show_status(&b);
 	if (rpl_sched_run(b.sched, &res))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	clear_status(&b);
@@ -1661,6 +1700,12 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	run_status = res.interrupted ? "interrupted" : res.failed ? "failed" : "ok";
 	if (rpl_state_run_end(st, b.run, run_status))
 		rpl_warn("%s", rpl_errmsg());
+	{
+		size_t nj;
+		struct rpl_sched_job *const *jobs = rpl_sched_jobs(b.sched, &nj);
+		if (rpl_progress_publish(&b.pub, jobs, nj, run_status, 1, now_ns()))
+			rpl_warn("%s", rpl_errmsg());
+	}
 	{
 		struct rpl_sched_job **path;
 		size_t npath;
@@ -1685,6 +1730,14 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		}
 		putchar('\n');
 		free(path);
+		if (res.skipped) {
+			size_t nj;
+			struct rpl_sched_job *const *jobs = rpl_sched_jobs(b.sched, &nj);
+			struct rpl_strbuf sum = RPL_STRBUF_INIT;
+			rpl_progress_skip_summary(jobs, nj, 5, &sum);
+			printf("%s%s\n", rpl_strbuf_str(&sum), o.verbose ? "" : " (-v lists them)");
+			rpl_strbuf_release(&sum);
+		}
 		if (res.interrupted)
 			printf("run `ripple build` again to finish the rest\n");
 	}
@@ -1715,6 +1768,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	         : res.failed || index_failed ? RPL_EXIT_FAILED
 	                                      : RPL_EXIT_OK;
 done:
+	rpl_status_line_release(&b.line);
+	free(cmdline);
 	release_indexes(&b);
 	free(killed);
 	if (b.events)

@@ -22,7 +22,7 @@
 
 struct hopts {
 	long runs;
-	int no_wait, verbose;
+	int verbose;
 	const char *html;
 };
 
@@ -36,8 +36,6 @@ static void history_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx
 		o->runs = strtol(arg, &end, 10);
 		if (!*arg || *end || o->runs < 1)
 			rpl_die(RPL_EXIT_USAGE, "-n wants a number of runs, not '%s'", arg);
-	} else if (opt == 'W') {
-		o->no_wait = 1;
 	} else if (opt == 'v') {
 		o->verbose = 1;
 	} else if (opt == 'H') {
@@ -67,7 +65,11 @@ static const char history_usage[] =
         "they waited on (-v, --verbose: each skipped job on a line of its own).\n"
         "--json prints {\"run\", \"summary\", \"lanes\", \"critical_path\", \"jobs\",\n"
         "\"failures\", \"skipped\"} (see docs/build.md).  `ripple report RUN --html F`\n"
-        "draws the same run as a web page.\n";
+        "draws the same run as a web page.\n"
+        "\n"
+        "History reads the state store without its lock: it answers while a build\n"
+        "runs (and shows that build's run as far as it has got); --no-wait is\n"
+        "accepted and changes nothing.\n";
 
 static void when(int64_t ns, char *buf, size_t n)
 {
@@ -100,13 +102,14 @@ static int64_t run_number(const char *arg)
 	return (int64_t)n;
 }
 
-static struct rpl_state *open_store(int no_wait)
+/* A reader: history and reports never wait for a build, nor write. */
+static struct rpl_state *open_store(void)
 {
 	struct rpl_state *st;
 	int err;
 
-	if ((err = rpl_state_open(&st, ".", no_wait)))
-		rpl_die(err == -EWOULDBLOCK ? RPL_EXIT_FAILED : RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	if ((err = rpl_state_open(&st, ".", RPL_STATE_READ)))
+		rpl_die(err == -EWOULDBLOCK ? RPL_EXIT_BUSY : RPL_EXIT_USAGE, "%s", rpl_errmsg());
 	return st;
 }
 
@@ -231,9 +234,9 @@ static void print_run(const struct rpl_report *r, int verbose)
 	}
 }
 
-static int one_run(struct rpl_cli *cli, int64_t id, int verbose, int no_wait)
+static int one_run(struct rpl_cli *cli, int64_t id, int verbose)
 {
-	struct rpl_state *st = open_store(no_wait);
+	struct rpl_state *st = open_store();
 	struct rpl_report r;
 
 	load_run(st, id, &r);
@@ -267,11 +270,12 @@ static const char report_usage[] =
         "its previous build.  The page loads nothing from anywhere.  FILE is relative\n"
         "to the monorepo root, as every path of ripple's; `ripple build\n"
         "--report-html FILE` writes the same page at the end of a build.  --json also\n"
-        "prints the run as `ripple history RUN --json` does.\n";
+        "prints the run as `ripple history RUN --json` does.  It reads the state\n"
+        "while a build runs, as `ripple history` does.\n";
 
 int rpl_cmd_report(struct rpl_cli *cli, int argc, char **argv)
 {
-	struct hopts o = { 10, 0, 0, NULL };
+	struct hopts o = { 10, 0, NULL };
 	struct rpl_state *st;
 	struct rpl_report r;
 	int64_t id = 0;
@@ -285,7 +289,7 @@ int rpl_cmd_report(struct rpl_cli *cli, int argc, char **argv)
 	if (first < argc)
 		id = run_number(argv[first]);
 	rpl_cli_enter(cli);
-	st = open_store(o.no_wait);
+	st = open_store();
 	load_run(st, id, &r);
 	rpl_state_close(st);
 	{
@@ -311,7 +315,7 @@ int rpl_cmd_report(struct rpl_cli *cli, int argc, char **argv)
 
 int rpl_cmd_history(struct rpl_cli *cli, int argc, char **argv)
 {
-	struct hopts o = { 10, 0, 0, NULL };
+	struct hopts o = { 10, 0, NULL };
 	struct rpl_state *st;
 	json_t *h, *v;
 	size_t i;
@@ -324,10 +328,10 @@ int rpl_cmd_history(struct rpl_cli *cli, int argc, char **argv)
 	if (first < argc) {
 		int64_t id = run_number(argv[first]);
 		rpl_cli_enter(cli);
-		return one_run(cli, id, o.verbose, o.no_wait);
+		return one_run(cli, id, o.verbose);
 	}
 	rpl_cli_enter(cli);
-	st = open_store(o.no_wait);
+	st = open_store();
 	if (!(h = rpl_state_history(st, o.runs)))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	rpl_state_close(st);

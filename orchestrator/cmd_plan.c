@@ -37,7 +37,8 @@ const char rpl_selector_help[] =
         "\n"
         "  -C DIR                  the monorepo root (default: .)\n"
         "  --arch A[,B]            architectures (default: .ripple.yaml archs, else the host's)\n"
-        "  --no-wait               fail instead of waiting when another ripple holds the state\n"
+        "  --no-wait               fail (exit 75) instead of waiting when another ripple\n"
+        "                          holds the state; plan and why never wait: they read it\n"
 
         "  -h, --help              show this help\n";
 
@@ -93,8 +94,11 @@ void rpl_selectors_begin(struct rpl_cli *cli, int first, int argc, char **argv, 
 	               : o->plan.nnames ? RPL_SELECT_NAMES
 	                                : RPL_SELECT_STALE;
 	rpl_cli_enter(cli);
-	if ((err = rpl_state_open(st, ".", o->no_wait)))
-		rpl_die(err == -EWOULDBLOCK ? RPL_EXIT_FAILED : RPL_EXIT_USAGE, "%s", rpl_errmsg());
+	if ((err = rpl_state_open(st, ".",
+	                          o->reader    ? RPL_STATE_TRY
+	                          : o->no_wait ? RPL_STATE_NO_WAIT
+	                                       : RPL_STATE_WAIT)))
+		rpl_die(err == -EWOULDBLOCK ? RPL_EXIT_BUSY : RPL_EXIT_USAGE, "%s", rpl_errmsg());
 }
 
 /* Parses a plan command's selectors, enters the monorepo and opens its state store. */
@@ -394,6 +398,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 	int asking = 0;
 
 	snprintf(usage, sizeof(usage), "%s%s", plan_usage, rpl_selector_help);
+	o.reader = 1; /* a plan does not wait for a build */
 	begin(cli, argc, argv, usage, &o, &st);
 	/* The tree as it is (for the memo, the snapshot and the stat cache)
 	 * and, for --changed, what git says, both at once: each is a walk of
@@ -551,6 +556,7 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 		argc = first;
 		o = (struct popts){ 0 };
 	}
+	o.reader = 1;
 	begin(cli, argc, argv, usage, &o, &st);
 	rpl_selectors_plan(cli, &o, &scan, st, &p);
 	for (size_t g = 0; g < p.ngraphs; g++)

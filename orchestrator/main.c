@@ -21,6 +21,8 @@ static const struct rpl_command commands[] = {
 	{ "mark", "record jobs as built without building them", rpl_cmd_mark },
 	{ "build", "build what the plan selects, dependencies first, and record it",
 	  rpl_cmd_build },
+	{ "status", "the build running now, from another terminal: jobs, done/total, ETA",
+	  rpl_cmd_status },
 	{ "history", "recent runs, failures and the slowest jobs; one run whole", rpl_cmd_history },
 	{ "report", "a run's report as one HTML page: timeline, failures, skips", rpl_cmd_report },
 	{ "hook", "install or remove git hooks that build what a commit changed", rpl_cmd_hook },
@@ -54,7 +56,8 @@ static void usage(FILE *f)
 	      "  -h, --help   show this help; 'ripple COMMAND --help' for a command\n"
 	      "  --version    print the version\n"
 	      "\n"
-	      "exit status: 0 success, 1 a job failed, 2 bad input or usage, 130 interrupted\n",
+	      "exit status: 0 success, 1 a job failed, 2 bad input or usage, 75 --no-wait and\n"
+	      "another ripple holds the state, 130 interrupted\n",
 	      f);
 }
 

@@ -15,6 +15,7 @@ struct rpl_state;
 struct popts {
 	struct rpl_plan_opts plan;
 	int explain, no_wait, all, changed, rescan;
+	int reader; /* plan, why: read while another ripple writes (RPL_STATE_TRY) */
 };
 
 /* The --help text of the selectors, and their options (NULL-terminated). */
@@ -26,7 +27,9 @@ void rpl_selector_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx);
 
 /*
  * After the options: the NAMEs from argv[first], the selection mode; enters
- * the monorepo and opens (locks) its state store.  Exits 2 on usage errors.
+ * the monorepo and opens (locks) its state store, or with `reader` reads it
+ * when another ripple holds it.  Exits 2 on usage errors, 75 when
+ * --no-wait finds the store held.
  */
 void rpl_selectors_begin(struct rpl_cli *cli, int first, int argc, char **argv, struct popts *o,
                          struct rpl_state **st);

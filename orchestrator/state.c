@@ -78,6 +78,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -221,6 +222,9 @@ struct rpl_state {
 	sqlite3_stmt *st[ST_COUNT];
 	char *root;
 	int lock_fd;
+	/* Opened for reading (RPL_STATE_READ): no lock, one read transaction
+	 * for the handle's life, and every write dropped (step_done). */
+	int reader;
 	/* After rpl_state_preload: the stat cache and the job records in
 	 * memory (one query each instead of one per file and per job). */
 	int preloaded;                 /* the stat cache */
@@ -242,6 +246,14 @@ struct stat_row {
 struct job_row {
 	struct rpl_job_record rec; /* without its inputs */
 };
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 static int64_t now_ns(void)
 {
@@ -406,7 +418,130 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 	return exec(st, schema_sql);
 }
 
-int rpl_state_open(struct rpl_state **out, const char *root, int no_wait)
+/*
+ * Whether a process holds the flock on `path`, and which, read from
+ * /proc/locks: asking by taking a shared lock, even for a moment, would make
+ * a writer that starts in that moment wait, or fail with --no-wait.
+ * Returns 1 (held; *pid the holder, 0 when not shown), 0, or -errno.
+ */
+static int flock_holder(const char *path, long *pid)
+{
+	struct stat sb;
+	char line[256];
+	FILE *f;
+	int held = 0;
+
+	*pid = 0;
+	if (stat(path, &sb) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!(f = fopen("/proc/locks", "re")))
+		return -errno;
+	/* "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF"; waiters have "->". */
+	while (!held && fgets(line, sizeof(line), f)) {
+		char type[16], mode[16], rw[16];
+		unsigned maj, min;
+		unsigned long long ino;
+		long who;
+		const char *p = strchr(line, ':');
+		if (!p)
+			continue;
+		p++;
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, "->", 2))
+			continue;
+		if (sscanf(p, "%15s %15s %15s %ld %x:%x:%llu", type, mode, rw, &who, &maj, &min,
+		           &ino) == 7 &&
+		    !strcmp(type, "FLOCK") && ino == (unsigned long long)sb.st_ino &&
+		    maj == major(sb.st_dev) && min == minor(sb.st_dev)) {
+			held = 1;
+			*pid = who > 0 ? who : 0;
+		}
+	}
+	fclose(f);
+	return held;
+}
+
+int rpl_state_holder(const char *root, long *pid)
+{
+	char *path = rpl_path_join(root, ".ripple/lock");
+	int r = flock_holder(path, pid);
+
+	if (r < 0)
+		rpl_error(r, "cannot tell who holds '%s': %s", path, strerror(-r));
+	free(path);
+	return r;
+}
+
+/*
+ * A reader's store when there is none to read (no database yet, or one a
+ * writer is still making): empty, in memory, with the schema.
+ */
+static int open_empty(struct rpl_state *st)
+{
+	int err;
+
+	if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		return db_error(st, "an empty store");
+	if ((err = exec(st, schema_sql)))
+		return err;
+	return exec(st, "PRAGMA query_only=1; BEGIN");
+}
+
+/*
+ * Opens `path` for reading: no lock, nothing created or upgraded, nothing
+ * written.  Its reads are one transaction, so they see one moment of the
+ * store however many records a build commits meanwhile (WAL readers never
+ * wait for the writer).  A database of another schema version is a writer
+ * upgrading it (it does so in one transaction, just after taking the lock):
+ * while one holds the lock, it is read again for up to two seconds.
+ */
+static int open_reader(struct rpl_state *st, const char *root, const char *path)
+{
+	char version[32];
+	long pid = 0;
+	int err, held;
+	struct stat sb;
+
+	st->reader = 1;
+	/* Opened again each time: a writer replacing a store of a version it
+	 * cannot upgrade deletes the file and makes a new one. */
+	for (int tries = 0;; tries++) {
+		if (stat(path, &sb) < 0)
+			return errno == ENOENT ? open_empty(st)
+			                       : rpl_error(-errno, "cannot read '%s': %s", path,
+			                                   strerror(errno));
+		if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+			return db_error(st, path);
+		sqlite3_busy_timeout(st->db, 10000);
+		if ((err = exec(st, "PRAGMA query_only=1; PRAGMA mmap_size=268435456; BEGIN")))
+			return err;
+		stored_version(st, version, sizeof(version));
+		if (!strcmp(version, SCHEMA_VERSION))
+			return 0;
+		sqlite3_close(st->db); /* ends the read transaction */
+		st->db = NULL;
+		/* No tables yet: made this moment by a writer, nothing committed. */
+		if (!*version)
+			return open_empty(st);
+		held = rpl_state_holder(root, &pid);
+		if (held <= 0 || tries == 100)
+			break;
+		sleep_ms(20);
+	}
+	if (held > 0)
+		return rpl_error(
+		        -EWOULDBLOCK,
+		        "'%s' is of schema version %s and another ripple (pid %ld) holds it; "
+		        "this ripple reads version %s",
+		        path, version, pid, SCHEMA_VERSION);
+	return rpl_error(-RPL_ESCHEMA,
+	                 "'%s' is of schema version %s; this ripple reads version %s (a plan or "
+	                 "build upgrades it)",
+	                 path, version, SCHEMA_VERSION);
+}
+
+int rpl_state_open(struct rpl_state **out, const char *root, int mode)
 {
 	struct rpl_state *st = rpl_xcalloc(1, sizeof(*st));
 	char *dir = rpl_path_join(root, ".ripple"), *db = rpl_path_join(dir, "state.db");
@@ -416,11 +551,23 @@ int rpl_state_open(struct rpl_state **out, const char *root, int no_wait)
 	st->root = rpl_xstrdup(root);
 	rpl_arena_init(&st->mem);
 
+	if (mode == RPL_STATE_READ) {
+		if ((err = open_reader(st, root, db)))
+			goto out;
+		goto prepare;
+	}
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		err = rpl_error(-errno, "cannot create '%s': %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((err = take_lock(st, dir, no_wait)))
+	err = take_lock(st, dir, mode != RPL_STATE_WAIT);
+	if (err == -EWOULDBLOCK && mode == RPL_STATE_TRY) {
+		rpl_error_clear();
+		if ((err = open_reader(st, root, db)))
+			goto out;
+		goto prepare;
+	}
+	if (err)
 		goto out;
 	/* Keep .ripple/ out of `git status` (and so out of --changed). */
 	{
@@ -433,6 +580,7 @@ int rpl_state_open(struct rpl_state **out, const char *root, int no_wait)
 
 	if ((err = open_db(st, db, 0)))
 		goto out;
+prepare:
 	for (int i = 0; i < ST_COUNT; i++)
 		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
 		                       NULL) != SQLITE_OK) {
@@ -468,14 +616,20 @@ void rpl_state_close(struct rpl_state *st)
 	free(st);
 }
 
+/* A reader's transaction is its one read transaction, held until it closes. */
 int rpl_state_begin(struct rpl_state *st)
 {
-	return exec(st, "BEGIN IMMEDIATE");
+	return st->reader ? 0 : exec(st, "BEGIN IMMEDIATE");
 }
 
 int rpl_state_commit(struct rpl_state *st)
 {
-	return exec(st, "COMMIT");
+	return st->reader ? 0 : exec(st, "COMMIT");
+}
+
+int rpl_state_is_reader(const struct rpl_state *st)
+{
+	return st->reader;
 }
 
 static sqlite3_stmt *stmt(struct rpl_state *st, enum stmt which)
@@ -487,9 +641,20 @@ static sqlite3_stmt *stmt(struct rpl_state *st, enum stmt which)
 	return s;
 }
 
+/*
+ * Runs a statement that returns no rows.  A reader's writes are dropped
+ * here, the one place every write passes: what it would have cached (a
+ * digest, a parsed recipe, a plan's memo) the next writer caches.
+ */
 static int step_done(struct rpl_state *st, sqlite3_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc;
+
+	if (st->reader && !sqlite3_stmt_readonly(s)) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	rc = sqlite3_step(s);
 
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : db_error(st, sqlite3_sql(s));
@@ -873,6 +1038,8 @@ int rpl_state_blob_putv(struct rpl_state *st, const char *name, const struct iov
 	sqlite3_uint64 total = 0;
 	int off = 0, err;
 
+	if (st->reader)
+		return 0; /* a reader writes nothing (step_done) */
 	for (size_t i = 0; i < n; i++)
 		total += parts[i].iov_len;
 	if (total > INT32_MAX)

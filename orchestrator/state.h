@@ -4,9 +4,10 @@
  * content digest), what every job was last built from, and runs.  The
  * schema is described at the top of state.c.
  *
- * One process at a time holds the store (rpl_state_open takes an exclusive
- * lock on .ripple/lock); a second one waits, or with `no_wait` fails and
- * names the holder.
+ * One process at a time writes the store (rpl_state_open takes an
+ * exclusive lock on .ripple/lock); a second writer waits, or with
+ * RPL_STATE_NO_WAIT fails and names the holder.  Readers (RPL_STATE_READ)
+ * take no lock and never wait.
  */
 #ifndef RPL_STATE_H
 #define RPL_STATE_H
@@ -19,13 +20,42 @@
 
 struct rpl_state;
 
+/* How rpl_state_open takes the store. */
+enum rpl_state_mode {
+	RPL_STATE_WAIT = 0,    /* the lock: wait while another ripple holds it */
+	RPL_STATE_NO_WAIT = 1, /* the lock, or -EWOULDBLOCK at once */
+	/*
+	 * No lock: read what is committed, never waiting for a build (SQLite
+	 * WAL readers never wait for the writer).  Nothing is created,
+	 * upgraded or written: the writes of the functions below are dropped
+	 * (what they cache, the next writer caches), and begin/commit do
+	 * nothing.  The reads of one handle see one moment of the store.  No
+	 * database yet: an empty store.  A database of another schema version:
+	 * an error, -EWOULDBLOCK while another ripple holds the lock (it may be
+	 * upgrading it), -RPL_ESCHEMA when none does.
+	 */
+	RPL_STATE_READ = 2,
+	/* The lock when it is free (as RPL_STATE_NO_WAIT), else a reader. */
+	RPL_STATE_TRY = 3,
+};
+
 /*
  * Opens (creating .ripple/ and the database when missing) the store of the
- * monorepo at `root`.  A database of another schema version is rebuilt: it
- * holds only caches and records, never sources.  Returns 0 or an error
- * with a message; -EWOULDBLOCK when `no_wait` and another ripple holds it.
+ * monorepo at `root`, as `mode` (enum rpl_state_mode) says.  A database of
+ * another schema version is rebuilt: it holds only caches and records,
+ * never sources.  Returns 0 or an error with a message; -EWOULDBLOCK when
+ * RPL_STATE_NO_WAIT and another ripple holds it.
  */
-int rpl_state_open(struct rpl_state **st, const char *root, int no_wait);
+int rpl_state_open(struct rpl_state **st, const char *root, int mode);
+/* Whether `st` was opened as a reader (RPL_STATE_READ, or TRY that found the lock held). */
+int rpl_state_is_reader(const struct rpl_state *st);
+
+/*
+ * Whether another process holds the store of `root` (.ripple/lock), asked
+ * without taking the lock even for a moment: 1 with the holder's pid in
+ * *pid (0 when it cannot be seen), 0 when none does, or an error.
+ */
+int rpl_state_holder(const char *root, long *pid);
 void rpl_state_close(struct rpl_state *st);
 
 /* Groups the writes that follow into one transaction (one per phase). */

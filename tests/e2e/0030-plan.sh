@@ -139,7 +139,8 @@ git rm -q tool.yaml
 run 0 "$RIPPLE" plan --changed
 expect_out '^deleted: tool.yaml'
 
-# Two ripples: the second waits, or with --no-wait says who holds the lock.
+# Two ripples: a writer (mark) waits, or with --no-wait says who holds the lock
+# and exits 75; plan and why never wait, they read.
 python3 -c "
 import fcntl, os, time
 fd = os.open('.ripple/lock', os.O_RDWR)
@@ -150,9 +151,14 @@ time.sleep(3)
 " &
 holder=$!
 while [ ! -e "$T/locked" ]; do sleep 0.1; done
-run 1 "$RIPPLE" plan --no-wait
+run 75 "$RIPPLE" mark --no-wait
 expect_err 'another ripple \(pid 4242\)'
-run 0 "$RIPPLE" plan
+run 0 "$RIPPLE" plan --no-wait
+expect_out 'zlib'
+run 0 "$RIPPLE" why zlib
+expect_out 'rebuild:'
+grep -q waiting "$T/err" && fail "why waited: $(cat "$T/err")"
+run 2 "$RIPPLE" mark nosuch
 expect_err 'waiting for ripple pid 4242'
 wait $holder
 

@@ -75,8 +75,9 @@ PY
 
 # ---- m03 fails, and no repository holds it -----------------------------------------
 printf '# standin-fail: m03 is broken\n' >> m03.yaml
-run 1 "$RIPPLE" build -k -j 4 --events "$T/ev1.jsonl" --report "$T/r1.json"
+run 1 "$RIPPLE" build -k -j 4 -v --events "$T/ev1.jsonl" --report "$T/r1.json"
 expect_out '^done: 9 built, 1 failed, 2 skipped in '
+expect_out '^2 skipped: 2 waiting on m03 \(x86_64\) failed$'
 expect_out 'skipped lib x86_64: waiting on m03 \(x86_64\) failed'
 expect_out 'skipped tool x86_64: waiting on m03 \(x86_64\) failed'
 SKIPS=1 check "$T/ev1.jsonl" "$T/r1.json" 4 m03 || fail "the cycle's build (no copy held)"

@@ -236,9 +236,8 @@ git commit -qam "hello: broken"
 run 1 "$RIPPLE" build --all --keep-going --rebuild-dependents --report report.json --junit junit.xml
 expect_out "FAILED hello $arch .*: .*exit"
 expect_out "\\.ripple/logs/1/$arch/hello\\.log"
-expect_out "skipped banner $arch: waiting on hello \\($arch\\) failed"
-expect_out "skipped image hello $arch: waiting on hello \\($arch\\) failed"
 expect_out '^done: 6 built, 1 failed, 2 skipped'
+expect_out "^2 skipped: 2 waiting on hello \\($arch\\) failed \\(-v lists them\\)\$"
 python3 - report.json junit.xml "$arch" <<'PY' || fail "report: $(cat report.json)"
 import json, sys, xml.etree.ElementTree as ET
 r = json.load(open(sys.argv[1]))
