@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/xalloc.h"
 #include "graph/graph.h"
+#include "orchestrator/forced.h"
 #include "orchestrator/gitchange.h"
 #include "orchestrator/state.h"
 #include "recipes/apko.h"
@@ -26,6 +27,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, ...)
@@ -39,9 +41,12 @@ static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* The same reason twice ("a.yaml changed", from git and from the record) once. */
+	for (size_t i = 0; i < j->nreasons; i++)
+		if (!strcmp(j->reasons[i], buf))
+			return;
 	RPL_ALLOC_GROW(j->reasons, j->nreasons + 1, j->reasons_alloc);
 	j->reasons[j->nreasons++] = rpl_arena_strdup(&p->arena, buf);
-	j->selected = 1;
 }
 
 /*
@@ -303,32 +308,64 @@ static int diff_inputs(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 	return 0;
 }
 
-static int select_stale(struct rpl_plan *p, struct rpl_state *st)
+/*
+ * Whether the record of `j` says it must be rebuilt (see plan.h): 1, 0 when
+ * it is up to date, or an error.  With `explain`, the reasons are added.
+ */
+static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j, int explain)
 {
-	int err = 0;
+	struct rpl_job_record rec;
+	int found = st ? rpl_state_job_get(st, j->node->name, j->kind, j->arch, &rec) : 0;
+	int stale = 0, err = 0;
+	int64_t run;
 
-	for (size_t i = 0; i < p->njobs && !err; i++) {
-		struct rpl_job *j = &p->jobs[i];
-		struct rpl_job_record rec;
-		int found = st ? rpl_state_job_get(st, j->node->name, j->kind, j->arch, &rec) : 0;
-
-		if (found < 0)
-			return found;
-		if (!found) {
+	if (found < 0)
+		return found;
+	if (!found) {
+		if (explain)
 			add_reason(p, j, "never built");
-			continue;
-		}
-		if (strcmp(rec.status, "ok")) {
-			add_reason(p, j, "last build %s", rec.status);
-		} else {
-			j->recorded = 1;
-			memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
-			if (memcmp(rec.own_hash, j->own, RPL_SHA256_LEN))
-				err = diff_inputs(p, st, j, &rec);
-		}
-		rpl_job_record_release(&rec);
+		return 1;
 	}
-	return err;
+	if (strcmp(rec.status, "ok")) {
+		stale = 1;
+		if (explain)
+			add_reason(p, j, "last build %s", rec.status);
+		goto out;
+	}
+	j->recorded = 1;
+	memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
+	if (memcmp(rec.own_hash, j->own, RPL_SHA256_LEN)) {
+		stale = 1;
+		if (explain)
+			err = diff_inputs(p, st, j, &rec);
+	} else if (rpl_forced_pending(p->forced, j->node->name, j->kind, j->arch, &rec, &run)) {
+		stale = 1;
+		if (explain)
+			add_reason(p, j, "forced by run %lld, which did not finish it",
+			           (long long)run);
+	} else if (j->node->kind == RPL_NODE_IMAGE) {
+		/* An image follows what it contains, even into a later run: the
+		 * input it would be built from now is not the one it was. */
+		uint8_t now[RPL_SHA256_LEN];
+		if (!(err = rpl_plan_built_input(p, j, st, now)) &&
+		    memcmp(now, rec.input_hash, RPL_SHA256_LEN)) {
+			stale = 1;
+			if (explain)
+				add_reason(p, j,
+				           "packages it contains were rebuilt since its "
+				           "last build");
+		}
+	}
+out:
+	rpl_job_record_release(&rec);
+	return err ? err : stale;
+}
+
+int rpl_plan_stale_reasons(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j)
+{
+	int r = check_stale(p, st, j, 1);
+
+	return r < 0 ? r : 0;
 }
 
 static int in_sorted(char *const *v, size_t n, const char *s)
@@ -364,8 +401,10 @@ static int select_changed(struct rpl_plan *p, const char *root, const struct rpl
 	for (size_t i = 0; i < p->njobs; i++) {
 		struct rpl_job *j = &p->jobs[i];
 		for (size_t k = 0; k < j->ninputs; k++)
-			if (in_sorted(ch.paths, ch.npaths, j->inputs[k]))
+			if (in_sorted(ch.paths, ch.npaths, j->inputs[k])) {
 				add_reason(p, j, "%s changed", j->inputs[k]);
+				j->candidate = 1;
+			}
 	}
 	/* A deleted recipe or image has no job left: say so. */
 	for (size_t i = 0; i < ch.ndeleted; i++) {
@@ -390,7 +429,7 @@ static int select_names(struct rpl_plan *p, char *const *names, size_t n)
 		for (size_t g = 0; g < p->ngraphs; g++) {
 			struct rpl_job *j = rpl_plan_find(p, names[k], p->graphs[g].arch);
 			if (j) {
-				add_reason(p, j, "requested");
+				j->candidate = 1;
 				found = 1;
 			}
 		}
@@ -433,13 +472,16 @@ static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **
 				add_reason(p, j, "contains %s (rebuilt)", ed->to->name);
 			else
 				add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
+			j->selected = 1;
 		}
 		/* A dependency rebuilt by an earlier run while this package was not:
 		 * its recorded input hash tells.  Checked here, in order, so that
 		 * what depends on it follows too. */
 		if (drift && !j->selected && j->recorded &&
-		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN))
+		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN)) {
 			add_reason(p, j, "its dependencies changed since its last build");
+			j->selected = 1;
+		}
 	}
 }
 
@@ -450,6 +492,60 @@ static int cmp_order(const void *a, const void *b)
 	if (x->node->pos != y->node->pos)
 		return x->node->pos < y->node->pos ? -1 : 1;
 	return x->graph < y->graph ? -1 : x->graph > y->graph;
+}
+
+/*
+ * The up-to-date filter: a candidate is kept when it is stale (its reasons
+ * follow the selector's: "requested" last for NAMEs) or when --force asks;
+ * a job that is not a candidate is only checked, for the counts that
+ * "nothing to do" and `why` report.
+ */
+static int filter(struct rpl_plan *p, struct rpl_state *st, int force)
+{
+	for (size_t i = 0; i < p->njobs; i++) {
+		struct rpl_job *j = &p->jobs[i];
+		int r = check_stale(p, st, j, j->candidate);
+
+		if (r < 0)
+			return r;
+		j->stale = r;
+		if (!j->candidate) {
+			p->nstale_left += r;
+			continue;
+		}
+		p->ncandidates++;
+		if (!r && !force) {
+			j->nreasons = 0; /* the selector's own, such as a file git saw change */
+			p->nup_to_date += p->mode != RPL_SELECT_STALE;
+			continue;
+		}
+		if (!r)
+			add_reason(p, j, "up to date, rebuilt as --force asks");
+		if (p->mode == RPL_SELECT_NAMES)
+			add_reason(p, j, "requested");
+		j->selected = 1;
+	}
+	return 0;
+}
+
+void rpl_plan_nothing(const struct rpl_plan *p, char *buf, size_t n)
+{
+	size_t k = p->nup_to_date, s = p->nstale_left;
+	int len;
+
+	if (p->mode == RPL_SELECT_STALE)
+		len = snprintf(buf, n, "%zu job%s up to date", p->njobs, p->njobs == 1 ? "" : "s");
+	else if (k)
+		len = snprintf(buf, n, "the %zu selected job%s %s up to date", k, k == 1 ? "" : "s",
+		               k == 1 ? "is" : "are");
+	else if (p->mode == RPL_SELECT_CHANGED)
+		len = snprintf(buf, n, "no job reads a file changed since %s",
+		               p->base ? p->base : "the base");
+	else
+		len = snprintf(buf, n, "no job selected");
+	if (s && len >= 0 && (size_t)len < n)
+		snprintf(buf + len, n - (size_t)len, " (%zu job%s stale: see `ripple plan`)", s,
+		         s == 1 ? " is" : "s are");
 }
 
 int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
@@ -552,13 +648,15 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 	for (size_t a = 0; a < p->ngraphs; a++)
 		input_hashes(&p->graphs[a], job_of[a]);
 
-	switch (o->mode) {
+	if (st && (err = rpl_forced_load(st, &p->forced)))
+		goto out;
+	/* --all without --force is the default: every stale job. */
+	p->mode = o->mode == RPL_SELECT_ALL && !o->force ? RPL_SELECT_STALE : o->mode;
+	switch (p->mode) {
 	case RPL_SELECT_STALE:
-		err = select_stale(p, st);
-		break;
 	case RPL_SELECT_ALL:
 		for (size_t i = 0; i < p->njobs; i++)
-			add_reason(p, &p->jobs[i], "requested (--all)");
+			p->jobs[i].candidate = 1;
 		break;
 	case RPL_SELECT_CHANGED:
 		err = select_changed(p, root, o);
@@ -567,11 +665,13 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 		err = select_names(p, o->names, o->nnames);
 		break;
 	}
+	if (!err)
+		err = filter(p, st, o->force);
 	if (err)
 		goto out;
 	for (size_t a = 0; a < p->ngraphs; a++)
 		propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents,
-		          o->mode == RPL_SELECT_STALE && o->rebuild_dependents);
+		          p->mode == RPL_SELECT_STALE && o->rebuild_dependents);
 
 	p->order = rpl_xmalloc((p->njobs ? p->njobs : 1) * sizeof(*p->order));
 	for (size_t i = 0; i < p->njobs; i++)
@@ -640,6 +740,7 @@ void rpl_plan_release(struct rpl_plan *p)
 	free(p->jobs);
 	free(p->order);
 	free(p->base);
+	rpl_forced_free(p->forced);
 	rpl_arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
@@ -696,7 +797,12 @@ json_t *rpl_plan_json(const struct rpl_plan *p)
 
 int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st)
 {
+	struct timespec ts;
+	int64_t now;
 	int err = rpl_state_begin(st);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 
 	for (size_t i = 0; !err && i < p->norder; i++) {
 		const struct rpl_job *j = p->order[i];
@@ -705,6 +811,7 @@ int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st)
 		memcpy(rec.own_hash, j->own, RPL_SHA256_LEN);
 		memcpy(rec.input_hash, j->input, RPL_SHA256_LEN);
 		snprintf(rec.status, sizeof(rec.status), "ok");
+		rec.finished_ns = now; /* recorded now: no forced rebuild waits for it */
 		rec.paths = j->inputs;
 		rec.digests = j->digests;
 		rec.ninputs = j->ninputs;
