@@ -281,7 +281,7 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 static int diff_inputs(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j,
                        struct rpl_job_record *rec)
 {
-	size_t a = 0, b = 0, before = j->nreasons;
+	size_t a = 0, b = 0, differ = 0;
 	int err = rpl_state_job_inputs(st, j->node->name, j->kind, j->arch, rec);
 
 	if (err)
@@ -294,24 +294,32 @@ static int diff_inputs(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 		                            : strcmp(j->inputs[a], rec->paths[b]);
 		if (c < 0) {
 			add_reason(p, j, "%s added", j->inputs[a++]);
+			differ++;
 		} else if (c > 0) {
 			add_reason(p, j, "%s removed", rec->paths[b++]);
+			differ++;
 		} else {
-			if (memcmp(j->digests[a], rec->digests[b], RPL_SHA256_LEN))
+			if (memcmp(j->digests[a], rec->digests[b], RPL_SHA256_LEN)) {
 				add_reason(p, j, "%s changed", j->inputs[a]);
+				differ++;
+			}
 			a++;
 			b++;
 		}
 	}
-	if (j->nreasons == before)
+	if (!differ)
 		add_reason(p, j, "build settings changed (arch, runner or ripple)");
 	return 0;
 }
 
 /*
  * Whether the record of `j` says it must be rebuilt (see plan.h): 1, 0 when
- * it is up to date, or an error.  With `explain`, the reasons are added.
+ * it is up to date, or an error.  With `explain`, the reasons are added;
+ * with EXPLAIN_RECORD, only those a record gives ("never built" is left to
+ * the selector's reason: git's, on a fresh clone, says it all).
  */
+enum { EXPLAIN_NONE, EXPLAIN_ALL, EXPLAIN_RECORD };
+
 static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j, int explain)
 {
 	struct rpl_job_record rec;
@@ -322,7 +330,7 @@ static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 	if (found < 0)
 		return found;
 	if (!found) {
-		if (explain)
+		if (explain == EXPLAIN_ALL)
 			add_reason(p, j, "never built");
 		return 1;
 	}
@@ -363,7 +371,7 @@ out:
 
 int rpl_plan_stale_reasons(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j)
 {
-	int r = check_stale(p, st, j, 1);
+	int r = check_stale(p, st, j, EXPLAIN_ALL);
 
 	return r < 0 ? r : 0;
 }
@@ -504,7 +512,10 @@ static int filter(struct rpl_plan *p, struct rpl_state *st, int force)
 {
 	for (size_t i = 0; i < p->njobs; i++) {
 		struct rpl_job *j = &p->jobs[i];
-		int r = check_stale(p, st, j, j->candidate);
+		int r = check_stale(p, st, j,
+		                    !j->candidate                   ? EXPLAIN_NONE
+		                    : p->mode == RPL_SELECT_CHANGED ? EXPLAIN_RECORD
+		                                                    : EXPLAIN_ALL);
 
 		if (r < 0)
 			return r;
