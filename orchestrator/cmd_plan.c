@@ -592,7 +592,7 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 		printf("%s %s (%s %s)\n", j->node->name, j->arch, j->kind, j->node->version);
 		for (size_t k = 0; k < j->nreasons; k++)
 			printf("  rebuild: %s\n", j->reasons[k]);
-		if (!j->selected && !j->candidate)
+		if (!j->selected && !j->candidate && p.mode == RPL_SELECT_CHANGED)
 			printf("  not selected: it reads no file changed since %s\n",
 			       p.base ? p.base : "the base");
 		if (!j->selected && !j->stale)

@@ -334,6 +334,7 @@ static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 			add_reason(p, j, "never built");
 		return 1;
 	}
+	j->own_recorded = !memcmp(rec.own_hash, j->own, RPL_SHA256_LEN);
 	if (strcmp(rec.status, "ok")) {
 		stale = 1;
 		if (explain)
@@ -342,7 +343,7 @@ static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 	}
 	j->recorded = 1;
 	memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
-	if (memcmp(rec.own_hash, j->own, RPL_SHA256_LEN)) {
+	if (!j->own_recorded) {
 		stale = 1;
 		if (explain)
 			err = diff_inputs(p, st, j, &rec);
@@ -351,17 +352,21 @@ static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 		if (explain)
 			add_reason(p, j, "forced by run %lld, which did not finish it",
 			           (long long)run);
-	} else if (j->node->kind == RPL_NODE_IMAGE) {
+	} else if (j->node->kind == RPL_NODE_IMAGE || p->mode != RPL_SELECT_STALE) {
 		/* An image follows what it contains, even into a later run: the
-		 * input it would be built from now is not the one it was. */
+		 * input it would be built from now is not the one it was.  So
+		 * does a package that is named or reads a changed file: it is up
+		 * to date when built from exactly these inputs. */
 		uint8_t now[RPL_SHA256_LEN];
 		if (!(err = rpl_plan_built_input(p, j, st, now)) &&
 		    memcmp(now, rec.input_hash, RPL_SHA256_LEN)) {
 			stale = 1;
-			if (explain)
+			if (explain && j->node->kind == RPL_NODE_IMAGE)
 				add_reason(p, j,
 				           "packages it contains were rebuilt since its "
 				           "last build");
+			else if (explain)
+				add_reason(p, j, "its dependencies changed since its last build");
 		}
 	}
 out:
@@ -411,7 +416,7 @@ static int select_changed(struct rpl_plan *p, const char *root, const struct rpl
 		for (size_t k = 0; k < j->ninputs; k++)
 			if (in_sorted(ch.paths, ch.npaths, j->inputs[k])) {
 				add_reason(p, j, "%s changed", j->inputs[k]);
-				j->candidate = 1;
+				j->picked = 1;
 			}
 	}
 	/* A deleted recipe or image has no job left: say so. */
@@ -437,7 +442,7 @@ static int select_names(struct rpl_plan *p, char *const *names, size_t n)
 		for (size_t g = 0; g < p->ngraphs; g++) {
 			struct rpl_job *j = rpl_plan_find(p, names[k], p->graphs[g].arch);
 			if (j) {
-				j->candidate = 1;
+				j->picked = 1;
 				found = 1;
 			}
 		}
@@ -448,13 +453,35 @@ static int select_names(struct rpl_plan *p, char *const *names, size_t n)
 	return 0;
 }
 
-/*
- * In graph order, dependencies first: a package follows a rebuilt build
- * dependency when asked to (--rebuild-dependents), an image always follows
- * the packages it installs.  With `drift` (staleness with dependents), a
- * package whose recorded input hash differs follows as well.
- */
+/* Selects `j` when a job it follows (see orders()) is rebuilt: one reason each. */
+static void follow(struct rpl_plan *p, struct rpl_job *j, struct rpl_job **job_of)
+{
+	const struct rpl_node *v = j->node;
 
+	for (size_t e = 0; e < v->ndeps; e++) {
+		const struct rpl_edge *ed = &v->deps[e];
+		struct rpl_job *d = job_of[ed->to->id];
+
+		if (!orders(j, ed) || !d || !d->selected || d == j)
+			continue;
+		/* add_reason keeps one reason per rebuilt dependency, however
+		 * many needs lead to it. */
+		if (v->kind == RPL_NODE_IMAGE)
+			add_reason(p, j, "contains %s (rebuilt)", ed->to->name);
+		else
+			add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
+		j->selected = 1;
+	}
+}
+
+/*
+ * The default selection (and --all without --force), in graph order,
+ * dependencies first: a stale job is selected (select_stale), a package
+ * follows a rebuilt build dependency when asked to (--rebuild-dependents),
+ * an image always follows the packages it installs.  With `drift`
+ * (staleness with dependents), a package whose recorded input hash differs
+ * follows as well.
+ */
 static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **job_of,
                       int dependents, int drift)
 {
@@ -464,24 +491,7 @@ static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **
 
 		if (!j || (v->kind == RPL_NODE_ORIGIN && !dependents))
 			continue;
-		for (size_t e = 0; e < v->ndeps; e++) {
-			const struct rpl_edge *ed = &v->deps[e];
-			struct rpl_job *d = job_of[ed->to->id];
-			int seen = 0;
-
-			if (!orders(j, ed) || !d || !d->selected || d == j)
-				continue;
-			/* One reason per rebuilt dependency, however many needs lead to it. */
-			for (size_t k = 0; k < e && !seen; k++)
-				seen = v->deps[k].to == ed->to && orders(j, &v->deps[k]);
-			if (seen)
-				continue;
-			if (v->kind == RPL_NODE_IMAGE)
-				add_reason(p, j, "contains %s (rebuilt)", ed->to->name);
-			else
-				add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
-			j->selected = 1;
-		}
+		follow(p, j, job_of);
 		/* A dependency rebuilt by an earlier run while this package was not:
 		 * its recorded input hash tells.  Checked here, in order, so that
 		 * what depends on it follows too. */
@@ -493,6 +503,64 @@ static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **
 	}
 }
 
+/*
+ * The other selections (NAMEs, --changed, --since, --all --force), in graph
+ * order: a job is *in scope* (a candidate) when the selector picked it or
+ * it follows one in scope (an image what it installs, a package with
+ * --rebuild-dependents what it builds against), and a candidate is
+ * selected when a job it builds against or installs is rebuilt, when it is
+ * stale, or with --force; else it is up to date and left out, and nothing
+ * follows it as rebuilt.  Returns 0 or an error.
+ */
+static int scoped(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **job_of,
+                  const struct rpl_plan_opts *o, struct rpl_state *st)
+{
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct rpl_node *v = g->order[i];
+		struct rpl_job *j = job_of[v->id];
+		int follows = v->kind == RPL_NODE_IMAGE || o->rebuild_dependents, r;
+
+		if (!j)
+			continue;
+		j->candidate = j->picked;
+		for (size_t e = 0; follows && e < v->ndeps && !j->candidate; e++) {
+			const struct rpl_job *d = job_of[v->deps[e].to->id];
+			j->candidate = orders(j, &v->deps[e]) && d && d != j && d->candidate;
+		}
+		if (!j->candidate) {
+			if ((r = check_stale(p, st, j, EXPLAIN_NONE)) < 0)
+				return r;
+			j->stale = r;
+			p->nstale_left += r;
+			continue;
+		}
+		/* A candidate follows what it builds against when that is rebuilt
+		 * (`build a b`, b building against a): --rebuild-dependents only
+		 * widens the scope. */
+		follow(p, j, job_of);
+		/* Following a rebuilt job says why; its own staleness need not. */
+		r = check_stale(p, st, j,
+		                j->selected                     ? EXPLAIN_NONE
+		                : p->mode == RPL_SELECT_CHANGED ? EXPLAIN_RECORD
+		                                                : EXPLAIN_ALL);
+		if (r < 0)
+			return r;
+		j->stale = r;
+		p->ncandidates++;
+		if (!r && !j->selected && !o->force) {
+			j->nreasons = 0; /* the selector's own, such as a file git saw change */
+			p->nup_to_date++;
+			continue;
+		}
+		if (!r && !j->selected)
+			add_reason(p, j, "up to date, rebuilt as --force asks");
+		if (p->mode == RPL_SELECT_NAMES && j->picked)
+			add_reason(p, j, "requested");
+		j->selected = 1;
+	}
+	return 0;
+}
+
 static int cmp_order(const void *a, const void *b)
 {
 	const struct rpl_job *x = *(struct rpl_job *const *)a, *y = *(struct rpl_job *const *)b;
@@ -502,40 +570,19 @@ static int cmp_order(const void *a, const void *b)
 	return x->graph < y->graph ? -1 : x->graph > y->graph;
 }
 
-/*
- * The up-to-date filter: a candidate is kept when it is stale (its reasons
- * follow the selector's: "requested" last for NAMEs) or when --force asks;
- * a job that is not a candidate is only checked, for the counts that
- * "nothing to do" and `why` report.
- */
-static int filter(struct rpl_plan *p, struct rpl_state *st, int force)
+/* The default selection's first step: every stale job, with its reasons. */
+static int select_stale(struct rpl_plan *p, struct rpl_state *st)
 {
 	for (size_t i = 0; i < p->njobs; i++) {
 		struct rpl_job *j = &p->jobs[i];
-		int r = check_stale(p, st, j,
-		                    !j->candidate                   ? EXPLAIN_NONE
-		                    : p->mode == RPL_SELECT_CHANGED ? EXPLAIN_RECORD
-		                                                    : EXPLAIN_ALL);
+		int r = check_stale(p, st, j, EXPLAIN_ALL);
 
 		if (r < 0)
 			return r;
-		j->stale = r;
-		if (!j->candidate) {
-			p->nstale_left += r;
-			continue;
-		}
-		p->ncandidates++;
-		if (!r && !force) {
-			j->nreasons = 0; /* the selector's own, such as a file git saw change */
-			p->nup_to_date += p->mode != RPL_SELECT_STALE;
-			continue;
-		}
-		if (!r)
-			add_reason(p, j, "up to date, rebuilt as --force asks");
-		if (p->mode == RPL_SELECT_NAMES)
-			add_reason(p, j, "requested");
-		j->selected = 1;
+		j->picked = j->candidate = 1;
+		j->stale = j->selected = r;
 	}
+	p->ncandidates = p->njobs;
 	return 0;
 }
 
@@ -665,9 +712,14 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 	p->mode = o->mode == RPL_SELECT_ALL && !o->force ? RPL_SELECT_STALE : o->mode;
 	switch (p->mode) {
 	case RPL_SELECT_STALE:
+		err = select_stale(p, st);
+		for (size_t a = 0; a < p->ngraphs && !err; a++)
+			propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents,
+			          o->rebuild_dependents);
+		break;
 	case RPL_SELECT_ALL:
 		for (size_t i = 0; i < p->njobs; i++)
-			p->jobs[i].candidate = 1;
+			p->jobs[i].picked = 1;
 		break;
 	case RPL_SELECT_CHANGED:
 		err = select_changed(p, root, o);
@@ -676,13 +728,10 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 		err = select_names(p, o->names, o->nnames);
 		break;
 	}
-	if (!err)
-		err = filter(p, st, o->force);
+	for (size_t a = 0; a < p->ngraphs && !err && p->mode != RPL_SELECT_STALE; a++)
+		err = scoped(p, &p->graphs[a], job_of[a], o, st);
 	if (err)
 		goto out;
-	for (size_t a = 0; a < p->ngraphs; a++)
-		propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents,
-		          p->mode == RPL_SELECT_STALE && o->rebuild_dependents);
 
 	p->order = rpl_xmalloc((p->njobs ? p->njobs : 1) * sizeof(*p->order));
 	for (size_t i = 0; i < p->njobs; i++)

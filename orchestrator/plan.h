@@ -5,21 +5,21 @@
  * builds against in the repo (a Merkle chain, see plan.c).
  *
  * One selection, shared by plan, plan --explain, why, build --dry-run and
- * build (docs/incremental.md, "Selection").  The selectors pick candidates:
+ * build (docs/incremental.md, "Selecting jobs").  A job is *stale* when no
+ * successful build is recorded, its own hash differs from the record's, a
+ * forced rebuild of it did not finish (orchestrator/forced.h), or (an
+ * image always; a package outside the default selection) what it would be
+ * built against now is not what it was built against.
  *
- *   default, --all every job
- *   --changed      jobs that read a file git reports changed against the
- *   --since REF    base (and the working tree: staged, unstaged, untracked)
- *   NAMEs          those jobs
- *
- * and a candidate is kept when it is *stale* -- no successful build is
- * recorded, its own hash differs from the record's, a forced rebuild of it
- * did not finish (orchestrator/forced.h), or, for an image, a package it
- * contains was rebuilt since -- or when --force asks for every candidate.
- * Then `--rebuild-dependents` adds every package that builds against a
- * kept one, transitively (and, for the default and --all, a package whose
- * dependencies were rebuilt since its own last build), and an image always
- * follows the kept packages it installs.
+ *   default,       every stale job; then `--rebuild-dependents` adds every
+ *   --all          package that builds against a selected one, transitively,
+ *                  and every package whose dependencies were rebuilt since
+ *                  its last build; an image follows the packages it installs
+ *   --changed      the jobs that read a file git reports changed against the
+ *   --since REF    base (and the working tree: staged, unstaged, untracked),
+ *   NAMEs          or those named, and what follows them (images; packages
+ *   --all --force  with --rebuild-dependents), less those that are up to
+ *                  date and follow nothing rebuilt, unless --force
  */
 #ifndef RPL_PLAN_H
 #define RPL_PLAN_H
@@ -75,9 +75,11 @@ struct rpl_job {
 	/* `input` is already right (a snapshot's), unless something the job
 	 * builds against got a new one: rpl_plan_select then computes it. */
 	int input_known;
-	int candidate; /* the selectors picked it (before the up-to-date filter) */
-	int stale;     /* its record says it must be rebuilt (see the top) */
-	int recorded;  /* the state store has a successful build of it */
+	int picked;       /* the selector itself picked it (a NAME, a changed file) */
+	int candidate;    /* picked, or follows a candidate (see plan.c); then filtered */
+	int stale;        /* its record says it must be rebuilt (see the top) */
+	int recorded;     /* the state store has a successful build of it */
+	int own_recorded; /* its last record (ok or not) has this same own hash */
 	uint8_t recorded_input[RPL_SHA256_LEN];
 };
 
@@ -94,7 +96,7 @@ struct rpl_plan {
 	char *base;                /* the git base, for --changed/--since */
 	struct rpl_job ***job_of;  /* per graph, per node id: its job (after rpl_plan_select) */
 	enum rpl_select mode;      /* as selected: --all without --force is the default */
-	size_t ncandidates;        /* jobs the selectors picked */
+	size_t ncandidates;        /* candidates: picked, or following those */
 	size_t nup_to_date;        /* of those, left out as up to date */
 	size_t nstale_left;        /* stale jobs the selectors did not pick */
 	struct rpl_forced *forced; /* forced rebuilds not yet done (NULL: none) */

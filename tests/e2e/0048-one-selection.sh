@@ -87,12 +87,18 @@ expect_out '^  up to date: built from these same inputs$'
 
 # ---- case 2: build NAME where an image containing NAME is stale ------------------------
 printf '# v2\n' >> img.apko.yaml
-same_jobs "NAME with a stale image containing it" "" b
-run 0 "$RIPPLE" plan --explain b
-expect_out "^nothing to do: the 1 selected job is up to date \\(1 job is stale: see .ripple plan.\\)$"
-grep -q 'contains b' "$T/out" && fail "a reason names b as rebuilt: $(cat "$T/out")"
+# b is up to date and is not rebuilt; img, which contains it, is stale on
+# its own account: it is built, and the reason says so (not "contains b").
 run 0 "$RIPPLE" why img
 expect_out '^  rebuild: img.apko.yaml changed$'
+run 0 "$RIPPLE" plan --explain b
+expect_out '^  img  .* img.apko.yaml changed$'
+expect_out '^1 more selected job is up to date \(--force rebuilds it\)$'
+grep -q 'contains b' "$T/out" && fail "a reason names b as rebuilt: $(cat "$T/out")"
+same_jobs "NAME with a stale image containing it" "img/x86_64" b
+grep -q 'contains b' "$T/dry.out" && fail "a reason names b as rebuilt: $(cat "$T/dry.out")"
+grep -q '^nothing to build\|^run [0-9]*: 1 job .*, 1 already up to date' "$T/build.out" ||
+	fail "build does not count b as up to date: $(cat "$T/build.out")"
 same_jobs "--force NAME" "b/x86_64 img/x86_64" --force b
 grep -q 'b .* up to date, rebuilt as --force asks' "$T/dry.out" || fail "no --force reason: $(cat "$T/dry.out")"
 grep -q 'img .* contains b (rebuilt)' "$T/dry.out" || fail "img's reason: $(cat "$T/dry.out")"
@@ -100,8 +106,18 @@ same_jobs "after --force" ""
 printf '# v3\n' >> img.apko.yaml
 same_jobs "a stale image by NAME" "img/x86_64" img
 printf '# v2\n' >> a.yaml
-same_jobs "a stale NAME" "a/x86_64" a b
+# Named with what it builds against: b follows a, and img follows b.
+same_jobs "a stale NAME and its dependent" "a/x86_64 b/x86_64 img/x86_64" a b
 grep -q '^  a  .* a.yaml changed' "$T/dry.out" || fail "a's reason: $(cat "$T/dry.out")"
+grep -q '^  b  .* depends on a (rebuilt)' "$T/dry.out" || fail "b's reason: $(cat "$T/dry.out")"
+printf '# v2.1\n' >> a.yaml
+same_jobs "a stale NAME" "a/x86_64" a
+# b was built against the a before: named, it is not built from exactly
+# these inputs any more (the default selection leaves it: its own are).
+same_jobs "after a alone, the default" ""
+same_jobs "after a alone, b" "b/x86_64 img/x86_64" b
+grep -q '^  b  .* its dependencies changed since its last build' "$T/dry.out" ||
+	fail "b's reason: $(cat "$T/dry.out")"
 printf '# v3\n' >> a.yaml
 same_jobs "--rebuild-dependents" "a/x86_64 b/x86_64 img/x86_64" --rebuild-dependents
 commit "a, img"

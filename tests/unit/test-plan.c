@@ -663,37 +663,46 @@ static void test_names(void **state)
 }
 
 /*
- * NAMEs with records: an up-to-date name is left out, and what contains it
- * does not follow it, even when stale itself (it is not a candidate);
- * --force keeps it, and then its image follows.
+ * NAMEs with records: an up-to-date name is left out, and nothing follows
+ * it as rebuilt; an image that contains it is in scope and is selected
+ * when it is stale on its own account, for that reason.  --force keeps the
+ * name, and then its image follows it.
  */
 static void test_names_up_to_date(void **state)
 {
 	char *const sub[] = { "lib-dev" };
+	char *const app[] = { "app" };
 	struct rpl_plan_opts o = { 0 };
 	struct rpl_state *st;
 	struct run r;
+	char why[256];
 
 	(void)state;
 	record_all();
-	write_file("libimg.apko.yaml", "contents:\n  packages:\n    - lib-dev\n# v2\n");
 	o.mode = RPL_SELECT_NAMES;
 	o.names = sub;
 	o.nnames = 1;
 	st = state_open();
 	run_ok(&r, st, &o);
 	expect_selected(&r, "");
-	assert_int_equal(r.plan.ncandidates, 1);
+	assert_int_equal(r.plan.ncandidates, 2);
+	assert_int_equal(r.plan.nup_to_date, 2);
+	assert_int_equal(r.plan.nstale_left, 0);
+	rpl_plan_nothing(&r.plan, why, sizeof(why));
+	assert_string_equal(why, "the 2 selected jobs are up to date");
+	run_release(&r);
+
+	write_file("libimg.apko.yaml", "contents:\n  packages:\n    - lib-dev\n# v2\n");
+	write_file("tool/t.txt", "t2\n");
+	rpl_state_close(st); /* a handle keeps the digests it took */
+	st = state_open();
+	run_ok(&r, st, &o);
+	expect_selected(&r, "libimg");
+	expect_reasons(&r, "libimg", "libimg.apko.yaml changed");
 	assert_int_equal(r.plan.nup_to_date, 1);
 	assert_int_equal(r.plan.nstale_left, 1);
-	assert_int_equal(job(&r, "libimg")->stale, 1);
+	assert_int_equal(job(&r, "tool")->stale, 1);
 	assert_int_equal(job(&r, "lib")->stale, 0);
-	{
-		char why[256];
-		rpl_plan_nothing(&r.plan, why, sizeof(why));
-		assert_string_equal(why, "the 1 selected job is up to date (1 job is stale: see "
-		                         "`ripple plan`)");
-	}
 	run_release(&r);
 
 	o.force = 1;
@@ -702,6 +711,16 @@ static void test_names_up_to_date(void **state)
 	expect_reasons(&r, "lib", "up to date, rebuilt as --force asks; requested");
 	expect_reasons(&r, "libimg", "contains lib (rebuilt)");
 	assert_int_equal(r.plan.nup_to_date, 0);
+	run_release(&r);
+
+	/* Up to date, with a stale job elsewhere: the plan says so. */
+	o.force = 0;
+	o.names = app;
+	run_ok(&r, st, &o);
+	expect_selected(&r, "");
+	rpl_plan_nothing(&r.plan, why, sizeof(why));
+	assert_string_equal(why, "the 2 selected jobs are up to date (2 jobs are stale: see "
+	                         "`ripple plan`)");
 	run_release(&r);
 	rpl_state_close(st);
 }
@@ -731,7 +750,7 @@ static void test_all(void **state)
 	run_ok(&r, st, &o);
 	expect_selected(&r, ALL);
 	expect_reasons(&r, "lib", "up to date, rebuilt as --force asks");
-	expect_reasons(&r, "img", "up to date, rebuilt as --force asks; contains app (rebuilt)");
+	expect_reasons(&r, "img", "contains app (rebuilt)");
 	run_release(&r);
 	rpl_state_close(st);
 }
