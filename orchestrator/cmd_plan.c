@@ -27,7 +27,7 @@
 const char rpl_selector_help[] =
         "selectors (default: every job whose inputs differ from its last recorded build):\n"
         "  NAME...                 these packages (origin or subpackage names) or images\n"
-        "  --all                   every job\n"
+        "  --all                   every job that is not up to date (with --force: every job)\n"
         "  --changed               jobs reading a file changed since the merge-base of HEAD\n"
         "                          with its upstream (else HEAD~1), including staged,\n"
         "                          unstaged and untracked changes\n"
@@ -35,7 +35,7 @@ const char rpl_selector_help[] =
         "  --rebuild-dependents    also every package that builds against a selected one\n"
         "                          (transitively); images always follow their packages\n"
         "  --force                 also the selected jobs that are up to date (without it,\n"
-        "                          a job built from the same inputs is left out)\n"
+        "                          a job built from exactly the same inputs is left out)\n"
         "\n"
         "  -C DIR                  the monorepo root (default: .)\n"
         "  --arch A[,B]            architectures (default: .ripple.yaml archs, else the host's)\n"
@@ -375,12 +375,13 @@ static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan 
 
 static const char plan_usage[] =
         "usage: ripple plan [NAME...|--all|--changed|--since REF] [--rebuild-dependents]\n"
-        "                   [--explain] [--rescan] [--json] [-C DIR] [--arch A]\n"
+        "                   [--force] [--explain] [--rescan] [--json] [-C DIR] [--arch A]\n"
         "\n"
         "The jobs (package or image, arch) that must run, in the order they would run,\n"
         "each with its reasons: \"foo/fix.patch changed\", \"never built\", \"depends on\n"
         "bar (rebuilt)\".  --explain prints every reason; --json prints\n"
-        "{\"jobs\":[{\"name\",\"kind\",\"arch\",\"reasons\":[...]}]}.\n"
+        "{\"jobs\":[{\"name\",\"kind\",\"arch\",\"reasons\":[...]}]}.  `ripple build` with the\n"
+        "same selectors builds exactly these jobs (docs/incremental.md).\n"
         "\n"
         "After a small edit the plan comes from what the last full scan kept (the\n"
         "snapshot; docs/incremental.md); --explain says how it was made.\n"
