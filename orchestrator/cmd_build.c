@@ -13,6 +13,7 @@
 #include "graph/graph.h"
 #include "orchestrator/buildjobs.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/forced.h"
 #include "orchestrator/leftover.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
@@ -48,7 +49,7 @@ struct bopts {
 	long jobs, arch_jobs, retries;
 	double timeout;
 	int keep_going; /* -1: the default (on with --all) */
-	int force, dry_run, test, verbose;
+	int dry_run, test, verbose;
 	const char *runner, *container_runner, *signing_key;
 	const char *events, *report, *junit, *push;
 	const char *report_html;
@@ -136,7 +137,6 @@ enum {
 	O_NO_KEEP_GOING,
 	O_TIMEOUT,
 	O_RETRIES,
-	O_FORCE,
 	O_TEST,
 	O_RUNNER,
 	O_CONTAINER_RUNNER,
@@ -173,9 +173,6 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 		break;
 	case O_RETRIES:
 		o->retries = number("--retries", arg, 0);
-		break;
-	case O_FORCE:
-		o->force = 1;
 		break;
 	case 'n':
 		o->dry_run = 1;
@@ -234,7 +231,6 @@ static const struct option build_only[] = {
 	{ "no-keep-going", no_argument, NULL, O_NO_KEEP_GOING },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "retries", required_argument, NULL, O_RETRIES },
-	{ "force", no_argument, NULL, O_FORCE },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "test", no_argument, NULL, O_TEST },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -255,11 +251,12 @@ static const struct option build_only[] = {
 static const char build_usage[] =
         "usage: ripple build [NAME...|--all|--changed|--since REF] [options]\n"
         "\n"
-        "Builds what the plan selects (see `ripple plan`), dependencies first, and\n"
-        "records each job.  Without selectors: every job whose inputs changed since\n"
-        "its last successful build, so a run that failed or was interrupted is\n"
-        "finished by running it again.  NAMEs, --changed and --since skip jobs already\n"
-        "built from the same inputs unless --force.\n"
+        "Builds what the plan selects (see `ripple plan`: the same jobs, for the same\n"
+        "reasons), dependencies first, and records each job.  Without selectors, or\n"
+        "with --all: every job whose inputs changed since its last successful build,\n"
+        "so a run that failed or was interrupted (even one with --force) is finished\n"
+        "by running it again.  NAMEs, --changed and --since skip jobs already built\n"
+        "from the same inputs unless --force.\n"
         "\n"
         "  -j, --jobs N            jobs at once (default: the number of CPUs)\n"
         "  --arch-jobs N           jobs at once per architecture\n"
@@ -268,7 +265,6 @@ static const char build_usage[] =
         "                          starting jobs after the first failure\n"
         "  --timeout SECS          per job (default: the package's `timeout`, else none)\n"
         "  --retries N             start a job again when its runner crashed (default 0)\n"
-        "  --force                 rebuild the selected jobs even when up to date\n"
         "  -n, --dry-run           print what would run, and do nothing\n"
         "  --test                  run each package's test pipeline after it builds (melange\n"
         "                          test, or the native builder's own run of it)\n"
@@ -1179,21 +1175,6 @@ static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
 	}
 }
 
-/* Whether the job was last built, successfully, from exactly these inputs. */
-static int up_to_date(struct build *b, const struct rpl_job *pj)
-{
-	struct rpl_job_record rec;
-	int same = 0;
-
-	if (rpl_state_job_get(b->st, pj->node->name, pj->kind, pj->arch, &rec) == 1) {
-		same = !strcmp(rec.status, "ok") &&
-		       !memcmp(rec.own_hash, pj->own, RPL_SHA256_LEN) &&
-		       !memcmp(rec.input_hash, pj->input, RPL_SHA256_LEN);
-		rpl_job_record_release(&rec);
-	}
-	return same;
-}
-
 /* ---- reports ------------------------------------------------------------------------------ */
 
 static json_t *report_json(struct build *b, const struct rpl_sched_result *res, const char *status)
@@ -1482,11 +1463,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		        o.runner);
 	if (!strcmp(o.runner, "native"))
 		check_native_options(&o, 1, 1, 0, 0);
-	/* build --all builds what is stale among all jobs; --all --force all of them. */
 	if (o.keep_going < 0)
 		o.keep_going = o.sel.all;
-	if (o.sel.all && !o.force)
-		o.sel.all = 0;
 	rpl_selectors_begin(cli, first, argc, argv, &o.sel, &st);
 	/* The runner is part of every own hash: the same default as `plan`. */
 	o.sel.plan.runner = o.runner;
@@ -1529,15 +1507,12 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	b.p = &p;
 	rpl_status_line_init(&b.line, stdout);
 	b.tty = b.line.smart;
-	sel = rpl_xmalloc((p.norder ? p.norder : 1) * sizeof(*sel));
-	for (size_t i = 0; i < p.norder; i++) {
-		if (!o.force && o.sel.plan.mode != RPL_SELECT_STALE && up_to_date(&b, p.order[i])) {
-			b.up_to_date++;
-			continue;
-		}
-		sel[nsel++] = p.order[i];
-		npkg += p.order[i]->node->kind == RPL_NODE_ORIGIN;
-	}
+	/* The plan's selection, as it is: the up-to-date filter is the plan's. */
+	sel = p.order;
+	nsel = p.norder;
+	b.up_to_date = p.nup_to_date;
+	for (size_t i = 0; i < nsel; i++)
+		npkg += sel[i]->node->kind == RPL_NODE_ORIGIN;
 	nimg = nsel - npkg;
 	pdirs = NULL;
 	if (!nsel && quiet) {
@@ -1554,13 +1529,14 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 				setup_signer(&b, &scan);
 		if (flush_indexes(&b, 1))
 			status = RPL_EXIT_FAILED;
-		if (b.up_to_date)
-			printf("nothing to build: the %zu selected job%s %s up to date\n",
-			       b.up_to_date, b.up_to_date == 1 ? "" : "s",
-			       b.up_to_date == 1 ? "is" : "are");
-		else
+		if (p.mode == RPL_SELECT_STALE) {
 			printf("nothing to build: no job's inputs changed since its last successful "
 			       "build\n");
+		} else {
+			char why[256];
+			rpl_plan_nothing(&p, why, sizeof(why));
+			printf("nothing to build: %s\n", why);
+		}
 		goto done;
 	}
 
@@ -1662,6 +1638,11 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		/* Jobs inherit the tag: a run after this one, if it is killed, finds them. */
 		rpl_leftover_tag(b.run, b.root);
 	}
+	/* What --force rebuilds stays pending until it is built, so that a plain
+	 * rerun finishes an interrupted forced run (orchestrator/forced.h). */
+	if (rpl_forced_update(st, p.forced, o.sel.plan.force ? sel : NULL,
+	                      o.sel.plan.force ? nsel : 0, b.run, now_ns()))
+		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	add_jobs(&b, sel, nsel);
 	{
 		json_t *e = json_pack("{s:s,s:I,s:[]}", "event", "plan", "run", (json_int_t)b.run,
@@ -1783,7 +1764,6 @@ done:
 		free(b.jobs[i].log);
 	}
 	free(b.jobs);
-	free(sel);
 	rpl_sched_free(b.sched);
 	if (runner)
 		runner->free(runner);

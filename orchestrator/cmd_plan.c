@@ -27,13 +27,15 @@
 const char rpl_selector_help[] =
         "selectors (default: every job whose inputs differ from its last recorded build):\n"
         "  NAME...                 these packages (origin or subpackage names) or images\n"
-        "  --all                   every job\n"
+        "  --all                   every job that is not up to date (with --force: every job)\n"
         "  --changed               jobs reading a file changed since the merge-base of HEAD\n"
         "                          with its upstream (else HEAD~1), including staged,\n"
         "                          unstaged and untracked changes\n"
         "  --since REF             the same against REF\n"
         "  --rebuild-dependents    also every package that builds against a selected one\n"
         "                          (transitively); images always follow their packages\n"
+        "  --force                 also the selected jobs that are up to date (without it,\n"
+        "                          a job built from exactly the same inputs is left out)\n"
         "\n"
         "  -C DIR                  the monorepo root (default: .)\n"
         "  --arch A[,B]            architectures (default: .ripple.yaml archs, else the host's)\n"
@@ -61,6 +63,9 @@ void rpl_selector_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case 'R':
 		o->plan.rebuild_dependents = 1;
 		break;
+	case 'F':
+		o->plan.force = 1;
+		break;
 	case 'e':
 		o->explain = 1;
 		break;
@@ -74,10 +79,15 @@ void rpl_selector_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 }
 
 const struct option rpl_selector_options[] = {
-	{ "all", no_argument, NULL, 'A' },         { "changed", no_argument, NULL, 'c' },
-	{ "since", required_argument, NULL, 's' }, { "rebuild-dependents", no_argument, NULL, 'R' },
-	{ "explain", no_argument, NULL, 'e' },     { "no-wait", no_argument, NULL, 'W' },
-	{ "rescan", no_argument, NULL, 'S' },      { NULL, 0, NULL, 0 },
+	{ "all", no_argument, NULL, 'A' },
+	{ "changed", no_argument, NULL, 'c' },
+	{ "since", required_argument, NULL, 's' },
+	{ "rebuild-dependents", no_argument, NULL, 'R' },
+	{ "explain", no_argument, NULL, 'e' },
+	{ "no-wait", no_argument, NULL, 'W' },
+	{ "rescan", no_argument, NULL, 'S' },
+	{ "force", no_argument, NULL, 'F' },
+	{ NULL, 0, NULL, 0 },
 };
 
 void rpl_selectors_begin(struct rpl_cli *cli, int first, int argc, char **argv, struct popts *o,
@@ -89,7 +99,8 @@ void rpl_selectors_begin(struct rpl_cli *cli, int first, int argc, char **argv, 
 	o->plan.nnames = (size_t)(argc - first);
 	if (o->all + o->changed + (o->plan.nnames > 0) > 1)
 		rpl_die(RPL_EXIT_USAGE, "choose one of NAMEs, --all and --changed/--since");
-	o->plan.mode = o->all           ? RPL_SELECT_ALL
+	/* --all without --force selects what the default does (plan.h). */
+	o->plan.mode = o->all           ? (o->plan.force ? RPL_SELECT_ALL : RPL_SELECT_STALE)
 	               : o->changed     ? RPL_SELECT_CHANGED
 	               : o->plan.nnames ? RPL_SELECT_NAMES
 	                                : RPL_SELECT_STALE;
@@ -271,6 +282,12 @@ int rpl_noop_check(struct rpl_cli *cli, const struct popts *o, struct rpl_state 
 	return 1;
 }
 
+void rpl_noop_forget(struct rpl_state *st)
+{
+	if (rpl_state_meta_set(st, "noop:stale", ""))
+		rpl_warn("%s", rpl_errmsg());
+}
+
 void rpl_noop_save(struct rpl_state *st, const struct rpl_noop *n, size_t njobs)
 {
 	char memo[128];
@@ -362,12 +379,13 @@ static void finish(struct rpl_scan *scan, struct rpl_state *st, struct rpl_plan 
 
 static const char plan_usage[] =
         "usage: ripple plan [NAME...|--all|--changed|--since REF] [--rebuild-dependents]\n"
-        "                   [--explain] [--rescan] [--json] [-C DIR] [--arch A]\n"
+        "                   [--force] [--explain] [--rescan] [--json] [-C DIR] [--arch A]\n"
         "\n"
         "The jobs (package or image, arch) that must run, in the order they would run,\n"
         "each with its reasons: \"foo/fix.patch changed\", \"never built\", \"depends on\n"
         "bar (rebuilt)\".  --explain prints every reason; --json prints\n"
-        "{\"jobs\":[{\"name\",\"kind\",\"arch\",\"reasons\":[...]}]}.\n"
+        "{\"jobs\":[{\"name\",\"kind\",\"arch\",\"reasons\":[...]}]}.  `ripple build` with the\n"
+        "same selectors builds exactly these jobs (docs/incremental.md).\n"
         "\n"
         "After a small edit the plan comes from what the last full scan kept (the\n"
         "snapshot; docs/incremental.md); --explain says how it was made.\n"
@@ -506,7 +524,9 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		printf("deleted: %s (nothing to build; its packages stay in the repository)\n",
 		       p.deleted[i]);
 	if (!p.norder) {
-		printf("nothing to do: %zu job%s up to date\n", p.njobs, p.njobs == 1 ? "" : "s");
+		char why[256];
+		rpl_plan_nothing(&p, why, sizeof(why));
+		printf("nothing to do: %s\n", why);
 	} else {
 		printf("%zu job%s (%zu package%s, %zu image%s) of %zu:\n", p.norder,
 		       p.norder == 1 ? "" : "s", npkg, npkg == 1 ? "" : "s", p.norder - npkg,
@@ -520,6 +540,10 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 			if (o.explain)
 				explain_cycle(&p, j);
 		}
+		if (p.nup_to_date)
+			printf("%zu more selected job%s up to date (--force rebuilds %s)\n",
+			       p.nup_to_date, p.nup_to_date == 1 ? " is" : "s are",
+			       p.nup_to_date == 1 ? "it" : "them");
 	}
 	finish(scanned, st, &p);
 	rpl_tree_files_release(&files);
@@ -566,17 +590,26 @@ int rpl_cmd_why(struct rpl_cli *cli, int argc, char **argv)
 		status = RPL_EXIT_USAGE;
 	}
 	for (size_t g = 0; found && g < p.ngraphs; g++) {
-		const struct rpl_job *j = rpl_plan_find(&p, name, p.graphs[g].arch);
+		struct rpl_job *j = rpl_plan_find(&p, name, p.graphs[g].arch);
 
 		if (!j) {
 			printf("%s: not built for %s\n", name, p.graphs[g].arch);
 			continue;
 		}
 		printf("%s %s (%s %s)\n", j->node->name, j->arch, j->kind, j->node->version);
-		if (!j->selected)
-			printf("  up to date: built from these same inputs\n");
 		for (size_t k = 0; k < j->nreasons; k++)
 			printf("  rebuild: %s\n", j->reasons[k]);
+		if (!j->selected && !j->candidate && p.mode == RPL_SELECT_CHANGED)
+			printf("  not selected: it reads no file changed since %s\n",
+			       p.base ? p.base : "the base");
+		if (!j->selected && !j->stale)
+			printf("  up to date: built from these same inputs\n");
+		if (!j->selected && j->stale) {
+			if (rpl_plan_stale_reasons(&p, st, j))
+				rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
+			for (size_t k = 0; k < j->nreasons; k++)
+				printf("  stale: %s\n", j->reasons[k]);
+		}
 		printf("  reads:\n");
 		for (size_t k = 0; k < j->ninputs; k++)
 			printf("    %s\n", j->inputs[k]);
@@ -603,6 +636,7 @@ int rpl_cmd_mark(struct rpl_cli *cli, int argc, char **argv)
 	int err;
 
 	snprintf(usage, sizeof(usage), "%s%s", mark_usage, rpl_selector_help);
+	o.plan.force = 1; /* what is selected is recorded, up to date or not */
 	begin(cli, argc, argv, usage, &o, &st);
 	rpl_selectors_plan(cli, &o, &scan, st, &p);
 	if ((err = rpl_plan_record(&p, st)))

@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/xalloc.h"
 #include "graph/graph.h"
+#include "orchestrator/forced.h"
 #include "orchestrator/gitchange.h"
 #include "orchestrator/state.h"
 #include "recipes/apko.h"
@@ -26,6 +27,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, ...)
@@ -39,9 +41,12 @@ static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* The same reason twice ("a.yaml changed", from git and from the record) once. */
+	for (size_t i = 0; i < j->nreasons; i++)
+		if (!strcmp(j->reasons[i], buf))
+			return;
 	RPL_ALLOC_GROW(j->reasons, j->nreasons + 1, j->reasons_alloc);
 	j->reasons[j->nreasons++] = rpl_arena_strdup(&p->arena, buf);
-	j->selected = 1;
 }
 
 /*
@@ -276,7 +281,7 @@ static void input_hashes(struct rpl_graph *g, struct rpl_job **job_of)
 static int diff_inputs(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j,
                        struct rpl_job_record *rec)
 {
-	size_t a = 0, b = 0, before = j->nreasons;
+	size_t a = 0, b = 0, differ = 0;
 	int err = rpl_state_job_inputs(st, j->node->name, j->kind, j->arch, rec);
 
 	if (err)
@@ -289,46 +294,91 @@ static int diff_inputs(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 		                            : strcmp(j->inputs[a], rec->paths[b]);
 		if (c < 0) {
 			add_reason(p, j, "%s added", j->inputs[a++]);
+			differ++;
 		} else if (c > 0) {
 			add_reason(p, j, "%s removed", rec->paths[b++]);
+			differ++;
 		} else {
-			if (memcmp(j->digests[a], rec->digests[b], RPL_SHA256_LEN))
+			if (memcmp(j->digests[a], rec->digests[b], RPL_SHA256_LEN)) {
 				add_reason(p, j, "%s changed", j->inputs[a]);
+				differ++;
+			}
 			a++;
 			b++;
 		}
 	}
-	if (j->nreasons == before)
+	if (!differ)
 		add_reason(p, j, "build settings changed (arch, runner or ripple)");
 	return 0;
 }
 
-static int select_stale(struct rpl_plan *p, struct rpl_state *st)
+/*
+ * Whether the record of `j` says it must be rebuilt (see plan.h): 1, 0 when
+ * it is up to date, or an error.  With `explain`, the reasons are added;
+ * with EXPLAIN_RECORD, only those a record gives ("never built" is left to
+ * the selector's reason: git's, on a fresh clone, says it all).
+ */
+enum { EXPLAIN_NONE, EXPLAIN_ALL, EXPLAIN_RECORD };
+
+static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j, int explain)
 {
-	int err = 0;
+	struct rpl_job_record rec;
+	int found = st ? rpl_state_job_get(st, j->node->name, j->kind, j->arch, &rec) : 0;
+	int stale = 0, err = 0;
+	int64_t run;
 
-	for (size_t i = 0; i < p->njobs && !err; i++) {
-		struct rpl_job *j = &p->jobs[i];
-		struct rpl_job_record rec;
-		int found = st ? rpl_state_job_get(st, j->node->name, j->kind, j->arch, &rec) : 0;
-
-		if (found < 0)
-			return found;
-		if (!found) {
+	if (found < 0)
+		return found;
+	if (!found) {
+		if (explain == EXPLAIN_ALL)
 			add_reason(p, j, "never built");
-			continue;
-		}
-		if (strcmp(rec.status, "ok")) {
-			add_reason(p, j, "last build %s", rec.status);
-		} else {
-			j->recorded = 1;
-			memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
-			if (memcmp(rec.own_hash, j->own, RPL_SHA256_LEN))
-				err = diff_inputs(p, st, j, &rec);
-		}
-		rpl_job_record_release(&rec);
+		return 1;
 	}
-	return err;
+	j->own_recorded = !memcmp(rec.own_hash, j->own, RPL_SHA256_LEN);
+	if (strcmp(rec.status, "ok")) {
+		stale = 1;
+		if (explain)
+			add_reason(p, j, "last build %s", rec.status);
+		goto out;
+	}
+	j->recorded = 1;
+	memcpy(j->recorded_input, rec.input_hash, RPL_SHA256_LEN);
+	if (!j->own_recorded) {
+		stale = 1;
+		if (explain)
+			err = diff_inputs(p, st, j, &rec);
+	} else if (rpl_forced_pending(p->forced, j->node->name, j->kind, j->arch, &rec, &run)) {
+		stale = 1;
+		if (explain)
+			add_reason(p, j, "forced by run %lld, which did not finish it",
+			           (long long)run);
+	} else if (j->node->kind == RPL_NODE_IMAGE || p->mode != RPL_SELECT_STALE) {
+		/* An image follows what it contains, even into a later run: the
+		 * input it would be built from now is not the one it was.  So
+		 * does a package that is named or reads a changed file: it is up
+		 * to date when built from exactly these inputs. */
+		uint8_t now[RPL_SHA256_LEN];
+		if (!(err = rpl_plan_built_input(p, j, st, now)) &&
+		    memcmp(now, rec.input_hash, RPL_SHA256_LEN)) {
+			stale = 1;
+			if (explain && j->node->kind == RPL_NODE_IMAGE)
+				add_reason(p, j,
+				           "packages it contains were rebuilt since its "
+				           "last build");
+			else if (explain)
+				add_reason(p, j, "its dependencies changed since its last build");
+		}
+	}
+out:
+	rpl_job_record_release(&rec);
+	return err ? err : stale;
+}
+
+int rpl_plan_stale_reasons(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j)
+{
+	int r = check_stale(p, st, j, EXPLAIN_ALL);
+
+	return r < 0 ? r : 0;
 }
 
 static int in_sorted(char *const *v, size_t n, const char *s)
@@ -364,8 +414,10 @@ static int select_changed(struct rpl_plan *p, const char *root, const struct rpl
 	for (size_t i = 0; i < p->njobs; i++) {
 		struct rpl_job *j = &p->jobs[i];
 		for (size_t k = 0; k < j->ninputs; k++)
-			if (in_sorted(ch.paths, ch.npaths, j->inputs[k]))
+			if (in_sorted(ch.paths, ch.npaths, j->inputs[k])) {
 				add_reason(p, j, "%s changed", j->inputs[k]);
+				j->picked = 1;
+			}
 	}
 	/* A deleted recipe or image has no job left: say so. */
 	for (size_t i = 0; i < ch.ndeleted; i++) {
@@ -390,7 +442,7 @@ static int select_names(struct rpl_plan *p, char *const *names, size_t n)
 		for (size_t g = 0; g < p->ngraphs; g++) {
 			struct rpl_job *j = rpl_plan_find(p, names[k], p->graphs[g].arch);
 			if (j) {
-				add_reason(p, j, "requested");
+				j->picked = 1;
 				found = 1;
 			}
 		}
@@ -401,13 +453,35 @@ static int select_names(struct rpl_plan *p, char *const *names, size_t n)
 	return 0;
 }
 
-/*
- * In graph order, dependencies first: a package follows a rebuilt build
- * dependency when asked to (--rebuild-dependents), an image always follows
- * the packages it installs.  With `drift` (staleness with dependents), a
- * package whose recorded input hash differs follows as well.
- */
+/* Selects `j` when a job it follows (see orders()) is rebuilt: one reason each. */
+static void follow(struct rpl_plan *p, struct rpl_job *j, struct rpl_job **job_of)
+{
+	const struct rpl_node *v = j->node;
 
+	for (size_t e = 0; e < v->ndeps; e++) {
+		const struct rpl_edge *ed = &v->deps[e];
+		struct rpl_job *d = job_of[ed->to->id];
+
+		if (!orders(j, ed) || !d || !d->selected || d == j)
+			continue;
+		/* add_reason keeps one reason per rebuilt dependency, however
+		 * many needs lead to it. */
+		if (v->kind == RPL_NODE_IMAGE)
+			add_reason(p, j, "contains %s (rebuilt)", ed->to->name);
+		else
+			add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
+		j->selected = 1;
+	}
+}
+
+/*
+ * The default selection (and --all without --force), in graph order,
+ * dependencies first: a stale job is selected (select_stale), a package
+ * follows a rebuilt build dependency when asked to (--rebuild-dependents),
+ * an image always follows the packages it installs.  With `drift`
+ * (staleness with dependents), a package whose recorded input hash differs
+ * follows as well.
+ */
 static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **job_of,
                       int dependents, int drift)
 {
@@ -417,30 +491,74 @@ static void propagate(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **
 
 		if (!j || (v->kind == RPL_NODE_ORIGIN && !dependents))
 			continue;
-		for (size_t e = 0; e < v->ndeps; e++) {
-			const struct rpl_edge *ed = &v->deps[e];
-			struct rpl_job *d = job_of[ed->to->id];
-			int seen = 0;
-
-			if (!orders(j, ed) || !d || !d->selected || d == j)
-				continue;
-			/* One reason per rebuilt dependency, however many needs lead to it. */
-			for (size_t k = 0; k < e && !seen; k++)
-				seen = v->deps[k].to == ed->to && orders(j, &v->deps[k]);
-			if (seen)
-				continue;
-			if (v->kind == RPL_NODE_IMAGE)
-				add_reason(p, j, "contains %s (rebuilt)", ed->to->name);
-			else
-				add_reason(p, j, "depends on %s (rebuilt)", ed->to->name);
-		}
+		follow(p, j, job_of);
 		/* A dependency rebuilt by an earlier run while this package was not:
 		 * its recorded input hash tells.  Checked here, in order, so that
 		 * what depends on it follows too. */
 		if (drift && !j->selected && j->recorded &&
-		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN))
+		    memcmp(j->recorded_input, j->input, RPL_SHA256_LEN)) {
 			add_reason(p, j, "its dependencies changed since its last build");
+			j->selected = 1;
+		}
 	}
+}
+
+/*
+ * The other selections (NAMEs, --changed, --since, --all --force), in graph
+ * order: a job is *in scope* (a candidate) when the selector picked it or
+ * it follows one in scope (an image what it installs, a package with
+ * --rebuild-dependents what it builds against), and a candidate is
+ * selected when a job it builds against or installs is rebuilt, when it is
+ * stale, or with --force; else it is up to date and left out, and nothing
+ * follows it as rebuilt.  Returns 0 or an error.
+ */
+static int scoped(struct rpl_plan *p, struct rpl_graph *g, struct rpl_job **job_of,
+                  const struct rpl_plan_opts *o, struct rpl_state *st)
+{
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct rpl_node *v = g->order[i];
+		struct rpl_job *j = job_of[v->id];
+		int follows = v->kind == RPL_NODE_IMAGE || o->rebuild_dependents, r;
+
+		if (!j)
+			continue;
+		j->candidate = j->picked;
+		for (size_t e = 0; follows && e < v->ndeps && !j->candidate; e++) {
+			const struct rpl_job *d = job_of[v->deps[e].to->id];
+			j->candidate = orders(j, &v->deps[e]) && d && d != j && d->candidate;
+		}
+		if (!j->candidate) {
+			if ((r = check_stale(p, st, j, EXPLAIN_NONE)) < 0)
+				return r;
+			j->stale = r;
+			p->nstale_left += r;
+			continue;
+		}
+		/* A candidate follows what it builds against when that is rebuilt
+		 * (`build a b`, b building against a): --rebuild-dependents only
+		 * widens the scope. */
+		follow(p, j, job_of);
+		/* Following a rebuilt job says why; its own staleness need not. */
+		r = check_stale(p, st, j,
+		                j->selected                     ? EXPLAIN_NONE
+		                : p->mode == RPL_SELECT_CHANGED ? EXPLAIN_RECORD
+		                                                : EXPLAIN_ALL);
+		if (r < 0)
+			return r;
+		j->stale = r;
+		p->ncandidates++;
+		if (!r && !j->selected && !o->force) {
+			j->nreasons = 0; /* the selector's own, such as a file git saw change */
+			p->nup_to_date++;
+			continue;
+		}
+		if (!r && !j->selected)
+			add_reason(p, j, "up to date, rebuilt as --force asks");
+		if (p->mode == RPL_SELECT_NAMES && j->picked)
+			add_reason(p, j, "requested");
+		j->selected = 1;
+	}
+	return 0;
 }
 
 static int cmp_order(const void *a, const void *b)
@@ -450,6 +568,42 @@ static int cmp_order(const void *a, const void *b)
 	if (x->node->pos != y->node->pos)
 		return x->node->pos < y->node->pos ? -1 : 1;
 	return x->graph < y->graph ? -1 : x->graph > y->graph;
+}
+
+/* The default selection's first step: every stale job, with its reasons. */
+static int select_stale(struct rpl_plan *p, struct rpl_state *st)
+{
+	for (size_t i = 0; i < p->njobs; i++) {
+		struct rpl_job *j = &p->jobs[i];
+		int r = check_stale(p, st, j, EXPLAIN_ALL);
+
+		if (r < 0)
+			return r;
+		j->picked = j->candidate = 1;
+		j->stale = j->selected = r;
+	}
+	p->ncandidates = p->njobs;
+	return 0;
+}
+
+void rpl_plan_nothing(const struct rpl_plan *p, char *buf, size_t n)
+{
+	size_t k = p->nup_to_date, s = p->nstale_left;
+	int len;
+
+	if (p->mode == RPL_SELECT_STALE)
+		len = snprintf(buf, n, "%zu job%s up to date", p->njobs, p->njobs == 1 ? "" : "s");
+	else if (k)
+		len = snprintf(buf, n, "the %zu selected job%s %s up to date", k, k == 1 ? "" : "s",
+		               k == 1 ? "is" : "are");
+	else if (p->mode == RPL_SELECT_CHANGED)
+		len = snprintf(buf, n, "no job reads a file changed since %s",
+		               p->base ? p->base : "the base");
+	else
+		len = snprintf(buf, n, "no job selected");
+	if (s && len >= 0 && (size_t)len < n)
+		snprintf(buf + len, n - (size_t)len, " (%zu job%s stale: see `ripple plan`)", s,
+		         s == 1 ? " is" : "s are");
 }
 
 int rpl_plan_make(struct rpl_plan *p, const struct rpl_scan *scan, struct rpl_state *st,
@@ -552,13 +706,20 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 	for (size_t a = 0; a < p->ngraphs; a++)
 		input_hashes(&p->graphs[a], job_of[a]);
 
-	switch (o->mode) {
+	if (st && (err = rpl_forced_load(st, &p->forced)))
+		goto out;
+	/* --all without --force is the default: every stale job. */
+	p->mode = o->mode == RPL_SELECT_ALL && !o->force ? RPL_SELECT_STALE : o->mode;
+	switch (p->mode) {
 	case RPL_SELECT_STALE:
 		err = select_stale(p, st);
+		for (size_t a = 0; a < p->ngraphs && !err; a++)
+			propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents,
+			          o->rebuild_dependents);
 		break;
 	case RPL_SELECT_ALL:
 		for (size_t i = 0; i < p->njobs; i++)
-			add_reason(p, &p->jobs[i], "requested (--all)");
+			p->jobs[i].picked = 1;
 		break;
 	case RPL_SELECT_CHANGED:
 		err = select_changed(p, root, o);
@@ -567,11 +728,10 @@ int rpl_plan_select(struct rpl_plan *p, const char *root, struct rpl_state *st,
 		err = select_names(p, o->names, o->nnames);
 		break;
 	}
+	for (size_t a = 0; a < p->ngraphs && !err && p->mode != RPL_SELECT_STALE; a++)
+		err = scoped(p, &p->graphs[a], job_of[a], o, st);
 	if (err)
 		goto out;
-	for (size_t a = 0; a < p->ngraphs; a++)
-		propagate(p, &p->graphs[a], job_of[a], o->rebuild_dependents,
-		          o->mode == RPL_SELECT_STALE && o->rebuild_dependents);
 
 	p->order = rpl_xmalloc((p->njobs ? p->njobs : 1) * sizeof(*p->order));
 	for (size_t i = 0; i < p->njobs; i++)
@@ -640,6 +800,7 @@ void rpl_plan_release(struct rpl_plan *p)
 	free(p->jobs);
 	free(p->order);
 	free(p->base);
+	rpl_forced_free(p->forced);
 	rpl_arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
@@ -696,7 +857,12 @@ json_t *rpl_plan_json(const struct rpl_plan *p)
 
 int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st)
 {
+	struct timespec ts;
+	int64_t now;
 	int err = rpl_state_begin(st);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 
 	for (size_t i = 0; !err && i < p->norder; i++) {
 		const struct rpl_job *j = p->order[i];
@@ -705,6 +871,7 @@ int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st)
 		memcpy(rec.own_hash, j->own, RPL_SHA256_LEN);
 		memcpy(rec.input_hash, j->input, RPL_SHA256_LEN);
 		snprintf(rec.status, sizeof(rec.status), "ok");
+		rec.finished_ns = now; /* recorded now: no forced rebuild waits for it */
 		rec.paths = j->inputs;
 		rec.digests = j->digests;
 		rec.ninputs = j->ninputs;

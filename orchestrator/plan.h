@@ -2,18 +2,24 @@
  * The plan: which jobs (package or image, arch) must run, in what order,
  * and why.  A job's *own hash* covers the bytes of every file it reads, its
  * arch and the runner; its *input hash* adds the input hashes of what it
- * builds against in the repo (a Merkle chain, see plan.c).  Selection:
+ * builds against in the repo (a Merkle chain, see plan.c).
  *
- *   default        jobs whose own hash differs from their last successful
- *                  build recorded in the state store ("never built" when
- *                  there is none)
- *   --changed      jobs that read a file git reports changed against the
- *   --since REF    base (and the working tree: staged, unstaged, untracked)
- *   --all, NAMEs   those jobs
+ * One selection, shared by plan, plan --explain, why, build --dry-run and
+ * build (docs/incremental.md, "Selecting jobs").  A job is *stale* when no
+ * successful build is recorded, its own hash differs from the record's, a
+ * forced rebuild of it did not finish (orchestrator/forced.h), or (an
+ * image always; a package outside the default selection) what it would be
+ * built against now is not what it was built against.
  *
- * then `--rebuild-dependents` adds every package that builds against a
- * selected one, transitively, and an image always follows the packages it
- * installs.
+ *   default,       every stale job; then `--rebuild-dependents` adds every
+ *   --all          package that builds against a selected one, transitively,
+ *                  and every package whose dependencies were rebuilt since
+ *                  its last build; an image follows the packages it installs
+ *   --changed      the jobs that read a file git reports changed against the
+ *   --since REF    base (and the working tree: staged, unstaged, untracked),
+ *   NAMEs          or those named, and what follows them (images; packages
+ *   --all --force  with --rebuild-dependents), less those that are up to
+ *                  date and follow nothing rebuilt, unless --force
  */
 #ifndef RPL_PLAN_H
 #define RPL_PLAN_H
@@ -30,6 +36,7 @@ struct rpl_graph;
 struct rpl_node;
 struct json_t;
 struct rpl_changes;
+struct rpl_forced;
 
 enum rpl_select {
 	RPL_SELECT_STALE,
@@ -48,6 +55,7 @@ struct rpl_plan_opts {
 	char *const *names; /* RPL_SELECT_NAMES */
 	size_t nnames;
 	int rebuild_dependents;
+	int force;          /* keep every candidate, stale or not */
 	const char *runner; /* part of every own hash: output depends on it */
 };
 
@@ -67,7 +75,11 @@ struct rpl_job {
 	/* `input` is already right (a snapshot's), unless something the job
 	 * builds against got a new one: rpl_plan_select then computes it. */
 	int input_known;
-	int recorded; /* the state store has a successful build of it */
+	int picked;       /* the selector itself picked it (a NAME, a changed file) */
+	int candidate;    /* picked, or follows a candidate (see plan.c); then filtered */
+	int stale;        /* its record says it must be rebuilt (see the top) */
+	int recorded;     /* the state store has a successful build of it */
+	int own_recorded; /* its last record (ok or not) has this same own hash */
 	uint8_t recorded_input[RPL_SHA256_LEN];
 };
 
@@ -81,8 +93,13 @@ struct rpl_plan {
 	size_t norder;
 	char **deleted; /* recipes and images git reports deleted */
 	size_t ndeleted;
-	char *base;               /* the git base, for --changed/--since */
-	struct rpl_job ***job_of; /* per graph, per node id: its job (after rpl_plan_select) */
+	char *base;                /* the git base, for --changed/--since */
+	struct rpl_job ***job_of;  /* per graph, per node id: its job (after rpl_plan_select) */
+	enum rpl_select mode;      /* as selected: --all without --force is the default */
+	size_t ncandidates;        /* candidates: picked, or following those */
+	size_t nup_to_date;        /* of those, left out as up to date */
+	size_t nstale_left;        /* stale jobs the selectors did not pick */
+	struct rpl_forced *forced; /* forced rebuilds not yet done (NULL: none) */
 };
 
 /*
@@ -128,6 +145,21 @@ struct json_t *rpl_plan_json(const struct rpl_plan *p);
  */
 int rpl_plan_built_input(const struct rpl_plan *p, const struct rpl_job *j, struct rpl_state *st,
                          uint8_t out[RPL_SHA256_LEN]);
+
+/*
+ * Why the plan selected nothing, for "nothing to do: ..." (plan) and
+ * "nothing to build: ..." (build), into buf: every candidate is up to date,
+ * no job reads a changed file, or no job is stale, with the number of stale
+ * jobs the selectors left out.
+ */
+void rpl_plan_nothing(const struct rpl_plan *p, char *buf, size_t n);
+
+/*
+ * Adds to j->reasons why its record says it must be rebuilt (what
+ * `ripple why` shows of a stale job the selectors did not pick), without
+ * selecting it.  Returns 0 or an error.
+ */
+int rpl_plan_stale_reasons(struct rpl_plan *p, struct rpl_state *st, struct rpl_job *j);
 
 /* Records each selected job as built from its current inputs (status "ok"). */
 int rpl_plan_record(const struct rpl_plan *p, struct rpl_state *st);

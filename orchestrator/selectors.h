@@ -1,6 +1,6 @@
 /*
  * What `plan`, `why`, `mark` and `build` share: the job selectors (NAMEs,
- * --all, --changed, --since, --rebuild-dependents and friends), opening the
+ * --all, --changed, --since, --rebuild-dependents, --force and friends), opening the
  * state store, and making the plan from a scan (orchestrator/cmd_plan.c).
  */
 #ifndef RPL_SELECTORS_H
@@ -60,5 +60,7 @@ struct rpl_tree_files;
 int rpl_noop_check(struct rpl_cli *cli, const struct popts *o, struct rpl_state *st,
                    struct rpl_tree_files *files, struct rpl_noop *n, char *what, size_t wn);
 void rpl_noop_save(struct rpl_state *st, const struct rpl_noop *n, size_t njobs);
+/* Drops the memo: something it does not key on (orchestrator/forced.h) changed. */
+void rpl_noop_forget(struct rpl_state *st);
 
 #endif

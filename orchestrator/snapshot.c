@@ -737,8 +737,9 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 		use->changed += r.fate[i] != SAME;
 	for (size_t k = 0; k < r.nadded; k++)
 		use->changed += r.added_used[k];
-	/* Staleness reads every job's record: one query, not thousands. */
-	if (o->mode == RPL_SELECT_STALE && (err = rpl_state_preload_jobs(st)))
+	/* The selection reads every job's record (the up-to-date filter, in
+	 * every mode): one query, not thousands. */
+	if ((err = rpl_state_preload_jobs(st)))
 		goto out;
 	if (!(err = rpl_plan_select(p, root, st, o)))
 		go = 1;

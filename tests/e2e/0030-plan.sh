@@ -98,10 +98,15 @@ echo '  - runs: echo more' >> pipelines/local/helper.yaml
 run 0 "$RIPPLE" plan --json
 [ "$(jobs)" = "tool/x86_64 tool/aarch64" ] || fail "pipeline: $(jobs)"
 json_eq 'd["jobs"][0]["reasons"]' "['pipelines/local/helper.yaml changed']"
-# --changed goes back to HEAD~1 here (no upstream): the zlib commit too.
+# --changed goes back to HEAD~1 here (no upstream): the zlib commit too, but
+# zlib and base are marked built from it: up to date, they are left out.
 run 0 "$RIPPLE" plan --changed --json
+[ "$(jobs)" = "tool/x86_64 tool/aarch64" ] || fail "pipeline --changed: $(jobs)"
+run 0 "$RIPPLE" plan --changed
+expect_out '^4 more selected jobs are up to date \(--force rebuilds them\)$'
+run 0 "$RIPPLE" plan --changed --force --json
 [ "$(jobs)" = "tool/x86_64 tool/aarch64 zlib/x86_64 zlib/aarch64 base/x86_64 base/aarch64" ] ||
-	fail "pipeline --changed: $(jobs)"
+	fail "pipeline --changed --force: $(jobs)"
 run 0 "$RIPPLE" plan --since HEAD --json
 [ "$(jobs)" = "tool/x86_64 tool/aarch64" ] || fail "pipeline --since HEAD: $(jobs)"
 run 0 "$RIPPLE" mark tool

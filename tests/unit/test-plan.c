@@ -190,6 +190,7 @@ static void record_all(void)
 	struct run r;
 
 	o.mode = RPL_SELECT_ALL;
+	o.force = 1;
 	run_ok(&r, st, &o);
 	if (rpl_plan_record(&r.plan, st))
 		fail_msg("rpl_plan_record: %s", rpl_errmsg());
@@ -633,7 +634,7 @@ static void test_names(void **state)
 	names_plan(&r, sub, 1, 0);
 	assert_int_equal(r.err, 0);
 	expect_selected(&r, "lib libimg");
-	expect_reasons(&r, "lib", "requested");
+	expect_reasons(&r, "lib", "never built; requested");
 	expect_reasons(&r, "libimg", "contains lib (rebuilt)");
 	assert_ptr_equal(rpl_plan_find(&r.plan, "lib-dev", ARCH), job(&r, "lib"));
 	assert_null(rpl_plan_find(&r.plan, "lib", "aarch64"));
@@ -647,7 +648,7 @@ static void test_names(void **state)
 	names_plan(&r, img, 1, 0);
 	assert_int_equal(r.err, 0);
 	expect_selected(&r, "img");
-	expect_reasons(&r, "img", "requested");
+	expect_reasons(&r, "img", "never built; requested");
 	run_release(&r);
 
 	names_plan(&r, two, 2, 0);
@@ -661,18 +662,130 @@ static void test_names(void **state)
 	run_release(&r);
 }
 
+/*
+ * NAMEs with records: an up-to-date name is left out, and nothing follows
+ * it as rebuilt; an image that contains it is in scope and is selected
+ * when it is stale on its own account, for that reason.  --force keeps the
+ * name, and then its image follows it.
+ */
+static void test_names_up_to_date(void **state)
+{
+	char *const sub[] = { "lib-dev" };
+	char *const app[] = { "app" };
+	struct rpl_plan_opts o = { 0 };
+	struct rpl_state *st;
+	struct run r;
+	char why[256];
+
+	(void)state;
+	record_all();
+	o.mode = RPL_SELECT_NAMES;
+	o.names = sub;
+	o.nnames = 1;
+	st = state_open();
+	run_ok(&r, st, &o);
+	expect_selected(&r, "");
+	assert_int_equal(r.plan.ncandidates, 2);
+	assert_int_equal(r.plan.nup_to_date, 2);
+	assert_int_equal(r.plan.nstale_left, 0);
+	rpl_plan_nothing(&r.plan, why, sizeof(why));
+	assert_string_equal(why, "the 2 selected jobs are up to date");
+	run_release(&r);
+
+	write_file("libimg.apko.yaml", "contents:\n  packages:\n    - lib-dev\n# v2\n");
+	write_file("tool/t.txt", "t2\n");
+	rpl_state_close(st); /* a handle keeps the digests it took */
+	st = state_open();
+	run_ok(&r, st, &o);
+	expect_selected(&r, "libimg");
+	expect_reasons(&r, "libimg", "libimg.apko.yaml changed");
+	assert_int_equal(r.plan.nup_to_date, 1);
+	assert_int_equal(r.plan.nstale_left, 1);
+	assert_int_equal(job(&r, "tool")->stale, 1);
+	assert_int_equal(job(&r, "lib")->stale, 0);
+	run_release(&r);
+
+	o.force = 1;
+	run_ok(&r, st, &o);
+	expect_selected(&r, "lib libimg");
+	expect_reasons(&r, "lib", "up to date, rebuilt as --force asks; requested");
+	expect_reasons(&r, "libimg", "contains lib (rebuilt)");
+	assert_int_equal(r.plan.nup_to_date, 0);
+	run_release(&r);
+
+	/* Up to date, with a stale job elsewhere: the plan says so. */
+	o.force = 0;
+	o.names = app;
+	run_ok(&r, st, &o);
+	expect_selected(&r, "");
+	rpl_plan_nothing(&r.plan, why, sizeof(why));
+	assert_string_equal(why, "the 2 selected jobs are up to date (2 jobs are stale: see "
+	                         "`ripple plan`)");
+	run_release(&r);
+	rpl_state_close(st);
+}
+
 static void test_all(void **state)
 {
 	struct rpl_plan_opts o = { 0 };
+	struct rpl_state *st;
 	struct run r;
 
 	(void)state;
 	record_all();
 	o.mode = RPL_SELECT_ALL;
+	/* Without a state every job is stale: --all is the default then. */
 	run_ok(&r, NULL, &o);
 	expect_selected(&r, ALL);
-	expect_reasons(&r, "lib", "requested (--all)");
-	expect_reasons(&r, "img", "requested (--all); contains app (rebuilt)");
+	expect_reasons(&r, "lib", "never built");
+	assert_int_equal(r.plan.mode, RPL_SELECT_STALE);
+	run_release(&r);
+
+	st = state_open();
+	run_ok(&r, st, &o);
+	expect_selected(&r, "");
+	run_release(&r);
+
+	o.force = 1;
+	run_ok(&r, st, &o);
+	expect_selected(&r, ALL);
+	expect_reasons(&r, "lib", "up to date, rebuilt as --force asks");
+	expect_reasons(&r, "img", "contains app (rebuilt)");
+	run_release(&r);
+	rpl_state_close(st);
+}
+
+/*
+ * An image whose package was rebuilt in a later run than the image (the
+ * image's job was interrupted) is stale, though its own inputs are the same.
+ */
+static void test_image_follows_a_later_build(void **state)
+{
+	char *const lib[] = { "lib" };
+	struct rpl_plan_opts o = { 0 };
+	struct rpl_state *st;
+	struct run r;
+
+	(void)state;
+	record_all();
+	write_file("lib/x.patch", "--- a\n+++ b\n@@ v2\n");
+	/* lib alone is recorded (as a run stopped before libimg would leave it). */
+	o.mode = RPL_SELECT_NAMES;
+	o.names = lib;
+	o.nnames = 1;
+	st = state_open();
+	run_ok(&r, st, &o);
+	expect_selected(&r, "lib libimg");
+	r.plan.norder = 1; /* lib comes first */
+	assert_string_equal(r.plan.order[0]->node->name, "lib");
+	if (rpl_plan_record(&r.plan, st))
+		fail_msg("rpl_plan_record: %s", rpl_errmsg());
+	run_release(&r);
+	rpl_state_close(st);
+
+	stale(&r, WITH(state), 0);
+	expect_selected(&r, "libimg");
+	expect_reasons(&r, "libimg", "packages it contains were rebuilt since its last build");
 	run_release(&r);
 }
 
@@ -929,7 +1042,11 @@ int main(void)
 		T(test_cycle_dependents),
 		P(test_cycle_dependents),
 		T(test_names),
+		T(test_names_up_to_date),
+		P(test_names_up_to_date),
 		T(test_all),
+		T(test_image_follows_a_later_build),
+		P(test_image_follows_a_later_build),
 		T(test_inputs_added_and_removed),
 		P(test_inputs_added_and_removed),
 		T(test_unreadable_input),
