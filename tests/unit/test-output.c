@@ -361,6 +361,34 @@ static void test_dot_keep(void **state)
 	free(keep);
 }
 
+/* A name with a quote and a backslash (an image's file name may hold them). */
+static void test_dot_quotes_names(void **state)
+{
+	struct rpl_scan scan;
+	struct rpl_scan_opts so = { NULL, 0, 1, 0, NULL };
+	struct rpl_graph_opts go = { ARCH, NULL, 0 };
+	struct rpl_graph g;
+	char *text;
+
+	(void)state;
+	rpl_test_write_file(root, "q\"b\\s.apko.yaml", "contents:\n  packages:\n    - lib\n");
+	assert_int_equal(rpl_scan_run(&scan, root, &so), 0);
+	assert_int_equal(rpl_graph_build(&g, &scan, &go), 0);
+	text = dot(&g, NULL);
+	/* Inside a dot string only \" and \\ may follow a backslash. */
+	assert_int_equal(lines(text, "\"image:q\\\"b\\\\s\" [label=\"q\\\"b\\\\s\",shape=box];"),
+	                 1);
+	assert_int_equal(lines(text, "\"image:q\\\"b\\\\s\" -> \"lib\" [color=blue];"), 1);
+	free(text);
+	rpl_graph_release(&g);
+	rpl_scan_release(&scan);
+	{
+		char p[512];
+		snprintf(p, sizeof(p), "%s/q\"b\\s.apko.yaml", root);
+		assert_int_equal(remove(p), 0);
+	}
+}
+
 /* ---- cycles -------------------------------------------------------------------------- */
 
 static const char *member(json_t *c, size_t i)
@@ -411,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_json_keep),
 		cmocka_unit_test(test_dot),
 		cmocka_unit_test(test_dot_keep),
+		cmocka_unit_test(test_dot_quotes_names),
 		cmocka_unit_test(test_cycles),
 	};
 
