@@ -368,6 +368,17 @@ static void test_source_added_and_removed(void **state)
 	expect_served(3, 2, 0);
 }
 
+/* An input replaced by a directory of that name: the file is gone, the
+ * files in the directory are new inputs. */
+static void test_input_becomes_directory(void **state)
+{
+	(void)state;
+	save();
+	remove_file("app/main.c");
+	write_file("app/main.c/part.c", "int part;\n");
+	expect_served(2, 1, 0);
+}
+
 /* A file that is nobody's input: no job is taken again. */
 static void test_non_input_edit(void **state)
 {
@@ -439,6 +450,12 @@ static void remove_recipe(void)
 	remove_file("tool.yaml");
 }
 
+static void recipe_becomes_directory(void)
+{
+	remove_file("tool.yaml");
+	write_file("tool.yaml/README", "a directory now\n");
+}
+
 static void edit_image(void)
 {
 	write_file("img.apko.yaml", "contents:\n  packages:\n    - app\n    - tool\n");
@@ -471,6 +488,7 @@ static void test_shaping_edits_are_refused(void **state)
 		{ "version", edit_version, "lib.yaml changed" },
 		{ "recipe added", add_recipe, "new.yaml was added" },
 		{ "recipe removed", remove_recipe, "tool.yaml was removed" },
+		{ "recipe becomes a directory", recipe_becomes_directory, "tool.yaml was removed" },
 		{ "image edited", edit_image, "img.apko.yaml changed" },
 		{ "image added", add_image, "other.apko.yaml was added" },
 		{ "env file appears", add_env_file, "build-" ARCH ".env appeared" },
@@ -635,6 +653,7 @@ int main(void)
 		T(test_source_edit),
 		T(test_same_size_edit),
 		T(test_source_added_and_removed),
+		T(test_input_becomes_directory),
 		T(test_non_input_edit),
 		T(test_touch_is_no_change),
 		T(test_script_edit_is_reparsed),
