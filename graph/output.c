@@ -67,20 +67,23 @@ json_t *rpl_graph_json(const struct rpl_graph *g, const char *keep)
 	return o;
 }
 
-/* Node ids carry the kind of images and externals: names are unique per kind only. */
-static void dot_id(FILE *f, const struct rpl_node *n)
+/* `s` inside a dot string: a quote or a backslash is escaped. */
+static void dot_escaped(FILE *f, const char *s)
 {
-	const char *s = n->name;
-
-	fputc('"', f);
-	if (n->kind != RPL_NODE_ORIGIN)
-		fprintf(f, "%s:", rpl_node_kind_name(n->kind));
-
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
 			fputc('\\', f);
 		fputc(*s, f);
 	}
+}
+
+/* Node ids carry the kind of images and externals: names are unique per kind only. */
+static void dot_id(FILE *f, const struct rpl_node *n)
+{
+	fputc('"', f);
+	if (n->kind != RPL_NODE_ORIGIN)
+		fprintf(f, "%s:", rpl_node_kind_name(n->kind));
+	dot_escaped(f, n->name);
 	fputc('"', f);
 }
 
@@ -94,7 +97,9 @@ void rpl_graph_dot(const struct rpl_graph *g, const char *keep, FILE *f)
 			continue;
 		fputc('\t', f);
 		dot_id(f, n);
-		fprintf(f, " [label=\"%s\"", n->name);
+		fputs(" [label=\"", f);
+		dot_escaped(f, n->name);
+		fputc('"', f);
 		if (n->kind == RPL_NODE_IMAGE)
 			fputs(",shape=box", f);
 		else if (n->kind == RPL_NODE_EXTERNAL)

@@ -464,7 +464,9 @@ static int compare_tree(struct reading *r, const struct rpl_tree_files *files)
 		if (seen[i])
 			continue;
 		full = rpl_path_join(r->root, r->files[i].path);
-		there = lstat(full, &sb) == 0;
+		/* A directory where a file was: the file is gone (the walk saw
+		 * what is in the directory). */
+		there = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode);
 		free(full);
 		go = compare(r, i, there ? &sb : NULL, there && S_ISREG(sb.st_mode));
 	}

@@ -475,7 +475,8 @@ if [ -f "$golden/index.json" ]; then
 	cmp -s "$T/out" "$T/apko-layout/index.json" || fail "the registry's golden index differs"
 	run 0 skopeo copy --src-tls-verify=false --all "docker://127.0.0.1:$port/ripple/golden:v1" "oci:$T/golden-copy:v1"
 else
-	echo "no ../shared: apko's layout shape not pushed" >&2
+	# Everything else still runs; the test then reports itself skipped.
+	golden_missing=1
 fi
 # native-image --push: assembled and pushed in one go.
 run 0 "$RIPPLE" native-image images/hello.apko.yaml --arch "$arch" --out-dir "$T/direct" \
@@ -503,3 +504,4 @@ run 1 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello:v1"
 expect_err "push: .*127.0.0.1:$port"
 run 0 "$RIPPLE" push --help
 expect_out '^usage: ripple push LAYOUT'
+[ -z "${golden_missing:-}" ] || skip "no conformance data at $golden: apko's layout shape not pushed"

@@ -256,7 +256,7 @@ static void test_elf_analysis(void **state)
 
 	(void)state;
 	if (system("cc --version >/dev/null 2>&1"))
-		skip();
+		rpl_test_skip("no C compiler (cc)");
 	rpl_test_write_file(dir, "x.c", "int x(void) { return 1; }\n");
 	rpl_test_write_file(dir, "m.c", "int x(void); int main(void) { return x(); }\n");
 	snprintf(cmd, sizeof(cmd),
@@ -354,5 +354,5 @@ int main(void)
 		T(test_read_memory),     T(test_elf_analysis),     T(test_errors),
 #undef T
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rpl_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -752,7 +752,7 @@ static void test_read_file_unsized(void **state)
 
 	(void)state;
 	if (access("/proc/self/maps", R_OK))
-		skip();
+		rpl_test_skip("/proc/self/maps cannot be read");
 	err = rpl_read_file("/proc/self/maps", &buf, &len);
 	assert_int_equal(err, 0);
 	assert_true(len > 0);
@@ -1174,5 +1174,5 @@ int main(void)
 		cmocka_unit_test(test_error_per_thread),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rpl_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -49,7 +49,7 @@ static int remove_root(void **state)
 static void need_git(void)
 {
 	if (system("git --version >/dev/null 2>&1"))
-		skip();
+		rpl_test_skip("git is not installed");
 }
 
 /* Runs a shell command inside `root`; the test fails when it does. */
@@ -507,5 +507,5 @@ int main(void)
 	unsetenv("GIT_INDEX_FILE");
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rpl_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
@@ -300,7 +302,7 @@ static void test_apk_tools_solver(void **state)
 
 	(void)state;
 	if (stat(SOLVER, &sb) < 0)
-		skip();
+		rpl_test_skip("no conformance data at '%s'", SOLVER);
 	files = list(SOLVER, ".test", &n);
 	for (size_t i = 0; i < n; i++) {
 		int applicable, ok = solver_case(files[i], &applicable);
@@ -325,5 +327,5 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_apk_tools_solver),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rpl_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

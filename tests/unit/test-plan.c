@@ -948,7 +948,7 @@ static void test_changed_from_git(void **state)
 
 	(void)state;
 	if (system("git --version >/dev/null 2>&1"))
-		skip();
+		rpl_test_skip("git is not installed");
 	snprintf(cmd, sizeof(cmd),
 	         "cd '%s' && git -c init.defaultBranch=main init -q && git add -A && "
 	         "git -c user.name=t -c user.email=t@example.com -c commit.gpgsign=false "
@@ -1068,5 +1068,5 @@ int main(void)
 	unsetenv("GIT_INDEX_FILE");
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rpl_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

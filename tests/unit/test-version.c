@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #define FIX RPL_FIXTURES "/version/"
 #define VERSION_DATA RPL_SOURCE_DIR "/../shared/conformance/apk-tools/version.data"
 
@@ -354,11 +356,8 @@ static void test_apk_tools_version_data(void **state)
 	size_t nknown = 0;
 
 	(void)state;
-	if (access(VERSION_DATA, R_OK)) {
-		printf("skipping: '%s' is absent\n", VERSION_DATA);
-		skip();
-		return;
-	}
+	if (access(VERSION_DATA, R_OK))
+		rpl_test_skip("no conformance data at '%s'", VERSION_DATA);
 	l = read_lines(VERSION_DATA, &n);
 	for (size_t i = 0; i < n; i++) {
 		char *f[MAXF], *hash = strchr(l[i].text, '#');
@@ -436,5 +435,5 @@ int main(void)
 		cmocka_unit_test(test_apk_tools_version_data),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rpl_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

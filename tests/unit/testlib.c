@@ -58,3 +58,32 @@ int rpl_test_remove_tree(const char *path)
 	}
 	return 0;
 }
+
+static int nskipped;
+
+void rpl_test_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("SKIP: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	nskipped++;
+	skip();
+	/* skip() ends the test; this is not reached. */
+	abort();
+}
+
+int rpl_test_result(int failed)
+{
+	if (failed)
+		return failed;
+	if (nskipped) {
+		fprintf(stderr, "SKIPPED: %d case%s (why above)\n", nskipped,
+		        nskipped == 1 ? "" : "s");
+		return 77;
+	}
+	return 0;
+}

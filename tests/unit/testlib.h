@@ -1,7 +1,8 @@
 /*
- * What the unit tests share: a temporary directory, and writing the files
- * of a monorepo under it.  Failures of rpl_test_write_file end the current
- * cmocka test with a message.
+ * What the unit tests share: a temporary directory, writing the files of a
+ * monorepo under it, and skipping cases that lack what they need.
+ * Failures of rpl_test_write_file end the current cmocka test with a
+ * message.
  */
 #ifndef RPL_TESTLIB_H
 #define RPL_TESTLIB_H
@@ -22,5 +23,20 @@ int rpl_test_mkdtemp(char *out, size_t n, const char *tag);
  * -1 after printing why.
  */
 int rpl_test_remove_tree(const char *path);
+
+/*
+ * Skips the current cmocka test for the reason `fmt` (printed on stderr
+ * as "SKIP: <reason>") and counts it for rpl_test_result.  Every skip goes
+ * through here, so that a test with skipped cases is reported skipped, not
+ * passed (docs/testing.md).
+ */
+void rpl_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * What a test's main returns once its groups ran with `failed` failures:
+ * `failed` when there are any; else, when cases were skipped, 77 (ctest's
+ * SKIP_RETURN_CODE for unit tests) after printing how many; else 0.
+ */
+int rpl_test_result(int failed);
 
 #endif
