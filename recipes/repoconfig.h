@@ -12,6 +12,10 @@
  *     https://example.org/src/: sources/    (a directory or URL) first
  *   max-extract-size: 64G            what one source archive may unpack to
  *   max-extract-ratio: 100           ... per byte of archive (past 1 GiB)
+ *   cache: ghcr.io/acme/ripple-cache  the artifact cache's registry repository, besides
+ *                                    .ripple/cache (docs/cache.md)
+ *   trusted-keys: [keys/ci.rsa.pub]   public keys whose signatures a cached artifact may
+ *                                    carry, besides the signing key's own
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -40,6 +44,10 @@ struct rpl_repoconfig {
 	/* The native builder's unpacking limits (runners/extract.h); 0: defaults. */
 	struct rpl_text max_extract_size_text;
 	uint64_t max_extract_size, max_extract_ratio;
+	/* The artifact cache (orchestrator/artifact_cache.h): REGISTRY/REPO or
+	 * unset, and the public keys (root-relative paths) it trusts. */
+	struct rpl_text cache;
+	struct rpl_textlist trusted_keys;
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 
