@@ -268,7 +268,8 @@ static int manifest_refs(const char *data, size_t len, const char *what, char **
 	*n = 0;
 	if (!m || !rpl_registry_valid_digest(d)) {
 		json_decref(m);
-		return rpl_error(-RPL_EPARSE, "%s: not an image manifest with a sha256 config", what);
+		return rpl_error(-RPL_EPARSE, "%s: not an image manifest with a sha256 config",
+		                 what);
 	}
 	*out = rpl_xcalloc(json_array_size(json_object_get(m, "layers")) + 2, sizeof(**out));
 	(*out)[(*n)++] = rpl_xstrdup(d);
@@ -309,7 +310,8 @@ static int collect(struct rpl_cache *c, const struct rpl_cache_item *it, struct 
 		snprintf(a->manifest, sizeof(a->manifest), "%.*s", (int)strcspn(text, "\n"), text);
 		free(text);
 		if (!rpl_registry_valid_digest(a->manifest)) {
-			err = rpl_error(-RPL_EPARSE, "'%s' names no manifest digest", it->outputs[0]);
+			err = rpl_error(-RPL_EPARSE, "'%s' names no manifest digest",
+			                it->outputs[0]);
 			goto image_out;
 		}
 		mpath = blob_path(layout, a->manifest);
@@ -485,8 +487,7 @@ struct source {
 };
 
 /* A blob of the local cache, checked against its name. */
-static int local_blob(struct rpl_cache *c, const char *digest, size_t max, char **data,
-                      size_t *len)
+static int local_blob(struct rpl_cache *c, const char *digest, size_t max, char **data, size_t *len)
 {
 	char *p, got[80];
 	int err;
@@ -500,8 +501,9 @@ static int local_blob(struct rpl_cache *c, const char *digest, size_t max, char 
 	if (!err) {
 		digest_of(*data, *len, got);
 		if (strcmp(got, digest)) {
-			err = rpl_error(-RPL_EPARSE, "cache: '%s' is not what its name says (sha256 %s)",
-			                p, got + 7);
+			err = rpl_error(-RPL_EPARSE,
+			                "cache: '%s' is not what its name says (sha256 %s)", p,
+			                got + 7);
 			free(*data);
 			*data = NULL;
 		}
@@ -537,8 +539,8 @@ static int src_manifest(struct source *s, const char *hex, char **data, size_t *
 		free(text);
 		err = local_blob(s->c, digest, MAX_MANIFEST, data, len);
 		if (err == -RPL_ENOTFOUND)
-			err = rpl_error(-RPL_EPARSE, "cache: '%s' names %s, which is missing", ref.buf,
-			                digest);
+			err = rpl_error(-RPL_EPARSE, "cache: '%s' names %s, which is missing",
+			                ref.buf, digest);
 	}
 	rpl_strbuf_release(&ref);
 	return err;
@@ -608,8 +610,8 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 		for (size_t k = 0; ok && k < a->n; k++)
 			ok = strcmp(a->v[k].title, t) != 0;
 		if (!ok) {
-			err = rpl_error(-RPL_EPARSE, "layer %zu would write '%s', not a file of the job",
-			                i, t);
+			err = rpl_error(-RPL_EPARSE,
+			                "layer %zu would write '%s', not a file of the job", i, t);
 			break;
 		}
 		f = add_file(a, t, MEDIA_BLOB);
@@ -625,7 +627,8 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 			while (k < a->n && strcmp(a->v[k].title, it->outputs[i]))
 				k++;
 			if (k == a->n)
-				return rpl_error(-RPL_EPARSE, "the artifact lacks '%s'", it->outputs[i]);
+				return rpl_error(-RPL_EPARSE, "the artifact lacks '%s'",
+				                 it->outputs[i]);
 		}
 	if (!sig64)
 		return rpl_error(-RPL_EPARSE, "the artifact is not signed");
@@ -646,9 +649,10 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 	free(sig);
 	free(text);
 	if (!ok)
-		return rpl_error(-RPL_EPARSE,
-		                 "the artifact's signature (by %s) does not verify with any trusted key",
-		                 signer ? signer : "no key");
+		return rpl_error(
+		        -RPL_EPARSE,
+		        "the artifact's signature (by %s) does not verify with any trusted key",
+		        signer ? signer : "no key");
 	return 0;
 }
 
@@ -691,9 +695,10 @@ static int check_files(struct source *s, const struct rpl_cache_item *it, struct
 				while (j < a->n && strcmp(a->v[j].digest, refs[r]))
 					j++;
 				if (j == a->n)
-					err = rpl_error(-RPL_EPARSE,
-					                "the image's blob %s is not in the artifact",
-					                refs[r]);
+					err = rpl_error(
+					        -RPL_EPARSE,
+					        "the image's blob %s is not in the artifact",
+					        refs[r]);
 			}
 		}
 		refs_free(refs, nrefs);
@@ -750,8 +755,8 @@ static int fetch_from(struct source *s, const struct rpl_cache_item *it)
 	if (!err)
 		err = put_in_place(s->c, it, &a);
 	if (err)
-		err = rpl_error_prefix(err, "cache: %s %s %s: refused the copy in %s (%s)", it->kind,
-		                       it->name, it->arch, s->name, digest);
+		err = rpl_error_prefix(err, "cache: %s %s %s: refused the copy in %s (%s)",
+		                       it->kind, it->name, it->arch, s->name, digest);
 	json_decref(m);
 	free(data);
 	artifact_release(&a);
@@ -773,7 +778,8 @@ int rpl_cache_fetch(struct rpl_cache *c, const struct rpl_cache_item *it, const 
 	if (r < 0)
 		rpl_strbuf_addstr(&why, rpl_errmsg());
 	if (r <= 0 && c->host) {
-		struct source remote = { c, rpl_registry_new("cache", c->host, c->repo), c->remote };
+		struct source remote = { c, rpl_registry_new("cache", c->host, c->repo),
+			                 c->remote };
 		r = fetch_from(&remote, it);
 		if (r < 0)
 			rpl_strbuf_addf(&why, "%s%s", why.len ? "; " : "", rpl_errmsg());

@@ -180,8 +180,8 @@ static int cr_start(struct rpl_runner *r, struct rpl_run_job *job, uv_loop_t *lo
 	cj->loop = loop;
 	cj->done = done;
 	cj->arg = arg;
-	cj->item = (struct rpl_cache_item){ job->kind, job->name, job->arch, { 0 }, job->outputs,
-		                            job->noutputs };
+	cj->item = (struct rpl_cache_item){ job->kind, job->name,    job->arch,
+		                            { 0 },     job->outputs, job->noutputs };
 	memcpy(cj->item.key, key, RPL_SHA256_LEN);
 	cj->next = cr->jobs;
 	cr->jobs = cj;

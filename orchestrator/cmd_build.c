@@ -1294,7 +1294,8 @@ static int cache_key(void *ctx, const struct rpl_run_job *job, uint8_t key[RPL_S
 	if (!j->noutputs)
 		return 1;
 	if (rpl_plan_built_input(b->p, j->plan, b->st, key)) {
-		rpl_warn("%s (%s %s is built without the cache)", rpl_errmsg(), job->name, job->arch);
+		rpl_warn("%s (%s %s is built without the cache)", rpl_errmsg(), job->name,
+		         job->arch);
 		return 1;
 	}
 	return 0;
@@ -1687,7 +1688,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		char t[32], ct[32];
 
 		fmt_secs(res.seconds, t, sizeof(t));
-		printf("%s: %zu built, ", res.interrupted ? "interrupted" : "done", res.ok - b.cached);
+		printf("%s: %zu built, ", res.interrupted ? "interrupted" : "done",
+		       res.ok - b.cached);
 		if (b.cached)
 			printf("%zu from cache, ", b.cached);
 		printf("%zu failed, %zu skipped", res.failed, res.skipped);

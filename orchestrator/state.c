@@ -132,8 +132,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_PARSE_PUT] = "INSERT OR REPLACE INTO parse(file, key, data) VALUES (?1, ?2, ?3)",
 	[ST_JOB_GET] = "SELECT own_hash, input_hash, status, duration, finished_ns FROM job "
 	               "WHERE name = ?1 AND kind = ?2 AND arch = ?3",
-	[ST_JOB_PUT] = "INSERT OR REPLACE INTO job(name, kind, arch, own_hash, input_hash, status, "
-	               "duration, finished_ns, log, cache) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_JOB_PUT] =
+	        "INSERT OR REPLACE INTO job(name, kind, arch, own_hash, input_hash, status, "
+	        "duration, finished_ns, log, cache) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_JOB_INPUTS_GET] = "SELECT path, digest FROM job_input WHERE name = ?1 AND kind = ?2 "
 	                      "AND arch = ?3 ORDER BY path",
 	[ST_JOB_INPUTS_DEL] = "DELETE FROM job_input WHERE name = ?1 AND kind = ?2 AND arch = ?3",

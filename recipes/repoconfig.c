@@ -139,11 +139,11 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 			const char *c = cfg->cache.s, *slash = strchr(c, '/');
 			if (!slash || slash == c || !slash[1] || strchr(slash, ':') ||
 			    strchr(c, ' ') || c[strlen(c) - 1] == '/')
-				err = rpl_error(-RPL_ESCHEMA,
-				                "%s:%u:%u: cache: '%s' is not REGISTRY/REPO (such as "
-				                "ghcr.io/acme/ripple-cache), with no tag",
-				                RPL_REPOCONFIG_FILE, cfg->cache.line, cfg->cache.col,
-				                c);
+				err = rpl_error(
+				        -RPL_ESCHEMA,
+				        "%s:%u:%u: cache: '%s' is not REGISTRY/REPO (such as "
+				        "ghcr.io/acme/ripple-cache), with no tag",
+				        RPL_REPOCONFIG_FILE, cfg->cache.line, cfg->cache.col, c);
 		}
 		/* amd64 and x86_64 are one arch: each is kept once. */
 		for (size_t i = 0; !err && i < cfg->archs.n; i++)

@@ -85,8 +85,7 @@ static int verifies(const char *path, const EVP_MD *md, const struct sig *sig, c
 	return ok;
 }
 
-int rpl_apk_verify(const void *data, size_t len, const char *name, char *const *keys,
-                   size_t nkeys)
+int rpl_apk_verify(const void *data, size_t len, const char *name, char *const *keys, size_t nkeys)
 {
 	struct rpl_apk a;
 	struct sig sig = { NULL, NULL, 0, 0 };

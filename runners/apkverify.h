@@ -18,7 +18,6 @@
  * verifies the signature and the data is whole; else an error with a
  * message saying which check failed.
  */
-int rpl_apk_verify(const void *data, size_t len, const char *name, char *const *keys,
-                   size_t nkeys);
+int rpl_apk_verify(const void *data, size_t len, const char *name, char *const *keys, size_t nkeys);
 
 #endif

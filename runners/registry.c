@@ -93,9 +93,8 @@ enum auth { AUTH_NONE, AUTH_REGISTRY, AUTH_BASIC };
  * bounds the body kept (0: none).  Returns 0 (see r->code) or an error for
  * no answer at all.
  */
-static int request(const struct rpl_registry *g, enum auth how, const char *method,
-                   const char *url, const char *ctype, const void *body, size_t len, size_t max,
-                   struct resp *r)
+static int request(const struct rpl_registry *g, enum auth how, const char *method, const char *url,
+                   const char *ctype, const void *body, size_t len, size_t max, struct resp *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -143,8 +142,8 @@ static int request(const struct rpl_registry *g, enum auth how, const char *meth
 	curl_easy_cleanup(c);
 	rpl_strbuf_release(&auth);
 	if (r->too_big)
-		return rpl_error(-RPL_EPARSE, "%s: %s %s: more than %zu bytes", g->what, method, url,
-		                 max);
+		return rpl_error(-RPL_EPARSE, "%s: %s %s: more than %zu bytes", g->what, method,
+		                 url, max);
 	if (rc != CURLE_OK)
 		return rpl_error(-RPL_ELIB, "%s: %s %s: %s", g->what, method, url,
 		                 *errbuf ? errbuf : curl_easy_strerror(rc));
@@ -377,8 +376,7 @@ int rpl_registry_blob_exists(struct rpl_registry *g, const char *digest)
 	return err ? err : r.code == 200;
 }
 
-int rpl_registry_blob_put(struct rpl_registry *g, const char *digest, const void *data,
-                          size_t len)
+int rpl_registry_blob_put(struct rpl_registry *g, const char *digest, const void *data, size_t len)
 {
 	struct rpl_strbuf url = RPL_STRBUF_INIT;
 	struct resp r;

@@ -34,8 +34,7 @@ int rpl_registry_valid_digest(const char *digest);
 int rpl_registry_blob_exists(struct rpl_registry *g, const char *digest);
 
 /* Uploads the `len` bytes of `data` as the blob `digest` (monolithic: POST, PUT). */
-int rpl_registry_blob_put(struct rpl_registry *g, const char *digest, const void *data,
-                          size_t len);
+int rpl_registry_blob_put(struct rpl_registry *g, const char *digest, const void *data, size_t len);
 
 /*
  * Downloads the blob `digest`, at most `max` bytes, into *data (malloc'd)

@@ -82,14 +82,15 @@ cp "$T/ci.rsa" local.rsa
 cp "$T/ci.rsa.pub" local.rsa.pub
 run 0 "$RIPPLE" build --all --events "$T/a.jsonl"
 expect_out "^done: $NJOBS built, 0 failed, 0 skipped"
-cat "$T/err" >&2
+cp "$T/err" "$T/a.err"
 [ "$(finished "$T/a.jsonl" | grep -c ' -$')" = $NJOBS ] || fail "A: $(finished "$T/a.jsonl")"
 nrefs=$(ls .ripple/cache/refs | wc -l)
 [ "$nrefs" = $NJOBS ] || fail "A's local cache holds $nrefs entries, not $NJOBS"
 # Each entry is in the registry under its key, the same manifest, signed by A's key.
 for ref in .ripple/cache/refs/*; do
 	key=$(basename "$ref")
-	run 0 skopeo inspect --tls-verify=false --raw "docker://$CACHE:$key"
+	skopeo inspect --tls-verify=false --raw "docker://$CACHE:$key" > "$T/out" ||
+		fail "$key is not in the registry; A's build said: $(cat "$T/a.err")"
 	[ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$(cat "$ref")" ] ||
 		fail "the registry's $key is not A's $(cat "$ref")"
 	json_eq 'd["artifactType"]' application/vnd.ripple.job.v1

@@ -238,11 +238,12 @@ static void test_other_schema_version_is_rebuilt(void **state)
 #define V5_DOWNGRADE "ALTER TABLE job DROP COLUMN cache;"
 
 /* What versions 5 and 6 added, taken away again. */
-#define V4_DOWNGRADE                                                                               \
-	V5_DOWNGRADE " DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                   \
-	" DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                           \
-	" ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
-	" ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
+#define V4_DOWNGRADE                                                                                       \
+	V5_DOWNGRADE                                                                                       \
+	        " DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                  \
+	        " DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                           \
+	        " ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
+	        " ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
 
 /*
  * Stores of versions 2 (no blob table), 3 (no job log, job_output,
