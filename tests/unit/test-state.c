@@ -238,12 +238,13 @@ static void test_other_schema_version_is_rebuilt(void **state)
 #define V5_DOWNGRADE "ALTER TABLE job DROP COLUMN cache;"
 
 /* What versions 5 and 6 added, taken away again. */
-#define V4_DOWNGRADE                                                                                       \
-	V5_DOWNGRADE                                                                                       \
-	        " DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                  \
-	        " DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                           \
-	        " ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
-	        " ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
+static const char v4_downgrade[] =
+        V5_DOWNGRADE " DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"
+                     " DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"
+                     " ALTER TABLE run_job DROP COLUMN cause_name;"
+                     " ALTER TABLE run_job DROP COLUMN cause_kind;"
+                     " ALTER TABLE run_job DROP COLUMN cause_arch;"
+                     " ALTER TABLE run_job DROP COLUMN critical;";
 
 /*
  * Stores of versions 2 (no blob table), 3 (no job log, job_output,
@@ -289,7 +290,7 @@ static void upgrade_from(const char *version, const char *downgrade)
 
 static void test_schema_2_to_5_are_upgraded(void **state)
 {
-	static const char *const v4 = V4_DOWNGRADE;
+	static const char *const v4 = v4_downgrade;
 	static const char v3[] =
 	        "DROP TABLE repo_file; DROP INDEX run_open;"
 	        " DROP INDEX job_output_path; DROP TABLE job_output; DROP TABLE run_job;"
@@ -317,7 +318,7 @@ static void test_schema_2_to_5_are_upgraded(void **state)
  */
 static void test_schema_4_is_upgraded(void **state)
 {
-	static const char *const v4 = V4_DOWNGRADE;
+	static const char *const v4 = v4_downgrade;
 	struct rpl_run_job_record skip = {
 		"web", "image", "x86_64", "skipped", 0, 0, NULL, "waiting on curl (x86_64) failed"
 	};
