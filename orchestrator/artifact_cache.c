@@ -64,6 +64,9 @@ struct rpl_cache {
 	char **keys;
 	size_t nkeys;
 	pthread_mutex_t write_lock; /* temporary names are per process: one writer at a time */
+	int remote_down;            /* under write_lock: it did not answer once, so not again */
+	pthread_mutex_t empty_lock; /* the empty config blob is pushed by one job, once */
+	int empty_pushed;
 };
 
 struct rpl_cache *rpl_cache_new(const struct rpl_cache_opts *o)
@@ -85,6 +88,7 @@ struct rpl_cache *rpl_cache_new(const struct rpl_cache_opts *o)
 	for (size_t i = 0; i < o->nkeys; i++)
 		c->keys[c->nkeys++] = rpl_xstrdup(o->keys[i]);
 	pthread_mutex_init(&c->write_lock, NULL);
+	pthread_mutex_init(&c->empty_lock, NULL);
 	return c;
 }
 
@@ -101,6 +105,7 @@ void rpl_cache_free(struct rpl_cache *c)
 	free(c->repo);
 	free(c->tag);
 	pthread_mutex_destroy(&c->write_lock);
+	pthread_mutex_destroy(&c->empty_lock);
 	free(c);
 }
 
@@ -444,10 +449,15 @@ static int store_remote(struct rpl_cache *c, const struct rpl_cache_item *it,
 {
 	struct rpl_registry *g = rpl_registry_new("cache", c->host, c->repo);
 	char hex[2 * RPL_SHA256_LEN + 1], empty[80];
-	int err;
+	int err = 0;
 
+	/* Every artifact's config: uploads of one blob at once race in some
+	 * registries (docker-registry may then not know it), so one job does it. */
 	digest_of("{}", 2, empty);
-	err = rpl_registry_blob_put(g, empty, "{}", 2);
+	pthread_mutex_lock(&c->empty_lock);
+	if (!c->empty_pushed && !(err = rpl_registry_blob_put(g, empty, "{}", 2)))
+		c->empty_pushed = 1;
+	pthread_mutex_unlock(&c->empty_lock);
 	for (size_t i = 0; i < a->n && !err; i++)
 		err = rpl_registry_blob_put(g, a->v[i].digest, a->v[i].data, a->v[i].len);
 	key_hex(it, hex);
@@ -455,6 +465,17 @@ static int store_remote(struct rpl_cache *c, const struct rpl_cache_item *it,
 		err = rpl_registry_manifest_put(g, hex, RPL_MEDIA_OCI_MANIFEST, manifest, mlen);
 	rpl_registry_free(g);
 	return err;
+}
+
+/* Whether there is a registry to ask, which has not failed to answer in this run. */
+static int remote_up(struct rpl_cache *c)
+{
+	int up;
+
+	pthread_mutex_lock(&c->write_lock);
+	up = c->host && !c->remote_down;
+	pthread_mutex_unlock(&c->write_lock);
+	return up;
 }
 
 int rpl_cache_store(struct rpl_cache *c, const struct rpl_cache_item *it)
@@ -467,8 +488,14 @@ int rpl_cache_store(struct rpl_cache *c, const struct rpl_cache_item *it)
 		return 0;
 	if (!(err = collect(c, it, &a)) && !(err = manifest_of(c, it, &a, &manifest)))
 		err = store_local(c, it, &a, manifest, strlen(manifest));
-	if (!err && c->host)
-		err = store_remote(c, it, &a, manifest, strlen(manifest));
+	if (!err && remote_up(c) && (err = store_remote(c, it, &a, manifest, strlen(manifest))) &&
+	    err == -EIO) {
+		pthread_mutex_lock(&c->write_lock);
+		c->remote_down = 1;
+		pthread_mutex_unlock(&c->write_lock);
+		err = rpl_error_prefix(err, "cache: %s is not stored into again in this run",
+		                       c->remote);
+	}
 	if (err)
 		err = rpl_error_prefix(err, "cache: %s %s %s not stored", it->kind, it->name,
 		                       it->arch);
@@ -730,7 +757,7 @@ static int put_in_place(struct rpl_cache *c, const struct rpl_cache_item *it,
 /* One source: 1 in place, 0 not there, or an error (refused or unreadable). */
 static int fetch_from(struct source *s, const struct rpl_cache_item *it)
 {
-	char hex[2 * RPL_SHA256_LEN + 1], digest[80], *data = NULL;
+	char hex[2 * RPL_SHA256_LEN + 1], digest[80] = "", *data = NULL;
 	struct artifact a;
 	size_t len;
 	json_t *m = NULL;
@@ -743,6 +770,14 @@ static int fetch_from(struct source *s, const struct rpl_cache_item *it)
 		rpl_error_clear();
 		return 0;
 	}
+	/* No answer: the registry is left alone for the rest of the run. */
+	if (err == -EIO && s->g) {
+		pthread_mutex_lock(&s->c->write_lock);
+		s->c->remote_down = 1;
+		pthread_mutex_unlock(&s->c->write_lock);
+		return rpl_error_prefix(err, "cache: cannot read %s (not asked again in this run)",
+		                        s->name);
+	}
 	if (!err && !(m = json_loadb(data, len, 0, NULL)))
 		err = rpl_error(-RPL_EPARSE, "not JSON");
 	if (!err)
@@ -754,9 +789,12 @@ static int fetch_from(struct source *s, const struct rpl_cache_item *it)
 		rpl_warn("%s (the artifact is used, not kept)", rpl_errmsg());
 	if (!err)
 		err = put_in_place(s->c, it, &a);
-	if (err)
+	if (err && *digest)
 		err = rpl_error_prefix(err, "cache: %s %s %s: refused the copy in %s (%s)",
 		                       it->kind, it->name, it->arch, s->name, digest);
+	else if (err)
+		err = rpl_error_prefix(err, "cache: %s %s %s: refused the copy in %s", it->kind,
+		                       it->name, it->arch, s->name);
 	json_decref(m);
 	free(data);
 	artifact_release(&a);
@@ -777,7 +815,7 @@ int rpl_cache_fetch(struct rpl_cache *c, const struct rpl_cache_item *it, const 
 	r = fetch_from(&local, it);
 	if (r < 0)
 		rpl_strbuf_addstr(&why, rpl_errmsg());
-	if (r <= 0 && c->host) {
+	if (r <= 0 && remote_up(c)) {
 		struct source remote = { c, rpl_registry_new("cache", c->host, c->repo),
 			                 c->remote };
 		r = fetch_from(&remote, it);

@@ -13,6 +13,7 @@
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -144,8 +145,8 @@ static int request(const struct rpl_registry *g, enum auth how, const char *meth
 	if (r->too_big)
 		return rpl_error(-RPL_EPARSE, "%s: %s %s: more than %zu bytes", g->what, method,
 		                 url, max);
-	if (rc != CURLE_OK)
-		return rpl_error(-RPL_ELIB, "%s: %s %s: %s", g->what, method, url,
+	if (rc != CURLE_OK) /* no answer at all: -EIO, unlike an answer that refuses */
+		return rpl_error(-EIO, "%s: %s %s: %s", g->what, method, url,
 		                 *errbuf ? errbuf : curl_easy_strerror(rc));
 	return 0;
 }

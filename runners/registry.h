@@ -7,7 +7,9 @@
  * directory): sent as Basic, or traded for a bearer token when the
  * registry asks for one (WWW-Authenticate: Bearer realm=...,service=...).
  * 127.0.0.1, localhost and ::1 are spoken to over plain http, anything
- * else over https.  One client is used by one thread at a time.
+ * else over https.  One client is used by one thread at a time.  A
+ * request that got no answer at all (no connection, a timeout) fails with
+ * -EIO; an answer that refuses, with -RPL_ELIB and the HTTP status.
  */
 #ifndef RPL_REGISTRY_H
 #define RPL_REGISTRY_H

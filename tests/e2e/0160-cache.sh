@@ -9,7 +9,8 @@
 # registry's storage is refused, that job built, the rest fetched; (4)
 # --no-cache builds; (5) the local cache alone: after a change and its
 # revert, the earlier outputs come from .ripple/cache, and a tampered local
-# blob is refused and rebuilt; (6) bad settings are refused with their
+# blob is refused and rebuilt, a registry that does not answer is said once;
+# (6) bad settings are refused with their
 # place in .ripple.yaml.
 . "$(dirname "$0")/lib.sh"
 need_sandbox skopeo cc git
@@ -178,6 +179,15 @@ expect_out "^done: $NJOBS built, 0 failed"
 kill $registry
 wait $registry 2>/dev/null || true
 cd "$T/elsewhere/deeper/b"
+# The registry gone: said once, then the run goes on without it.
+printf '# down\n' >> words.yaml
+run 0 "$RIPPLE" build
+expect_out '^done: 3 built, 0 failed'
+[ "$(grep -c "cache: cannot read $CACHE (not asked again in this run)" "$T/err")" = 1 ] ||
+	fail "the registry's absence: $(cat "$T/err")"
+git checkout -q words.yaml
+run 0 "$RIPPLE" build
+expect_out '^done: 0 built, 3 from cache, 0 failed'
 sed -i '/^cache:/d' .ripple.yaml
 motd_apk=$(ls packages/$arch/motd-*.apk)
 cp "$motd_apk" "$T/motd-before.apk"
