@@ -115,6 +115,10 @@ for log in .ripple/logs/1/$arch/*; do
 	grep -q "^ripple: from the cache ($CACHE), key [0-9a-f]\{64\}\$" "$log" || fail "$log: $(cat "$log")"
 	! grep -q -e '^ripple: fetch' -e 'sandbox' -e '^ripple: image ' "$log" || fail "$log ran: $(cat "$log")"
 done
+# The keys B computed in its directory are the keys A computed in its own.
+for key in $(sed -n 's/^ripple: from the cache (.*), key //p' .ripple/logs/1/$arch/*); do
+	[ -f "$T/a/.ripple/cache/refs/$key" ] || fail "B's key $key is none of A's"
+done
 cmp -s local.rsa.pub "$T/ci.rsa.pub" && fail "B signs with the CI key"
 # Byte for byte what A built: every apk, every image blob and index.
 n=0
