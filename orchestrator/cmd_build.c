@@ -1163,6 +1163,8 @@ static json_t *report_json(struct build *b, const struct rpl_sched_result *res, 
 			json_object_set_new(x, "log", json_string(j->log));
 		if (sj->message)
 			json_object_set_new(x, "message", json_string(sj->message));
+		if (j->cached)
+			json_object_set_new(x, "cache", json_string(j->cached));
 		json_array_append_new(jobs, x);
 	}
 	path = rpl_sched_critical_path(b->sched, &npath, &pathsecs);

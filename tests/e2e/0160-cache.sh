@@ -106,10 +106,12 @@ hello_digest=$(sha256sum "$hello_apk" | cut -d' ' -f1)
 mkdir -p "$T/elsewhere/deeper"
 git clone -q "$T/origin" "$T/elsewhere/deeper/b"
 cd "$T/elsewhere/deeper/b"
-run 0 "$RIPPLE" build --all --events "$T/b.jsonl"
+run 0 "$RIPPLE" build --all --events "$T/b.jsonl" --report "$T/b.json"
 expect_out "^done: 0 built, $NJOBS from cache, 0 failed, 0 skipped"
 expect_out "^made the signing key local.rsa"
 [ "$(finished "$T/b.jsonl" | grep -c " $CACHE\$")" = $NJOBS ] || fail "B: $(finished "$T/b.jsonl")"
+python3 -c "import json; r = json.load(open('$T/b.json')); assert [j['cache'] for j in r['jobs']] == ['$CACHE'] * $NJOBS, r" ||
+	fail "B's report does not say where its jobs came from"
 # Zero jobs ran: no runner's output in any log, each says where it came from.
 for log in .ripple/logs/1/$arch/*; do
 	grep -q "^ripple: from the cache ($CACHE), key [0-9a-f]\{64\}\$" "$log" || fail "$log: $(cat "$log")"
