@@ -400,6 +400,11 @@ static int manifest_of(struct rpl_cache *c, const struct rpl_cache_item *it,
 	json_object_set_new(ann, "ripple.job", json_string(job));
 	if (*a->manifest)
 		json_object_set_new(ann, "ripple.manifest", json_string(a->manifest));
+	if (it->seconds > 0) {
+		char secs[32];
+		snprintf(secs, sizeof(secs), "%.3f", it->seconds);
+		json_object_set_new(ann, "ripple.seconds", json_string(secs));
+	}
 	json_object_set_new(ann, "ripple.signer", json_string(c->signer->name));
 	json_object_set_new(ann, "ripple.signature", json_string(sig64));
 	free(sig64);
@@ -755,7 +760,7 @@ static int put_in_place(struct rpl_cache *c, const struct rpl_cache_item *it,
 }
 
 /* One source: 1 in place, 0 not there, or an error (refused or unreadable). */
-static int fetch_from(struct source *s, const struct rpl_cache_item *it)
+static int fetch_from(struct source *s, const struct rpl_cache_item *it, double *seconds)
 {
 	char hex[2 * RPL_SHA256_LEN + 1], digest[80] = "", *data = NULL;
 	struct artifact a;
@@ -789,6 +794,13 @@ static int fetch_from(struct source *s, const struct rpl_cache_item *it)
 		rpl_warn("%s (the artifact is used, not kept)", rpl_errmsg());
 	if (!err)
 		err = put_in_place(s->c, it, &a);
+	if (!err) {
+		const char *t = json_string_value(
+		        json_object_get(json_object_get(m, "annotations"), "ripple.seconds"));
+		*seconds = t ? strtod(t, NULL) : 0;
+		if (!(*seconds >= 0 && *seconds < 1e9))
+			*seconds = 0;
+	}
 	if (err && *digest)
 		err = rpl_error_prefix(err, "cache: %s %s %s: refused the copy in %s (%s)",
 		                       it->kind, it->name, it->arch, s->name, digest);
@@ -801,7 +813,7 @@ static int fetch_from(struct source *s, const struct rpl_cache_item *it)
 	return err ? err : 1;
 }
 
-int rpl_cache_fetch(struct rpl_cache *c, const struct rpl_cache_item *it, const char **where,
+int rpl_cache_fetch(struct rpl_cache *c, struct rpl_cache_item *it, const char **where,
                     char **refused)
 {
 	struct source local = { c, NULL, "local" };
@@ -812,13 +824,14 @@ int rpl_cache_fetch(struct rpl_cache *c, const struct rpl_cache_item *it, const 
 	*refused = NULL;
 	if (!c->nkeys)
 		return 0;
-	r = fetch_from(&local, it);
+	it->seconds = 0;
+	r = fetch_from(&local, it, &it->seconds);
 	if (r < 0)
 		rpl_strbuf_addstr(&why, rpl_errmsg());
 	if (r <= 0 && remote_up(c)) {
 		struct source remote = { c, rpl_registry_new("cache", c->host, c->repo),
 			                 c->remote };
-		r = fetch_from(&remote, it);
+		r = fetch_from(&remote, it, &it->seconds);
 		if (r < 0)
 			rpl_strbuf_addf(&why, "%s%s", why.len ? "; " : "", rpl_errmsg());
 		rpl_registry_free(remote.g);

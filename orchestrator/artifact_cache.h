@@ -39,6 +39,10 @@ struct rpl_cache_item {
 	uint8_t key[RPL_SHA256_LEN]; /* the job's input hash */
 	char *const *outputs;        /* a package's apks; an image's <arch>.manifest or .tar */
 	size_t noutputs;
+	/* How long its build took: given to rpl_cache_store, kept as an
+	 * annotation (not signed: it only orders later builds), set by
+	 * rpl_cache_fetch (0 when the entry has none). */
+	double seconds;
 };
 
 /* A cache with `o`'s settings (its strings are copied).  Never NULL. */
@@ -60,7 +64,7 @@ int rpl_cache_can_fetch(const struct rpl_cache *c);
  * next source is tried.  Calls on different items may run on different
  * threads at once.
  */
-int rpl_cache_fetch(struct rpl_cache *c, const struct rpl_cache_item *it, const char **where,
+int rpl_cache_fetch(struct rpl_cache *c, struct rpl_cache_item *it, const char **where,
                     char **refused);
 
 /*

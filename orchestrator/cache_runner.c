@@ -35,6 +35,7 @@ struct cjob {
 	rpl_run_done_fn done;
 	void *arg;
 	enum phase phase;
+	uint64_t build_started; /* uv_hrtime() */
 	int cancelled;
 	struct rpl_cache_item item;
 	int hit;
@@ -110,6 +111,7 @@ static void inner_done(struct rpl_run_job *job, enum rpl_run_status status, cons
 	struct cjob *cj = arg;
 
 	(void)job;
+	cj->item.seconds = (double)(uv_hrtime() - cj->build_started) / 1e9;
 	if (status == RPL_RUN_OK && rpl_cache_can_store(cj->r->o.cache)) {
 		cj->phase = STORE;
 		cj->status = status;
@@ -126,6 +128,7 @@ static void start_inner(struct cjob *cj)
 	struct rpl_runner *in = cj->r->o.inner;
 
 	cj->phase = BUILD;
+	cj->build_started = uv_hrtime();
 	if (in->start(in, cj->job, cj->loop, inner_done, cj))
 		finish(cj, RPL_RUN_FAILED, rpl_errmsg());
 }
@@ -158,7 +161,7 @@ static void after_lookup(uv_work_t *w, int status)
 	}
 	if (cj->hit) {
 		if (cj->r->o.hit)
-			cj->r->o.hit(cj->r->o.ctx, cj->job, cj->where);
+			cj->r->o.hit(cj->r->o.ctx, cj->job, cj->where, cj->item.seconds);
 		finish(cj, RPL_RUN_OK, NULL);
 		return;
 	}
@@ -189,6 +192,7 @@ static int cr_start(struct rpl_runner *r, struct rpl_run_job *job, uv_loop_t *lo
 	if (!cr->o.lookup || !rpl_cache_can_fetch(cr->o.cache) ||
 	    uv_queue_work(loop, &cj->work, on_lookup, after_lookup)) {
 		cj->phase = BUILD;
+		cj->build_started = uv_hrtime();
 		if (cr->o.inner->start(cr->o.inner, job, loop, inner_done, cj)) {
 			unlink_job(cj);
 			free(cj);

@@ -19,8 +19,12 @@ struct rpl_cache;
 /* The cache entry of `job`: 0 with `key` set, 1 for a job the cache stays out of. */
 typedef int (*rpl_cache_key_fn)(void *ctx, const struct rpl_run_job *job,
                                 uint8_t key[RPL_SHA256_LEN]);
-/* `job` came from the cache at `where` ("local" or REGISTRY/REPO); just before its done. */
-typedef void (*rpl_cache_hit_fn)(void *ctx, const struct rpl_run_job *job, const char *where);
+/*
+ * `job` came from the cache at `where` ("local" or REGISTRY/REPO), built
+ * elsewhere in `seconds` (0: not known); called just before its done.
+ */
+typedef void (*rpl_cache_hit_fn)(void *ctx, const struct rpl_run_job *job, const char *where,
+                                 double seconds);
 
 struct rpl_cache_runner_opts {
 	struct rpl_runner *inner; /* owned: freed with this runner */

@@ -265,8 +265,9 @@ struct bjob {
 	char **outputs;
 	size_t noutputs;
 	char *file, *source_dir, *log;
-	char *cached;  /* fetched from the artifact cache: where ("local", REGISTRY/REPO) */
-	int unindexed; /* ran, and its apks (if it wrote any) were not indexed */
+	char *cached;          /* fetched from the artifact cache: where ("local", REGISTRY/REPO) */
+	double cached_seconds; /* ... and how long its build took there (0: not known) */
+	int unindexed;         /* ran, and its apks (if it wrote any) were not indexed */
 };
 
 struct build {
@@ -533,6 +534,9 @@ static int record_ok(struct build *b, struct bjob *j, int in_tx)
 	if (!err) {
 		snprintf(rec.status, sizeof(rec.status), "ok");
 		rec.duration = secs(j->sj->started_ns, j->sj->finished_ns);
+		/* Fetched: what its build took is what a later build will take. */
+		if (j->cached && j->cached_seconds > 0)
+			rec.duration = j->cached_seconds;
 		rec.finished_ns = j->sj->finished_ns;
 		rec.paths = j->plan->inputs;
 		rec.digests = j->plan->digests;
@@ -1303,13 +1307,14 @@ static int cache_key(void *ctx, const struct rpl_run_job *job, uint8_t key[RPL_S
 	return 0;
 }
 
-static void cache_hit(void *ctx, const struct rpl_run_job *job, const char *where)
+static void cache_hit(void *ctx, const struct rpl_run_job *job, const char *where, double seconds)
 {
 	struct bjob *j = ((const struct rpl_sched_job *)job)->user;
 
 	(void)ctx;
 	free(j->cached);
 	j->cached = rpl_xstrdup(where);
+	j->cached_seconds = seconds;
 }
 
 /*

@@ -147,6 +147,18 @@ db = sqlite3.connect(".ripple/state.db")
 rows = db.execute("SELECT status, cache FROM job").fetchall()
 assert len(rows) == $NJOBS and all(r == ("ok", "$CACHE") for r in rows), rows
 PY
+# Each keeps the duration of the build that made it (for the critical path of later builds).
+python3 - <<'PY' || fail "B's durations are not those of A's builds"
+import glob, json, sqlite3
+took = {}
+for r in glob.glob(".ripple/cache/refs/*"):
+    m = json.load(open(".ripple/cache/blobs/sha256/" + open(r).read().strip()[7:]))
+    kind, name, arch = m["annotations"]["ripple.job"].split()
+    took[(name, kind, arch)] = float(m["annotations"]["ripple.seconds"])
+db = sqlite3.connect(".ripple/state.db")
+for name, kind, arch, d in db.execute("SELECT name, kind, arch, duration FROM job"):
+    assert abs(d - took[(name, kind, arch)]) < 0.001 and d > 0, (name, d, took)
+PY
 run 0 "$RIPPLE" build
 expect_out '^nothing to build'
 

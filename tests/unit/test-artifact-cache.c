@@ -122,7 +122,7 @@ static char *blob_of(const char *file)
 }
 
 /* Fetches `it` and expects a refusal matching `why`, with nothing put in place. */
-static void expect_refused(struct rpl_cache *c, const struct rpl_cache_item *it, const char *why)
+static void expect_refused(struct rpl_cache *c, struct rpl_cache_item *it, const char *why)
 {
 	const char *where;
 	char *refused;
@@ -148,11 +148,14 @@ static void test_stored_comes_back(void **state)
 	write_apk(&key_a, "hello\n");
 	before = slurp(APK);
 	item(&it, "foo", 1);
+	it.seconds = 12.5; /* what the build took, kept beside the artifact */
 	assert_int_equal(rpl_cache_store(c, &it), 0);
 	unlink(APK);
+	it.seconds = 0;
 	assert_int_equal(rpl_cache_fetch(c, &it, &where, &refused), 1);
 	assert_string_equal(where, "local");
 	assert_null(refused);
+	assert_true(it.seconds == 12.5);
 	after = slurp(APK);
 	assert_string_equal(after, before);
 	/* Another key is a miss, and says nothing. */
