@@ -11,7 +11,9 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "graph/graph.h"
+#include "orchestrator/artifact_cache.h"
 #include "orchestrator/buildjobs.h"
+#include "orchestrator/cache_runner.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/forced.h"
 #include "orchestrator/leftover.h"
@@ -49,7 +51,7 @@ struct bopts {
 	long jobs, arch_jobs, retries;
 	double timeout;
 	int keep_going; /* -1: the default (on with --all) */
-	int dry_run, test, verbose;
+	int dry_run, test, verbose, no_cache;
 	const char *runner, *container_runner, *signing_key;
 	const char *events, *report, *junit, *push;
 	const char *report_html;
@@ -149,6 +151,7 @@ enum {
 	O_KEYRING,
 	O_PUSH,
 	O_REPORT_HTML,
+	O_NO_CACHE,
 };
 
 static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -219,6 +222,9 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_REPORT_HTML:
 		o->report_html = arg;
 		break;
+	case O_NO_CACHE:
+		o->no_cache = 1;
+		break;
 	default:
 		rpl_selector_opt(cli, opt, arg, &o->sel);
 	}
@@ -246,6 +252,7 @@ static const struct option build_only[] = {
 	{ "keyring-append", required_argument, NULL, O_KEYRING },
 	{ "push", required_argument, NULL, O_PUSH },
 	{ "report-html", required_argument, NULL, O_REPORT_HTML },
+	{ "no-cache", no_argument, NULL, O_NO_CACHE },
 };
 
 static const char build_usage[] =
@@ -285,6 +292,9 @@ static const char build_usage[] =
         "                          by the failure they waited on, at the end)\n"
         "  --push REGISTRY[/PATH]  push each image built to REGISTRY[/PATH]/<name>:latest\n"
         "                          (images assembled by ripple; see ripple push)\n"
+        "  --no-cache              neither fetch from nor store into the artifact cache\n"
+        "                          (.ripple/cache, and .ripple.yaml's `cache:` registry);\n"
+        "                          --force and --test build, and store what they build\n"
         "\n"
         "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz; images/<name>/<arch>.tar from\n"
         "apko, or the OCI layout images/<name>/ (with <arch>.manifest) from ripple;\n"
@@ -302,7 +312,9 @@ struct bjob {
 	char **outputs;
 	size_t noutputs;
 	char *file, *source_dir, *log;
-	int unindexed; /* ran, and its apks (if it wrote any) were not indexed */
+	char *cached;          /* fetched from the artifact cache: where ("local", REGISTRY/REPO) */
+	double cached_seconds; /* ... and how long its build took there (0: not known) */
+	int unindexed;         /* ran, and its apks (if it wrote any) were not indexed */
 };
 
 struct build {
@@ -315,7 +327,8 @@ struct build {
 	int have_signer;
 	int64_t run;
 	struct bjob *jobs;
-	size_t njobs, done, up_to_date;
+	size_t njobs, done, up_to_date, cached;
+	struct rpl_cache *cache; /* NULL: --no-cache */
 	FILE *events;
 	int tty;                     /* a smart terminal: a status line, no "start" lines */
 	struct rpl_status_line line; /* orchestrator/status_line.h */
@@ -588,11 +601,15 @@ static int record_ok(struct build *b, struct bjob *j, int in_tx)
 	if (!err) {
 		snprintf(rec.status, sizeof(rec.status), "ok");
 		rec.duration = secs(j->sj->started_ns, j->sj->finished_ns);
+		/* Fetched: what its build took is what a later build will take. */
+		if (j->cached && j->cached_seconds > 0)
+			rec.duration = j->cached_seconds;
 		rec.finished_ns = j->sj->finished_ns;
 		rec.paths = j->plan->inputs;
 		rec.digests = j->plan->digests;
 		rec.ninputs = j->plan->ninputs;
 		rec.log = j->log;
+		rec.cache = j->cached;
 		rec.outputs = j->outputs;
 		rec.output_digests = (const uint8_t(*)[RPL_SHA256_LEN])digests;
 		rec.noutputs = j->noutputs;
@@ -1014,7 +1031,15 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 	e = job_json(j);
 	json_object_set_new(e, "seconds", json_real(took));
 	json_object_set_new(e, "log", json_string(j->log));
-	if (sj->state == RPL_SCHED_OK && !bad) {
+	if (sj->state == RPL_SCHED_OK && !bad && j->cached) {
+		json_object_set_new(e, "event", json_string("finish"));
+		json_object_set_new(e, "status", json_string("ok"));
+		json_object_set_new(e, "cache", json_string(j->cached));
+		b->cached++;
+		record_run_job(b, j, "ok");
+		say(b, "[%zu/%zu] from cache %s%s %s (%s)", b->done, b->njobs, kind_prefix(sj),
+		    sj->run.name, sj->run.arch, j->cached);
+	} else if (sj->state == RPL_SCHED_OK && !bad) {
 		json_object_set_new(e, "event", json_string("finish"));
 		json_object_set_new(e, "status", json_string("ok"));
 		record_run_job(b, j, "ok");
@@ -1198,6 +1223,8 @@ static json_t *report_json(struct build *b, const struct rpl_sched_result *res, 
 			json_object_set_new(x, "log", json_string(j->log));
 		if (sj->message)
 			json_object_set_new(x, "message", json_string(sj->message));
+		if (j->cached)
+			json_object_set_new(x, "cache", json_string(j->cached));
 		json_array_append_new(jobs, x);
 	}
 	path = rpl_sched_critical_path(b->sched, &npath, &pathsecs);
@@ -1310,6 +1337,79 @@ static int on_path(const char *prog)
 		p += n + (p[n] == ':');
 	}
 	return 0;
+}
+
+/* ---- the artifact cache ---------------------------------------------------------------- */
+
+/*
+ * A job's key in the artifact cache: the input hash it is built from now
+ * (its dependencies as last built, docs/cache.md).  Jobs without outputs
+ * stay out of it.
+ */
+static int cache_key(void *ctx, const struct rpl_run_job *job, uint8_t key[RPL_SHA256_LEN])
+{
+	struct build *b = ctx;
+	/* The scheduler hands its jobs' `run`, the first member of each. */
+	const struct rpl_sched_job *sj = (const struct rpl_sched_job *)job;
+	struct bjob *j = sj->user;
+
+	if (!j->noutputs)
+		return 1;
+	if (rpl_plan_built_input(b->p, j->plan, b->st, key)) {
+		rpl_warn("%s (%s %s is built without the cache)", rpl_errmsg(), job->name,
+		         job->arch);
+		return 1;
+	}
+	return 0;
+}
+
+static void cache_hit(void *ctx, const struct rpl_run_job *job, const char *where, double seconds)
+{
+	struct bjob *j = ((const struct rpl_sched_job *)job)->user;
+
+	(void)ctx;
+	free(j->cached);
+	j->cached = rpl_xstrdup(where);
+	j->cached_seconds = seconds;
+}
+
+/*
+ * The artifact cache: .ripple/cache, and .ripple.yaml's `cache:` registry.
+ * It trusts the signing key's public half and `trusted-keys:`; it stores
+ * (signed) only when there is a signing key.
+ */
+static struct rpl_cache *open_cache(struct build *b, const struct rpl_scan *scan)
+{
+	const struct rpl_repoconfig *cfg = &scan->config;
+	struct rpl_cache_opts co;
+	struct rpl_strbuf pub = RPL_STRBUF_INIT;
+	char **keys = rpl_xcalloc(cfg->trusted_keys.n + 2, sizeof(*keys));
+	struct rpl_cache *c;
+	size_t n = 0;
+
+	if (b->o->signing_key) {
+		rpl_strbuf_addf(&pub, "%s.pub", b->o->signing_key);
+		if (access(pub.buf, R_OK) == 0)
+			keys[n++] = pub.buf;
+	}
+	for (size_t i = 0; i < cfg->trusted_keys.n; i++) {
+		const struct rpl_text *k = &cfg->trusted_keys.v[i];
+		if (access(k->s, R_OK) != 0)
+			rpl_die(RPL_EXIT_USAGE, "%s:%u:%u: trusted-keys: cannot read '%s': %s",
+			        RPL_REPOCONFIG_FILE, k->line, k->col, k->s, strerror(errno));
+		keys[n++] = (char *)k->s;
+	}
+	memset(&co, 0, sizeof(co));
+	co.dir = RPL_CACHE_DIR;
+	co.remote = cfg->cache.s && *cfg->cache.s ? cfg->cache.s : NULL;
+	co.signer = b->have_signer ? &b->signer : NULL;
+	co.keys = keys;
+	co.nkeys = n;
+	co.tag = "latest";
+	c = rpl_cache_new(&co);
+	rpl_strbuf_release(&pub);
+	free(keys);
+	return c;
 }
 
 static void dry_run(struct build *b, struct rpl_runner *runner)
@@ -1434,7 +1534,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_state *st;
 	struct rpl_plan p;
 	struct build b;
-	struct rpl_runner *runner = NULL;
+	struct rpl_runner *runner = NULL, *sched_runner = NULL;
 	struct rpl_sched_result res;
 	struct rpl_job **sel;
 	char **pdirs, self[4096];
@@ -1591,8 +1691,14 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			                     scan.config.melange_args.n, scan.config.apko_args.n);
 		}
 		runner = rpl_external_runner_new(&eo);
+		sched_runner = runner;
+		if (!o.dry_run && !o.no_cache) {
+			b.cache = open_cache(&b, &scan);
+			sched_runner = rpl_cache_runner_new(&(struct rpl_cache_runner_opts){
+			        runner, b.cache, !o.sel.plan.force && !o.test, cache_key, cache_hit, &b });
+		}
 		b.sched = rpl_sched_new(
-		        runner,
+		        sched_runner,
 		        &(struct rpl_sched_opts){
 		                o.jobs ? (size_t)o.jobs : (size_t)(cpus > 0 ? cpus : 1),
 		                (size_t)o.arch_jobs, o.keep_going != 0, (int)o.retries },
@@ -1694,8 +1800,11 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		char t[32], ct[32];
 
 		fmt_secs(res.seconds, t, sizeof(t));
-		printf("%s: %zu built, %zu failed, %zu skipped",
-		       res.interrupted ? "interrupted" : "done", res.ok, res.failed, res.skipped);
+		printf("%s: %zu built, ", res.interrupted ? "interrupted" : "done",
+		       res.ok - b.cached);
+		if (b.cached)
+			printf("%zu from cache, ", b.cached);
+		printf("%zu failed, %zu skipped", res.failed, res.skipped);
 		if (res.cancelled + res.not_run)
 			printf(", %zu not finished", res.cancelled + res.not_run);
 		printf(" in %s", t);
@@ -1762,11 +1871,13 @@ done:
 		free(b.jobs[i].file);
 		free(b.jobs[i].source_dir);
 		free(b.jobs[i].log);
+		free(b.jobs[i].cached);
 	}
 	free(b.jobs);
 	rpl_sched_free(b.sched);
-	if (runner)
-		runner->free(runner);
+	if (sched_runner)
+		sched_runner->free(sched_runner); /* and `runner`, when it wraps it */
+	rpl_cache_free(b.cache);
 	if (b.have_signer)
 		rpl_signer_release(&b.signer);
 	free(pdirs);

@@ -369,6 +369,11 @@ int rpl_leftover_sweep(const char *root, size_t *n)
 		err = e;
 	if ((e = sweep_dir(".ripple/cache", n)) && !err)
 		err = e;
+	/* The artifact cache (orchestrator/artifact_cache.c). */
+	if ((e = sweep_dir(".ripple/cache/blobs/sha256", n)) && !err)
+		err = e;
+	if ((e = sweep_dir(".ripple/cache/refs", n)) && !err)
+		err = e;
 	if ((e = sweep_work(root, n)) && !err)
 		err = e;
 	free_list(pkgs);

@@ -49,7 +49,8 @@ int rpl_leftover_alive(long pid);
 /*
  * Removes, in the monorepo at the current directory, the temporary files
  * whose writer is gone: in packages/<arch>/, images/<name>/ and its
- * blobs/sha256/, .ripple/ and .ripple/cache/; and, when no `ripple
+ * blobs/sha256/, .ripple/ and .ripple/cache/ (with the artifact cache's
+ * blobs/sha256/ and refs/); and, when no `ripple
  * native-build` works in the monorepo (`root`, absolute: a process whose
  * working directory is inside it), the staging directories of the native
  * builder beside the workspaces in .ripple/work/<arch>/ (<name>.unpack,

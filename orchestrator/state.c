@@ -1,11 +1,12 @@
 /*
- * The state store, `.ripple/state.db` (SQLite, WAL), schema version 5:
+ * The state store, `.ripple/state.db` (SQLite, WAL), schema version 6:
  *
  *   meta(key TEXT PRIMARY KEY, value TEXT)
- *       "schema" = "5".  Stores of versions 2 to 4 are upgraded in place
+ *       "schema" = "6".  Stores of versions 2 to 5 are upgraded in place
  *       (3 added the blob table; 4 the job's log, job_output and run_job;
  *       5 repo_file and the indexes run_open and job_output_path;
- *       run_job's slot, cause and critical and its index by job),
+ *       run_job's slot, cause and critical and its index by job; 6 the
+ *       job's cache),
  *       keeping their records.  Any other version: the file is deleted and
  *       made again; it holds caches and records, never sources.
  *       "generation": bumped with every job record written.
@@ -24,7 +25,10 @@
  *       file's content and of everything else its evaluation read) matches.
  *   job(name TEXT, kind TEXT, arch TEXT, own_hash BLOB, input_hash BLOB,
  *       status TEXT, duration REAL, finished_ns INTEGER, log TEXT,
- *       PRIMARY KEY(name, kind, arch))
+ *       cache TEXT, PRIMARY KEY(name, kind, arch))
+ *       `cache`: where the last successful build's outputs came from when
+ *       they were fetched from the artifact cache ("local" or
+ *       REGISTRY/REPO, orchestrator/artifact_cache.h); NULL when built.
  *   job_input(name TEXT, kind TEXT, arch TEXT, path TEXT, digest BLOB,
  *       PRIMARY KEY(name, kind, arch, path))
  *       What each job was last built from, for staleness and its reasons.
@@ -84,7 +88,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "5"
+#define SCHEMA_VERSION "6"
 
 enum stmt {
 	ST_STAT_GET,
@@ -129,8 +133,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_PARSE_PUT] = "INSERT OR REPLACE INTO parse(file, key, data) VALUES (?1, ?2, ?3)",
 	[ST_JOB_GET] = "SELECT own_hash, input_hash, status, duration, finished_ns FROM job "
 	               "WHERE name = ?1 AND kind = ?2 AND arch = ?3",
-	[ST_JOB_PUT] = "INSERT OR REPLACE INTO job(name, kind, arch, own_hash, input_hash, status, "
-	               "duration, finished_ns, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_JOB_PUT] =
+	        "INSERT OR REPLACE INTO job(name, kind, arch, own_hash, input_hash, status, "
+	        "duration, finished_ns, log, cache) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_JOB_INPUTS_GET] = "SELECT path, digest FROM job_input WHERE name = ?1 AND kind = ?2 "
 	                      "AND arch = ?3 ORDER BY path",
 	[ST_JOB_INPUTS_DEL] = "DELETE FROM job_input WHERE name = ?1 AND kind = ?2 AND arch = ?3",
@@ -194,7 +199,7 @@ static const char schema_sql[] =
         "CREATE TABLE IF NOT EXISTS job(name TEXT NOT NULL, kind TEXT NOT NULL,"
         " arch TEXT NOT NULL, own_hash BLOB NOT NULL, input_hash BLOB NOT NULL,"
         " status TEXT NOT NULL, duration REAL NOT NULL, finished_ns INTEGER NOT NULL,"
-        " log TEXT, PRIMARY KEY(name, kind, arch));"
+        " log TEXT, cache TEXT, PRIMARY KEY(name, kind, arch));"
         "CREATE TABLE IF NOT EXISTS job_input(name TEXT NOT NULL, kind TEXT NOT NULL,"
         " arch TEXT NOT NULL, path TEXT NOT NULL, digest BLOB NOT NULL,"
         " PRIMARY KEY(name, kind, arch, path));"
@@ -387,20 +392,23 @@ static int open_db(struct rpl_state *st, const char *path, int retried)
 	if (err)
 		return err;
 	stored_version(st, version, sizeof(version));
-	if (!strcmp(version, "2") || !strcmp(version, "3") || !strcmp(version, "4")) {
+	if (!strcmp(version, "2") || !strcmp(version, "3") || !strcmp(version, "4") ||
+	    !strcmp(version, "5")) {
 		/* 3 added a table, 4 a column and two tables, 5 a table, columns
-		 * and three indexes: keep the records.  Before 4, run_job is made whole.  One
-		 * transaction: a crash halfway leaves the old version whole. */
+		 * and three indexes, 6 a column: keep the records.  Before 4, run_job is made
+		 * whole.  One transaction: a crash halfway leaves the old version whole. */
 		if ((err = exec(st, "BEGIN IMMEDIATE")))
 			return err;
-		if (strcmp(version, "4"))
+		if (!strcmp(version, "2") || !strcmp(version, "3"))
 			err = exec(st, "ALTER TABLE job ADD COLUMN log TEXT");
-		else
+		else if (!strcmp(version, "4"))
 			err = exec(st, "ALTER TABLE run_job ADD COLUMN slot INTEGER;"
 			               " ALTER TABLE run_job ADD COLUMN cause_name TEXT;"
 			               " ALTER TABLE run_job ADD COLUMN cause_kind TEXT;"
 			               " ALTER TABLE run_job ADD COLUMN cause_arch TEXT;"
 			               " ALTER TABLE run_job ADD COLUMN critical INTEGER;");
+		if (!err)
+			err = exec(st, "ALTER TABLE job ADD COLUMN cache TEXT");
 		if (!err && !(err = exec(st, schema_sql)))
 			err = exec(st, "UPDATE meta SET value = '" SCHEMA_VERSION
 			               "' WHERE key = 'schema'");
@@ -1113,6 +1121,8 @@ int rpl_state_job_put(struct rpl_state *st, const char *name, const char *kind, 
 	sqlite3_bind_int64(s, 8, rec->finished_ns ? rec->finished_ns : now_ns());
 	if (rec->log)
 		sqlite3_bind_text(s, 9, rec->log, -1, SQLITE_STATIC);
+	if (rec->cache)
+		sqlite3_bind_text(s, 10, rec->cache, -1, SQLITE_STATIC);
 	if ((err = step_done(st, s)))
 		return err;
 	s = stmt(st, ST_JOB_OUTPUTS_DEL);

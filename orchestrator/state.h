@@ -142,6 +142,7 @@ struct rpl_job_record {
 	/* Written by rpl_state_job_put, not read back by rpl_state_job_get
 	 * (the caller's strings): the job's log and the files it produced. */
 	const char *log;
+	const char *cache; /* "local" or REGISTRY/REPO: fetched, not built (NULL: built) */
 	char *const *outputs;
 	const uint8_t (*output_digests)[RPL_SHA256_LEN];
 	size_t noutputs;

@@ -24,6 +24,8 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("max-extract-size", RPL_F_STR, struct rpl_repoconfig, max_extract_size_text),
 	RPL_FIELD("max-extract-ratio", RPL_F_U64, struct rpl_repoconfig, max_extract_ratio),
 	RPL_FIELD("sysroots", RPL_F_STRMAP, struct rpl_repoconfig, sysroots),
+	RPL_FIELD("cache", RPL_F_STR, struct rpl_repoconfig, cache),
+	RPL_FIELD("trusted-keys", RPL_F_STRLIST, struct rpl_repoconfig, trusted_keys),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
@@ -144,6 +146,16 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 			                RPL_REPOCONFIG_FILE, cfg->max_extract_size_text.line,
 			                cfg->max_extract_size_text.col,
 			                cfg->max_extract_size_text.s);
+		if (!err && cfg->cache.s && *cfg->cache.s) {
+			const char *c = cfg->cache.s, *slash = strchr(c, '/');
+			if (!slash || slash == c || !slash[1] || strchr(slash, ':') ||
+			    strchr(c, ' ') || c[strlen(c) - 1] == '/')
+				err = rpl_error(
+				        -RPL_ESCHEMA,
+				        "%s:%u:%u: cache: '%s' is not REGISTRY/REPO (such as "
+				        "ghcr.io/acme/ripple-cache), with no tag",
+				        RPL_REPOCONFIG_FILE, cfg->cache.line, cfg->cache.col, c);
+		}
 		/* amd64 and x86_64 are one arch: each is kept once. */
 		for (size_t i = 0; !err && i < cfg->archs.n; i++)
 			for (size_t j = i + 1; j < cfg->archs.n; j++)

@@ -15,6 +15,10 @@
  *   sysroots:                        the native builder's root filesystem per arch,
  *     aarch64: /srv/sysroot/aarch64  needed to build one that is not the host's
  *                                    (runners/emulate.h); root-relative or absolute
+ *   cache: ghcr.io/acme/ripple-cache  the artifact cache's registry repository, besides
+ *                                    .ripple/cache (docs/cache.md)
+ *   trusted-keys: [keys/ci.rsa.pub]   public keys whose signatures a cached artifact may
+ *                                    carry, besides the signing key's own
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -44,6 +48,10 @@ struct rpl_repoconfig {
 	struct rpl_text max_extract_size_text;
 	uint64_t max_extract_size, max_extract_ratio;
 	struct rpl_kvlist sysroots;     /* apk arch (normalised) -> directory */
+	/* The artifact cache (orchestrator/artifact_cache.h): REGISTRY/REPO or
+	 * unset, and the public keys (root-relative paths) it trusts. */
+	struct rpl_text cache;
+	struct rpl_textlist trusted_keys;
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 

@@ -1683,6 +1683,27 @@ static int check_signature(const char *index, const char *signer, char *const *k
 	                 index, signer);
 }
 
+int rpl_image_layout_add(const char *layout, const char *tag, const char *arch, const char *digest,
+                         size_t size)
+{
+	const char *variant = NULL;
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	char *mf;
+	int err;
+
+	oci_arch(arch, &variant);
+	if ((err = update_index(layout, tag, arch, variant, digest, size)))
+		return err;
+	rpl_strbuf_addf(&t, "%s.manifest", arch);
+	mf = rpl_path_join(layout, t.buf);
+	rpl_strbuf_reset(&t);
+	rpl_strbuf_addf(&t, "%s\n", digest);
+	err = rpl_write_file_atomic(mf, t.buf, t.len);
+	free(mf);
+	rpl_strbuf_release(&t);
+	return err;
+}
+
 /*
  * The repository `spec` ("[@tag ]location") for `arch`: its index read
  * from disk or downloaded, at most RPL_IMAGE_MAX_INDEX bytes (and 256 MiB

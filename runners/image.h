@@ -68,4 +68,14 @@ struct rpl_image_opts {
 /* Assembles; progress on stdout.  Returns 0 or an error with a message. */
 int rpl_image_build(struct rpl_image_opts *o);
 
+/*
+ * Puts the manifest `digest` (`size` bytes) of `arch`, whose blobs are
+ * already in `layout`/blobs, into the layout's image index tagged `tag`
+ * (under the layout's lock, as an assembly does) and writes
+ * `layout`/<arch>.manifest: what the artifact cache does with an image
+ * it fetched.  Returns 0 or an error.
+ */
+int rpl_image_layout_add(const char *layout, const char *tag, const char *arch, const char *digest,
+                         size_t size);
+
 #endif

@@ -124,7 +124,11 @@ run 0 "$RIPPLE" status --json
 json_eq 'd["live"], d["state"]' "False running"
 run 0 "$RIPPLE" history 3
 expect_out '^run 3: running, started .*\(no end recorded\)'
-# The next build stops what the killed one left running, and finds nothing to do.
+# The next build stops what the killed one left running and finishes what the
+# forced run did not (orchestrator/forced.h); then there is nothing to do.
+: > "$T/go"
+run 0 "$RIPPLE" build --arch x86_64
+expect_out '^done: 4 built, 0 failed, 0 skipped'
 run 0 "$RIPPLE" build --arch x86_64
 expect_out '^nothing to build'
 run 2 "$RIPPLE" status extra

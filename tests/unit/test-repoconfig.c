@@ -153,7 +153,9 @@ static const char every_key[] = "# the repo's settings\n"
                                 "images:\n"
                                 "  - images/*.apko.yaml\n"
                                 "  - other/**/*.yaml\n"
-                                "exclude: ['scratch/*', \"old/*\"]\n";
+                                "exclude: ['scratch/*', \"old/*\"]\n"
+                                "cache: ghcr.io/acme/ripple-cache\n"
+                                "trusted-keys: [keys/ci.rsa.pub, keys/old.rsa.pub]\n";
 
 static void test_every_key(void **state)
 {
@@ -163,6 +165,7 @@ static void test_every_key(void **state)
 	static const char *const envs[] = { "common.env" };
 	static const char *const images[] = { "images/*.apko.yaml", "other/**/*.yaml" };
 	static const char *const exclude[] = { "scratch/*", "old/*" };
+	static const char *const keys[] = { "keys/ci.rsa.pub", "keys/old.rsa.pub" };
 	struct rpl_repoconfig cfg;
 
 	(void)state;
@@ -174,6 +177,8 @@ static void test_every_key(void **state)
 	list_is("env-files", &cfg.env_files, envs, N(envs));
 	list_is("images", &cfg.images, images, N(images));
 	list_is("exclude", &cfg.exclude, exclude, N(exclude));
+	assert_string_equal(cfg.cache.s, "ghcr.io/acme/ripple-cache");
+	list_is("trusted-keys", &cfg.trusted_keys, keys, N(keys));
 	digest_is_sha_of(&cfg, every_key);
 	rpl_repoconfig_release(&cfg);
 }
@@ -317,6 +322,14 @@ static const struct bad_config bad_configs[] = {
 	{ "sysroots:\n  aarch64: /a\n  sparc: /b\n", -RPL_ESCHEMA,
 	  ".ripple.yaml:3:3: sysroots: unknown architecture 'sparc'", 0 },
 	{ "sysroots: [/a]\n", -RPL_ESCHEMA, ".ripple.yaml:1:11: ", 1 },
+	/* The artifact cache: REGISTRY/REPO, no tag, no trailing slash. */
+	{ "cache: ghcr.io\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:1:8: cache: 'ghcr.io' is not REGISTRY/REPO", 1 },
+	{ "archs: [x86_64]\ncache: 127.0.0.1:5000/c:latest\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:2:8: cache: '127.0.0.1:5000/c:latest' is not REGISTRY/REPO", 1 },
+	{ "cache: reg/repo/\n", -RPL_ESCHEMA, ".ripple.yaml:1:8: cache: 'reg/repo/'", 1 },
+	{ "cache: /repo\n", -RPL_ESCHEMA, ".ripple.yaml:1:8: cache: '/repo'", 1 },
+	{ "trusted-keys: keys/ci.pub\n", -RPL_ESCHEMA, ".ripple.yaml:1:15: ", 1 },
 };
 
 /* sysroots: per arch, the OCI spelling normalised, with where each is set. */

@@ -164,7 +164,7 @@ static void test_open_creates_dir_db_and_gitignore(void **state)
 	/* `*` ignores the whole directory, itself included. */
 	assert_string_equal(buf, "*\n");
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "5");
+	assert_string_equal(buf, "6");
 	rpl_state_close(st);
 }
 
@@ -229,22 +229,27 @@ static void test_other_schema_version_is_rebuilt(void **state)
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 0);
 	assert_int_equal(rpl_state_meta_get(st, "colour", buf, sizeof(buf)), 0);
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "5");
+	assert_string_equal(buf, "6");
 	assert_int_equal(rpl_state_generation(st), 0);
 	rpl_state_close(st);
 }
 
-/* What version 5 added, taken away again. */
-#define V4_DOWNGRADE                                                                               \
-	"DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"                   \
-	" DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"                           \
-	" ALTER TABLE run_job DROP COLUMN cause_name; ALTER TABLE run_job DROP COLUMN cause_kind;" \
-	" ALTER TABLE run_job DROP COLUMN cause_arch; ALTER TABLE run_job DROP COLUMN critical;"
+/* What version 6 added, taken away again. */
+#define V5_DOWNGRADE "ALTER TABLE job DROP COLUMN cache;"
+
+/* What versions 5 and 6 added, taken away again. */
+static const char v4_downgrade[] =
+        V5_DOWNGRADE " DROP TABLE repo_file; DROP INDEX run_open; DROP INDEX job_output_path;"
+                     " DROP INDEX run_job_job; ALTER TABLE run_job DROP COLUMN slot;"
+                     " ALTER TABLE run_job DROP COLUMN cause_name;"
+                     " ALTER TABLE run_job DROP COLUMN cause_kind;"
+                     " ALTER TABLE run_job DROP COLUMN cause_arch;"
+                     " ALTER TABLE run_job DROP COLUMN critical;";
 
 /*
  * Stores of versions 2 (no blob table), 3 (no job log, job_output,
- * run_job) and 4 (no repo_file, run_job without its details) are upgraded
- * in place: records stay.
+ * run_job), 4 (no repo_file, run_job without its details) and 5 (no job
+ * cache) are upgraded in place: records stay.
  */
 static void upgrade_from(const char *version, const char *downgrade)
 {
@@ -268,12 +273,13 @@ static void upgrade_from(const char *version, const char *downgrade)
 
 	st = open_ok();
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "5");
+	assert_string_equal(buf, "6");
 	assert_int_equal(rpl_state_job_get(st, "zlib", "package", "x86_64", &got), 1);
 	assert_memory_equal(got.own_hash, rec.own_hash, RPL_SHA256_LEN);
 	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 0);
 	assert_int_equal(rpl_state_blob_put(st, "snapshot", "abc", 3), 0);
 	rec.log = ".ripple/logs/1/x86_64/zlib.log";
+	rec.cache = "local";
 	assert_int_equal(rpl_state_job_put(st, "zlib", "package", "x86_64", &rec), 0);
 	{
 		struct rpl_repo_seen seen = { 1, 2, 3, 4, "Q1x" };
@@ -282,16 +288,19 @@ static void upgrade_from(const char *version, const char *downgrade)
 	rpl_state_close(st);
 }
 
-static void test_schema_2_to_4_are_upgraded(void **state)
+static void test_schema_2_to_5_are_upgraded(void **state)
 {
-	static const char *const v4 = V4_DOWNGRADE;
+	static const char *const v4 = v4_downgrade;
 	static const char v3[] =
 	        "DROP TABLE repo_file; DROP INDEX run_open;"
 	        " DROP INDEX job_output_path; DROP TABLE job_output; DROP TABLE run_job;"
-	        " ALTER TABLE job DROP COLUMN log;";
+	        " ALTER TABLE job DROP COLUMN log; ALTER TABLE job DROP COLUMN cache;";
 	char v2[256];
 
 	(void)state;
+	upgrade_from("5", V5_DOWNGRADE);
+	rpl_test_remove_tree(root);
+	assert_int_equal(mkdir(root, 0755), 0);
 	upgrade_from("4", v4);
 	rpl_test_remove_tree(root);
 	assert_int_equal(mkdir(root, 0755), 0);
@@ -309,7 +318,7 @@ static void test_schema_2_to_4_are_upgraded(void **state)
  */
 static void test_schema_4_is_upgraded(void **state)
 {
-	static const char *const v4 = V4_DOWNGRADE;
+	static const char *const v4 = v4_downgrade;
 	struct rpl_run_job_record skip = {
 		"web", "image", "x86_64", "skipped", 0, 0, NULL, "waiting on curl (x86_64) failed"
 	};
@@ -338,7 +347,7 @@ static void test_schema_4_is_upgraded(void **state)
 
 	st = open_ok();
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "5");
+	assert_string_equal(buf, "6");
 	assert_int_equal(rpl_state_run_read(st, run, &r), 1);
 	assert_int_equal(r.njobs, 1);
 	assert_string_equal(r.jobs[0].name, "web");
@@ -1328,7 +1337,7 @@ int main(void)
 		T(test_reopen_keeps_records),
 		T(test_other_schema_version_is_rebuilt),
 		T(test_foreign_schema_database_is_rebuilt),
-		T(test_schema_2_to_4_are_upgraded),
+		T(test_schema_2_to_5_are_upgraded),
 		T(test_schema_4_is_upgraded),
 		T(test_run_read),
 		T(test_runs_and_history),
