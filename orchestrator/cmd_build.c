@@ -1695,7 +1695,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		if (!o.dry_run && !o.no_cache) {
 			b.cache = open_cache(&b, &scan);
 			sched_runner = rpl_cache_runner_new(&(struct rpl_cache_runner_opts){
-			        runner, b.cache, !o.sel.plan.force && !o.test, cache_key, cache_hit, &b });
+			        runner, b.cache, !o.sel.plan.force && !o.test, cache_key, cache_hit,
+			        &b });
 		}
 		b.sched = rpl_sched_new(
 		        sched_runner,

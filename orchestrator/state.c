@@ -88,7 +88,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "6"
+#define SCHEMA_VERSION RPL_STATE_SCHEMA
 
 enum stmt {
 	ST_STAT_GET,

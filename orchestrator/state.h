@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The schema version this ripple reads and writes (state.c has the schema). */
+#define RPL_STATE_SCHEMA "6"
+
 struct rpl_state;
 
 /* How rpl_state_open takes the store. */

@@ -47,7 +47,7 @@ struct rpl_repoconfig {
 	/* The native builder's unpacking limits (runners/extract.h); 0: defaults. */
 	struct rpl_text max_extract_size_text;
 	uint64_t max_extract_size, max_extract_ratio;
-	struct rpl_kvlist sysroots;     /* apk arch (normalised) -> directory */
+	struct rpl_kvlist sysroots; /* apk arch (normalised) -> directory */
 	/* The artifact cache (orchestrator/artifact_cache.h): REGISTRY/REPO or
 	 * unset, and the public keys (root-relative paths) it trusts. */
 	struct rpl_text cache;

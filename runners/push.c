@@ -47,7 +47,7 @@ static int push_blob(struct rpl_registry *g, const char *layout, const char *dig
 	if (err)
 		return err < 0 ? err : 0; /* there already */
 	if (!(err = read_blob(layout, digest, &data, &len)))
-		err = rpl_registry_blob_put(g, digest, data, len);
+		err = rpl_registry_blob_upload(g, digest, data, len);
 	free(data);
 	return err;
 }

@@ -372,20 +372,32 @@ int rpl_registry_blob_exists(struct rpl_registry *g, const char *digest)
 		return bad_digest(g, digest);
 	rpl_strbuf_addf(&url, "%s/v2/%s/blobs/%s", g->base, g->repo, digest);
 	err = call(g, "HEAD", url.buf, NULL, NULL, 0, 0, &r);
+	if (!err)
+		err = r.code == 200;
 	resp_release(&r);
 	rpl_strbuf_release(&url);
-	return err ? err : r.code == 200;
+	return err;
 }
 
 int rpl_registry_blob_put(struct rpl_registry *g, const char *digest, const void *data, size_t len)
+{
+	int err = rpl_registry_blob_exists(g, digest);
+
+	if (err)
+		return err < 0 ? err : 0; /* there already */
+	return rpl_registry_blob_upload(g, digest, data, len);
+}
+
+int rpl_registry_blob_upload(struct rpl_registry *g, const char *digest, const void *data,
+                             size_t len)
 {
 	struct rpl_strbuf url = RPL_STRBUF_INIT;
 	struct resp r;
 	int err;
 
 	memset(&r, 0, sizeof(r));
-	if ((err = rpl_registry_blob_exists(g, digest)))
-		return err < 0 ? err : 0; /* there already */
+	if (!rpl_registry_valid_digest(digest))
+		return bad_digest(g, digest);
 	rpl_strbuf_addf(&url, "%s/v2/%s/blobs/uploads/", g->base, g->repo);
 	if ((err = call(g, "POST", url.buf, NULL, NULL, 0, 0, &r)))
 		goto out;

@@ -35,8 +35,15 @@ int rpl_registry_valid_digest(const char *digest);
 /* Whether the blob `digest` is there: 1, 0, or an error. */
 int rpl_registry_blob_exists(struct rpl_registry *g, const char *digest);
 
-/* Uploads the `len` bytes of `data` as the blob `digest` (monolithic: POST, PUT). */
+/*
+ * Uploads the `len` bytes of `data` as the blob `digest` unless the registry
+ * has it (HEAD, then monolithic: POST, PUT).
+ */
 int rpl_registry_blob_put(struct rpl_registry *g, const char *digest, const void *data, size_t len);
+
+/* The same without asking first: the caller knows the registry lacks it. */
+int rpl_registry_blob_upload(struct rpl_registry *g, const char *digest, const void *data,
+                             size_t len);
 
 /*
  * Downloads the blob `digest`, at most `max` bytes, into *data (malloc'd)

@@ -199,21 +199,21 @@ static void test_reader_refuses_another_schema(void **state)
 		fail_msg("message: %s", rpl_errmsg());
 
 	/* Held by a writer that has not upgraded it (another ripple's version). */
-	w = open_as(RPL_STATE_NO_WAIT); /* rebuilds it: version 5, no runs */
+	w = open_as(RPL_STATE_NO_WAIT); /* rebuilds it: this version, no runs */
 	set_version("99");
 	assert_int_equal(rpl_state_open(&st, root, RPL_STATE_READ), -EWOULDBLOCK);
 	if (!strstr(rpl_errmsg(), "another ripple (pid"))
 		fail_msg("message: %s", rpl_errmsg());
-	set_version("5");
+	set_version(RPL_STATE_SCHEMA);
 	rpl_state_close(w);
 
 	/* Untouched by the readers: still the writer's records. */
 	set_version("99");
 	assert_int_equal(rpl_state_open(&st, root, RPL_STATE_READ), -RPL_ESCHEMA);
-	set_version("5");
+	set_version(RPL_STATE_SCHEMA);
 	st = open_as(RPL_STATE_READ);
 	assert_int_equal(rpl_state_meta_get(st, "schema", buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "5");
+	assert_string_equal(buf, RPL_STATE_SCHEMA);
 	assert_int_equal(runs(st), 0);
 	rpl_state_close(st);
 }
