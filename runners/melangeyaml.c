@@ -40,8 +40,8 @@ static const char *nz(const char *s)
 /* Whether a plain `s` would read back as something other than this string. */
 static int needs_quotes(const char *s)
 {
-	static const char *const words[] = { "true", "false", "yes", "no", "on", "off",
-		                             "y",    "n",     "null", "~" };
+	static const char *const words[] = { "true", "false", "yes", "no",   "on",
+		                             "off",  "y",     "n",   "null", "~" };
 	char *end;
 
 	if (!*s)
@@ -56,7 +56,7 @@ static int needs_quotes(const char *s)
 static void str(struct out *o, const char *s)
 {
 	yaml_event_t ev;
-	yaml_scalar_style_t style = strchr(s, '\n') ? YAML_LITERAL_SCALAR_STYLE
+	yaml_scalar_style_t style = strchr(s, '\n')   ? YAML_LITERAL_SCALAR_STYLE
 	                            : needs_quotes(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
 	                                              : YAML_ANY_SCALAR_STYLE;
 

@@ -1132,8 +1132,8 @@ static int write_sbom(struct build *b, const char *name, const char *commit)
 	errno = 0;
 	out = openat(fd, file.buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (out < 0 || write(out, doc, strlen(doc)) != (ssize_t)strlen(doc))
-		err = rpl_error(-(errno ? errno : EIO), "cannot write %s/%s: %s", dir.buf,
-		                file.buf, strerror(errno ? errno : EIO));
+		err = rpl_error(-(errno ? errno : EIO), "cannot write %s/%s: %s", dir.buf, file.buf,
+		                strerror(errno ? errno : EIO));
 out:
 	if (out >= 0)
 		close(out);
@@ -1531,8 +1531,9 @@ int rpl_native_build(const struct rpl_native_opts *o)
 			err = package(&b, sp->name.s,
 			              *sp->description.s ? sp->description.s
 			                                 : b.r->package.description.s,
-			              *sp->commit.s ? sp->commit.s : commit, &sp->dependencies, &sp->options, &sp->scriptlets, trees,
-			              ntrees, have_key ? &key : NULL);
+			              *sp->commit.s ? sp->commit.s : commit, &sp->dependencies,
+			              &sp->options, &sp->scriptlets, trees, ntrees,
+			              have_key ? &key : NULL);
 	}
 	/* --test: each test of a package written here, as melange test would. */
 	for (size_t i = 0; o->test && !err && i < b.c.ntests; i++) {

@@ -34,8 +34,8 @@ int rpl_provenance_get(const char *file, char *const *paths, size_t npaths,
 		goto out;
 	dir = rpl_xstrdup(real);
 	*strrchr(dir, '/') = '\0';
-	if (git_repository_open_ext(&r, *dir ? dir : "/", 0, NULL) < 0 || git_repository_is_bare(r) ||
-	    !realpath(git_repository_workdir(r), wd))
+	if (git_repository_open_ext(&r, *dir ? dir : "/", 0, NULL) < 0 ||
+	    git_repository_is_bare(r) || !realpath(git_repository_workdir(r), wd))
 		goto out;
 	if (git_reference_name_to_id(&head, r, "HEAD") == 0)
 		git_oid_tostr(p->commit, sizeof(p->commit), &head);
@@ -55,7 +55,8 @@ int rpl_provenance_get(const char *file, char *const *paths, size_t npaths,
 	if (nspecs) {
 		git_status_options so = GIT_STATUS_OPTIONS_INIT;
 		so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-		so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+		           GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
 		           GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 		so.pathspec.strings = specs;
 		so.pathspec.count = nspecs;

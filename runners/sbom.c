@@ -112,7 +112,8 @@ static void purl_escape(struct rpl_strbuf *b, const char *s, int segment)
 		unsigned c = *p;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '.' || c == '_' || c == '~' ||
-		    (segment && (c == '$' || c == '&' || c == '+' || c == ':' || c == '=' || c == '@')))
+		    (segment &&
+		     (c == '$' || c == '&' || c == '+' || c == ':' || c == '=' || c == '@')))
 			rpl_strbuf_addch(b, (char)c);
 		else
 			rpl_strbuf_addf(b, "%%%02X", c);
@@ -243,7 +244,8 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	                  cid = RPL_STRBUF_INIT, purl = RPL_STRBUF_INIT, cpurl = RPL_STRBUF_INIT,
 	                  sup = RPL_STRBUF_INIT;
 	const char *commit = a->commit && *a->commit ? a->commit : "unknown";
-	const char *url = a->repo_url && *a->repo_url ? a->repo_url : "https://unknown/unknown/unknown";
+	const char *url =
+	        a->repo_url && *a->repo_url ? a->repo_url : "https://unknown/unknown/unknown";
 	const char *gh = "https://github.com/", *rest, *slash;
 	char created[32], hash[33];
 	json_t *d, *pkgs;
@@ -298,12 +300,12 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 
 	d = document(name.buf, created, "3.22", ns.buf, id.buf);
 	pkgs = json_array();
-	json_array_append_new(pkgs, apk_package("SPDXRef-OperatingSystem", "unknown", NULL,
-	                                        NULL, sup.buf, NULL, "OPERATING-SYSTEM", NULL));
-	json_array_append_new(pkgs,
-	                      apk_package(id.buf, a->name, a->version, a->license, sup.buf,
-	                                  a->copyright && *a->copyright ? a->copyright : NOASSERTION,
-	                                  "APPLICATION", purl.buf));
+	json_array_append_new(pkgs, apk_package("SPDXRef-OperatingSystem", "unknown", NULL, NULL,
+	                                        sup.buf, NULL, "OPERATING-SYSTEM", NULL));
+	json_array_append_new(
+	        pkgs, apk_package(id.buf, a->name, a->version, a->license, sup.buf,
+	                          a->copyright && *a->copyright ? a->copyright : NOASSERTION,
+	                          "APPLICATION", purl.buf));
 	json_array_append_new(pkgs, apk_package(cid.buf, a->config, commit, NULL, sup.buf, NULL,
 	                                        "INSTALL", cpurl.buf));
 	json_object_set_new(d, "packages", pkgs);
@@ -365,9 +367,9 @@ static json_t *container(const char *id, const char *name, const char *version, 
 	json_object_set_new(p, "primaryPackagePurpose",
 	                    json_string(purl ? "CONTAINER" : "OPERATING_SYSTEM"));
 	if (checksum)
-		json_object_set_new(p, "checksums",
-		                    json_pack("[{s:s,s:s}]", "algorithm", "SHA256", "checksumValue",
-		                              checksum));
+		json_object_set_new(
+		        p, "checksums",
+		        json_pack("[{s:s,s:s}]", "algorithm", "SHA256", "checksumValue", checksum));
 	if (purl)
 		json_object_set_new(p, "externalRefs", purl_ref(purl));
 	return p;
@@ -497,9 +499,9 @@ char *rpl_sbom_image(const struct rpl_sbom_image *im)
 	         "application/vnd.oci.image.layer.v1.tar+gzip", im->variant);
 
 	d = document(name.buf, created, "3.27", "https://spdx.org/spdxdocs/apko/", iid.buf);
-	json_array_append_new(pkgs, container(iid.buf, im->manifest, im->manifest,
-	                                      "apko container image", sup.buf, NULL,
-	                                      strchr(im->manifest, ':') + 1, purl.buf));
+	json_array_append_new(pkgs,
+	                      container(iid.buf, im->manifest, im->manifest, "apko container image",
+	                                sup.buf, NULL, strchr(im->manifest, ':') + 1, purl.buf));
 	json_array_append_new(pkgs, container(lid.buf, im->layer, im->os_version,
 	                                      "apko operating system layer", sup.buf, NULL, NULL,
 	                                      lpurl.buf));
@@ -552,7 +554,8 @@ char *rpl_sbom_index(const char *name, const char *digest, const struct json_t *
 			continue;
 		rpl_strbuf_addstr(&mid, "SPDXRef-Package-");
 		apko_id(&mid, md);
-		oci_purl(&mp, name, md, nz(json_string_value(json_object_get(plat, "architecture"))),
+		oci_purl(&mp, name, md,
+		         nz(json_string_value(json_object_get(plat, "architecture"))),
 		         "application/vnd.oci.image.manifest.v1+json",
 		         json_string_value(json_object_get(plat, "variant")));
 		json_array_append_new(pkgs, container(mid.buf, md, md, NULL, sup.buf, NULL,

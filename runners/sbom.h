@@ -51,10 +51,10 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a);
 void rpl_sbom_fnv128a(const void *data, size_t len, char out[33]);
 
 struct rpl_sbom_image {
-	const char *name;              /* the image: the purl's name */
+	const char *name;               /* the image: the purl's name */
 	const char *oci_arch, *variant; /* variant may be NULL */
-	const char *manifest;          /* "sha256:<hex>" */
-	const char *layer;             /* "sha256:<hex>", the compressed layer */
+	const char *manifest;           /* "sha256:<hex>" */
+	const char *layer;              /* "sha256:<hex>", the compressed layer */
 	/* /etc/os-release's ID, NAME and VERSION_ID; NULL when missing. */
 	const char *os_id, *os_name, *os_version;
 	int64_t created;

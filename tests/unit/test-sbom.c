@@ -100,18 +100,25 @@ static void test_fnv128a(void **state)
 
 static void test_apk_fields(void **state)
 {
-	struct rpl_sbom_apk a = { "foo-dev", "1.2-r3", "aarch64", "wolfi", "MIT AND BSD-3-Clause",
-		                  "(c) me\n", "pkgs/foo.yaml", "0123456789abcdef0123456789abcdef01234567",
-		                  "https://github.com/wolfi-dev/os.git", 86400 };
+	struct rpl_sbom_apk a = { "foo-dev",
+		                  "1.2-r3",
+		                  "aarch64",
+		                  "wolfi",
+		                  "MIT AND BSD-3-Clause",
+		                  "(c) me\n",
+		                  "pkgs/foo.yaml",
+		                  "0123456789abcdef0123456789abcdef01234567",
+		                  "https://github.com/wolfi-dev/os.git",
+		                  86400 };
 	char *s = rpl_sbom_apk(&a);
 	json_t *d = json_loads(s, 0, NULL), *p;
 
 	(void)state;
 	assert_non_null(d);
 	assert_int_equal(s[strlen(s) - 1], '\n');
-	assert_string_equal(json_string_value(json_object_get(
-	                            json_object_get(d, "creationInfo"), "created")),
-	                    "1970-01-02T00:00:00Z");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_object_get(d, "creationInfo"), "created")),
+	        "1970-01-02T00:00:00Z");
 	assert_string_equal(json_string_value(json_object_get(d, "name")), "apk-foo-dev-1.2-r3");
 	p = json_array_get(json_object_get(d, "packages"), 1);
 	assert_string_equal(json_string_value(json_object_get(p, "SPDXID")),
@@ -121,29 +128,36 @@ static void test_apk_fields(void **state)
 	assert_string_equal(json_string_value(json_object_get(p, "licenseDeclared")),
 	                    "MIT AND BSD-3-Clause");
 	assert_string_equal(json_string_value(json_object_get(p, "copyrightText")), "(c) me\n");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	                            json_object_get(p, "externalRefs"), 0),
-	                                                      "referenceLocator")),
-	                    "pkg:apk/wolfi/foo-dev@1.2-r3?arch=aarch64");
+	assert_string_equal(
+	        json_string_value(json_object_get(
+	                json_array_get(json_object_get(p, "externalRefs"), 0), "referenceLocator")),
+	        "pkg:apk/wolfi/foo-dev@1.2-r3?arch=aarch64");
 	p = json_array_get(json_object_get(d, "packages"), 2);
 	assert_string_equal(json_string_value(json_object_get(p, "SPDXID")),
 	                    "SPDXRef-Package-Melange-pkgs-foo.yaml-"
 	                    "0123456789abcdef0123456789abcdef01234567");
 	/* A GitHub remote gives its owner and repository, without .git. */
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	                            json_object_get(p, "externalRefs"), 0),
-	                                                      "referenceLocator")),
-	                    "pkg:github/wolfi-dev/os@0123456789abcdef0123456789abcdef01234567"
-	                    "#pkgs/foo.yaml");
+	assert_string_equal(
+	        json_string_value(json_object_get(
+	                json_array_get(json_object_get(p, "externalRefs"), 0), "referenceLocator")),
+	        "pkg:github/wolfi-dev/os@0123456789abcdef0123456789abcdef01234567"
+	        "#pkgs/foo.yaml");
 	json_decref(d);
 	free(s);
 }
 
 static void test_apk_as_melange(void **state)
 {
-	struct rpl_sbom_apk a = { "replayout", "1.0.0-r0", "x86_64", "unknown", "MIT", NULL,
-		                  "replayout.melange.yaml", "326e0ed687bdfeadac839dc9b25686e4442c9d04",
-		                  NULL, 0 };
+	struct rpl_sbom_apk a = { "replayout",
+		                  "1.0.0-r0",
+		                  "x86_64",
+		                  "unknown",
+		                  "MIT",
+		                  NULL,
+		                  "replayout.melange.yaml",
+		                  "326e0ed687bdfeadac839dc9b25686e4442c9d04",
+		                  NULL,
+		                  0 };
 	char *ours, *theirs;
 	size_t len;
 
@@ -225,7 +239,7 @@ static void test_index_as_apko(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fnv128a),       cmocka_unit_test(test_apk_fields),
+		cmocka_unit_test(test_fnv128a),        cmocka_unit_test(test_apk_fields),
 		cmocka_unit_test(test_apk_as_melange), cmocka_unit_test(test_image_as_apko),
 		cmocka_unit_test(test_index_as_apko),
 	};
