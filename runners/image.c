@@ -11,6 +11,7 @@
 #include "runners/apk.h"
 #include "runners/imgresolve.h"
 #include "runners/repo.h"
+#include "runners/sbom.h"
 #include "runners/tar.h"
 
 #include <archive.h>
@@ -1364,9 +1365,26 @@ static void rfc3339(int64_t t, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The image index of the layout's tag, with this arch's manifest put in its place. */
-static int update_index(const char *layout, const char *tag, const char *arch, const char *variant,
-                        const char *manifest_digest, size_t manifest_size)
+static json_t *sorted(json_t *o);
+
+/* Writes an SBOM document to `path` (atomically), making its directory. */
+static int write_sbom(const char *path, const char *doc)
+{
+	char *dir = rpl_path_dirname(path);
+	int err = rpl_mkdirs(dir);
+
+	free(dir);
+	return err ? err : rpl_write_file_atomic(path, doc, strlen(doc));
+}
+
+/*
+ * The image index of the layout's tag, with this arch's manifest put in its
+ * place and apko's annotations: the image's, with `created` the latest of
+ * its archs'.  Its SBOM (`sboms/sbom-index.spdx.json`) is written with it.
+ */
+static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
+                        const char *variant, const char *manifest_digest, size_t manifest_size,
+                        json_t *annotations, const char *created, const char *os_name)
 {
 	char *ipath = rpl_path_join(layout, "index.json"), *text = NULL, *lockp;
 	json_t *outer = NULL, *inner = NULL, *mans, *entry, *plat;
@@ -1443,11 +1461,34 @@ static int update_index(const char *layout, const char *tag, const char *arch, c
 		json_array_insert_new(mans, at, entry);
 	}
 	{
+		json_t *ann = json_deep_copy(annotations);
+		const char *was = json_string_value(json_object_get(
+		        json_object_get(inner, "annotations"), "org.opencontainers.image.created"));
+		/* RFC 3339 in UTC, one width: the later time is the larger string. */
+		json_object_set_new(ann, "org.opencontainers.image.created",
+		                    json_string(was && strcmp(was, created) > 0 ? was : created));
+		json_object_set_new(inner, "annotations", sorted(ann));
+	}
+	{
 		char *s = dumps(json_incref(inner));
 		size_t sl = strlen(s);
 		if ((err = put_blob(layout, s, sl, inner_digest))) {
 			free(s);
 			goto out;
+		}
+		{
+			char *sbom = rpl_sbom_index(name, inner_digest, inner, os_name,
+			                            json_string_value(json_object_get(
+			                                    json_object_get(inner, "annotations"),
+			                                    "org.opencontainers.image.created")));
+			char *sp = rpl_path_join(layout, "sboms/sbom-index.spdx.json");
+			err = write_sbom(sp, sbom);
+			free(sp);
+			free(sbom);
+			if (err) {
+				free(s);
+				goto out;
+			}
 		}
 		json_decref(outer);
 		outer = json_object();
@@ -2043,6 +2084,156 @@ out:
 	return err;
 }
 
+/* The node `path` names with links followed inside the image, or NULL. */
+static struct node *fs_follow(struct fs *f, const char *path)
+{
+	struct rpl_strbuf cur = RPL_STRBUF_INIT, where = RPL_STRBUF_INIT;
+	struct node *x = NULL;
+
+	rpl_strbuf_addstr(&cur, path);
+	for (int hops = 0; hops < 40; hops++) {
+		char *dir;
+		if (fs_resolve(f, cur.buf, 0, &where) || !(x = fs_at(f, where.buf)) ||
+		    x->type != '2')
+			break;
+		dir = rpl_path_dirname(where.buf);
+		rpl_strbuf_reset(&cur);
+		if (x->link[0] == '/')
+			rpl_strbuf_addstr(&cur, x->link + 1);
+		else
+			rpl_strbuf_addf(&cur, "%s/%s", strcmp(dir, ".") ? dir : "", x->link);
+		free(dir);
+		x = NULL;
+	}
+	rpl_strbuf_release(&cur);
+	rpl_strbuf_release(&where);
+	return x && x->type == '0' ? x : NULL;
+}
+
+/*
+ * What the SBOM is made of, read from the tree before the layer is (which
+ * lets go of the files' contents): what the image's /etc/os-release says
+ * of it, as apko reads it, and each installed package's own SBOM (NULL
+ * when it has none).
+ */
+struct sbom_inputs {
+	char *id, *name, *version;
+	char **docs;
+	size_t *lens, n;
+};
+
+static void os_release(struct fs *f, struct sbom_inputs *r)
+{
+	struct node *x = fs_follow(f, "etc/os-release");
+	const char *p = x ? x->data : NULL, *end = p ? p + x->size : NULL;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq;
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char **slot = NULL;
+		if ((eq = memchr(p, '=', n))) {
+			size_t k = (size_t)(eq - p), vl = n - k - 1;
+			const char *v = eq + 1;
+			slot = k == 2 && !strncmp(p, "ID", 2)             ? &r->id
+			       : k == 4 && !strncmp(p, "NAME", 4)         ? &r->name
+			       : k == 10 && !strncmp(p, "VERSION_ID", 10) ? &r->version
+			                                                  : NULL;
+			if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+				v++;
+				vl -= 2;
+			}
+			if (slot && !*slot)
+				*slot = rpl_xstrndup(v, vl);
+		}
+		p += n + 1;
+	}
+}
+
+/* The SBOM each package installed of itself: apko's lookup, <name>-<version>,
+ * then without -rN, then <name>. */
+static void sbom_inputs(struct fs *f, const struct ipkg *pkgs, size_t npk, struct sbom_inputs *in)
+{
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+
+	os_release(f, in);
+	in->docs = rpl_xcalloc(npk + 1, sizeof(*in->docs));
+	in->lens = rpl_xcalloc(npk + 1, sizeof(*in->lens));
+	in->n = npk;
+	for (size_t i = 0; i < npk; i++) {
+		const char *n = pkgs[i].apk.pkgname, *v = pkgs[i].apk.pkgver, *r = strrchr(v, '-');
+		struct node *x;
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_addf(&t, "var/lib/db/sbom/%s-%s.spdx.json", n, v);
+		if (!(x = fs_follow(f, t.buf)) && r && r[1] == 'r') {
+			rpl_strbuf_reset(&t);
+			rpl_strbuf_addf(&t, "var/lib/db/sbom/%s-%.*s.spdx.json", n, (int)(r - v),
+			                v);
+			x = fs_follow(f, t.buf);
+		}
+		if (!x) {
+			rpl_strbuf_reset(&t);
+			rpl_strbuf_addf(&t, "var/lib/db/sbom/%s.spdx.json", n);
+			x = fs_follow(f, t.buf);
+		}
+		if (x) {
+			in->docs[i] = rpl_xstrndup(x->data ? x->data : "", x->size);
+			in->lens[i] = x->size;
+		}
+	}
+	rpl_strbuf_release(&t);
+}
+
+static void sbom_inputs_release(struct sbom_inputs *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		free(in->docs[i]);
+	free(in->docs);
+	free(in->lens);
+	free(in->id);
+	free(in->name);
+	free(in->version);
+}
+
+/*
+ * The arch's SBOM, `sboms/sbom-<arch>.spdx.json` in the layout as in
+ * apko's golden layout: the image, its layer and OS, and the SBOMs of its
+ * packages.
+ */
+static int image_sbom(const struct sbom_inputs *in, const char *name, const char *layout,
+                      const char *arch, const char *variant, const char *manifest,
+                      const char *layer, int64_t bde)
+{
+	struct rpl_sbom_image im;
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	const char *oarch;
+	char *doc, *path;
+	int err;
+
+	oarch = oci_arch(arch, &variant);
+	memset(&im, 0, sizeof(im));
+	im.name = name;
+	im.oci_arch = oarch;
+	im.variant = variant;
+	im.manifest = manifest;
+	im.layer = layer;
+	im.os_id = in->id;
+	im.os_name = in->name;
+	im.os_version = in->version;
+	im.created = bde;
+	im.docs = (const char *const *)in->docs;
+	im.lens = in->lens;
+	im.ndocs = in->n;
+	doc = rpl_sbom_image(&im);
+	rpl_strbuf_reset(&t);
+	rpl_strbuf_addf(&t, "sboms/sbom-%s.spdx.json", arch);
+	path = rpl_path_join(layout, t.buf);
+	err = write_sbom(path, doc);
+	free(path);
+	free(doc);
+	rpl_strbuf_release(&t);
+	return err;
+}
+
 int rpl_image_build(struct rpl_image_opts *o)
 {
 	struct rpl_image *img = rpl_image_load(o->file);
@@ -2060,10 +2251,12 @@ int rpl_image_build(struct rpl_image_opts *o)
 	struct rpl_strbuf tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT, t = RPL_STRBUF_INIT;
 	const char *variant, *oarch, *env_sde = getenv("SOURCE_DATE_EPOCH");
 	char layer_digest[80], diff_id[80], config_digest[80], created[64];
+	struct sbom_inputs sin;
 	int64_t bde = 0;
 	int err = 0;
 
 	memset(&f, 0, sizeof(f));
+	memset(&sin, 0, sizeof(sin));
 	f.max = o->max_size ? o->max_size : RPL_IMAGE_MAX_SIZE;
 	if (!img)
 		return -RPL_ESCHEMA;
@@ -2248,6 +2441,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 
 	/* The layer, its config, the manifest. */
 	rfc3339(bde, created, sizeof(created));
+	sbom_inputs(&f, pkgs, npk, &sin);
 	layer_tar(&f, &tar);
 	digest_of(tar.buf, tar.len, diff_id);
 	if ((err = rpl_gzip(tar.buf, tar.len, 1, &gz)))
@@ -2356,8 +2550,11 @@ int rpl_image_build(struct rpl_image_opts *o)
 		json_object_set(m, "annotations", labels);
 		ms = dumps(m);
 		mlen = strlen(ms);
-		if (!(err = put_blob(layout, ms, mlen, o->digest)))
-			err = update_index(layout, o->tag, o->arch, variant, o->digest, mlen);
+		if (!(err = put_blob(layout, ms, mlen, o->digest)) &&
+		    !(err = image_sbom(&sin, img->name, layout, o->arch, variant, o->digest,
+		                       layer_digest, bde)))
+			err = update_index(layout, img->name, o->tag, o->arch, variant, o->digest,
+			                   mlen, annotations, created, sin.name);
 		free(ms);
 	}
 	if (!err) {
@@ -2398,6 +2595,7 @@ out:
 	rpl_imglock_free(locked, locked ? nres : 0);
 	json_decref(annotations);
 	json_decref(labels);
+	sbom_inputs_release(&sin);
 	for (size_t i = 0; i < nspecs; i++) {
 		if (repos[i].loaded)
 			rpl_apkindex_release(&repos[i].idx);

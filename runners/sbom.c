@@ -524,15 +524,13 @@ char *rpl_sbom_image(const struct rpl_sbom_image *im)
 }
 
 char *rpl_sbom_index(const char *name, const char *digest, const struct json_t *index,
-                     const char *os_name, int64_t created_at)
+                     const char *os_name, const char *created)
 {
 	struct rpl_strbuf dn = RPL_STRBUF_INIT, id = RPL_STRBUF_INIT, sup = RPL_STRBUF_INIT,
 	                  purl = RPL_STRBUF_INIT;
-	char created[32];
 	json_t *d, *pkgs = json_array(), *rels = json_array(), *m;
 	size_t i;
 
-	rfc3339(created_at, created);
 	rpl_strbuf_addf(&dn, "sbom-%s", digest);
 	rpl_strbuf_addstr(&id, "SPDXRef-Package-");
 	apko_id(&id, digest);

@@ -71,9 +71,10 @@ char *rpl_sbom_image(const struct rpl_sbom_image *im);
 /*
  * The image index's SBOM: `index` is the image index (its "manifests" with
  * digests and platforms), `digest` its own "sha256:<hex>", `name` the
- * image's name.  Returns the JSON text (malloc'd, ends in "\n").
+ * image's name, `created` the index's RFC 3339 time (its latest arch's).
+ * Returns the JSON text (malloc'd, ends in "\n").
  */
 char *rpl_sbom_index(const char *name, const char *digest, const struct json_t *index,
-                     const char *os_name, int64_t created);
+                     const char *os_name, const char *created);
 
 #endif
