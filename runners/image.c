@@ -1461,12 +1461,35 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 		json_array_insert_new(mans, at, entry);
 	}
 	{
-		json_t *ann = json_deep_copy(annotations);
-		const char *was = json_string_value(json_object_get(
-		        json_object_get(inner, "annotations"), "org.opencontainers.image.created"));
-		/* RFC 3339 in UTC, one width: the later time is the larger string. */
-		json_object_set_new(ann, "org.opencontainers.image.created",
-		                    json_string(was && strcmp(was, created) > 0 ? was : created));
+		/* `created`: the latest of the archs' manifests now in the index
+		 * (RFC 3339 in UTC, one width: the later time is the larger string). */
+		json_t *ann = json_deep_copy(annotations), *m;
+		char latest[64];
+		size_t i;
+		snprintf(latest, sizeof(latest), "%s", created);
+		json_array_foreach(mans, i, m)
+		{
+			const char *d = json_string_value(json_object_get(m, "digest"));
+			char *bp = d && strchr(d, ':') ? rpl_path_join(layout, "blobs/sha256")
+			                               : NULL,
+			     *bt = bp ? rpl_path_join(bp, strchr(d, ':') + 1) : NULL, *mt;
+			size_t ml;
+			json_t *man;
+			if (bt && !rpl_read_file(bt, &mt, &ml)) {
+				const char *c;
+				man = json_loadb(mt, ml, 0, NULL);
+				c = json_string_value(
+				        json_object_get(json_object_get(man, "annotations"),
+				                        "org.opencontainers.image.created"));
+				if (c && strlen(c) < sizeof(latest) && strcmp(c, latest) > 0)
+					snprintf(latest, sizeof(latest), "%s", c);
+				json_decref(man);
+				free(mt);
+			}
+			free(bp);
+			free(bt);
+		}
+		json_object_set_new(ann, "org.opencontainers.image.created", json_string(latest));
 		json_object_set_new(inner, "annotations", sorted(ann));
 	}
 	{
@@ -2290,6 +2313,16 @@ int rpl_image_build(struct rpl_image_opts *o)
 			                o->annotations[i]);
 			goto out;
 		}
+	}
+	/* apko's source and revision, from a vcs-url of the form URL@COMMIT. */
+	if (strchr(c->vcs_url.s, '@')) {
+		const char *at = strchr(c->vcs_url.s, '@');
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_add(&t, c->vcs_url.s, (size_t)(at - c->vcs_url.s));
+		json_object_set_new(annotations, "org.opencontainers.image.source",
+		                    json_string(t.buf));
+		json_object_set_new(annotations, "org.opencontainers.image.revision",
+		                    json_string(at + 1));
 	}
 	annotations = sorted(annotations);
 	rpl_strbuf_reset(&t);
