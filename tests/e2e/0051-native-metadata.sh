@@ -177,6 +177,10 @@ unpack "$T/ns1" "$T/ns/$arch/greeting-2.10-r3.apk"
 grep -qx 'maintainer = Alpine' "$T/ns1/.PKGINFO" || fail "--namespace is not the maintainer"
 grep -q '"pkg:apk/Alpine/greeting@2.10-r3' "$T/ns1/var/lib/db/sbom/greeting-2.10-r3.spdx.json" ||
 	fail "--namespace is not the purl's"
+# ...and ripple build's --runner-arg reaches the native builder too.
+run 0 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native --force --runner-arg=--namespace=Cli pinned
+unpack "$T/cli" "packages/$arch/pinned-1.0.0-r0.apk"
+grep -qx 'maintainer = Cli' "$T/cli/.PKGINFO" || fail "--runner-arg --namespace is not the maintainer"
 run 2 "$RIPPLE" native-build greeting.yaml --namespace ''
 expect_err "namespace wants a name"
 
