@@ -1087,6 +1087,35 @@ static int check_trees(struct build *b, char *const *trees, size_t ntrees)
 	return 0;
 }
 
+/* The fetch and git-checkout steps of a pipeline, as the SBOM records their sources. */
+static struct rpl_sbom_source *sources_of(const struct rpl_cstep *steps, size_t n, size_t *count)
+{
+	struct rpl_sbom_source *v = rpl_xcalloc(n + 1, sizeof(*v));
+
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct rpl_cstep *st = &steps[i];
+		struct rpl_sbom_source *x;
+		if (st->skipped || !st->uses ||
+		    (strcmp(st->uses, "fetch") && strcmp(st->uses, "git-checkout")))
+			continue;
+		x = &v[(*count)++];
+		x->git = !strcmp(st->uses, "git-checkout");
+		x->uri = kv_get(&st->with, "uri");
+		x->sha256 = kv_get(&st->with, "expected-sha256");
+		x->sha512 = kv_get(&st->with, "expected-sha512");
+		x->purl_name = kv_get(&st->with, "purl-name");
+		x->purl_version = kv_get(&st->with, "purl-version");
+		x->repository = kv_get(&st->with, "repository");
+		x->branch = kv_get(&st->with, "branch");
+		x->tag = kv_get(&st->with, "tag");
+		x->expected_commit = kv_get(&st->with, "expected-commit");
+		x->type_hint = kv_get(&st->with, "type-hint");
+		x->index = i;
+	}
+	return v;
+}
+
 /*
  * Writes the package's SBOM into its tree, as melange does before it makes
  * the apk: melange-out/<name>/var/lib/db/sbom/<name>-<version>.spdx.json,
@@ -1098,6 +1127,7 @@ static int write_sbom(struct build *b, const char *name, const char *commit)
 	struct rpl_strbuf dir = RPL_STRBUF_INIT, file = RPL_STRBUF_INIT, lic = RPL_STRBUF_INIT,
 	                  copy = RPL_STRBUF_INIT;
 	struct rpl_sbom_apk a;
+	struct rpl_sbom_source *upstream = NULL, *own = NULL;
 	char *doc = NULL;
 	int fd = -1, out = -1, err;
 
@@ -1119,6 +1149,11 @@ static int write_sbom(struct build *b, const char *name, const char *commit)
 	a.commit = commit;
 	a.repo_url = b->prov.repo_url;
 	a.created = b->sde;
+	a.main = upstream = sources_of(b->c.steps, b->c.nsteps, &a.nmain);
+	for (size_t i = 0; i < b->c.nsubs && !own; i++)
+		if (!strcmp(b->c.subs[i].name, name))
+			own = sources_of(b->c.subs[i].steps, b->c.subs[i].nsteps, &a.nown);
+	a.own = own;
 	doc = rpl_sbom_apk(&a);
 	rpl_strbuf_addf(&dir, "melange-out/%s/var/lib/db/sbom", name);
 	rpl_strbuf_addf(&file, "%s-%s.spdx.json", name, b->version);
@@ -1140,6 +1175,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(doc);
+	free(upstream);
+	free(own);
 	rpl_strbuf_release(&dir);
 	rpl_strbuf_release(&file);
 	rpl_strbuf_release(&lic);

@@ -1,5 +1,6 @@
 #include "runners/sbom.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
@@ -115,9 +116,23 @@ static void purl_escape(struct rpl_strbuf *b, const char *s, int segment)
 		    (segment &&
 		     (c == '$' || c == '&' || c == '+' || c == ':' || c == '=' || c == '@')))
 			rpl_strbuf_addch(b, (char)c);
+		else if (c == ' ' && !segment)
+			rpl_strbuf_addch(b, '+');
 		else
 			rpl_strbuf_addf(b, "%%%02X", c);
 	}
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static int set(const char *s)
+{
+	return s && *s;
 }
 
 /* Each '/'-separated segment of `s` escaped, the slashes kept. */
@@ -238,6 +253,190 @@ static json_t *apk_package(const char *id, const char *name, const char *version
 	return p;
 }
 
+/*
+ * The element of an upstream source, as melange makes it, with its id in
+ * `id`; NULL when melange makes none (a checkout without tag or commit, a
+ * fetch without a purl name).  `license` is the package's, `ns` the
+ * namespace.  The primary purpose is SOURCE.
+ */
+static json_t *source_element(const struct rpl_sbom_source *s, const char *license, const char *ns,
+                              struct rpl_strbuf *id)
+{
+	struct rpl_strbuf raw = RPL_STRBUF_INIT, purl = RPL_STRBUF_INIT, sup = RPL_STRBUF_INIT,
+	                  where = RPL_STRBUF_INIT;
+	char *owner = NULL, *name = NULL;
+	const char *version = "";
+	json_t *p = NULL, *sums = json_array();
+
+	rpl_strbuf_reset(id);
+	if (!s->git) {
+		if (!set(s->purl_name))
+			goto out;
+		version = nz(s->purl_version);
+		rpl_strbuf_addf(&raw, "SPDXRef-Package-%s-%s-%zu", s->purl_name, version, s->index);
+		rpl_strbuf_addstr(&purl, "pkg:generic/");
+		purl_escape(&purl, s->purl_name, 1);
+		if (*version) {
+			rpl_strbuf_addch(&purl, '@');
+			purl_escape(&purl, version, 1);
+		}
+		/* Qualifiers sorted by key; a sha512 is the checksum over a sha256. */
+		rpl_strbuf_addch(&purl, '?');
+		if (set(s->sha256) || set(s->sha512)) {
+			rpl_strbuf_addstr(&purl, "checksum=");
+			rpl_strbuf_addstr(&where, set(s->sha512) ? "sha512:" : "sha256:");
+			rpl_strbuf_addstr(&where, set(s->sha512) ? s->sha512 : s->sha256);
+			purl_escape(&purl, where.buf, 0);
+			rpl_strbuf_addch(&purl, '&');
+		}
+		rpl_strbuf_addstr(&purl, "download_url=");
+		purl_escape(&purl, nz(s->uri), 0);
+		if (set(s->sha256))
+			json_array_append_new(sums, json_pack("{s:s,s:s}", "algorithm", "SHA256",
+			                                      "checksumValue", s->sha256));
+		if (set(s->sha512))
+			json_array_append_new(sums, json_pack("{s:s,s:s}", "algorithm", "SHA512",
+			                                      "checksumValue", s->sha512));
+		rpl_strbuf_reset(&where);
+		rpl_strbuf_addstr(&where, set(s->uri) ? s->uri : NOASSERTION);
+		name = rpl_xstrdup(s->purl_name);
+		supplier_of(&sup, ns);
+		license = NULL; /* melange gives a fetched source no license */
+	} else {
+		const char *repo = nz(s->repository), *scheme_end = strstr(repo, "://"), *host,
+		           *path,
+		           *ref = set(s->expected_commit) ? s->expected_commit
+		                  : set(s->tag)           ? s->tag
+		                                          : NULL;
+		char *scheme, *h, *trimmed, *slash;
+		int github, gitlab, gitlabish;
+
+		if (!ref)
+			goto out;
+		scheme = scheme_end ? rpl_xstrndup(repo, (size_t)(scheme_end - repo))
+		                    : rpl_xstrdup("");
+		host = scheme_end ? scheme_end + 3 : "";
+		path = strchr(host, '/');
+		h = path ? rpl_xstrndup(host, (size_t)(path - host)) : rpl_xstrdup(host);
+		trimmed = rpl_xstrdup(path ? path + 1 : "");
+		slash = strchr(trimmed, '/');
+		github = !strcmp(h, "github.com");
+		gitlab = !strcmp(h, "gitlab.com");
+		gitlabish = !strncmp(h, "gitlab", 6) ||
+		            (s->type_hint && !strcmp(s->type_hint, "gitlab"));
+		if (github || gitlab || gitlabish) {
+			owner = slash ? rpl_xstrndup(trimmed, (size_t)(slash - trimmed))
+			              : rpl_xstrdup(trimmed);
+			name = rpl_xstrdup(slash ? slash + 1 : "");
+		} else {
+			/* melange names these by their whole path, the namespace as owner. */
+			owner = rpl_xstrdup(ns);
+			name = rpl_xstrdup(trimmed);
+		}
+		if (rpl_str_endswith(name, ".git"))
+			name[strlen(name) - 4] = '\0';
+		if (github)
+			rpl_strbuf_addf(&where, "%s://github.com/%s/%s/archive/%s.tar.gz", scheme,
+			                owner, name, ref);
+		else if (gitlab)
+			rpl_strbuf_addf(&where, "%s://gitlab.com/%s/%s/-/archive/%s/%s.tar.gz",
+			                scheme, owner, name, ref, ref);
+		else if (gitlabish)
+			rpl_strbuf_addf(&where, "%s://%s/%s/%s/-/archive/%s/%s.tar.gz", scheme, h,
+			                owner, name, ref, ref);
+		else
+			rpl_strbuf_addstr(&where,
+			                  NOASSERTION); /* melange's is Chainguard's mirror */
+		version = set(s->tag) ? s->tag : s->expected_commit;
+		rpl_strbuf_addstr(&raw, "SPDXRef-Package");
+		{
+			const char *cleaned = !strncmp(repo, "https://", 8)  ? repo + 8
+			                      : !strncmp(repo, "http://", 7) ? repo + 7
+			                                                     : repo;
+			const char *parts[] = { cleaned, s->branch, s->tag, s->expected_commit };
+			for (size_t i = 0; i < 4; i++)
+				if (set(parts[i]))
+					rpl_strbuf_addf(&raw, "-%s", parts[i]);
+			rpl_strbuf_addf(&raw, "-%zu", s->index);
+		}
+		if (github || gitlab) {
+			/* packageurl-go's normalisation: these types are case-insensitive. */
+			char *lo = rpl_xstrdup(owner), *ln = rpl_xstrdup(name);
+			lower(lo);
+			lower(ln);
+			rpl_strbuf_addf(&purl, "pkg:%s/", github ? "github" : "gitlab");
+			purl_path(&purl, lo);
+			rpl_strbuf_addch(&purl, '/');
+			purl_escape(&purl, ln, 1);
+			free(lo);
+			free(ln);
+		} else {
+			rpl_strbuf_addstr(&purl, "pkg:generic/");
+			purl_escape(&purl, name, 1);
+		}
+		rpl_strbuf_addch(&purl, '@');
+		purl_escape(&purl, version, 1);
+		if (!github && !gitlab) {
+			struct rpl_strbuf vcs = RPL_STRBUF_INIT;
+			if (strncmp(repo, "git", 3))
+				rpl_strbuf_addstr(&vcs, "git+");
+			rpl_strbuf_addstr(&vcs, repo);
+			if (set(s->expected_commit))
+				rpl_strbuf_addf(&vcs, "@%s", s->expected_commit);
+			rpl_strbuf_addstr(&purl, "?vcs_url=");
+			purl_escape(&purl, vcs.buf, 0);
+			rpl_strbuf_release(&vcs);
+		}
+		supplier_of(&sup, owner);
+		free(scheme);
+		free(h);
+		free(trimmed);
+	}
+	melange_id(id, raw.buf);
+	p = json_object();
+	json_object_set_new(p, "SPDXID", json_string(id->buf));
+	json_object_set_new(p, "name", json_string(name));
+	if (*version)
+		json_object_set_new(p, "versionInfo", json_string(version));
+	json_object_set_new(p, "filesAnalyzed", json_false());
+	json_object_set_new(p, "licenseConcluded", json_string(NOASSERTION));
+	json_object_set_new(p, "licenseDeclared",
+	                    json_string(set(license) ? license : NOASSERTION));
+	json_object_set_new(p, "downloadLocation", json_string(where.buf));
+	json_object_set_new(p, "originator", json_string(sup.buf));
+	json_object_set_new(p, "supplier", json_string(sup.buf));
+	json_object_set_new(p, "primaryPackagePurpose", json_string("SOURCE"));
+	if (json_array_size(sums))
+		json_object_set(p, "checksums", sums);
+	json_object_set_new(p, "externalRefs", purl_ref(purl.buf));
+out:
+	json_decref(sums);
+	free(owner);
+	free(name);
+	rpl_strbuf_release(&raw);
+	rpl_strbuf_release(&purl);
+	rpl_strbuf_release(&sup);
+	rpl_strbuf_release(&where);
+	return p;
+}
+
+/* Each source's element, GENERATED_FROM `root`, into `pkgs` and `rels`. */
+static void add_sources(json_t *pkgs, json_t *rels, const char *root,
+                        const struct rpl_sbom_source *v, size_t n, const char *license,
+                        const char *ns)
+{
+	struct rpl_strbuf id = RPL_STRBUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = source_element(&v[i], license, ns, &id);
+		if (!p)
+			continue;
+		json_array_append_new(pkgs, p);
+		json_array_append_new(rels, relationship(root, "GENERATED_FROM", id.buf));
+	}
+	rpl_strbuf_release(&id);
+}
+
 char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 {
 	struct rpl_strbuf name = RPL_STRBUF_INIT, ns = RPL_STRBUF_INIT, id = RPL_STRBUF_INIT,
@@ -248,7 +447,7 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	        a->repo_url && *a->repo_url ? a->repo_url : "https://unknown/unknown/unknown";
 	const char *gh = "https://github.com/", *rest, *slash;
 	char created[32], hash[33];
-	json_t *d, *pkgs;
+	json_t *d, *pkgs, *rels;
 
 	rfc3339(a->created, created);
 	rpl_strbuf_addf(&name, "apk-%s-%s", a->name, a->version);
@@ -306,11 +505,15 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	        pkgs, apk_package(id.buf, a->name, a->version, a->license, sup.buf,
 	                          a->copyright && *a->copyright ? a->copyright : NOASSERTION,
 	                          "APPLICATION", purl.buf));
+	/* melange's order: the package's own sources, the recipe, the main pipeline's. */
+	rels = json_array();
+	add_sources(pkgs, rels, id.buf, a->own, a->nown, a->license, a->namespace);
 	json_array_append_new(pkgs, apk_package(cid.buf, a->config, commit, NULL, sup.buf, NULL,
 	                                        "INSTALL", cpurl.buf));
+	json_array_append_new(rels, relationship(id.buf, "DESCRIBED_BY", cid.buf));
+	add_sources(pkgs, rels, id.buf, a->main, a->nmain, a->license, a->namespace);
 	json_object_set_new(d, "packages", pkgs);
-	json_object_set_new(d, "relationships",
-	                    json_pack("[o]", relationship(id.buf, "DESCRIBED_BY", cid.buf)));
+	json_object_set_new(d, "relationships", rels);
 	rpl_strbuf_release(&name);
 	rpl_strbuf_release(&ns);
 	rpl_strbuf_release(&id);

@@ -31,6 +31,21 @@ struct json_t;
 /* What the tool of these documents calls itself: "ripple (<version>)". */
 extern const char rpl_sbom_tool[];
 
+/*
+ * An upstream source that a `fetch` or `git-checkout` step of the package's
+ * pipeline brought in, from the step's compiled inputs; melange records it
+ * GENERATED_FROM (its SBOMPackageForUpstreamSource).  `index` is the
+ * step's place in its pipeline, which melange adds to the element's id.
+ */
+struct rpl_sbom_source {
+	int git;                               /* git-checkout, else fetch */
+	const char *uri, *sha256, *sha512;     /* fetch; the checksums may be NULL or "" */
+	const char *purl_name, *purl_version;  /* fetch */
+	const char *repository, *branch, *tag; /* git-checkout; NULL or "" when not given */
+	const char *expected_commit, *type_hint;
+	size_t index;
+};
+
 struct rpl_sbom_apk {
 	const char *name;      /* the (sub)package */
 	const char *version;   /* "<version>-r<epoch>" */
@@ -42,6 +57,10 @@ struct rpl_sbom_apk {
 	const char *commit;    /* the monorepo's HEAD; NULL or "": "unknown", as melange */
 	const char *repo_url;  /* NULL: melange's "https://unknown/unknown/unknown" */
 	int64_t created;       /* SOURCE_DATE_EPOCH */
+	/* What the package's own pipeline fetched (a subpackage's), then what
+	 * the main pipeline did (for every package of the build). */
+	const struct rpl_sbom_source *own, *main;
+	size_t nown, nmain;
 };
 
 /* A package's SBOM document; returns the JSON text (malloc'd, ends in "\n"). */

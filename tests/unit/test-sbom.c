@@ -236,12 +236,140 @@ static void test_index_as_apko(void **state)
 	free(theirs);
 }
 
+/* The value of `key` in the element `id` of `doc`, "" when missing. */
+static const char *field(json_t *doc, const char *id, const char *key)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(doc, "packages"), i, p)
+	{
+		if (!strcmp(json_string_value(json_object_get(p, "SPDXID")), id)) {
+			json_t *v = json_object_get(p, key);
+			if (!strcmp(key, "purl"))
+				v = json_object_get(
+				        json_array_get(json_object_get(p, "externalRefs"), 0),
+				        "referenceLocator");
+			return json_is_string(v) ? json_string_value(v) : "";
+		}
+	}
+	fail_msg("no element %s", id);
+	return NULL;
+}
+
+/*
+ * The upstream sources of fetch and git-checkout steps, GENERATED_FROM, as
+ * melange's SBOMPackageForUpstreamSource makes them: ids, purls, download
+ * locations, checksums and suppliers; a checkout without tag or commit
+ * gives none; a subpackage's own come before the recipe, the main
+ * pipeline's after it.
+ */
+static void test_sources(void **state)
+{
+	static const char
+	        c40[] = "cccccccccccccccccccccccccccccccccccccccc",
+	        d40[] = "dddddddddddddddddddddddddddddddddddddddd",
+	        h64[] = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
+	struct rpl_sbom_source main_src[3], own[1];
+	struct rpl_sbom_apk a = { "foo-doc",  "1.2-r0",
+		                  "x86_64",   "wolfi",
+		                  "MIT",      NULL,
+		                  "foo.yaml", "0123456789abcdef0123456789abcdef01234567",
+		                  NULL,       0 };
+	char *s, id[256];
+	json_t *d, *r;
+
+	(void)state;
+	memset(main_src, 0, sizeof(main_src));
+	memset(own, 0, sizeof(own));
+	main_src[0].uri = "https://example.com/foo-1.2.tar.gz";
+	main_src[0].sha256 = h64;
+	main_src[0].purl_name = "foo";
+	main_src[0].purl_version = "1.2";
+	main_src[1].git = 1;
+	main_src[1].repository = "https://github.com/Kubernetes/Kubectl.git";
+	main_src[1].tag = "v1.2";
+	main_src[1].expected_commit = c40;
+	main_src[1].index = 2;
+	main_src[2].git = 1; /* no tag, no commit: no element */
+	main_src[2].repository = "https://github.com/x/y";
+	main_src[2].branch = "main";
+	main_src[2].index = 4;
+	own[0].git = 1;
+	own[0].repository = "https://git.example.org/team/tool.git";
+	own[0].expected_commit = d40;
+	own[0].index = 0;
+	a.main = main_src;
+	a.nmain = 3;
+	a.own = own;
+	a.nown = 1;
+	s = rpl_sbom_apk(&a);
+	d = json_loads(s, 0, NULL);
+	assert_non_null(d);
+	assert_int_equal(json_array_size(json_object_get(d, "packages")), 6);
+
+	assert_string_equal(
+	        field(d, "SPDXRef-Package-foo-1.2-0", "purl"),
+	        "pkg:generic/foo@1.2?checksum=sha256%3A0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+	        "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f&download_url=https%3A%2F%2Fexample.com%2F"
+	        "foo-1.2.tar.gz");
+	assert_string_equal(field(d, "SPDXRef-Package-foo-1.2-0", "downloadLocation"),
+	                    "https://example.com/foo-1.2.tar.gz");
+	assert_string_equal(field(d, "SPDXRef-Package-foo-1.2-0", "licenseDeclared"),
+	                    "NOASSERTION");
+	assert_string_equal(field(d, "SPDXRef-Package-foo-1.2-0", "supplier"),
+	                    "Organization: Wolfi");
+
+	snprintf(id, sizeof(id), "SPDXRef-Package-github.com-Kubernetes-Kubectl.git-v1.2-%s-2",
+	         c40);
+	assert_string_equal(field(d, id, "name"), "Kubectl");
+	assert_string_equal(field(d, id, "versionInfo"), "v1.2");
+	assert_string_equal(field(d, id, "purl"), "pkg:github/kubernetes/kubectl@v1.2");
+	assert_string_equal(field(d, id, "licenseDeclared"), "MIT");
+	assert_string_equal(field(d, id, "supplier"), "Organization: Kubernetes");
+	{
+		char want[256];
+		snprintf(want, sizeof(want),
+		         "https://github.com/Kubernetes/Kubectl/archive/%s.tar.gz", c40);
+		assert_string_equal(field(d, id, "downloadLocation"), want);
+	}
+
+	snprintf(id, sizeof(id), "SPDXRef-Package-git.example.org-team-tool.git-%s-0", d40);
+	assert_string_equal(field(d, id, "name"), "team/tool");
+	assert_string_equal(field(d, id, "supplier"), "Organization: Wolfi");
+	{
+		char want[512];
+		snprintf(
+		        want, sizeof(want),
+		        "pkg:generic/team%%2Ftool@%s?vcs_url=git%%2Bhttps%%3A%%2F%%2Fgit.example.org%%2F"
+		        "team%%2Ftool.git%%40%s",
+		        d40, d40);
+		assert_string_equal(field(d, id, "purl"), want);
+	}
+
+	r = json_object_get(d, "relationships");
+	assert_int_equal(json_array_size(r), 4);
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(r, 0), "relationshipType")),
+	        "GENERATED_FROM");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(r, 0), "relatedSpdxElement")), id);
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(r, 1), "relationshipType")),
+	        "DESCRIBED_BY");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(r, 2), "relatedSpdxElement")),
+	        "SPDXRef-Package-foo-1.2-0");
+	json_decref(d);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fnv128a),        cmocka_unit_test(test_apk_fields),
 		cmocka_unit_test(test_apk_as_melange), cmocka_unit_test(test_image_as_apko),
-		cmocka_unit_test(test_index_as_apko),
+		cmocka_unit_test(test_index_as_apko),  cmocka_unit_test(test_sources),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
