@@ -1384,7 +1384,8 @@ static int write_sbom(const char *path, const char *doc)
  */
 static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
                         const char *variant, const char *manifest_digest, size_t manifest_size,
-                        json_t *annotations, const char *created, const char *os_name)
+                        json_t *annotations, const char *created, const char *os_name,
+                        const char *vcs_url)
 {
 	char *ipath = rpl_path_join(layout, "index.json"), *text = NULL, *lockp;
 	json_t *outer = NULL, *inner = NULL, *mans, *entry, *plat;
@@ -1500,7 +1501,7 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 			goto out;
 		}
 		{
-			char *sbom = rpl_sbom_index(name, inner_digest, inner, os_name,
+			char *sbom = rpl_sbom_index(name, inner_digest, inner, os_name, vcs_url,
 			                            json_string_value(json_object_get(
 			                                    json_object_get(inner, "annotations"),
 			                                    "org.opencontainers.image.created")));
@@ -2224,7 +2225,7 @@ static void sbom_inputs_release(struct sbom_inputs *in)
  */
 static int image_sbom(const struct sbom_inputs *in, const char *name, const char *layout,
                       const char *arch, const char *variant, const char *manifest,
-                      const char *layer, int64_t bde)
+                      const char *layer, int64_t bde, const char *vcs_url)
 {
 	struct rpl_sbom_image im;
 	struct rpl_strbuf t = RPL_STRBUF_INIT;
@@ -2242,6 +2243,7 @@ static int image_sbom(const struct sbom_inputs *in, const char *name, const char
 	im.os_id = in->id;
 	im.os_name = in->name;
 	im.os_version = in->version;
+	im.vcs_url = vcs_url;
 	im.created = bde;
 	im.docs = (const char *const *)in->docs;
 	im.lens = in->lens;
@@ -2585,9 +2587,9 @@ int rpl_image_build(struct rpl_image_opts *o)
 		mlen = strlen(ms);
 		if (!(err = put_blob(layout, ms, mlen, o->digest)) &&
 		    !(err = image_sbom(&sin, img->name, layout, o->arch, variant, o->digest,
-		                       layer_digest, bde)))
+		                       layer_digest, bde, c->vcs_url.s)))
 			err = update_index(layout, img->name, o->tag, o->arch, variant, o->digest,
-			                   mlen, annotations, created, sin.name);
+			                   mlen, annotations, created, sin.name, c->vcs_url.s);
 		free(ms);
 	}
 	if (!err) {

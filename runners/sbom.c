@@ -675,6 +675,63 @@ out:
 	json_decref(doc);
 }
 
+/*
+ * apko's element for the config's vcs-url, GENERATED_FROM `parent`: named
+ * by the URL without its scheme, its version and SHA-1 the commit after
+ * `@`, a github purl for github.com/<org>/<repo>.
+ */
+static void add_vcs(json_t *pkgs, json_t *rels, const char *parent, const char *vcs,
+                    const char *supplier)
+{
+	static const char *const schemes[] = { "git+ssh://", "git://", "https://" };
+	struct rpl_strbuf id = RPL_STRBUF_INIT, purl = RPL_STRBUF_INIT;
+	const char *at = strchr(vcs, '@'), *commit = at ? at + 1 : "";
+	char *url = at ? rpl_xstrndup(vcs, (size_t)(at - vcs)) : rpl_xstrdup(vcs), *name = url;
+	json_t *p = json_object();
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(*schemes); i++)
+		if (!strncmp(name, schemes[i], strlen(schemes[i])))
+			name += strlen(schemes[i]);
+	rpl_strbuf_addstr(&id, "SPDXRef-Package-");
+	apko_id(&id, vcs);
+	json_object_set_new(p, "SPDXID", json_string(id.buf));
+	json_object_set_new(p, "name", json_string(name));
+	if (*commit)
+		json_object_set_new(p, "versionInfo", json_string(commit));
+	json_object_set_new(p, "filesAnalyzed", json_false());
+	json_object_set_new(p, "description", json_string("Image configuration source"));
+	json_object_set_new(p, "downloadLocation", json_string(vcs));
+	json_object_set_new(p, "supplier", json_string(supplier));
+	json_object_set_new(p, "primaryPackagePurpose", json_string("SOURCE"));
+	if (*commit)
+		json_object_set_new(
+		        p, "checksums",
+		        json_pack("[{s:s,s:s}]", "algorithm", "SHA1", "checksumValue", commit));
+	if (!strncmp(name, "github.com/", 11) && strchr(name + 11, '/')) {
+		const char *org = name + 11, *slash = strchr(org, '/');
+		char *o = rpl_xstrndup(org, (size_t)(slash - org)), *r = rpl_xstrdup(slash + 1);
+		if (rpl_str_endswith(r, ".git"))
+			r[strlen(r) - 4] = '\0';
+		/* apko does not normalise this purl: the case stays. */
+		rpl_strbuf_addstr(&purl, "pkg:github/");
+		purl_escape(&purl, o, 1);
+		rpl_strbuf_addch(&purl, '/');
+		purl_escape(&purl, r, 1);
+		if (*commit) {
+			rpl_strbuf_addch(&purl, '@');
+			purl_escape(&purl, commit, 1);
+		}
+		json_object_set_new(p, "externalRefs", purl_ref(purl.buf));
+		free(o);
+		free(r);
+	}
+	json_array_append_new(pkgs, p);
+	json_array_append_new(rels, relationship(parent, "GENERATED_FROM", id.buf));
+	free(url);
+	rpl_strbuf_release(&id);
+	rpl_strbuf_release(&purl);
+}
+
 char *rpl_sbom_image(const struct rpl_sbom_image *im)
 {
 	struct rpl_strbuf name = RPL_STRBUF_INIT, iid = RPL_STRBUF_INIT, lid = RPL_STRBUF_INIT,
@@ -711,6 +768,8 @@ char *rpl_sbom_image(const struct rpl_sbom_image *im)
 	json_array_append_new(rels, relationship(iid.buf, "CONTAINS", lid.buf));
 	json_array_append_new(pkgs, container(oid.buf, os_id, im->os_version, "Operating System",
 	                                      sup.buf, NULL, NULL, NULL));
+	if (set(im->vcs_url))
+		add_vcs(pkgs, rels, iid.buf, im->vcs_url, sup.buf);
 	for (size_t i = 0; i < im->ndocs; i++)
 		if (im->docs[i])
 			merge_apk_doc(pkgs, rels, iid.buf, im->docs[i], im->lens[i], sup.buf);
@@ -727,7 +786,7 @@ char *rpl_sbom_image(const struct rpl_sbom_image *im)
 }
 
 char *rpl_sbom_index(const char *name, const char *digest, const struct json_t *index,
-                     const char *os_name, const char *created)
+                     const char *os_name, const char *vcs_url, const char *created)
 {
 	struct rpl_strbuf dn = RPL_STRBUF_INIT, id = RPL_STRBUF_INIT, sup = RPL_STRBUF_INIT,
 	                  purl = RPL_STRBUF_INIT;
@@ -765,6 +824,8 @@ char *rpl_sbom_index(const char *name, const char *digest, const struct json_t *
 		rpl_strbuf_release(&mid);
 		rpl_strbuf_release(&mp);
 	}
+	if (set(vcs_url))
+		add_vcs(pkgs, rels, id.buf, vcs_url, sup.buf);
 	json_object_set_new(d, "packages", pkgs);
 	json_object_set_new(d, "relationships", rels);
 	rpl_strbuf_release(&dn);

@@ -76,6 +76,7 @@ struct rpl_sbom_image {
 	const char *layer;              /* "sha256:<hex>", the compressed layer */
 	/* /etc/os-release's ID, NAME and VERSION_ID; NULL when missing. */
 	const char *os_id, *os_name, *os_version;
+	const char *vcs_url; /* the config's vcs-url, or NULL: a SOURCE element, GENERATED_FROM */
 	int64_t created;
 	/* The installed packages' own SBOM documents, in install order; a
 	 * document that is not SPDX JSON is skipped, as apko skips it. */
@@ -90,10 +91,10 @@ char *rpl_sbom_image(const struct rpl_sbom_image *im);
 /*
  * The image index's SBOM: `index` is the image index (its "manifests" with
  * digests and platforms), `digest` its own "sha256:<hex>", `name` the
- * image's name, `created` the index's RFC 3339 time (its latest arch's).
- * Returns the JSON text (malloc'd, ends in "\n").
+ * image's name, `created` the index's RFC 3339 time (its latest arch's),
+ * `vcs_url` as for an image.  Returns the JSON text (malloc'd, ends in "\n").
  */
 char *rpl_sbom_index(const char *name, const char *digest, const struct json_t *index,
-                     const char *os_name, const char *created);
+                     const char *os_name, const char *vcs_url, const char *created);
 
 #endif

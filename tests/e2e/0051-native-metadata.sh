@@ -219,6 +219,10 @@ assert ids.count("SPDXRef-Package-Melange-greeting.yaml-" + head) == 1, ids
 root = doc["documentDescribes"][0]
 rels = {(r["spdxElementId"], r["relationshipType"], r["relatedSpdxElement"]) for r in doc["relationships"]}
 assert (root, "CONTAINS", "SPDXRef-Package-apk-greeting-2.10-r3") in rels, rels
+vcs = "SPDXRef-Package-https-C47C47github.comC47exampleC47monoC640123abcd"
+assert (root, "GENERATED_FROM", vcs) in rels, rels
+src = [p for p in doc["packages"] if p["SPDXID"] == vcs][0]
+assert src["externalRefs"][0]["referenceLocator"] == "pkg:github/example/mono@0123abcd", src
 ix = json.load(open(layout + "/sboms/sbom-index.spdx.json"))
 assert ix["name"] == "sbom-" + d, (ix["name"], d)
 PY

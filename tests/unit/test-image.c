@@ -888,12 +888,16 @@ static void test_annotations_and_sboms(void **state)
 	        has_relationship(sbom, image_id, "CONTAINS", "SPDXRef-Package-apk-meta-1.0-r0"));
 	assert_true(has_relationship(sbom, "SPDXRef-Package-apk-meta-1.0-r0", "DESCRIBED_BY",
 	                             "SPDXRef-Package-Melange-meta.yaml-abc"));
+	/* vcs-url's source, as apko names it. */
+	assert_true(has_relationship(sbom, image_id, "GENERATED_FROM",
+	                             "SPDXRef-Package-https-C47C47github.comC47xC47yC640123abc"));
 	json_decref(sbom);
 	sbom = file_json(layout, "sboms/sbom-index.spdx.json");
 	snprintf(name, sizeof(name), "sbom-%s", idx_digest);
 	assert_string_equal(json_string_value(json_object_get(sbom, "name")), name);
 	snprintf(image_id, sizeof(image_id), "SPDXRef-Package-sha256-%s", o.digest + 7);
 	assert_true(has_element(sbom, image_id));
+	assert_true(has_element(sbom, "SPDXRef-Package-https-C47C47github.comC47xC47yC640123abc"));
 	json_decref(sbom);
 	json_decref(man);
 	json_decref(idx);

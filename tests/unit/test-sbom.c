@@ -186,6 +186,7 @@ static void test_image_as_apko(void **state)
 		"replaces",
 		"Replaces",
 		"1.0.0",
+		NULL,
 		0,
 		(const char *const *)docs,
 		lens,
@@ -226,7 +227,7 @@ static void test_index_as_apko(void **state)
 	/* apko names its own organisation as the index's supplier; ripple the OS's. */
 	ours = rpl_sbom_index(
 	        "golden", "sha256:b5f05e6fc882c97d61c1daee566954ae6fc09924f8e152293e2b97a06092069f",
-	        index, "Chainguard, Inc.", "1970-01-01T00:00:00Z");
+	        index, "Chainguard, Inc.", NULL, "1970-01-01T00:00:00Z");
 	assert_int_equal(rpl_read_file(GOLDEN "/golden/sboms/sbom-index.spdx.json", &theirs, &len),
 	                 0);
 	assert_same_document(ours, theirs);
