@@ -22,7 +22,8 @@ int rpl_provenance_get(const char *file, char *const *paths, size_t npaths,
                        struct rpl_provenance *p)
 {
 	git_repository *r = NULL;
-	git_remote *origin = NULL;
+	git_config *cfg = NULL;
+	const char *url = NULL;
 	git_status_list *st = NULL;
 	char real[PATH_MAX], wd[PATH_MAX], *dir = NULL, **specs = NULL;
 	size_t nspecs = 0;
@@ -39,8 +40,11 @@ int rpl_provenance_get(const char *file, char *const *paths, size_t npaths,
 		goto out;
 	if (git_reference_name_to_id(&head, r, "HEAD") == 0)
 		git_oid_tostr(p->commit, sizeof(p->commit), &head);
-	if (git_remote_lookup(&origin, r, "origin") == 0 && git_remote_url(origin))
-		p->repo_url = rpl_xstrdup(git_remote_url(origin));
+	/* The configured URL itself: git_remote_lookup would also compile
+	 * regexes for insteadOf rules, which Debian's libgit2 leaks. */
+	if (git_repository_config_snapshot(&cfg, r) == 0 &&
+	    git_config_get_string(&url, cfg, "remote.origin.url") == 0 && url && *url)
+		p->repo_url = rpl_xstrdup(url);
 	p->path = inside(wd, real);
 
 	/* The recipe's files against HEAD and the index, untracked ones too. */
@@ -69,7 +73,7 @@ out:
 	free(specs);
 	free(dir);
 	git_status_list_free(st);
-	git_remote_free(origin);
+	git_config_free(cfg);
 	git_repository_free(r);
 	git_libgit2_shutdown();
 	return 0;
