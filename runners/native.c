@@ -1116,6 +1116,48 @@ static struct rpl_sbom_source *sources_of(const struct rpl_cstep *steps, size_t 
 	return v;
 }
 
+/* The most of a `license-path` file the SBOM takes in. */
+#define MAX_LICENSE_TEXT ((size_t)1 << 20)
+
+/*
+ * The text of the copyright entry's `license-path`, a path in the workspace
+ * (relative to it, or under /home/build) as melange reads it after the
+ * build, through no link.  Returns 0 with the text in *out, or an error.
+ */
+static int license_text(struct build *b, const struct rpl_copyright *c, char **out)
+{
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	char *rel = NULL, buf[65536];
+	int fd = -1, err;
+	ssize_t n;
+
+	*out = NULL;
+	if ((err = rpl_ws_relpath(RPL_WORKSPACE, c->license_path.s, &rel)))
+		return rpl_error(err, "%s:%u:%u: license-path: %s", b->o->file, c->line, c->col,
+		                 rpl_errmsg());
+	if ((err = rpl_ws_open(b->wsfd, rel, O_RDONLY | O_CLOEXEC, &fd))) {
+		err = rpl_error(err, "%s:%u:%u: license-path '%s': cannot read it: %s", b->o->file,
+		                c->line, c->col, c->license_path.s,
+		                err == -ELOOP ? "it goes through a symbolic link" : strerror(-err));
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && t.len + (size_t)n <= MAX_LICENSE_TEXT)
+		rpl_strbuf_add(&t, buf, (size_t)n);
+	if (n != 0) {
+		err = rpl_error(n < 0 ? -errno : -RPL_EPARSE, "%s:%u:%u: license-path '%s': %s",
+		                b->o->file, c->line, c->col, c->license_path.s,
+		                n < 0 ? strerror(errno) : "larger than 1 MiB");
+		goto out;
+	}
+	*out = rpl_strbuf_detach(&t);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(rel);
+	rpl_strbuf_release(&t);
+	return err;
+}
+
 /*
  * Writes the package's SBOM into its tree, as melange does before it makes
  * the apk: melange-out/<name>/var/lib/db/sbom/<name>-<version>.spdx.json,
@@ -1128,8 +1170,10 @@ static int write_sbom(struct build *b, const char *name, const char *commit)
 	                  copy = RPL_STRBUF_INIT;
 	struct rpl_sbom_apk a;
 	struct rpl_sbom_source *upstream = NULL, *own = NULL;
-	char *doc = NULL;
-	int fd = -1, out = -1, err;
+	char *doc = NULL, **ids = rpl_xcalloc(p->ncopyright + 1, sizeof(char *)),
+	     **texts = rpl_xcalloc(p->ncopyright + 1, sizeof(char *));
+	size_t ninfos = 0;
+	int fd = -1, out = -1, err = 0;
 
 	for (size_t i = 0; i < p->ncopyright; i++) {
 		if (lic.len)
@@ -1154,6 +1198,29 @@ static int write_sbom(struct build *b, const char *name, const char *commit)
 		if (!strcmp(b->c.subs[i].name, name))
 			own = sources_of(b->c.subs[i].steps, b->c.subs[i].nsteps, &a.nown);
 	a.own = own;
+	/* license-path files by their license, a later entry over an earlier one. */
+	for (size_t i = 0; i < p->ncopyright && !err; i++) {
+		const struct rpl_copyright *c = &p->copyright[i];
+		char *text;
+		size_t at = ninfos;
+		if (!*c->license_path.s)
+			continue;
+		if ((err = license_text(b, c, &text)))
+			break;
+		for (size_t k = 0; k < ninfos; k++)
+			if (!strcmp(ids[k], c->license.s))
+				at = k;
+		if (at == ninfos)
+			ids[ninfos++] = (char *)c->license.s;
+		else
+			free(texts[at]);
+		texts[at] = text;
+	}
+	if (err)
+		goto out;
+	a.license_ids = ids;
+	a.license_texts = texts;
+	a.nlicense_infos = ninfos;
 	doc = rpl_sbom_apk(&a);
 	rpl_strbuf_addf(&dir, "melange-out/%s/var/lib/db/sbom", name);
 	rpl_strbuf_addf(&file, "%s-%s.spdx.json", name, b->version);
@@ -1177,6 +1244,10 @@ out:
 	free(doc);
 	free(upstream);
 	free(own);
+	for (size_t i = 0; i < ninfos; i++)
+		free(texts[i]);
+	free(texts);
+	free(ids);
 	rpl_strbuf_release(&dir);
 	rpl_strbuf_release(&file);
 	rpl_strbuf_release(&lic);

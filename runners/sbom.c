@@ -514,6 +514,26 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	add_sources(pkgs, rels, id.buf, a->main, a->nmain, a->license, a->namespace);
 	json_object_set_new(d, "packages", pkgs);
 	json_object_set_new(d, "relationships", rels);
+	if (a->nlicense_infos) {
+		/* Sorted: melange walks a Go map, whose order changes from run to run. */
+		size_t *order = rpl_xcalloc(a->nlicense_infos, sizeof(*order));
+		json_t *infos = json_array();
+		for (size_t i = 0; i < a->nlicense_infos; i++) {
+			size_t at = i;
+			while (at > 0 &&
+			       strcmp(a->license_ids[order[at - 1]], a->license_ids[i]) > 0) {
+				order[at] = order[at - 1];
+				at--;
+			}
+			order[at] = i;
+		}
+		for (size_t i = 0; i < a->nlicense_infos; i++)
+			json_array_append_new(
+			        infos, json_pack("{s:s,s:s}", "licenseId", a->license_ids[order[i]],
+			                         "extractedText", a->license_texts[order[i]]));
+		json_object_set_new(d, "hasExtractedLicensingInfos", infos);
+		free(order);
+	}
 	rpl_strbuf_release(&name);
 	rpl_strbuf_release(&ns);
 	rpl_strbuf_release(&id);

@@ -61,6 +61,10 @@ struct rpl_sbom_apk {
 	 * the main pipeline did (for every package of the build). */
 	const struct rpl_sbom_source *own, *main;
 	size_t nown, nmain;
+	/* The texts of the origin's `license-path` files, by their `license`
+	 * (melange's hasExtractedLicensingInfos), sorted by license here. */
+	char *const *license_ids, *const *license_texts;
+	size_t nlicense_infos;
 };
 
 /* A package's SBOM document; returns the JSON text (malloc'd, ends in "\n"). */

@@ -49,6 +49,32 @@ package:
 pipeline:
   - runs: mkdir -p ${{targets.destdir}}/usr/share/pinned && echo x > ${{targets.destdir}}/usr/share/pinned/x
 EOY
+cat > licensed.yaml <<'EOY'
+package:
+  name: licensed
+  version: 1.0.0
+  epoch: 0
+  description: a license of its own
+  copyright:
+    - license: LicenseRef-own
+      license-path: LICENSE.own
+pipeline:
+  - runs: mkdir -p ${{targets.destdir}}/usr/share/licensed && echo x > ${{targets.destdir}}/usr/share/licensed/x
+EOY
+mkdir -p licensed
+printf 'You may do anything.\n' > licensed/LICENSE.own
+cat > leaky.yaml <<'EOY'
+package:
+  name: leaky
+  version: 1.0.0
+  epoch: 0
+  description: a license that is a link out
+  copyright:
+    - license: LicenseRef-own
+      license-path: LICENSE
+pipeline:
+  - runs: ln -s /etc/passwd LICENSE
+EOY
 mkdir -p images
 cat > images/greet.apko.yaml <<EOY
 contents:
@@ -69,16 +95,26 @@ git add -A
 git -c user.name=t -c user.email=t@t commit -qm init
 head=$(git rev-parse HEAD)
 
-export SOURCE_DATE_EPOCH=1700000000
-PATH_NO_APKO=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r d; do [ -x "$d/apko" ] || printf '%s:' "$d"; done)
-run 0 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native -j 2
-expect_out '^done: 3 built, 0 failed, 0 skipped'
-
 # unpack DIR APK: the apk's three gzip members, one tar stream, with GNU tar.
 unpack() {
 	mkdir -p "$1"
 	tar -xzf "$2" -C "$1" 2>"$T/tar.err" || fail "tar cannot read $2: $(cat "$T/tar.err")"
 }
+export SOURCE_DATE_EPOCH=1700000000
+PATH_NO_APKO=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r d; do [ -x "$d/apko" ] || printf '%s:' "$d"; done)
+run 1 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native -j 2
+expect_out '^done: 4 built, 1 failed, 0 skipped'
+grep -q "leaky.yaml:7:7: license-path 'LICENSE': cannot read it: it goes through a symbolic link" \
+	.ripple/logs/1/$arch/leaky.log || fail "leaky's log: $(cat .ripple/logs/1/$arch/leaky.log)"
+[ ! -e "packages/$arch/leaky-1.0.0-r0.apk" ] || fail "leaky was written"
+unpack "$T/l" "packages/$arch/licensed-1.0.0-r0.apk"
+python3 - "$T/l/var/lib/db/sbom/licensed-1.0.0-r0.spdx.json" <<'PY' || fail "no licensing info"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["hasExtractedLicensingInfos"] == [{"licenseId": "LicenseRef-own",
+                                            "extractedText": "You may do anything.\n"}], d
+PY
+
 unpack "$T/g" "packages/$arch/greeting-2.10-r3.apk"
 unpack "$T/d" "packages/$arch/greeting-doc-2.10-r3.apk"
 unpack "$T/p" "packages/$arch/pinned-1.0.0-r0.apk"

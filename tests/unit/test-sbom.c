@@ -348,6 +348,7 @@ static void test_sources(void **state)
 		assert_string_equal(field(d, id, "purl"), want);
 	}
 
+	assert_null(json_object_get(d, "hasExtractedLicensingInfos"));
 	r = json_object_get(d, "relationships");
 	assert_int_equal(json_array_size(r), 4);
 	assert_string_equal(
@@ -365,12 +366,53 @@ static void test_sources(void **state)
 	free(s);
 }
 
+/* license-path texts: after the relationships, sorted by license (melange's order is a Go map's). */
+static void test_licensing_infos(void **state)
+{
+	char *const ids[] = { "LicenseRef-zed", "LicenseRef-abc" }, *const texts[] = { "Z\n",
+		                                                                       "A\n" };
+	struct rpl_sbom_apk a = { "foo", "1-r0",     "x86_64", "unknown", "LicenseRef-zed",
+		                  NULL,  "foo.yaml", NULL,     NULL,      0 };
+	char *s;
+	json_t *d, *li;
+	const char *key;
+	json_t *v;
+	int at = 0;
+
+	(void)state;
+	a.license_ids = ids;
+	a.license_texts = texts;
+	a.nlicense_infos = 2;
+	s = rpl_sbom_apk(&a);
+	d = json_loads(s, JSON_PRESERVE_ORDER, NULL);
+	assert_non_null(d);
+	json_object_foreach(d, key, v)
+	{
+		(void)v;
+		if (!strcmp(key, "hasExtractedLicensingInfos"))
+			break;
+		at++;
+	}
+	assert_int_equal(at, 9); /* the last key, after relationships */
+	li = json_object_get(d, "hasExtractedLicensingInfos");
+	assert_int_equal(json_array_size(li), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(li, 0), "licenseId")),
+	                    "LicenseRef-abc");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(li, 0), "extractedText")), "A\n");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(li, 1), "licenseId")),
+	                    "LicenseRef-zed");
+	json_decref(d);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fnv128a),        cmocka_unit_test(test_apk_fields),
-		cmocka_unit_test(test_apk_as_melange), cmocka_unit_test(test_image_as_apko),
-		cmocka_unit_test(test_index_as_apko),  cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_fnv128a),         cmocka_unit_test(test_apk_fields),
+		cmocka_unit_test(test_apk_as_melange),  cmocka_unit_test(test_image_as_apko),
+		cmocka_unit_test(test_index_as_apko),   cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_licensing_infos),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
