@@ -102,8 +102,10 @@ unpack() {
 }
 export SOURCE_DATE_EPOCH=1700000000
 PATH_NO_APKO=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r d; do [ -x "$d/apko" ] || printf '%s:' "$d"; done)
-run 1 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native -j 2
+run 1 env PATH="$PATH_NO_APKO" "$RIPPLE" build --runner native -j 2 -k
 expect_out '^done: 4 built, 1 failed, 0 skipped'
+# --namespace is the one melange argument the native builder takes: no warning.
+! grep -q "melange-args are not used" "$T/err" || fail "$(cat "$T/err")"
 grep -q "leaky.yaml:7:7: license-path 'LICENSE': cannot read it: it goes through a symbolic link" \
 	.ripple/logs/1/$arch/leaky.log || fail "leaky's log: $(cat .ripple/logs/1/$arch/leaky.log)"
 [ ! -e "packages/$arch/leaky-1.0.0-r0.apk" ] || fail "leaky was written"
