@@ -25,7 +25,8 @@
  *
  * PATH is where the file goes, relative to the monorepo root: a package's
  * apks (packages/<arch>/<name>-<version>.apk), a native image's blobs
- * (images/<name>/blobs/sha256/<hex>: its manifest, config and layers), or
+ * (images/<name>/blobs/sha256/<hex>: its manifest, config and layers) with
+ * images/<name>/<arch>.entry.json and sboms/sbom-<arch>.spdx.json, or
  * apko's images/<name>/<arch>.tar.  The signature (RSA PKCS#1 v1.5 over
  * SHA-256, by the key that built the job) covers rpl_cache_statement():
  * the key, the job and every layer's digest, size and path.
@@ -54,6 +55,7 @@
 #define MEDIA_APK "application/vnd.ripple.apk"
 #define MEDIA_BLOB "application/vnd.ripple.oci-blob"
 #define MEDIA_TAR "application/x-tar"
+#define MEDIA_JSON "application/json"
 #define TITLE "org.opencontainers.image.title"
 #define MAX_MANIFEST ((size_t)4 << 20)
 #define MAX_BLOB ((size_t)4 << 30)
@@ -261,6 +263,23 @@ static int read_into(struct afile *f)
 	return err;
 }
 
+/*
+ * The files of a native image's layout besides its blobs that its assembly
+ * wrote for this arch: what its index entry was made from, and its SBOM.
+ * rpl_image_layout_add makes the index from the first.  `k`: 0 or 1.
+ */
+#define IMAGE_EXTRAS 2
+static char *image_extra(const char *layout, const char *arch, int k)
+{
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	char *p;
+
+	rpl_strbuf_addf(&t, k == 0 ? "%s.entry.json" : "sboms/sbom-%s.spdx.json", arch);
+	p = rpl_path_join(layout, t.buf);
+	rpl_strbuf_release(&t);
+	return p;
+}
+
 /* The digests a native image manifest names: its config's, then its layers'. */
 static int manifest_refs(const char *data, size_t len, const char *what, char ***out, size_t *n)
 {
@@ -337,6 +356,11 @@ static int collect(struct rpl_cache *c, const struct rpl_cache_item *it, struct 
 			free(p);
 			if (!(err = read_into(f)) && strcmp(f->digest, refs[i]))
 				err = rpl_error(-RPL_EPARSE, "'%s' is not its digest", f->title);
+		}
+		for (int k = 0; k < IMAGE_EXTRAS && !err; k++) {
+			char *p = image_extra(layout, it->arch, k);
+			err = read_into(add_file(a, p, MEDIA_JSON));
+			free(p);
 		}
 	image_out:
 		refs_free(refs, nrefs);
@@ -636,6 +660,11 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 			char *p = blob_path(layout, d);
 			ok = !strcmp(p, t);
 			free(p);
+			for (int k = 0; !ok && k < IMAGE_EXTRAS; k++) {
+				p = image_extra(layout, it->arch, k);
+				ok = !strcmp(p, t);
+				free(p);
+			}
 		} else {
 			ok = in_list(it->outputs, it->noutputs, t);
 		}
@@ -649,6 +678,15 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 		f = add_file(a, t, MEDIA_BLOB);
 		snprintf(f->digest, sizeof(f->digest), "%s", d);
 		f->len = (size_t)size;
+	}
+	for (int k = 0; !err && layout && k < IMAGE_EXTRAS; k++) {
+		char *p = image_extra(layout, it->arch, k);
+		size_t j = 0;
+		while (j < a->n && strcmp(a->v[j].title, p))
+			j++;
+		if (j == a->n)
+			err = rpl_error(-RPL_EPARSE, "the artifact lacks '%s'", p);
+		free(p);
 	}
 	free(layout);
 	if (err)

@@ -66,9 +66,27 @@ static void push_arg(char ***v, size_t *n, const char *s)
 }
 
 /*
+ * How many of the melange arguments v[from..to) the native builder does not
+ * take: all but `--namespace NS` (`--namespace=NS`), its packages'
+ * maintainer and SBOM namespace (runners/external.c passes it on).
+ */
+static size_t not_native(char *const *v, size_t from, size_t to)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < to; i++) {
+		if (!strcmp(v[i], "--namespace") && i + 1 < to)
+			i++;
+		else if (strncmp(v[i], "--namespace=", 12))
+			n++;
+	}
+	return n;
+}
+
+/*
  * --container-runner, --runner-arg and --apko-arg (and .ripple.yaml's
  * melange-args and apko-args) are for melange and apko: the native
- * builders take none of them.  Asked for with `--runner native` they are a
+ * builders take none of them but melange's --namespace.  Asked for with `--runner native` they are a
  * usage error; when `--runner auto` chose the native builder (or they come
  * from .ripple.yaml) a warning says they are not used.  `native_pkgs` and
  * `native_imgs` say which builds are native; the counts are the command
@@ -78,7 +96,8 @@ static void check_native_options(const struct bopts *o, int native_pkgs, int nat
                                  size_t cfg_melange, size_t cfg_apko)
 {
 	int asked = !strcmp(o->runner, "native");
-	size_t cli_melange = o->nrunner_args - (o->nrunner_args >= cfg_melange ? cfg_melange : 0);
+	size_t cfg_n = o->nrunner_args >= cfg_melange ? cfg_melange : 0;
+	size_t cli_melange = not_native(o->runner_args, cfg_n, o->nrunner_args);
 	size_t cli_apko = o->napko_args - (o->napko_args >= cfg_apko ? cfg_apko : 0);
 	const char *pkg_flag = o->container_runner ? "--container-runner"
 	                       : cli_melange       ? "--runner-arg"
@@ -96,7 +115,7 @@ static void check_native_options(const struct bopts *o, int native_pkgs, int nat
 		rpl_warn("%s is not used: melange is not on PATH, so the native builder builds "
 		         "the packages",
 		         pkg_flag);
-	else if (native_pkgs && cfg_melange)
+	else if (native_pkgs && not_native(o->runner_args, 0, cfg_n))
 		rpl_warn(".ripple.yaml's melange-args are not used by the native builder");
 	if (native_imgs && cli_apko)
 		rpl_warn("--apko-arg is not used: apko is not on PATH, so the native assembler "

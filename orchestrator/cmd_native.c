@@ -57,7 +57,8 @@ enum {
 	O_MAX_SIZE,
 	O_MAX_RATIO,
 	O_MAX_IMAGE,
-	O_SYSROOT
+	O_SYSROOT,
+	O_NAMESPACE
 };
 
 static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -111,6 +112,11 @@ static void native_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_TEST:
 		o->n.test = 1;
 		break;
+	case O_NAMESPACE:
+		if (!*arg)
+			rpl_die(RPL_EXIT_USAGE, "--namespace wants a name, not ''");
+		o->n.namespace = arg;
+		break;
 	case O_MAX_SIZE:
 		if (rpl_parse_size(arg, &o->n.max_extract_size) || !o->n.max_extract_size)
 			rpl_die(RPL_EXIT_USAGE,
@@ -161,6 +167,7 @@ static const struct option native_opts[] = {
 	{ "max-extract-size", required_argument, NULL, O_MAX_SIZE },
 	{ "max-extract-ratio", required_argument, NULL, O_MAX_RATIO },
 	{ "sysroot", required_argument, NULL, O_SYSROOT },
+	{ "namespace", required_argument, NULL, O_NAMESPACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -184,7 +191,7 @@ static const char native_usage[] =
         "                           [--signing-key KEY] [--env-file F]... [--pipeline-dir D]...\n"
         "                           [--source-date-epoch SECS] [--test] [-C DIR]\n"
         "                           [--max-extract-size SIZE] [--max-extract-ratio N]\n"
-        "                           [--sysroot DIR]\n"
+        "                           [--sysroot DIR] [--namespace NS]\n"
         "\n"
         "Builds one melange recipe for one architecture (default the host's) without\n"
         "melange: its steps run in a bubblewrap sandbox without network, fetch and\n"
@@ -201,7 +208,11 @@ static const char native_usage[] =
         "emulation when a binfmt_misc handler (qemu-user) runs its programs, with the\n"
         "steps in a root filesystem of that arch: --sysroot DIR, else .ripple.yaml's\n"
         "sysroots: {ARCH: DIR} (see docs/build.md); without both it is refused before\n"
-        "anything starts.  Exit status 0 built (and tested), 1 the build or a test\n"
+        "anything starts.  Each package carries what melange's do: `commit` (the\n"
+        "recipe's, else HEAD of the git repository holding it), `maintainer` NS\n"
+        "(--namespace, else the --namespace of .ripple.yaml's melange-args, else\n"
+        "unknown), a .melange.yaml control member and an SPDX SBOM under\n"
+        "var/lib/db/sbom/.  Exit status 0 built (and tested), 1 the build or a test\n"
         "failed, 2 bad usage (or an arch this machine cannot build).\n";
 
 int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
@@ -250,6 +261,14 @@ int rpl_cmd_native_build(struct rpl_cli *cli, int argc, char **argv)
 		if (rpl_emulate_check(o.n.arch, o.n.sysroot, o.n.sysroot_origin, &emu))
 			rpl_die(RPL_EXIT_USAGE, "cannot build for %s on this %s machine: %s",
 			        o.n.arch, rpl_host_arch(), rpl_errmsg());
+	}
+	/* The namespace melange would be given: one setting for both runners. */
+	for (size_t i = 0; !o.n.namespace && i < cfg.melange_args.n; i++) {
+		const char *a = cfg.melange_args.v[i].s;
+		if (!strcmp(a, "--namespace") && i + 1 < cfg.melange_args.n)
+			o.n.namespace = cfg.melange_args.v[i + 1].s;
+		else if (!strncmp(a, "--namespace=", 12))
+			o.n.namespace = a + 12;
 	}
 	if (!o.n.max_extract_size)
 		o.n.max_extract_size = cfg.max_extract_size;
@@ -369,7 +388,9 @@ static const char image_usage[] =
         "DIR/<name>/ (default images/) tagged TAG (default latest) for the image index\n"
         "and TAG-<arch> for the arch's manifest.  `ripple build --runner native` runs\n"
         "this for each image job.  SOURCE_DATE_EPOCH: --source-date-epoch, else the\n"
-        "environment's, else the newest package's build date.\n"
+        "environment's, else the newest package's build date.  As apko, it writes the\n"
+        "SPDX SBOMs DIR/<name>/sboms/sbom-<arch>.spdx.json (with the packages' own) and\n"
+        "sbom-index.spdx.json, and gives the index the image's annotations.\n"
         "\n"
         "  --lock LOCK      record the apks installed for this arch in LOCK (apko's\n"
         "                   apko.lock.json v1; other archs already in it are kept)\n"

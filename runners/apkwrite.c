@@ -567,7 +567,7 @@ static int one_entry_section(const char *name, const void *data, size_t len, int
 	return err;
 }
 
-/* The control section: .PKGINFO, then each non-empty scriptlet in bytewise name order. */
+/* The control section: .PKGINFO, .melange.yaml, then each non-empty scriptlet, in bytewise name order. */
 static int control_section(const struct rpl_apk_meta *m, const char *info, struct rpl_strbuf *gz)
 {
 	const struct {
@@ -585,6 +585,9 @@ static int control_section(const struct rpl_apk_meta *m, const char *info, struc
 	int err;
 
 	section_entry(&tar, ".PKGINFO", 0644, info, strlen(info), m->source_date_epoch);
+	if (m->melange_yaml)
+		section_entry(&tar, ".melange.yaml", 0644, m->melange_yaml, m->melange_yaml_len,
+		              m->source_date_epoch);
 	for (size_t i = 0; i < sizeof(scripts) / sizeof(*scripts); i++)
 		if (scripts[i].text && *scripts[i].text)
 			section_entry(&tar, scripts[i].name, 0755, scripts[i].text,

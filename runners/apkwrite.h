@@ -2,8 +2,8 @@
  * Writing APK v2 packages as melange does (pkg/build/package.go): a data
  * section (a tar of the package tree with an APK-TOOLS.checksum.SHA1 PAX
  * record per file and link, mtimes at SOURCE_DATE_EPOCH, owners 0:0), a
- * control section (.PKGINFO in melange's field order, then the scriptlets
- * in bytewise name order, no end blocks) whose
+ * control section (.PKGINFO in melange's field order, then .melange.yaml
+ * and the scriptlets in bytewise name order, no end blocks) whose
  * `datahash` is the SHA-256 of the compressed data section, and, with a key,
  * a signature section over the compressed control section.  The same tree,
  * metadata and SOURCE_DATE_EPOCH give the same bytes.
@@ -46,6 +46,9 @@ struct rpl_apk_meta {
 	const char *pre_upgrade, *post_upgrade, *trigger;
 	char *const *triggers;
 	size_t ntriggers;
+	/* The `.melange.yaml` control member (NULL: none), after .PKGINFO, 0644. */
+	const char *melange_yaml;
+	size_t melange_yaml_len;
 };
 
 /*

@@ -176,6 +176,15 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 			arg2(&a, "--pipeline-dir", o->pipeline_dirs[i]);
 		for (size_t i = 0; i < j->nenv_files; i++)
 			arg2(&a, "--env-file", j->env_files[i]);
+		/* The one melange argument the native builder honours: the
+		 * packages' maintainer and their SBOMs' namespace. */
+		for (size_t i = 0; i < o->nmelange_args; i++) {
+			const char *m = o->melange_args[i];
+			if (!strcmp(m, "--namespace") && i + 1 < o->nmelange_args)
+				arg2(&a, "--namespace", o->melange_args[++i]);
+			else if (!strncmp(m, "--namespace=", 12))
+				arg2(&a, "--namespace", m + 12);
+		}
 		return a.v;
 	}
 	rpl_argv_add(&a, o->melange);

@@ -11,6 +11,7 @@
 #include "runners/apk.h"
 #include "runners/imgresolve.h"
 #include "runners/repo.h"
+#include "runners/sbom.h"
 #include "runners/tar.h"
 
 #include <archive.h>
@@ -1364,9 +1365,27 @@ static void rfc3339(int64_t t, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The image index of the layout's tag, with this arch's manifest put in its place. */
-static int update_index(const char *layout, const char *tag, const char *arch, const char *variant,
-                        const char *manifest_digest, size_t manifest_size)
+static json_t *sorted(json_t *o);
+
+/* Writes an SBOM document to `path` (atomically), making its directory. */
+static int write_sbom(const char *path, const char *doc)
+{
+	char *dir = rpl_path_dirname(path);
+	int err = rpl_mkdirs(dir);
+
+	free(dir);
+	return err ? err : rpl_write_file_atomic(path, doc, strlen(doc));
+}
+
+/*
+ * The image index of the layout's tag, with this arch's manifest put in its
+ * place and apko's annotations: the image's, with `created` the latest of
+ * its archs'.  Its SBOM (`sboms/sbom-index.spdx.json`) is written with it.
+ */
+static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
+                        const char *variant, const char *manifest_digest, size_t manifest_size,
+                        json_t *annotations, const char *created, const char *os_name,
+                        const char *vcs_url)
 {
 	char *ipath = rpl_path_join(layout, "index.json"), *text = NULL, *lockp;
 	json_t *outer = NULL, *inner = NULL, *mans, *entry, *plat;
@@ -1443,11 +1462,57 @@ static int update_index(const char *layout, const char *tag, const char *arch, c
 		json_array_insert_new(mans, at, entry);
 	}
 	{
+		/* `created`: the latest of the archs' manifests now in the index
+		 * (RFC 3339 in UTC, one width: the later time is the larger string). */
+		json_t *ann = json_deep_copy(annotations), *m;
+		char latest[64];
+		size_t i;
+		snprintf(latest, sizeof(latest), "%s", created);
+		json_array_foreach(mans, i, m)
+		{
+			const char *d = json_string_value(json_object_get(m, "digest"));
+			char *bp = d && strchr(d, ':') ? rpl_path_join(layout, "blobs/sha256")
+			                               : NULL,
+			     *bt = bp ? rpl_path_join(bp, strchr(d, ':') + 1) : NULL, *mt;
+			size_t ml;
+			json_t *man;
+			if (bt && !rpl_read_file(bt, &mt, &ml)) {
+				const char *c;
+				man = json_loadb(mt, ml, 0, NULL);
+				c = json_string_value(
+				        json_object_get(json_object_get(man, "annotations"),
+				                        "org.opencontainers.image.created"));
+				if (c && strlen(c) < sizeof(latest) && strcmp(c, latest) > 0)
+					snprintf(latest, sizeof(latest), "%s", c);
+				json_decref(man);
+				free(mt);
+			}
+			free(bp);
+			free(bt);
+		}
+		json_object_set_new(ann, "org.opencontainers.image.created", json_string(latest));
+		json_object_set_new(inner, "annotations", sorted(ann));
+	}
+	{
 		char *s = dumps(json_incref(inner));
 		size_t sl = strlen(s);
 		if ((err = put_blob(layout, s, sl, inner_digest))) {
 			free(s);
 			goto out;
+		}
+		{
+			char *sbom = rpl_sbom_index(name, inner_digest, inner, os_name, vcs_url,
+			                            json_string_value(json_object_get(
+			                                    json_object_get(inner, "annotations"),
+			                                    "org.opencontainers.image.created")));
+			char *sp = rpl_path_join(layout, "sboms/sbom-index.spdx.json");
+			err = write_sbom(sp, sbom);
+			free(sp);
+			free(sbom);
+			if (err) {
+				free(s);
+				goto out;
+			}
 		}
 		json_decref(outer);
 		outer = json_object();
@@ -1683,16 +1748,71 @@ static int check_signature(const char *index, const char *signer, char *const *k
 	                 index, signer);
 }
 
+/* `layout`/<arch>.entry.json: what the image index's entry of `arch` was made from. */
+static char *entry_path(const char *layout, const char *arch)
+{
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	char *p;
+
+	rpl_strbuf_addf(&t, "%s.entry.json", arch);
+	p = rpl_path_join(layout, t.buf);
+	rpl_strbuf_release(&t);
+	return p;
+}
+
+/*
+ * Keeps beside the arch's manifest what update_index() took besides it, so
+ * that the artifact cache can put a fetched image into a layout exactly as
+ * its assembly did (rpl_image_layout_add).
+ */
+static int write_entry(const char *layout, const char *arch, const char *name, json_t *annotations,
+                       const char *created, const char *os_name, const char *vcs_url)
+{
+	json_t *e = json_object();
+	char *path = entry_path(layout, arch), *text;
+	int err;
+
+	json_object_set_new(e, "name", json_string(name));
+	json_object_set_new(e, "annotations",
+	                    annotations ? json_incref(annotations) : json_object());
+	json_object_set_new(e, "created", json_string(created));
+	json_object_set_new(e, "os", os_name ? json_string(os_name) : json_null());
+	json_object_set_new(e, "vcs-url", vcs_url ? json_string(vcs_url) : json_null());
+	text = dumps(e);
+	err = rpl_write_file_atomic(path, text, strlen(text));
+	free(text);
+	free(path);
+	return err;
+}
+
 int rpl_image_layout_add(const char *layout, const char *tag, const char *arch, const char *digest,
                          size_t size)
 {
-	const char *variant = NULL;
+	const char *variant = NULL, *name, *created;
 	struct rpl_strbuf t = RPL_STRBUF_INIT;
-	char *mf;
+	char *mf, *text, *ep = entry_path(layout, arch);
+	json_t *e = NULL, *ann;
+	json_error_t je;
+	size_t len;
 	int err;
 
 	oci_arch(arch, &variant);
-	if ((err = update_index(layout, tag, arch, variant, digest, size)))
+	if (!(err = rpl_read_file(ep, &text, &len))) {
+		e = json_loadb(text, len, 0, &je);
+		free(text);
+	}
+	name = json_string_value(json_object_get(e, "name"));
+	created = json_string_value(json_object_get(e, "created"));
+	ann = json_object_get(e, "annotations");
+	if (!err && (!name || !created || !json_is_object(ann)))
+		err = rpl_error(-RPL_EPARSE, "'%s' is not an image's index entry", ep);
+	free(ep);
+	if (!err)
+		err = update_index(layout, name, tag, arch, variant, digest, size, ann, created,
+		                   json_string_value(json_object_get(e, "os")),
+		                   json_string_value(json_object_get(e, "vcs-url")));
+	json_decref(e);
+	if (err)
 		return err;
 	rpl_strbuf_addf(&t, "%s.manifest", arch);
 	mf = rpl_path_join(layout, t.buf);
@@ -2064,6 +2184,157 @@ out:
 	return err;
 }
 
+/* The node `path` names with links followed inside the image, or NULL. */
+static struct node *fs_follow(struct fs *f, const char *path)
+{
+	struct rpl_strbuf cur = RPL_STRBUF_INIT, where = RPL_STRBUF_INIT;
+	struct node *x = NULL;
+
+	rpl_strbuf_addstr(&cur, path);
+	for (int hops = 0; hops < 40; hops++) {
+		char *dir;
+		if (fs_resolve(f, cur.buf, 0, &where) || !(x = fs_at(f, where.buf)) ||
+		    x->type != '2')
+			break;
+		dir = rpl_path_dirname(where.buf);
+		rpl_strbuf_reset(&cur);
+		if (x->link[0] == '/')
+			rpl_strbuf_addstr(&cur, x->link + 1);
+		else
+			rpl_strbuf_addf(&cur, "%s/%s", strcmp(dir, ".") ? dir : "", x->link);
+		free(dir);
+		x = NULL;
+	}
+	rpl_strbuf_release(&cur);
+	rpl_strbuf_release(&where);
+	return x && x->type == '0' ? x : NULL;
+}
+
+/*
+ * What the SBOM is made of, read from the tree before the layer is (which
+ * lets go of the files' contents): what the image's /etc/os-release says
+ * of it, as apko reads it, and each installed package's own SBOM (NULL
+ * when it has none).
+ */
+struct sbom_inputs {
+	char *id, *name, *version;
+	char **docs;
+	size_t *lens, n;
+};
+
+static void os_release(struct fs *f, struct sbom_inputs *r)
+{
+	struct node *x = fs_follow(f, "etc/os-release");
+	const char *p = x ? x->data : NULL, *end = p ? p + x->size : NULL;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq;
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char **slot = NULL;
+		if ((eq = memchr(p, '=', n))) {
+			size_t k = (size_t)(eq - p), vl = n - k - 1;
+			const char *v = eq + 1;
+			slot = k == 2 && !strncmp(p, "ID", 2)             ? &r->id
+			       : k == 4 && !strncmp(p, "NAME", 4)         ? &r->name
+			       : k == 10 && !strncmp(p, "VERSION_ID", 10) ? &r->version
+			                                                  : NULL;
+			if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+				v++;
+				vl -= 2;
+			}
+			if (slot && !*slot)
+				*slot = rpl_xstrndup(v, vl);
+		}
+		p += n + 1;
+	}
+}
+
+/* The SBOM each package installed of itself: apko's lookup, <name>-<version>,
+ * then without -rN, then <name>. */
+static void sbom_inputs(struct fs *f, const struct ipkg *pkgs, size_t npk, struct sbom_inputs *in)
+{
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+
+	os_release(f, in);
+	in->docs = rpl_xcalloc(npk + 1, sizeof(*in->docs));
+	in->lens = rpl_xcalloc(npk + 1, sizeof(*in->lens));
+	in->n = npk;
+	for (size_t i = 0; i < npk; i++) {
+		const char *n = pkgs[i].apk.pkgname, *v = pkgs[i].apk.pkgver, *r = strrchr(v, '-');
+		struct node *x;
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_addf(&t, "var/lib/db/sbom/%s-%s.spdx.json", n, v);
+		if (!(x = fs_follow(f, t.buf)) && r && r[1] == 'r') {
+			rpl_strbuf_reset(&t);
+			rpl_strbuf_addf(&t, "var/lib/db/sbom/%s-%.*s.spdx.json", n, (int)(r - v),
+			                v);
+			x = fs_follow(f, t.buf);
+		}
+		if (!x) {
+			rpl_strbuf_reset(&t);
+			rpl_strbuf_addf(&t, "var/lib/db/sbom/%s.spdx.json", n);
+			x = fs_follow(f, t.buf);
+		}
+		if (x) {
+			in->docs[i] = rpl_xstrndup(x->data ? x->data : "", x->size);
+			in->lens[i] = x->size;
+		}
+	}
+	rpl_strbuf_release(&t);
+}
+
+static void sbom_inputs_release(struct sbom_inputs *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		free(in->docs[i]);
+	free(in->docs);
+	free(in->lens);
+	free(in->id);
+	free(in->name);
+	free(in->version);
+}
+
+/*
+ * The arch's SBOM, `sboms/sbom-<arch>.spdx.json` in the layout as in
+ * apko's golden layout: the image, its layer and OS, and the SBOMs of its
+ * packages.
+ */
+static int image_sbom(const struct sbom_inputs *in, const char *name, const char *layout,
+                      const char *arch, const char *variant, const char *manifest,
+                      const char *layer, int64_t bde, const char *vcs_url)
+{
+	struct rpl_sbom_image im;
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	const char *oarch;
+	char *doc, *path;
+	int err;
+
+	oarch = oci_arch(arch, &variant);
+	memset(&im, 0, sizeof(im));
+	im.name = name;
+	im.oci_arch = oarch;
+	im.variant = variant;
+	im.manifest = manifest;
+	im.layer = layer;
+	im.os_id = in->id;
+	im.os_name = in->name;
+	im.os_version = in->version;
+	im.vcs_url = vcs_url;
+	im.created = bde;
+	im.docs = (const char *const *)in->docs;
+	im.lens = in->lens;
+	im.ndocs = in->n;
+	doc = rpl_sbom_image(&im);
+	rpl_strbuf_reset(&t);
+	rpl_strbuf_addf(&t, "sboms/sbom-%s.spdx.json", arch);
+	path = rpl_path_join(layout, t.buf);
+	err = write_sbom(path, doc);
+	free(path);
+	free(doc);
+	rpl_strbuf_release(&t);
+	return err;
+}
+
 int rpl_image_build(struct rpl_image_opts *o)
 {
 	struct rpl_image *img = rpl_image_load(o->file);
@@ -2081,10 +2352,12 @@ int rpl_image_build(struct rpl_image_opts *o)
 	struct rpl_strbuf tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT, t = RPL_STRBUF_INIT;
 	const char *variant, *oarch, *env_sde = getenv("SOURCE_DATE_EPOCH");
 	char layer_digest[80], diff_id[80], config_digest[80], created[64];
+	struct sbom_inputs sin;
 	int64_t bde = 0;
 	int err = 0;
 
 	memset(&f, 0, sizeof(f));
+	memset(&sin, 0, sizeof(sin));
 	f.max = o->max_size ? o->max_size : RPL_IMAGE_MAX_SIZE;
 	if (!img)
 		return -RPL_ESCHEMA;
@@ -2118,6 +2391,16 @@ int rpl_image_build(struct rpl_image_opts *o)
 			                o->annotations[i]);
 			goto out;
 		}
+	}
+	/* apko's source and revision, from a vcs-url of the form URL@COMMIT. */
+	if (strchr(c->vcs_url.s, '@')) {
+		const char *at = strchr(c->vcs_url.s, '@');
+		rpl_strbuf_reset(&t);
+		rpl_strbuf_add(&t, c->vcs_url.s, (size_t)(at - c->vcs_url.s));
+		json_object_set_new(annotations, "org.opencontainers.image.source",
+		                    json_string(t.buf));
+		json_object_set_new(annotations, "org.opencontainers.image.revision",
+		                    json_string(at + 1));
 	}
 	annotations = sorted(annotations);
 	rpl_strbuf_reset(&t);
@@ -2269,6 +2552,7 @@ int rpl_image_build(struct rpl_image_opts *o)
 
 	/* The layer, its config, the manifest. */
 	rfc3339(bde, created, sizeof(created));
+	sbom_inputs(&f, pkgs, npk, &sin);
 	layer_tar(&f, &tar);
 	digest_of(tar.buf, tar.len, diff_id);
 	if ((err = rpl_gzip(tar.buf, tar.len, 1, &gz)))
@@ -2377,10 +2661,16 @@ int rpl_image_build(struct rpl_image_opts *o)
 		json_object_set(m, "annotations", labels);
 		ms = dumps(m);
 		mlen = strlen(ms);
-		if (!(err = put_blob(layout, ms, mlen, o->digest)))
-			err = update_index(layout, o->tag, o->arch, variant, o->digest, mlen);
+		if (!(err = put_blob(layout, ms, mlen, o->digest)) &&
+		    !(err = image_sbom(&sin, img->name, layout, o->arch, variant, o->digest,
+		                       layer_digest, bde, c->vcs_url.s)))
+			err = update_index(layout, img->name, o->tag, o->arch, variant, o->digest,
+			                   mlen, annotations, created, sin.name, c->vcs_url.s);
 		free(ms);
 	}
+	if (!err)
+		err = write_entry(layout, o->arch, img->name, annotations, created, sin.name,
+		                  c->vcs_url.s);
 	if (!err) {
 		/* What the scheduler checks for: this arch's manifest, by digest. */
 		char *mf;
@@ -2419,6 +2709,7 @@ out:
 	rpl_imglock_free(locked, locked ? nres : 0);
 	json_decref(annotations);
 	json_decref(labels);
+	sbom_inputs_release(&sin);
 	for (size_t i = 0; i < nspecs; i++) {
 		if (repos[i].loaded)
 			rpl_apkindex_release(&repos[i].idx);

@@ -73,7 +73,10 @@ int rpl_image_build(struct rpl_image_opts *o);
  * already in `layout`/blobs, into the layout's image index tagged `tag`
  * (under the layout's lock, as an assembly does) and writes
  * `layout`/<arch>.manifest: what the artifact cache does with an image
- * it fetched.  Returns 0 or an error.
+ * it fetched.  The index's annotations and its SBOM come from
+ * `layout`/<arch>.entry.json, which the assembly wrote beside the manifest
+ * and the cache keeps with the image's blobs, so the
+ * layout is the one the assembly made.  Returns 0 or an error.
  */
 int rpl_image_layout_add(const char *layout, const char *tag, const char *arch, const char *digest,
                          size_t size);

@@ -10,10 +10,13 @@
 #include "recipes/repoconfig.h"
 #include "recipes/scan.h"
 #include "runners/apkwrite.h"
+#include "runners/melangeyaml.h"
+#include "runners/provenance.h"
 #include "runners/repo.h"
 #include "runners/runner.h"
 #include "runners/emulate.h"
 #include "runners/sandbox.h"
+#include "runners/sbom.h"
 #include "runners/workspace.h"
 #include "runners/extract.h"
 #include "common/sha256.h"
@@ -50,6 +53,14 @@ struct build {
 	int64_t sde;
 	/* The variables the steps get: the recipe's, or a test's while it runs. */
 	const struct rpl_kvlist *env;
+	/* Where the recipe comes from (its repository's HEAD), the packages the
+	 * build had (`name=version` from the output repository, else as the
+	 * recipe names them), and the .melange.yaml every package carries. */
+	struct rpl_provenance prov;
+	char **env_pkgs;
+	size_t nenv_pkgs, aenv_pkgs;
+	char *melange_yaml;
+	size_t melange_yaml_len;
 	/* The apks this build wrote, for its tests. */
 	struct built_apk {
 		char *path;
@@ -920,8 +931,11 @@ static int install_deps(struct build *b)
 		const struct rpl_apkindex_pkg *p = idx.npkgs ? providing(&idx, need) : NULL;
 		int seen = 0;
 		if (!p) {
-			if (!strstr(host.buf ? host.buf : "", need))
+			if (!strstr(host.buf ? host.buf : "", need)) {
 				rpl_strbuf_addf(&host, " %.*s", (int)name_len(need), need);
+				RPL_ALLOC_GROW(b->env_pkgs, b->nenv_pkgs + 1, b->aenv_pkgs);
+				b->env_pkgs[b->nenv_pkgs++] = rpl_xstrdup(need);
+			}
 			continue;
 		}
 		for (size_t k = 0; k < ntodo && !seen; k++)
@@ -958,7 +972,10 @@ static int install_deps(struct build *b)
 		                todo[k]->version);
 		err = unpack_apk(b, apk.buf, b->deps);
 		rpl_strbuf_addf(&local, " %s-%s", todo[k]->name, todo[k]->version);
-		rpl_strbuf_release(&apk);
+		rpl_strbuf_reset(&apk);
+		rpl_strbuf_addf(&apk, "%s=%s", todo[k]->name, todo[k]->version);
+		RPL_ALLOC_GROW(b->env_pkgs, b->nenv_pkgs + 1, b->aenv_pkgs);
+		b->env_pkgs[b->nenv_pkgs++] = rpl_strbuf_detach(&apk);
 	}
 	if (ntodo && !err)
 		err = bind_deps(b, b->deps);
@@ -1037,6 +1054,11 @@ out:
 
 /* ---- the build ------------------------------------------------------------------------------- */
 
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void text_list(const struct rpl_textlist *l, char ***out, size_t *n)
 {
 	*out = rpl_xmalloc((l->n ? l->n : 1) * sizeof(**out));
@@ -1065,8 +1087,176 @@ static int check_trees(struct build *b, char *const *trees, size_t ntrees)
 	return 0;
 }
 
-/* Writes the apk of one (sub)package. */
-static int package(struct build *b, const char *name, const char *desc,
+/* The fetch and git-checkout steps of a pipeline, as the SBOM records their sources. */
+static struct rpl_sbom_source *sources_of(const struct rpl_cstep *steps, size_t n, size_t *count)
+{
+	struct rpl_sbom_source *v = rpl_xcalloc(n + 1, sizeof(*v));
+
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct rpl_cstep *st = &steps[i];
+		struct rpl_sbom_source *x;
+		if (st->skipped || !st->uses ||
+		    (strcmp(st->uses, "fetch") && strcmp(st->uses, "git-checkout")))
+			continue;
+		x = &v[(*count)++];
+		x->git = !strcmp(st->uses, "git-checkout");
+		x->uri = kv_get(&st->with, "uri");
+		x->sha256 = kv_get(&st->with, "expected-sha256");
+		x->sha512 = kv_get(&st->with, "expected-sha512");
+		x->purl_name = kv_get(&st->with, "purl-name");
+		x->purl_version = kv_get(&st->with, "purl-version");
+		x->repository = kv_get(&st->with, "repository");
+		x->branch = kv_get(&st->with, "branch");
+		x->tag = kv_get(&st->with, "tag");
+		x->expected_commit = kv_get(&st->with, "expected-commit");
+		x->type_hint = kv_get(&st->with, "type-hint");
+		x->index = i;
+	}
+	return v;
+}
+
+/* The most of a `license-path` file the SBOM takes in. */
+#define MAX_LICENSE_TEXT ((size_t)1 << 20)
+
+/*
+ * The text of the copyright entry's `license-path`, a path in the workspace
+ * (relative to it, or under /home/build) as melange reads it after the
+ * build, through no link.  Returns 0 with the text in *out, or an error.
+ */
+static int license_text(struct build *b, const struct rpl_copyright *c, char **out)
+{
+	struct rpl_strbuf t = RPL_STRBUF_INIT;
+	char *rel = NULL, buf[65536];
+	int fd = -1, err;
+	ssize_t n;
+
+	*out = NULL;
+	if ((err = rpl_ws_relpath(RPL_WORKSPACE, c->license_path.s, &rel)))
+		return rpl_error(err, "%s:%u:%u: license-path: %s", b->o->file, c->line, c->col,
+		                 rpl_errmsg());
+	if ((err = rpl_ws_open(b->wsfd, rel, O_RDONLY | O_CLOEXEC, &fd))) {
+		err = rpl_error(err, "%s:%u:%u: license-path '%s': cannot read it: %s", b->o->file,
+		                c->line, c->col, c->license_path.s,
+		                err == -ELOOP ? "it goes through a symbolic link" : strerror(-err));
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && t.len + (size_t)n <= MAX_LICENSE_TEXT)
+		rpl_strbuf_add(&t, buf, (size_t)n);
+	if (n != 0) {
+		err = rpl_error(n < 0 ? -errno : -RPL_EPARSE, "%s:%u:%u: license-path '%s': %s",
+		                b->o->file, c->line, c->col, c->license_path.s,
+		                n < 0 ? strerror(errno) : "larger than 1 MiB");
+		goto out;
+	}
+	*out = rpl_strbuf_detach(&t);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(rel);
+	rpl_strbuf_release(&t);
+	return err;
+}
+
+/*
+ * Writes the package's SBOM into its tree, as melange does before it makes
+ * the apk: melange-out/<name>/var/lib/db/sbom/<name>-<version>.spdx.json,
+ * replacing what a step may have put there (never through a link).
+ */
+static int write_sbom(struct build *b, const char *name, const char *commit)
+{
+	const struct rpl_package *p = &b->r->package;
+	struct rpl_strbuf dir = RPL_STRBUF_INIT, file = RPL_STRBUF_INIT, lic = RPL_STRBUF_INIT,
+	                  copy = RPL_STRBUF_INIT;
+	struct rpl_sbom_apk a;
+	struct rpl_sbom_source *upstream = NULL, *own = NULL;
+	char *doc = NULL, **ids = rpl_xcalloc(p->ncopyright + 1, sizeof(char *)),
+	     **texts = rpl_xcalloc(p->ncopyright + 1, sizeof(char *));
+	size_t ninfos = 0;
+	int fd = -1, out = -1, err = 0;
+
+	for (size_t i = 0; i < p->ncopyright; i++) {
+		if (lic.len)
+			rpl_strbuf_addstr(&lic, " AND ");
+		rpl_strbuf_addstr(&lic, p->copyright[i].license.s);
+		if (*p->copyright[i].attestation.s)
+			rpl_strbuf_addf(&copy, "%s\n", p->copyright[i].attestation.s);
+	}
+	memset(&a, 0, sizeof(a));
+	a.name = name;
+	a.version = b->version;
+	a.arch = b->o->arch;
+	a.namespace = b->o->namespace && *b->o->namespace ? b->o->namespace : "unknown";
+	a.license = lic.buf;
+	a.copyright = copy.buf;
+	a.config = b->prov.path ? b->prov.path : b->o->file;
+	a.commit = commit;
+	a.repo_url = b->prov.repo_url;
+	a.created = b->sde;
+	a.main = upstream = sources_of(b->c.steps, b->c.nsteps, &a.nmain);
+	for (size_t i = 0; i < b->c.nsubs && !own; i++)
+		if (!strcmp(b->c.subs[i].name, name))
+			own = sources_of(b->c.subs[i].steps, b->c.subs[i].nsteps, &a.nown);
+	a.own = own;
+	/* license-path files by their license, a later entry over an earlier one. */
+	for (size_t i = 0; i < p->ncopyright && !err; i++) {
+		const struct rpl_copyright *c = &p->copyright[i];
+		char *text;
+		size_t at = ninfos;
+		if (!*c->license_path.s)
+			continue;
+		if ((err = license_text(b, c, &text)))
+			break;
+		for (size_t k = 0; k < ninfos; k++)
+			if (!strcmp(ids[k], c->license.s))
+				at = k;
+		if (at == ninfos)
+			ids[ninfos++] = (char *)c->license.s;
+		else
+			free(texts[at]);
+		texts[at] = text;
+	}
+	if (err)
+		goto out;
+	a.license_ids = ids;
+	a.license_texts = texts;
+	a.nlicense_infos = ninfos;
+	doc = rpl_sbom_apk(&a);
+	rpl_strbuf_addf(&dir, "melange-out/%s/var/lib/db/sbom", name);
+	rpl_strbuf_addf(&file, "%s-%s.spdx.json", name, b->version);
+	if ((err = rpl_ws_mkdirs(b->wsfd, dir.buf, &fd)))
+		goto out;
+	if (unlinkat(fd, file.buf, 0) < 0 && errno != ENOENT) {
+		err = rpl_error(-errno, "cannot replace %s/%s: %s", dir.buf, file.buf,
+		                strerror(errno));
+		goto out;
+	}
+	errno = 0;
+	out = openat(fd, file.buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (out < 0 || write(out, doc, strlen(doc)) != (ssize_t)strlen(doc))
+		err = rpl_error(-(errno ? errno : EIO), "cannot write %s/%s: %s", dir.buf, file.buf,
+		                strerror(errno ? errno : EIO));
+out:
+	if (out >= 0)
+		close(out);
+	if (fd >= 0)
+		close(fd);
+	free(doc);
+	free(upstream);
+	free(own);
+	for (size_t i = 0; i < ninfos; i++)
+		free(texts[i]);
+	free(texts);
+	free(ids);
+	rpl_strbuf_release(&dir);
+	rpl_strbuf_release(&file);
+	rpl_strbuf_release(&lic);
+	rpl_strbuf_release(&copy);
+	return err;
+}
+
+/* Writes the apk of one (sub)package; `commit` is what its .PKGINFO records. */
+static int package(struct build *b, const char *name, const char *desc, const char *commit,
                    const struct rpl_dependencies *deps, const struct rpl_pkg_options *opts,
                    const struct rpl_scriptlets *sc, char *const *trees, size_t ntrees,
                    const struct rpl_signer *key)
@@ -1086,7 +1276,10 @@ static int package(struct build *b, const char *name, const char *desc,
 	m.origin = p->name.s;
 	m.description = desc;
 	m.url = p->url.s;
-	m.commit = p->commit.s;
+	m.commit = commit;
+	m.maintainer = b->o->namespace && *b->o->namespace ? b->o->namespace : "unknown";
+	m.melange_yaml = b->melange_yaml;
+	m.melange_yaml_len = b->melange_yaml_len;
 	for (size_t i = 0; i < p->ncopyright; i++)
 		licenses[m.nlicenses++] = (char *)p->copyright[i].license.s;
 	m.licenses = licenses;
@@ -1109,7 +1302,7 @@ static int package(struct build *b, const char *name, const char *desc,
 	text_list(&sc->trigger_paths, (char ***)&m.triggers, &m.ntriggers);
 	rpl_strbuf_addf(&odir, "%s/%s", b->o->out_dir, b->o->arch);
 	rpl_strbuf_addf(&path, "%s/%s-%s.apk", odir.buf, name, b->version);
-	if (!(err = rpl_mkdirs(odir.buf))) {
+	if (!(err = write_sbom(b, name, commit)) && !(err = rpl_mkdirs(odir.buf))) {
 		for (size_t i = 0; i < ntrees; i++)
 			abs_trees[i] = rpl_path_join(b->work, trees[i]);
 		err = rpl_apk_write(tree, abs_trees, ntrees, &m, key, path.buf, &log);
@@ -1323,7 +1516,7 @@ int rpl_native_build(const struct rpl_native_opts *o)
 	int have_key = 0, have_sb = 0, err;
 	char *text = NULL, *src = NULL, **trees = NULL;
 	size_t len, ntrees = 0;
-	const char *env_sde = getenv("SOURCE_DATE_EPOCH");
+	const char *env_sde = getenv("SOURCE_DATE_EPOCH"), *commit;
 
 	memset(&b, 0, sizeof(b));
 	b.o = o;
@@ -1388,6 +1581,12 @@ int rpl_native_build(const struct rpl_native_opts *o)
 	/* The source dir's files are the workspace's to start with. */
 	if ((err = source_dir(&b, &src)) || (src && (err = copy_tree(src, b.wsfd))))
 		goto out;
+	/* The commit the packages record: the recipe's own, else its repository's HEAD. */
+	rpl_provenance_get(o->file, src ? &src : NULL, src ? 1 : 0, &b.prov);
+	if (b.prov.dirty && *b.prov.commit)
+		rpl_say("%s has uncommitted changes: the packages record HEAD %s, which does not "
+		        "hold them",
+		        o->file, b.prov.commit);
 	/* An output tree per package built. */
 	trees = rpl_xmalloc((b.c.nsubs + 1) * sizeof(*trees));
 	for (size_t i = 0; i <= b.c.nsubs; i++) {
@@ -1416,12 +1615,18 @@ int rpl_native_build(const struct rpl_native_opts *o)
 		}
 	if (err || (err = check_trees(&b, trees, ntrees)))
 		goto out;
+	commit = *b.r->package.commit.s ? b.r->package.commit.s : b.prov.commit;
+	if (b.nenv_pkgs)
+		qsort(b.env_pkgs, b.nenv_pkgs, sizeof(*b.env_pkgs), cmp_cstr);
+	if ((err = rpl_melange_yaml(b.r, &b.c, commit, b.env_pkgs, b.nenv_pkgs, &b.melange_yaml,
+	                            &b.melange_yaml_len)))
+		goto out;
 	if (o->signing_key) {
 		if ((err = rpl_signer_load(&key, o->signing_key)))
 			goto out;
 		have_key = 1;
 	}
-	err = package(&b, b.r->package.name.s, b.r->package.description.s,
+	err = package(&b, b.r->package.name.s, b.r->package.description.s, commit,
 	              &b.r->package.dependencies, &b.r->package.options, &b.r->package.scriptlets,
 	              trees, ntrees, have_key ? &key : NULL);
 	for (size_t i = 0; i < b.r->nsubpackages && !err; i++) {
@@ -1434,8 +1639,9 @@ int rpl_native_build(const struct rpl_native_opts *o)
 			err = package(&b, sp->name.s,
 			              *sp->description.s ? sp->description.s
 			                                 : b.r->package.description.s,
-			              &sp->dependencies, &sp->options, &sp->scriptlets, trees,
-			              ntrees, have_key ? &key : NULL);
+			              *sp->commit.s ? sp->commit.s : commit, &sp->dependencies,
+			              &sp->options, &sp->scriptlets, trees, ntrees,
+			              have_key ? &key : NULL);
 	}
 	/* --test: each test of a package written here, as melange test would. */
 	for (size_t i = 0; o->test && !err && i < b.c.ntests; i++) {
@@ -1453,6 +1659,11 @@ out:
 		free(b.built[i].path);
 	}
 	free(b.built);
+	rpl_provenance_release(&b.prov);
+	for (size_t i = 0; i < b.nenv_pkgs; i++)
+		free(b.env_pkgs[i]);
+	free(b.env_pkgs);
+	free(b.melange_yaml);
 	if (have_key)
 		rpl_signer_release(&key);
 	for (size_t i = 0; i < ntrees; i++)

@@ -15,7 +15,10 @@
  * under /usr/local in the sandbox, where compilers, the linker, pkg-config
  * and the loader look by default — bubblewrap 0.8 has no overlay to put
  * them under /usr; every other need is taken from the host, and the log
- * says which.  Then each tree becomes a package (runners/apkwrite.h).
+ * says which.  Then each tree gets its SBOM (runners/sbom.h) and becomes a
+ * package (runners/apkwrite.h) carrying what melange's carry: the commit
+ * (the recipe's `commit`, else its repository's HEAD: runners/provenance.h),
+ * the maintainer (the namespace) and .melange.yaml (runners/melangeyaml.h).
  *
  * Another arch than the host's builds under emulation (qemu-user through
  * binfmt_misc), its steps in that arch's sysroot (runners/emulate.h); one
@@ -47,6 +50,9 @@ struct rpl_native_opts {
 	char *const *mirror_from, *const *mirror_to;
 	size_t nmirrors;
 	int test; /* then run each written package's test pipeline, as melange test does */
+	/* melange's --namespace: the packages' `maintainer`, their SBOMs' purl
+	 * namespace and supplier; NULL or "": "unknown", melange's default. */
+	const char *namespace;
 	/* Unpacking limits (runners/extract.h); 0: the defaults. */
 	uint64_t max_extract_size, max_extract_ratio;
 	/* The root filesystem the steps see instead of the host's (required for

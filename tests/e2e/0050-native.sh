@@ -141,6 +141,21 @@ grep -q 'installed in the sandbox from packages/.* libhello-dev-1.0-r0' .ripple/
 	fail "hello's log: $(cat .ripple/logs/1/$arch/hello.log)"
 grep -q 'fetch: http://127.0.0.1:.* verified (sha256)' .ripple/logs/1/$arch/libhello.log ||
 	fail "libhello's log: $(cat .ripple/logs/1/$arch/libhello.log)"
+# The fetched source is in the SBOM of libhello and of its -dev, GENERATED_FROM.
+mkdir -p "$T/sbom"
+gzip -dc "packages/$arch/libhello-dev-1.0-r0.apk" | tar -xf - -C "$T/sbom" 2>/dev/null
+python3 - "$T/sbom/var/lib/db/sbom/libhello-dev-1.0-r0.spdx.json" "$sha" "$port" <<'PY' ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+src = [p for p in d["packages"] if p["SPDXID"] == "SPDXRef-Package-libhello-1.0-0"][0]
+assert src["downloadLocation"] == "http://127.0.0.1:%s/libhello-1.0.tar.gz" % sys.argv[3], src
+assert src["checksums"] == [{"algorithm": "SHA256", "checksumValue": sys.argv[2]}], src
+assert src["externalRefs"][0]["referenceLocator"].startswith(
+    "pkg:generic/libhello@1.0?checksum=sha256%3A" + sys.argv[2] + "&download_url=http%3A%2F%2F127.0.0.1%3A"), src
+assert {"spdxElementId": "SPDXRef-Package-apk-libhello-dev-1.0-r0", "relationshipType": "GENERATED_FROM",
+        "relatedSpdxElement": src["SPDXID"]} in d["relationships"], d["relationships"]
+PY
+	fail "the fetched source is not in libhello-dev's SBOM"
 
 # Every apk, byte by byte: sections, checksums, signature, .PKGINFO.
 python3 - "packages/$arch" local.rsa.pub <<'PY' > "$T/check" || fail "apk check: $(cat "$T/check")"

@@ -151,6 +151,14 @@ hostile bomb <<'EOF'
       uri: https://mirror.example/bomb.tar.gz
       expected-none: true
 EOF
+hostile sbom-dir <<EOF
+  - runs: mkdir -p /home/build/melange-out/sbom-dir/var/lib/db && ln -s $CANARY/dir /home/build/melange-out/sbom-dir/var/lib/db/sbom
+EOF
+hostile sbom-file <<EOF
+  - runs: |
+      mkdir -p /home/build/melange-out/sbom-file/var/lib/db/sbom
+      ln -s $CANARY/file /home/build/melange-out/sbom-file/var/lib/db/sbom/sbom-file-1-r0.spdx.json
+EOF
 hostile linked-src <<'EOF'
   - runs: true
 EOF
@@ -235,6 +243,10 @@ start=$(date +%s)
 refused bomb "more than 100 times its size: a decompression bomb\?"
 [ $(($(date +%s) - start)) -lt 30 ] || fail "the bomb took $(($(date +%s) - start)) s to refuse"
 refused linked-src "the source dir 'linked-src' is a symbolic link: refused"
+# The SBOM ripple writes into a package tree: never through a planted link.
+refused sbom-dir "melange-out/sbom-dir/var/lib/db/sbom' goes through a symbolic link: refused"
+run 0 "$RIPPLE" native-build sbom-file.yaml
+[ "$(cat "$CANARY/file")" = canary ] || fail "the SBOM was written through a link"
 run 0 "$RIPPLE" native-build lingering.yaml
 # git-checkout over a planted file link replaces the link, never writes through it.
 run 0 "$RIPPLE" native-build plant-git-file.yaml

@@ -456,7 +456,7 @@ expect_out "@$local_digest\$"
 # skopeo copies the pushed image back out, and it is the same image.
 run 0 skopeo copy --src-tls-verify=false --all "docker://127.0.0.1:$port/ripple/hello:v1" "oci:$T/copied:v1"
 run 0 skopeo inspect --raw "oci:$T/copied:v1"
-[ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$local_digest" ] || fail "the copy differs"
+[ "sha256:$(sha256sum "$T/out" | cut -d' ' -f1)" = "$local_digest" ] || fail "the copy differs: $(cat "$T/out")"
 # A per-arch tag names one arch's manifest: pushed as a manifest, not an index.
 arch_digest=$(python3 -c "import json; print([m['digest'] for m in json.load(open('images/hello/index.json'))['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == 'latest-$ociarch'][0])")
 run 0 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello" --tag "latest-$ociarch"

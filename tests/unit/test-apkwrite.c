@@ -179,6 +179,8 @@ static void test_scriptlets(void **state)
 	m.pre_upgrade = ""; /* empty: not written */
 	m.triggers = paths;
 	m.ntriggers = 2;
+	m.melange_yaml = "package:\n  name: scripted\n";
+	m.melange_yaml_len = strlen(m.melange_yaml);
 	assert_int_equal(rpl_apk_write(tree, NULL, 0, &m, NULL, apk, NULL), 0);
 	/* The first gzip member is the control section (unsigned). */
 	archive_read_support_filter_gzip(a);
@@ -190,10 +192,17 @@ static void test_scriptlets(void **state)
 			break;
 		rpl_strbuf_addf(&names, "%s %o\n", n, (unsigned)archive_entry_perm(e));
 		assert_int_equal(archive_entry_mtime(e), 1700000000);
+		if (!strcmp(n, ".melange.yaml")) {
+			char buf[64] = "";
+			assert_int_equal(archive_read_data(a, buf, sizeof(buf) - 1),
+			                 (la_ssize_t)m.melange_yaml_len);
+			assert_string_equal(buf, m.melange_yaml);
+		}
 	}
 	archive_read_free(a);
-	assert_string_equal(names.buf, ".PKGINFO 644\n.post-install 755\n.pre-deinstall 755\n"
-	                               ".trigger 755\n");
+	/* melange's order (bytewise); .melange.yaml is no script (not executable). */
+	assert_string_equal(names.buf, ".PKGINFO 644\n.melange.yaml 644\n.post-install 755\n"
+	                               ".pre-deinstall 755\n.trigger 755\n");
 	assert_int_equal(rpl_apk_read(apk, &back), 0);
 	assert_string_equal(back.triggers, "/usr/share/fonts /usr/lib/modules ");
 	assert_int_equal(back.nscripts, 3);

@@ -380,6 +380,12 @@ static void test_native_image(void **state)
 		rpl_test_write_file(dir, rel, manifest);
 		snprintf(rel, sizeof(rel), "%s\n", mand);
 		rpl_test_write_file(dir, "images/img/x86_64.manifest", rel);
+		/* What the index entry is made from, and the arch's SBOM. */
+		rpl_test_write_file(dir, "images/img/x86_64.entry.json",
+		                    "{\"name\":\"img\",\"annotations\":{\"org.example.a\":\"v\"},"
+		                    "\"created\":\"2024-01-02T03:04:05Z\",\"os\":null,"
+		                    "\"vcs-url\":null}");
+		rpl_test_write_file(dir, "images/img/sboms/sbom-x86_64.spdx.json", "{\"sbom\":1}");
 	}
 	memset(it.key, 9, sizeof(it.key));
 	assert_int_equal(rpl_cache_store(c, &it), 0);
@@ -400,6 +406,9 @@ static void test_native_image(void **state)
 		snprintf(rel, sizeof(rel), "%s\n", mand);
 		assert_string_equal(got, rel);
 		free(got);
+		got = slurp("images/img/sboms/sbom-x86_64.spdx.json");
+		assert_string_equal(got, "{\"sbom\":1}");
+		free(got);
 	}
 	/* The layout's index: the tag's image index, which lists the manifest. */
 	assert_non_null(index = json_load_file("images/img/index.json", 0, NULL));
@@ -413,6 +422,9 @@ static void test_native_image(void **state)
 		         json_string_value(json_object_get(m, "digest")) + 7);
 		inner = slurp(rel);
 		assert_non_null(strstr(inner, mand));
+		/* Its annotations are the assembly's, from the entry. */
+		assert_non_null(strstr(inner, "\"org.example.a\":\"v\""));
+		assert_non_null(strstr(inner, "2024-01-02T03:04:05Z"));
 		free(inner);
 	}
 	json_decref(index);

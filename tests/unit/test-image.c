@@ -732,6 +732,185 @@ static void test_index_without_checksum(void **state)
 	free(cache);
 }
 
+/* The image index the tag `latest` of `layout` names; its digest in `digest`. */
+static json_t *tagged_index(const char *layout, char digest[80])
+{
+	char *p = rpl_path_join(layout, "index.json"), *text;
+	size_t len, i;
+	json_t *outer, *m, *inner = NULL;
+
+	assert_int_equal(rpl_read_file(p, &text, &len), 0);
+	outer = json_loadb(text, len, 0, NULL);
+	json_array_foreach(json_object_get(outer, "manifests"), i, m)
+	{
+		const char *ref = json_string_value(json_object_get(
+		        json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
+		if (ref && !strcmp(ref, "latest")) {
+			const char *d = json_string_value(json_object_get(m, "digest"));
+			inner = blob_json(layout, d);
+			snprintf(digest, 80, "%s", d);
+		}
+	}
+	assert_non_null(inner);
+	json_decref(outer);
+	free(text);
+	free(p);
+	return inner;
+}
+
+static json_t *file_json(const char *dir, const char *rel)
+{
+	char *p = rpl_path_join(dir, rel), *text;
+	size_t len;
+	json_t *j;
+
+	assert_int_equal(rpl_read_file(p, &text, &len), 0);
+	j = json_loadb(text, len, 0, NULL);
+	assert_non_null(j);
+	free(text);
+	free(p);
+	return j;
+}
+
+static int has_element(json_t *doc, const char *id)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(doc, "packages"), i, p)
+	{
+		if (!strcmp(json_string_value(json_object_get(p, "SPDXID")), id))
+			return 1;
+	}
+	return 0;
+}
+
+static int has_relationship(json_t *doc, const char *a, const char *type, const char *b)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(json_object_get(doc, "relationships"), i, r)
+	{
+		if (!strcmp(json_string_value(json_object_get(r, "spdxElementId")), a) &&
+		    !strcmp(json_string_value(json_object_get(r, "relationshipType")), type) &&
+		    !strcmp(json_string_value(json_object_get(r, "relatedSpdxElement")), b))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * What apko writes besides the image: the index's annotations (the image's,
+ * vcs-url's source and revision, `created` the latest of the archs now in
+ * it, so an arch built again earlier brings it back), and the SBOMs: the
+ * OS from /etc/os-release (through its link), the package's own SBOM
+ * merged (what it describes and reaches, not its OS element nor what it
+ * does not reach), the index's naming the index's digest.
+ */
+static void test_annotations_and_sboms(void **state)
+{
+	static const char doc[] =
+	        "{\"SPDXID\":\"SPDXRef-DOCUMENT\",\"documentDescribes\":[\"SPDXRef-Package-apk-meta-"
+	        "1.0-r0\"],\"packages\":[{\"SPDXID\":\"SPDXRef-OperatingSystem\",\"name\":\"unknown\"},"
+	        "{\"SPDXID\":\"SPDXRef-Package-apk-meta-1.0-r0\",\"name\":\"meta\",\"supplier\":"
+	        "\"Organization: X\"},{\"SPDXID\":\"SPDXRef-Package-Melange-meta.yaml-abc\",\"name\":"
+	        "\"meta.yaml\"},{\"SPDXID\":\"SPDXRef-Package-stray\",\"name\":\"stray\"}],"
+	        "\"relationships\":[{\"spdxElementId\":\"SPDXRef-Package-apk-meta-1.0-r0\","
+	        "\"relationshipType\":\"DESCRIBED_BY\",\"relatedSpdxElement\":\"SPDXRef-Package-"
+	        "Melange-meta.yaml-abc\"}]}";
+	struct apk a = { "meta", 0, RPL_STRBUF_INIT, RPL_STRBUF_INIT, RPL_STRBUF_INIT };
+	char *dir = rpl_path_join(tmp, "meta"), *arch = rpl_path_join(dir, "x86_64"), *repos[1];
+	char *apk = rpl_path_join(arch, "meta-1.0-r0.apk"), *config, *out, *cache, *layout;
+	struct rpl_image_opts o;
+	json_t *idx, *man, *sbom, *ann;
+	char image_id[4300], idx_digest[80], name[96];
+
+	(void)state;
+	assert_int_equal(rpl_mkdirs(arch), 0);
+	rpl_strbuf_addf(&a.entries,
+	                "d etc\nl etc/os-release ../usr/lib/os-release\nd usr\nd usr/lib\n"
+	                "f usr/lib/os-release ID=testos\nd var\nd var/lib\nd var/lib/db\n"
+	                "d var/lib/db/sbom\nf var/lib/db/sbom/meta-1.0-r0.spdx.json %s\n",
+	                doc);
+	write_apk("meta", &a, a.entries.buf, a.entries.buf, apk);
+	assert_int_equal(rpl_repo_add(arch, &apk, 1, NULL), 0);
+	rpl_test_write_file(dir, "meta.apko.yaml",
+	                    "contents:\n  packages:\n    - meta\n"
+	                    "vcs-url: https://github.com/x/y@0123abc\n"
+	                    "annotations:\n  a: b\n");
+	config = rpl_path_join(dir, "meta.apko.yaml");
+	out = rpl_path_join(dir, "images");
+	cache = rpl_path_join(dir, "cache");
+	layout = rpl_path_join(out, "meta");
+	repos[0] = dir;
+
+	/* Built at 100, then again at 0: the index says 0, its only arch's time. */
+	for (int i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.file = config;
+		o.arch = "x86_64";
+		o.out_dir = out;
+		o.tag = "latest";
+		o.repositories = repos;
+		o.nrepositories = 1;
+		o.cache_dir = cache;
+		o.source_date_epoch = i ? 0 : 100;
+		assert_int_equal(rpl_image_build(&o), 0);
+		idx = tagged_index(layout, idx_digest);
+		ann = json_object_get(idx, "annotations");
+		assert_string_equal(
+		        json_string_value(json_object_get(ann, "org.opencontainers.image.created")),
+		        i ? "1970-01-01T00:00:00Z" : "1970-01-01T00:01:40Z");
+		json_decref(idx);
+	}
+	idx = tagged_index(layout, idx_digest);
+	man = blob_json(layout, first_digest(idx, "manifests"));
+	ann = json_object_get(idx, "annotations");
+	assert_string_equal(json_string_value(json_object_get(ann, "a")), "b");
+	assert_string_equal(
+	        json_string_value(json_object_get(ann, "org.opencontainers.image.source")),
+	        "https://github.com/x/y");
+	assert_string_equal(
+	        json_string_value(json_object_get(ann, "org.opencontainers.image.revision")),
+	        "0123abc");
+	assert_true(json_equal(ann, json_object_get(man, "annotations")));
+
+	sbom = file_json(layout, "sboms/sbom-x86_64.spdx.json");
+	snprintf(image_id, sizeof(image_id), "SPDXRef-Package-Image-sha256-%s", o.digest + 7);
+	assert_true(has_element(sbom, image_id));
+	assert_true(has_element(sbom, "SPDXRef-OperatingSystem-testos"));
+	assert_true(has_element(sbom, "SPDXRef-Package-apk-meta-1.0-r0"));
+	assert_true(has_element(sbom, "SPDXRef-Package-Melange-meta.yaml-abc"));
+	assert_false(has_element(sbom, "SPDXRef-Package-stray"));
+	assert_false(has_element(sbom, "SPDXRef-OperatingSystem"));
+	assert_true(
+	        has_relationship(sbom, image_id, "CONTAINS", "SPDXRef-Package-apk-meta-1.0-r0"));
+	assert_true(has_relationship(sbom, "SPDXRef-Package-apk-meta-1.0-r0", "DESCRIBED_BY",
+	                             "SPDXRef-Package-Melange-meta.yaml-abc"));
+	/* vcs-url's source, as apko names it. */
+	assert_true(has_relationship(sbom, image_id, "GENERATED_FROM",
+	                             "SPDXRef-Package-https-C47C47github.comC47xC47yC640123abc"));
+	json_decref(sbom);
+	sbom = file_json(layout, "sboms/sbom-index.spdx.json");
+	snprintf(name, sizeof(name), "sbom-%s", idx_digest);
+	assert_string_equal(json_string_value(json_object_get(sbom, "name")), name);
+	snprintf(image_id, sizeof(image_id), "SPDXRef-Package-sha256-%s", o.digest + 7);
+	assert_true(has_element(sbom, image_id));
+	assert_true(has_element(sbom, "SPDXRef-Package-https-C47C47github.comC47xC47yC640123abc"));
+	json_decref(sbom);
+	json_decref(man);
+	json_decref(idx);
+	rpl_strbuf_release(&a.entries);
+	free(dir);
+	free(arch);
+	free(apk);
+	free(config);
+	free(out);
+	free(cache);
+	free(layout);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_lockfile),
 		cmocka_unit_test(test_local_limits),
 		cmocka_unit_test(test_index_without_checksum),
+		cmocka_unit_test(test_annotations_and_sboms),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
