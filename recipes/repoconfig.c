@@ -11,6 +11,16 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+static const struct rpl_field slurm_fields[] = {
+	RPL_FIELD("partitions", RPL_F_STRMAP, struct rpl_repoconfig_slurm, partitions),
+	RPL_FIELD("cpu", RPL_F_STR, struct rpl_repoconfig_slurm, cpu),
+	RPL_FIELD("memory", RPL_F_STR, struct rpl_repoconfig_slurm, memory),
+	RPL_FIELD("args", RPL_F_STRLIST, struct rpl_repoconfig_slurm, args),
+	RPL_FIELD_END,
+};
+static const struct rpl_schema slurm_schema = { "slurm", sizeof(struct rpl_repoconfig_slurm),
+	                                        slurm_fields };
+
 static const struct rpl_field fields[] = {
 	RPL_FIELD("archs", RPL_F_STRLIST, struct rpl_repoconfig, archs),
 	RPL_FIELD("pipeline-dirs", RPL_F_STRLIST, struct rpl_repoconfig, pipeline_dirs),
@@ -23,6 +33,8 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("source-mirrors", RPL_F_STRMAP, struct rpl_repoconfig, source_mirrors),
 	RPL_FIELD("max-extract-size", RPL_F_STR, struct rpl_repoconfig, max_extract_size_text),
 	RPL_FIELD("max-extract-ratio", RPL_F_U64, struct rpl_repoconfig, max_extract_ratio),
+	RPL_FIELD("executor", RPL_F_STR, struct rpl_repoconfig, executor),
+	RPL_FIELD_SUB("slurm", RPL_F_STRUCT, struct rpl_repoconfig, slurm, &slurm_schema),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
@@ -133,6 +145,24 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 			                RPL_REPOCONFIG_FILE, cfg->max_extract_size_text.line,
 			                cfg->max_extract_size_text.col,
 			                cfg->max_extract_size_text.s);
+		if (!err && cfg->executor.s && *cfg->executor.s &&
+		    strcmp(cfg->executor.s, "local") && strcmp(cfg->executor.s, "slurm"))
+			err = rpl_error(
+			        -RPL_ESCHEMA,
+			        "%s:%u:%u: executor: '%s' is not an executor (local, slurm)",
+			        RPL_REPOCONFIG_FILE, cfg->executor.line, cfg->executor.col,
+			        cfg->executor.s);
+		for (size_t i = 0; !err && i < cfg->slurm.partitions.n; i++) {
+			struct rpl_text *a = &cfg->slurm.partitions.v[i].key;
+			const char *apk = rpl_apko_arch_to_apk(a->s);
+			if (!apk)
+				err = rpl_error(
+				        -RPL_ESCHEMA,
+				        "%s:%u:%u: slurm: partitions: unknown architecture '%s'",
+				        RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
+			else
+				a->s = apk;
+		}
 		/* amd64 and x86_64 are one arch: each is kept once. */
 		for (size_t i = 0; !err && i < cfg->archs.n; i++)
 			for (size_t j = i + 1; j < cfg->archs.n; j++)

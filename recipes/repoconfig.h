@@ -12,6 +12,12 @@
  *     https://example.org/src/: sources/    (a directory or URL) first
  *   max-extract-size: 64G            what one source archive may unpack to
  *   max-extract-ratio: 100           ... per byte of archive (past 1 GiB)
+ *   executor: slurm                  where jobs run: local (default) or slurm
+ *   slurm:                           the Slurm executor (docs/distributed.md)
+ *     partitions: {x86_64: amd64, aarch64: arm64}   partition per arch
+ *     cpu: "1"                       per job without `resources:` (default 1)
+ *     memory: 4Gi                    ... (default: the cluster's)
+ *     args: [--account=builds]       more srun arguments
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -23,6 +29,12 @@
 #include <stdint.h>
 
 #define RPL_REPOCONFIG_FILE ".ripple.yaml"
+
+struct rpl_repoconfig_slurm {
+	struct rpl_kvlist partitions; /* arch (apk's name) -> partition */
+	struct rpl_text cpu, memory;
+	struct rpl_textlist args;
+};
 
 struct rpl_repoconfig {
 	struct rpl_arena arena;
@@ -40,6 +52,8 @@ struct rpl_repoconfig {
 	/* The native builder's unpacking limits (runners/extract.h); 0: defaults. */
 	struct rpl_text max_extract_size_text;
 	uint64_t max_extract_size, max_extract_ratio;
+	struct rpl_text executor; /* "local" or "slurm"; empty when absent */
+	struct rpl_repoconfig_slurm slurm;
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 
