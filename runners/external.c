@@ -514,8 +514,8 @@ static void kill_group(struct ext_job *e, int sig)
 {
 	struct rpl_executor *x = e->r->o.executor;
 
-	/* What runs elsewhere first: the local process (srun, say) may be the
-	 * only one that could still tell where. */
+	/* The job elsewhere first, while its wrapper still holds it: a
+	 * wrapper killed outright (srun by SIGKILL) would leave it running. */
 	if (e->running && x && x->cancel && !e->remote_cancelled) {
 		e->remote_cancelled = 1;
 		x->cancel(x, e->job, e->log_fd);
