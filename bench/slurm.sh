@@ -2,7 +2,8 @@
 # Throughput of trivial jobs through Slurm against the local executor, in
 # the same run.
 #
-#   bench/slurm.sh [N]        (default 2000 jobs; SLURM_JOBS="4 8": more -j values to try)
+#   bench/slurm.sh [N]        (default 2000 jobs; SLURM_JOBS="4 8": more -j values to try;
+#                              SLURM_EXTRA_CONF="SchedulerParameters=...": more slurm.conf)
 #
 # A synthetic monorepo of N trivial packages, each built by a stand-in
 # `melange` that copies a pre-made apk into place (as in bench/build.sh),
@@ -91,11 +92,11 @@ timed() {
 	echo "$label $(echo "$t1 - $t0" | bc -l 2>/dev/null || python3 -c "print($t1 - $t0)")" >>"$T/times"
 }
 
-# slurm_count: the Slurm jobs recorded as completed since the last call.
-# slurmctld writes a job's record as it leaves the completing state, which
-# can be a moment after srun returned: up to 15 s are given for N of them.
+# slurm_check LABEL: Slurm recorded N more completed jobs since the last
+# check.  slurmctld writes a job's record as it leaves the completing state,
+# which can be a moment after srun returned: up to 15 s are given.
 seen=0
-slurm_count() {
+slurm_check() {
 	i=0
 	while :; do
 		all=$(grep -c 'JobState=COMPLETED' "$JOBCOMP" 2>/dev/null || true)
@@ -103,7 +104,7 @@ slurm_count() {
 		i=$((i + 1))
 		sleep 0.1
 	done
-	echo $((all - seen))
+	[ $((all - seen)) = "$n" ] || fail "$1: Slurm recorded $((all - seen)) completed jobs, not $n"
 	seen=$all
 }
 
@@ -111,10 +112,10 @@ slurm_count() {
 : >"$T/times"
 timed "local,-j2" --executor local -j 2
 timed "slurm,-j(default)" --executor slurm
-[ "$(slurm_count)" = "$n" ] || fail "Slurm did not record $n completed jobs for the slurm run"
+slurm_check "slurm, -j default"
 for j in ${SLURM_JOBS:-}; do
 	timed "slurm,-j$j" --executor slurm -j "$j"
-	[ "$(slurm_count)" = "$n" ] || fail "Slurm did not record $n completed jobs for -j $j"
+	slurm_check "slurm, -j $j"
 done
 
 python3 - "$T/times" "$n" <<'PY'

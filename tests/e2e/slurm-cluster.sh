@@ -12,7 +12,8 @@
 # two partitions, `amd` and `arm` (the e2e test maps x86_64 and aarch64 to
 # them).  Every job that ends is recorded in $SLURM_DIR/jobcomp.txt
 # (jobcomp/filetxt: no slurmdbd needed), one line per job with its JobId,
-# Name, JobState, Partition and ExitCode.
+# Name, JobState, Partition and ExitCode.  $SLURM_EXTRA_CONF, when set, is
+# appended to slurm.conf (bench/slurm.sh tries scheduler settings with it).
 
 slurm_pids=
 
@@ -77,6 +78,7 @@ KillWait=5
 NodeName=$host NodeAddr=127.0.0.1 CPUs=2 RealMemory=$mem State=UNKNOWN
 PartitionName=amd Nodes=$host Default=YES MaxTime=INFINITE State=UP
 PartitionName=arm Nodes=$host MaxTime=INFINITE State=UP
+${SLURM_EXTRA_CONF:-}
 EOC
 	SLURM_CONF=$SLURM_DIR/slurm.conf
 	export SLURM_CONF
