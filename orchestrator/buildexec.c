@@ -114,6 +114,15 @@ int rpl_buildexec_ready(struct rpl_buildexec *be, const char *const *archs, size
 		rc = rpl_error_prefix(rc,
 		                      "--executor slurm needs srun on PATH (Debian: slurm-client)");
 	rpl_strbuf_release(&out);
+	/* What runs that were killed outright left in Slurm's queue goes first. */
+	if (!rc) {
+		size_t n = 0;
+		if (rpl_slurm_cancel_orphans(be->x, &n))
+			rpl_warn("%s", rpl_errmsg());
+		else if (n)
+			rpl_say("cancelled %zu Slurm job%s left by a run that was killed", n,
+			        n == 1 ? "" : "s");
+	}
 	if (!rc && jobs && (rc = rpl_slurm_capacity(be->x, (char *const *)archs, narchs, jobs)))
 		rc = rpl_error_prefix(rc, "--executor slurm");
 	return rc;

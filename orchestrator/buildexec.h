@@ -40,7 +40,8 @@ int rpl_buildexec_open(struct rpl_buildexec *be, const char *name, const struct 
 int rpl_buildexec_check_recipe(const struct rpl_buildexec *be, const struct rpl_recipe *r);
 
 /*
- * Before the first job: Slurm's srun answers, and when `jobs` is not NULL
+ * Before the first job: Slurm's srun answers, the jobs that killed runs of
+ * this monorepo left in Slurm are cancelled (said on stdout), and when `jobs` is not NULL
  * it gets how many jobs the partitions of `archs` hold at once (the
  * default -j).  The local executor has nothing to check and leaves *jobs.
  * Returns 0 or an error.

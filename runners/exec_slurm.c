@@ -9,8 +9,8 @@
  * which would cap the throughput of short jobs.
  *
  * Stopping a job: srun does not say its job id on success, so the job is
- * found by its name and a comment that names this ripple process
- * ("ripple <kind> <host>:<pid>"), through squeue, and cancelled with
+ * found by its name and a comment that names this ripple process and its
+ * monorepo ("ripple <kind> <host>:<pid> <root>"), through squeue, and cancelled with
  * scancel; then srun is signalled like any local job.  A job still waiting
  * for its allocation is cancelled the same way, and srun cancels its own
  * request when signalled before the controller knew of it.
@@ -28,6 +28,7 @@
 #include "runners/runner.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,10 @@
 struct slurm {
 	struct rpl_executor base;
 	struct rpl_slurm_opts o;
-	long cpus;     /* per job without resources */
-	uint64_t mem;  /* MiB, 0: the cluster's default */
-	char tag[300]; /* "<host>:<pid>", in every job's comment */
+	long cpus;    /* per job without resources */
+	uint64_t mem; /* MiB, 0: the cluster's default */
+	char host[256];
+	char *tag; /* "<host>:<pid> <workdir>", in every job's comment */
 };
 
 /* ---- quantities ---------------------------------------------------------------------- */
@@ -306,6 +308,73 @@ done:
 	rpl_strbuf_release(&name);
 }
 
+/*
+ * The jobs of runs of this monorepo from this host whose ripple is gone:
+ * their comment names this root and host and a pid that is no process.
+ * (A pid taken again by another process keeps its jobs: the safe side.)
+ */
+int rpl_slurm_cancel_orphans(struct rpl_executor *x, size_t *n)
+{
+	struct slurm *s = (struct slurm *)x;
+	struct rpl_strbuf out = RPL_STRBUF_INIT, uid = RPL_STRBUF_INIT, ids = RPL_STRBUF_INIT;
+	struct rpl_argv cancel = { NULL, 0, 0 };
+	char *q[] = { (char *)(s->o.squeue ? s->o.squeue : "squeue"),
+		      "--noheader",
+		      "--user",
+		      NULL,
+		      "--format=%A|%k",
+		      NULL };
+	size_t hostlen = strlen(s->host);
+	int rc;
+
+	*n = 0;
+	rpl_strbuf_addf(&uid, "%lu", (unsigned long)getuid());
+	q[3] = uid.buf;
+	rc = rpl_exec_capture(q, &out);
+	if (rc) {
+		if (rc > 0)
+			rc = rpl_error(-RPL_EUSAGE, "squeue failed (status %d): %.*s", rc,
+			               (int)strcspn(rpl_strbuf_str(&out), "\n"),
+			               rpl_strbuf_str(&out));
+		goto done;
+	}
+	rpl_argv_add(&cancel, s->o.scancel ? s->o.scancel : "scancel");
+	for (char *l = out.buf; l && *l;) {
+		size_t len = strcspn(l, "\n");
+		char *end = l + len, *c = strchr(l, '|'), *p, *after;
+		long pid;
+		*end = '\0';
+		/* "<id>|ripple <kind> <host>:<pid> <root>" */
+		if (c && !strncmp(c + 1, "ripple ", 7) && (p = strchr(c + 8, ' ')) &&
+		    !strncmp(p + 1, s->host, hostlen) && p[1 + hostlen] == ':') {
+			pid = strtol(p + 2 + hostlen, &after, 10);
+			if (pid > 0 && pid != (long)getpid() && *after == ' ' &&
+			    !strcmp(after + 1, s->o.workdir) && kill((pid_t)pid, 0) < 0 &&
+			    errno == ESRCH) {
+				*c = '\0';
+				rpl_argv_add(&cancel, l);
+				rpl_strbuf_addf(&ids, "%s%s", ids.len ? " " : "", l);
+			}
+		}
+		l = end + (end < out.buf + out.len);
+	}
+	*n = cancel.n - 1;
+	if (*n) {
+		rpl_strbuf_reset(&out);
+		rc = rpl_exec_capture(cancel.v, &out);
+		if (rc)
+			rc = rpl_error(rc < 0 ? rc : -RPL_EUSAGE, "scancel %s failed: %.*s",
+			               ids.buf, (int)strcspn(rpl_strbuf_str(&out), "\n"),
+			               rpl_strbuf_str(&out));
+	}
+done:
+	rpl_argv_free(cancel.v);
+	rpl_strbuf_release(&ids);
+	rpl_strbuf_release(&uid);
+	rpl_strbuf_release(&out);
+	return rc;
+}
+
 /* ---- capacity ------------------------------------------------------------------------ */
 
 /* A node that takes jobs now, by sinfo's short state ("idle", "mix~"): one
@@ -388,13 +457,13 @@ done:
 
 static void slurm_free(struct rpl_executor *x)
 {
+	free(((struct slurm *)x)->tag);
 	free(x);
 }
 
 int rpl_executor_slurm_new(const struct rpl_slurm_opts *o, struct rpl_executor **out)
 {
 	struct slurm *s = rpl_xcalloc(1, sizeof(*s));
-	char host[256];
 
 	s->o = *o;
 	s->cpus = 1;
@@ -407,10 +476,14 @@ int rpl_executor_slurm_new(const struct rpl_slurm_opts *o, struct rpl_executor *
 		return rpl_error(-RPL_EUSAGE, "slurm: memory '%s' is not a size (4Gi, 512Mi, 2G)",
 		                 o->memory);
 	}
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(s->tag, sizeof(s->tag), "%s:%ld", host, (long)getpid());
+	if (gethostname(s->host, sizeof(s->host)) < 0)
+		snprintf(s->host, sizeof(s->host), "unknown");
+	s->host[sizeof(s->host) - 1] = '\0';
+	{
+		struct rpl_strbuf tag = RPL_STRBUF_INIT;
+		rpl_strbuf_addf(&tag, "%s:%ld %s", s->host, (long)getpid(), o->workdir);
+		s->tag = rpl_strbuf_detach(&tag);
+	}
 	s->base.name = "slurm";
 	s->base.wrap = slurm_wrap;
 	s->base.exited = slurm_exited;

@@ -56,7 +56,7 @@ struct rpl_executor *rpl_executor_local_new(void);
 /*
  * The Slurm executor.  Each job runs as
  *
- *   srun --job-name=<name>@<arch> --comment='ripple <kind> <host>:<pid>'
+ *   srun --job-name=<name>@<arch> --comment='ripple <kind> <host>:<pid> <workdir>'
  *        [--partition=<the arch's>] --nodes=1 --ntasks=1 --cpus-per-task=C
  *        [--mem=M] [--time=T] --nice=N --chdir=<workdir> [args...] <command>
  *
@@ -88,6 +88,14 @@ int rpl_executor_slurm_new(const struct rpl_slurm_opts *o, struct rpl_executor *
  * error (sinfo failed: its message).
  */
 int rpl_slurm_capacity(struct rpl_executor *x, char *const *archs, size_t narchs, size_t *jobs);
+
+/*
+ * Cancels the Slurm jobs that runs of ripple killed outright left behind:
+ * jobs of this user whose comment names this host, this workdir and a pid
+ * that is no live process.  *n gets how many.  Returns 0 or an error
+ * (squeue or scancel failed: their message).
+ */
+int rpl_slurm_cancel_orphans(struct rpl_executor *x, size_t *n);
 
 /* The partition `arch` runs in, or NULL (the cluster's default). */
 const char *rpl_slurm_partition(const struct rpl_executor *x, const char *arch);

@@ -8,7 +8,8 @@
 # failure skips only its dependents; a job Slurm cannot place fails with
 # Slurm's reason; a timeout and SIGINT cancel the Slurm jobs (scancel), so
 # that no job is left running; bad executor settings are exit-2 errors
-# with their file:line:col.  Skips only where Slurm or munge is missing or
+# with their file:line:col; the next run cancels the Slurm jobs of a
+# ripple killed outright.  Skips only where Slurm or munge is missing or
 # cannot start.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/slurm-cluster.sh"
@@ -80,7 +81,7 @@ mkdir -p ../bad && cp -r .ripple.yaml ../bad/ && (
 )
 # A dry run shows the srun command lines and needs no cluster.
 run 0 "$RIPPLE" build --all --dry-run
-expect_out '\$ srun --job-name=e@x86_64 --comment=ripple package [^ ]+ --partition=amd --nodes=1 --ntasks=1 --cpus-per-task=2 --mem=1024M'
+expect_out '\$ srun --job-name=e@x86_64 --comment=ripple package [^ ]+ [^ ]+ --partition=amd --nodes=1 --ntasks=1 --cpus-per-task=2 --mem=1024M'
 expect_out '\$ srun --job-name=a@aarch64 .* --partition=arm .*--cpus-per-task=1 '
 expect_out "--chdir=$T/repo melange build a.yaml --arch aarch64"
 [ ! -e packages ] || fail "a dry run wrote packages/"
@@ -236,4 +237,32 @@ sed -i 's/^# standin-sleep: 60$/# standin-sleep: 0.1/' x.yaml y.yaml
 git add -A && git -c user.name=t -c user.email=t@t commit -qm fast
 run 0 "$RIPPLE" build x y --arch x86_64
 [ -s packages/x86_64/x-1.0.0-r0.apk ] || fail "x was not built after the interrupt"
+
+# ---- SIGKILL: the next run cancels what the dead one left in Slurm ----------------------
+# The job's environment drops ripple's run tag, as on another node: the
+# next run's sweep of local leftovers cannot reach it, only Slurm can.
+mkdir -p ../orphan && (
+	cd ../orphan
+	printf 'executor: slurm\nslurm:\n  args: ["--export=ALL,RIPPLE_RUN="]\n' >.ripple.yaml
+	{ pkg z; slow 60; } >z.yaml
+	git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm init
+	: >"$STANDIN_DIR/events"
+	"$RIPPLE" build z >"$T/kill.out" 2>&1 &
+	pid=$!
+	i=0
+	until grep -q '^start z ' "$STANDIN_DIR/events"; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { cat "$T/kill.out"; fail "z did not start in Slurm"; }
+		sleep 0.1
+	done
+	kill -KILL $pid
+	wait $pid || true
+	[ -n "$(squeue --noheader --name=z@x86_64 --states=RUNNING)" ] || fail "z's Slurm job did not outlive its ripple"
+	sed -i 's/^# standin-sleep: 60$/# standin-sleep: 0.1/' z.yaml
+	git add -A && git -c user.name=t -c user.email=t@t commit -qm fast
+	run 0 "$RIPPLE" build z
+	expect_out '^ripple: cancelled 1 Slurm job left by a run that was killed$'
+	no_jobs_left "the next run"
+	grep -q 'Name=z@x86_64 JobState=CANCELLED' "$JOBCOMP" || fail "z's orphan was not cancelled"
+)
 echo "ok: $(wc -l <"$JOBCOMP") Slurm jobs recorded"

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -125,14 +126,14 @@ static struct rpl_executor *make(const char *cpu, const char *mem, size_t nparts
 	return x;
 }
 
-/* The job's comment: "ripple <kind> <host>:<pid>". */
-static void tag(char *out, size_t n, const char *kind)
+/* The job's comment: "ripple <kind> <host>:<pid> <workdir>". */
+static void tag(char *out, size_t n, const char *kind, const char *workdir)
 {
 	char host[256];
 
 	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(out, n, "--comment=ripple %s %s:%ld", kind, host, (long)getpid());
+	snprintf(out, n, "--comment=ripple %s %s:%ld %s", kind, host, (long)getpid(), workdir);
 }
 
 static void argv_is(char **got, const char *const *want, size_t n)
@@ -164,7 +165,7 @@ static void test_wrap(void **state)
 	job.cpu = "3";
 	job.timeout = 90;
 	job.priority = 60;
-	tag(comment, sizeof(comment), "package");
+	tag(comment, sizeof(comment), "package", "/shared/repo");
 	argv = x->wrap(x, &job, cmd);
 	{
 		const char *const want[] = { "srun",
@@ -196,7 +197,7 @@ static void test_wrap(void **state)
 	job.memory = "512Mi";
 	job.timeout = 0;
 	job.priority = 0;
-	tag(comment, sizeof(comment), "image");
+	tag(comment, sizeof(comment), "image", "/shared/repo");
 	argv = x->wrap(x, &job, cmd);
 	{
 		const char *const want[] = { "srun",
@@ -383,8 +384,8 @@ static void test_cancel(void **state)
 	FILE *f;
 
 	(void)state;
-	tag(mine, sizeof(mine), "package");
-	tag(image, sizeof(image), "image");
+	tag(mine, sizeof(mine), "package", "/r");
+	tag(image, sizeof(image), "image", "/r");
 	snprintf(text, sizeof(text),
 	         "#!/bin/sh\n"
 	         "[ \"$*\" = '--noheader --user %lu --name foo@x86_64 --format=%%A|%%k' ] || "
@@ -443,6 +444,65 @@ static void test_cancel(void **state)
 	rpl_strbuf_release(&sb);
 }
 
+/* Jobs that killed runs left: only those of this host and workdir whose
+ * ripple pid is gone are cancelled. */
+static void test_orphans(void **state)
+{
+	struct rpl_slurm_opts o;
+	struct rpl_executor *x;
+	char squeue[512], scancel[512], text[4096], host[256], got[256], done[512];
+	pid_t dead = fork();
+	size_t n = 0;
+	FILE *f;
+
+	(void)state;
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(text, sizeof(text),
+	         "#!/bin/sh\n"
+	         "[ \"$*\" = '--noheader --user %lu --format=%%A|%%k' ] || "
+	         "{ echo \"bad args: $*\"; exit 3; }\n"
+	         "echo '51|ripple package %s:%ld /r'\n"
+	         "echo '52|ripple package %s:%ld /r'\n"
+	         "echo '53|ripple package %s:%ld /other'\n"
+	         "echo '54|ripple package otherhost:%ld /r'\n"
+	         "echo '55|ripple package %s:1 /r'\n"
+	         "echo '56|a job of somebody else'\n"
+	         "echo '57|ripple image %s:%ld /r'\n",
+	         (unsigned long)getuid(), host, (long)dead, host, (long)getpid(), host, (long)dead,
+	         (long)dead, host, host, (long)dead);
+	script("squeue-all", text, squeue, sizeof(squeue));
+	snprintf(done, sizeof(done), "%s/orphans-cancelled", dir);
+	snprintf(text, sizeof(text), "#!/bin/sh\necho \"$*\" > %s\n", done);
+	script("scancel-orphans", text, scancel, sizeof(scancel));
+	memset(&o, 0, sizeof(o));
+	o.workdir = "/r";
+	o.squeue = squeue;
+	o.scancel = scancel;
+	assert_int_equal(rpl_executor_slurm_new(&o, &x), 0);
+	assert_int_equal(rpl_slurm_cancel_orphans(x, &n), 0);
+	assert_int_equal(n, 2);
+	f = fopen(done, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "51 57\n");
+	x->free(x);
+
+	/* None to cancel: scancel is not run. */
+	unlink(done);
+	o.workdir = "/nowhere";
+	assert_int_equal(rpl_executor_slurm_new(&o, &x), 0);
+	assert_int_equal(rpl_slurm_cancel_orphans(x, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(access(done, F_OK), -1);
+	x->free(x);
+}
+
 static void test_capture(void **state)
 {
 	struct rpl_strbuf out = RPL_STRBUF_INIT;
@@ -462,10 +522,11 @@ static void test_capture(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cpus),   cmocka_unit_test(test_memory),
-		cmocka_unit_test(test_wrap),   cmocka_unit_test(test_bad_defaults),
-		cmocka_unit_test(test_exits),  cmocka_unit_test(test_capacity),
-		cmocka_unit_test(test_cancel), cmocka_unit_test(test_capture),
+		cmocka_unit_test(test_cpus),    cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_wrap),    cmocka_unit_test(test_bad_defaults),
+		cmocka_unit_test(test_exits),   cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_cancel),  cmocka_unit_test(test_orphans),
+		cmocka_unit_test(test_capture),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
