@@ -125,6 +125,9 @@ int rpl_buildexec_ready(struct rpl_buildexec *be, const char *const *archs, size
 	}
 	if (!rc && jobs && (rc = rpl_slurm_capacity(be->x, (char *const *)archs, narchs, jobs)))
 		rc = rpl_error_prefix(rc, "--executor slurm");
+	else if (!rc && jobs)
+		rpl_say("slurm: %zu job%s at once, what the partitions hold (-j to change)", *jobs,
+		        *jobs == 1 ? "" : "s");
 	return rc;
 }
 

@@ -41,10 +41,10 @@ int rpl_buildexec_check_recipe(const struct rpl_buildexec *be, const struct rpl_
 
 /*
  * Before the first job: Slurm's srun answers, the jobs that killed runs of
- * this monorepo left in Slurm are cancelled (said on stdout), and when `jobs` is not NULL
- * it gets how many jobs the partitions of `archs` hold at once (the
- * default -j).  The local executor has nothing to check and leaves *jobs.
- * Returns 0 or an error.
+ * this monorepo left in Slurm are cancelled (said on stdout), and when
+ * `jobs` is not NULL it gets how many jobs the partitions of `archs` hold
+ * at once (the default -j, said on stdout).  The local executor has
+ * nothing to check and leaves *jobs.  Returns 0 or an error.
  */
 int rpl_buildexec_ready(struct rpl_buildexec *be, const char *const *archs, size_t narchs,
                         size_t *jobs);
