@@ -12,6 +12,7 @@
 #include "common/xalloc.h"
 #include "graph/graph.h"
 #include "orchestrator/artifact_cache.h"
+#include "orchestrator/buildexec.h"
 #include "orchestrator/buildjobs.h"
 #include "orchestrator/cache_runner.h"
 #include "orchestrator/cli.h"
@@ -55,6 +56,7 @@ struct bopts {
 	const char *runner, *container_runner, *signing_key;
 	const char *events, *report, *junit, *push;
 	const char *report_html;
+	const char *executor; /* NULL: .ripple.yaml's, else local */
 	char **runner_args, **apko_args, **repos, **keyrings;
 	size_t nrunner_args, napko_args, nrepos, nkeyrings;
 };
@@ -171,6 +173,7 @@ enum {
 	O_PUSH,
 	O_REPORT_HTML,
 	O_NO_CACHE,
+	O_EXECUTOR,
 };
 
 static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -244,6 +247,9 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_NO_CACHE:
 		o->no_cache = 1;
 		break;
+	case O_EXECUTOR:
+		o->executor = arg;
+		break;
 	default:
 		rpl_selector_opt(cli, opt, arg, &o->sel);
 	}
@@ -272,6 +278,7 @@ static const struct option build_only[] = {
 	{ "push", required_argument, NULL, O_PUSH },
 	{ "report-html", required_argument, NULL, O_REPORT_HTML },
 	{ "no-cache", no_argument, NULL, O_NO_CACHE },
+	{ "executor", required_argument, NULL, O_EXECUTOR },
 };
 
 static const char build_usage[] =
@@ -298,6 +305,10 @@ static const char build_usage[] =
         "                          and images built by ripple itself (ripple native-build,\n"
         "                          native-image); auto (default): melange and apko when\n"
         "                          on PATH, else native\n"
+        "  --executor E            where jobs run: local (default), or slurm: each job as a\n"
+        "                          Slurm job through srun (-j defaults to the partitions'\n"
+        "                          CPUs; .ripple.yaml `executor:`, `slurm:`; see\n"
+        "                          docs/distributed.md)\n"
         "  --container-runner R    melange's own --runner (bubblewrap, docker, qemu)\n"
         "  --signing-key KEY       sign the packages and packages/<arch>/APKINDEX.tar.gz\n"
         "  -r, --repository-append R   and --keyring-append K: more for melange and apko\n"
@@ -1204,6 +1215,10 @@ static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
 				sj->run.env_files = b->scan->env_files[a];
 				sj->run.nenv_files = b->scan->nenv_files[a];
 			}
+		if (e->recipe) {
+			sj->run.cpu = e->recipe->package.resources.cpu.s;
+			sj->run.memory = e->recipe->package.resources.memory.s;
+		}
 		sj->run.timeout = timeout > 0 ? timeout
 		                  : e->recipe ? (double)e->recipe->package.timeout_seconds
 		                              : 0;
@@ -1440,7 +1455,7 @@ static void dry_run(struct build *b, struct rpl_runner *runner)
 		char **argv = rpl_external_argv(runner, &j->sj->run);
 		printf("  %-32s %-8s %s\n    $", j->plan->node->name, j->plan->arch,
 		       j->plan->nreasons ? j->plan->reasons[0] : "");
-		for (char **a = argv; *a; a++)
+		for (char **a = argv; a && *a; a++)
 			printf(" %s", *a);
 		putchar('\n');
 		rpl_argv_free(argv);
@@ -1554,6 +1569,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 	struct rpl_plan p;
 	struct build b;
 	struct rpl_runner *runner = NULL, *sched_runner = NULL;
+	struct rpl_buildexec bx = { 0 };
 	struct rpl_sched_result res;
 	struct rpl_job **sel;
 	char **pdirs, self[4096];
@@ -1709,6 +1725,25 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			check_native_options(&o, eo.native && npkg, eo.native_image && nimg,
 			                     scan.config.melange_args.n, scan.config.apko_args.n);
 		}
+		/* Where the jobs run; Slurm's partitions say how many fit at once. */
+		{
+			size_t jobs = o.jobs ? (size_t)o.jobs : (size_t)(cpus > 0 ? cpus : 1);
+			if (rpl_buildexec_open(&bx, o.executor, &scan.config, b.root, scan.archs,
+			                       scan.narchs))
+				rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+			for (size_t i = 0; i < nsel; i++)
+				if (sel[i]->node->entry &&
+				    rpl_buildexec_check_recipe(&bx, sel[i]->node->entry->recipe)) {
+					/* as the scan reports a recipe's errors */
+					fprintf(stderr, "%s\n", rpl_errmsg());
+					exit(RPL_EXIT_USAGE);
+				}
+			if (!o.dry_run && rpl_buildexec_ready(&bx, scan.archs, scan.narchs,
+			                                      o.jobs ? NULL : &jobs))
+				rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
+			eo.executor = bx.x;
+			o.jobs = (long)jobs;
+		}
 		runner = rpl_external_runner_new(&eo);
 		sched_runner = runner;
 		if (!o.dry_run && !o.no_cache) {
@@ -1720,8 +1755,8 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 		b.sched = rpl_sched_new(
 		        sched_runner,
 		        &(struct rpl_sched_opts){
-		                o.jobs ? (size_t)o.jobs : (size_t)(cpus > 0 ? cpus : 1),
-		                (size_t)o.arch_jobs, o.keep_going != 0, (int)o.retries },
+		                (size_t)o.jobs, (size_t)o.arch_jobs, o.keep_going != 0,
+		                (int)o.retries },
 		        &(struct rpl_sched_hooks){ on_started, on_finished, on_skipped, on_tick,
 		                                   &b });
 		if (o.dry_run) {
@@ -1898,6 +1933,7 @@ done:
 	if (sched_runner)
 		sched_runner->free(sched_runner); /* and `runner`, when it wraps it */
 	rpl_cache_free(b.cache);
+	rpl_buildexec_release(&bx);
 	if (b.have_signer)
 		rpl_signer_release(&b.signer);
 	free(pdirs);

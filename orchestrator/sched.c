@@ -304,6 +304,7 @@ static void start(struct rpl_sched *s, struct rpl_sched_job *j)
 	j->attempts++;
 	j->started_ns = now_ns();
 	j->finished_ns = 0;
+	j->run.priority = j->priority; /* an executor's queue orders by it too */
 	s->running++;
 	s->archs[j->arch_index].running++;
 	if (s->h.started)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Bumped whenever the encoding changes: old entries are then ignored. */
-#define RPL_CACHE_VERSION 3
+#define RPL_CACHE_VERSION 4
 
 /* ---- encoding ------------------------------------------------------------------ */
 
@@ -30,6 +30,14 @@ static void put_deps(struct rpl_strbuf *b, const struct rpl_dependencies *d)
 	rpl_put_str(b, d->replaces_priority.s);
 }
 
+/* A text with where it was written (an executor's error points there). */
+static void put_text_at(struct rpl_strbuf *b, const struct rpl_text *t)
+{
+	rpl_put_str(b, t->s);
+	rpl_put_u32(b, t->line);
+	rpl_put_u32(b, t->col);
+}
+
 void *rpl_cache_encode(const struct rpl_recipe *r, const struct rpl_compiled *compiled,
                        size_t ncompiled, size_t *len)
 {
@@ -44,6 +52,8 @@ void *rpl_cache_encode(const struct rpl_recipe *r, const struct rpl_compiled *co
 	rpl_put_u64(&b, p->epoch);
 	rpl_put_str(&b, p->timeout.s);
 	rpl_put_u64(&b, p->timeout_seconds);
+	put_text_at(&b, &p->resources.cpu);
+	put_text_at(&b, &p->resources.memory);
 	put_deps(&b, &p->dependencies);
 	put_list(&b, &p->target_architecture);
 	rpl_put_u64(&b, r->nsubpackages_static);
@@ -97,6 +107,15 @@ static struct rpl_text get_text(struct cur *c)
 	const char *s = get_str(c);
 
 	return rpl_text_make(s ? s : "");
+}
+
+static struct rpl_text get_text_at(struct cur *c)
+{
+	struct rpl_text t = get_text(c);
+
+	t.line = rpl_get_u32(&c->in);
+	t.col = rpl_get_u32(&c->in);
+	return t;
 }
 
 /* A count no larger than the bytes left could hold (four bytes each at least). */
@@ -184,6 +203,8 @@ struct rpl_recipe *rpl_cache_decode(const void *data, size_t len, const char *fi
 	p->epoch = rpl_get_u64(&c.in);
 	p->timeout = get_text(&c);
 	p->timeout_seconds = rpl_get_u64(&c.in);
+	p->resources.cpu = get_text_at(&c);
+	p->resources.memory = get_text_at(&c);
 	get_deps(&c, &p->dependencies);
 	get_list(&c, &p->target_architecture);
 	r->nsubpackages_static = (size_t)rpl_get_u64(&c.in);

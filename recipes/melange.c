@@ -1401,6 +1401,8 @@ struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r)
 	p->target_architecture = r->package.target_architecture;
 	p->timeout = r->package.timeout;
 	p->timeout_seconds = r->package.timeout_seconds;
+	p->resources.cpu = r->package.resources.cpu;
+	p->resources.memory = r->package.resources.memory;
 	p->commit = rpl_text_make("");
 
 	copy_text(a, &p->name);
@@ -1408,6 +1410,8 @@ struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r)
 	copy_text(a, &p->description);
 	copy_text(a, &p->url);
 	copy_text(a, &p->timeout);
+	copy_text(a, &p->resources.cpu);
+	copy_text(a, &p->resources.memory);
 	copy_deps(a, &p->dependencies);
 	copy_list(a, &p->target_architecture);
 	s->nsubpackages = r->nsubpackages;

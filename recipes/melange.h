@@ -213,7 +213,8 @@ void rpl_recipe_free(struct rpl_recipe *r);
 /*
  * A compact copy of `r` holding what a whole-repo scan keeps for every
  * recipe: the file, the package's identity (name, version, epoch,
- * description, url), its dependencies, target architectures and timeout,
+ * description, url), its dependencies, target architectures, timeout and
+ * resources (cpu, memory),
  * and each subpackage's name, `if`, description and dependencies.  Steps,
  * tests, environment, vars and the rest are left out (`slim` is set); the
  * copy owns its memory.

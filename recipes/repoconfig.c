@@ -11,6 +11,16 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+static const struct rpl_field slurm_fields[] = {
+	RPL_FIELD("partitions", RPL_F_STRMAP, struct rpl_repoconfig_slurm, partitions),
+	RPL_FIELD("cpu", RPL_F_STR, struct rpl_repoconfig_slurm, cpu),
+	RPL_FIELD("memory", RPL_F_STR, struct rpl_repoconfig_slurm, memory),
+	RPL_FIELD("args", RPL_F_STRLIST, struct rpl_repoconfig_slurm, args),
+	RPL_FIELD_END,
+};
+static const struct rpl_schema slurm_schema = { "slurm", sizeof(struct rpl_repoconfig_slurm),
+	                                        slurm_fields };
+
 static const struct rpl_field fields[] = {
 	RPL_FIELD("archs", RPL_F_STRLIST, struct rpl_repoconfig, archs),
 	RPL_FIELD("pipeline-dirs", RPL_F_STRLIST, struct rpl_repoconfig, pipeline_dirs),
@@ -26,6 +36,8 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("sysroots", RPL_F_STRMAP, struct rpl_repoconfig, sysroots),
 	RPL_FIELD("cache", RPL_F_STR, struct rpl_repoconfig, cache),
 	RPL_FIELD("trusted-keys", RPL_F_STRLIST, struct rpl_repoconfig, trusted_keys),
+	RPL_FIELD("executor", RPL_F_STR, struct rpl_repoconfig, executor),
+	RPL_FIELD_SUB("slurm", RPL_F_STRUCT, struct rpl_repoconfig, slurm, &slurm_schema),
 	RPL_FIELD_END,
 };
 static const struct rpl_schema schema = { RPL_REPOCONFIG_FILE, sizeof(struct rpl_repoconfig),
@@ -155,6 +167,24 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 				        "%s:%u:%u: cache: '%s' is not REGISTRY/REPO (such as "
 				        "ghcr.io/acme/ripple-cache), with no tag",
 				        RPL_REPOCONFIG_FILE, cfg->cache.line, cfg->cache.col, c);
+		}
+		if (!err && cfg->executor.s && *cfg->executor.s &&
+		    strcmp(cfg->executor.s, "local") && strcmp(cfg->executor.s, "slurm"))
+			err = rpl_error(
+			        -RPL_ESCHEMA,
+			        "%s:%u:%u: executor: '%s' is not an executor (local, slurm)",
+			        RPL_REPOCONFIG_FILE, cfg->executor.line, cfg->executor.col,
+			        cfg->executor.s);
+		for (size_t i = 0; !err && i < cfg->slurm.partitions.n; i++) {
+			struct rpl_text *a = &cfg->slurm.partitions.v[i].key;
+			const char *apk = rpl_apko_arch_to_apk(a->s);
+			if (!apk)
+				err = rpl_error(
+				        -RPL_ESCHEMA,
+				        "%s:%u:%u: slurm: partitions: unknown architecture '%s'",
+				        RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
+			else
+				a->s = apk;
 		}
 		/* amd64 and x86_64 are one arch: each is kept once. */
 		for (size_t i = 0; !err && i < cfg->archs.n; i++)

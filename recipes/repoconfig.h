@@ -19,6 +19,12 @@
  *                                    .ripple/cache (docs/cache.md)
  *   trusted-keys: [keys/ci.rsa.pub]   public keys whose signatures a cached artifact may
  *                                    carry, besides the signing key's own
+ *   executor: slurm                  where jobs run: local (default) or slurm
+ *   slurm:                           the Slurm executor (docs/distributed.md)
+ *     partitions: {x86_64: amd64, aarch64: arm64}   partition per arch
+ *     cpu: "1"                       per job without `resources:` (default 1)
+ *     memory: 4Gi                    ... (default: the cluster's)
+ *     args: [--account=builds]       more srun arguments
  */
 #ifndef RPL_REPOCONFIG_H
 #define RPL_REPOCONFIG_H
@@ -30,6 +36,12 @@
 #include <stdint.h>
 
 #define RPL_REPOCONFIG_FILE ".ripple.yaml"
+
+struct rpl_repoconfig_slurm {
+	struct rpl_kvlist partitions; /* arch (apk's name) -> partition */
+	struct rpl_text cpu, memory;
+	struct rpl_textlist args;
+};
 
 struct rpl_repoconfig {
 	struct rpl_arena arena;
@@ -52,6 +64,8 @@ struct rpl_repoconfig {
 	 * unset, and the public keys (root-relative paths) it trusts. */
 	struct rpl_text cache;
 	struct rpl_textlist trusted_keys;
+	struct rpl_text executor; /* "local" or "slurm"; empty when absent */
+	struct rpl_repoconfig_slurm slurm;
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };
 

@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "runners/executor.h"
 #include "runners/runner.h"
 
 #include <errno.h>
@@ -60,6 +61,7 @@ struct ext_job {
 	int running; /* a process is alive */
 	int handles; /* open libuv handles, closed before `done` */
 	int stopping;
+	int remote_cancelled; /* the executor was told to stop the job elsewhere */
 	enum rpl_run_status status;
 	char message[1024];
 	uint64_t stage_start;
@@ -212,9 +214,22 @@ static char **command(const struct ext *r, const struct rpl_run_job *j, enum sta
 	return a.v;
 }
 
+/* The command as the executor runs it: NULL with an error when it cannot. */
+static char **command_for(const struct ext *r, const struct rpl_run_job *j, enum stage stage)
+{
+	struct rpl_executor *x = r->o.executor;
+	char **argv = command(r, j, stage), **wrapped;
+
+	if (!x || !x->wrap)
+		return argv;
+	wrapped = x->wrap(x, j, argv);
+	rpl_argv_free(argv);
+	return wrapped;
+}
+
 char **rpl_external_argv(const struct rpl_runner *r, const struct rpl_run_job *job)
 {
-	return command((const struct ext *)r, job, BUILD);
+	return command_for((const struct ext *)r, job, BUILD);
 }
 
 /* ---- processes ------------------------------------------------------------------------ */
@@ -305,24 +320,46 @@ static void proc_closed(uv_handle_t *h)
 	finish(e);
 }
 
-/* The last "ripple: " line of the job's log (what native-build failed on). */
-static int last_ripple_line(struct ext_job *e, char *out, size_t n)
+/* The last 8 kB of the job's log, NUL-terminated: 0, or -1 when unreadable. */
+static int log_tail(struct ext_job *e, char *buf, size_t n)
 {
-	char *path = rpl_path_join(e->r->o.root, e->job->log_path), buf[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	char *path = rpl_path_join(e->r->o.root, e->job->log_path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	off_t size;
 	ssize_t got;
 
 	free(path);
 	if (fd < 0)
-		return 0;
+		return -1;
 	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	got = read(fd, buf, sizeof(buf) - 1);
+	lseek(fd, size > (off_t)n - 1 ? size - (off_t)n + 1 : 0, SEEK_SET);
+	got = read(fd, buf, n - 1);
 	close(fd);
 	if (got <= 0)
-		return 0;
+		return -1;
 	buf[got] = '\0';
+	return 0;
+}
+
+/* Why the executor could not run the job, from its log: 1 with `out` set, or 0. */
+static int executor_reason(struct ext_job *e, char *out, size_t n)
+{
+	struct rpl_executor *x = e->r->o.executor;
+	char buf[8192];
+
+	if (!x || !x->explain || log_tail(e, buf, sizeof(buf)))
+		return 0;
+	return x->explain(x, buf, out, n);
+}
+
+/* The last "ripple: " line of the job's log (what native-build failed on). */
+static int last_ripple_line(struct ext_job *e, char *out, size_t n)
+{
+	char buf[8192];
+	int found = 0;
+
+	if (log_tail(e, buf, sizeof(buf)))
+		return 0;
 	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
 		if (!strncmp(l, "ripple: ", 8)) {
 			size_t k = strcspn(l + 8, "\n");
@@ -342,6 +379,9 @@ static void job_exited(struct ext_job *e, int64_t status, int sig, uv_handle_t *
 	const char *prog = native ? "ripple" : image ? "apko" : "melange";
 	double secs = (double)(uv_hrtime() - e->stage_start) / 1e9;
 
+	/* What the executor wrapped exited, not the wrapper. */
+	if (e->r->o.executor && e->r->o.executor->exited)
+		e->r->o.executor->exited(e->r->o.executor, &status, &sig);
 	e->running = 0;
 	logf_(e, "# ripple: %s %s %s %lld (%.1fs)\n", prog, what,
 	      sig ? "killed by signal" : "exited with status", (long long)(sig ? sig : status),
@@ -352,6 +392,9 @@ static void job_exited(struct ext_job *e, int64_t status, int sig, uv_handle_t *
 		e->status = RPL_RUN_CRASHED;
 		snprintf(e->message, sizeof(e->message), "%s %s was killed by signal %d (%s)", prog,
 		         what, sig, strsignal(sig));
+	} else if (status && executor_reason(e, e->message, sizeof(e->message))) {
+		/* It never ran: the executor says why (no such partition, say). */
+		e->status = RPL_RUN_FAILED;
 	} else if (status && native && last_ripple_line(e, e->message, sizeof(e->message))) {
 		/* ripple native-build ends with its reason on a "ripple: " line. */
 		e->status = RPL_RUN_FAILED;
@@ -433,11 +476,15 @@ static int spawn_pidfd(struct ext_job *e, char **argv)
 
 static int spawn(struct ext_job *e)
 {
-	char **argv = command(e->r, e->job, e->stage);
+	char **argv = command_for(e->r, e->job, e->stage);
 	uv_process_options_t po;
 	uv_stdio_container_t stdio[3];
 	int rc;
 
+	if (!argv) {
+		logf_(e, "# ripple: %s\n", rpl_errmsg());
+		return -RPL_EUSAGE;
+	}
 	memset(&po, 0, sizeof(po));
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_INHERIT_FD;
@@ -482,6 +529,14 @@ static int spawn(struct ext_job *e)
 
 static void kill_group(struct ext_job *e, int sig)
 {
+	struct rpl_executor *x = e->r->o.executor;
+
+	/* The job elsewhere first, while its wrapper still holds it: a
+	 * wrapper killed outright (srun by SIGKILL) would leave it running. */
+	if (e->running && x && x->cancel && !e->remote_cancelled) {
+		e->remote_cancelled = 1;
+		x->cancel(x, e->job, e->log_fd);
+	}
 	if (e->running && e->pid > 0)
 		kill(-e->pid, sig);
 }

@@ -34,11 +34,18 @@ struct rpl_run_job {
 	size_t noutputs;
 	const char *log_path; /* where its output goes (appended) */
 	double timeout;       /* seconds; 0: none */
+	/* For executors that place jobs elsewhere (runners/executor.h): the
+	 * recipe's resources (Kubernetes-style quantities, "2", "4Gi"; NULL:
+	 * the executor's defaults) and the scheduler's critical-path priority
+	 * (seconds; higher runs first). */
+	const char *cpu, *memory;
+	double priority;
 
 	void *priv; /* the runner's, between start and done */
 };
 
 struct rpl_runner;
+struct rpl_executor;
 
 typedef void (*rpl_run_done_fn)(struct rpl_run_job *job, enum rpl_run_status status,
                                 const char *message, void *arg);
@@ -89,11 +96,16 @@ struct rpl_external_opts {
 	const char *native_image;
 	const char *push;  /* native images: pushed to <push>/<name>:latest, or NULL */
 	double kill_grace; /* seconds from SIGTERM to SIGKILL; 0: 10 */
+	/* Where the commands run (runners/executor.h); NULL: here.  The
+	 * runner does not own it. */
+	struct rpl_executor *executor;
 };
 
 struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o);
 
-/* The argv of a job's first command (NULL-terminated, malloc'd), for --dry-run and logs. */
+/* The argv of a job's first command as its executor runs it (NULL-terminated,
+ * malloc'd; NULL with an error when the executor cannot run it), for
+ * --dry-run and logs. */
 char **rpl_external_argv(const struct rpl_runner *r, const struct rpl_run_job *job);
 void rpl_argv_free(char **argv);
 

@@ -30,6 +30,7 @@ static const char *const both[] = { "x86_64", "aarch64" };
 
 /*
  * Everything the format carries: identity with a position, epoch, timeout,
+ * resources (cpu and memory, with positions),
  * every dependency field, target archs, a range (so nstatic differs from
  * nsubpackages), subpackage conditions by arch and by range value, needs
  * from the environment, repo pipelines (nested), built-ins, inline steps,
@@ -43,6 +44,9 @@ static const char full_recipe[] =
         "  description: not carried by the cache\n"
         "  url: https://example.com/hello\n"
         "  timeout: 1h30m\n"
+        "  resources:\n"
+        "    cpu: \"2\"\n"
+        "    memory: 4Gi\n"
         "  target-architecture:\n"
         "    - x86_64\n"
         "    - aarch64\n"
@@ -257,6 +261,11 @@ static void recipe_eq(const struct rpl_recipe *want, const struct rpl_recipe *go
 	assert_int_equal(g->epoch, w->epoch);
 	str_eq("timeout", w->timeout.s, g->timeout.s);
 	assert_int_equal(g->timeout_seconds, w->timeout_seconds);
+	str_eq("cpu", w->resources.cpu.s, g->resources.cpu.s);
+	assert_int_equal(g->resources.cpu.line, w->resources.cpu.line);
+	assert_int_equal(g->resources.cpu.col, w->resources.cpu.col);
+	str_eq("memory", w->resources.memory.s, g->resources.memory.s);
+	assert_int_equal(g->resources.memory.line, w->resources.memory.line);
 	deps_eq("package", &w->dependencies, &g->dependencies);
 	list_eq("target-architecture", &w->target_architecture, &g->target_architecture);
 	/* Not carried: empty strings, never NULL, as a parse would leave them. */
@@ -364,12 +373,16 @@ static void test_roundtrip_full(void **state)
 	assert_int_equal(s->package.name.col, 9);
 	assert_int_equal(s->package.epoch, 4);
 	assert_int_equal(s->package.timeout_seconds, 5400);
+	assert_string_equal(s->package.resources.cpu.s, "2");
+	assert_int_equal(s->package.resources.cpu.line, 9);
+	assert_int_equal(s->package.resources.cpu.col, 10);
+	assert_string_equal(s->package.resources.memory.s, "4Gi");
 	assert_string_equal(s->package.dependencies.provider_priority.s, "10");
 	assert_int_equal(s->nsubpackages_static, 3);
 	assert_int_equal(s->nsubpackages, 4);
 	assert_string_equal(s->subpackages[0].if_.s, "${{build.arch}} == 'x86_64'");
 	assert_string_equal(s->subpackages[0].dependencies.replaces_priority.s, "7");
-	assert_int_equal(s->subpackages[0].line, 49);
+	assert_int_equal(s->subpackages[0].line, 52);
 	assert_int_equal(s->subpackages[0].col, 5);
 	assert_int_equal(s->subpackages[3].if_.s[0], '\0');
 
@@ -547,13 +560,13 @@ static void test_truncations(void **state)
 
 static void test_version_mismatch(void **state)
 {
-	static const uint32_t versions[] = { 0, 1, 2, 4, 0x103, 0x03000000, UINT32_MAX };
+	static const uint32_t versions[] = { 0, 1, 2, 3, 5, 0x104, 0x04000000, UINT32_MAX };
 	struct entry e;
 	struct decoded d;
 
 	(void)state;
 	entry_make(&e, "hello.yaml", full_recipe);
-	assert_int_equal(e.enc[0], 3);
+	assert_int_equal(e.enc[0], 4);
 	assert_int_equal(e.enc[1] | e.enc[2] | e.enc[3], 0);
 	for (size_t i = 0; i < N(versions); i++) {
 		for (int b = 0; b < 4; b++)
@@ -563,7 +576,7 @@ static void test_version_mismatch(void **state)
 			fail_msg("version %#x decodes", versions[i]);
 		}
 	}
-	e.enc[0] = 3;
+	e.enc[0] = 4;
 	e.enc[1] = e.enc[2] = e.enc[3] = 0;
 	assert_non_null(decode(e.enc, e.len, both, N(both), &d));
 	decoded_release(&d);

@@ -316,6 +316,12 @@ static const struct bad_config bad_configs[] = {
 	{ "  arch: [x86_64]\n", -RPL_ESCHEMA, ".ripple.yaml:1:3: unknown key 'arch'", 1 },
 	{ "archs: x86_64\n", -RPL_ESCHEMA, ".ripple.yaml:1:8: ", 1 },
 	{ "images:\n  nested: map\n", -RPL_ESCHEMA, ".ripple.yaml:2:3: ", 1 },
+	{ "executor: sbatch\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:1:11: executor: 'sbatch' is not an executor (local, slurm)", 0 },
+	{ "slurm:\n  partitions:\n    sparc: p\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:3:5: slurm: partitions: unknown architecture 'sparc'", 0 },
+	{ "slurm:\n  partition: p\n", -RPL_ESCHEMA, ".ripple.yaml:2:3: unknown key 'partition'",
+	  1 },
 	{ "- just\n- a list\n", -RPL_ESCHEMA, ".ripple.yaml:1:1: ", 1 },
 	{ "archs: [x86_64\n", -RPL_EPARSE, ".ripple.yaml:", 1 },
 	{ "archs: [a]\narchs: [b]\n", -RPL_EPARSE, ".ripple.yaml:2:1: ", 1 },
@@ -379,6 +385,42 @@ static void test_errors(void **state)
 	assert_int_equal(nfailed, 0);
 }
 
+/* The executor and the Slurm executor's settings; OCI arch names as apk's. */
+static void test_executor(void **state)
+{
+	static const char text[] = "executor: slurm\n"
+	                           "slurm:\n"
+	                           "  partitions:\n"
+	                           "    amd64: amd\n"
+	                           "    aarch64: arm\n"
+	                           "  cpu: \"2\"\n"
+	                           "  memory: 4Gi\n"
+	                           "  args: [--account=b, --qos=low]\n";
+	static const char *const args[] = { "--account=b", "--qos=low" };
+	struct rpl_repoconfig cfg;
+
+	(void)state;
+	write_config(text);
+	assert_int_equal(rpl_repoconfig_load(&cfg, root), 0);
+	assert_string_equal(cfg.executor.s, "slurm");
+	assert_int_equal(cfg.slurm.partitions.n, 2);
+	assert_string_equal(cfg.slurm.partitions.v[0].key.s, "x86_64");
+	assert_string_equal(cfg.slurm.partitions.v[0].val.s, "amd");
+	assert_string_equal(cfg.slurm.partitions.v[1].key.s, "aarch64");
+	assert_string_equal(cfg.slurm.partitions.v[1].val.s, "arm");
+	assert_string_equal(cfg.slurm.cpu.s, "2");
+	assert_int_equal(cfg.slurm.memory.line, 7);
+	assert_int_equal(cfg.slurm.memory.col, 11);
+	list_is("args", &cfg.slurm.args, args, 2);
+	rpl_repoconfig_release(&cfg);
+
+	write_config("executor: local\n");
+	assert_int_equal(rpl_repoconfig_load(&cfg, root), 0);
+	assert_string_equal(cfg.executor.s, "local");
+	assert_int_equal(cfg.slurm.partitions.n, 0);
+	rpl_repoconfig_release(&cfg);
+}
+
 /* A .ripple.yaml that cannot be read is an error naming it, not an absent file. */
 static void test_unreadable(void **state)
 {
@@ -404,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_partial),    cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_digest),     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_unreadable), cmocka_unit_test(test_sysroots),
+		cmocka_unit_test(test_executor),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
