@@ -1752,13 +1752,12 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			        runner, b.cache, !o.sel.plan.force && !o.test, cache_key, cache_hit,
 			        &b });
 		}
-		b.sched = rpl_sched_new(
-		        sched_runner,
-		        &(struct rpl_sched_opts){
-		                (size_t)o.jobs, (size_t)o.arch_jobs, o.keep_going != 0,
-		                (int)o.retries },
-		        &(struct rpl_sched_hooks){ on_started, on_finished, on_skipped, on_tick,
-		                                   &b });
+		b.sched =
+		        rpl_sched_new(sched_runner,
+		                      &(struct rpl_sched_opts){ (size_t)o.jobs, (size_t)o.arch_jobs,
+		                                                o.keep_going != 0, (int)o.retries },
+		                      &(struct rpl_sched_hooks){ on_started, on_finished,
+		                                                 on_skipped, on_tick, &b });
 		if (o.dry_run) {
 			add_jobs(&b, sel, nsel);
 			dry_run(&b, runner);
