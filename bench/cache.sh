@@ -1,6 +1,6 @@
 #!/bin/sh
 # A fresh clone of the example monorepo satisfied from the artifact cache,
-# against building it, in the same run (docs/cache.md).
+# against building it, in the same run (docs/distributed.md#the-artifact-cache).
 #
 #   bench/cache.sh            (RUNS=3)
 #

@@ -1,5 +1,5 @@
 /*
- * The artifact cache (orchestrator/artifact_cache.h, docs/cache.md).
+ * The artifact cache (orchestrator/artifact_cache.h, docs/distributed.md#the-artifact-cache).
  *
  * The local cache, `.ripple/cache/`, version 1:
  *

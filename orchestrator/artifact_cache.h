@@ -1,5 +1,5 @@
 /*
- * The content-addressed artifact cache (docs/cache.md): every built job's
+ * The content-addressed artifact cache (docs/distributed.md#the-artifact-cache): every built job's
  * outputs (apks, an image's blobs, apko's tarball) stored under the job's
  * input hash, in `.ripple/cache` and, when `.ripple.yaml` names one, in a
  * repository of an OCI registry (`cache: REGISTRY/REPO`), as an OCI

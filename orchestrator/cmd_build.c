@@ -1377,7 +1377,7 @@ static int on_path(const char *prog)
 
 /*
  * A job's key in the artifact cache: the input hash it is built from now
- * (its dependencies as last built, docs/cache.md).  Jobs without outputs
+ * (its dependencies as last built, docs/distributed.md#the-artifact-cache).  Jobs without outputs
  * stay out of it.
  */
 static int cache_key(void *ctx, const struct rpl_run_job *job, uint8_t key[RPL_SHA256_LEN])

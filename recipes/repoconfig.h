@@ -16,7 +16,7 @@
  *     aarch64: /srv/sysroot/aarch64  needed to build one that is not the host's
  *                                    (runners/emulate.h); root-relative or absolute
  *   cache: ghcr.io/acme/ripple-cache  the artifact cache's registry repository, besides
- *                                    .ripple/cache (docs/cache.md)
+ *                                    .ripple/cache (docs/distributed.md#the-artifact-cache)
  *   trusted-keys: [keys/ci.rsa.pub]   public keys whose signatures a cached artifact may
  *                                    carry, besides the signing key's own
  *   executor: slurm                  where jobs run: local (default) or slurm

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The artifact cache (docs/cache.md) on examples/monorepo, with ripple's own
+# The artifact cache (docs/distributed.md#the-artifact-cache) on examples/monorepo, with ripple's own
 # builder and assembler and a real docker-registry on 127.0.0.1 as the
 # remote: (1) clone A builds --all and stores every job, locally and in the
 # registry, as a signed OCI artifact tagged with its input hash; (2) a fresh
