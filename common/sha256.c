@@ -73,3 +73,12 @@ void rpl_hex(const uint8_t *p, size_t n, char *out)
 	}
 	out[2 * n] = '\0';
 }
+
+void rpl_oci_digest(const void *p, size_t n, char out[RPL_OCI_DIGEST])
+{
+	uint8_t d[RPL_SHA256_LEN];
+
+	rpl_sha256(p, n, d);
+	memcpy(out, "sha256:", 7);
+	rpl_hex(d, sizeof(d), out + 7);
+}

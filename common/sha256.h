@@ -25,4 +25,8 @@ void rpl_sha256(const void *p, size_t n, uint8_t out[RPL_SHA256_LEN]);
 /* Lowercase hex of `n` bytes into `out` (2n+1 bytes). */
 void rpl_hex(const uint8_t *p, size_t n, char *out);
 
+/* "sha256:" and the hex of the SHA-256 of `n` bytes: an OCI digest. */
+#define RPL_OCI_DIGEST (7 + RPL_SHA256_HEX)
+void rpl_oci_digest(const void *p, size_t n, char out[RPL_OCI_DIGEST]);
+
 #endif

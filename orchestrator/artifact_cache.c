@@ -123,16 +123,6 @@ int rpl_cache_can_fetch(const struct rpl_cache *c)
 
 /* ---- small pieces ----------------------------------------------------------------------- */
 
-static void digest_of(const void *data, size_t len, char out[80])
-{
-	uint8_t d[RPL_SHA256_LEN];
-	char hex[2 * RPL_SHA256_LEN + 1];
-
-	rpl_sha256(data, len, d);
-	rpl_hex(d, sizeof(d), hex);
-	snprintf(out, 80, "sha256:%s", hex);
-}
-
 static void key_hex(const struct rpl_cache_item *it, char out[2 * RPL_SHA256_LEN + 1])
 {
 	rpl_hex(it->key, RPL_SHA256_LEN, out);
@@ -259,7 +249,7 @@ static int read_into(struct afile *f)
 	int err = rpl_read_file(f->title, &f->data, &f->len);
 
 	if (!err)
-		digest_of(f->data, f->len, f->digest);
+		rpl_oci_digest(f->data, f->len, f->digest);
 	return err;
 }
 
@@ -418,7 +408,7 @@ static int manifest_of(struct rpl_cache *c, const struct rpl_cache_item *it,
 	free(sig);
 	key_hex(it, hex);
 	snprintf(job, sizeof(job), "%s %s %s", it->kind, it->name, it->arch);
-	digest_of("{}", 2, empty);
+	rpl_oci_digest("{}", 2, empty);
 	json_object_set_new(ann, "ripple.cache.version", json_string("1"));
 	json_object_set_new(ann, "ripple.key", json_string(hex));
 	json_object_set_new(ann, "ripple.job", json_string(job));
@@ -457,7 +447,7 @@ static int store_local(struct rpl_cache *c, const struct rpl_cache_item *it,
 		err = put_file(c, p, a->v[i].data, a->v[i].len);
 		free(p);
 	}
-	digest_of(manifest, mlen, mdigest);
+	rpl_oci_digest(manifest, mlen, mdigest);
 	if (!err) {
 		p = blob_path(c->dir, mdigest);
 		err = put_file(c, p, manifest, mlen);
@@ -482,7 +472,7 @@ static int store_remote(struct rpl_cache *c, const struct rpl_cache_item *it,
 
 	/* Every artifact's config: uploads of one blob at once race in some
 	 * registries (docker-registry may then not know it), so one job does it. */
-	digest_of("{}", 2, empty);
+	rpl_oci_digest("{}", 2, empty);
 	pthread_mutex_lock(&c->empty_lock);
 	if (!c->empty_pushed && !(err = rpl_registry_blob_put(g, empty, "{}", 2)))
 		c->empty_pushed = 1;
@@ -555,7 +545,7 @@ static int local_blob(struct rpl_cache *c, const char *digest, size_t max, char 
 	if (err == -ENOENT)
 		err = rpl_error(-RPL_ENOTFOUND, "cache: '%s' is missing", p);
 	if (!err) {
-		digest_of(*data, *len, got);
+		rpl_oci_digest(*data, *len, got);
 		if (strcmp(got, digest)) {
 			err = rpl_error(-RPL_EPARSE,
 			                "cache: '%s' is not what its name says (sha256 %s)", p,

@@ -424,17 +424,6 @@ out:
 	return err;
 }
 
-/* "sha256:<hex>" of `len` bytes. */
-static void digest_of(const void *data, size_t len, char out[80])
-{
-	uint8_t d[RPL_SHA256_LEN];
-	char hex[2 * RPL_SHA256_LEN + 1];
-
-	rpl_sha256(data, len, d);
-	rpl_hex(d, sizeof(d), hex);
-	snprintf(out, 80, "sha256:%s", hex);
-}
-
 int rpl_registry_blob_get(struct rpl_registry *g, const char *digest, size_t max, char **data,
                           size_t *len)
 {
@@ -464,7 +453,7 @@ int rpl_registry_blob_get(struct rpl_registry *g, const char *digest, size_t max
 	else if (!err && r.code != 200)
 		err = rpl_error(-RPL_ELIB, "%s: blob %s: HTTP %ld", g->what, digest, r.code);
 	if (!err) {
-		digest_of(r.body.buf ? r.body.buf : "", r.body.len, got);
+		rpl_oci_digest(r.body.buf ? r.body.buf : "", r.body.len, got);
 		if (strcmp(got, digest))
 			err = rpl_error(-RPL_EPARSE, "%s: the blob %s of %s/%s has the digest %s",
 			                g->what, digest, g->host, g->repo, got);
@@ -512,7 +501,7 @@ int rpl_registry_manifest_get(struct rpl_registry *g, const char *ref, size_t ma
 	else if (!err && r.code != 200)
 		err = rpl_error(-RPL_ELIB, "%s: manifest %s: HTTP %ld", g->what, ref, r.code);
 	if (!err) {
-		digest_of(r.body.buf ? r.body.buf : "", r.body.len, digest);
+		rpl_oci_digest(r.body.buf ? r.body.buf : "", r.body.len, digest);
 		if ((!strncmp(ref, "sha256:", 7) && strcmp(ref, digest)) ||
 		    (r.digest && strcmp(r.digest, digest)))
 			err = rpl_error(-RPL_EPARSE,

@@ -427,21 +427,7 @@ command -v docker-registry >/dev/null || {
 	echo "docker-registry is not installed: push not tested" >&2
 	exit 0
 }
-port=$(free_port)
-cat > "$T/registry.yml" <<EOC
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $T/registry
-http:
-  addr: 127.0.0.1:$port
-EOC
-docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-registry=$!
-trap 'kill $registry 2>/dev/null || true; rm -rf "$T"' EXIT INT TERM
-wait_port "$port" docker-registry
+registry_start
 local_digest=$(python3 -c "import json; print([m['digest'] for m in json.load(open('images/hello/index.json'))['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == 'latest'][0])")
 run 0 "$RIPPLE" push images/hello "127.0.0.1:$port/ripple/hello:v1"
 expect_out "^pushed 127.0.0.1:$port/ripple/hello:v1@$local_digest\$"

@@ -25,21 +25,7 @@ export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER
 export DOCKER_CONFIG="$T/docker" # no credentials: the registry wants none
 NJOBS=9
 
-port=$(free_port)
-cat > "$T/registry.yml" <<EOC
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $T/registry
-http:
-  addr: 127.0.0.1:$port
-EOC
-docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-registry=$!
-trap 'kill $registry 2>/dev/null || true; rm -rf "$T"' EXIT INT TERM
-wait_port "$port" docker-registry
+registry_start
 CACHE=127.0.0.1:$port/ripple/cache
 
 # The CI machine's key: the origin trusts its public half.

@@ -172,6 +172,26 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# registry_start: a real docker-registry on 127.0.0.1:$port, its storage in
+# $T/registry, its pid in $registry (killed at exit).
+registry_start() {
+	port=$(free_port)
+	cat > "$T/registry.yml" <<EOC
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $T/registry
+http:
+  addr: 127.0.0.1:$port
+EOC
+	docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+	registry=$!
+	trap 'kill $registry 2>/dev/null || true; rm -rf "$T"' EXIT INT TERM
+	wait_port "$port" docker-registry
+}
+
 # wait_port PORT WHAT: waits up to 10 s for a server on 127.0.0.1:PORT.
 wait_port() {
 	i=0

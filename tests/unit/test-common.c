@@ -588,8 +588,12 @@ static void test_sha256_vectors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < N(nist); i++) {
+		char oci[RPL_OCI_DIGEST];
 		hex_of(nist[i].msg, strlen(nist[i].msg), hex);
 		assert_string_equal(hex, nist[i].hex);
+		rpl_oci_digest(nist[i].msg, strlen(nist[i].msg), oci);
+		assert_true(!strncmp(oci, "sha256:", 7));
+		assert_string_equal(oci + 7, nist[i].hex);
 	}
 }
 
