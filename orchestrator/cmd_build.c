@@ -1744,7 +1744,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			eo.executor = bx.x;
 			o.jobs = (long)jobs;
 		}
-		runner = rpl_external_runner_new(&eo);
+		runner = rpl_process_runner_new(&eo);
 		sched_runner = runner;
 		if (!o.dry_run && !o.no_cache) {
 			b.cache = open_cache(&b, &scan);
