@@ -5,6 +5,12 @@
  * packages/<arch>/APKINDEX.tar.gz as soon as it finishes, so later jobs
  * build against them; every job's outcome is recorded in the state store,
  * so a run that was interrupted or failed is resumed by running again.
+ *
+ * This file is the command, in steps (rpl_cmd_build at the end), the
+ * scheduler's hooks and the jobs' setup; the output repositories and the
+ * records of built jobs are in build_index.c, the --events, --report and
+ * --junit writers in build_events.c, what the terminal shows in
+ * build_status.c, and the run they share in build.h.
  */
 #include "common/error.h"
 #include "common/file.h"
