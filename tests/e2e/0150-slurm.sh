@@ -93,7 +93,7 @@ JOBCOMP=$T/slurm/jobcomp.txt
 
 # ---- a build: every job a Slurm job, order, failure isolation ---------------------------
 
-run 1 "$RIPPLE" build --all -k
+run 1 "$RIPPLE" build --all -k -v
 expect_out '^ripple: slurm: 2 jobs at once, what the partitions hold'
 expect_out 'FAILED f x86_64 .*melange build exited with status 1'
 expect_out 'skipped g aarch64: waiting on f \(aarch64\) failed'
