@@ -1,7 +1,7 @@
 /*
  * What `plan`, `why`, `mark` and `build` share: the job selectors (NAMEs,
  * --all, --changed, --since, --rebuild-dependents, --force and friends), opening the
- * state store, and making the plan from a scan (orchestrator/cmd_plan.c).
+ * state store, and making the plan from a scan (orchestrator/selectors.c).
  */
 #ifndef RPL_SELECTORS_H
 #define RPL_SELECTORS_H

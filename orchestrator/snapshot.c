@@ -621,16 +621,139 @@ static int read_jobs(struct reading *r, struct rpl_cursor *c, const char *tab, s
 	return err ? err : c->bad;
 }
 
+/*
+ * The snapshot's head: its format, its key (the archs, the runner, this
+ * ripple) and its string table, copied into `arena` (*tab, *tablen).
+ * Returns 1 to go on, 0 to give up (why set).
+ */
+static int read_head(struct reading *r, struct rpl_cursor *c, const uint8_t key[RPL_SHA256_LEN],
+                     struct rpl_arena *arena, const char **tab, size_t *tablen)
+{
+	const char *magic;
+	const void *stored;
+	size_t mlen = rpl_get_u32(c);
+
+	magic = rpl_get_bytes(c, mlen);
+	if (!magic || mlen != strlen(MAGIC) || memcmp(magic, MAGIC, mlen))
+		return stop(r, NULL, "the snapshot is of another format");
+	stored = rpl_get_bytes(c, RPL_SHA256_LEN);
+	if (!stored || memcmp(stored, key, RPL_SHA256_LEN))
+		return stop(r, NULL,
+		            "the snapshot was made for other archs, another runner or ripple");
+	*tablen = rpl_get_count(c, 1);
+	*tab = rpl_get_bytes(c, *tablen);
+	if (!*tab || !*tablen || (*tab)[*tablen - 1])
+		return stop(r, NULL, "the snapshot is damaged");
+	*tab = rpl_arena_memdup(arena, *tab, *tablen, 1);
+	return 1;
+}
+
+/*
+ * The snapshot's archs, its files (path, stat, digest) and which of them
+ * are recipes, with the digest of each recipe's encoding.  A damaged
+ * record sets c->bad.
+ */
+static void read_files(struct reading *r, struct rpl_cursor *c, const char *tab, size_t tablen)
+{
+	size_t n;
+
+	r->narchs = rpl_get_count(c, 4);
+	r->archs = rpl_xcalloc(r->narchs ? r->narchs : 1, sizeof(*r->archs));
+	for (size_t a = 0; a < r->narchs; a++)
+		if (!(r->archs[a] = rpl_strtab_at(tab, tablen, rpl_get_u32(c), c)))
+			c->bad = 1;
+	r->nfiles = rpl_get_count(c, FILE_BYTES);
+	r->files = rpl_xcalloc(r->nfiles ? r->nfiles : 1, sizeof(*r->files));
+	r->fate = rpl_xcalloc(r->nfiles ? r->nfiles : 1, 1);
+	r->is_recipe = rpl_xcalloc(r->nfiles ? r->nfiles : 1, 1);
+	r->reparse = rpl_xcalloc(r->nfiles ? r->nfiles : 1, 1);
+	r->encoding = rpl_xmalloc((r->nfiles ? r->nfiles : 1) * sizeof(*r->encoding));
+	r->now = rpl_xmalloc((r->nfiles ? r->nfiles : 1) * sizeof(*r->now));
+	for (size_t i = 0; i < r->nfiles && !c->bad; i++) {
+		struct sfile *f = &r->files[i];
+		const void *d;
+		f->path = rpl_strtab_at(tab, tablen, rpl_get_u32(c), c);
+		f->flags = rpl_get_u8(c);
+		f->st.size = (int64_t)rpl_get_u64(c);
+		f->st.mtime_ns = (int64_t)rpl_get_u64(c);
+		f->st.ino = (int64_t)rpl_get_u64(c);
+		if ((d = rpl_get_bytes(c, RPL_SHA256_LEN)))
+			memcpy(f->digest, d, RPL_SHA256_LEN);
+		if (!f->path)
+			c->bad = 1;
+		else
+			rpl_strmap_slot(&r->index, f->path)->value = (void *)(uintptr_t)(i + 1);
+	}
+	n = rpl_get_count(c, 4 + RPL_SHA256_LEN);
+	for (size_t k = 0; k < n && !c->bad; k++) {
+		uint32_t at = rpl_get_u32(c);
+		const void *d = rpl_get_bytes(c, RPL_SHA256_LEN);
+		if (at >= r->nfiles || !d) {
+			c->bad = 1;
+			break;
+		}
+		r->is_recipe[at] = 1;
+		memcpy(r->encoding[at], d, RPL_SHA256_LEN);
+	}
+}
+
+/*
+ * In one transaction (the digests taken now go to the stat cache): the
+ * tree against the snapshot's files, the recipes to parse again, then the
+ * jobs, those that read a changed file hashed again.  Returns 1 to go on,
+ * 0 to give up (why set), <0 an error.
+ */
+static int bring_up_to_date(struct reading *r, struct rpl_cursor *c, const char *tab, size_t tablen,
+                            struct rpl_plan *p, struct rpl_tree_files *files,
+                            const struct rpl_plan_opts *o)
+{
+	int err, go;
+
+	if ((err = rpl_state_begin(r->st)))
+		return err;
+	go = compare_tree(r, files);
+	if (go > 0)
+		go = reparse(r);
+	if (go > 0) {
+		int rc;
+
+		r->added_used = rpl_xcalloc(r->nadded ? r->nadded : 1, 1);
+		rc = read_jobs(r, c, tab, tablen, p, o->runner ? o->runner : "auto");
+		if (rc == 1)
+			go = stop(r, NULL, "the snapshot is damaged");
+		else if (rc < 0)
+			go = rc;
+	}
+	err = rpl_state_commit(r->st);
+	return go < 0 ? go : err ? err : go;
+}
+
+static void reading_release(struct reading *r)
+{
+	free(r->files);
+	free(r->fate);
+	free(r->now);
+	free(r->added);
+	free(r->added_used);
+	free(r->archs);
+	free(r->is_recipe);
+	free(r->reparse);
+	free(r->encoding);
+	if (r->lib_loaded)
+		rpl_pipeline_lib_release(&r->lib);
+	rpl_strmap_release(&r->index);
+	rpl_repoconfig_release(&r->cfg);
+}
+
 int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root,
                       const uint8_t key[RPL_SHA256_LEN], struct rpl_tree_files *files,
                       const struct rpl_plan_opts *o, struct rpl_snapshot_use *use)
 {
 	struct reading r;
 	struct rpl_cursor c;
-	const char *tab, *magic;
-	const void *stored;
+	const char *tab;
 	void *blob = NULL;
-	size_t len, tablen, mlen;
+	size_t len, tablen;
 	int err, go = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -646,65 +769,9 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	}
 	err = 0;
 	c = rpl_cursor_make(blob, len);
-	mlen = rpl_get_u32(&c);
-	magic = rpl_get_bytes(&c, mlen);
-	if (!magic || mlen != strlen(MAGIC) || memcmp(magic, MAGIC, mlen)) {
-		stop(&r, NULL, "the snapshot is of another format");
+	if (!read_head(&r, &c, key, &p->arena, &tab, &tablen))
 		goto out;
-	}
-	stored = rpl_get_bytes(&c, RPL_SHA256_LEN);
-	if (!stored || memcmp(stored, key, RPL_SHA256_LEN)) {
-		stop(&r, NULL, "the snapshot was made for other archs, another runner or ripple");
-		goto out;
-	}
-	tablen = rpl_get_count(&c, 1);
-	tab = rpl_get_bytes(&c, tablen);
-	if (!tab || !tablen || tab[tablen - 1]) {
-		stop(&r, NULL, "the snapshot is damaged");
-		goto out;
-	}
-	tab = rpl_arena_memdup(&p->arena, tab, tablen, 1);
-
-	r.narchs = rpl_get_count(&c, 4);
-	r.archs = rpl_xcalloc(r.narchs ? r.narchs : 1, sizeof(*r.archs));
-	for (size_t a = 0; a < r.narchs; a++)
-		if (!(r.archs[a] = rpl_strtab_at(tab, tablen, rpl_get_u32(&c), &c)))
-			c.bad = 1;
-	r.nfiles = rpl_get_count(&c, FILE_BYTES);
-	r.files = rpl_xcalloc(r.nfiles ? r.nfiles : 1, sizeof(*r.files));
-	r.fate = rpl_xcalloc(r.nfiles ? r.nfiles : 1, 1);
-	r.is_recipe = rpl_xcalloc(r.nfiles ? r.nfiles : 1, 1);
-	r.reparse = rpl_xcalloc(r.nfiles ? r.nfiles : 1, 1);
-	r.encoding = rpl_xmalloc((r.nfiles ? r.nfiles : 1) * sizeof(*r.encoding));
-	r.now = rpl_xmalloc((r.nfiles ? r.nfiles : 1) * sizeof(*r.now));
-	for (size_t i = 0; i < r.nfiles && !c.bad; i++) {
-		struct sfile *f = &r.files[i];
-		const void *d;
-		f->path = rpl_strtab_at(tab, tablen, rpl_get_u32(&c), &c);
-		f->flags = rpl_get_u8(&c);
-		f->st.size = (int64_t)rpl_get_u64(&c);
-		f->st.mtime_ns = (int64_t)rpl_get_u64(&c);
-		f->st.ino = (int64_t)rpl_get_u64(&c);
-		if ((d = rpl_get_bytes(&c, RPL_SHA256_LEN)))
-			memcpy(f->digest, d, RPL_SHA256_LEN);
-		if (!f->path)
-			c.bad = 1;
-		else
-			rpl_strmap_slot(&r.index, f->path)->value = (void *)(uintptr_t)(i + 1);
-	}
-	{
-		size_t n = rpl_get_count(&c, 4 + RPL_SHA256_LEN);
-		for (size_t k = 0; k < n && !c.bad; k++) {
-			uint32_t at = rpl_get_u32(&c);
-			const void *d = rpl_get_bytes(&c, RPL_SHA256_LEN);
-			if (at >= r.nfiles || !d) {
-				c.bad = 1;
-				break;
-			}
-			r.is_recipe[at] = 1;
-			memcpy(r.encoding[at], d, RPL_SHA256_LEN);
-		}
-	}
+	read_files(&r, &c, tab, tablen);
 	if (c.bad) {
 		stop(&r, NULL, "the snapshot is damaged");
 		goto out;
@@ -713,28 +780,11 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 		stop(&r, NULL, ".ripple.yaml does not load");
 		goto out;
 	}
-
-	/* Digests taken now go to the stat cache: one transaction. */
-	if ((err = rpl_state_begin(st)))
+	if ((go = bring_up_to_date(&r, &c, tab, tablen, p, files, o)) <= 0) {
+		err = go < 0 ? go : 0;
 		goto out;
-	go = compare_tree(&r, files);
-	if (go > 0)
-		go = reparse(&r);
-	if (go > 0) {
-		int rc;
-
-		r.added_used = rpl_xcalloc(r.nadded ? r.nadded : 1, 1);
-		rc = read_jobs(&r, &c, tab, tablen, p, o->runner ? o->runner : "auto");
-		if (rc == 1)
-			go = stop(&r, NULL, "the snapshot is damaged");
-		else if (rc < 0)
-			go = rc;
 	}
-	err = rpl_state_commit(st);
-	if (go < 0)
-		err = go;
-	if (err || go <= 0)
-		goto out;
+	go = 0;
 	for (size_t i = 0; i < r.nfiles; i++)
 		use->changed += r.fate[i] != SAME;
 	for (size_t k = 0; k < r.nadded; k++)
@@ -747,19 +797,7 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 		go = 1;
 out:
 	free(blob);
-	free(r.files);
-	free(r.fate);
-	free(r.now);
-	free(r.added);
-	free(r.added_used);
-	free(r.archs);
-	free(r.is_recipe);
-	free(r.reparse);
-	free(r.encoding);
-	if (r.lib_loaded)
-		rpl_pipeline_lib_release(&r.lib);
-	rpl_strmap_release(&r.index);
-	rpl_repoconfig_release(&r.cfg);
+	reading_release(&r);
 	if (err || go <= 0)
 		rpl_plan_release(p);
 	return err ? err : go;

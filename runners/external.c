@@ -669,7 +669,7 @@ static void ext_free(struct rpl_runner *base)
 	free(base);
 }
 
-struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o)
+struct rpl_runner *rpl_process_runner_new(const struct rpl_external_opts *o)
 {
 	struct ext *r = rpl_xcalloc(1, sizeof(*r));
 

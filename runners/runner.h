@@ -68,8 +68,9 @@ struct rpl_runner {
 };
 
 /*
- * The external runner: `melange build` for packages (then `melange test`
- * when asked), `apko build` for images, with melange-compatible flags.
+ * The process runner's options: `melange build` for packages (then
+ * `melange test` when asked), `apko build` for images, with
+ * melange-compatible flags, or ripple's native builders in their place.
  */
 struct rpl_external_opts {
 	const char *root;    /* the processes' working directory */
@@ -101,7 +102,15 @@ struct rpl_external_opts {
 	struct rpl_executor *executor;
 };
 
-struct rpl_runner *rpl_external_runner_new(const struct rpl_external_opts *o);
+/*
+ * The process runner: every job as a process in its own process group,
+ * with its log under .ripple/logs/.  The process is melange or apko, or,
+ * with `native` and `native_image`, this ripple binary's `native-build`
+ * and `native-image`; either way it runs through `executor` (NULL: here).  Returns the
+ * runner (freed by its `free`); `o` is copied, the strings it points to
+ * must outlive the runner.
+ */
+struct rpl_runner *rpl_process_runner_new(const struct rpl_external_opts *o);
 
 /* The argv of a job's first command as its executor runs it (NULL-terminated,
  * malloc'd; NULL with an error when the executor cannot run it), for

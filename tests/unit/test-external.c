@@ -219,7 +219,7 @@ static const struct rpl_run_job pkg_job = { .kind = "package",
 static void test_argv_melange(void **state)
 {
 	struct rpl_external_opts o = full_opts();
-	struct rpl_runner *r = rpl_external_runner_new(&o);
+	struct rpl_runner *r = rpl_process_runner_new(&o);
 	struct rpl_run_job bare = pkg_job;
 
 	(void)state;
@@ -237,7 +237,7 @@ static void test_argv_melange(void **state)
 	memset(&o, 0, sizeof(o));
 	o.melange = "/opt/melange";
 	o.out_dir = "out";
-	r = rpl_external_runner_new(&o);
+	r = rpl_process_runner_new(&o);
 	bare.source_dir = NULL;
 	bare.nenv_files = 0;
 	expect_argv(
@@ -250,7 +250,7 @@ static void test_argv_melange(void **state)
 static void test_argv_apko(void **state)
 {
 	struct rpl_external_opts o = full_opts();
-	struct rpl_runner *r = rpl_external_runner_new(&o);
+	struct rpl_runner *r = rpl_process_runner_new(&o);
 	char *outs[] = { "images/web/x86_64.tar" };
 	struct rpl_run_job img = { .kind = "image",
 		                   .name = "web",
@@ -287,7 +287,7 @@ static void test_argv_native(void **state)
 	o.native_image = "/usr/bin/ripple";
 	o.test = 1;
 	o.push = "127.0.0.1:5000/wolfi";
-	r = rpl_external_runner_new(&o);
+	r = rpl_process_runner_new(&o);
 	expect_argv(r, &pkg_job,
 	            "/usr/bin/ripple native-build foo.yaml --arch x86_64 --test --out-dir packages "
 	            "--source-dir foo --signing-key melange.rsa --pipeline-dir pipelines "
@@ -375,7 +375,7 @@ static struct rpl_external_opts run_opts(void)
 /* Starts `jb` and runs the loop until everything it started is gone. */
 static void run_job(const struct rpl_external_opts *o, struct job *jb, struct outcome *out)
 {
-	struct rpl_runner *r = rpl_external_runner_new(o);
+	struct rpl_runner *r = rpl_process_runner_new(o);
 	uv_loop_t loop;
 
 	memset(out, 0, sizeof(*out));
@@ -700,7 +700,7 @@ static void cancel_when_running(uv_timer_t *t)
 static void run_cancelled(const char *file, int now, struct outcome *out)
 {
 	struct rpl_external_opts o = run_opts();
-	struct rpl_runner *r = rpl_external_runner_new(&o);
+	struct rpl_runner *r = rpl_process_runner_new(&o);
 	struct canceller c;
 	struct job jb;
 	uv_loop_t loop;
@@ -761,7 +761,7 @@ static void test_cannot_start(void **state)
 
 	(void)state;
 	o.melange = "ripple-test-no-such-melange";
-	r = rpl_external_runner_new(&o);
+	r = rpl_process_runner_new(&o);
 	make_job(&jb, "package", "ok.yaml");
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(uv_loop_init(&loop), 0);
@@ -779,7 +779,7 @@ static void test_cannot_start(void **state)
 	snprintf(jb.log, sizeof(jb.log), "blocked/x.log");
 	o.melange = "melange";
 	r->free(r);
-	r = rpl_external_runner_new(&o);
+	r = rpl_process_runner_new(&o);
 	assert_true(r->start(r, &jb.j, &loop, on_done, &out) < 0);
 	assert_int_equal(out.calls, 0);
 	r->free(r);
