@@ -667,6 +667,195 @@ static int data_error(struct archive *a, struct data_reader *r, const struct ipk
 	return rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->url, archive_error_string(a));
 }
 
+/* One package's data section being installed: what install()'s steps share. */
+struct installing {
+	struct fs *f;
+	struct ipkg *pk, *pkgs; /* the package, and those before it (pkgs[at] is pk) */
+	int at;
+	struct archive *a;
+	struct data_reader *r;
+	struct rpl_strbuf where, subject;
+	int leading; /* still in the signature and control entries, which come first */
+};
+
+/* An entry's name as the tree knows it: no leading "./", no trailing '/' (malloc'd). */
+static char *entry_name(struct archive_entry *e)
+{
+	char *name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	size_t n = strlen(name);
+
+	while (n && name[n - 1] == '/')
+		name[--n] = '\0';
+	if (!strncmp(name, "./", 2))
+		memmove(name, name + 2, strlen(name + 2) + 1);
+	return name;
+}
+
+/* What an apk may not hold: an unsafe path, a device or FIFO, a bad symlink. */
+static int check_entry(const struct installing *in, const char *name, struct archive_entry *e)
+{
+	mode_t t = archive_entry_filetype(e);
+	const char *hard = archive_entry_hardlink(e), *what, *url = in->pk->url;
+
+	if (!safe(name))
+		return rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", url, name);
+	if (!hard && (what = refused_type(t)))
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: /%s: %s; an apk may hold only directories, files, "
+		                 "symlinks and hard links",
+		                 url, name, what);
+	if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what))
+		return rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target", url, name);
+	if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN)
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: /%s: a symlink whose target is longer than %d bytes", url,
+		                 name, MAX_LINK_LEN);
+	return 0;
+}
+
+/*
+ * The entry lands on a path another package installed: *keep says the
+ * owner stays (it replaces the newcomer, or the content is identical);
+ * else the newcomer takes it when it replaces the owner or shares its
+ * origin, and anything else is a file conflict.
+ */
+static int owned_elsewhere(struct installing *in, struct node *x, struct archive_entry *e,
+                           int *keep)
+{
+	struct ipkg *old = &in->pkgs[x->pkg], *pk = in->pk;
+
+	*keep = 0;
+	if (replaces(old, pk)) {
+		*keep = 1;
+		return 0;
+	}
+	if (replaces(pk, old) ||
+	    !strcmp(old->apk.origin ? old->apk.origin : "", pk->apk.origin ? pk->apk.origin : ""))
+		return 0;
+	/* Identical content is no conflict: the first stays. */
+	if (archive_entry_filetype(e) == AE_IFREG && x->type == '0' &&
+	    x->size == (size_t)archive_entry_size(e)) {
+		char *buf = rpl_xmalloc(x->size ? x->size : 1);
+		uint8_t d[20];
+		la_ssize_t got = archive_read_data(in->a, buf, x->size);
+		EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
+		free(buf);
+		if (got < 0)
+			return data_error(in->a, in->r, pk);
+		if ((size_t)got == x->size && !memcmp(d, x->sha1, 20)) {
+			*keep = 1;
+			return 0;
+		}
+	}
+	return rpl_error(-RPL_EPARSE,
+	                 "file conflict: /%s is in both %s and %s (neither replaces the other)",
+	                 in->where.buf, old->apk.pkgname, pk->apk.pkgname);
+}
+
+/*
+ * The node's content from the entry: a symlink's target, a hard link's
+ * data (the node `target` of the tree), or a file's bytes read from the
+ * archive (`size` of them).
+ */
+static int fill_node(struct installing *in, struct node *x, const char *name,
+                     struct archive_entry *e, la_int64_t size, size_t target)
+{
+	mode_t t = archive_entry_filetype(e);
+	const char *hard = archive_entry_hardlink(e);
+	char sz[32];
+
+	if (t == AE_IFLNK) {
+		x->type = '2';
+		free(x->link);
+		x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+		EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
+	} else if (hard) {
+		struct node *y = &in->f->v[target];
+		set_type(x, '0');
+		if (y != x) {
+			int err;
+			/* A copy in the tree and the layer: it counts as one. */
+			rpl_strbuf_reset(&in->subject);
+			rpl_strbuf_addf(&in->subject, "/%s (a hard link to %s of %s)", name, hard,
+			                size_text(y->size, sz));
+			if ((err = fs_charge(in->f, y->size, in->pk->url, in->subject.buf)))
+				return err;
+			set_data(x, y->data, y->size);
+			x->mode = y->mode; /* one inode */
+		}
+	} else if (t == AE_IFREG) {
+		char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
+		la_ssize_t got = size > 0 ? archive_read_data(in->a, buf, (size_t)size) : 0;
+		if (got != size) {
+			free(buf);
+			return got < 0 ? data_error(in->a, in->r, in->pk)
+			               : rpl_error(-RPL_EPARSE, "%s: /%s is cut short", in->pk->url,
+			                           name);
+		}
+		x->type = '0';
+		free(x->link);
+		x->link = NULL;
+		take_data(x, buf, (size_t)size);
+	}
+	return 0;
+}
+
+/*
+ * One entry of the data section into the tree: charged for what its
+ * header promises, checked, placed where its name leads, then its owner
+ * and content.  Returns 0 (installed, or skipped) or an error.
+ */
+static int install_entry(struct installing *in, struct archive_entry *e, const char *name)
+{
+	struct fs *f = in->f;
+	struct ipkg *pk = in->pk;
+	const char *hard = archive_entry_hardlink(e);
+	la_int64_t size = archive_entry_size(e);
+	size_t target = 0;
+	struct node *x;
+	char sz[32];
+	int err, keep;
+
+	/*
+	 * What the header promises counts before anything is read or
+	 * allocated, installed or not: its block and its content.
+	 */
+	if (size < 0)
+		size = 0;
+	rpl_strbuf_reset(&in->subject);
+	rpl_strbuf_addf(&in->subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
+	if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
+	                     in->subject.buf)))
+		return err;
+	/* The signature and control entries come first. */
+	if (in->leading && name[0] == '.')
+		return 0;
+	in->leading = 0;
+	if ((err = check_entry(in, name, e)))
+		return err;
+	if ((err = fs_resolve(f, name, WALK_MKDIR, &in->where)))
+		return rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
+	if (archive_entry_filetype(e) == AE_IFDIR)
+		return install_dir(f, pk, in->at, name, in->where.buf, e);
+	if (hard && (err = hardlink_target(f, in->pkgs, in->at, name, hard, &target)))
+		return err;
+	x = fs_at(f, in->where.buf);
+	if (x && x->type == '5')
+		return rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image", pk->url,
+		                 in->where.buf);
+	if (x && x->pkg >= 0 && x->pkg != in->at) {
+		if ((err = owned_elsewhere(in, x, e, &keep)) || keep)
+			return err;
+	}
+	add_pent(pk, name, in->where.buf, e);
+	if (!x)
+		x = fs_new(f, in->where.buf, '0');
+	x->mode = archive_entry_perm(e);
+	x->mtime = archive_entry_mtime(e);
+	x->pkg = in->at;
+	return fill_node(in, x, name, e, size, target);
+}
+
 /*
  * Unpacks one package's data section (only that: the control section is no
  * part of its files) into the tree.  Each entry goes where its name leads
@@ -675,13 +864,15 @@ static int data_error(struct archive *a, struct data_reader *r, const struct ipk
  */
 static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	struct rpl_strbuf where = RPL_STRBUF_INIT, subject = RPL_STRBUF_INIT;
+	struct installing in = {
+		f, pk, pkgs, at, archive_read_new(), NULL, RPL_STRBUF_INIT, RPL_STRBUF_INIT, 1
+	};
 	struct data_reader *r = rpl_xcalloc(1, sizeof(*r));
+	struct archive_entry *e;
 	char *name = NULL;
-	int err = 0, rc = ARCHIVE_OK, leading = 1;
+	int err = 0, rc = ARCHIVE_OK;
 
+	in.r = r;
 	r->f = f;
 	r->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
@@ -695,158 +886,26 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 		goto out;
 	}
 	r->zlive = 1;
-	archive_read_support_format_tar(a);
-	if (archive_read_open(a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
-		err = data_error(a, r, pk);
+	archive_read_support_format_tar(in.a);
+	if (archive_read_open(in.a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
+		err = data_error(in.a, r, pk);
 		goto out;
 	}
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		mode_t t = archive_entry_filetype(e);
-		const char *hard = archive_entry_hardlink(e), *what;
-		la_int64_t size = archive_entry_size(e);
-		size_t n, target = 0;
-		struct node *x;
-		char sz[32];
-
+	while ((rc = archive_read_next_header(in.a, &e)) == ARCHIVE_OK) {
 		free(name);
-		name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
-		n = strlen(name);
-		while (n && name[n - 1] == '/')
-			name[--n] = '\0';
-		if (!strncmp(name, "./", 2))
-			memmove(name, name + 2, strlen(name + 2) + 1);
-		/*
-		 * What the header promises counts before anything is read or
-		 * allocated, installed or not: its block and its content.
-		 */
-		if (size < 0)
-			size = 0;
-		rpl_strbuf_reset(&subject);
-		rpl_strbuf_addf(&subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
-		if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
-		                     subject.buf)))
+		name = entry_name(e);
+		if ((err = install_entry(&in, e, name)))
 			break;
-		/* The signature and control entries come first. */
-		if (leading && name[0] == '.')
-			continue;
-		leading = 0;
-		if (!safe(name)) {
-			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->url, name);
-			break;
-		}
-		if (!hard && (what = refused_type(t))) {
-			err = rpl_error(-RPL_EPARSE,
-			                "%s: /%s: %s; an apk may hold only directories, files, "
-			                "symlinks and hard links",
-			                pk->url, name, what);
-			break;
-		}
-		if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what)) {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target",
-			                pk->url, name);
-			break;
-		}
-		if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN) {
-			err = rpl_error(-RPL_EPARSE,
-			                "%s: /%s: a symlink whose target is longer than %d bytes",
-			                pk->url, name, MAX_LINK_LEN);
-			break;
-		}
-		if ((err = fs_resolve(f, name, WALK_MKDIR, &where))) {
-			err = rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
-			break;
-		}
-		if (t == AE_IFDIR) {
-			if ((err = install_dir(f, pk, at, name, where.buf, e)))
-				break;
-			continue;
-		}
-		if (hard && (err = hardlink_target(f, pkgs, at, name, hard, &target)))
-			break;
-		x = fs_at(f, where.buf);
-		if (x && x->type == '5') {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image", pk->url,
-			                where.buf);
-			break;
-		}
-		if (x && x->pkg >= 0 && x->pkg != at) {
-			struct ipkg *old = &pkgs[x->pkg];
-			if (replaces(old, pk))
-				continue; /* the owner replaces the newcomer: kept */
-			if (!replaces(pk, old) && strcmp(old->apk.origin ? old->apk.origin : "",
-			                                 pk->apk.origin ? pk->apk.origin : "")) {
-				/* Identical content is no conflict: the first stays. */
-				if (t == AE_IFREG && x->type == '0' &&
-				    x->size == (size_t)archive_entry_size(e)) {
-					char *buf = rpl_xmalloc(x->size ? x->size : 1);
-					uint8_t d[20];
-					la_ssize_t got = archive_read_data(a, buf, x->size);
-					EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
-					free(buf);
-					if (got < 0) {
-						err = data_error(a, r, pk);
-						break;
-					}
-					if ((size_t)got == x->size && !memcmp(d, x->sha1, 20))
-						continue;
-				}
-				err = rpl_error(-RPL_EPARSE,
-				                "file conflict: /%s is in both %s and %s (neither "
-				                "replaces the other)",
-				                where.buf, old->apk.pkgname, pk->apk.pkgname);
-				break;
-			}
-		}
-		add_pent(pk, name, where.buf, e);
-		if (!x)
-			x = fs_new(f, where.buf, '0');
-		x->mode = archive_entry_perm(e);
-		x->mtime = archive_entry_mtime(e);
-		x->pkg = at;
-		if (t == AE_IFLNK) {
-			x->type = '2';
-			free(x->link);
-			x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e)
-			                                               : "");
-			EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
-		} else if (hard) {
-			struct node *y = &f->v[target];
-			set_type(x, '0');
-			if (y != x) {
-				/* A copy in the tree and the layer: it counts as one. */
-				rpl_strbuf_reset(&subject);
-				rpl_strbuf_addf(&subject, "/%s (a hard link to %s of %s)", name,
-				                hard, size_text(y->size, sz));
-				if ((err = fs_charge(f, y->size, pk->url, subject.buf)))
-					break;
-				set_data(x, y->data, y->size);
-				x->mode = y->mode; /* one inode */
-			}
-		} else if (t == AE_IFREG) {
-			char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
-			la_ssize_t got = size > 0 ? archive_read_data(a, buf, (size_t)size) : 0;
-			if (got != size) {
-				err = got < 0 ? data_error(a, r, pk)
-				              : rpl_error(-RPL_EPARSE, "%s: /%s is cut short",
-				                          pk->url, name);
-				free(buf);
-				break;
-			}
-			x->type = '0';
-			free(x->link);
-			x->link = NULL;
-			take_data(x, buf, (size_t)size);
-		}
 	}
 	if (!err && rc != ARCHIVE_EOF)
-		err = data_error(a, r, pk);
+		err = data_error(in.a, r, pk);
 	if (!err)
 		err = data_check(r, pk);
 out:
 	free(name);
-	rpl_strbuf_release(&where);
-	rpl_strbuf_release(&subject);
-	archive_read_free(a);
+	rpl_strbuf_release(&in.where);
+	rpl_strbuf_release(&in.subject);
+	archive_read_free(in.a);
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->zlive)
@@ -1378,46 +1437,32 @@ static int write_sbom(const char *path, const char *doc)
 }
 
 /*
- * The image index of the layout's tag, with this arch's manifest put in its
- * place and apko's annotations: the image's, with `created` the latest of
- * its archs'.  Its SBOM (`sboms/sbom-index.spdx.json`) is written with it.
+ * The image index the layout's index.json names for `tag`, when there is
+ * one already (*outer is then the layout's index, which the caller
+ * releases); else a new, empty one.
  */
-static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
-                        const char *variant, const char *manifest_digest, size_t manifest_size,
-                        json_t *annotations, const char *created, const char *os_name,
-                        const char *vcs_url)
+static json_t *tagged_index(const char *layout, const char *ipath, const char *tag, json_t **outer)
 {
-	char *ipath = rpl_path_join(layout, "index.json"), *text = NULL, *lockp;
-	json_t *outer = NULL, *inner = NULL, *mans, *entry, *plat;
-	char inner_digest[80] = "", reftag[256];
-	size_t len;
-	int fd, err = 0;
+	json_t *inner = NULL, *m;
+	char *text = NULL;
+	size_t len, i;
 
-	lockp = rpl_path_join(layout, ".lock");
-	fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	free(lockp);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		err = rpl_error(-errno, "cannot lock '%s': %s", layout, strerror(errno));
-		goto out;
-	}
-	/* The image index the tag names, when there is one already. */
-	if (!rpl_read_file(ipath, &text, &len) && (outer = json_loadb(text, len, 0, NULL))) {
+	*outer = NULL;
+	if (!rpl_read_file(ipath, &text, &len) && (*outer = json_loadb(text, len, 0, NULL))) {
 		free(text);
 		text = NULL;
-		size_t i;
-		json_t *m;
-		json_array_foreach(json_object_get(outer, "manifests"), i, m)
+		json_array_foreach(json_object_get(*outer, "manifests"), i, m)
 		{
 			const char *ref = json_string_value(
 			        json_object_get(json_object_get(m, "annotations"),
 			                        "org.opencontainers.image.ref.name"));
 			if (ref && !strcmp(ref, tag)) {
-				char *blob, *bt;
+				char *blob, *bt, digest[80];
 				size_t bl;
-				snprintf(inner_digest, sizeof(inner_digest), "%s",
+				snprintf(digest, sizeof(digest), "%s",
 				         json_string_value(json_object_get(m, "digest")));
 				blob = rpl_path_join(layout, "blobs/sha256");
-				bt = rpl_path_join(blob, inner_digest + 7);
+				bt = rpl_path_join(blob, digest + 7);
 				if (!rpl_read_file(bt, &text, &bl)) {
 					inner = json_loadb(text, bl, 0, NULL);
 					free(text);
@@ -1428,6 +1473,7 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 			}
 		}
 	}
+	free(text);
 	if (!inner) {
 		inner = json_object();
 		json_object_set_new(inner, "schemaVersion", json_integer(2));
@@ -1435,7 +1481,19 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 		                    json_string("application/vnd.oci.image.index.v1+json"));
 		json_object_set_new(inner, "manifests", json_array());
 	}
-	mans = json_object_get(inner, "manifests");
+	return inner;
+}
+
+/*
+ * This arch's manifest into the index's `mans` in place of the arch's
+ * previous one, sorted by architecture as apko writes them.
+ */
+static void put_manifest(json_t *mans, const char *arch, const char *variant,
+                         const char *manifest_digest, size_t manifest_size)
+{
+	json_t *entry, *plat;
+	size_t at = 0;
+
 	for (size_t i = json_array_size(mans); i-- > 0;) {
 		json_t *p = json_object_get(json_array_get(mans, i), "platform");
 		if (!strcmp(nz(json_string_value(json_object_get(p, "architecture"))),
@@ -1450,104 +1508,131 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 	if (variant)
 		json_object_set_new(plat, "variant", json_string(variant));
 	json_object_set_new(entry, "platform", plat);
-	/* Sorted by architecture, as apko writes them. */
+	for (; at < json_array_size(mans); at++)
+		if (strcmp(nz(json_string_value(json_object_get(
+		                   json_object_get(json_array_get(mans, at), "platform"),
+		                   "architecture"))),
+		           oci_arch(arch, &variant)) > 0)
+			break;
+	json_array_insert_new(mans, at, entry);
+}
+
+/*
+ * The index's annotations: the image's, with `created` the latest of the
+ * archs' manifests now in the index (RFC 3339 in UTC, one width: the later
+ * time is the larger string).
+ */
+static void index_annotations(const char *layout, json_t *inner, json_t *annotations,
+                              const char *created)
+{
+	json_t *ann = json_deep_copy(annotations), *m;
+	char latest[64];
+	size_t i;
+
+	snprintf(latest, sizeof(latest), "%s", created);
+	json_array_foreach(json_object_get(inner, "manifests"), i, m)
 	{
-		size_t at = 0;
-		for (; at < json_array_size(mans); at++)
-			if (strcmp(nz(json_string_value(json_object_get(
-			                   json_object_get(json_array_get(mans, at), "platform"),
-			                   "architecture"))),
-			           oci_arch(arch, &variant)) > 0)
-				break;
-		json_array_insert_new(mans, at, entry);
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		char *bp = d && strchr(d, ':') ? rpl_path_join(layout, "blobs/sha256") : NULL,
+		     *bt = bp ? rpl_path_join(bp, strchr(d, ':') + 1) : NULL, *mt;
+		size_t ml;
+		json_t *man;
+		if (bt && !rpl_read_file(bt, &mt, &ml)) {
+			const char *c;
+			man = json_loadb(mt, ml, 0, NULL);
+			c = json_string_value(json_object_get(json_object_get(man, "annotations"),
+			                                      "org.opencontainers.image.created"));
+			if (c && strlen(c) < sizeof(latest) && strcmp(c, latest) > 0)
+				snprintf(latest, sizeof(latest), "%s", c);
+			json_decref(man);
+			free(mt);
+		}
+		free(bp);
+		free(bt);
 	}
+	json_object_set_new(ann, "org.opencontainers.image.created", json_string(latest));
+	json_object_set_new(inner, "annotations", sorted(ann));
+}
+
+/*
+ * The layout's index.json: the tag's image index (`size` bytes, `digest`),
+ * and each arch's manifest by itself, <tag>-<arch>, for tools that want one.
+ */
+static json_t *layout_index(json_t *inner, const char *tag, size_t size, const char *digest)
+{
+	json_t *outer = json_object(), *mans = json_array(), *entry, *m;
+	char reftag[256];
+	size_t i;
+
+	json_object_set_new(outer, "schemaVersion", json_integer(2));
+	json_object_set_new(outer, "mediaType",
+	                    json_string("application/vnd.oci.image.index.v1+json"));
+	entry = descriptor("application/vnd.oci.image.index.v1+json", size, digest);
+	json_object_set_new(entry, "annotations",
+	                    json_pack("{s:s}", "org.opencontainers.image.ref.name", tag));
+	json_array_append_new(mans, entry);
+	json_array_foreach(json_object_get(inner, "manifests"), i, m)
 	{
-		/* `created`: the latest of the archs' manifests now in the index
-		 * (RFC 3339 in UTC, one width: the later time is the larger string). */
-		json_t *ann = json_deep_copy(annotations), *m;
-		char latest[64];
-		size_t i;
-		snprintf(latest, sizeof(latest), "%s", created);
-		json_array_foreach(mans, i, m)
-		{
-			const char *d = json_string_value(json_object_get(m, "digest"));
-			char *bp = d && strchr(d, ':') ? rpl_path_join(layout, "blobs/sha256")
-			                               : NULL,
-			     *bt = bp ? rpl_path_join(bp, strchr(d, ':') + 1) : NULL, *mt;
-			size_t ml;
-			json_t *man;
-			if (bt && !rpl_read_file(bt, &mt, &ml)) {
-				const char *c;
-				man = json_loadb(mt, ml, 0, NULL);
-				c = json_string_value(
-				        json_object_get(json_object_get(man, "annotations"),
-				                        "org.opencontainers.image.created"));
-				if (c && strlen(c) < sizeof(latest) && strcmp(c, latest) > 0)
-					snprintf(latest, sizeof(latest), "%s", c);
-				json_decref(man);
-				free(mt);
-			}
-			free(bp);
-			free(bt);
-		}
-		json_object_set_new(ann, "org.opencontainers.image.created", json_string(latest));
-		json_object_set_new(inner, "annotations", sorted(ann));
+		json_t *d = json_deep_copy(m);
+		snprintf(reftag, sizeof(reftag), "%s-%s", tag,
+		         json_string_value(
+		                 json_object_get(json_object_get(m, "platform"), "architecture")));
+		json_object_set_new(
+		        d, "annotations",
+		        json_pack("{s:s}", "org.opencontainers.image.ref.name", reftag));
+		json_array_append_new(mans, d);
 	}
-	{
-		char *s = dumps(json_incref(inner));
-		size_t sl = strlen(s);
-		if ((err = put_blob(layout, s, sl, inner_digest))) {
-			free(s);
-			goto out;
-		}
-		{
-			char *sbom = rpl_sbom_index(name, inner_digest, inner, os_name, vcs_url,
-			                            json_string_value(json_object_get(
-			                                    json_object_get(inner, "annotations"),
-			                                    "org.opencontainers.image.created")));
-			char *sp = rpl_path_join(layout, "sboms/sbom-index.spdx.json");
-			err = write_sbom(sp, sbom);
-			free(sp);
-			free(sbom);
-			if (err) {
-				free(s);
-				goto out;
-			}
-		}
-		json_decref(outer);
-		outer = json_object();
-		json_object_set_new(outer, "schemaVersion", json_integer(2));
-		json_object_set_new(outer, "mediaType",
-		                    json_string("application/vnd.oci.image.index.v1+json"));
-		mans = json_array();
-		entry = descriptor("application/vnd.oci.image.index.v1+json", sl, inner_digest);
-		json_object_set_new(entry, "annotations",
-		                    json_pack("{s:s}", "org.opencontainers.image.ref.name", tag));
-		json_array_append_new(mans, entry);
-		/* And each arch's manifest by itself, <tag>-<arch>, for tools that want one. */
-		{
-			size_t i;
-			json_t *m;
-			json_array_foreach(json_object_get(inner, "manifests"), i, m)
-			{
-				json_t *d = json_deep_copy(m);
-				snprintf(reftag, sizeof(reftag), "%s-%s", tag,
-				         json_string_value(json_object_get(
-				                 json_object_get(m, "platform"), "architecture")));
-				json_object_set_new(d, "annotations",
-				                    json_pack("{s:s}",
-				                              "org.opencontainers.image.ref.name",
-				                              reftag));
-				json_array_append_new(mans, d);
-			}
-		}
-		json_object_set_new(outer, "manifests", mans);
-		free(s);
-		s = dumps(json_incref(outer));
-		err = rpl_write_file_atomic(ipath, s, strlen(s));
-		free(s);
+	json_object_set_new(outer, "manifests", mans);
+	return outer;
+}
+
+/*
+ * The image index of the layout's tag, with this arch's manifest put in its
+ * place and apko's annotations: the image's, with `created` the latest of
+ * its archs'.  Its SBOM (`sboms/sbom-index.spdx.json`) is written with it.
+ * All under the layout's lock, as another arch's assembly may write it too.
+ */
+static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
+                        const char *variant, const char *manifest_digest, size_t manifest_size,
+                        json_t *annotations, const char *created, const char *os_name,
+                        const char *vcs_url)
+{
+	char *ipath = rpl_path_join(layout, "index.json"), *lockp, *s = NULL, *sbom, *sp;
+	json_t *outer = NULL, *inner = NULL;
+	char inner_digest[80] = "";
+	size_t sl;
+	int fd, err = 0;
+
+	lockp = rpl_path_join(layout, ".lock");
+	fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(lockp);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		err = rpl_error(-errno, "cannot lock '%s': %s", layout, strerror(errno));
+		goto out;
 	}
-	if (!err) {
+	inner = tagged_index(layout, ipath, tag, &outer);
+	put_manifest(json_object_get(inner, "manifests"), arch, variant, manifest_digest,
+	             manifest_size);
+	index_annotations(layout, inner, annotations, created);
+	s = dumps(json_incref(inner));
+	sl = strlen(s);
+	if ((err = put_blob(layout, s, sl, inner_digest)))
+		goto out;
+	sbom = rpl_sbom_index(
+	        name, inner_digest, inner, os_name, vcs_url,
+	        json_string_value(json_object_get(json_object_get(inner, "annotations"),
+	                                          "org.opencontainers.image.created")));
+	sp = rpl_path_join(layout, "sboms/sbom-index.spdx.json");
+	err = write_sbom(sp, sbom);
+	free(sp);
+	free(sbom);
+	if (err)
+		goto out;
+	json_decref(outer);
+	outer = layout_index(inner, tag, sl, inner_digest);
+	free(s);
+	s = dumps(json_incref(outer));
+	if (!(err = rpl_write_file_atomic(ipath, s, strlen(s)))) {
 		char *lp = rpl_path_join(layout, "oci-layout");
 		static const char lay[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
 		err = rpl_write_file_atomic(lp, lay, sizeof(lay) - 1);
@@ -1556,9 +1641,9 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 out:
 	if (fd >= 0)
 		close(fd);
+	free(s);
 	json_decref(outer);
 	json_decref(inner);
-	free(text);
 	free(ipath);
 	return err;
 }
