@@ -33,11 +33,16 @@ struct rpl_build {
 	struct rpl_recipe *r;
 	struct rpl_compiled c;
 	struct rpl_pipeline_lib lib;
-	int have_lib, have_compiled;
+	char *text; /* the recipe's bytes */
+	int have_lib, have_compiled, have_sb;
 	/* The workspace (host path and directory fd), the packages installed for
 	 * the steps, and the download cache. */
 	char *work, *deps, *cache;
 	int wsfd;
+	/* The source dir copied into the workspace (or NULL), and the output
+	 * tree of each package built (melange-out/<name>). */
+	char *src, **trees;
+	size_t ntrees;
 	struct rpl_sandbox sb;
 	struct rpl_emulation emu; /* how this arch runs here, and in what root */
 	char *version;

@@ -540,14 +540,218 @@ static int use_emulation(struct rpl_build *b)
 	return 0;
 }
 
+/*
+ * The recipe read and compiled for the arch with the pipelines, its
+ * version (<version>-r<epoch>) and SOURCE_DATE_EPOCH: the option, the
+ * environment, else the recipe's last commit.
+ */
+static int read_recipe(struct rpl_build *b)
+{
+	const struct rpl_native_opts *o = b->o;
+	const char *env_sde = getenv("SOURCE_DATE_EPOCH");
+	struct rpl_strbuf v = RPL_STRBUF_INIT;
+	size_t len;
+	int err;
+
+	if ((err = rpl_pipeline_lib_init(&b->lib, ".", (const char *const *)o->pipeline_dirs,
+	                                 o->npipeline_dirs)))
+		return rpl_error(err, "cannot read the pipelines: %s", rpl_errmsg());
+	b->have_lib = 1;
+	if ((err = rpl_read_file(o->file, &b->text, &len)))
+		return err;
+	if (!(b->r = rpl_recipe_parse(o->file, b->text, len)))
+		return -RPL_ESCHEMA;
+	if ((err = rpl_compile(b->r, &b->lib, o->arch, RPL_COMPILE_STEPS, &b->c))) {
+		rpl_compiled_release(&b->c);
+		return err;
+	}
+	b->have_compiled = 1;
+	rpl_strbuf_addf(&v, "%s-r%llu", b->r->package.version.s,
+	                (unsigned long long)b->r->package.epoch);
+	b->version = rpl_strbuf_detach(&v);
+	b->sde = o->source_date_epoch >= 0 ? o->source_date_epoch
+	         : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
+	                                   : rpl_provenance_last_commit_time(o->file);
+	return 0;
+}
+
+/*
+ * The workspace, .ripple/work/<arch>/<name> made afresh, and the sandbox
+ * over it, with what no step may see hidden; the source dir's files are the
+ * workspace's to start with, and each package built gets an output tree.
+ */
+static int prepare_workspace(struct rpl_build *b)
+{
+	const struct rpl_native_opts *o = b->o;
+	struct rpl_strbuf w = RPL_STRBUF_INIT, c = RPL_STRBUF_INIT;
+	char cwd[PATH_MAX];
+	int err;
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return rpl_error(-errno, "cannot tell the current directory");
+	rpl_strbuf_addf(&w, "%s/%s/work/%s/%s", cwd, o->state_dir, o->arch, b->r->package.name.s);
+	rpl_strbuf_addf(&c, "%s/cache", o->state_dir);
+	b->work = rpl_strbuf_detach(&w);
+	b->cache = rpl_strbuf_detach(&c);
+	rpl_say("building %s-%s for %s (SOURCE_DATE_EPOCH=%lld) in %s", b->r->package.name.s,
+	        b->version, o->arch, (long long)b->sde, b->work);
+	if ((err = rpl_ws_fresh_dir(b->work, &b->wsfd)))
+		return err;
+	rpl_sandbox_init(&b->sb, b->wsfd, b->work);
+	b->have_sb = 1;
+	if ((err = use_emulation(b)))
+		return err;
+	/* What no step may see, even where it lies under a directory the sandbox binds. */
+	if (getcwd(cwd, sizeof(cwd)))
+		rpl_sandbox_hide(&b->sb, cwd);
+	rpl_sandbox_hide(&b->sb, o->signing_key);
+	rpl_sandbox_hide(&b->sb, o->out_dir);
+	rpl_sandbox_hide(&b->sb, o->state_dir);
+	if ((err = source_dir(b, &b->src)) || (b->src && (err = rpl_ws_copy_tree(b->src, b->wsfd))))
+		return err;
+	/* The commit the packages record: the recipe's own, else its repository's HEAD. */
+	rpl_provenance_get(o->file, b->src ? &b->src : NULL, b->src ? 1 : 0, &b->prov);
+	if (b->prov.dirty && *b->prov.commit)
+		rpl_say("%s has uncommitted changes: the packages record HEAD %s, which does not "
+		        "hold them",
+		        o->file, b->prov.commit);
+	/* An output tree per package built. */
+	b->trees = rpl_xmalloc((b->c.nsubs + 1) * sizeof(*b->trees));
+	for (size_t i = 0; i <= b->c.nsubs; i++) {
+		const char *name = i ? b->c.subs[i - 1].name : b->r->package.name.s;
+		struct rpl_strbuf t = RPL_STRBUF_INIT;
+		int fd;
+		if (i && !b->c.subs[i - 1].enabled)
+			continue;
+		rpl_strbuf_addf(&t, "melange-out/%s", name);
+		b->trees[b->ntrees++] = rpl_strbuf_detach(&t);
+		if ((err = rpl_ws_mkdirs(b->wsfd, b->trees[b->ntrees - 1], &fd)))
+			return err;
+		close(fd);
+	}
+	return rpl_sandbox_own(&b->sb, b->wsfd);
+}
+
+/*
+ * The build itself: its packages installed, the main pipeline, then each
+ * enabled subpackage's; then the trees the steps filled are checked.
+ */
+static int build_steps(struct rpl_build *b)
+{
+	int err;
+
+	if ((err = rpl_deps_install(b)) ||
+	    (err = rpl_build_run_steps(b, b->c.steps, b->c.nsteps, RPL_WORKSPACE, NULL)))
+		return err;
+	for (size_t i = 0; i < b->c.nsubs && !err; i++)
+		if (b->c.subs[i].enabled) {
+			rpl_say("subpackage %s", b->c.subs[i].name);
+			err = rpl_build_run_steps(b, b->c.subs[i].steps, b->c.subs[i].nsteps,
+			                          RPL_WORKSPACE, NULL);
+		}
+	return err ? err : check_trees(b, b->trees, b->ntrees);
+}
+
+/*
+ * Each package built: the .melange.yaml they carry, then the main package
+ * and every enabled subpackage, signed with the key when there is one.
+ */
+static int write_packages(struct rpl_build *b)
+{
+	const struct rpl_package *p = &b->r->package;
+	const char *commit = *p->commit.s ? p->commit.s : b->prov.commit;
+	struct rpl_signer key;
+	int have_key = 0, err;
+
+	if (b->nenv_pkgs)
+		qsort(b->env_pkgs, b->nenv_pkgs, sizeof(*b->env_pkgs), cmp_cstr);
+	if ((err = rpl_melange_yaml(b->r, &b->c, commit, b->env_pkgs, b->nenv_pkgs,
+	                            &b->melange_yaml, &b->melange_yaml_len)))
+		return err;
+	if (b->o->signing_key) {
+		if ((err = rpl_signer_load(&key, b->o->signing_key)))
+			return err;
+		have_key = 1;
+	}
+	err = package(b, p->name.s, p->description.s, commit, &p->dependencies, &p->options,
+	              &p->scriptlets, b->trees, b->ntrees, have_key ? &key : NULL);
+	for (size_t i = 0; i < b->r->nsubpackages && !err; i++) {
+		const struct rpl_subpackage *sp = &b->r->subpackages[i];
+		int enabled = 0;
+		for (size_t k = 0; k < b->c.nsubs; k++)
+			if (!strcmp(b->c.subs[k].name, sp->name.s))
+				enabled = b->c.subs[k].enabled;
+		if (enabled)
+			err = package(b, sp->name.s,
+			              *sp->description.s ? sp->description.s : p->description.s,
+			              *sp->commit.s ? sp->commit.s : commit, &sp->dependencies,
+			              &sp->options, &sp->scriptlets, b->trees, b->ntrees,
+			              have_key ? &key : NULL);
+	}
+	if (have_key)
+		rpl_signer_release(&key);
+	return err;
+}
+
+/* --test: each test of a package written here, as melange test would. */
+static int run_tests(struct rpl_build *b)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < b->c.ntests; i++) {
+		const struct rpl_ctest *t = &b->c.tests[i];
+		int written = 0;
+		for (size_t k = 0; k < b->nbuilt; k++)
+			written |= !strcmp(b->built[k].apk.pkgname,
+			                   t->sub ? t->sub : b->r->package.name.s);
+		if (written)
+			err = rpl_buildtest_run(b, t);
+	}
+	return err;
+}
+
+static void build_release(struct rpl_build *b)
+{
+	for (size_t i = 0; i < b->nbuilt; i++) {
+		rpl_apk_release(&b->built[i].apk);
+		free(b->built[i].path);
+	}
+	free(b->built);
+	rpl_provenance_release(&b->prov);
+	for (size_t i = 0; i < b->nenv_pkgs; i++)
+		free(b->env_pkgs[i]);
+	free(b->env_pkgs);
+	free(b->melange_yaml);
+	for (size_t i = 0; i < b->ntrees; i++)
+		free(b->trees[i]);
+	free(b->trees);
+	free(b->src);
+	free(b->text);
+	free(b->version);
+	free(b->work);
+	free(b->deps);
+	free(b->cache);
+	if (b->have_sb) {
+		if (b->sb.deps_fd >= 0)
+			close(b->sb.deps_fd);
+		free((char *)b->sb.deps_path);
+		if (b->sb.sysroot_fd >= 0)
+			close(b->sb.sysroot_fd);
+		rpl_sandbox_release(&b->sb);
+	}
+	if (b->wsfd >= 0)
+		close(b->wsfd);
+	if (b->have_compiled)
+		rpl_compiled_release(&b->c);
+	rpl_recipe_free(b->r);
+	if (b->have_lib)
+		rpl_pipeline_lib_release(&b->lib);
+}
+
 int rpl_native_build(const struct rpl_native_opts *o)
 {
 	struct rpl_build b;
-	struct rpl_signer key;
-	int have_key = 0, have_sb = 0, err;
-	char *text = NULL, *src = NULL, **trees = NULL;
-	size_t len, ntrees = 0;
-	const char *env_sde = getenv("SOURCE_DATE_EPOCH"), *commit;
+	int err;
 
 	memset(&b, 0, sizeof(b));
 	b.o = o;
@@ -555,171 +759,9 @@ int rpl_native_build(const struct rpl_native_opts *o)
 	if ((err = rpl_emulate_check(o->arch, o->sysroot, o->sysroot_origin, &b.emu)))
 		return rpl_error(err, "cannot build for %s on this %s machine: %s", o->arch,
 		                 rpl_host_arch(), rpl_errmsg());
-	if ((err = rpl_pipeline_lib_init(&b.lib, ".", (const char *const *)o->pipeline_dirs,
-	                                 o->npipeline_dirs)))
-		return rpl_error(err, "cannot read the pipelines: %s", rpl_errmsg());
-	b.have_lib = 1;
-	if ((err = rpl_read_file(o->file, &text, &len)))
-		goto out;
-	if (!(b.r = rpl_recipe_parse(o->file, text, len))) {
-		err = -RPL_ESCHEMA;
-		goto out;
-	}
-	if ((err = rpl_compile(b.r, &b.lib, o->arch, RPL_COMPILE_STEPS, &b.c))) {
-		rpl_compiled_release(&b.c);
-		goto out;
-	}
-	b.have_compiled = 1;
-	{
-		struct rpl_strbuf v = RPL_STRBUF_INIT;
-		rpl_strbuf_addf(&v, "%s-r%llu", b.r->package.version.s,
-		                (unsigned long long)b.r->package.epoch);
-		b.version = rpl_strbuf_detach(&v);
-	}
-	b.sde = o->source_date_epoch >= 0 ? o->source_date_epoch
-	        : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
-	                                  : rpl_provenance_last_commit_time(o->file);
-	{
-		struct rpl_strbuf w = RPL_STRBUF_INIT, c = RPL_STRBUF_INIT;
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd))) {
-			err = rpl_error(-errno, "cannot tell the current directory");
-			goto out;
-		}
-		rpl_strbuf_addf(&w, "%s/%s/work/%s/%s", cwd, o->state_dir, o->arch,
-		                b.r->package.name.s);
-		rpl_strbuf_addf(&c, "%s/cache", o->state_dir);
-		b.work = rpl_strbuf_detach(&w);
-		b.cache = rpl_strbuf_detach(&c);
-	}
-	rpl_say("building %s-%s for %s (SOURCE_DATE_EPOCH=%lld) in %s", b.r->package.name.s,
-	        b.version, o->arch, (long long)b.sde, b.work);
-	if ((err = rpl_ws_fresh_dir(b.work, &b.wsfd)))
-		goto out;
-	rpl_sandbox_init(&b.sb, b.wsfd, b.work);
-	have_sb = 1;
-	if ((err = use_emulation(&b)))
-		goto out;
-	/* What no step may see, even where it lies under a directory the sandbox binds. */
-	{
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)))
-			rpl_sandbox_hide(&b.sb, cwd);
-		rpl_sandbox_hide(&b.sb, o->signing_key);
-		rpl_sandbox_hide(&b.sb, o->out_dir);
-		rpl_sandbox_hide(&b.sb, o->state_dir);
-	}
-	/* The source dir's files are the workspace's to start with. */
-	if ((err = source_dir(&b, &src)) || (src && (err = rpl_ws_copy_tree(src, b.wsfd))))
-		goto out;
-	/* The commit the packages record: the recipe's own, else its repository's HEAD. */
-	rpl_provenance_get(o->file, src ? &src : NULL, src ? 1 : 0, &b.prov);
-	if (b.prov.dirty && *b.prov.commit)
-		rpl_say("%s has uncommitted changes: the packages record HEAD %s, which does not "
-		        "hold them",
-		        o->file, b.prov.commit);
-	/* An output tree per package built. */
-	trees = rpl_xmalloc((b.c.nsubs + 1) * sizeof(*trees));
-	for (size_t i = 0; i <= b.c.nsubs; i++) {
-		const char *name = i ? b.c.subs[i - 1].name : b.r->package.name.s;
-		struct rpl_strbuf t = RPL_STRBUF_INIT;
-		int fd;
-		if (i && !b.c.subs[i - 1].enabled)
-			continue;
-		rpl_strbuf_addf(&t, "melange-out/%s", name);
-		trees[ntrees++] = rpl_strbuf_detach(&t);
-		if ((err = rpl_ws_mkdirs(b.wsfd, trees[ntrees - 1], &fd)))
-			goto out;
-		close(fd);
-	}
-	if ((err = rpl_sandbox_own(&b.sb, b.wsfd)))
-		goto out;
-	if ((err = rpl_deps_install(&b)))
-		goto out;
-	if ((err = rpl_build_run_steps(&b, b.c.steps, b.c.nsteps, RPL_WORKSPACE, NULL)))
-		goto out;
-	for (size_t i = 0; i < b.c.nsubs && !err; i++)
-		if (b.c.subs[i].enabled) {
-			rpl_say("subpackage %s", b.c.subs[i].name);
-			err = rpl_build_run_steps(&b, b.c.subs[i].steps, b.c.subs[i].nsteps,
-			                          RPL_WORKSPACE, NULL);
-		}
-	if (err || (err = check_trees(&b, trees, ntrees)))
-		goto out;
-	commit = *b.r->package.commit.s ? b.r->package.commit.s : b.prov.commit;
-	if (b.nenv_pkgs)
-		qsort(b.env_pkgs, b.nenv_pkgs, sizeof(*b.env_pkgs), cmp_cstr);
-	if ((err = rpl_melange_yaml(b.r, &b.c, commit, b.env_pkgs, b.nenv_pkgs, &b.melange_yaml,
-	                            &b.melange_yaml_len)))
-		goto out;
-	if (o->signing_key) {
-		if ((err = rpl_signer_load(&key, o->signing_key)))
-			goto out;
-		have_key = 1;
-	}
-	err = package(&b, b.r->package.name.s, b.r->package.description.s, commit,
-	              &b.r->package.dependencies, &b.r->package.options, &b.r->package.scriptlets,
-	              trees, ntrees, have_key ? &key : NULL);
-	for (size_t i = 0; i < b.r->nsubpackages && !err; i++) {
-		const struct rpl_subpackage *sp = &b.r->subpackages[i];
-		int enabled = 0;
-		for (size_t k = 0; k < b.c.nsubs; k++)
-			if (!strcmp(b.c.subs[k].name, sp->name.s))
-				enabled = b.c.subs[k].enabled;
-		if (enabled)
-			err = package(&b, sp->name.s,
-			              *sp->description.s ? sp->description.s
-			                                 : b.r->package.description.s,
-			              *sp->commit.s ? sp->commit.s : commit, &sp->dependencies,
-			              &sp->options, &sp->scriptlets, trees, ntrees,
-			              have_key ? &key : NULL);
-	}
-	/* --test: each test of a package written here, as melange test would. */
-	for (size_t i = 0; o->test && !err && i < b.c.ntests; i++) {
-		const struct rpl_ctest *t = &b.c.tests[i];
-		int written = 0;
-		for (size_t k = 0; k < b.nbuilt; k++)
-			written |= !strcmp(b.built[k].apk.pkgname,
-			                   t->sub ? t->sub : b.r->package.name.s);
-		if (written)
-			err = rpl_buildtest_run(&b, t);
-	}
-out:
-	for (size_t i = 0; i < b.nbuilt; i++) {
-		rpl_apk_release(&b.built[i].apk);
-		free(b.built[i].path);
-	}
-	free(b.built);
-	rpl_provenance_release(&b.prov);
-	for (size_t i = 0; i < b.nenv_pkgs; i++)
-		free(b.env_pkgs[i]);
-	free(b.env_pkgs);
-	free(b.melange_yaml);
-	if (have_key)
-		rpl_signer_release(&key);
-	for (size_t i = 0; i < ntrees; i++)
-		free(trees[i]);
-	free(trees);
-	free(src);
-	free(text);
-	free(b.version);
-	free(b.work);
-	free(b.deps);
-	free(b.cache);
-	if (have_sb) {
-		if (b.sb.deps_fd >= 0)
-			close(b.sb.deps_fd);
-		free((char *)b.sb.deps_path);
-		if (b.sb.sysroot_fd >= 0)
-			close(b.sb.sysroot_fd);
-		rpl_sandbox_release(&b.sb);
-	}
-	if (b.wsfd >= 0)
-		close(b.wsfd);
-	if (b.have_compiled)
-		rpl_compiled_release(&b.c);
-	rpl_recipe_free(b.r);
-	if (b.have_lib)
-		rpl_pipeline_lib_release(&b.lib);
+	if (!(err = read_recipe(&b)) && !(err = prepare_workspace(&b)) &&
+	    !(err = build_steps(&b)) && !(err = write_packages(&b)) && o->test)
+		err = run_tests(&b);
+	build_release(&b);
 	return err;
 }
