@@ -82,6 +82,38 @@ static int clone_source(struct rpl_build *b, const char *repo, char **from)
 	return 0;
 }
 
+/*
+ * The clone's tag checked out (forced: the tag's tree, whatever the default
+ * branch held) with HEAD detached at it, or, without a tag, its HEAD; *obj
+ * is what the name resolved to and *commit its commit (the caller frees
+ * both, also on error).  Returns 0 or an error.
+ */
+static int check_out(git_repository *r, const char *repo, const char *tag, git_object **obj,
+                     git_commit **commit)
+{
+	git_checkout_options o = GIT_CHECKOUT_OPTIONS_INIT;
+	char ref[512];
+
+	if (!tag || !*tag) {
+		if (git_revparse_single(obj, r, "HEAD") < 0 ||
+		    git_object_peel((git_object **)commit, *obj, GIT_OBJECT_COMMIT) < 0)
+			return git_err("HEAD");
+		return 0;
+	}
+	snprintf(ref, sizeof(ref), "refs/tags/%s", tag);
+	if (git_revparse_single(obj, r, ref) < 0)
+		return rpl_error(-RPL_ENOTFOUND, "git-checkout: %s has no tag %s", repo, tag);
+	if (git_object_peel((git_object **)commit, *obj, GIT_OBJECT_COMMIT) < 0 ||
+	    git_checkout_tree(r, (git_object *)*commit,
+	                      &(git_checkout_options)GIT_CHECKOUT_OPTIONS_INIT) < 0 ||
+	    git_repository_set_head_detached(r, git_commit_id(*commit)) < 0)
+		return git_err(tag);
+	o.checkout_strategy = GIT_CHECKOUT_FORCE;
+	if (git_checkout_head(r, &o) < 0)
+		return git_err(tag);
+	return 0;
+}
+
 int rpl_git_checkout_step(struct rpl_build *b, const struct rpl_cstep *s, const char *wd)
 {
 	const char *repo = rpl_build_with(&s->with, "repository"),
@@ -121,35 +153,8 @@ int rpl_git_checkout_step(struct rpl_build *b, const struct rpl_cstep *s, const 
 		err = git_err(repo);
 		goto out;
 	}
-	if (tag && *tag) {
-		char ref[512];
-		snprintf(ref, sizeof(ref), "refs/tags/%s", tag);
-		if (git_revparse_single(&obj, r, ref) < 0) {
-			err = rpl_error(-RPL_ENOTFOUND, "git-checkout: %s has no tag %s", repo,
-			                tag);
-			goto out;
-		}
-		if (git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) < 0 ||
-		    git_checkout_tree(r, (git_object *)commit,
-		                      &(git_checkout_options)GIT_CHECKOUT_OPTIONS_INIT) < 0 ||
-		    git_repository_set_head_detached(r, git_commit_id(commit)) < 0) {
-			err = git_err(tag);
-			goto out;
-		}
-		/* A forced checkout: the tag's tree, whatever the default branch held. */
-		{
-			git_checkout_options o = GIT_CHECKOUT_OPTIONS_INIT;
-			o.checkout_strategy = GIT_CHECKOUT_FORCE;
-			if (git_checkout_head(r, &o) < 0) {
-				err = git_err(tag);
-				goto out;
-			}
-		}
-	} else if (git_revparse_single(&obj, r, "HEAD") < 0 ||
-	           git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) < 0) {
-		err = git_err("HEAD");
+	if ((err = check_out(r, repo, tag, &obj, &commit)))
 		goto out;
-	}
 	git_oid_tostr(hexid, sizeof(hexid), git_commit_id(commit));
 	if (want && *want && strcasecmp(hexid, want) &&
 	    strcasecmp(git_oid_tostr_s(git_object_id(obj)), want)) {
