@@ -1658,11 +1658,6 @@ struct repo {
 	int loaded;
 };
 
-static int is_url(const char *s)
-{
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
-
 /*
  * A file of a local repository (`what`: "an APKINDEX", "an apk"): it must
  * be a regular file of at most `max` bytes, so that neither a huge file nor
@@ -1938,7 +1933,7 @@ static int open_repo(struct repo *r, const char *spec, const char *arch, const c
 	}
 	r->base = rpl_xstrdup(s);
 	rpl_strbuf_addf(&p, "%s/%s/APKINDEX.tar.gz", s, arch);
-	if (is_url(s)) {
+	if (rpl_is_url(s)) {
 		err = download(cache, p.buf, RPL_IMAGE_MAX_INDEX, "an APKINDEX", &r->where);
 	} else {
 		r->where = rpl_strbuf_detach(&p);
@@ -2153,7 +2148,7 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 	int err;
 
 	out->url = url;
-	if (is_url(url)) {
+	if (rpl_is_url(url)) {
 		if ((err = download(cache, url, max, "an apk", &out->file)))
 			return err;
 	} else {
@@ -2169,8 +2164,7 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 	if (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c))
 		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)", url,
 		                 from, q1);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", out->apk.data_sha256[i]);
+	rpl_hex(out->apk.data_sha256, sizeof(out->apk.data_sha256), hex);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
 		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
 		                 url);
