@@ -57,4 +57,8 @@ int rpl_str_startswith(const char *s, const char *prefix);
 /* The directory part of `path` ("." when it has none); malloc'd. */
 char *rpl_path_dirname(const char *path);
 
+/* Whether a location (a repository, an index, an apk) is an http:// or
+ * https:// URL rather than a path; the scheme's case does not matter. */
+int rpl_is_url(const char *s);
+
 #endif

@@ -392,11 +392,6 @@ static size_t curl_sink(char *ptr, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
-static int is_url(const char *s)
-{
-	return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
-}
-
 /*
  * The URL as it may appear in messages: credentials in the authority
  * ("https://user:token@host/...") are replaced by "***".
@@ -493,7 +488,7 @@ int rpl_apkindex_load(struct rpl_apkindex *idx, const char *repo, const char *ar
 		rpl_strbuf_addf(&loc, "/%s/APKINDEX.tar.gz", arch);
 	}
 
-	if (is_url(loc.buf)) {
+	if (rpl_is_url(loc.buf)) {
 		shown = redact_url(loc.buf);
 		if ((err = fetch(loc.buf, shown, &data)))
 			goto out;

@@ -1,6 +1,7 @@
 #include "runners/apkwrite.h"
 #include "runners/workspace.h"
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
@@ -381,12 +382,6 @@ static int sink_write(struct sink *s, const void *data, size_t len, int flush)
 	return s->err;
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
-
 /* SHA-1 of a file's content (the PAX checksum record). */
 static int sha1_file(const char *path, char out[41])
 {
@@ -406,7 +401,7 @@ static int sha1_file(const char *path, char out[41])
 	if (n < 0)
 		err = rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
 	EVP_DigestFinal_ex(md, d, NULL);
-	hex(d, 20, out);
+	rpl_hex(d, 20, out);
 	close(fd);
 	EVP_MD_CTX_free(md);
 	return err;
@@ -446,7 +441,7 @@ static int write_data(const char *dir, const struct tree *t, int64_t sde, int fd
 			} else {
 				target[k] = '\0';
 				EVP_Digest(target, (size_t)k, d, NULL, EVP_sha1(), NULL);
-				hex(d, 20, sha);
+				rpl_hex(d, 20, sha);
 				e.type = '2';
 				e.link = target;
 				e.sha1 = sha;
@@ -659,7 +654,7 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 	}
 	if ((err = write_data(dir, &t, m->source_date_epoch, fd, digest)))
 		goto out;
-	hex(digest, 32, datahash);
+	rpl_hex(digest, 32, datahash);
 	info = pkginfo(m, t.size, &depends, &provides, datahash);
 	if ((err = control_section(m, info, &control)))
 		goto out;

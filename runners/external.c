@@ -64,7 +64,7 @@ struct ext_job {
 	int remote_cancelled; /* the executor was told to stop the job elsewhere */
 	enum rpl_run_status status;
 	char message[1024];
-	uint64_t stage_start;
+	uint64_t stage_start; /* uv_hrtime(): monotonic, for the stage's duration */
 	struct before {
 		int exists;
 		int64_t ino, size, mtime_ns;

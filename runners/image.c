@@ -667,6 +667,195 @@ static int data_error(struct archive *a, struct data_reader *r, const struct ipk
 	return rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->url, archive_error_string(a));
 }
 
+/* One package's data section being installed: what install()'s steps share. */
+struct installing {
+	struct fs *f;
+	struct ipkg *pk, *pkgs; /* the package, and those before it (pkgs[at] is pk) */
+	int at;
+	struct archive *a;
+	struct data_reader *r;
+	struct rpl_strbuf where, subject;
+	int leading; /* still in the signature and control entries, which come first */
+};
+
+/* An entry's name as the tree knows it: no leading "./", no trailing '/' (malloc'd). */
+static char *entry_name(struct archive_entry *e)
+{
+	char *name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	size_t n = strlen(name);
+
+	while (n && name[n - 1] == '/')
+		name[--n] = '\0';
+	if (!strncmp(name, "./", 2))
+		memmove(name, name + 2, strlen(name + 2) + 1);
+	return name;
+}
+
+/* What an apk may not hold: an unsafe path, a device or FIFO, a bad symlink. */
+static int check_entry(const struct installing *in, const char *name, struct archive_entry *e)
+{
+	mode_t t = archive_entry_filetype(e);
+	const char *hard = archive_entry_hardlink(e), *what, *url = in->pk->url;
+
+	if (!safe(name))
+		return rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", url, name);
+	if (!hard && (what = refused_type(t)))
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: /%s: %s; an apk may hold only directories, files, "
+		                 "symlinks and hard links",
+		                 url, name, what);
+	if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what))
+		return rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target", url, name);
+	if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN)
+		return rpl_error(-RPL_EPARSE,
+		                 "%s: /%s: a symlink whose target is longer than %d bytes", url,
+		                 name, MAX_LINK_LEN);
+	return 0;
+}
+
+/*
+ * The entry lands on a path another package installed: *keep says the
+ * owner stays (it replaces the newcomer, or the content is identical);
+ * else the newcomer takes it when it replaces the owner or shares its
+ * origin, and anything else is a file conflict.
+ */
+static int owned_elsewhere(struct installing *in, struct node *x, struct archive_entry *e,
+                           int *keep)
+{
+	struct ipkg *old = &in->pkgs[x->pkg], *pk = in->pk;
+
+	*keep = 0;
+	if (replaces(old, pk)) {
+		*keep = 1;
+		return 0;
+	}
+	if (replaces(pk, old) ||
+	    !strcmp(old->apk.origin ? old->apk.origin : "", pk->apk.origin ? pk->apk.origin : ""))
+		return 0;
+	/* Identical content is no conflict: the first stays. */
+	if (archive_entry_filetype(e) == AE_IFREG && x->type == '0' &&
+	    x->size == (size_t)archive_entry_size(e)) {
+		char *buf = rpl_xmalloc(x->size ? x->size : 1);
+		uint8_t d[20];
+		la_ssize_t got = archive_read_data(in->a, buf, x->size);
+		EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
+		free(buf);
+		if (got < 0)
+			return data_error(in->a, in->r, pk);
+		if ((size_t)got == x->size && !memcmp(d, x->sha1, 20)) {
+			*keep = 1;
+			return 0;
+		}
+	}
+	return rpl_error(-RPL_EPARSE,
+	                 "file conflict: /%s is in both %s and %s (neither replaces the other)",
+	                 in->where.buf, old->apk.pkgname, pk->apk.pkgname);
+}
+
+/*
+ * The node's content from the entry: a symlink's target, a hard link's
+ * data (the node `target` of the tree), or a file's bytes read from the
+ * archive (`size` of them).
+ */
+static int fill_node(struct installing *in, struct node *x, const char *name,
+                     struct archive_entry *e, la_int64_t size, size_t target)
+{
+	mode_t t = archive_entry_filetype(e);
+	const char *hard = archive_entry_hardlink(e);
+	char sz[32];
+
+	if (t == AE_IFLNK) {
+		x->type = '2';
+		free(x->link);
+		x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+		EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
+	} else if (hard) {
+		struct node *y = &in->f->v[target];
+		set_type(x, '0');
+		if (y != x) {
+			int err;
+			/* A copy in the tree and the layer: it counts as one. */
+			rpl_strbuf_reset(&in->subject);
+			rpl_strbuf_addf(&in->subject, "/%s (a hard link to %s of %s)", name, hard,
+			                size_text(y->size, sz));
+			if ((err = fs_charge(in->f, y->size, in->pk->url, in->subject.buf)))
+				return err;
+			set_data(x, y->data, y->size);
+			x->mode = y->mode; /* one inode */
+		}
+	} else if (t == AE_IFREG) {
+		char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
+		la_ssize_t got = size > 0 ? archive_read_data(in->a, buf, (size_t)size) : 0;
+		if (got != size) {
+			free(buf);
+			return got < 0 ? data_error(in->a, in->r, in->pk)
+			               : rpl_error(-RPL_EPARSE, "%s: /%s is cut short", in->pk->url,
+			                           name);
+		}
+		x->type = '0';
+		free(x->link);
+		x->link = NULL;
+		take_data(x, buf, (size_t)size);
+	}
+	return 0;
+}
+
+/*
+ * One entry of the data section into the tree: charged for what its
+ * header promises, checked, placed where its name leads, then its owner
+ * and content.  Returns 0 (installed, or skipped) or an error.
+ */
+static int install_entry(struct installing *in, struct archive_entry *e, const char *name)
+{
+	struct fs *f = in->f;
+	struct ipkg *pk = in->pk;
+	const char *hard = archive_entry_hardlink(e);
+	la_int64_t size = archive_entry_size(e);
+	size_t target = 0;
+	struct node *x;
+	char sz[32];
+	int err, keep;
+
+	/*
+	 * What the header promises counts before anything is read or
+	 * allocated, installed or not: its block and its content.
+	 */
+	if (size < 0)
+		size = 0;
+	rpl_strbuf_reset(&in->subject);
+	rpl_strbuf_addf(&in->subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
+	if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
+	                     in->subject.buf)))
+		return err;
+	/* The signature and control entries come first. */
+	if (in->leading && name[0] == '.')
+		return 0;
+	in->leading = 0;
+	if ((err = check_entry(in, name, e)))
+		return err;
+	if ((err = fs_resolve(f, name, WALK_MKDIR, &in->where)))
+		return rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
+	if (archive_entry_filetype(e) == AE_IFDIR)
+		return install_dir(f, pk, in->at, name, in->where.buf, e);
+	if (hard && (err = hardlink_target(f, in->pkgs, in->at, name, hard, &target)))
+		return err;
+	x = fs_at(f, in->where.buf);
+	if (x && x->type == '5')
+		return rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image", pk->url,
+		                 in->where.buf);
+	if (x && x->pkg >= 0 && x->pkg != in->at) {
+		if ((err = owned_elsewhere(in, x, e, &keep)) || keep)
+			return err;
+	}
+	add_pent(pk, name, in->where.buf, e);
+	if (!x)
+		x = fs_new(f, in->where.buf, '0');
+	x->mode = archive_entry_perm(e);
+	x->mtime = archive_entry_mtime(e);
+	x->pkg = in->at;
+	return fill_node(in, x, name, e, size, target);
+}
+
 /*
  * Unpacks one package's data section (only that: the control section is no
  * part of its files) into the tree.  Each entry goes where its name leads
@@ -675,13 +864,15 @@ static int data_error(struct archive *a, struct data_reader *r, const struct ipk
  */
 static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	struct rpl_strbuf where = RPL_STRBUF_INIT, subject = RPL_STRBUF_INIT;
+	struct installing in = {
+		f, pk, pkgs, at, archive_read_new(), NULL, RPL_STRBUF_INIT, RPL_STRBUF_INIT, 1
+	};
 	struct data_reader *r = rpl_xcalloc(1, sizeof(*r));
+	struct archive_entry *e;
 	char *name = NULL;
-	int err = 0, rc = ARCHIVE_OK, leading = 1;
+	int err = 0, rc = ARCHIVE_OK;
 
+	in.r = r;
 	r->f = f;
 	r->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
@@ -695,158 +886,26 @@ static int install(struct fs *f, struct ipkg *pk, int at, struct ipkg *pkgs)
 		goto out;
 	}
 	r->zlive = 1;
-	archive_read_support_format_tar(a);
-	if (archive_read_open(a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
-		err = data_error(a, r, pk);
+	archive_read_support_format_tar(in.a);
+	if (archive_read_open(in.a, r, NULL, data_read, NULL) != ARCHIVE_OK) {
+		err = data_error(in.a, r, pk);
 		goto out;
 	}
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		mode_t t = archive_entry_filetype(e);
-		const char *hard = archive_entry_hardlink(e), *what;
-		la_int64_t size = archive_entry_size(e);
-		size_t n, target = 0;
-		struct node *x;
-		char sz[32];
-
+	while ((rc = archive_read_next_header(in.a, &e)) == ARCHIVE_OK) {
 		free(name);
-		name = rpl_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
-		n = strlen(name);
-		while (n && name[n - 1] == '/')
-			name[--n] = '\0';
-		if (!strncmp(name, "./", 2))
-			memmove(name, name + 2, strlen(name + 2) + 1);
-		/*
-		 * What the header promises counts before anything is read or
-		 * allocated, installed or not: its block and its content.
-		 */
-		if (size < 0)
-			size = 0;
-		rpl_strbuf_reset(&subject);
-		rpl_strbuf_addf(&subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
-		if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
-		                     subject.buf)))
+		name = entry_name(e);
+		if ((err = install_entry(&in, e, name)))
 			break;
-		/* The signature and control entries come first. */
-		if (leading && name[0] == '.')
-			continue;
-		leading = 0;
-		if (!safe(name)) {
-			err = rpl_error(-RPL_EPARSE, "%s: refusing the path '%s'", pk->url, name);
-			break;
-		}
-		if (!hard && (what = refused_type(t))) {
-			err = rpl_error(-RPL_EPARSE,
-			                "%s: /%s: %s; an apk may hold only directories, files, "
-			                "symlinks and hard links",
-			                pk->url, name, what);
-			break;
-		}
-		if (t == AE_IFLNK && (!(what = archive_entry_symlink(e)) || !*what)) {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s: a symlink with an empty target",
-			                pk->url, name);
-			break;
-		}
-		if (t == AE_IFLNK && strlen(what) > MAX_LINK_LEN) {
-			err = rpl_error(-RPL_EPARSE,
-			                "%s: /%s: a symlink whose target is longer than %d bytes",
-			                pk->url, name, MAX_LINK_LEN);
-			break;
-		}
-		if ((err = fs_resolve(f, name, WALK_MKDIR, &where))) {
-			err = rpl_error(err, "%s: /%s: %s", pk->url, name, rpl_errmsg());
-			break;
-		}
-		if (t == AE_IFDIR) {
-			if ((err = install_dir(f, pk, at, name, where.buf, e)))
-				break;
-			continue;
-		}
-		if (hard && (err = hardlink_target(f, pkgs, at, name, hard, &target)))
-			break;
-		x = fs_at(f, where.buf);
-		if (x && x->type == '5') {
-			err = rpl_error(-RPL_EPARSE, "%s: /%s is a directory in the image", pk->url,
-			                where.buf);
-			break;
-		}
-		if (x && x->pkg >= 0 && x->pkg != at) {
-			struct ipkg *old = &pkgs[x->pkg];
-			if (replaces(old, pk))
-				continue; /* the owner replaces the newcomer: kept */
-			if (!replaces(pk, old) && strcmp(old->apk.origin ? old->apk.origin : "",
-			                                 pk->apk.origin ? pk->apk.origin : "")) {
-				/* Identical content is no conflict: the first stays. */
-				if (t == AE_IFREG && x->type == '0' &&
-				    x->size == (size_t)archive_entry_size(e)) {
-					char *buf = rpl_xmalloc(x->size ? x->size : 1);
-					uint8_t d[20];
-					la_ssize_t got = archive_read_data(a, buf, x->size);
-					EVP_Digest(buf, x->size, d, NULL, EVP_sha1(), NULL);
-					free(buf);
-					if (got < 0) {
-						err = data_error(a, r, pk);
-						break;
-					}
-					if ((size_t)got == x->size && !memcmp(d, x->sha1, 20))
-						continue;
-				}
-				err = rpl_error(-RPL_EPARSE,
-				                "file conflict: /%s is in both %s and %s (neither "
-				                "replaces the other)",
-				                where.buf, old->apk.pkgname, pk->apk.pkgname);
-				break;
-			}
-		}
-		add_pent(pk, name, where.buf, e);
-		if (!x)
-			x = fs_new(f, where.buf, '0');
-		x->mode = archive_entry_perm(e);
-		x->mtime = archive_entry_mtime(e);
-		x->pkg = at;
-		if (t == AE_IFLNK) {
-			x->type = '2';
-			free(x->link);
-			x->link = rpl_xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e)
-			                                               : "");
-			EVP_Digest(x->link, strlen(x->link), x->sha1, NULL, EVP_sha1(), NULL);
-		} else if (hard) {
-			struct node *y = &f->v[target];
-			set_type(x, '0');
-			if (y != x) {
-				/* A copy in the tree and the layer: it counts as one. */
-				rpl_strbuf_reset(&subject);
-				rpl_strbuf_addf(&subject, "/%s (a hard link to %s of %s)", name,
-				                hard, size_text(y->size, sz));
-				if ((err = fs_charge(f, y->size, pk->url, subject.buf)))
-					break;
-				set_data(x, y->data, y->size);
-				x->mode = y->mode; /* one inode */
-			}
-		} else if (t == AE_IFREG) {
-			char *buf = rpl_xmalloc(size > 0 ? (size_t)size : 1);
-			la_ssize_t got = size > 0 ? archive_read_data(a, buf, (size_t)size) : 0;
-			if (got != size) {
-				err = got < 0 ? data_error(a, r, pk)
-				              : rpl_error(-RPL_EPARSE, "%s: /%s is cut short",
-				                          pk->url, name);
-				free(buf);
-				break;
-			}
-			x->type = '0';
-			free(x->link);
-			x->link = NULL;
-			take_data(x, buf, (size_t)size);
-		}
 	}
 	if (!err && rc != ARCHIVE_EOF)
-		err = data_error(a, r, pk);
+		err = data_error(in.a, r, pk);
 	if (!err)
 		err = data_check(r, pk);
 out:
 	free(name);
-	rpl_strbuf_release(&where);
-	rpl_strbuf_release(&subject);
-	archive_read_free(a);
+	rpl_strbuf_release(&in.where);
+	rpl_strbuf_release(&in.subject);
+	archive_read_free(in.a);
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->zlive)
@@ -1378,46 +1437,32 @@ static int write_sbom(const char *path, const char *doc)
 }
 
 /*
- * The image index of the layout's tag, with this arch's manifest put in its
- * place and apko's annotations: the image's, with `created` the latest of
- * its archs'.  Its SBOM (`sboms/sbom-index.spdx.json`) is written with it.
+ * The image index the layout's index.json names for `tag`, when there is
+ * one already (*outer is then the layout's index, which the caller
+ * releases); else a new, empty one.
  */
-static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
-                        const char *variant, const char *manifest_digest, size_t manifest_size,
-                        json_t *annotations, const char *created, const char *os_name,
-                        const char *vcs_url)
+static json_t *tagged_index(const char *layout, const char *ipath, const char *tag, json_t **outer)
 {
-	char *ipath = rpl_path_join(layout, "index.json"), *text = NULL, *lockp;
-	json_t *outer = NULL, *inner = NULL, *mans, *entry, *plat;
-	char inner_digest[80] = "", reftag[256];
-	size_t len;
-	int fd, err = 0;
+	json_t *inner = NULL, *m;
+	char *text = NULL;
+	size_t len, i;
 
-	lockp = rpl_path_join(layout, ".lock");
-	fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	free(lockp);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		err = rpl_error(-errno, "cannot lock '%s': %s", layout, strerror(errno));
-		goto out;
-	}
-	/* The image index the tag names, when there is one already. */
-	if (!rpl_read_file(ipath, &text, &len) && (outer = json_loadb(text, len, 0, NULL))) {
+	*outer = NULL;
+	if (!rpl_read_file(ipath, &text, &len) && (*outer = json_loadb(text, len, 0, NULL))) {
 		free(text);
 		text = NULL;
-		size_t i;
-		json_t *m;
-		json_array_foreach(json_object_get(outer, "manifests"), i, m)
+		json_array_foreach(json_object_get(*outer, "manifests"), i, m)
 		{
 			const char *ref = json_string_value(
 			        json_object_get(json_object_get(m, "annotations"),
 			                        "org.opencontainers.image.ref.name"));
 			if (ref && !strcmp(ref, tag)) {
-				char *blob, *bt;
+				char *blob, *bt, digest[80];
 				size_t bl;
-				snprintf(inner_digest, sizeof(inner_digest), "%s",
+				snprintf(digest, sizeof(digest), "%s",
 				         json_string_value(json_object_get(m, "digest")));
 				blob = rpl_path_join(layout, "blobs/sha256");
-				bt = rpl_path_join(blob, inner_digest + 7);
+				bt = rpl_path_join(blob, digest + 7);
 				if (!rpl_read_file(bt, &text, &bl)) {
 					inner = json_loadb(text, bl, 0, NULL);
 					free(text);
@@ -1428,6 +1473,7 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 			}
 		}
 	}
+	free(text);
 	if (!inner) {
 		inner = json_object();
 		json_object_set_new(inner, "schemaVersion", json_integer(2));
@@ -1435,7 +1481,19 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 		                    json_string("application/vnd.oci.image.index.v1+json"));
 		json_object_set_new(inner, "manifests", json_array());
 	}
-	mans = json_object_get(inner, "manifests");
+	return inner;
+}
+
+/*
+ * This arch's manifest into the index's `mans` in place of the arch's
+ * previous one, sorted by architecture as apko writes them.
+ */
+static void put_manifest(json_t *mans, const char *arch, const char *variant,
+                         const char *manifest_digest, size_t manifest_size)
+{
+	json_t *entry, *plat;
+	size_t at = 0;
+
 	for (size_t i = json_array_size(mans); i-- > 0;) {
 		json_t *p = json_object_get(json_array_get(mans, i), "platform");
 		if (!strcmp(nz(json_string_value(json_object_get(p, "architecture"))),
@@ -1450,104 +1508,131 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 	if (variant)
 		json_object_set_new(plat, "variant", json_string(variant));
 	json_object_set_new(entry, "platform", plat);
-	/* Sorted by architecture, as apko writes them. */
+	for (; at < json_array_size(mans); at++)
+		if (strcmp(nz(json_string_value(json_object_get(
+		                   json_object_get(json_array_get(mans, at), "platform"),
+		                   "architecture"))),
+		           oci_arch(arch, &variant)) > 0)
+			break;
+	json_array_insert_new(mans, at, entry);
+}
+
+/*
+ * The index's annotations: the image's, with `created` the latest of the
+ * archs' manifests now in the index (RFC 3339 in UTC, one width: the later
+ * time is the larger string).
+ */
+static void index_annotations(const char *layout, json_t *inner, json_t *annotations,
+                              const char *created)
+{
+	json_t *ann = json_deep_copy(annotations), *m;
+	char latest[64];
+	size_t i;
+
+	snprintf(latest, sizeof(latest), "%s", created);
+	json_array_foreach(json_object_get(inner, "manifests"), i, m)
 	{
-		size_t at = 0;
-		for (; at < json_array_size(mans); at++)
-			if (strcmp(nz(json_string_value(json_object_get(
-			                   json_object_get(json_array_get(mans, at), "platform"),
-			                   "architecture"))),
-			           oci_arch(arch, &variant)) > 0)
-				break;
-		json_array_insert_new(mans, at, entry);
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		char *bp = d && strchr(d, ':') ? rpl_path_join(layout, "blobs/sha256") : NULL,
+		     *bt = bp ? rpl_path_join(bp, strchr(d, ':') + 1) : NULL, *mt;
+		size_t ml;
+		json_t *man;
+		if (bt && !rpl_read_file(bt, &mt, &ml)) {
+			const char *c;
+			man = json_loadb(mt, ml, 0, NULL);
+			c = json_string_value(json_object_get(json_object_get(man, "annotations"),
+			                                      "org.opencontainers.image.created"));
+			if (c && strlen(c) < sizeof(latest) && strcmp(c, latest) > 0)
+				snprintf(latest, sizeof(latest), "%s", c);
+			json_decref(man);
+			free(mt);
+		}
+		free(bp);
+		free(bt);
 	}
+	json_object_set_new(ann, "org.opencontainers.image.created", json_string(latest));
+	json_object_set_new(inner, "annotations", sorted(ann));
+}
+
+/*
+ * The layout's index.json: the tag's image index (`size` bytes, `digest`),
+ * and each arch's manifest by itself, <tag>-<arch>, for tools that want one.
+ */
+static json_t *layout_index(json_t *inner, const char *tag, size_t size, const char *digest)
+{
+	json_t *outer = json_object(), *mans = json_array(), *entry, *m;
+	char reftag[256];
+	size_t i;
+
+	json_object_set_new(outer, "schemaVersion", json_integer(2));
+	json_object_set_new(outer, "mediaType",
+	                    json_string("application/vnd.oci.image.index.v1+json"));
+	entry = descriptor("application/vnd.oci.image.index.v1+json", size, digest);
+	json_object_set_new(entry, "annotations",
+	                    json_pack("{s:s}", "org.opencontainers.image.ref.name", tag));
+	json_array_append_new(mans, entry);
+	json_array_foreach(json_object_get(inner, "manifests"), i, m)
 	{
-		/* `created`: the latest of the archs' manifests now in the index
-		 * (RFC 3339 in UTC, one width: the later time is the larger string). */
-		json_t *ann = json_deep_copy(annotations), *m;
-		char latest[64];
-		size_t i;
-		snprintf(latest, sizeof(latest), "%s", created);
-		json_array_foreach(mans, i, m)
-		{
-			const char *d = json_string_value(json_object_get(m, "digest"));
-			char *bp = d && strchr(d, ':') ? rpl_path_join(layout, "blobs/sha256")
-			                               : NULL,
-			     *bt = bp ? rpl_path_join(bp, strchr(d, ':') + 1) : NULL, *mt;
-			size_t ml;
-			json_t *man;
-			if (bt && !rpl_read_file(bt, &mt, &ml)) {
-				const char *c;
-				man = json_loadb(mt, ml, 0, NULL);
-				c = json_string_value(
-				        json_object_get(json_object_get(man, "annotations"),
-				                        "org.opencontainers.image.created"));
-				if (c && strlen(c) < sizeof(latest) && strcmp(c, latest) > 0)
-					snprintf(latest, sizeof(latest), "%s", c);
-				json_decref(man);
-				free(mt);
-			}
-			free(bp);
-			free(bt);
-		}
-		json_object_set_new(ann, "org.opencontainers.image.created", json_string(latest));
-		json_object_set_new(inner, "annotations", sorted(ann));
+		json_t *d = json_deep_copy(m);
+		snprintf(reftag, sizeof(reftag), "%s-%s", tag,
+		         json_string_value(
+		                 json_object_get(json_object_get(m, "platform"), "architecture")));
+		json_object_set_new(
+		        d, "annotations",
+		        json_pack("{s:s}", "org.opencontainers.image.ref.name", reftag));
+		json_array_append_new(mans, d);
 	}
-	{
-		char *s = dumps(json_incref(inner));
-		size_t sl = strlen(s);
-		if ((err = put_blob(layout, s, sl, inner_digest))) {
-			free(s);
-			goto out;
-		}
-		{
-			char *sbom = rpl_sbom_index(name, inner_digest, inner, os_name, vcs_url,
-			                            json_string_value(json_object_get(
-			                                    json_object_get(inner, "annotations"),
-			                                    "org.opencontainers.image.created")));
-			char *sp = rpl_path_join(layout, "sboms/sbom-index.spdx.json");
-			err = write_sbom(sp, sbom);
-			free(sp);
-			free(sbom);
-			if (err) {
-				free(s);
-				goto out;
-			}
-		}
-		json_decref(outer);
-		outer = json_object();
-		json_object_set_new(outer, "schemaVersion", json_integer(2));
-		json_object_set_new(outer, "mediaType",
-		                    json_string("application/vnd.oci.image.index.v1+json"));
-		mans = json_array();
-		entry = descriptor("application/vnd.oci.image.index.v1+json", sl, inner_digest);
-		json_object_set_new(entry, "annotations",
-		                    json_pack("{s:s}", "org.opencontainers.image.ref.name", tag));
-		json_array_append_new(mans, entry);
-		/* And each arch's manifest by itself, <tag>-<arch>, for tools that want one. */
-		{
-			size_t i;
-			json_t *m;
-			json_array_foreach(json_object_get(inner, "manifests"), i, m)
-			{
-				json_t *d = json_deep_copy(m);
-				snprintf(reftag, sizeof(reftag), "%s-%s", tag,
-				         json_string_value(json_object_get(
-				                 json_object_get(m, "platform"), "architecture")));
-				json_object_set_new(d, "annotations",
-				                    json_pack("{s:s}",
-				                              "org.opencontainers.image.ref.name",
-				                              reftag));
-				json_array_append_new(mans, d);
-			}
-		}
-		json_object_set_new(outer, "manifests", mans);
-		free(s);
-		s = dumps(json_incref(outer));
-		err = rpl_write_file_atomic(ipath, s, strlen(s));
-		free(s);
+	json_object_set_new(outer, "manifests", mans);
+	return outer;
+}
+
+/*
+ * The image index of the layout's tag, with this arch's manifest put in its
+ * place and apko's annotations: the image's, with `created` the latest of
+ * its archs'.  Its SBOM (`sboms/sbom-index.spdx.json`) is written with it.
+ * All under the layout's lock, as another arch's assembly may write it too.
+ */
+static int update_index(const char *layout, const char *name, const char *tag, const char *arch,
+                        const char *variant, const char *manifest_digest, size_t manifest_size,
+                        json_t *annotations, const char *created, const char *os_name,
+                        const char *vcs_url)
+{
+	char *ipath = rpl_path_join(layout, "index.json"), *lockp, *s = NULL, *sbom, *sp;
+	json_t *outer = NULL, *inner = NULL;
+	char inner_digest[80] = "";
+	size_t sl;
+	int fd, err = 0;
+
+	lockp = rpl_path_join(layout, ".lock");
+	fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(lockp);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		err = rpl_error(-errno, "cannot lock '%s': %s", layout, strerror(errno));
+		goto out;
 	}
-	if (!err) {
+	inner = tagged_index(layout, ipath, tag, &outer);
+	put_manifest(json_object_get(inner, "manifests"), arch, variant, manifest_digest,
+	             manifest_size);
+	index_annotations(layout, inner, annotations, created);
+	s = dumps(json_incref(inner));
+	sl = strlen(s);
+	if ((err = put_blob(layout, s, sl, inner_digest)))
+		goto out;
+	sbom = rpl_sbom_index(
+	        name, inner_digest, inner, os_name, vcs_url,
+	        json_string_value(json_object_get(json_object_get(inner, "annotations"),
+	                                          "org.opencontainers.image.created")));
+	sp = rpl_path_join(layout, "sboms/sbom-index.spdx.json");
+	err = write_sbom(sp, sbom);
+	free(sp);
+	free(sbom);
+	if (err)
+		goto out;
+	json_decref(outer);
+	outer = layout_index(inner, tag, sl, inner_digest);
+	free(s);
+	s = dumps(json_incref(outer));
+	if (!(err = rpl_write_file_atomic(ipath, s, strlen(s)))) {
 		char *lp = rpl_path_join(layout, "oci-layout");
 		static const char lay[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
 		err = rpl_write_file_atomic(lp, lay, sizeof(lay) - 1);
@@ -1556,9 +1641,9 @@ static int update_index(const char *layout, const char *name, const char *tag, c
 out:
 	if (fd >= 0)
 		close(fd);
+	free(s);
 	json_decref(outer);
 	json_decref(inner);
-	free(text);
 	free(ipath);
 	return err;
 }
@@ -1572,11 +1657,6 @@ struct repo {
 	struct rpl_apkindex idx;
 	int loaded;
 };
-
-static int is_url(const char *s)
-{
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
 
 /*
  * A file of a local repository (`what`: "an APKINDEX", "an apk"): it must
@@ -1853,7 +1933,7 @@ static int open_repo(struct repo *r, const char *spec, const char *arch, const c
 	}
 	r->base = rpl_xstrdup(s);
 	rpl_strbuf_addf(&p, "%s/%s/APKINDEX.tar.gz", s, arch);
-	if (is_url(s)) {
+	if (rpl_is_url(s)) {
 		err = download(cache, p.buf, RPL_IMAGE_MAX_INDEX, "an APKINDEX", &r->where);
 	} else {
 		r->where = rpl_strbuf_detach(&p);
@@ -2068,7 +2148,7 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 	int err;
 
 	out->url = url;
-	if (is_url(url)) {
+	if (rpl_is_url(url)) {
 		if ((err = download(cache, url, max, "an apk", &out->file)))
 			return err;
 	} else {
@@ -2084,8 +2164,7 @@ static int fetch_apk(const char *url, const char *cache, const char *from, const
 	if (strncmp(q1, "Q1", 2) || strcmp(q1 + 2, c))
 		return rpl_error(-RPL_EPARSE, "%s: the control section does not match %s (%s)", url,
 		                 from, q1);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", out->apk.data_sha256[i]);
+	rpl_hex(out->apk.data_sha256, sizeof(out->apk.data_sha256), hex);
 	if (out->apk.datahash && strcmp(out->apk.datahash, hex))
 		return rpl_error(-RPL_EPARSE, "%s: the data section does not match its datahash",
 		                 url);
@@ -2335,132 +2414,178 @@ static int image_sbom(const struct sbom_inputs *in, const char *name, const char
 	return err;
 }
 
-int rpl_image_build(struct rpl_image_opts *o)
-{
-	struct rpl_image *img = rpl_image_load(o->file);
+/*
+ * One image assembly for one arch: what rpl_image_build's steps hand each
+ * other, from the config's annotations to the layout's digests.  `t` is
+ * the steps' scratch buffer.
+ */
+struct assembly {
+	struct rpl_image_opts *o;
+	struct rpl_image *img;
 	const struct rpl_apko_config *c;
-	struct repo *repos = NULL;
-	struct rpl_repo_ref *refs = NULL;
-	char **keys = NULL, **specs = NULL, **world = NULL, **pinned = NULL, *layout = NULL;
-	char **urls = NULL;
-	struct rpl_lock_pkg *locked = NULL;
-	json_t *annotations = NULL, *labels = NULL;
-	size_t nkeys = 0, nspecs = 0, nres = 0, npk = 0;
-	struct rpl_resolved_pkg *res = NULL;
-	struct ipkg *pkgs = NULL;
+	const char *variant, *oarch;
+	json_t *annotations, *labels;
+	/* The keys and repositories: the config's, then the options'. */
+	char **keys, **specs;
+	size_t nkeys, nspecs;
+	struct repo *repos;
+	struct rpl_repo_ref *refs;
+	/* What is installed, in order: the lock file's, or the resolution's. */
+	struct rpl_lock_pkg *locked;
+	struct rpl_resolved_pkg *res;
+	char **world, **urls, **pinned;
+	size_t nres, npk;
+	struct ipkg *pkgs;
 	struct fs f;
-	struct rpl_strbuf tar = RPL_STRBUF_INIT, gz = RPL_STRBUF_INIT, t = RPL_STRBUF_INIT;
-	const char *variant, *oarch, *env_sde = getenv("SOURCE_DATE_EPOCH");
-	char layer_digest[80], diff_id[80], config_digest[80], created[64];
+	int64_t bde; /* SOURCE_DATE_EPOCH: the newest package's build date until decided */
+	char created[64];
 	struct sbom_inputs sin;
-	int64_t bde = 0;
-	int err = 0;
+	struct rpl_strbuf tar, gz, t;
+	char *layout;
+	char layer_digest[80], diff_id[80], config_digest[80];
+};
 
-	memset(&f, 0, sizeof(f));
-	memset(&sin, 0, sizeof(sin));
-	f.max = o->max_size ? o->max_size : RPL_IMAGE_MAX_SIZE;
-	if (!img)
-		return -RPL_ESCHEMA;
-	c = &img->config;
-	oarch = oci_arch(o->arch, &variant);
-	/* apko acts on service-bundle alone (it writes an s6 tree under /sv);
-	 * any other entrypoint type it takes as written, and so does this. */
-	if (c->contents.has_baseimage || !strcmp(c->entrypoint.type.s, "service-bundle")) {
-		err = rpl_error(-RPL_EUSAGE,
-		                "%s: %s is not supported by the native assembler (use apko)",
-		                o->file,
-		                c->contents.has_baseimage ? "a base image"
-		                                          : "the service-bundle entrypoint type");
-		goto out;
-	}
+/*
+ * apko acts on service-bundle alone (it writes an s6 tree under /sv); any
+ * other entrypoint type it takes as written, and so does this.  A base
+ * image is refused; layering is reported and not done.
+ */
+static int check_supported(const struct assembly *a)
+{
+	const struct rpl_apko_config *c = a->c;
+
+	if (c->contents.has_baseimage || !strcmp(c->entrypoint.type.s, "service-bundle"))
+		return rpl_error(-RPL_EUSAGE,
+		                 "%s: %s is not supported by the native assembler (use apko)",
+		                 a->o->file,
+		                 c->contents.has_baseimage ? "a base image"
+		                                           : "the service-bundle entrypoint type");
 	if (c->has_layering)
-		rpl_say("%s: layering is not done by the native assembler: one layer", o->file);
-	/* The config's annotations; --annotations k:v win. */
-	annotations = kv_object(&c->annotations);
+		rpl_say("%s: layering is not done by the native assembler: one layer", a->o->file);
+	return 0;
+}
+
+/*
+ * The image's annotations: the config's, --annotations k:v over them, and
+ * apko's source and revision from a vcs-url of the form URL@COMMIT; sorted.
+ */
+static int image_annotations(struct assembly *a)
+{
+	const struct rpl_image_opts *o = a->o;
+	const char *at = strchr(a->c->vcs_url.s, '@');
+
+	a->annotations = kv_object(&a->c->annotations);
 	for (size_t i = 0; i < o->nannotations; i++) {
 		const char *colon = strchr(o->annotations[i], ':');
-		if (!colon || colon == o->annotations[i]) {
-			err = rpl_error(-RPL_EUSAGE, "--annotations wants KEY:VALUE, not '%s'",
-			                o->annotations[i]);
-			goto out;
-		}
-		rpl_strbuf_reset(&t);
-		rpl_strbuf_add(&t, o->annotations[i], (size_t)(colon - o->annotations[i]));
-		if (json_object_set_new(annotations, t.buf, json_string(colon + 1))) {
-			err = rpl_error(-RPL_EUSAGE, "--annotations '%s': not UTF-8",
-			                o->annotations[i]);
-			goto out;
-		}
+		if (!colon || colon == o->annotations[i])
+			return rpl_error(-RPL_EUSAGE, "--annotations wants KEY:VALUE, not '%s'",
+			                 o->annotations[i]);
+		rpl_strbuf_reset(&a->t);
+		rpl_strbuf_add(&a->t, o->annotations[i], (size_t)(colon - o->annotations[i]));
+		if (json_object_set_new(a->annotations, a->t.buf, json_string(colon + 1)))
+			return rpl_error(-RPL_EUSAGE, "--annotations '%s': not UTF-8",
+			                 o->annotations[i]);
 	}
-	/* apko's source and revision, from a vcs-url of the form URL@COMMIT. */
-	if (strchr(c->vcs_url.s, '@')) {
-		const char *at = strchr(c->vcs_url.s, '@');
-		rpl_strbuf_reset(&t);
-		rpl_strbuf_add(&t, c->vcs_url.s, (size_t)(at - c->vcs_url.s));
-		json_object_set_new(annotations, "org.opencontainers.image.source",
-		                    json_string(t.buf));
-		json_object_set_new(annotations, "org.opencontainers.image.revision",
+	if (at) {
+		rpl_strbuf_reset(&a->t);
+		rpl_strbuf_add(&a->t, a->c->vcs_url.s, (size_t)(at - a->c->vcs_url.s));
+		json_object_set_new(a->annotations, "org.opencontainers.image.source",
+		                    json_string(a->t.buf));
+		json_object_set_new(a->annotations, "org.opencontainers.image.revision",
 		                    json_string(at + 1));
 	}
-	annotations = sorted(annotations);
-	rpl_strbuf_reset(&t);
-	keys = rpl_xcalloc(c->contents.keyring.n + o->nkeyrings + 1, sizeof(*keys));
+	a->annotations = sorted(a->annotations);
+	rpl_strbuf_reset(&a->t);
+	return 0;
+}
+
+/* The keys and the repositories: the config's, then the options'. */
+static void keys_and_repositories(struct assembly *a)
+{
+	const struct rpl_apko_config *c = a->c;
+	const struct rpl_image_opts *o = a->o;
+
+	a->keys = rpl_xcalloc(c->contents.keyring.n + o->nkeyrings + 1, sizeof(*a->keys));
 	for (size_t i = 0; i < c->contents.keyring.n; i++)
-		keys[nkeys++] = (char *)c->contents.keyring.v[i].s;
+		a->keys[a->nkeys++] = (char *)c->contents.keyring.v[i].s;
 	for (size_t i = 0; i < o->nkeyrings; i++)
-		keys[nkeys++] = o->keyrings[i];
-	specs = rpl_xcalloc(c->contents.repositories.n + o->nrepositories + 1, sizeof(*specs));
+		a->keys[a->nkeys++] = o->keyrings[i];
+	a->specs =
+	        rpl_xcalloc(c->contents.repositories.n + o->nrepositories + 1, sizeof(*a->specs));
 	for (size_t i = 0; i < c->contents.repositories.n; i++)
-		specs[nspecs++] = (char *)c->contents.repositories.v[i].s;
+		a->specs[a->nspecs++] = (char *)c->contents.repositories.v[i].s;
 	for (size_t i = 0; i < o->nrepositories; i++)
-		specs[nspecs++] = o->repositories[i];
-	repos = rpl_xcalloc(nspecs + 1, sizeof(*repos));
-	refs = rpl_xcalloc(nspecs + 1, sizeof(*refs));
+		a->specs[a->nspecs++] = o->repositories[i];
+	a->repos = rpl_xcalloc(a->nspecs + 1, sizeof(*a->repos));
+	a->refs = rpl_xcalloc(a->nspecs + 1, sizeof(*a->refs));
+}
+
+/*
+ * What to install, as URLs in order: exactly what the lock file lists, in
+ * its order (no resolution); else the package list resolved as apko does
+ * against the repositories' indexes, read and verified here.
+ */
+static int resolve(struct assembly *a)
+{
+	const struct rpl_image_opts *o = a->o;
+	const struct rpl_apko_config *c = a->c;
+	int err = 0;
+
 	if (o->lockfile) {
-		/* Exactly what the lock file lists, in its order: no resolution. */
-		if ((err = rpl_imglock_read(o->lockfile, img, o->arch, &locked, &nres)))
-			goto out;
-		rpl_say("lock file %s: %zu packages for %s", o->lockfile, nres, o->arch);
-		urls = rpl_xcalloc(nres + 1, sizeof(*urls));
-		for (size_t i = 0; i < nres; i++)
-			urls[i] = rpl_xstrdup(locked[i].url);
-	} else {
-		for (size_t i = 0; i < nspecs && !err; i++) {
-			if (!(err = open_repo(&repos[i], specs[i], o->arch, o->cache_dir, keys,
-			                      nkeys))) {
-				refs[i].index = &repos[i].idx;
-				refs[i].tag = repos[i].tag;
-				rpl_say("repository %s: %zu packages", specs[i],
-				        repos[i].idx.npkgs);
-			}
-		}
-		if (err)
-			goto out;
-		world = rpl_xcalloc(c->contents.packages.n + 1, sizeof(*world));
-		for (size_t i = 0; i < c->contents.packages.n; i++)
-			world[i] = (char *)c->contents.packages.v[i].s;
-		if ((err = rpl_image_resolve(refs, nspecs, o->arch, world, c->contents.packages.n,
-		                             &res, &nres)))
-			goto out;
-		urls = rpl_xcalloc(nres + 1, sizeof(*urls));
-		for (size_t i = 0; i < nres; i++) {
-			rpl_strbuf_reset(&t);
-			rpl_strbuf_addf(&t, "%s/%s/%s-%s.apk", repos[res[i].repo].base, o->arch,
-			                res[i].pkg->name, res[i].pkg->version);
-			urls[i] = rpl_strbuf_detach(&t);
+		if ((err = rpl_imglock_read(o->lockfile, a->img, o->arch, &a->locked, &a->nres)))
+			return err;
+		rpl_say("lock file %s: %zu packages for %s", o->lockfile, a->nres, o->arch);
+		a->urls = rpl_xcalloc(a->nres + 1, sizeof(*a->urls));
+		for (size_t i = 0; i < a->nres; i++)
+			a->urls[i] = rpl_xstrdup(a->locked[i].url);
+		return 0;
+	}
+	for (size_t i = 0; i < a->nspecs && !err; i++) {
+		if (!(err = open_repo(&a->repos[i], a->specs[i], o->arch, o->cache_dir, a->keys,
+		                      a->nkeys))) {
+			a->refs[i].index = &a->repos[i].idx;
+			a->refs[i].tag = a->repos[i].tag;
+			rpl_say("repository %s: %zu packages", a->specs[i], a->repos[i].idx.npkgs);
 		}
 	}
+	if (err)
+		return err;
+	a->world = rpl_xcalloc(c->contents.packages.n + 1, sizeof(*a->world));
+	for (size_t i = 0; i < c->contents.packages.n; i++)
+		a->world[i] = (char *)c->contents.packages.v[i].s;
+	if ((err = rpl_image_resolve(a->refs, a->nspecs, o->arch, a->world, c->contents.packages.n,
+	                             &a->res, &a->nres)))
+		return err;
+	a->urls = rpl_xcalloc(a->nres + 1, sizeof(*a->urls));
+	for (size_t i = 0; i < a->nres; i++) {
+		rpl_strbuf_reset(&a->t);
+		rpl_strbuf_addf(&a->t, "%s/%s/%s-%s.apk", a->repos[a->res[i].repo].base, o->arch,
+		                a->res[i].pkg->name, a->res[i].pkg->version);
+		a->urls[i] = rpl_strbuf_detach(&a->t);
+	}
+	return 0;
+}
 
-	/* The skeleton, then the packages in order, checked as they are read. */
-	skeleton(&f, o->arch);
-	pkgs = rpl_xcalloc(nres + 1, sizeof(*pkgs));
-	pinned = rpl_xcalloc(nres + 1, sizeof(*pinned));
-	for (size_t i = 0; i < nres && !err; i++) {
-		struct ipkg *pk = &pkgs[npk++];
-		if ((err = fetch_apk(urls[i], o->cache_dir, locked ? "the lock file" : "the index",
-		                     locked ? locked[i].checksum : res[i].pkg->checksum,
-		                     locked ? locked[i].data_checksum : NULL, f.max, pk)) ||
-		    (err = charge_scripts(&f, pk)))
+/*
+ * The skeleton, then the packages in order, each fetched and checked
+ * against the index (or the lock file) as it is read, and installed into
+ * the tree; what is installed is pinned as name=version for the world.
+ */
+static int fetch_and_install(struct assembly *a)
+{
+	const struct rpl_lock_pkg *locked = a->locked;
+	int err = 0;
+
+	skeleton(&a->f, a->o->arch);
+	a->pkgs = rpl_xcalloc(a->nres + 1, sizeof(*a->pkgs));
+	a->pinned = rpl_xcalloc(a->nres + 1, sizeof(*a->pinned));
+	for (size_t i = 0; i < a->nres && !err; i++) {
+		struct ipkg *pk = &a->pkgs[a->npk++];
+		if ((err = fetch_apk(a->urls[i], a->o->cache_dir,
+		                     locked ? "the lock file" : "the index",
+		                     locked ? locked[i].checksum : a->res[i].pkg->checksum,
+		                     locked ? locked[i].data_checksum : NULL, a->f.max, pk)) ||
+		    (err = charge_scripts(&a->f, pk)))
 			break;
 		if (locked && (strcmp(pk->apk.pkgname, locked[i].name) ||
 		               strcmp(pk->apk.pkgver, locked[i].version))) {
@@ -2469,267 +2594,352 @@ int rpl_image_build(struct rpl_image_opts *o)
 			                locked[i].version);
 			break;
 		}
-		if ((err = install(&f, pk, (int)i, pkgs)))
+		if ((err = install(&a->f, pk, (int)i, a->pkgs)))
 			break;
-		if (pk->apk.builddate > bde)
-			bde = pk->apk.builddate;
-		pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);
-		sprintf(pinned[i], "%s=%s", pk->apk.pkgname, pk->apk.pkgver);
+		if (pk->apk.builddate > a->bde)
+			a->bde = pk->apk.builddate;
+		a->pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);
+		sprintf(a->pinned[i], "%s=%s", pk->apk.pkgname, pk->apk.pkgver);
 		rpl_say("installed %s-%s", pk->apk.pkgname, pk->apk.pkgver);
 	}
-	if (err)
-		goto out;
-	if (o->lock_out) {
-		struct rpl_lock_entry *le = rpl_xcalloc(npk + 1, sizeof(*le));
-		for (size_t i = 0; i < npk; i++) {
-			le[i].url = urls[i];
-			le[i].apk = &pkgs[i].apk;
-		}
-		err = rpl_imglock_write(o->lock_out, img, o->arch, keys, nkeys, specs, nspecs, le,
-		                        npk);
-		free(le);
-		if (err)
-			goto out;
-		rpl_say("locked %zu packages for %s in %s", npk, o->arch, o->lock_out);
+	return err;
+}
+
+/* --lockfile-out: what was installed, as apko's lock file. */
+static int write_lock(struct assembly *a)
+{
+	struct rpl_lock_entry *le = rpl_xcalloc(a->npk + 1, sizeof(*le));
+	int err;
+
+	for (size_t i = 0; i < a->npk; i++) {
+		le[i].url = a->urls[i];
+		le[i].apk = &a->pkgs[i].apk;
 	}
-	qsort(pinned, nres, sizeof(*pinned), cmp_str);
-	/* SOURCE_DATE_EPOCH: the option, the environment, else the newest package. */
-	bde = o->source_date_epoch >= 0 ? o->source_date_epoch
-	      : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
-	                                : bde;
-	/* The database, the world, the repositories, the keys. */
-	rpl_strbuf_reset(&t);
-	installed_db(&f, pkgs, npk, &t);
-	if ((err = fs_file(&f, "usr/lib/apk/db/installed", t.buf ? t.buf : "", t.len, 0644)) ||
-	    (err = scripts_db(&f, pkgs, npk, bde)))
-		goto out;
-	rpl_strbuf_reset(&t);
-	for (size_t i = 0; i < nres; i++)
-		rpl_strbuf_addf(&t, "%s\n", pinned[i]);
-	if ((err = fs_file(&f, "etc/apk/world", t.buf ? t.buf : "\n", t.len ? t.len : 1, 0644)))
-		goto out;
-	rpl_strbuf_reset(&t);
+	err = rpl_imglock_write(a->o->lock_out, a->img, a->o->arch, a->keys, a->nkeys, a->specs,
+	                        a->nspecs, le, a->npk);
+	free(le);
+	if (!err)
+		rpl_say("locked %zu packages for %s in %s", a->npk, a->o->arch, a->o->lock_out);
+	return err;
+}
+
+/*
+ * What apko writes into the tree besides the packages: apk's database, the
+ * world, the repositories, the keys, the accounts, etc/apko.json, the
+ * config's paths, and /lib/apk.
+ */
+static int write_databases(struct assembly *a)
+{
+	struct fs *f = &a->f;
+	const struct rpl_apko_config *c = a->c;
+	struct rpl_strbuf *t = &a->t;
+	int err;
+
+	rpl_strbuf_reset(t);
+	installed_db(f, a->pkgs, a->npk, t);
+	if ((err = fs_file(f, "usr/lib/apk/db/installed", t->buf ? t->buf : "", t->len, 0644)) ||
+	    (err = scripts_db(f, a->pkgs, a->npk, a->bde)))
+		return err;
+	rpl_strbuf_reset(t);
+	for (size_t i = 0; i < a->nres; i++)
+		rpl_strbuf_addf(t, "%s\n", a->pinned[i]);
+	if ((err = fs_file(f, "etc/apk/world", t->buf ? t->buf : "\n", t->len ? t->len : 1, 0644)))
+		return err;
+	rpl_strbuf_reset(t);
 	for (size_t i = 0; i < c->contents.repositories.n; i++)
-		rpl_strbuf_addf(&t, "%s\n", c->contents.repositories.v[i].s);
-	if ((err = fs_file(&f, "etc/apk/repositories", t.buf ? t.buf : "", t.len, 0644)))
-		goto out;
-	for (size_t i = 0; i < nkeys; i++) {
+		rpl_strbuf_addf(t, "%s\n", c->contents.repositories.v[i].s);
+	if ((err = fs_file(f, "etc/apk/repositories", t->buf ? t->buf : "", t->len, 0644)))
+		return err;
+	for (size_t i = 0; i < a->nkeys; i++) {
 		char *text, *dst;
 		size_t len;
-		const char *base = strrchr(keys[i], '/');
-		if ((err = rpl_read_file(keys[i], &text, &len)))
-			goto out; /* a key that cannot be read is an error, not a silent gap */
-		dst = rpl_path_join("etc/apk/keys", base ? base + 1 : keys[i]);
-		err = fs_file(&f, dst, text, len, 0644);
+		const char *base = strrchr(a->keys[i], '/');
+		if ((err = rpl_read_file(a->keys[i], &text, &len)))
+			return err; /* a key that cannot be read is an error, not a silent gap */
+		dst = rpl_path_join("etc/apk/keys", base ? base + 1 : a->keys[i]);
+		err = fs_file(f, dst, text, len, 0644);
 		free(dst);
 		free(text);
 		if (err)
-			goto out;
+			return err;
 	}
-	if ((err = accounts(&f, &c->accounts)))
-		goto out;
+	if ((err = accounts(f, &c->accounts)))
+		return err;
 	{
-		char *s = dumps(apko_json(c, oarch, pinned, nres, annotations));
-		rpl_strbuf_reset(&t);
-		rpl_strbuf_addf(&t, "%s\n", s);
-		err = fs_file(&f, "etc/apko.json", t.buf, t.len, 0444);
+		char *s = dumps(apko_json(c, a->oarch, a->pinned, a->nres, a->annotations));
+		rpl_strbuf_reset(t);
+		rpl_strbuf_addf(t, "%s\n", s);
+		err = fs_file(f, "etc/apko.json", t->buf, t->len, 0444);
 		free(s);
 		if (err)
-			goto out;
+			return err;
 	}
-	if ((err = mutate_paths(&f, c)))
-		goto out;
-	if (!fs_get(&f, "lib/apk") && !(fs_get(&f, "lib") && fs_get(&f, "lib")->type == '2')) {
-		struct node *x = fs_put(&f, "lib/apk", '2');
-		if (!x) {
-			err = rpl_error(-RPL_EPARSE, "cannot make /lib/apk: %s", rpl_errmsg());
-			goto out;
-		}
+	if ((err = mutate_paths(f, c)))
+		return err;
+	if (!fs_get(f, "lib/apk") && !(fs_get(f, "lib") && fs_get(f, "lib")->type == '2')) {
+		struct node *x = fs_put(f, "lib/apk", '2');
+		if (!x)
+			return rpl_error(-RPL_EPARSE, "cannot make /lib/apk: %s", rpl_errmsg());
 		set_type(x, '2');
 		x->mode = 0777;
 		x->link = rpl_xstrdup("../usr/lib/apk");
 	}
+	return 0;
+}
 
-	/* The layer, its config, the manifest. */
-	rfc3339(bde, created, sizeof(created));
-	sbom_inputs(&f, pkgs, npk, &sin);
-	layer_tar(&f, &tar);
-	digest_of(tar.buf, tar.len, diff_id);
-	if ((err = rpl_gzip(tar.buf, tar.len, 1, &gz)))
-		goto out;
-	layout = rpl_path_join(o->out_dir, img->name);
-	snprintf(o->layout, sizeof(o->layout), "%s", layout);
-	if ((err = put_blob(layout, gz.buf, gz.len, layer_digest)))
-		goto out;
-	{
-		json_t *cfg = json_object(), *hist = json_array(), *rootfs = json_object(),
-		       *inner = json_object(), *env = json_array();
-		char *cs, *ms;
-		size_t clen, mlen;
-		json_t *m, *layers;
-		int has_path = 0;
+/*
+ * The layer: what the SBOM needs read from the tree first (the layer lets
+ * go of the files' contents), then the tar, its diff id, and the gzipped
+ * blob in the layout, which is made here.
+ */
+static int write_layer(struct assembly *a)
+{
+	int err;
 
-		const char *title = json_string_value(
-		                   json_object_get(annotations, "org.opencontainers.image.title")),
-		           *vendor = json_string_value(
-		                   json_object_get(annotations, "org.opencontainers.image.vendor"));
-		/* The manifest's annotations, which the config repeats as its labels. */
-		labels = json_deep_copy(annotations);
-		json_object_set_new(labels, "org.opencontainers.image.created",
-		                    json_string(created));
-		labels = sorted(labels);
-		rpl_strbuf_reset(&t);
-		if (title && vendor)
-			rpl_strbuf_addf(&t, "%s by %s", title, vendor);
-		else
-			rpl_strbuf_addstr(&t, "This is a ripple single-layer image");
-		json_object_set_new(cfg, "architecture", json_string(oarch));
-		json_object_set_new(cfg, "author", json_string("ripple"));
-		json_object_set_new(cfg, "created", json_string(created));
-		json_array_append_new(hist,
-		                      json_pack("{s:s,s:s,s:s,s:s}", "author", "ripple", "created",
-		                                created, "created_by", "ripple", "comment", t.buf));
-		json_object_set_new(cfg, "history", hist);
-		json_object_set_new(cfg, "os", json_string("linux"));
-		json_object_set_new(rootfs, "type", json_string("layers"));
-		json_object_set_new(rootfs, "diff_ids", json_pack("[s]", diff_id));
-		json_object_set_new(cfg, "rootfs", rootfs);
-		if (*c->cmd.s)
-			json_object_set_new(inner, "Cmd", words(c->cmd.s));
-		/* apko: a shell fragment runs under /bin/sh -c, before any command. */
-		if (*c->entrypoint.shell_fragment.s)
-			json_object_set_new(inner, "Entrypoint",
-			                    json_pack("[sss]", "/bin/sh", "-c",
-			                              c->entrypoint.shell_fragment.s));
-		else if (*c->entrypoint.command.s)
-			json_object_set_new(inner, "Entrypoint", words(c->entrypoint.command.s));
-		{
-			/* K=V sorted, with apko's PATH and SSL_CERT_FILE unless set. */
-			char **kv = rpl_xcalloc(c->environment.n + 3, sizeof(*kv));
-			size_t nkv = 0;
-			int has_ssl = 0;
-			for (size_t i = 0; i < c->environment.n; i++) {
-				rpl_strbuf_reset(&t);
-				rpl_strbuf_addf(&t, "%s=%s", c->environment.v[i].key.s,
-				                c->environment.v[i].val.s);
-				kv[nkv++] = rpl_strbuf_detach(&t);
-				has_path |= !strcmp(c->environment.v[i].key.s, "PATH");
-				has_ssl |= !strcmp(c->environment.v[i].key.s, "SSL_CERT_FILE");
-			}
-			if (!has_path)
-				kv[nkv++] = rpl_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:"
-				                        "/usr/bin:/usr/sbin:/sbin:/bin");
-			if (!has_ssl)
-				kv[nkv++] = rpl_xstrdup(
-				        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt");
-			qsort(kv, nkv, sizeof(*kv), cmp_cstr);
-			for (size_t i = 0; i < nkv; i++) {
-				json_array_append_new(env, json_string(kv[i]));
-				free(kv[i]);
-			}
-			free(kv);
-		}
-		json_object_set_new(inner, "Env", env);
-		json_object_set(inner, "Labels", labels);
-		if (*c->accounts.run_as.s)
-			json_object_set_new(inner, "User", json_string(c->accounts.run_as.s));
-		if (*c->work_dir.s)
-			json_object_set_new(inner, "WorkingDir", json_string(c->work_dir.s));
-		if (*c->stop_signal.s)
-			json_object_set_new(inner, "StopSignal", json_string(c->stop_signal.s));
-		json_object_set_new(cfg, "config", inner);
-		if (variant)
-			json_object_set_new(cfg, "variant", json_string(variant));
-		cs = dumps(cfg);
-		clen = strlen(cs);
-		err = put_blob(layout, cs, clen, config_digest);
-		free(cs);
-		if (err)
-			goto out;
-		m = json_object();
-		json_object_set_new(m, "schemaVersion", json_integer(2));
-		json_object_set_new(m, "mediaType",
-		                    json_string("application/vnd.oci.image.manifest.v1+json"));
-		json_object_set_new(m, "config",
-		                    descriptor("application/vnd.oci.image.config.v1+json", clen,
-		                               config_digest));
-		layers = json_array();
-		json_array_append_new(layers,
-		                      descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
-		                                 gz.len, layer_digest));
-		json_object_set_new(m, "layers", layers);
-		json_object_set(m, "annotations", labels);
-		ms = dumps(m);
-		mlen = strlen(ms);
-		if (!(err = put_blob(layout, ms, mlen, o->digest)) &&
-		    !(err = image_sbom(&sin, img->name, layout, o->arch, variant, o->digest,
-		                       layer_digest, bde, c->vcs_url.s)))
-			err = update_index(layout, img->name, o->tag, o->arch, variant, o->digest,
-			                   mlen, annotations, created, sin.name, c->vcs_url.s);
-		free(ms);
+	rfc3339(a->bde, a->created, sizeof(a->created));
+	sbom_inputs(&a->f, a->pkgs, a->npk, &a->sin);
+	layer_tar(&a->f, &a->tar);
+	digest_of(a->tar.buf, a->tar.len, a->diff_id);
+	if ((err = rpl_gzip(a->tar.buf, a->tar.len, 1, &a->gz)))
+		return err;
+	a->layout = rpl_path_join(a->o->out_dir, a->img->name);
+	snprintf(a->o->layout, sizeof(a->o->layout), "%s", a->layout);
+	return put_blob(a->layout, a->gz.buf, a->gz.len, a->layer_digest);
+}
+
+/* The config's Env: K=V sorted, with apko's PATH and SSL_CERT_FILE unless set. */
+static json_t *config_env(struct assembly *a)
+{
+	const struct rpl_apko_config *c = a->c;
+	json_t *env = json_array();
+	char **kv = rpl_xcalloc(c->environment.n + 3, sizeof(*kv));
+	size_t nkv = 0;
+	int has_path = 0, has_ssl = 0;
+
+	for (size_t i = 0; i < c->environment.n; i++) {
+		rpl_strbuf_reset(&a->t);
+		rpl_strbuf_addf(&a->t, "%s=%s", c->environment.v[i].key.s,
+		                c->environment.v[i].val.s);
+		kv[nkv++] = rpl_strbuf_detach(&a->t);
+		has_path |= !strcmp(c->environment.v[i].key.s, "PATH");
+		has_ssl |= !strcmp(c->environment.v[i].key.s, "SSL_CERT_FILE");
 	}
-	if (!err)
-		err = write_entry(layout, o->arch, img->name, annotations, created, sin.name,
-		                  c->vcs_url.s);
-	if (!err) {
-		/* What the scheduler checks for: this arch's manifest, by digest. */
-		char *mf;
-		rpl_strbuf_reset(&t);
-		rpl_strbuf_addf(&t, "%s.manifest", o->arch);
-		mf = rpl_path_join(layout, t.buf);
-		rpl_strbuf_reset(&t);
-		rpl_strbuf_addf(&t, "%s\n", o->digest);
-		err = rpl_write_file_atomic(mf, t.buf, t.len);
-		free(mf);
-		rpl_say("image %s:%s for %s: manifest %s, layer %s (%zu bytes), %zu packages",
-		        img->name, o->tag, oarch, o->digest, layer_digest, gz.len, nres);
+	if (!has_path)
+		kv[nkv++] = rpl_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:"
+		                        "/usr/bin:/usr/sbin:/sbin:/bin");
+	if (!has_ssl)
+		kv[nkv++] = rpl_xstrdup("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt");
+	qsort(kv, nkv, sizeof(*kv), cmp_cstr);
+	for (size_t i = 0; i < nkv; i++) {
+		json_array_append_new(env, json_string(kv[i]));
+		free(kv[i]);
 	}
+	free(kv);
+	return env;
+}
+
+/*
+ * The image config, as apko writes it: the arch, the history, the layer's
+ * diff id, and the container's command, entrypoint, environment, labels
+ * (the manifest's annotations, made here), user, directory and signal.
+ */
+static json_t *image_config(struct assembly *a)
+{
+	const struct rpl_apko_config *c = a->c;
+	json_t *cfg = json_object(), *hist = json_array(), *rootfs = json_object(),
+	       *inner = json_object();
+	const char *title = json_string_value(
+	                   json_object_get(a->annotations, "org.opencontainers.image.title")),
+	           *vendor = json_string_value(
+	                   json_object_get(a->annotations, "org.opencontainers.image.vendor"));
+
+	/* The manifest's annotations, which the config repeats as its labels. */
+	a->labels = json_deep_copy(a->annotations);
+	json_object_set_new(a->labels, "org.opencontainers.image.created", json_string(a->created));
+	a->labels = sorted(a->labels);
+	rpl_strbuf_reset(&a->t);
+	if (title && vendor)
+		rpl_strbuf_addf(&a->t, "%s by %s", title, vendor);
+	else
+		rpl_strbuf_addstr(&a->t, "This is a ripple single-layer image");
+	json_object_set_new(cfg, "architecture", json_string(a->oarch));
+	json_object_set_new(cfg, "author", json_string("ripple"));
+	json_object_set_new(cfg, "created", json_string(a->created));
+	json_array_append_new(hist,
+	                      json_pack("{s:s,s:s,s:s,s:s}", "author", "ripple", "created",
+	                                a->created, "created_by", "ripple", "comment", a->t.buf));
+	json_object_set_new(cfg, "history", hist);
+	json_object_set_new(cfg, "os", json_string("linux"));
+	json_object_set_new(rootfs, "type", json_string("layers"));
+	json_object_set_new(rootfs, "diff_ids", json_pack("[s]", a->diff_id));
+	json_object_set_new(cfg, "rootfs", rootfs);
+	if (*c->cmd.s)
+		json_object_set_new(inner, "Cmd", words(c->cmd.s));
+	/* apko: a shell fragment runs under /bin/sh -c, before any command. */
+	if (*c->entrypoint.shell_fragment.s)
+		json_object_set_new(
+		        inner, "Entrypoint",
+		        json_pack("[sss]", "/bin/sh", "-c", c->entrypoint.shell_fragment.s));
+	else if (*c->entrypoint.command.s)
+		json_object_set_new(inner, "Entrypoint", words(c->entrypoint.command.s));
+	json_object_set_new(inner, "Env", config_env(a));
+	json_object_set(inner, "Labels", a->labels);
+	if (*c->accounts.run_as.s)
+		json_object_set_new(inner, "User", json_string(c->accounts.run_as.s));
+	if (*c->work_dir.s)
+		json_object_set_new(inner, "WorkingDir", json_string(c->work_dir.s));
+	if (*c->stop_signal.s)
+		json_object_set_new(inner, "StopSignal", json_string(c->stop_signal.s));
+	json_object_set_new(cfg, "config", inner);
+	if (a->variant)
+		json_object_set_new(cfg, "variant", json_string(a->variant));
+	return cfg;
+}
+
+/*
+ * The config and the manifest as blobs (the manifest's digest into
+ * o->digest), the arch's SBOM, and the manifest in the layout's index.
+ */
+static int write_manifest(struct assembly *a)
+{
+	const struct rpl_image_opts *o = a->o;
+	char *cs = dumps(image_config(a)), *ms;
+	size_t clen = strlen(cs), mlen;
+	json_t *m, *layers;
+	int err;
+
+	err = put_blob(a->layout, cs, clen, a->config_digest);
+	free(cs);
+	if (err)
+		return err;
+	m = json_object();
+	json_object_set_new(m, "schemaVersion", json_integer(2));
+	json_object_set_new(m, "mediaType",
+	                    json_string("application/vnd.oci.image.manifest.v1+json"));
+	json_object_set_new(
+	        m, "config",
+	        descriptor("application/vnd.oci.image.config.v1+json", clen, a->config_digest));
+	layers = json_array();
+	json_array_append_new(layers, descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
+	                                         a->gz.len, a->layer_digest));
+	json_object_set_new(m, "layers", layers);
+	json_object_set(m, "annotations", a->labels);
+	ms = dumps(m);
+	mlen = strlen(ms);
+	if (!(err = put_blob(a->layout, ms, mlen, a->o->digest)) &&
+	    !(err = image_sbom(&a->sin, a->img->name, a->layout, o->arch, a->variant, o->digest,
+	                       a->layer_digest, a->bde, a->c->vcs_url.s)))
+		err = update_index(a->layout, a->img->name, o->tag, o->arch, a->variant, o->digest,
+		                   mlen, a->annotations, a->created, a->sin.name, a->c->vcs_url.s);
+	free(ms);
+	return err;
+}
+
+/*
+ * What else the layout keeps of this arch: <arch>.entry.json, and
+ * <arch>.manifest, what the scheduler checks for (this arch's manifest, by
+ * digest); then --docker-archive's tarball.
+ */
+static int write_outputs(struct assembly *a)
+{
+	const struct rpl_image_opts *o = a->o;
+	char *mf;
+	int err;
+
+	if ((err = write_entry(a->layout, o->arch, a->img->name, a->annotations, a->created,
+	                       a->sin.name, a->c->vcs_url.s)))
+		return err;
+	rpl_strbuf_reset(&a->t);
+	rpl_strbuf_addf(&a->t, "%s.manifest", o->arch);
+	mf = rpl_path_join(a->layout, a->t.buf);
+	rpl_strbuf_reset(&a->t);
+	rpl_strbuf_addf(&a->t, "%s\n", o->digest);
+	err = rpl_write_file_atomic(mf, a->t.buf, a->t.len);
+	free(mf);
+	rpl_say("image %s:%s for %s: manifest %s, layer %s (%zu bytes), %zu packages", a->img->name,
+	        o->tag, a->oarch, o->digest, a->layer_digest, a->gz.len, a->nres);
 	if (!err && o->docker_archive) {
-		rpl_strbuf_reset(&t);
-		rpl_strbuf_addf(&t, "%s:%s", img->name, o->tag);
-		if (!(err = docker_archive(o->docker_archive, layout, config_digest, layer_digest,
-		                           t.buf)))
-			rpl_say("docker-archive %s: %s for %s", o->docker_archive, t.buf, oarch);
+		rpl_strbuf_reset(&a->t);
+		rpl_strbuf_addf(&a->t, "%s:%s", a->img->name, o->tag);
+		if (!(err = docker_archive(o->docker_archive, a->layout, a->config_digest,
+		                           a->layer_digest, a->t.buf)))
+			rpl_say("docker-archive %s: %s for %s", o->docker_archive, a->t.buf,
+			        a->oarch);
 	}
-out:
-	for (size_t i = 0; i < npk; i++) {
-		rpl_apk_release(&pkgs[i].apk);
-		free(pkgs[i].file);
-		for (size_t k = 0; k < pkgs[i].npaths; k++) {
-			free(pkgs[i].paths[k].name);
-			free(pkgs[i].paths[k].where);
+	return err;
+}
+
+static void assembly_release(struct assembly *a)
+{
+	for (size_t i = 0; i < a->npk; i++) {
+		rpl_apk_release(&a->pkgs[i].apk);
+		free(a->pkgs[i].file);
+		for (size_t k = 0; k < a->pkgs[i].npaths; k++) {
+			free(a->pkgs[i].paths[k].name);
+			free(a->pkgs[i].paths[k].where);
 		}
-		free(pkgs[i].paths);
+		free(a->pkgs[i].paths);
 	}
-	for (size_t i = 0; pinned && i < nres; i++)
-		free(pinned[i]);
-	for (size_t i = 0; urls && i < nres; i++)
-		free(urls[i]);
-	free(urls);
-	rpl_imglock_free(locked, locked ? nres : 0);
-	json_decref(annotations);
-	json_decref(labels);
-	sbom_inputs_release(&sin);
-	for (size_t i = 0; i < nspecs; i++) {
-		if (repos[i].loaded)
-			rpl_apkindex_release(&repos[i].idx);
-		free(repos[i].where);
-		free(repos[i].base);
-		free(repos[i].tag);
+	for (size_t i = 0; a->pinned && i < a->nres; i++)
+		free(a->pinned[i]);
+	for (size_t i = 0; a->urls && i < a->nres; i++)
+		free(a->urls[i]);
+	free(a->urls);
+	rpl_imglock_free(a->locked, a->locked ? a->nres : 0);
+	json_decref(a->annotations);
+	json_decref(a->labels);
+	sbom_inputs_release(&a->sin);
+	for (size_t i = 0; i < a->nspecs; i++) {
+		if (a->repos[i].loaded)
+			rpl_apkindex_release(&a->repos[i].idx);
+		free(a->repos[i].where);
+		free(a->repos[i].base);
+		free(a->repos[i].tag);
 	}
-	free(pinned);
-	free(pkgs);
-	free(res);
-	free(world);
-	free(repos);
-	free(refs);
-	free(keys);
-	free(specs);
-	free(layout);
-	fs_release(&f);
-	rpl_strbuf_release(&tar);
-	rpl_strbuf_release(&gz);
-	rpl_strbuf_release(&t);
-	rpl_image_free(img);
+	free(a->pinned);
+	free(a->pkgs);
+	free(a->res);
+	free(a->world);
+	free(a->repos);
+	free(a->refs);
+	free(a->keys);
+	free(a->specs);
+	free(a->layout);
+	fs_release(&a->f);
+	rpl_strbuf_release(&a->tar);
+	rpl_strbuf_release(&a->gz);
+	rpl_strbuf_release(&a->t);
+	rpl_image_free(a->img);
+}
+
+int rpl_image_build(struct rpl_image_opts *o)
+{
+	const char *env_sde = getenv("SOURCE_DATE_EPOCH");
+	struct assembly a;
+	int err;
+
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.f.max = o->max_size ? o->max_size : RPL_IMAGE_MAX_SIZE;
+	if (!(a.img = rpl_image_load(o->file)))
+		return -RPL_ESCHEMA;
+	a.c = &a.img->config;
+	a.oarch = oci_arch(o->arch, &a.variant);
+	if ((err = check_supported(&a)) || (err = image_annotations(&a)))
+		goto out;
+	keys_and_repositories(&a);
+	if ((err = resolve(&a)) || (err = fetch_and_install(&a)))
+		goto out;
+	if (o->lock_out && (err = write_lock(&a)))
+		goto out;
+	qsort(a.pinned, a.nres, sizeof(*a.pinned), cmp_str);
+	/* SOURCE_DATE_EPOCH: the option, the environment, else the newest package. */
+	a.bde = o->source_date_epoch >= 0 ? o->source_date_epoch
+	        : env_sde && *env_sde     ? strtoll(env_sde, NULL, 10)
+	                                  : a.bde;
+	if (!(err = write_databases(&a)) && !(err = write_layer(&a)) && !(err = write_manifest(&a)))
+		err = write_outputs(&a);
+out:
+	assembly_release(&a);
 	return err;
 }

@@ -64,7 +64,8 @@ struct rpl_native_opts {
 /* Builds; progress and step output go to stdout and stderr.  Returns 0 or an error. */
 int rpl_native_build(const struct rpl_native_opts *o);
 
-/* Downloads `uri` into the cache unless there; returns its cached path (malloc'd). */
+/* Downloads `uri` into the cache unless there; returns its cached path (malloc'd).
+ * Defined with the fetch step, in runners/fetch.c. */
 int rpl_fetch_cached(const char *cache_dir, const char *uri, const char *sha256, const char *sha512,
                      char **path);
 

@@ -3,6 +3,7 @@
 
 #include <git2.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,4 +85,64 @@ void rpl_provenance_release(struct rpl_provenance *p)
 	free(p->repo_url);
 	free(p->path);
 	memset(p, 0, sizeof(*p));
+}
+
+/* When `file` last changed in git (the commit time), or 0. */
+int64_t rpl_provenance_last_commit_time(const char *file)
+{
+	git_repository *r = NULL;
+	git_revwalk *w = NULL;
+	char real[PATH_MAX], rel[PATH_MAX];
+	int64_t when = 0;
+	git_oid id;
+	size_t n;
+
+	git_libgit2_init();
+	if (git_repository_open_ext(&r, ".", 0, NULL) < 0 || git_repository_is_bare(r) ||
+	    !realpath(file, real))
+		goto out;
+	n = strlen(git_repository_workdir(r));
+	{
+		char wd[PATH_MAX];
+		if (!realpath(git_repository_workdir(r), wd))
+			goto out;
+		n = strlen(wd);
+		if (strncmp(real, wd, n) || real[n] != '/')
+			goto out;
+		snprintf(rel, sizeof(rel), "%s", real + n + 1);
+	}
+	if (git_revwalk_new(&w, r) < 0 || git_revwalk_push_head(w) < 0)
+		goto out;
+	git_revwalk_sorting(w, GIT_SORT_TIME);
+	for (int i = 0; i < 100000 && git_revwalk_next(&id, w) == 0; i++) {
+		git_commit *c = NULL, *parent = NULL;
+		git_tree *t = NULL, *pt = NULL;
+		git_tree_entry *e = NULL, *pe = NULL;
+		int changed;
+
+		if (git_commit_lookup(&c, r, &id) < 0)
+			break;
+		git_commit_tree(&t, c);
+		git_tree_entry_bypath(&e, t, rel);
+		if (git_commit_parentcount(c) && git_commit_parent(&parent, c, 0) == 0) {
+			git_commit_tree(&pt, parent);
+			git_tree_entry_bypath(&pe, pt, rel);
+		}
+		changed = e && (!pe || !git_oid_equal(git_tree_entry_id(e), git_tree_entry_id(pe)));
+		if (changed)
+			when = (int64_t)git_commit_time(c);
+		git_tree_entry_free(e);
+		git_tree_entry_free(pe);
+		git_tree_free(t);
+		git_tree_free(pt);
+		git_commit_free(parent);
+		git_commit_free(c);
+		if (changed)
+			break;
+	}
+out:
+	git_revwalk_free(w);
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return when;
 }

@@ -13,6 +13,7 @@
 #define RPL_PROVENANCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rpl_provenance {
 	char commit[41]; /* HEAD's id, or "" (not in a git repository, no commit yet) */
@@ -31,5 +32,12 @@ struct rpl_provenance {
 int rpl_provenance_get(const char *file, char *const *paths, size_t npaths,
                        struct rpl_provenance *p);
 void rpl_provenance_release(struct rpl_provenance *p);
+
+/*
+ * When `file` last changed in git: the time of the newest commit of the
+ * current directory's repository (HEAD's history, at most 100,000 commits)
+ * that changed it, or 0 when that cannot be told.
+ */
+int64_t rpl_provenance_last_commit_time(const char *file);
 
 #endif

@@ -1,5 +1,6 @@
 #include "runners/repo.h"
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "common/strmap.h"
@@ -636,6 +637,11 @@ struct rpl_repo_index {
 	int have_index;
 };
 
+/*
+ * The wall-clock time now, in ns: a timestamp that is stored (`seen_ns`)
+ * and compared with files' mtimes, so CLOCK_REALTIME, not the monotonic
+ * clock that durations are measured with (uv_hrtime()).
+ */
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -1019,8 +1025,7 @@ static char *record_of(const char *path, const char *name, char csum[RPL_REPO_CS
 		rpl_warn("%s; left out of the index", rpl_errmsg());
 		return NULL;
 	}
-	for (size_t i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", a.data_sha256[i]);
+	rpl_hex(a.data_sha256, sizeof(a.data_sha256), hex);
 	want = rpl_xmalloc(strlen(a.pkgname) + strlen(a.pkgver) + 8);
 	sprintf(want, "%s-%s.apk", a.pkgname, a.pkgver);
 	if (a.datahash && strcmp(a.datahash, hex))

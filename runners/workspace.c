@@ -3,11 +3,13 @@
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "recipes/scan.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,4 +315,71 @@ int rpl_ws_copy_file(const char *src, int dirfd, const char *name, mode_t mode)
 		err = rpl_error(-errno, "cannot write '%s': %s", name, strerror(errno));
 	close(in);
 	return err;
+}
+
+/*
+ * Copies the repository's tree `from` into the directory `to`, keeping
+ * modes (less setuid and setgid) and links; anything else is refused.
+ * From the monorepo root itself (a root `.melange.yaml`'s source dir),
+ * hidden entries (.git, .ripple and its live state) and ripple's outputs
+ * stay behind.
+ */
+int rpl_ws_copy_tree(const char *from, int to)
+{
+	int root = !strcmp(from, ".");
+	DIR *d = opendir(from);
+	struct dirent *de;
+	int err = 0;
+
+	if (!d)
+		return rpl_error(-errno, "cannot read '%s': %s", from, strerror(errno));
+	while (!err && (de = readdir(d))) {
+		char *src;
+		struct stat st;
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (root && (de->d_name[0] == '.' || rpl_scan_output_dir(de->d_name)))
+			continue;
+		src = rpl_path_join(from, de->d_name);
+		if (lstat(src, &st) < 0) {
+			err = rpl_error(-errno, "cannot stat '%s'", src);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (!(err = rpl_ws_mkdirs(to, de->d_name, &sub))) {
+				err = rpl_ws_copy_tree(src, sub);
+				close(sub);
+			}
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlink(src, target, sizeof(target) - 1);
+			if (n < 0 || (target[n] = '\0', symlinkat(target, to, de->d_name) < 0))
+				err = rpl_error(-errno, "cannot copy the link '%s'", src);
+		} else if (S_ISREG(st.st_mode)) {
+			err = rpl_ws_copy_file(src, to, de->d_name, st.st_mode & 0777);
+		} else {
+			err = rpl_error(-RPL_EUSAGE,
+			                "'%s' is neither a file, a directory nor a link: refused",
+			                src);
+		}
+		free(src);
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * Makes `path` a fresh, empty directory and opens it; the steps' user owns
+ * it.  Its parent is ripple's, so the path itself cannot be a step's link.
+ */
+int rpl_ws_fresh_dir(const char *path, int *fd)
+{
+	int err;
+
+	*fd = -1;
+	if ((err = rpl_ws_remove_path(path)) || (err = rpl_mkdirs(path)))
+		return err;
+	if ((*fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return rpl_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	return 0;
 }

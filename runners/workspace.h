@@ -80,4 +80,19 @@ int rpl_ws_move(int from, int to, int merge);
  */
 int rpl_ws_copy_file(const char *src, int dirfd, const char *name, mode_t mode);
 
+/*
+ * Copies the repository's tree `from` into the directory `to`, keeping
+ * modes (less setuid and setgid) and links; anything else is refused.
+ * From the monorepo root itself ("."), hidden entries and ripple's outputs
+ * stay behind.  Returns 0 or an error with a message.
+ */
+int rpl_ws_copy_tree(const char *from, int to);
+
+/*
+ * Makes the host path `path` (whose parent directories are ripple's own) a
+ * fresh, empty directory and opens it into *fd (-1 on error).  Returns 0 or
+ * an error with a message.
+ */
+int rpl_ws_fresh_dir(const char *path, int *fd);
+
 #endif

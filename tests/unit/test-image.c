@@ -37,6 +37,7 @@
 #include <cmocka.h>
 
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
@@ -201,8 +202,7 @@ static void write_apk(const char *file, const struct apk *a, const char *lines, 
 	rpl_strbuf_reset(&data);
 	data_tar(file, lines, &tar);
 	assert_int_equal(rpl_gzip(tar.buf, tar.len, 0, &data), 0);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	rpl_hex(d, 32, hex);
 	rpl_strbuf_addf(&pkginfo,
 	                "pkgname = %s\npkgver = 1.0-r0\narch = x86_64\nsize = 1\norigin = %s\n"
 	                "pkgdesc = a test\n",

@@ -9,6 +9,7 @@
  * test works in a fresh temp directory.
  */
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "runners/apk.h"
@@ -157,8 +158,7 @@ static void test_golden_fields(void **state)
 	{
 		/* The data member's digest, as read, is what .PKGINFO says. */
 		char hex[65];
-		for (int i = 0; i < 32; i++)
-			sprintf(hex + 2 * i, "%02x", apk.data_sha256[i]);
+		rpl_hex(apk.data_sha256, sizeof(apk.data_sha256), hex);
 		assert_string_equal(hex, apk.datahash);
 	}
 	{
