@@ -2643,7 +2643,7 @@ static int write_databases(struct assembly *a)
 	rpl_strbuf_reset(t);
 	for (size_t i = 0; i < a->nres; i++)
 		rpl_strbuf_addf(t, "%s\n", a->pinned[i]);
-	if ((err = fs_file(f, "etc/apk/world", t->buf ? t->buf : "\n", t->len ? t->len : 1, 0644)))
+	if ((err = fs_file(f, "etc/apk/world", t->len ? t->buf : "\n", t->len ? t->len : 1, 0644)))
 		return err;
 	rpl_strbuf_reset(t);
 	for (size_t i = 0; i < c->contents.repositories.n; i++)
