@@ -54,6 +54,11 @@ for k in $sizes; do
 	git -C "$repo" init -q
 	git_ add -A
 	git_ commit -qm import
+	# An upstream at HEAD, as on a branch just pulled: --changed compares
+	# with their merge-base, HEAD itself, so nothing changed is nothing.
+	# (Without it the base of a first commit is the empty tree: every file.)
+	git_ branch -q bench-upstream
+	git_ branch -q --set-upstream-to=bench-upstream
 	"$ripple" -C "$repo" graph --arch "$arch" --format json >"$work/graph.json" 2>/dev/null
 	"$ripple" -C "$repo" text --arch "$arch" -t name >"$work/order.txt" 2>/dev/null
 	python3 bench/ninja-gen.py "$work/graph.json" "$work/order.txt" "$repo" "$work/ninja$k"
