@@ -6,6 +6,7 @@
  * lines.
  */
 #include "orchestrator/build_status.h"
+#include "orchestrator/report.h"
 
 #include "common/error.h"
 #include "common/file.h"
@@ -20,16 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void rpl_build_fmt_secs(double s, char *buf, size_t n)
-{
-	if (s < 60)
-		snprintf(buf, n, "%.1fs", s);
-	else if (s < 3600)
-		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-	else
-		snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
-}
 
 const char *rpl_build_kind_prefix(const struct rpl_sched_job *sj)
 {
@@ -59,10 +50,10 @@ void rpl_build_status_show(struct build *b)
 	if (!b->tty)
 		return;
 	rpl_progress_count(jobs, njobs, &c);
-	rpl_build_fmt_secs(secs(b->started_ns, now), t, sizeof(t));
+	rpl_report_fmt_secs(secs(b->started_ns, now), t, sizeof(t));
 	rpl_strbuf_addf(&head, "[%zu/%zu %s", b->done, b->njobs, t);
 	if ((eta = rpl_progress_eta(jobs, njobs, b->pub.lanes, now)) >= 0) {
-		rpl_build_fmt_secs(eta, t, sizeof(t));
+		rpl_report_fmt_secs(eta, t, sizeof(t));
 		rpl_strbuf_addf(&head, " ETA %s", t);
 	}
 	if (c.failed)
@@ -74,7 +65,7 @@ void rpl_build_status_show(struct build *b)
 		struct rpl_strbuf it = RPL_STRBUF_INIT;
 		if (sj->state != RPL_SCHED_RUNNING)
 			continue;
-		rpl_build_fmt_secs(secs(sj->started_ns, now), t, sizeof(t));
+		rpl_report_fmt_secs(secs(sj->started_ns, now), t, sizeof(t));
 		rpl_strbuf_addf(&it, "%s%s %s %s", rpl_build_kind_prefix(sj), sj->run.name,
 		                sj->run.arch, t);
 		items[n++] = rpl_strbuf_detach(&it);
@@ -140,7 +131,7 @@ void rpl_build_print_summary(struct build *b, const struct rpl_sched_result *res
 	double pathsecs;
 	char t[32], ct[32];
 
-	rpl_build_fmt_secs(res->seconds, t, sizeof(t));
+	rpl_report_fmt_secs(res->seconds, t, sizeof(t));
 	printf("%s: %zu built, ", res->interrupted ? "interrupted" : "done", res->ok - b->cached);
 	if (b->cached)
 		printf("%zu from cache, ", b->cached);
@@ -150,7 +141,7 @@ void rpl_build_print_summary(struct build *b, const struct rpl_sched_result *res
 	printf(" in %s", t);
 	path = rpl_sched_critical_path(b->sched, &npath, &pathsecs);
 	if (npath) {
-		rpl_build_fmt_secs(pathsecs, ct, sizeof(ct));
+		rpl_report_fmt_secs(pathsecs, ct, sizeof(ct));
 		printf("; critical path %s:", ct);
 		for (size_t i = 0; i < npath && i < 8; i++)
 			printf("%s %s%s", i ? " ->" : "", rpl_build_kind_prefix(path[i]),

@@ -12,9 +12,6 @@ struct build;
 struct rpl_sched_job;
 struct rpl_sched_result;
 
-/* `s` seconds as people read them: "4.2s", "3m07s", "2h05m", into `buf`. */
-void rpl_build_fmt_secs(double s, char *buf, size_t n);
-
 /* "" for a package job, "image " for an image job: the lines say "image foo". */
 const char *rpl_build_kind_prefix(const struct rpl_sched_job *sj);
 

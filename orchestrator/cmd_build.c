@@ -430,7 +430,7 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 	}
 	j->unindexed = (sj->state != RPL_SCHED_OK || bad) && !strcmp(j->plan->kind, "package");
 	b->done++;
-	rpl_build_fmt_secs(took, t, sizeof(t));
+	rpl_report_fmt_secs(took, t, sizeof(t));
 	e = rpl_build_job_json(j);
 	json_object_set_new(e, "seconds", json_real(took));
 	json_object_set_new(e, "log", json_string(j->log));

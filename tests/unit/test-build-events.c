@@ -11,6 +11,7 @@
 #include "orchestrator/build.h"
 #include "orchestrator/build_events.h"
 #include "orchestrator/build_status.h"
+#include "orchestrator/report.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/sched.h"
 #include "testlib.h"
@@ -135,7 +136,7 @@ static void secs_are(double s, const char *want)
 {
 	char buf[32];
 
-	rpl_build_fmt_secs(s, buf, sizeof(buf));
+	rpl_report_fmt_secs(s, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 }
 
