@@ -90,3 +90,14 @@ const char *rpl_strbuf_str(const struct rpl_strbuf *sb)
 {
 	return sb->buf ? sb->buf : "";
 }
+
+char *rpl_strfmt(const char *fmt, ...)
+{
+	struct rpl_strbuf sb = RPL_STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	rpl_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	return rpl_strbuf_detach(&sb);
+}

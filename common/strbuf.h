@@ -32,5 +32,7 @@ void rpl_strbuf_addf(struct rpl_strbuf *sb, const char *fmt, ...)
 void rpl_strbuf_vaddf(struct rpl_strbuf *sb, const char *fmt, va_list ap);
 /* The contents, "" for a never-grown buffer. */
 const char *rpl_strbuf_str(const struct rpl_strbuf *sb);
+/* A new string (free() it) formatted as printf does. */
+char *rpl_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

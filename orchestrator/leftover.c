@@ -230,8 +230,7 @@ int rpl_leftover_sweep_beside(const char *path, size_t *n)
 	int err;
 
 	*n = 0;
-	prefix = rpl_xmalloc(strlen(path) + 2);
-	sprintf(prefix, "%s.", base ? base + 1 : path);
+	prefix = rpl_strfmt("%s.", base ? base + 1 : path);
 	err = sweep_dir_prefix(dir, prefix, n);
 	free(prefix);
 	free(dir);

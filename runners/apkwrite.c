@@ -600,7 +600,7 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 	struct names provides = { NULL, 0, 0 }, depends = { NULL, 0, 0 }, sp = { NULL, 0, 0 },
 	             sd = { NULL, 0, 0 };
 	struct rpl_strbuf control = RPL_STRBUF_INIT, sig = RPL_STRBUF_INIT;
-	char *tmpdata = rpl_xmalloc(strlen(path) + 32), *tmp = rpl_xmalloc(strlen(path) + 32);
+	char *tmpdata = NULL, *tmp = NULL;
 	unsigned char digest[32];
 	char datahash[65], *info = NULL;
 	struct stat root;
@@ -609,8 +609,8 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 	/* Beside the apk, for the rename; named as every temporary of ripple's,
 	 * <file>.tmp.<pid>, which the next build removes once its writer is gone
 	 * (orchestrator/leftover.h). */
-	sprintf(tmpdata, "%s.data.tmp.%d", path, (int)getpid());
-	sprintf(tmp, "%s.tmp.%d", path, (int)getpid());
+	tmpdata = rpl_strfmt("%s.data.tmp.%d", path, (int)getpid());
+	tmp = rpl_strfmt("%s.tmp.%d", path, (int)getpid());
 	if (stat(dir, &root) < 0) {
 		err = rpl_error(-errno, "cannot read '%s': %s", dir, strerror(errno));
 		goto out;

@@ -2598,8 +2598,7 @@ static int fetch_and_install(struct assembly *a)
 			break;
 		if (pk->apk.builddate > a->bde)
 			a->bde = pk->apk.builddate;
-		a->pinned[i] = rpl_xmalloc(strlen(pk->apk.pkgname) + strlen(pk->apk.pkgver) + 2);
-		sprintf(a->pinned[i], "%s=%s", pk->apk.pkgname, pk->apk.pkgver);
+		a->pinned[i] = rpl_strfmt("%s=%s", pk->apk.pkgname, pk->apk.pkgver);
 		rpl_say("installed %s-%s", pk->apk.pkgname, pk->apk.pkgver);
 	}
 	return err;

@@ -60,8 +60,7 @@ int rpl_signer_load(struct rpl_signer *s, const char *path)
 		return rpl_error(-RPL_EUSAGE, "'%s' is not an RSA key", path);
 	}
 	/* apk finds the key as /etc/apk/keys/<name>: "<basename>.pub". */
-	s->name = rpl_xmalloc(strlen(path) + 5);
-	sprintf(s->name, "%s.pub", base ? base + 1 : path);
+	s->name = rpl_strfmt("%s.pub", base ? base + 1 : path);
 	return 0;
 }
 
@@ -111,8 +110,7 @@ int rpl_signer_generate(const char *path, int bits)
 		return ssl_error("cannot generate an RSA key");
 	if ((err = pem_of(key, 1, &pem, &len)) || (err = pem_of(key, 0, &pub, &publen)))
 		goto out;
-	pubpath = rpl_xmalloc(strlen(path) + 5);
-	sprintf(pubpath, "%s.pub", path);
+	pubpath = rpl_strfmt("%s.pub", path);
 	/* Private from its first byte: never readable by others, even briefly. */
 	err = rpl_write_file_atomic_mode(path, pem, len, 0600);
 	if (!err)
@@ -486,8 +484,7 @@ static int sign(const struct rpl_signer *k, const void *data, size_t len, struct
 
 	if (err)
 		return rpl_error(err, "cannot sign the index: %s", rpl_errmsg());
-	name = rpl_xmalloc(strlen(k->name) + 16);
-	sprintf(name, ".SIGN.RSA256.%s", k->name);
+	name = rpl_strfmt(".SIGN.RSA256.%s", k->name);
 	{
 		struct tar_file f = { name, sig, siglen, "root" };
 		if (!(err = tar_make(&f, 1, 0, &tar)))
@@ -1026,8 +1023,7 @@ static char *record_of(const char *path, const char *name, char csum[RPL_REPO_CS
 		return NULL;
 	}
 	rpl_hex(a.data_sha256, sizeof(a.data_sha256), hex);
-	want = rpl_xmalloc(strlen(a.pkgname) + strlen(a.pkgver) + 8);
-	sprintf(want, "%s-%s.apk", a.pkgname, a.pkgver);
+	want = rpl_strfmt("%s-%s.apk", a.pkgname, a.pkgver);
 	if (a.datahash && strcmp(a.datahash, hex))
 		rpl_warn("'%s' is not a whole apk (its data is not what its datahash says); "
 		         "left out of the index",

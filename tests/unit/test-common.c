@@ -286,6 +286,22 @@ static void test_arena_many(void **state)
 
 /* ---- strbuf ---------------------------------------------------------------- */
 
+/* rpl_strfmt: a new string of exactly what printf makes, "" included. */
+static void test_strfmt(void **state)
+{
+	char *a = rpl_strfmt("%s-%d.apk", "hello", 12), *b = rpl_strfmt("%s", "");
+	char *c = rpl_strfmt("%0300d", 7);
+
+	(void)state;
+	assert_string_equal(a, "hello-12.apk");
+	assert_string_equal(b, "");
+	assert_int_equal(strlen(c), 300);
+	assert_int_equal(c[299], '7');
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void test_strbuf_growth(void **state)
 {
 	struct rpl_strbuf sb = RPL_STRBUF_INIT;
@@ -1153,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_arena_sized),
 		cmocka_unit_test(test_arena_many),
 		cmocka_unit_test(test_strbuf_growth),
+		cmocka_unit_test(test_strfmt),
 		cmocka_unit_test(test_strbuf_detach_reset),
 		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_strmap_slot_stable),
