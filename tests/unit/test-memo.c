@@ -9,6 +9,7 @@
 #include "common/sha256.h"
 #include "orchestrator/state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -399,6 +400,107 @@ static void test_self_identity_is_stable(void **state)
 	assert_string_not_equal(ha, hz);
 }
 
+/* ---- a tree wide enough to be walked by several threads ---------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The fingerprint as its definition says, one entry after another: sorted
+ * names, each entry's "path/" and its size, mtime, inode and mode, and
+ * directories entered where they stand.  The visible files' paths go to
+ * `paths` in that order.
+ */
+static void reference_walk(const char *rel, struct rpl_sha256 *h, char ***paths, size_t *n)
+{
+	char dir[4096], *names[1024];
+	size_t count = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s%s%s", root, *rel ? "/" : "", rel);
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			assert_true(count < 1024);
+			names[count++] = strdup(de->d_name);
+		}
+	closedir(d);
+	qsort(names, count, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < count; i++) {
+		char sub[2048], full[4096], rec[4096];
+		struct stat sb;
+		int64_t v[4];
+
+		snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", names[i]);
+		snprintf(full, sizeof(full), "%s/%s", root, sub);
+		assert_int_equal(lstat(full, &sb), 0);
+		snprintf(rec, sizeof(rec), "%s/", sub);
+		rpl_sha256_update(h, rec, strlen(rec));
+		v[0] = (int64_t)sb.st_size;
+		v[1] = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+		v[2] = (int64_t)sb.st_ino;
+		v[3] = (int64_t)sb.st_mode;
+		rpl_sha256_update(h, v, sizeof(v));
+		if (S_ISDIR(sb.st_mode)) {
+			reference_walk(sub, h, paths, n);
+		} else {
+			*paths = realloc(*paths, (*n + 1) * sizeof(**paths));
+			(*paths)[(*n)++] = strdup(sub);
+		}
+		free(names[i]);
+	}
+}
+
+/*
+ * 400 recipes with a patch directory each: the root's entries are walked
+ * in chunks by several threads, and the result is the one entry-by-entry
+ * walk's (digest, file list in walk order, counts), every time.
+ */
+static void test_wide_tree_in_walk_order(void **state)
+{
+	struct rpl_tree_print tp;
+	struct rpl_tree_files files;
+	struct rpl_sha256 h;
+	uint8_t want[RPL_SHA256_LEN];
+	char **paths = NULL, rel[64];
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < 400; i++) {
+		snprintf(rel, sizeof(rel), "pkg-%03d.yaml", i);
+		write_file(rel, "package: {}\n");
+		snprintf(rel, sizeof(rel), "pkg-%03d/fix-%d.patch", i, i % 7);
+		write_file(rel, "--- a\n+++ b\n");
+		if (i % 50 == 0) {
+			snprintf(rel, sizeof(rel), "pkg-%03d/deep/er/file", i);
+			write_file(rel, "x");
+		}
+	}
+	rpl_sha256_init(&h);
+	reference_walk("", &h, &paths, &n);
+	rpl_sha256_final(&h, want);
+	assert_int_equal(n, 808);
+
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(rpl_tree_fingerprint(root, &tp, &files), 0);
+		assert_memory_equal(tp.digest, want, RPL_SHA256_LEN);
+		assert_int_equal(tp.nfiles, n);
+		assert_int_equal(files.n, n);
+		for (size_t i = 0; i < n; i++)
+			assert_string_equal(files.paths.buf + files.v[i].path, paths[i]);
+		rpl_tree_files_release(&files);
+	}
+	/* Without the file list, the same digest. */
+	print(&tp);
+	assert_memory_equal(tp.digest, want, RPL_SHA256_LEN);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +519,7 @@ int main(void)
 		T(test_hidden_paths_ignored),
 		T(test_missing_root),
 		T(test_self_identity_is_stable),
+		T(test_wide_tree_in_walk_order),
 #undef T
 	};
 
