@@ -352,11 +352,15 @@ static int check_stale(struct rpl_plan *p, struct rpl_state *st, struct rpl_job 
 		if (explain)
 			add_reason(p, j, "forced by run %lld, which did not finish it",
 			           (long long)run);
-	} else if (j->node->kind == RPL_NODE_IMAGE || p->mode != RPL_SELECT_STALE) {
+	} else if (j->node->kind == RPL_NODE_IMAGE ||
+	           (p->mode != RPL_SELECT_STALE && j->candidate)) {
 		/* An image follows what it contains, even into a later run: the
 		 * input it would be built from now is not the one it was.  So
 		 * does a package that is named or reads a changed file: it is up
-		 * to date when built from exactly these inputs. */
+		 * to date when built from exactly these inputs.  A package out
+		 * of scope is stale as `ripple plan` would find it, by its own
+		 * inputs (and the check does not cost a lookup per edge of the
+		 * whole graph). */
 		uint8_t now[RPL_SHA256_LEN];
 		if (!(err = rpl_plan_built_input(p, j, st, now)) &&
 		    memcmp(now, rec.input_hash, RPL_SHA256_LEN)) {

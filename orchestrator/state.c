@@ -674,6 +674,25 @@ static const char *job_key(struct rpl_arena *a, const char *name, const char *ki
 	return rpl_arena_printf(a, "%s\t%s\t%s", name, kind, arch);
 }
 
+/*
+ * The same key in `buf`, for lookups (a plan makes one per job and edge:
+ * no printf).  Returns NULL when it does not fit, which no record's does.
+ */
+static const char *job_key_buf(char *buf, size_t n, const char *name, const char *kind,
+                               const char *arch)
+{
+	size_t a = strlen(name), b = strlen(kind), c = strlen(arch);
+
+	if (a + b + c + 3 > n)
+		return NULL;
+	memcpy(buf, name, a);
+	buf[a] = '\t';
+	memcpy(buf + a + 1, kind, b);
+	buf[a + 1 + b] = '\t';
+	memcpy(buf + a + b + 2, arch, c + 1);
+	return buf;
+}
+
 int rpl_state_preload_jobs(struct rpl_state *st)
 {
 	sqlite3_stmt *s = stmt(st, ST_JOB_ALL);
@@ -956,8 +975,8 @@ int rpl_state_job_get(struct rpl_state *st, const char *name, const char *kind, 
 	if (st->jobs_preloaded) {
 		char key[1024];
 		const struct job_row *r;
-		snprintf(key, sizeof(key), "%s\t%s\t%s", name, kind, arch);
-		if (!(r = rpl_strmap_get(&st->jobs, key)))
+		if (!job_key_buf(key, sizeof(key), name, kind, arch) ||
+		    !(r = rpl_strmap_get(&st->jobs, key)))
 			return 0;
 		*rec = r->rec;
 		return 1;
@@ -1412,8 +1431,8 @@ int rpl_state_job_set_status(struct rpl_state *st, const char *name, const char 
 	if (st->jobs_preloaded) {
 		char key[1024];
 		struct job_row *r;
-		snprintf(key, sizeof(key), "%s\t%s\t%s", name, kind, arch);
-		if ((r = rpl_strmap_get(&st->jobs, key)))
+		if (job_key_buf(key, sizeof(key), name, kind, arch) &&
+		    (r = rpl_strmap_get(&st->jobs, key)))
 			snprintf(r->rec.status, sizeof(r->rec.status), "%s", status);
 	}
 	return 0;
