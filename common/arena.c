@@ -20,14 +20,12 @@ void rpl_arena_init(struct rpl_arena *a)
 	a->head = NULL;
 	a->block_size = MIN_BLOCK;
 	a->total = 0;
-	a->sized = 0;
 }
 
 void rpl_arena_init_sized(struct rpl_arena *a, size_t hint)
 {
 	rpl_arena_init(a);
 	a->block_size = hint < 256 ? 256 : hint;
-	a->sized = 1;
 }
 
 void rpl_arena_release(struct rpl_arena *a)
@@ -58,14 +56,15 @@ static void *arena_alloc(struct rpl_arena *a, size_t n, size_t align)
 		}
 	}
 	/* Blocks double up to 64 KiB so that thousands of small arenas stay
-	 * small; a sized first block (rpl_arena_init_sized) is followed by
-	 * small ones again, since it was meant to hold nearly everything. */
+	 * small.  A sized arena (rpl_arena_init_sized) was meant to fit in its
+	 * first block: when it does not, the next blocks double from that
+	 * size, not from MIN_BLOCK, so an arena of thousands that needed a
+	 * little more than its hint does not carry a mostly empty 4 KiB. */
 	size_t size = a->block_size ? a->block_size : MIN_BLOCK;
 	if (size < n)
 		size = n;
-	if (a->block_size > MAX_BLOCK || a->sized) {
+	if (a->block_size > MAX_BLOCK) {
 		a->block_size = MIN_BLOCK;
-		a->sized = 0;
 	} else if (a->block_size < MAX_BLOCK) {
 		a->block_size = a->block_size ? a->block_size * 2 : 2 * MIN_BLOCK;
 	}

@@ -14,17 +14,17 @@ struct rpl_arena {
 	struct rpl_arena_block *head;
 	size_t block_size;
 	size_t total; /* bytes handed out, for statistics */
-	int sized;    /* the next block is the caller's sized first block */
 };
 
-#define RPL_ARENA_INIT        \
-	{                     \
-		NULL, 0, 0, 0 \
+#define RPL_ARENA_INIT     \
+	{                  \
+		NULL, 0, 0 \
 	}
 
 void rpl_arena_init(struct rpl_arena *a);
 /* Starts with one block of `hint` bytes: for an arena whose size is known
- * roughly (a recipe: a few times its file), so it fits in one block. */
+ * roughly (a recipe: a few times its file), so it fits in one block; the
+ * blocks after it (if it does not) double from `hint` when that is small. */
 void rpl_arena_init_sized(struct rpl_arena *a, size_t hint);
 void rpl_arena_release(struct rpl_arena *a);
 

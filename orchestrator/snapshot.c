@@ -214,14 +214,10 @@ static void put_recipes(struct rpl_strbuf *body, const struct table *t, const ui
 		const struct rpl_scan_entry *e = &scan->entries[i];
 		uintptr_t at = (uintptr_t)rpl_strmap_get(&t->index, e->file);
 		uint8_t d[RPL_SHA256_LEN];
-		size_t len;
-		void *enc;
 
 		if (!e->recipe || e->error)
 			continue;
-		enc = rpl_scan_entry_encoding(e, &len);
-		rpl_sha256(enc, len, d);
-		free(enc);
+		rpl_scan_entry_encoding_digest(e, d);
 		rpl_put_u32(body, rank[at - 1]);
 		rpl_strbuf_add(body, d, RPL_SHA256_LEN);
 	}

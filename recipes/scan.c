@@ -7,6 +7,7 @@
 #include "recipes/scan.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
@@ -778,15 +779,31 @@ int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
 	return err;
 }
 
-void *rpl_scan_entry_encoding(const struct rpl_scan_entry *e, size_t *len)
+void rpl_scan_entry_encoding_digest(const struct rpl_scan_entry *e, uint8_t out[RPL_SHA256_LEN])
 {
-	if (e->cache_data) {
-		void *copy = rpl_xmalloc(e->cache_len ? e->cache_len : 1);
-		memcpy(copy, e->cache_data, e->cache_len);
-		*len = e->cache_len;
-		return copy;
+	void *enc;
+	size_t len;
+
+	if (e->has_encoding_digest) {
+		memcpy(out, e->encoding_digest, RPL_SHA256_LEN);
+	} else if (e->cache_data) {
+		rpl_sha256(e->cache_data, e->cache_len, out);
+	} else {
+		enc = rpl_cache_encode(e->recipe, e->compiled, e->narchs, &len);
+		rpl_sha256(enc, len, out);
+		free(enc);
 	}
-	return rpl_cache_encode(e->recipe, e->compiled, e->narchs, len);
+}
+
+void rpl_scan_entry_drop_encoding(struct rpl_scan_entry *e)
+{
+	if (!e->cache_data)
+		return;
+	rpl_sha256(e->cache_data, e->cache_len, e->encoding_digest);
+	e->has_encoding_digest = 1;
+	free(e->cache_data);
+	e->cache_data = NULL;
+	e->cache_len = 0;
 }
 
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags)

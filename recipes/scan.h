@@ -28,6 +28,9 @@ struct rpl_scan_entry {
 	uint8_t cache_key[RPL_SHA256_LEN];
 	void *cache_data;
 	size_t cache_len;
+	/* Once the encoding is stored (rpl_scan_entry_drop_encoding), its sha256. */
+	uint8_t encoding_digest[RPL_SHA256_LEN];
+	int has_encoding_digest;
 	int cached; /* read from the cache */
 	/* With a parse cache: the recipe's sha256, and when its text was read
 	 * (a plan reuses it instead of reading the file again). */
@@ -112,8 +115,10 @@ int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
                          const char *const *archs, size_t narchs, const char *file, void **data,
                          size_t *len);
 
-/* The parse-cache encoding of a scanned recipe (malloc'd). */
-void *rpl_scan_entry_encoding(const struct rpl_scan_entry *e, size_t *len);
+/* The sha256 of a scanned recipe's parse-cache encoding. */
+void rpl_scan_entry_encoding_digest(const struct rpl_scan_entry *e, uint8_t out[RPL_SHA256_LEN]);
+/* Frees the fresh encoding (once stored), keeping its sha256. */
+void rpl_scan_entry_drop_encoding(struct rpl_scan_entry *e);
 
 /*
  * Compiles `e` again for every arch with `flags` (RPL_COMPILE_STEPS to keep

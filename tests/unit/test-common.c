@@ -110,6 +110,31 @@ static void test_arena_zeroed(void **state)
 	}
 }
 
+/*
+ * A sized arena that outgrows its hint grows from the hint (1, 2, 4 KiB),
+ * not by a 4 KiB block: thousands of recipes a little over their hint
+ * would otherwise carry mostly empty blocks.  A large hint still falls back
+ * to small blocks after its first.
+ */
+static void test_arena_sized_growth(void **state)
+{
+	struct rpl_arena a;
+
+	(void)state;
+	rpl_arena_init_sized(&a, 1024);
+	rpl_arena_alloc(&a, 1000);
+	assert_int_equal(a.block_size, 2048);
+	rpl_arena_alloc(&a, 100); /* a second block, of 2 KiB */
+	assert_int_equal(a.block_size, 4096);
+	assert_int_equal(a.total, 1100);
+	rpl_arena_release(&a);
+
+	rpl_arena_init_sized(&a, 1 << 20);
+	rpl_arena_alloc(&a, 10);
+	assert_int_equal(a.block_size, 4096);
+	rpl_arena_release(&a);
+}
+
 static void test_arena_strings(void **state)
 {
 	struct rpl_arena a = RPL_ARENA_INIT;
@@ -1163,6 +1188,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arena_alignment),
 		cmocka_unit_test(test_arena_zeroed),
+		cmocka_unit_test(test_arena_sized_growth),
 		cmocka_unit_test(test_arena_strings),
 		cmocka_unit_test(test_arena_memdup),
 		cmocka_unit_test(test_arena_large),
