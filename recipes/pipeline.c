@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strbuf.h"
+#include "common/strmap.h"
 #include "common/xalloc.h"
 #include "recipes/cond.h"
 #include "recipes/subst.h"
@@ -769,15 +770,30 @@ static const char **finish_files(struct rpl_arena *a, struct strvec *sv, size_t 
  * result is self-contained: its strings are copied out of the scratch arena
  * and the recipe, so a scan may free the whole recipe after compiling.
  */
-static struct rpl_need *keep_needs(struct rpl_compiled *out, const struct needvec *nv, int copy)
+/*
+ * `s` copied into the compiled result once: a recipe's needs repeat the
+ * pipeline that needs them and the subpackage (tens of thousands of
+ * copies over a monorepo).  `kept` maps the source to the copy.
+ */
+static const char *keep_string(struct rpl_compiled *out, struct rpl_strmap *kept, const char *s)
+{
+	struct rpl_strmap_slot *slot = rpl_strmap_slot(kept, s);
+
+	if (!slot->value)
+		slot->value = rpl_arena_strdup(&out->arena, s);
+	return slot->value;
+}
+
+static struct rpl_need *keep_needs(struct rpl_compiled *out, const struct needvec *nv, int copy,
+                                   struct rpl_strmap *kept)
 {
 	struct rpl_need *v = rpl_arena_memdup(&out->arena, nv->v, nv->n, sizeof(*nv->v));
 
 	for (size_t i = 0; copy && i < nv->n; i++) {
-		v[i].name = rpl_arena_strdup(&out->arena, v[i].name);
-		v[i].via = rpl_arena_strdup(&out->arena, v[i].via);
+		v[i].name = keep_string(out, kept, v[i].name);
+		v[i].via = keep_string(out, kept, v[i].via);
 		if (v[i].subpackage)
-			v[i].subpackage = rpl_arena_strdup(&out->arena, v[i].subpackage);
+			v[i].subpackage = keep_string(out, kept, v[i].subpackage);
 	}
 	return v;
 }
@@ -788,6 +804,7 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 	struct needvec needs = { NULL, 0, 0 }, test_needs = { NULL, 0, 0 };
 	struct strvec files = { NULL, 0, 0 }, test_files = { NULL, 0, 0 };
 	struct rpl_varmap common = RPL_VARMAP_INIT, m = RPL_VARMAP_INIT;
+	struct rpl_strmap kept = RPL_STRMAP_INIT;
 	struct rpl_arena scratch;
 	struct cctx c = { r, lib, out, &out->arena, flags, NULL, &needs, &files, 0 };
 	int err;
@@ -850,9 +867,9 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 		                        r->subpackages[i].test)))
 			goto out;
 out:
-	out->needs = keep_needs(out, &needs, !(flags & RPL_COMPILE_STEPS));
+	out->needs = keep_needs(out, &needs, !(flags & RPL_COMPILE_STEPS), &kept);
 	out->nneeds = needs.n;
-	out->test_needs = keep_needs(out, &test_needs, !(flags & RPL_COMPILE_STEPS));
+	out->test_needs = keep_needs(out, &test_needs, !(flags & RPL_COMPILE_STEPS), &kept);
 	out->ntest_needs = test_needs.n;
 	out->pipeline_files = finish_files(&out->arena, &files, &out->npipeline_files);
 	out->test_pipeline_files =
@@ -862,9 +879,9 @@ out:
 			out->subs[i].steps = NULL;
 			out->subs[i].nsteps = 0;
 			if (out->subs[i].name)
-				out->subs[i].name =
-				        rpl_arena_strdup(&out->arena, out->subs[i].name);
+				out->subs[i].name = keep_string(out, &kept, out->subs[i].name);
 		}
+	rpl_strmap_release(&kept);
 	rpl_arena_release(&scratch);
 	free(needs.v);
 	free(test_needs.v);
