@@ -51,6 +51,12 @@ for k in $sizes; do
 	echo "== ${k}x"
 	python3 bench/scale-gen.py "$src" "$repo" "$k" "$work/names.json"
 	chmod -R u+w "$repo"
+	# The copies' source dirs are hard links of the original's: the patch
+	# that is edited must be a file of its own, or "one patch edited"
+	# would edit it in every copy.
+	patchfile=$(cd "$repo" && ls -d */*.patch | head -1)
+	cp "$repo/$patchfile" "$repo/$patchfile.own"
+	mv "$repo/$patchfile.own" "$repo/$patchfile"
 	git -C "$repo" init -q
 	git_ add -A
 	git_ commit -qm import
@@ -63,7 +69,6 @@ for k in $sizes; do
 	"$ripple" -C "$repo" text --arch "$arch" -t name >"$work/order.txt" 2>/dev/null
 	python3 bench/ninja-gen.py "$work/graph.json" "$work/order.txt" "$repo" "$work/ninja$k"
 	ninja -C "$work/ninja$k" >/dev/null
-	patchfile=$(cd "$repo" && ls -d */*.patch | head -1)
 	recipe=$(cd "$repo" && ls *.yaml | sed -n 100p)
 	out=$work/r$k
 	mkdir -p "$out"
