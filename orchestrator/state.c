@@ -153,7 +153,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_RUN_JOB_PUT] = "INSERT OR REPLACE INTO run_job(run, name, kind, arch, status, "
 	                   "started_ns, duration, log, message) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_BLOB_GET] = "SELECT data FROM blob WHERE name = ?1",
+	[ST_BLOB_GET] = "SELECT rowid, length(data) FROM blob WHERE name = ?1",
 	[ST_BLOB_PUT] = "INSERT OR REPLACE INTO blob(name, data) VALUES (?1, ?2)",
 	[ST_STAT_ALL] = "SELECT path, size, mtime_ns, ino, digest, hashed_ns FROM stat",
 	[ST_JOB_ALL] = "SELECT name, kind, arch, own_hash, input_hash, status, duration, "
@@ -1036,6 +1036,8 @@ int rpl_state_job_inputs(struct rpl_state *st, const char *name, const char *kin
 int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size_t *len)
 {
 	sqlite3_stmt *s = stmt(st, ST_BLOB_GET);
+	sqlite3_int64 rowid = 0;
+	sqlite3_blob *b = NULL;
 	int rc;
 
 	*data = NULL;
@@ -1043,15 +1045,27 @@ int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		*len = (size_t)sqlite3_column_bytes(s, 0);
-		*data = rpl_xmalloc(*len ? *len : 1);
-		if (*len)
-			memcpy(*data, sqlite3_column_blob(s, 0), *len);
+		rowid = sqlite3_column_int64(s, 0);
+		*len = (size_t)sqlite3_column_int64(s, 1);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_error(st, "reading a blob");
-	return rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW)
+		return 0;
+	/* Read straight into our buffer (the snapshot is megabytes at scale):
+	 * not into SQLite's copy of the value and then ours. */
+	*data = rpl_xmalloc(*len ? *len : 1);
+	if (*len && (sqlite3_blob_open(st->db, "main", "blob", "data", rowid, 0, &b) != SQLITE_OK ||
+	             sqlite3_blob_read(b, *data, (int)*len, 0) != SQLITE_OK)) {
+		sqlite3_blob_close(b);
+		free(*data);
+		*data = NULL;
+		*len = 0;
+		return db_error(st, "reading a blob");
+	}
+	sqlite3_blob_close(b);
+	return 1;
 }
 
 int rpl_state_blob_put(struct rpl_state *st, const char *name, const void *data, size_t len)
