@@ -1,5 +1,5 @@
 /*
- * The `fetch` step of the native builder: a source downloaded with libcurl
+ * The `fetch` step of the native builder: a source downloaded through common/http.h
  * (or taken from a mirror), its digest checked, kept in a content-addressed
  * cache under .ripple/cache (rpl_fetch_cached(), declared in
  * runners/native.h), copied into the workspace and unpacked there.
