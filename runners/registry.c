@@ -1,8 +1,8 @@
 /*
  * The OCI distribution API for one repository (runners/registry.h).  Each
- * request is one rpl_http_perform() (common/http.h); a 401 with a Bearer challenge is
- * answered by fetching a token from the realm (with the Basic credentials,
- * if any) and sending the request once more.  A blob download that is
+ * request is one rpl_http_perform() (common/http.h); a 401 with a Bearer
+ * challenge is answered by fetching a token from the realm (with the Basic
+ * credentials, if any) and sending the request once more.  A blob download that is
  * redirected elsewhere (a storage backend's signed URL) is followed
  * without the registry's credentials.
  */
