@@ -20,15 +20,14 @@
 #include "graph/apkindex.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/http.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,99 +371,25 @@ out:
 
 /* ---- fetching ------------------------------------------------------------ */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-/* curl_global_init is not thread-safe in older libcurl; do it exactly once. */
-static void curl_init(void)
+/* The index at `url` into the empty `out`, at most RPL_APKINDEX_MAX bytes. */
+static int fetch(const char *url, struct rpl_strbuf *out)
 {
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+	struct rpl_http_req req = {
+		.url = url,
+		.max_bytes = RPL_APKINDEX_MAX,
+		.item = "an APKINDEX",
+		.connect_timeout_s = 10,
+		.follow = 1,
+		.fail_status = 1,
+	};
+	struct rpl_http_resp resp;
+	int err = rpl_http_perform(&req, &resp);
 
-/* Keeps what comes, up to RPL_APKINDEX_MAX bytes: more aborts the transfer. */
-static size_t curl_sink(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct rpl_strbuf *out = ud;
-
-	if (out->len + size * nmemb > RPL_APKINDEX_MAX)
-		return 0;
-	rpl_strbuf_add(out, ptr, size * nmemb);
-	return size * nmemb;
-}
-
-/*
- * The URL as it may appear in messages: credentials in the authority
- * ("https://user:token@host/...") are replaced by "***".
- */
-static char *redact_url(const char *url)
-{
-	const char *auth = strstr(url, "://");
-	const char *slash, *at;
-	struct rpl_strbuf sb = RPL_STRBUF_INIT;
-
-	if (!auth)
-		return rpl_xstrdup(url);
-	auth += 3;
-	slash = auth + strcspn(auth, "/?#");
-	at = memchr(auth, '@', (size_t)(slash - auth));
-	if (!at)
-		return rpl_xstrdup(url);
-	rpl_strbuf_add(&sb, url, (size_t)(auth - url));
-	rpl_strbuf_addstr(&sb, "***");
-	rpl_strbuf_addstr(&sb, at);
-	return rpl_strbuf_detach(&sb);
-}
-
-static int fetch(const char *url, const char *shown, struct rpl_strbuf *out)
-{
-	char errbuf[CURL_ERROR_SIZE];
-	CURLcode rc;
-	CURL *c;
-	int err = 0;
-
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return rpl_error(-RPL_ELIB, "cannot fetch '%s': %s", shown,
-		                 curl_easy_strerror(curl_init_rc));
-	c = curl_easy_init();
-	if (!c)
-		return rpl_error(-RPL_ELIB, "cannot fetch '%s': curl_easy_init failed", shown);
-	errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	/* Timeouts must not use signals: indexes may be fetched from worker threads. */
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)RPL_APKINDEX_MAX);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_HTTP_RETURNED_ERROR) {
-		long status = 0;
-
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		err = rpl_error(status == 404 || status == 410 ? -RPL_ENOTFOUND : -RPL_ELIB,
-		                "cannot fetch '%s': HTTP %ld", shown, status);
-	} else if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) {
-		err = rpl_error(-RPL_EPARSE, "cannot fetch '%s': larger than %llu MiB", shown,
-		                (unsigned long long)(RPL_APKINDEX_MAX >> 20));
-	} else if (rc != CURLE_OK) {
-		err = rpl_error(-RPL_ELIB, "cannot fetch '%s': %s", shown,
-		                errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	if (!err) {
+		*out = resp.body;
+		rpl_strbuf_init(&resp.body);
 	}
-	curl_easy_cleanup(c);
+	rpl_http_resp_release(&resp);
 	return err;
 }
 
@@ -489,8 +414,8 @@ int rpl_apkindex_load(struct rpl_apkindex *idx, const char *repo, const char *ar
 	}
 
 	if (rpl_is_url(loc.buf)) {
-		shown = redact_url(loc.buf);
-		if ((err = fetch(loc.buf, shown, &data)))
+		shown = rpl_http_redact(loc.buf);
+		if ((err = fetch(loc.buf, &data)))
 			goto out;
 		err = rpl_apkindex_parse_targz(idx, shown, rpl_strbuf_str(&data), data.len);
 		goto out;

@@ -81,11 +81,14 @@ int rpl_apkindex_parse_targz(struct rpl_apkindex *idx, const char *source, const
  * leading file:// is dropped) or an http(s):// URL; the file is
  * `<repo>/<arch>/APKINDEX.tar.gz` as apk lays repositories out.  `repo` may
  * also name a file ending in .tar.gz directly, and `arch` may then be NULL.
- * HTTP goes through libcurl: redirects followed, 10 s to connect, 120 s in
- * all, no signals (safe on worker threads).  Errors name the path or URL:
- * -RPL_ENOTFOUND for a missing file or HTTP 404/410 ("cannot fetch 'URL':
- * HTTP 404"), -RPL_ELIB for other HTTP statuses and transfer failures (curl's
- * message), -errno for other read errors, or the parse errors above.
+ * HTTP goes through common/http.h: http and https only, redirects followed,
+ * 10 s to connect, a stalled transfer fails (no total limit), at most
+ * RPL_APKINDEX_MAX bytes, safe on worker threads.  Errors name the path or
+ * the URL (redacted): -RPL_ENOTFOUND for a missing file or HTTP 404/410
+ * ("cannot fetch URL: not found (HTTP 404)"), -RPL_ELIB for other HTTP
+ * statuses, -RPL_EPARSE for an index over the limit, -EIO when no answer
+ * came (curl's message), -errno for other read errors, or the parse errors
+ * above.
  */
 int rpl_apkindex_load(struct rpl_apkindex *idx, const char *repo, const char *arch);
 

@@ -7,6 +7,7 @@
 #include "runners/fetch.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/http.h"
 #include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
@@ -14,7 +15,6 @@
 #include "runners/native.h"
 #include "runners/workspace.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,24 +29,23 @@
 struct download {
 	int fd;
 	EVP_MD_CTX *md;
-	int err;
 };
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
+/* Digests the bytes that arrive and writes them to the download's file. */
+static int on_data(void *ud, const void *p, size_t len)
 {
 	struct download *d = ud;
-	size_t len = size * n;
 
 	EVP_DigestUpdate(d->md, p, len);
 	for (size_t done = 0; done < len;) {
-		ssize_t w = write(d->fd, p + done, len - done);
-		if (w < 0) {
-			d->err = -errno;
-			return 0;
-		}
+		ssize_t w = write(d->fd, (const char *)p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
 		done += (size_t)w;
 	}
-	return len;
+	return 0;
 }
 
 /* The digest of a file with `md`, in hex. */
@@ -77,48 +76,37 @@ static int read_local(const char *path, struct download *d)
 {
 	char buf[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 
 	if (fd < 0)
 		return rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
-	while ((n = read(fd, buf, sizeof(buf))) > 0 && !d->err)
-		on_data(buf, 1, (size_t)n, d);
-	if (n < 0 && !d->err)
-		d->err = -errno;
+	while (!err && (n = read(fd, buf, sizeof(buf))) > 0)
+		err = on_data(d, buf, (size_t)n);
+	if (!err && n < 0)
+		err = -errno;
 	close(fd);
-	return d->err ? rpl_error(d->err, "cannot copy '%s': %s", path, strerror(-d->err)) : 0;
+	return err ? rpl_error(err, "cannot copy '%s': %s", path, strerror(-err)) : 0;
 }
 
-static int curl_get(const char *uri, struct download *d)
+/*
+ * Downloads `uri` through `d`.  Sources come from the network: never from
+ * the host's files, even by a redirect.  They have no size limit of their
+ * own (what they unpack to has one); a stalled transfer fails.
+ */
+static int download(const char *uri, struct download *d)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c;
-	CURLcode rc;
-	int err = 0;
+	struct rpl_http_req req = {
+		.url = uri,
+		.schemes = "http,https,ftp",
+		.follow = 1,
+		.fail_status = 1,
+		.sink = on_data,
+		.sink_ud = d,
+	};
+	struct rpl_http_resp resp;
+	int err = rpl_http_perform(&req, &resp);
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!(c = curl_easy_init()))
-		return rpl_error(-RPL_ELIB, "cannot fetch %s: curl_easy_init failed", uri);
-	curl_easy_setopt(c, CURLOPT_URL, uri);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
-	/* Sources come from the network: never from the host's files, even by a redirect. */
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK || d->err)
-		err = rpl_error(d->err ? d->err : -RPL_ELIB, "cannot fetch %s: %s", uri,
-		                d->err    ? strerror(-d->err)
-		                : *errbuf ? errbuf
-		                          : curl_easy_strerror(rc));
-	curl_easy_cleanup(c);
+	rpl_http_resp_release(&resp);
 	return err;
 }
 
@@ -136,7 +124,7 @@ static int fetch_cached(const char *cache_dir, const char *uri, const char *loca
 	                                       : NULL;
 	const char *want = sha256 && *sha256 ? sha256 : sha512;
 	struct rpl_strbuf key = RPL_STRBUF_INIT, tmp = RPL_STRBUF_INIT;
-	struct download d = { -1, NULL, 0 };
+	struct download d = { -1, NULL };
 	char got[EVP_MAX_MD_SIZE * 2 + 1];
 	unsigned char dg[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
@@ -169,7 +157,7 @@ static int fetch_cached(const char *cache_dir, const char *uri, const char *loca
 	}
 	d.md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(d.md, md ? md : EVP_sha256(), NULL);
-	if ((err = local ? read_local(local, &d) : curl_get(uri, &d)))
+	if ((err = local ? read_local(local, &d) : download(uri, &d)))
 		goto out;
 	if (close(d.fd) < 0) {
 		d.fd = -1;
@@ -181,8 +169,10 @@ static int fetch_cached(const char *cache_dir, const char *uri, const char *loca
 	rpl_hex(dg, dl, got);
 	if (md && strcasecmp(got, want)) {
 		/* Nothing is cached from a download that is not what was expected. */
-		err = rpl_error(-RPL_EPARSE, "%s: checksum mismatch: expected %s %s, got %s", uri,
+		char *shown = rpl_http_redact(uri);
+		err = rpl_error(-RPL_EPARSE, "%s: checksum mismatch: expected %s %s, got %s", shown,
 		                md == EVP_sha256() ? "sha256" : "sha512", want, got);
+		free(shown);
 		goto out;
 	}
 	if (!md) {
@@ -301,7 +291,9 @@ static int fetch_mirrored(struct rpl_build *b, const char *uri, const char *sha2
 		}
 		free(file);
 		if (!err) {
-			rpl_say("fetch: %s from the mirror %s", uri, m.buf);
+			char *shown = rpl_http_redact(m.buf);
+			rpl_say("fetch: %s from the mirror %s", uri, shown);
+			free(shown);
 			rpl_strbuf_release(&m);
 			return 0;
 		}

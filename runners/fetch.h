@@ -1,8 +1,8 @@
 /*
- * The `fetch` step of the native builder: a source downloaded with libcurl
- * (or taken from a mirror), its digest checked, kept in a content-addressed
- * cache under .ripple/cache (rpl_fetch_cached(), declared in
- * runners/native.h), copied into the workspace and unpacked there.
+ * The `fetch` step of the native builder: a source downloaded through
+ * common/http.h (or taken from a mirror), its digest checked, kept in a
+ * content-addressed cache under .ripple/cache (rpl_fetch_cached(), declared
+ * in runners/native.h), copied into the workspace and unpacked there.
  */
 #ifndef RPL_FETCH_H
 #define RPL_FETCH_H

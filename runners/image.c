@@ -2,6 +2,7 @@
 #include "runners/imglock.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/http.h"
 #include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/strmap.h"
@@ -16,7 +17,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1682,33 +1682,26 @@ static int check_local(const char *path, uint64_t max, const char *what)
 }
 
 struct download {
-	int fd, err;
-	uint64_t got, max;
+	int fd;
 	EVP_MD_CTX *md;
 };
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
+/* Digests the bytes that arrive and writes them to the download's file. */
+static int on_data(void *ud, const void *p, size_t len)
 {
 	struct download *d = ud;
-	size_t len = size * n, done = 0;
+	size_t done = 0;
 
-	if (len > d->max - d->got) {
-		d->got = d->max + 1;
-		return 0; /* curl stops: more than may come */
-	}
-	d->got += len;
 	EVP_DigestUpdate(d->md, p, len);
 	while (done < len) {
-		ssize_t w = write(d->fd, p + done, len - done);
+		ssize_t w = write(d->fd, (const char *)p + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			d->err = -errno;
-			return 0;
-		}
+		if (w < 0)
+			return -errno;
 		done += (size_t)w;
 	}
-	return len;
+	return 0;
 }
 
 /*
@@ -1721,14 +1714,23 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 static int download(const char *cache, const char *url, uint64_t max, const char *what, char **path)
 {
 	struct rpl_strbuf tmp = RPL_STRBUF_INIT, key = RPL_STRBUF_INIT;
-	struct download d = { -1, 0, 0, max, NULL };
-	char errbuf[CURL_ERROR_SIZE] = "", lim[32], hex[65];
+	struct download d = { -1, NULL };
+	struct rpl_http_req req = {
+		.url = url,
+		.max_bytes = max,
+		.item = what,
+		.follow = 1,
+		.fail_status = 1,
+		.sink = on_data,
+		.sink_ud = &d,
+	};
+	struct rpl_http_resp resp;
+	char hex[65];
 	unsigned char dg[32];
-	CURL *c = NULL;
-	CURLcode rc;
 	int err;
 
 	*path = NULL;
+	rpl_http_resp_init(&resp);
 	if ((err = rpl_mkdirs(cache)))
 		return err;
 	rpl_strbuf_addf(&tmp, "%s/.download.%d", cache, (int)getpid());
@@ -1739,41 +1741,8 @@ static int download(const char *cache, const char *url, uint64_t max, const char
 	}
 	d.md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!(c = curl_easy_init())) {
-		err = rpl_error(-RPL_ELIB, "cannot fetch %s: curl_easy_init failed", url);
+	if ((err = rpl_http_perform(&req, &resp)))
 		goto out;
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* A length the server announces is refused before anything comes. */
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	                 (curl_off_t)(max > INT64_MAX ? INT64_MAX : max));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_FILESIZE_EXCEEDED || d.got > max) {
-		err = rpl_error(-RPL_EPARSE,
-		                "cannot fetch %s: it is larger than %s, the most %s may be here; "
-		                "refusing it",
-		                url, size_text(max, lim), what);
-		goto out;
-	}
-	if (rc != CURLE_OK || d.err) {
-		err = rpl_error(d.err ? d.err : -RPL_ELIB, "cannot fetch %s: %s", url,
-		                d.err     ? strerror(-d.err)
-		                : *errbuf ? errbuf
-		                          : curl_easy_strerror(rc));
-		goto out;
-	}
 	if (close(d.fd) < 0) {
 		d.fd = -1;
 		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
@@ -1793,8 +1762,7 @@ out:
 		close(d.fd);
 	if (err)
 		unlink(tmp.buf);
-	if (c)
-		curl_easy_cleanup(c);
+	rpl_http_resp_release(&resp);
 	EVP_MD_CTX_free(d.md);
 	rpl_strbuf_release(&tmp);
 	rpl_strbuf_release(&key);

@@ -8,7 +8,7 @@
  * melange-out/.  Steps run in order, the main pipeline then each enabled
  * subpackage's, each as `/bin/sh -c` in a bubblewrap sandbox: no network,
  * the host's root read-only, the workspace writable, /tmp private.  `fetch`
- * and `git-checkout` are done by ripple outside the sandbox (libcurl with
+ * and `git-checkout` are done by ripple outside the sandbox (common/http.h with
  * the digests checked and a content-addressed cache in .ripple/cache;
  * libgit2 with the expected commit checked).  Build needs that a package of
  * packages/<arch> provides are installed (their data sections unpacked)

@@ -1,21 +1,20 @@
 /*
  * The OCI distribution API for one repository (runners/registry.h).  Each
- * request is one curl easy handle; a 401 with a Bearer challenge is
- * answered by fetching a token from the realm (with the Basic credentials,
- * if any) and sending the request once more.  A blob download that is
+ * request is one rpl_http_perform() (common/http.h); a 401 with a Bearer
+ * challenge is answered by fetching a token from the realm (with the Basic
+ * credentials, if any) and sending the request once more.  A blob download that is
  * redirected elsewhere (a storage backend's signed URL) is followed
  * without the registry's credentials.
  */
 #include "runners/registry.h"
 #include "common/error.h"
+#include "common/http.h"
 #include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,51 +29,15 @@ struct rpl_registry {
 	char *token;      /* a bearer token once obtained */
 };
 
+/* What is kept of a request's answer. */
 struct resp {
 	long code;
 	struct rpl_strbuf body;
-	size_t max; /* bytes of body kept at most; 0: no limit */
-	int too_big;
 	char *location, *auth, *digest;
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-	struct resp *r = ud;
-
-	if (r->max && r->body.len + size * n > r->max) {
-		r->too_big = 1;
-		return 0; /* curl stops the transfer */
-	}
-	rpl_strbuf_add(&r->body, p, size * n);
-	return size * n;
-}
-
-static void header_value(const char *line, size_t len, const char *name, char **out)
-{
-	size_t n = strlen(name);
-
-	if (len > n + 1 && !strncasecmp(line, name, n) && line[n] == ':') {
-		const char *v = line + n + 1;
-		size_t vl = len - n - 1;
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-			vl--;
-		free(*out);
-		*out = rpl_xstrndup(v, vl);
-	}
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-	struct resp *r = ud;
-
-	header_value(p, size * n, "Location", &r->location);
-	header_value(p, size * n, "WWW-Authenticate", &r->auth);
-	header_value(p, size * n, "Docker-Content-Digest", &r->digest);
-	return size * n;
-}
+/* The most body taken from an answer that is neither a blob nor a manifest. */
+#define REPLY_MAX (1 << 20)
 
 static void resp_release(struct resp *r)
 {
@@ -91,64 +54,54 @@ enum auth { AUTH_NONE, AUTH_REGISTRY, AUTH_BASIC };
  * One request.  AUTH_REGISTRY sends the token or the Basic credentials,
  * AUTH_BASIC the credentials only (to a token realm), AUTH_NONE nothing (a
  * URL on another host, such as an upload location elsewhere).  `max`
- * bounds the body kept (0: none).  Returns 0 (see r->code) or an error for
- * no answer at all.
+ * bounds the body kept (0: REPLY_MAX).  Returns 0 (see r->code), or an
+ * error: -EIO for no answer at all, -RPL_EPARSE for a body over `max`.
  */
 static int request(const struct rpl_registry *g, enum auth how, const char *method, const char *url,
                    const char *ctype, const void *body, size_t len, size_t max, struct resp *r)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct rpl_strbuf auth = RPL_STRBUF_INIT;
-	CURLcode rc;
+	struct rpl_strbuf type = RPL_STRBUF_INIT, auth = RPL_STRBUF_INIT;
+	const char *headers[4];
+	size_t nh = 0;
+	char *what = rpl_strfmt("%s: %s", g->what, method);
+	struct rpl_http_req req = {
+		.method = method,
+		.url = url,
+		.headers = headers,
+		.body = body,
+		.body_len = len,
+		.max_bytes = max ? max : REPLY_MAX,
+		.what = what,
+	};
+	struct rpl_http_resp hr;
+	int err;
 
 	memset(r, 0, sizeof(*r));
-	r->max = max;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* A transfer that stalls (under 1 KB/s for a minute) fails instead of hanging. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ripple");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	if (!strcmp(method, "HEAD"))
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	if (body || !strcmp(method, "PUT") || !strcmp(method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	}
 	if (ctype) {
-		rpl_strbuf_addf(&auth, "Content-Type: %s", ctype);
-		h = curl_slist_append(h, auth.buf);
-		rpl_strbuf_reset(&auth);
+		rpl_strbuf_addf(&type, "Content-Type: %s", ctype);
+		headers[nh++] = type.buf;
 	}
 	if (how == AUTH_REGISTRY && g->token)
 		rpl_strbuf_addf(&auth, "Authorization: Bearer %s", g->token);
 	else if (how != AUTH_NONE && g->basic)
 		rpl_strbuf_addf(&auth, "Authorization: Basic %s", g->basic);
 	if (auth.len)
-		h = curl_slist_append(h, auth.buf);
-	h = curl_slist_append(h, "Accept: " RPL_MEDIA_OCI_INDEX ", " RPL_MEDIA_OCI_MANIFEST);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+		headers[nh++] = auth.buf;
+	headers[nh++] = "Accept: " RPL_MEDIA_OCI_INDEX ", " RPL_MEDIA_OCI_MANIFEST;
+	headers[nh] = NULL;
+	/* No answer at all is -EIO, unlike an answer that refuses (r->code). */
+	err = rpl_http_perform(&req, &hr);
+	r->code = hr.status;
+	r->body = hr.body;
+	rpl_strbuf_init(&hr.body);
+	r->location = rpl_http_header(&hr, "Location");
+	r->auth = rpl_http_header(&hr, "WWW-Authenticate");
+	r->digest = rpl_http_header(&hr, "Docker-Content-Digest");
+	rpl_http_resp_release(&hr);
+	rpl_strbuf_release(&type);
 	rpl_strbuf_release(&auth);
-	if (r->too_big)
-		return rpl_error(-RPL_EPARSE, "%s: %s %s: more than %zu bytes", g->what, method,
-		                 url, max);
-	if (rc != CURLE_OK) /* no answer at all: -EIO, unlike an answer that refuses */
-		return rpl_error(-EIO, "%s: %s %s: %s", g->what, method, url,
-		                 *errbuf ? errbuf : curl_easy_strerror(rc));
-	return 0;
+	free(what);
+	return err;
 }
 
 /*
@@ -204,20 +157,16 @@ static int get_token(struct rpl_registry *g, const char *challenge)
 		return rpl_error(-RPL_EUSAGE, "%s: the registry wants a token but gives no realm",
 		                 g->what);
 	{
-		CURL *c = curl_easy_init();
-		struct rpl_strbuf scope = RPL_STRBUF_INIT;
-		char *es, *sv;
-		rpl_strbuf_addf(&scope, "repository:%s:pull,push", g->repo);
-		es = curl_easy_escape(c, scope.buf, 0);
+		char *scope = rpl_strfmt("repository:%s:pull,push", g->repo);
+		char *es = rpl_http_escape(scope);
 		rpl_strbuf_addf(&url, "%s%cscope=%s", realm, strchr(realm, '?') ? '&' : '?', es);
 		if (service) {
-			sv = curl_easy_escape(c, service, 0);
+			char *sv = rpl_http_escape(service);
 			rpl_strbuf_addf(&url, "&service=%s", sv);
-			curl_free(sv);
+			free(sv);
 		}
-		curl_free(es);
-		curl_easy_cleanup(c);
-		rpl_strbuf_release(&scope);
+		free(es);
+		free(scope);
 	}
 	err = request(g, AUTH_BASIC, "GET", url.buf, NULL, NULL, 0, 1 << 20, &r);
 	if (!err && r.code != 200)
@@ -323,18 +272,11 @@ static int loopback(const char *host)
 	return (n == 9 && (!strncmp(host, "127.0.0.1", 9) || !strncmp(host, "localhost", 9)));
 }
 
-static void global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 struct rpl_registry *rpl_registry_new(const char *what, const char *host, const char *repo)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct rpl_registry *g = rpl_xcalloc(1, sizeof(*g));
 	struct rpl_strbuf b = RPL_STRBUF_INIT;
 
-	pthread_once(&once, global_init);
 	g->what = what;
 	g->host = rpl_xstrdup(host);
 	g->repo = rpl_xstrdup(repo);

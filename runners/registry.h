@@ -1,5 +1,5 @@
 /*
- * A client of one repository of an OCI distribution registry (libcurl),
+ * A client of one repository of an OCI distribution registry (common/http.h),
  * shared by `ripple push` (runners/push.c) and the artifact cache
  * (orchestrator/artifact_cache.c): blobs by digest, manifests by tag or
  * digest.  Credentials come from ~/.docker/config.json
