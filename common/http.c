@@ -187,20 +187,6 @@ static char *schemes_text(const char *schemes)
 	return rpl_strbuf_detach(&sb);
 }
 
-/* A size as a person reads it: "256 MiB", "1536 KiB", "1000 bytes". */
-static const char *size_text(uint64_t n, char buf[32])
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	int u = 0;
-
-	while (u < 5 && n && !(n & 1023)) {
-		n >>= 10;
-		u++;
-	}
-	snprintf(buf, 32, "%llu %s", (unsigned long long)n, units[u]);
-	return buf;
-}
-
 /* What an HTTP status means, for "<reason> (HTTP <status>)". */
 static const char *status_text(long status)
 {
@@ -280,9 +266,10 @@ static int failure(const struct rpl_http_req *req, const char *lead, const char 
 			return rpl_error(-RPL_EPARSE,
 			                 "%s %s: it is larger than %s, the most %s may be here; "
 			                 "refusing it",
-			                 lead, shown, size_text(req->max_bytes, lim), req->item);
+			                 lead, shown, rpl_size_text(req->max_bytes, lim),
+			                 req->item);
 		return rpl_error(-RPL_EPARSE, "%s %s: it is larger than %s; refusing it", lead,
-		                 shown, size_text(req->max_bytes, lim));
+		                 shown, rpl_size_text(req->max_bytes, lim));
 	}
 	if (x->sink_err)
 		return rpl_error(x->sink_err, "%s %s: %s", lead, shown, rpl_strerror(x->sink_err));

@@ -101,3 +101,17 @@ char *rpl_strfmt(const char *fmt, ...)
 	va_end(ap);
 	return rpl_strbuf_detach(&sb);
 }
+
+const char *rpl_size_text(uint64_t n, char buf[32])
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int u = 0;
+
+	/* Exact units only: 1536 KiB stays 1536 KiB, not a rounded 1.5 MiB. */
+	while (u < 5 && n && !(n & 1023)) {
+		n >>= 10;
+		u++;
+	}
+	snprintf(buf, 32, "%llu %s", (unsigned long long)n, units[u]);
+	return buf;
+}

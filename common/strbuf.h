@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rpl_strbuf {
 	char *buf;
@@ -34,5 +35,7 @@ void rpl_strbuf_vaddf(struct rpl_strbuf *sb, const char *fmt, va_list ap);
 const char *rpl_strbuf_str(const struct rpl_strbuf *sb);
 /* A new string (free() it) formatted as printf does. */
 char *rpl_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A size as a person reads it, in `buf`: "256 MiB", "1536 KiB", "1000 bytes". */
+const char *rpl_size_text(uint64_t n, char buf[32]);
 
 #endif

@@ -90,20 +90,6 @@ struct fs {
 	uint64_t used, inflated, max;
 };
 
-/* A size as a person reads it: "4 GiB", "1536 KiB", "1000 bytes". */
-static const char *size_text(uint64_t n, char buf[32])
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	int u = 0;
-
-	while (u < 5 && n && !(n & 1023)) {
-		n >>= 10;
-		u++;
-	}
-	snprintf(buf, 32, "%llu %s", (unsigned long long)n, units[u]);
-	return buf;
-}
-
 /*
  * Counts `n` more bytes into what the packages unpack to, or refuses them
  * when they would take it past the limit: the message names `file`
@@ -120,7 +106,7 @@ static int fs_charge(struct fs *f, uint64_t n, const char *file, const char *wha
 	return rpl_error(-RPL_EPARSE,
 	                 "%s: %s would take the image past %s, the most its packages may "
 	                 "unpack to (a decompression bomb? --max-image-size raises the limit)",
-	                 file, what, size_text(f->max, lim));
+	                 file, what, rpl_size_text(f->max, lim));
 }
 
 /* Links followed in one lookup: Linux's limit (path_resolution(7)), and apko's. */
@@ -663,7 +649,7 @@ static int data_error(struct archive *a, struct data_reader *r, const struct ipk
 		                 "%s: its data section inflates past %s, the most the image's "
 		                 "packages may unpack to (a decompression bomb? --max-image-size "
 		                 "raises the limit)",
-		                 pk->url, size_text(r->f->max, lim));
+		                 pk->url, rpl_size_text(r->f->max, lim));
 	return rpl_error(-RPL_EPARSE, "cannot read '%s': %s", pk->url, archive_error_string(a));
 }
 
@@ -777,7 +763,7 @@ static int fill_node(struct installing *in, struct node *x, const char *name,
 			/* A copy in the tree and the layer: it counts as one. */
 			rpl_strbuf_reset(&in->subject);
 			rpl_strbuf_addf(&in->subject, "/%s (a hard link to %s of %s)", name, hard,
-			                size_text(y->size, sz));
+			                rpl_size_text(y->size, sz));
 			if ((err = fs_charge(in->f, y->size, in->pk->url, in->subject.buf)))
 				return err;
 			set_data(x, y->data, y->size);
@@ -823,7 +809,7 @@ static int install_entry(struct installing *in, struct archive_entry *e, const c
 	if (size < 0)
 		size = 0;
 	rpl_strbuf_reset(&in->subject);
-	rpl_strbuf_addf(&in->subject, "/%s (%s)", name, size_text((uint64_t)size, sz));
+	rpl_strbuf_addf(&in->subject, "/%s (%s)", name, rpl_size_text((uint64_t)size, sz));
 	if ((err = fs_charge(f, 512 + (((uint64_t)size + 511) & ~(uint64_t)511), pk->url,
 	                     in->subject.buf)))
 		return err;
@@ -1677,7 +1663,7 @@ static int check_local(const char *path, uint64_t max, const char *what)
 	if ((uint64_t)st.st_size > max)
 		return rpl_error(-RPL_EPARSE,
 		                 "'%s' is larger than %s, the most %s may be here; refusing it",
-		                 path, size_text(max, lim), what);
+		                 path, rpl_size_text(max, lim), what);
 	return 0;
 }
 

@@ -312,6 +312,19 @@ static void test_arena_many(void **state)
 /* ---- strbuf ---------------------------------------------------------------- */
 
 /* rpl_strfmt: a new string of exactly what printf makes, "" included. */
+static void test_size_text(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_string_equal(rpl_size_text(0, buf), "0 bytes");
+	assert_string_equal(rpl_size_text(1000, buf), "1000 bytes");
+	assert_string_equal(rpl_size_text(1536 * 1024, buf), "1536 KiB");
+	assert_string_equal(rpl_size_text((uint64_t)256 << 20, buf), "256 MiB");
+	assert_string_equal(rpl_size_text((uint64_t)4 << 30, buf), "4 GiB");
+	assert_string_equal(rpl_size_text(UINT64_MAX, buf), "18446744073709551615 bytes");
+}
+
 static void test_strfmt(void **state)
 {
 	char *a = rpl_strfmt("%s-%d.apk", "hello", 12), *b = rpl_strfmt("%s", "");
@@ -1196,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_arena_many),
 		cmocka_unit_test(test_strbuf_growth),
 		cmocka_unit_test(test_strfmt),
+		cmocka_unit_test(test_size_text),
 		cmocka_unit_test(test_strbuf_detach_reset),
 		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_strmap_slot_stable),
