@@ -600,41 +600,42 @@ static int in_list(char *const *v, size_t n, const char *s)
 	return 0;
 }
 
-/*
- * Checks the artifact manifest `m` for `it` and fills `a` with its layers
- * (no data yet): the job and key it says, each layer's digest and path
- * (only where the job writes, each once, none missing) and the signature.
- */
-static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, json_t *m,
-                          struct artifact *a)
+static int has_title(const struct artifact *a, const char *title)
 {
-	json_t *ann = json_object_get(m, "annotations"), *l;
-	const char *key = json_string_value(json_object_get(ann, "ripple.key"));
-	const char *job = json_string_value(json_object_get(ann, "ripple.job"));
-	const char *mdig = json_string_value(json_object_get(ann, "ripple.manifest"));
-	const char *sig64 = json_string_value(json_object_get(ann, "ripple.signature"));
-	const char *signer = json_string_value(json_object_get(ann, "ripple.signer"));
-	const char *type = json_string_value(json_object_get(m, "artifactType"));
-	char hex[2 * RPL_SHA256_LEN + 1], want[512], *layout = NULL, *text;
-	struct rpl_cache_layer *ls;
-	unsigned char *sig;
-	size_t i, n64, siglen;
-	int err = 0, ok, image = native_image(it);
+	for (size_t k = 0; k < a->n; k++)
+		if (!strcmp(a->v[k].title, title))
+			return 1;
+	return 0;
+}
 
-	key_hex(it, hex);
-	snprintf(want, sizeof(want), "%s %s %s", it->kind, it->name, it->arch);
-	if (!json_is_object(m) || !type || strcmp(type, RPL_CACHE_ARTIFACT_TYPE) ||
-	    !json_is_array(json_object_get(m, "layers")))
-		return rpl_error(-RPL_EPARSE, "not a ripple artifact manifest");
-	if (!key || strcmp(key, hex) || !job || strcmp(job, want))
-		return rpl_error(-RPL_EPARSE, "the artifact is of '%s' %s, not of '%s' %s",
-		                 job ? job : "", key ? key : "", want, hex);
-	if (image) {
-		if (!rpl_registry_valid_digest(mdig))
-			return rpl_error(-RPL_EPARSE, "the artifact names no image manifest");
-		snprintf(a->manifest, sizeof(a->manifest), "%s", mdig);
-		layout = rpl_path_dirname(it->outputs[0]);
+/* Whether a layer titled `t` is a file the job writes: for a native image, a
+ * blob of its layout (`layout`) or one of the layout's other files. */
+static int job_file(const struct rpl_cache_item *it, const char *layout, const char *t,
+                    const char *digest)
+{
+	char *p;
+	int ok;
+
+	if (!layout)
+		return in_list(it->outputs, it->noutputs, t);
+	p = blob_path(layout, digest);
+	ok = !strcmp(p, t);
+	free(p);
+	for (int k = 0; !ok && k < IMAGE_EXTRAS; k++) {
+		p = image_extra(layout, it->arch, k);
+		ok = !strcmp(p, t);
+		free(p);
 	}
+	return ok;
+}
+
+/* Each layer of `m` into `a`: a path, digest and size, a file of the job's, each once. */
+static int check_layers(const struct rpl_cache_item *it, json_t *m, const char *layout,
+                        struct artifact *a)
+{
+	json_t *l;
+	size_t i;
+
 	json_array_foreach(json_object_get(m, "layers"), i, l)
 	{
 		const char *t = json_string_value(
@@ -642,69 +643,59 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 		const char *d = json_string_value(json_object_get(l, "digest"));
 		json_int_t size = json_integer_value(json_object_get(l, "size"));
 		struct afile *f;
-		if (!t || !rpl_registry_valid_digest(d) || size < 0) {
-			err = rpl_error(-RPL_EPARSE, "layer %zu has no path, digest or size", i);
-			break;
-		}
-		if (layout) {
-			char *p = blob_path(layout, d);
-			ok = !strcmp(p, t);
-			free(p);
-			for (int k = 0; !ok && k < IMAGE_EXTRAS; k++) {
-				p = image_extra(layout, it->arch, k);
-				ok = !strcmp(p, t);
-				free(p);
-			}
-		} else {
-			ok = in_list(it->outputs, it->noutputs, t);
-		}
-		for (size_t k = 0; ok && k < a->n; k++)
-			ok = strcmp(a->v[k].title, t) != 0;
-		if (!ok) {
-			err = rpl_error(-RPL_EPARSE,
-			                "layer %zu would write '%s', not a file of the job", i, t);
-			break;
-		}
+		if (!t || !rpl_registry_valid_digest(d) || size < 0)
+			return rpl_error(-RPL_EPARSE, "layer %zu has no path, digest or size", i);
+		if (!job_file(it, layout, t, d) || has_title(a, t))
+			return rpl_error(-RPL_EPARSE,
+			                 "layer %zu would write '%s', not a file of the job", i, t);
 		f = add_file(a, t, MEDIA_BLOB);
 		snprintf(f->digest, sizeof(f->digest), "%s", d);
 		f->len = (size_t)size;
 	}
+	return 0;
+}
+
+/* None missing: a native image's layout files (beside its blobs), or every output. */
+static int check_whole(const struct rpl_cache_item *it, const char *layout,
+                       const struct artifact *a)
+{
+	int err = 0;
+
 	for (int k = 0; !err && layout && k < IMAGE_EXTRAS; k++) {
 		char *p = image_extra(layout, it->arch, k);
-		size_t j = 0;
-		while (j < a->n && strcmp(a->v[j].title, p))
-			j++;
-		if (j == a->n)
+		if (!has_title(a, p))
 			err = rpl_error(-RPL_EPARSE, "the artifact lacks '%s'", p);
 		free(p);
 	}
-	free(layout);
-	if (err)
-		return err;
-	if (!image)
-		for (i = 0; i < it->noutputs; i++) {
-			size_t k = 0;
-			while (k < a->n && strcmp(a->v[k].title, it->outputs[i]))
-				k++;
-			if (k == a->n)
-				return rpl_error(-RPL_EPARSE, "the artifact lacks '%s'",
-				                 it->outputs[i]);
-		}
+	for (size_t i = 0; !err && !layout && i < it->noutputs; i++)
+		if (!has_title(a, it->outputs[i]))
+			err = rpl_error(-RPL_EPARSE, "the artifact lacks '%s'", it->outputs[i]);
+	return err;
+}
+
+/* The base64 signature `sig64` over the artifact's statement, by a trusted key. */
+static int check_signature(struct rpl_cache *c, const struct rpl_cache_item *it,
+                           const struct artifact *a, const char *sig64, const char *signer)
+{
+	struct rpl_cache_layer *ls;
+	unsigned char *sig;
+	size_t n64, siglen;
+	char *text;
+	int ok, got;
+
 	if (!sig64)
 		return rpl_error(-RPL_EPARSE, "the artifact is not signed");
 	ls = rpl_xcalloc(a->n + 1, sizeof(*ls));
-	for (i = 0; i < a->n; i++)
+	for (size_t i = 0; i < a->n; i++)
 		ls[i] = (struct rpl_cache_layer){ a->v[i].title, a->v[i].digest, a->v[i].len };
 	text = rpl_cache_statement(it, a->manifest, ls, a->n);
 	free(ls);
 	n64 = strlen(sig64);
 	sig = rpl_xmalloc(n64 / 4 * 3 + 3);
-	{
-		int got = EVP_DecodeBlock(sig, (const unsigned char *)sig64, (int)n64);
-		siglen = got < 0 ? 0 : (size_t)got;
-		for (size_t k = n64; siglen && k > 0 && sig64[k - 1] == '='; k--)
-			siglen--;
-	}
+	got = EVP_DecodeBlock(sig, (const unsigned char *)sig64, (int)n64);
+	siglen = got < 0 ? 0 : (size_t)got;
+	for (size_t k = n64; siglen && k > 0 && sig64[k - 1] == '='; k--)
+		siglen--;
 	ok = siglen && trusted(c, text, sig, siglen);
 	free(sig);
 	free(text);
@@ -714,6 +705,45 @@ static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, 
 		        "the artifact's signature (by %s) does not verify with any trusted key",
 		        signer ? signer : "no key");
 	return 0;
+}
+
+/*
+ * Checks the artifact manifest `m` for `it` and fills `a` with its layers
+ * (no data yet): the job and key it says, each layer's digest and path
+ * (only where the job writes, each once, none missing) and the signature.
+ */
+static int check_manifest(struct rpl_cache *c, const struct rpl_cache_item *it, json_t *m,
+                          struct artifact *a)
+{
+	json_t *ann = json_object_get(m, "annotations");
+	const char *key = json_string_value(json_object_get(ann, "ripple.key"));
+	const char *job = json_string_value(json_object_get(ann, "ripple.job"));
+	const char *mdig = json_string_value(json_object_get(ann, "ripple.manifest"));
+	const char *sig64 = json_string_value(json_object_get(ann, "ripple.signature"));
+	const char *signer = json_string_value(json_object_get(ann, "ripple.signer"));
+	const char *type = json_string_value(json_object_get(m, "artifactType"));
+	char hex[2 * RPL_SHA256_LEN + 1], want[512], *layout = NULL;
+	int err;
+
+	key_hex(it, hex);
+	snprintf(want, sizeof(want), "%s %s %s", it->kind, it->name, it->arch);
+	if (!json_is_object(m) || !type || strcmp(type, RPL_CACHE_ARTIFACT_TYPE) ||
+	    !json_is_array(json_object_get(m, "layers")))
+		return rpl_error(-RPL_EPARSE, "not a ripple artifact manifest");
+	if (!key || strcmp(key, hex) || !job || strcmp(job, want))
+		return rpl_error(-RPL_EPARSE, "the artifact is of '%s' %s, not of '%s' %s",
+		                 job ? job : "", key ? key : "", want, hex);
+	if (native_image(it)) {
+		if (!rpl_registry_valid_digest(mdig))
+			return rpl_error(-RPL_EPARSE, "the artifact names no image manifest");
+		snprintf(a->manifest, sizeof(a->manifest), "%s", mdig);
+		layout = rpl_path_dirname(it->outputs[0]);
+	}
+	err = check_layers(it, m, layout, a);
+	if (!err)
+		err = check_whole(it, layout, a);
+	free(layout);
+	return err ? err : check_signature(c, it, a, sig64, signer);
 }
 
 /*

@@ -398,106 +398,152 @@ static int changed(int base_exists, uint32_t base_mode, const git_oid *base_id,
 	return base_exists && (base_mode != w->mode || !git_oid_equal(base_id, &w->id));
 }
 
-int rpl_git_scan_finish(struct rpl_git_scan *g, const struct rpl_tree_files *files,
-                        struct rpl_changes *out)
+/* The state of a scan's finish: the walk's files and the staged deltas by
+ * path, and which of the walk's files git tracks (`seen`). */
+struct finish {
+	struct rpl_git_scan *g;
+	const struct rpl_tree_files *files;
+	struct collect c;
+	struct rpl_strmap walk, staged;
+	size_t plen;
+	char *seen;
+	int refresh;
+};
+
+static void finish_init(struct finish *f, struct rpl_git_scan *g,
+                        const struct rpl_tree_files *files, struct rpl_changes *out)
 {
-	struct collect c = { out, 0, 0, g->prefix };
-	struct rpl_strmap walk = RPL_STRMAP_INIT, staged = RPL_STRMAP_INIT, dirs = RPL_STRMAP_INIT;
-	struct rpl_arena a;
-	size_t plen = strlen(g->prefix), nentries = git_index_entrycount(g->index);
 	size_t ndeltas = git_diff_num_deltas(g->staged);
-	char *seen = rpl_xcalloc(files->n ? files->n : 1, 1);
-	struct rpl_strbuf gp = RPL_STRBUF_INIT;
-	int refresh = 0, err = 0;
 
 	memset(out, 0, sizeof(*out));
-	rpl_arena_init(&a);
+	memset(f, 0, sizeof(*f)); /* the maps empty */
+	f->g = g;
+	f->files = files;
+	f->c = (struct collect){ out, 0, 0, g->prefix };
+	f->plen = strlen(g->prefix);
+	f->seen = rpl_xcalloc(files->n ? files->n : 1, 1);
 	for (size_t i = 0; i < files->n; i++)
-		rpl_strmap_slot(&walk, files->paths.buf + files->v[i].path)->value =
+		rpl_strmap_slot(&f->walk, files->paths.buf + files->v[i].path)->value =
 		        (void *)(uintptr_t)(i + 1);
 	for (size_t i = 0; i < ndeltas; i++) {
 		const git_diff_delta *d = git_diff_get_delta(g->staged, i);
-		rpl_strmap_slot(&staged, d->old_file.path ? d->old_file.path : d->new_file.path)
+		rpl_strmap_slot(&f->staged, d->old_file.path ? d->old_file.path : d->new_file.path)
 		        ->value = (void *)d;
 	}
+}
 
-	/* Every tracked file: its base side (the index's, unless staged) against now. */
-	for (size_t i = 0; i < nentries && !err; i++) {
-		const git_index_entry *e = git_index_get_byindex(g->index, i);
-		const git_diff_delta *d;
-		uintptr_t at;
-		struct work w;
-		const char *rel;
+static void finish_release(struct finish *f)
+{
+	rpl_strmap_release(&f->walk);
+	rpl_strmap_release(&f->staged);
+	free(f->seen);
+}
 
-		if (strncmp(e->path, g->prefix, plen))
-			continue;
-		rel = e->path + plen;
-		if (git_index_entry_stage(e) > 0) { /* a conflict: changed, whatever it holds */
-			add_path(&c, e->path, 0);
-			continue;
-		}
-		at = (uintptr_t)rpl_strmap_get(&walk, rel);
-		if (at)
-			seen[at - 1] = 1;
-		if (e->mode == GIT_FILEMODE_COMMIT) {
-			/* A submodule: only what the base and the index say of it. */
-			d = rpl_strmap_get(&staged, e->path);
-			if (d)
-				add_path(&c, e->path, 0);
-			continue;
-		}
-		if (work_of(g, rel, e->path, at ? &files->v[at - 1] : NULL, e, &w, &refresh)) {
-			err = -1;
-			break;
-		}
-		d = rpl_strmap_get(&staged, e->path);
-		if (d ? changed(d->status != GIT_DELTA_ADDED, d->old_file.mode, &d->old_file.id, &w)
-		      : changed(1, e->mode, &e->id, &w))
-			add_path(&c, e->path, !w.exists && (!d || d->status != GIT_DELTA_ADDED));
+/* The walk's entry for `rel`, marked as tracked; NULL when the walk has none. */
+static const struct rpl_tree_file *tracked(struct finish *f, const char *rel)
+{
+	uintptr_t at = (uintptr_t)rpl_strmap_get(&f->walk, rel);
+
+	if (!at)
+		return NULL;
+	f->seen[at - 1] = 1;
+	return &f->files->v[at - 1];
+}
+
+/* A tracked file: its base side (the index's, unless staged) against now. */
+static int index_entry_change(struct finish *f, const git_index_entry *e)
+{
+	const git_diff_delta *d;
+	const struct rpl_tree_file *tf;
+	struct work w;
+	const char *rel;
+
+	if (strncmp(e->path, f->g->prefix, f->plen))
+		return 0;
+	rel = e->path + f->plen;
+	if (git_index_entry_stage(e) > 0) { /* a conflict: changed, whatever it holds */
+		add_path(&f->c, e->path, 0);
+		return 0;
 	}
-	/* Files at the base that the index no longer has (git rm, staged). */
-	for (size_t i = 0; i < ndeltas && !err; i++) {
-		const git_diff_delta *d = git_diff_get_delta(g->staged, i);
-		const char *path = d->old_file.path;
-		uintptr_t at;
-		struct work w;
-
-		if (d->status != GIT_DELTA_DELETED || strncmp(path, g->prefix, plen))
-			continue;
-		at = (uintptr_t)rpl_strmap_get(&walk, path + plen);
-		if (at)
-			seen[at - 1] = 1;
-		if (d->old_file.mode == GIT_FILEMODE_COMMIT) {
-			add_path(&c, path, 0);
-			continue;
-		}
-		if (work_of(g, path + plen, path, at ? &files->v[at - 1] : NULL, NULL, &w, NULL)) {
-			err = -1;
-			break;
-		}
-		/* A staged deletion is a change even when the file is still there
-		 * (git rm --cached): the next commit removes it. */
-		add_path(&c, path, !w.exists);
+	tf = tracked(f, rel);
+	d = rpl_strmap_get(&f->staged, e->path);
+	if (e->mode == GIT_FILEMODE_COMMIT) {
+		/* A submodule: only what the base and the index say of it. */
+		if (d)
+			add_path(&f->c, e->path, 0);
+		return 0;
 	}
-	/* What git does not track: new, unless ignored. */
-	for (size_t i = 0; i < files->n && !err; i++) {
-		if (seen[i])
+	if (work_of(f->g, rel, e->path, tf, e, &w, &f->refresh))
+		return -1;
+	if (d ? changed(d->status != GIT_DELTA_ADDED, d->old_file.mode, &d->old_file.id, &w)
+	      : changed(1, e->mode, &e->id, &w))
+		add_path(&f->c, e->path, !w.exists && (!d || d->status != GIT_DELTA_ADDED));
+	return 0;
+}
+
+/* A file at the base that the index no longer has (git rm, staged). */
+static int staged_deletion(struct finish *f, const git_diff_delta *d)
+{
+	const char *path = d->old_file.path;
+	const struct rpl_tree_file *tf;
+	struct work w;
+
+	if (d->status != GIT_DELTA_DELETED || strncmp(path, f->g->prefix, f->plen))
+		return 0;
+	tf = tracked(f, path + f->plen);
+	if (d->old_file.mode == GIT_FILEMODE_COMMIT) {
+		add_path(&f->c, path, 0);
+		return 0;
+	}
+	if (work_of(f->g, path + f->plen, path, tf, NULL, &w, NULL))
+		return -1;
+	/* A staged deletion is a change even when the file is still there
+	 * (git rm --cached): the next commit removes it. */
+	add_path(&f->c, path, !w.exists);
+	return 0;
+}
+
+/* What git does not track: new, unless ignored. */
+static void untracked(struct finish *f)
+{
+	struct rpl_strmap dirs = RPL_STRMAP_INIT;
+	struct rpl_strbuf gp = RPL_STRBUF_INIT;
+	struct rpl_arena a;
+
+	rpl_arena_init(&a);
+	for (size_t i = 0; i < f->files->n; i++) {
+		if (f->seen[i])
 			continue;
 		rpl_strbuf_reset(&gp);
-		rpl_strbuf_addf(&gp, "%s%s", g->prefix, files->paths.buf + files->v[i].path);
-		if (!ignored(g, &dirs, &a, gp.buf))
-			add_path(&c, gp.buf, 0);
+		rpl_strbuf_addf(&gp, "%s%s", f->g->prefix,
+		                f->files->paths.buf + f->files->v[i].path);
+		if (!ignored(f->g, &dirs, &a, gp.buf))
+			add_path(&f->c, gp.buf, 0);
 	}
-	/* Best effort, as git status: a held index.lock just skips it. */
-	if (!err && refresh)
-		git_index_write(g->index);
-
 	rpl_strbuf_release(&gp);
-	rpl_strmap_release(&walk);
-	rpl_strmap_release(&staged);
 	rpl_strmap_release(&dirs);
 	rpl_arena_release(&a);
-	free(seen);
+}
+
+int rpl_git_scan_finish(struct rpl_git_scan *g, const struct rpl_tree_files *files,
+                        struct rpl_changes *out)
+{
+	size_t nentries = git_index_entrycount(g->index);
+	size_t ndeltas = git_diff_num_deltas(g->staged);
+	struct finish f;
+	int err = 0;
+
+	finish_init(&f, g, files, out);
+	for (size_t i = 0; i < nentries && !err; i++)
+		err = index_entry_change(&f, git_index_get_byindex(g->index, i));
+	for (size_t i = 0; i < ndeltas && !err; i++)
+		err = staged_deletion(&f, git_diff_get_delta(g->staged, i));
+	if (!err)
+		untracked(&f);
+	/* Best effort, as git status: a held index.lock just skips it. */
+	if (!err && f.refresh)
+		git_index_write(g->index);
+	finish_release(&f);
 	if (err) {
 		rpl_changes_release(out);
 		return rpl_errmsg()[0] ? -RPL_ELIB : err;

@@ -372,31 +372,52 @@ static void header(const struct rpl_report *r, struct rpl_strbuf *out)
 	rpl_strbuf_addstr(out, "</div>\n");
 }
 
-static void timeline(const struct rpl_report *r, struct rpl_strbuf *out)
+/* The timeline's geometry: lanes, width, the run's span and its scale in px a second. */
+struct tl {
+	size_t nl;
+	int64_t t0;
+	double span, w, height, scale, step;
+};
+
+/* Wide enough for the lane with the most jobs, within bounds; a tick every
+ * round step that leaves 110 px or more between labels. */
+static void tl_geometry(const struct rpl_report *r, struct tl *g)
 {
-	size_t nl = r->nlanes ? r->nlanes : 1, most = 0, *per = rpl_xcalloc(nl, sizeof(*per));
-	double span = r->t1 > r->t0 ? (double)(r->t1 - r->t0) / 1e9 : 1, w, step, scale;
 	static const double steps[] = { 0.1,  0.2,  0.5,  1,     2,     5,     10,
 		                        15,   30,   60,   120,   300,   600,   900,
 		                        1800, 3600, 7200, 10800, 21600, 43200, 86400 };
-	double height = AXIS_H + (double)nl * LANE_H;
-	const struct rpl_run_row *prev = NULL;
+	size_t most = 0, *per;
+	double w;
 
+	g->nl = r->nlanes ? r->nlanes : 1;
+	g->t0 = r->t0;
+	g->span = r->t1 > r->t0 ? (double)(r->t1 - r->t0) / 1e9 : 1;
+	g->height = AXIS_H + (double)g->nl * LANE_H;
+	per = rpl_xcalloc(g->nl, sizeof(*per));
 	for (size_t i = 0; i < r->run.njobs; i++)
-		if (r->run.jobs[i].slot >= 0 && (size_t)r->run.jobs[i].slot < nl &&
+		if (r->run.jobs[i].slot >= 0 && (size_t)r->run.jobs[i].slot < g->nl &&
 		    ++per[r->run.jobs[i].slot] > most)
 			most = per[r->run.jobs[i].slot];
 	free(per);
 	w = (double)most * PX_PER_JOB;
-	w = w < MIN_W ? MIN_W : w > MAX_W ? MAX_W : w;
-	scale = (w - 8) / span;
-	step = steps[sizeof(steps) / sizeof(*steps) - 1];
+	g->w = w < MIN_W ? MIN_W : w > MAX_W ? MAX_W : w;
+	g->scale = (g->w - 8) / g->span;
+	g->step = steps[sizeof(steps) / sizeof(*steps) - 1];
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++)
-		if (steps[i] * scale >= 110) {
-			step = steps[i];
+		if (steps[i] * g->scale >= 110) {
+			g->step = steps[i];
 			break;
 		}
+}
 
+static double tl_x(const struct tl *g, int64_t ns)
+{
+	return 4 + (double)(ns - g->t0) / 1e9 * g->scale;
+}
+
+/* The legend, the lanes' names, and the svg begun with its lanes and time axis. */
+static void tl_frame(const struct tl *g, struct rpl_strbuf *out)
+{
 	rpl_strbuf_addstr(out, "<section id=\"timeline\"><h2>Timeline</h2>\n<div class=\"legend\">"
 	                       "<span><i style=\"background:var(--ok)\"></i>package</span>"
 	                       "<span><i style=\"background:var(--img)\"></i>image</span>"
@@ -406,95 +427,117 @@ static void timeline(const struct rpl_report *r, struct rpl_strbuf *out)
 	                       "<span><i style=\"background:var(--cp);outline:1.5px solid "
 	                       "var(--cpline)\"></i>critical path</span></div>\n");
 	rpl_strbuf_addstr(out, "<div class=\"tl\"><div class=\"lanes\">");
-	for (size_t l = 0; l < nl; l++)
+	for (size_t l = 0; l < g->nl; l++)
 		rpl_strbuf_addf(out, "<div>slot %zu</div>", l + 1);
 	rpl_strbuf_addf(
 	        out, "</div><div class=\"scroll\"><svg id=\"tl\" width=\"%.0f\" height=\"%.0f\">",
-	        w, height);
-	for (size_t l = 0; l < nl; l++)
+	        g->w, g->height);
+	for (size_t l = 0; l < g->nl; l++)
 		rpl_strbuf_addf(
 		        out, "<rect class=\"ln\" x=\"0\" y=\"%d\" width=\"%.0f\" height=\"%d\"/>",
-		        AXIS_H + (int)l * LANE_H, w, BAR_H);
-	for (double t = 0; t <= span + 1e-9; t += step) {
+		        AXIS_H + (int)l * LANE_H, g->w, BAR_H);
+	for (double t = 0; t <= g->span + 1e-9; t += g->step) {
 		char lab[32];
-		double x = 4 + t * scale;
-		tick_label(t, step, lab, sizeof(lab));
+		double x = 4 + t * g->scale;
+		tick_label(t, g->step, lab, sizeof(lab));
 		rpl_strbuf_addf(out,
 		                "<line class=\"gr\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.0f\"/>"
 		                "<text class=\"ax\" x=\"%.1f\" y=\"14\">%s</text>",
-		                x, AXIS_H - 6, x, height, x + 3, lab);
+		                x, AXIS_H - 6, x, g->height, x + 3, lab);
 	}
-	/* The critical path: from each job's end to the next one's start, under
-	 * the bars (it shows where a job waited for a lane). */
-	if (r->npath > 1) {
-		rpl_strbuf_addstr(out, "<path class=\"path\" d=\"");
-		for (size_t i = 0; i < r->npath; i++) {
-			const struct rpl_run_row *j = r->path[i];
-			double x0 = 4 + (double)(j->started_ns - r->t0) / 1e9 * scale;
-			double y = AXIS_H + (double)j->slot * LANE_H + BAR_H / 2.0;
-			if (j->slot <
-			    0) /* ran, but was not placed (retried when the run stopped) */
-				continue;
-			if (prev)
-				rpl_strbuf_addf(out, "M%.1f,%.1fL%.1f,%.1f",
-				                4 + (double)(end_of(prev) - r->t0) / 1e9 * scale,
-				                AXIS_H + (double)prev->slot * LANE_H + BAR_H / 2.0,
-				                x0, y);
-			prev = j;
-		}
-		rpl_strbuf_addstr(out, "\"/>");
-	}
-	for (size_t i = 0; i < r->run.njobs; i++) {
-		const struct rpl_run_row *j = &r->run.jobs[i];
-		int image = !strcmp(j->kind, "image"), y;
-		double x, bw;
-		char d[32];
-		if (j->started_ns <= 0 || j->slot < 0)
+}
+
+/* The critical path: from each job's end to the next one's start, under
+ * the bars (it shows where a job waited for a lane). */
+static void tl_critical_path(const struct rpl_report *r, const struct tl *g, struct rpl_strbuf *out)
+{
+	const struct rpl_run_row *prev = NULL;
+
+	if (r->npath <= 1)
+		return;
+	rpl_strbuf_addstr(out, "<path class=\"path\" d=\"");
+	for (size_t i = 0; i < r->npath; i++) {
+		const struct rpl_run_row *j = r->path[i];
+		double x0 = tl_x(g, j->started_ns);
+		double y = AXIS_H + (double)j->slot * LANE_H + BAR_H / 2.0;
+		if (j->slot < 0) /* ran, but was not placed (retried when the run stopped) */
 			continue;
-		x = 4 + (double)(j->started_ns - r->t0) / 1e9 * scale;
-		bw = j->duration * scale;
-		if (bw < 1)
-			bw = 1;
-		y = AXIS_H + (int)j->slot * LANE_H;
-		secs(j->duration, d, sizeof(d));
-		rpl_strbuf_addf(out, "<a href=\"#j%zu\"><rect class=\"j", i);
-		if (image)
-			rpl_strbuf_addstr(out, " im");
-		if (j->critical > 0)
-			rpl_strbuf_addstr(out, " cp");
-		if (strcmp(j->status, "ok")) {
-			rpl_strbuf_addch(out, ' ');
-			esc(out, j->status);
-		}
-		rpl_strbuf_addf(
-		        out, "\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"2\"><title>",
-		        x, y, bw, BAR_H);
-		esc(out, j->name);
-		rpl_strbuf_addch(out, ' ');
-		esc(out, j->arch);
-		rpl_strbuf_addf(out, " (%s): %s, %s", j->kind, j->status, d);
-		if (j->prev_run) {
-			secs(j->prev_duration, d, sizeof(d));
-			rpl_strbuf_addf(out, "; %s in run %lld", d, (long long)j->prev_run);
-		}
-		rpl_strbuf_addstr(out, "</title></rect>");
-		/* A name where it fits (about 6.5 px a character), with its arch
-		 * where that fits too; an image's as "image NAME". */
-		if (bw >= 10 + 6.5 * (double)(strlen(j->name) + (image ? 6 : 0))) {
-			rpl_strbuf_addf(out, "<text class=\"bl%s\" x=\"%.1f\" y=\"%d\">%s",
-			                j->critical > 0 && !strcmp(j->status, "ok") ? " cp" : "",
-			                x + 5, y + 13, image ? "image " : "");
-			esc(out, j->name);
-			if (bw >= 10 + 6.5 * (double)(strlen(j->name) + (image ? 6 : 0) + 1 +
-			                              strlen(j->arch))) {
-				rpl_strbuf_addstr(out, "<tspan class=\"ar\"> ");
-				esc(out, j->arch);
-				rpl_strbuf_addstr(out, "</tspan>");
-			}
-			rpl_strbuf_addstr(out, "</text>");
-		}
-		rpl_strbuf_addstr(out, "</a>");
+		if (prev)
+			rpl_strbuf_addf(out, "M%.1f,%.1fL%.1f,%.1f", tl_x(g, end_of(prev)),
+			                AXIS_H + (double)prev->slot * LANE_H + BAR_H / 2.0, x0, y);
+		prev = j;
 	}
+	rpl_strbuf_addstr(out, "\"/>");
+}
+
+/* A name where it fits (about 6.5 px a character), with its arch where that
+ * fits too; an image's as "image NAME". */
+static void tl_bar_label(const struct rpl_run_row *j, int image, double x, int y, double bw,
+                         struct rpl_strbuf *out)
+{
+	if (bw < 10 + 6.5 * (double)(strlen(j->name) + (image ? 6 : 0)))
+		return;
+	rpl_strbuf_addf(out, "<text class=\"bl%s\" x=\"%.1f\" y=\"%d\">%s",
+	                j->critical > 0 && !strcmp(j->status, "ok") ? " cp" : "", x + 5, y + 13,
+	                image ? "image " : "");
+	esc(out, j->name);
+	if (bw >= 10 + 6.5 * (double)(strlen(j->name) + (image ? 6 : 0) + 1 + strlen(j->arch))) {
+		rpl_strbuf_addstr(out, "<tspan class=\"ar\"> ");
+		esc(out, j->arch);
+		rpl_strbuf_addstr(out, "</tspan>");
+	}
+	rpl_strbuf_addstr(out, "</text>");
+}
+
+/* Job `i`'s bar in its lane, linked to its row, its times in the title. */
+static void tl_bar(const struct rpl_report *r, const struct tl *g, size_t i, struct rpl_strbuf *out)
+{
+	const struct rpl_run_row *j = &r->run.jobs[i];
+	int image = !strcmp(j->kind, "image"), y;
+	double x, bw;
+	char d[32];
+
+	if (j->started_ns <= 0 || j->slot < 0)
+		return;
+	x = tl_x(g, j->started_ns);
+	bw = j->duration * g->scale;
+	if (bw < 1)
+		bw = 1;
+	y = AXIS_H + (int)j->slot * LANE_H;
+	secs(j->duration, d, sizeof(d));
+	rpl_strbuf_addf(out, "<a href=\"#j%zu\"><rect class=\"j", i);
+	if (image)
+		rpl_strbuf_addstr(out, " im");
+	if (j->critical > 0)
+		rpl_strbuf_addstr(out, " cp");
+	if (strcmp(j->status, "ok")) {
+		rpl_strbuf_addch(out, ' ');
+		esc(out, j->status);
+	}
+	rpl_strbuf_addf(out, "\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"2\"><title>",
+	                x, y, bw, BAR_H);
+	esc(out, j->name);
+	rpl_strbuf_addch(out, ' ');
+	esc(out, j->arch);
+	rpl_strbuf_addf(out, " (%s): %s, %s", j->kind, j->status, d);
+	if (j->prev_run) {
+		secs(j->prev_duration, d, sizeof(d));
+		rpl_strbuf_addf(out, "; %s in run %lld", d, (long long)j->prev_run);
+	}
+	rpl_strbuf_addstr(out, "</title></rect>");
+	tl_bar_label(j, image, x, y, bw, out);
+	rpl_strbuf_addstr(out, "</a>");
+}
+
+static void timeline(const struct rpl_report *r, struct rpl_strbuf *out)
+{
+	struct tl g;
+
+	tl_geometry(r, &g);
+	tl_frame(&g, out);
+	tl_critical_path(r, &g, out);
+	for (size_t i = 0; i < r->run.njobs; i++)
+		tl_bar(r, &g, i, out);
 	rpl_strbuf_addstr(out, "</svg></div></div>\n");
 	if (r->lanes_derived)
 		rpl_strbuf_addstr(out, "<p class=\"note\">This run did not record its lanes: "

@@ -1039,25 +1039,17 @@ static char *resolve_include(const struct loader *l, const char *inc)
 }
 
 /*
- * Loads `path` into `out` with its includes merged.  `from`/`at` name the
- * include value that asked for it (NULL for the top file).
+ * Whether `path` may be loaded (its stat in `st`): a regular file, inside the
+ * root when included, not already on the include chain, not too deep.
  */
-static int load_file(struct loader *l, const char *path, const char *from,
-                     const struct rpl_text *at, struct rpl_apko_config *out, struct origin *org)
+static int check_file(struct loader *l, const char *path, const char *from,
+                      const struct rpl_text *at, struct stat *st)
 {
-	struct rpl_arena *a = &l->img->arena;
-	struct rpl_ydoc doc;
-	struct rpl_dctx ctx;
-	struct stat st;
-	char *buf = NULL;
-	size_t len;
-	const char *file;
-	int err, e = 0, parsed = 0;
+	int e = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (stat(path, &st) < 0)
+	if (stat(path, st) < 0)
 		e = errno;
-	else if (S_ISDIR(st.st_mode))
+	else if (S_ISDIR(st->st_mode))
 		e = EISDIR;
 	if (e) {
 		if (from)
@@ -1066,79 +1058,118 @@ static int load_file(struct loader *l, const char *path, const char *from,
 		return rpl_error(-e, "cannot read '%s': %s", path, strerror(e));
 	}
 	/* A FIFO would block the read and /dev/zero never end it. */
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		if (from)
 			return err_at(from, at, NULL,
 			              "cannot read include '%s': it is %s, not a regular file",
-			              path, rpl_file_kind((unsigned)st.st_mode));
+			              path, rpl_file_kind((unsigned)st->st_mode));
 		return rpl_error(-EINVAL, "cannot read '%s': it is %s, not a regular file", path,
-		                 rpl_file_kind((unsigned)st.st_mode));
+		                 rpl_file_kind((unsigned)st->st_mode));
 	}
 	if (from && l->real_root && rpl_path_check_inside(l->real_root, path))
 		return err_at(from, at, NULL, "include %s", rpl_errmsg());
 	for (size_t i = 0; i < l->nchain; i++)
-		if (l->chain[i].dev == st.st_dev && l->chain[i].ino == st.st_ino)
+		if (l->chain[i].dev == st->st_dev && l->chain[i].ino == st->st_ino)
 			return cycle_error(l, from, at, path);
 	if (l->nchain >= MAX_INCLUDE_DEPTH)
 		return err_at(from, at, NULL, "includes nested deeper than %d files",
 		              MAX_INCLUDE_DEPTH);
+	return 0;
+}
 
-	file = rpl_arena_strdup(a, path);
+/* `path` among the image's inputs and pushed on the include chain; its name in the arena. */
+static const char *enter_file(struct loader *l, const char *path, const struct stat *st)
+{
+	const char *file = rpl_arena_strdup(&l->img->arena, path);
+
 	RPL_ALLOC_GROW(l->inputs, l->ninputs + 1, l->inputs_alloc);
 	l->inputs[l->ninputs++] = file;
 	RPL_ALLOC_GROW(l->chain, l->nchain + 1, l->chain_alloc);
 	l->chain[l->nchain].path = file;
-	l->chain[l->nchain].dev = st.st_dev;
-	l->chain[l->nchain].ino = st.st_ino;
+	l->chain[l->nchain].dev = st->st_dev;
+	l->chain[l->nchain].ino = st->st_ino;
 	l->nchain++;
+	return file;
+}
 
-	err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &buf, &len);
+/* The file read, parsed, decoded into `out` and its items checked. */
+static int decode_file(struct loader *l, const char *path, const char *file, const char *from,
+                       const struct rpl_text *at, struct rpl_apko_config *out)
+{
+	struct rpl_ydoc doc;
+	struct rpl_dctx ctx;
+	char *buf = NULL;
+	size_t len;
+	int err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &buf, &len);
+
 	if (err) {
 		if (from)
 			err = err_at(from, at, NULL, "include: %s", rpl_errmsg());
-		goto out;
+		return err;
 	}
 	err = rpl_yaml_parse(&doc, file, buf, len);
-	parsed = 1;
-	if (err)
-		goto out;
-	if (!doc.root) {
+	if (!err && !doc.root)
 		err = rpl_error(-RPL_ESCHEMA, "%s:1:1: empty image configuration", file);
-		goto out;
+	if (!err) {
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.arena = &l->img->arena;
+		ctx.file = file;
+		err = rpl_decode(&ctx, doc.root, &rpl_apko_config_schema, out);
+		if (!err)
+			err = validate_items(out, file, doc.root);
 	}
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.arena = a;
-	ctx.file = file;
-	err = rpl_decode(&ctx, doc.root, &rpl_apko_config_schema, out);
-	if (!err)
-		err = validate_items(out, file, doc.root);
-	if (err)
-		goto out;
 	/* The tree is not needed any more: decoding copied every string. */
 	rpl_ydoc_release(&doc);
-	parsed = 0;
-
-	org->entrypoint = org->archs = org->layering = org->format = org->baseimage = file;
-	if (!empty(&out->include)) {
-		struct rpl_apko_config inc;
-		struct origin inc_org;
-		char *inc_path = resolve_include(l, out->include.s);
-
-		if (!inc_path)
-			err = err_at(file, &out->include, NULL,
-			             "cannot read include '%s': it is neither in the working "
-			             "directory ('%s') nor in the include path '%s'",
-			             out->include.s, l->workdir, l->top_dir);
-		else
-			err = load_file(l, inc_path, file, &out->include, &inc, &inc_org);
-		if (!err)
-			err = merge_into(a, &inc, &inc_org, out, org, file);
-		free(inc_path);
-	}
-out:
-	if (parsed)
-		rpl_ydoc_release(&doc);
 	free(buf);
+	return err;
+}
+
+static int load_file(struct loader *l, const char *path, const char *from,
+                     const struct rpl_text *at, struct rpl_apko_config *out, struct origin *org);
+
+/* The file `out` includes, loaded and merged under it. */
+static int load_include(struct loader *l, const char *file, struct rpl_apko_config *out,
+                        struct origin *org)
+{
+	struct rpl_apko_config inc;
+	struct origin inc_org;
+	char *inc_path = resolve_include(l, out->include.s);
+	int err;
+
+	if (!inc_path)
+		err = err_at(file, &out->include, NULL,
+		             "cannot read include '%s': it is neither in the working "
+		             "directory ('%s') nor in the include path '%s'",
+		             out->include.s, l->workdir, l->top_dir);
+	else
+		err = load_file(l, inc_path, file, &out->include, &inc, &inc_org);
+	if (!err)
+		err = merge_into(&l->img->arena, &inc, &inc_org, out, org, file);
+	free(inc_path);
+	return err;
+}
+
+/*
+ * Loads `path` into `out` with its includes merged.  `from`/`at` name the
+ * include value that asked for it (NULL for the top file).
+ */
+static int load_file(struct loader *l, const char *path, const char *from,
+                     const struct rpl_text *at, struct rpl_apko_config *out, struct origin *org)
+{
+	struct stat st;
+	const char *file;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = check_file(l, path, from, at, &st)))
+		return err;
+	file = enter_file(l, path, &st);
+	err = decode_file(l, path, file, from, at, out);
+	if (!err) {
+		org->entrypoint = org->archs = org->layering = org->format = org->baseimage = file;
+		if (!empty(&out->include))
+			err = load_include(l, file, out, org);
+	}
 	l->nchain--;
 	return err;
 }

@@ -493,14 +493,74 @@ static int bind_inputs(struct cctx *c, const struct rpl_step *s, const struct rp
 	return 0;
 }
 
+/*
+ * The definition a `uses:` step names, loaded into `d`: known, valid and not
+ * nested too deep; its file counted among the recipe's inputs and its inputs
+ * bound in `scope`.
+ */
+static int use_def(struct cctx *c, const struct rpl_step *s, const struct rpl_varmap *parent,
+                   struct rpl_varmap *scope, struct rpl_cstep *d,
+                   const struct rpl_pipeline_def **out)
+{
+	const struct rpl_pipeline_def *def = rpl_pipeline_lib_find(c->lib, s->uses.s);
+
+	if (!def)
+		return step_error(
+		        c, s->uses.line, s->uses.col,
+		        "unknown pipeline '%s' (not in the repository's pipeline dirs nor built in)",
+		        s->uses.s);
+	if (def->error)
+		return step_error(c, s->uses.line, s->uses.col, "pipeline '%s' is invalid: %s",
+		                  s->uses.s, def->error);
+	if (c->depth >= MAX_USES_DEPTH)
+		return step_error(c, s->uses.line, s->uses.col,
+		                  "pipeline '%s' nests 'uses' more than %d deep (a cycle?)",
+		                  s->uses.s, MAX_USES_DEPTH);
+	*out = def;
+	d->uses = s->uses.s;
+	d->pipeline_file = def->file;
+	if (!def->builtin)
+		add_file(c, def->file);
+	return bind_inputs(c, s, def, parent, scope, &d->with);
+}
+
+/*
+ * The step's needs.packages into `d`, each counted as a need unless the step
+ * is skipped.  As with `runs`, a `uses:` step's own count unless the
+ * definition gives its own (or a null `needs:`); they are the caller's text.
+ */
+static int compile_needs(struct cctx *c, const struct rpl_step *s, const struct rpl_step *body,
+                         const struct rpl_pipeline_def *def, struct where saved,
+                         const struct rpl_varmap *scope, struct rpl_cstep *d)
+{
+	const char *via = d->uses ? d->uses : (*s->name.s ? s->name.s : "pipeline");
+	const struct rpl_step *ns = def && !body->needs_given ? s : body;
+	int err;
+
+	d->needs.n = ns->needs.n;
+	d->needs.v = d->needs.n ? rpl_arena_alloc(c->a, d->needs.n * sizeof(*d->needs.v)) : NULL;
+	for (size_t i = 0; i < ns->needs.n; i++) {
+		const char *v;
+		if (ns == s && def)
+			err = subst_own(c, saved, &ns->needs.v[i], scope, "needs", &v);
+		else
+			err = subst_text(c, &ns->needs.v[i], scope, RPL_SUBST_PLAIN, "needs", &v);
+		if (err)
+			return err;
+		d->needs.v[i] = rpl_text_make(v);
+		if (*v && !c->skipping)
+			add_need(c, v, via);
+	}
+	return 0;
+}
+
 static int compile_step(struct cctx *c, const struct rpl_step *s, const struct rpl_varmap *parent,
                         struct rpl_cstep *d)
 {
 	struct rpl_varmap scope = RPL_VARMAP_INIT;
-	const struct rpl_step *body = s, *ns;
+	const struct rpl_step *body = s;
 	const struct rpl_pipeline_def *def = NULL;
 	struct where saved = { c->in_def, c->at_line, c->at_col };
-	const char *via;
 	int err = 0, cond = 1, entered = 0;
 
 	scope.parent = parent;
@@ -513,32 +573,9 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 		goto out;
 	}
 	if (*s->uses.s && !s->nsteps) {
-		def = rpl_pipeline_lib_find(c->lib, s->uses.s);
-		if (!def) {
-			err = step_error(
-			        c, s->uses.line, s->uses.col,
-			        "unknown pipeline '%s' (not in the repository's pipeline dirs nor built in)",
-			        s->uses.s);
+		if ((err = use_def(c, s, parent, &scope, d, &def)))
 			goto out;
-		}
-		if (def->error) {
-			err = step_error(c, s->uses.line, s->uses.col,
-			                 "pipeline '%s' is invalid: %s", s->uses.s, def->error);
-			goto out;
-		}
-		if (c->depth >= MAX_USES_DEPTH) {
-			err = step_error(c, s->uses.line, s->uses.col,
-			                 "pipeline '%s' nests 'uses' more than %d deep (a cycle?)",
-			                 s->uses.s, MAX_USES_DEPTH);
-			goto out;
-		}
 		body = &def->step;
-		d->uses = s->uses.s;
-		d->pipeline_file = def->file;
-		if (!def->builtin)
-			add_file(c, def->file);
-		if ((err = bind_inputs(c, s, def, parent, &scope, &d->with)))
-			goto out;
 	}
 
 	/* The step's own if and working-directory survive loading its
@@ -578,25 +615,8 @@ static int compile_step(struct cctx *c, const struct rpl_step *s, const struct r
 	if (err)
 		goto out;
 	d->environment = body->environment.n ? body->environment : s->environment;
-
-	via = d->uses ? d->uses : (*s->name.s ? s->name.s : "pipeline");
-	/* So too the step's own needs.packages: they count unless the
-	 * definition gives its own (or a null `needs:`). */
-	ns = def && !body->needs_given ? s : body;
-	d->needs.n = ns->needs.n;
-	d->needs.v = d->needs.n ? rpl_arena_alloc(c->a, d->needs.n * sizeof(*d->needs.v)) : NULL;
-	for (size_t i = 0; i < ns->needs.n; i++) {
-		const char *v;
-		if (ns == s && def)
-			err = subst_own(c, saved, &ns->needs.v[i], &scope, "needs", &v);
-		else
-			err = subst_text(c, &ns->needs.v[i], &scope, RPL_SUBST_PLAIN, "needs", &v);
-		if (err)
-			goto out;
-		d->needs.v[i] = rpl_text_make(v);
-		if (*v && !c->skipping)
-			add_need(c, v, via);
-	}
+	if ((err = compile_needs(c, s, body, def, saved, &scope, d)))
+		goto out;
 	err = compile_steps(c, body->steps, body->nsteps, &scope, &d->steps, &d->nsteps);
 out:
 	if (d->skipped)

@@ -105,98 +105,127 @@ static void set_default(struct rpl_repoconfig *cfg, struct rpl_textlist *l, cons
 		l->v[i] = rpl_text_make(vals[i]);
 }
 
+/* `a`, an arch as the config names it, as apk names it; `what` leads the error. */
+static int apk_arch(struct rpl_text *a, const char *what)
+{
+	const char *apk = rpl_apko_arch_to_apk(a->s);
+
+	if (!apk)
+		return rpl_error(-RPL_ESCHEMA, "%s:%u:%u: %sunknown architecture '%s'",
+		                 RPL_REPOCONFIG_FILE, a->line, a->col, what, a->s);
+	a->s = apk;
+	return 0;
+}
+
+static int check_max_extract_size(struct rpl_repoconfig *cfg)
+{
+	const struct rpl_text *t = &cfg->max_extract_size_text;
+
+	if (t->s && *t->s && rpl_parse_size(t->s, &cfg->max_extract_size))
+		return rpl_error(-RPL_ESCHEMA,
+		                 "%s:%u:%u: max-extract-size: '%s' is not a size (bytes, or "
+		                 "with K, M, G, T)",
+		                 RPL_REPOCONFIG_FILE, t->line, t->col, t->s);
+	return 0;
+}
+
+/* The cache is REGISTRY/REPO: both named, no tag, no space, no trailing slash. */
+static int check_cache(const struct rpl_repoconfig *cfg)
+{
+	const char *c = cfg->cache.s, *slash;
+
+	if (!c || !*c)
+		return 0;
+	slash = strchr(c, '/');
+	if (!slash || slash == c || !slash[1] || strchr(slash, ':') || strchr(c, ' ') ||
+	    c[strlen(c) - 1] == '/')
+		return rpl_error(-RPL_ESCHEMA,
+		                 "%s:%u:%u: cache: '%s' is not REGISTRY/REPO (such as "
+		                 "ghcr.io/acme/ripple-cache), with no tag",
+		                 RPL_REPOCONFIG_FILE, cfg->cache.line, cfg->cache.col, c);
+	return 0;
+}
+
+static int check_executor(const struct rpl_repoconfig *cfg)
+{
+	if (cfg->executor.s && *cfg->executor.s && strcmp(cfg->executor.s, "local") &&
+	    strcmp(cfg->executor.s, "slurm"))
+		return rpl_error(-RPL_ESCHEMA,
+		                 "%s:%u:%u: executor: '%s' is not an executor (local, slurm)",
+		                 RPL_REPOCONFIG_FILE, cfg->executor.line, cfg->executor.col,
+		                 cfg->executor.s);
+	return 0;
+}
+
+/* amd64 and x86_64 are one arch: each is kept once. */
+static void unique_archs(struct rpl_repoconfig *cfg)
+{
+	for (size_t i = 0; i < cfg->archs.n; i++)
+		for (size_t j = i + 1; j < cfg->archs.n; j++)
+			if (!strcmp(cfg->archs.v[i].s, cfg->archs.v[j].s)) {
+				memmove(&cfg->archs.v[j], &cfg->archs.v[j + 1],
+				        (cfg->archs.n - j - 1) * sizeof(*cfg->archs.v));
+				cfg->archs.n--;
+				j--;
+			}
+}
+
+/* The decoded config checked, its archs in apk's names. */
+static int check_config(struct rpl_repoconfig *cfg)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < cfg->archs.n; i++)
+		err = apk_arch(&cfg->archs.v[i], "");
+	for (size_t i = 0; !err && i < cfg->sysroots.n; i++)
+		err = apk_arch(&cfg->sysroots.v[i].key, "sysroots: ");
+	if (!err)
+		err = check_max_extract_size(cfg);
+	if (!err)
+		err = check_cache(cfg);
+	if (!err)
+		err = check_executor(cfg);
+	for (size_t i = 0; !err && i < cfg->slurm.partitions.n; i++)
+		err = apk_arch(&cfg->slurm.partitions.v[i].key, "slurm: partitions: ");
+	if (!err)
+		unique_archs(cfg);
+	return err;
+}
+
+/* The config file's `text` parsed, decoded and checked into `cfg`. */
+static int read_config(struct rpl_repoconfig *cfg, const char *text, size_t len)
+{
+	struct rpl_dctx dc = { 0 };
+	struct rpl_ydoc doc;
+	int err;
+
+	dc.arena = &cfg->arena;
+	dc.file = RPL_REPOCONFIG_FILE;
+	cfg->present = 1;
+	rpl_sha256(text, len, cfg->digest);
+	err = rpl_yaml_parse(&doc, RPL_REPOCONFIG_FILE, text, len);
+	if (!err)
+		err = rpl_decode(&dc, doc.root, &schema, cfg);
+	rpl_ydoc_release(&doc);
+	return err ? err : check_config(cfg);
+}
+
 int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 {
 	static const char *const dirs[] = { "pipelines" };
 	static const char *const envs[] = { "build-common.env", "build-${{build.arch}}.env" };
 	char *path = rpl_path_join(root, RPL_REPOCONFIG_FILE);
-	struct rpl_ydoc doc;
-	struct rpl_dctx dc = { 0 };
 	char *text = NULL;
 	size_t len;
-	int err = 0;
+	int err;
 
 	memset(cfg, 0, sizeof(*cfg));
 	rpl_arena_init(&cfg->arena);
-	dc.arena = &cfg->arena;
-	dc.file = RPL_REPOCONFIG_FILE;
 	err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &text, &len);
-	if (err == -ENOENT) {
+	if (err == -ENOENT)
 		err = 0;
-	} else if (!err) {
-		cfg->present = 1;
-		rpl_sha256(text, len, cfg->digest);
-
-		err = rpl_yaml_parse(&doc, RPL_REPOCONFIG_FILE, text, len);
-		if (!err)
-			err = rpl_decode(&dc, doc.root, &schema, cfg);
-		rpl_ydoc_release(&doc);
-		for (size_t i = 0; !err && i < cfg->archs.n; i++) {
-			struct rpl_text *a = &cfg->archs.v[i];
-			const char *apk = rpl_apko_arch_to_apk(a->s);
-			if (!apk)
-				err = rpl_error(-RPL_ESCHEMA, "%s:%u:%u: unknown architecture '%s'",
-				                RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
-			else
-				a->s = apk;
-		}
-		for (size_t i = 0; !err && i < cfg->sysroots.n; i++) {
-			struct rpl_text *a = &cfg->sysroots.v[i].key;
-			const char *apk = rpl_apko_arch_to_apk(a->s);
-			if (!apk)
-				err = rpl_error(-RPL_ESCHEMA,
-				                "%s:%u:%u: sysroots: unknown architecture '%s'",
-				                RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
-			else
-				a->s = apk;
-		}
-		if (!err && cfg->max_extract_size_text.s && *cfg->max_extract_size_text.s &&
-		    rpl_parse_size(cfg->max_extract_size_text.s, &cfg->max_extract_size))
-			err = rpl_error(-RPL_ESCHEMA,
-			                "%s:%u:%u: max-extract-size: '%s' is not a size (bytes, or "
-			                "with K, M, G, T)",
-			                RPL_REPOCONFIG_FILE, cfg->max_extract_size_text.line,
-			                cfg->max_extract_size_text.col,
-			                cfg->max_extract_size_text.s);
-		if (!err && cfg->cache.s && *cfg->cache.s) {
-			const char *c = cfg->cache.s, *slash = strchr(c, '/');
-			if (!slash || slash == c || !slash[1] || strchr(slash, ':') ||
-			    strchr(c, ' ') || c[strlen(c) - 1] == '/')
-				err = rpl_error(
-				        -RPL_ESCHEMA,
-				        "%s:%u:%u: cache: '%s' is not REGISTRY/REPO (such as "
-				        "ghcr.io/acme/ripple-cache), with no tag",
-				        RPL_REPOCONFIG_FILE, cfg->cache.line, cfg->cache.col, c);
-		}
-		if (!err && cfg->executor.s && *cfg->executor.s &&
-		    strcmp(cfg->executor.s, "local") && strcmp(cfg->executor.s, "slurm"))
-			err = rpl_error(
-			        -RPL_ESCHEMA,
-			        "%s:%u:%u: executor: '%s' is not an executor (local, slurm)",
-			        RPL_REPOCONFIG_FILE, cfg->executor.line, cfg->executor.col,
-			        cfg->executor.s);
-		for (size_t i = 0; !err && i < cfg->slurm.partitions.n; i++) {
-			struct rpl_text *a = &cfg->slurm.partitions.v[i].key;
-			const char *apk = rpl_apko_arch_to_apk(a->s);
-			if (!apk)
-				err = rpl_error(
-				        -RPL_ESCHEMA,
-				        "%s:%u:%u: slurm: partitions: unknown architecture '%s'",
-				        RPL_REPOCONFIG_FILE, a->line, a->col, a->s);
-			else
-				a->s = apk;
-		}
-		/* amd64 and x86_64 are one arch: each is kept once. */
-		for (size_t i = 0; !err && i < cfg->archs.n; i++)
-			for (size_t j = i + 1; j < cfg->archs.n; j++)
-				if (!strcmp(cfg->archs.v[i].s, cfg->archs.v[j].s)) {
-					memmove(&cfg->archs.v[j], &cfg->archs.v[j + 1],
-					        (cfg->archs.n - j - 1) * sizeof(*cfg->archs.v));
-					cfg->archs.n--;
-					j--;
-				}
-	}
-
+	else if (!err)
+		err = read_config(cfg, text, len);
 	if (!err) {
 		const char *host = rpl_host_arch();
 		set_default(cfg, &cfg->pipeline_dirs, dirs, 1);

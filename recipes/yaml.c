@@ -167,24 +167,11 @@ static void keyset_add(struct keyset *ks, const struct rpl_ypair *pairs, size_t 
 	ks->slots[i] = at + 1;
 }
 
-/*
- * Turns the collected key/value children into pairs.  Explicit keys must be
- * unique; `<<` merges the pairs of a mapping (or a list of mappings) whose
- * keys are not already present, as yaml.v3 does.
- */
-static int finish_map(struct builder *b, struct frame *f)
+/* At most the explicit pairs and every pair a merge could bring. */
+static size_t most_pairs(struct rpl_ynode *const *kids, size_t nkids)
 {
-	struct rpl_ydoc *doc = b->doc;
-	/* No child yet anywhere: kids is still NULL, and NULL + 0 is undefined. */
-	struct rpl_ynode **kids = b->kids ? b->kids + f->first : NULL;
-	size_t nkids = b->nkids - f->first;
-	struct rpl_ypair *pairs = NULL;
-	size_t n = 0, alloc = 0, max = nkids / 2;
-	const struct rpl_ynode *merge = NULL;
-	struct keyset ks;
-	int err = 0;
+	size_t max = nkids / 2;
 
-	/* At most the explicit pairs and every pair a merge could bring. */
 	for (size_t i = 0; i + 1 < nkids; i += 2) {
 		const struct rpl_ynode *v = kids[i + 1];
 
@@ -196,43 +183,64 @@ static int finish_map(struct builder *b, struct frame *f)
 			if (v->seq.items[s]->type == RPL_YMAP)
 				max += v->seq.items[s]->map.n;
 	}
-	keyset_init(&ks, max);
+	return max;
+}
+
+/* The pairs of a mapping being finished, and the set of their keys. */
+struct pairs {
+	struct rpl_ypair *v;
+	size_t n, alloc;
+	struct keyset ks;
+};
+
+static void pairs_add(struct pairs *p, struct rpl_ypair pair)
+{
+	RPL_ALLOC_GROW(p->v, p->n + 1, p->alloc);
+	p->v[p->n] = pair;
+	keyset_add(&p->ks, p->v, p->n);
+	p->n++;
+}
+
+/* The explicit pairs, each key a scalar and unique, beside one `<<` key at most. */
+static int explicit_pairs(const struct rpl_ydoc *doc, struct pairs *p,
+                          struct rpl_ynode *const *kids, size_t nkids)
+{
+	const struct rpl_ynode *merge = NULL;
+
 	for (size_t i = 0; i + 1 < nkids; i += 2) {
 		struct rpl_ynode *k = kids[i], *v = kids[i + 1];
 		long at;
 
 		if (is_merge_key(k)) {
 			/* yaml.v3 allows one merge key per mapping, like any key. */
-			if (merge) {
-				err = rpl_error(
+			if (merge)
+				return rpl_error(
 				        -RPL_EPARSE,
 				        "%s:%u:%u: mapping key \"<<\" already defined at line %u",
 				        doc->file, k->line, k->col, merge->line);
-				goto out;
-			}
 			merge = k;
 			continue;
 		}
-
-		if (k->type != RPL_YSCALAR) {
-			err = rpl_error(-RPL_EPARSE, "%s:%u:%u: mapping keys must be scalars",
-			                doc->file, k->line, k->col);
-			goto out;
-		}
-		at = find_pair(&ks, pairs, n, k);
-		if (at >= 0) {
-			err = rpl_error(-RPL_EPARSE,
-			                "%s:%u:%u: mapping key \"%.*s\" already defined at line %u",
-			                doc->file, k->line, k->col, (int)k->scalar.len, k->scalar.s,
-			                pairs[at].key->line);
-			goto out;
-		}
-		RPL_ALLOC_GROW(pairs, n + 1, alloc);
-		pairs[n].key = k;
-		pairs[n].value = v;
-		keyset_add(&ks, pairs, n);
-		n++;
+		if (k->type != RPL_YSCALAR)
+			return rpl_error(-RPL_EPARSE, "%s:%u:%u: mapping keys must be scalars",
+			                 doc->file, k->line, k->col);
+		at = find_pair(&p->ks, p->v, p->n, k);
+		if (at >= 0)
+			return rpl_error(
+			        -RPL_EPARSE,
+			        "%s:%u:%u: mapping key \"%.*s\" already defined at line %u",
+			        doc->file, k->line, k->col, (int)k->scalar.len, k->scalar.s,
+			        p->v[at].key->line);
+		pairs_add(p, (struct rpl_ypair){ k, v });
 	}
+	return 0;
+}
+
+/* The pairs `<<` merges: those of its mapping (or list of mappings) whose keys
+ * are not there yet. */
+static int merged_pairs(const struct rpl_ydoc *doc, struct pairs *p, struct rpl_ynode *const *kids,
+                        size_t nkids)
+{
 	for (size_t i = 0; i + 1 < nkids; i += 2) {
 		struct rpl_ynode *k = kids[i], *v = kids[i + 1];
 		struct rpl_ynode *const *srcs = &v;
@@ -247,28 +255,43 @@ static int finish_map(struct builder *b, struct frame *f)
 		for (size_t s = 0; s < nsrc; s++) {
 			const struct rpl_ynode *src = srcs[s];
 
-			if (src->type != RPL_YMAP) {
-				err = rpl_error(
+			if (src->type != RPL_YMAP)
+				return rpl_error(
 				        -RPL_EPARSE,
 				        "%s:%u:%u: map merge requires map or sequence of maps as the value",
 				        doc->file, src->line, src->col);
-				goto out;
-			}
-			for (size_t j = 0; j < src->map.n; j++) {
-				if (find_pair(&ks, pairs, n, src->map.pairs[j].key) >= 0)
-					continue;
-				RPL_ALLOC_GROW(pairs, n + 1, alloc);
-				pairs[n] = src->map.pairs[j];
-				keyset_add(&ks, pairs, n);
-				n++;
-			}
+			for (size_t j = 0; j < src->map.n; j++)
+				if (find_pair(&p->ks, p->v, p->n, src->map.pairs[j].key) < 0)
+					pairs_add(p, src->map.pairs[j]);
 		}
 	}
-	f->node->map.pairs = rpl_arena_memdup(&doc->arena, pairs, n, sizeof(*pairs));
-	f->node->map.n = n;
-out:
-	keyset_release(&ks);
-	free(pairs);
+	return 0;
+}
+
+/*
+ * Turns the collected key/value children into pairs.  Explicit keys must be
+ * unique; `<<` merges the pairs of a mapping (or a list of mappings) whose
+ * keys are not already present, as yaml.v3 does.
+ */
+static int finish_map(struct builder *b, struct frame *f)
+{
+	struct rpl_ydoc *doc = b->doc;
+	/* No child yet anywhere: kids is still NULL, and NULL + 0 is undefined. */
+	struct rpl_ynode **kids = b->kids ? b->kids + f->first : NULL;
+	size_t nkids = b->nkids - f->first;
+	struct pairs p = { .v = NULL };
+	int err;
+
+	keyset_init(&p.ks, most_pairs(kids, nkids));
+	err = explicit_pairs(doc, &p, kids, nkids);
+	if (!err)
+		err = merged_pairs(doc, &p, kids, nkids);
+	if (!err) {
+		f->node->map.pairs = rpl_arena_memdup(&doc->arena, p.v, p.n, sizeof(*p.v));
+		f->node->map.n = p.n;
+	}
+	keyset_release(&p.ks);
+	free(p.v);
 	return err;
 }
 

@@ -592,13 +592,104 @@ static int control_section(const struct rpl_apk_meta *m, const char *info, struc
 	return err;
 }
 
+/* The found dependency `dep` is one of the package's own provides. */
+static int provided_by_self(const struct names *provides, const char *dep)
+{
+	for (size_t k = 0; k < provides->n; k++)
+		if (name_len(provides->v[k]) == name_len(dep) &&
+		    !strncmp(provides->v[k], dep, name_len(dep)))
+			return 1;
+	return 0;
+}
+
+/*
+ * What the package provides and depends on, sorted: the recipe's, and what
+ * analysing its files finds unless the recipe turns that off (a found need the
+ * package meets itself is no dependency).  What was found goes to `log`.
+ */
+static void package_names(const char *dir, const struct tree *t, char *const *siblings,
+                          size_t nsiblings, const struct rpl_apk_meta *m, struct names *provides,
+                          struct names *depends, struct rpl_strbuf *log)
+{
+	struct names sp = { NULL, 0, 0 }, sd = { NULL, 0, 0 };
+
+	for (size_t i = 0; i < m->nprovides; i++)
+		add_name(provides, m->provides[i]);
+	for (size_t i = 0; i < m->ndepends; i++)
+		add_name(depends, m->depends[i]);
+	analyse(dir, t, siblings, nsiblings, m, &sp, &sd);
+	for (size_t i = 0; !m->no_provides && i < sp.n; i++)
+		add_name(provides, sp.v[i]);
+	for (size_t i = 0; !m->no_depends && i < sd.n; i++)
+		if (!provided_by_self(provides, sd.v[i]))
+			add_name(depends, sd.v[i]);
+	if (provides->n)
+		qsort(provides->v, provides->n, sizeof(char *), cmp_str);
+	if (depends->n)
+		qsort(depends->v, depends->n, sizeof(char *), cmp_str);
+	if (log && (sp.n || sd.n)) {
+		rpl_strbuf_addf(log, "%s: found", m->name);
+		for (size_t i = 0; i < sp.n; i++)
+			rpl_strbuf_addf(log, " provides %s", sp.v[i]);
+		for (size_t i = 0; i < sd.n; i++)
+			rpl_strbuf_addf(log, " needs %s", sd.v[i]);
+		rpl_strbuf_addch(log, '\n');
+	}
+	names_release(&sp);
+	names_release(&sd);
+}
+
+/* The signature section: the control section signed with `key`, as .SIGN.RSA256.<key>. */
+static int signature_section(const struct rpl_signer *key, const struct rpl_strbuf *control,
+                             int64_t sde, struct rpl_strbuf *sig)
+{
+	unsigned char *s;
+	size_t slen;
+	char name[512];
+	int err;
+
+	if ((err = rpl_signer_sign(key, control->buf, control->len, &s, &slen)))
+		return err;
+	snprintf(name, sizeof(name), ".SIGN.RSA256.%s", key->name);
+	err = one_entry_section(name, s, slen, sde, sig);
+	free(s);
+	return err;
+}
+
+/* Signature + control + the data in `data_fd`, written to `tmp` and renamed
+ * into place whole; `tmp` is gone on failure. */
+static int assemble(const char *tmp, const char *path, const struct rpl_strbuf *sig,
+                    const struct rpl_strbuf *control, int data_fd)
+{
+	int out_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), err = 0;
+	char buf[65536];
+	ssize_t n;
+
+	if (out_fd < 0)
+		return rpl_error(-errno, "cannot create '%s': %s", tmp, strerror(errno));
+	if (write(out_fd, sig->buf ? sig->buf : "", sig->len) != (ssize_t)sig->len ||
+	    write(out_fd, control->buf, control->len) != (ssize_t)control->len)
+		err = rpl_error(-EIO, "cannot write '%s'", tmp);
+	lseek(data_fd, 0, SEEK_SET);
+	while (!err && (n = read(data_fd, buf, sizeof(buf))) > 0)
+		if (write(out_fd, buf, (size_t)n) != n)
+			err = rpl_error(-EIO, "cannot write '%s'", tmp);
+	if (!err && fsync(out_fd) < 0)
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp, strerror(errno));
+	close(out_fd);
+	if (!err && rename(tmp, path) < 0)
+		err = rpl_error(-errno, "cannot write '%s': %s", path, strerror(errno));
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
 int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
                   const struct rpl_apk_meta *m, const struct rpl_signer *key, const char *path,
                   struct rpl_strbuf *log)
 {
 	struct tree t = { NULL, 0, 0, 0 };
-	struct names provides = { NULL, 0, 0 }, depends = { NULL, 0, 0 }, sp = { NULL, 0, 0 },
-	             sd = { NULL, 0, 0 };
+	struct names provides = { NULL, 0, 0 }, depends = { NULL, 0, 0 };
 	struct rpl_strbuf control = RPL_STRBUF_INIT, sig = RPL_STRBUF_INIT;
 	char *tmpdata = NULL, *tmp = NULL;
 	unsigned char digest[32];
@@ -618,34 +709,7 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 	t.size = (uint64_t)root.st_size;
 	if ((err = walk(&t, dir, "")))
 		goto out;
-	for (size_t i = 0; i < m->nprovides; i++)
-		add_name(&provides, m->provides[i]);
-	for (size_t i = 0; i < m->ndepends; i++)
-		add_name(&depends, m->depends[i]);
-	analyse(dir, &t, siblings, nsiblings, m, &sp, &sd);
-	for (size_t i = 0; !m->no_provides && i < sp.n; i++)
-		add_name(&provides, sp.v[i]);
-	for (size_t i = 0; !m->no_depends && i < sd.n; i++) {
-		/* Not what the package provides itself. */
-		int own = 0;
-		for (size_t k = 0; k < provides.n && !own; k++)
-			own = name_len(provides.v[k]) == name_len(sd.v[i]) &&
-			      !strncmp(provides.v[k], sd.v[i], name_len(sd.v[i]));
-		if (!own)
-			add_name(&depends, sd.v[i]);
-	}
-	if (provides.n)
-		qsort(provides.v, provides.n, sizeof(char *), cmp_str);
-	if (depends.n)
-		qsort(depends.v, depends.n, sizeof(char *), cmp_str);
-	if (log && (sp.n || sd.n)) {
-		rpl_strbuf_addf(log, "%s: found", m->name);
-		for (size_t i = 0; i < sp.n; i++)
-			rpl_strbuf_addf(log, " provides %s", sp.v[i]);
-		for (size_t i = 0; i < sd.n; i++)
-			rpl_strbuf_addf(log, " needs %s", sd.v[i]);
-		rpl_strbuf_addch(log, '\n');
-	}
+	package_names(dir, &t, siblings, nsiblings, m, &provides, &depends, log);
 
 	fd = open(tmpdata, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -658,42 +722,9 @@ int rpl_apk_write(const char *dir, char *const *siblings, size_t nsiblings,
 	info = pkginfo(m, t.size, &depends, &provides, datahash);
 	if ((err = control_section(m, info, &control)))
 		goto out;
-	if (key) {
-		unsigned char *s;
-		size_t slen;
-		char name[512];
-		if ((err = rpl_signer_sign(key, control.buf, control.len, &s, &slen)))
-			goto out;
-		snprintf(name, sizeof(name), ".SIGN.RSA256.%s", key->name);
-		err = one_entry_section(name, s, slen, m->source_date_epoch, &sig);
-		free(s);
-		if (err)
-			goto out;
-	}
-	/* signature + control + data, renamed into place whole. */
-	{
-		int out_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		char buf[65536];
-		ssize_t n;
-		if (out_fd < 0) {
-			err = rpl_error(-errno, "cannot create '%s': %s", tmp, strerror(errno));
-			goto out;
-		}
-		if (write(out_fd, sig.buf ? sig.buf : "", sig.len) != (ssize_t)sig.len ||
-		    write(out_fd, control.buf, control.len) != (ssize_t)control.len)
-			err = rpl_error(-EIO, "cannot write '%s'", tmp);
-		lseek(fd, 0, SEEK_SET);
-		while (!err && (n = read(fd, buf, sizeof(buf))) > 0)
-			if (write(out_fd, buf, (size_t)n) != n)
-				err = rpl_error(-EIO, "cannot write '%s'", tmp);
-		if (!err && fsync(out_fd) < 0)
-			err = rpl_error(-errno, "cannot write '%s': %s", tmp, strerror(errno));
-		close(out_fd);
-		if (!err && rename(tmp, path) < 0)
-			err = rpl_error(-errno, "cannot write '%s': %s", path, strerror(errno));
-		if (err)
-			unlink(tmp);
-	}
+	if (key && (err = signature_section(key, &control, m->source_date_epoch, &sig)))
+		goto out;
+	err = assemble(tmp, path, &sig, &control, fd);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -703,8 +734,6 @@ out:
 	free(info);
 	names_release(&provides);
 	names_release(&depends);
-	names_release(&sp);
-	names_release(&sd);
 	rpl_strbuf_release(&control);
 	rpl_strbuf_release(&sig);
 	tree_release(&t);

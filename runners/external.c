@@ -95,12 +95,9 @@ void rpl_argv_free(char **argv)
 	free(argv);
 }
 
-/* The repositories and keys every melange and apko command gets. */
-static void repos(const struct rpl_external_opts *o, struct rpl_argv *a)
+/* The keys every melange and apko command gets: the signing key's public half, the keyrings. */
+static void keys(const struct rpl_external_opts *o, struct rpl_argv *a)
 {
-	arg2(a, "--repository-append", o->out_dir);
-	for (size_t i = 0; i < o->nrepositories; i++)
-		arg2(a, "--repository-append", o->repositories[i]);
 	if (o->signing_key) {
 		struct rpl_strbuf pub = RPL_STRBUF_INIT;
 		rpl_strbuf_addf(&pub, "%s.pub", o->signing_key);
@@ -111,106 +108,131 @@ static void repos(const struct rpl_external_opts *o, struct rpl_argv *a)
 		arg2(a, "--keyring-append", o->keyrings[i]);
 }
 
+/* The repositories and keys every melange and apko command gets. */
+static void repos(const struct rpl_external_opts *o, struct rpl_argv *a)
+{
+	arg2(a, "--repository-append", o->out_dir);
+	for (size_t i = 0; i < o->nrepositories; i++)
+		arg2(a, "--repository-append", o->repositories[i]);
+	keys(o, a);
+}
+
+/* `ripple native-image`: only the local repository, and a push under the job's name. */
+static void native_image_command(const struct rpl_external_opts *o, const struct rpl_run_job *j,
+                                 struct rpl_argv *a)
+{
+	rpl_argv_add(a, o->native_image);
+	rpl_argv_add(a, "native-image");
+	rpl_argv_add(a, j->file);
+	arg2(a, "--arch", j->arch);
+	arg2(a, "--out-dir", "images");
+	arg2(a, "--repository-append", o->out_dir);
+	keys(o, a);
+	if (o->push) {
+		struct rpl_strbuf ref = RPL_STRBUF_INIT;
+		rpl_strbuf_addf(&ref, "%s/%s", o->push, j->name);
+		arg2(a, "--push", ref.buf);
+		rpl_strbuf_release(&ref);
+	}
+}
+
+static void apko_command(const struct rpl_external_opts *o, const struct rpl_run_job *j,
+                         struct rpl_argv *a)
+{
+	struct rpl_strbuf tag = RPL_STRBUF_INIT;
+
+	rpl_strbuf_addf(&tag, "%s:latest", j->name);
+	rpl_argv_add(a, o->apko);
+	rpl_argv_add(a, "build");
+	rpl_argv_add(a, j->file);
+	rpl_argv_add(a, tag.buf);
+	rpl_argv_add(a, j->noutputs ? j->outputs[0] : "image.tar");
+	arg2(a, "--arch", j->arch);
+	repos(o, a);
+	/* apko looks an include up in its working directory (the root),
+	 * then in the include paths: the image's own directory too, as
+	 * ripple's reader does (recipes/apko.c resolve_include). */
+	if (strchr(j->file, '/')) {
+		char *dir = rpl_path_dirname(j->file);
+		arg2(a, "--include-paths", dir);
+		free(dir);
+	}
+	for (size_t i = 0; i < o->napko_args; i++)
+		rpl_argv_add(a, o->apko_args[i]);
+	rpl_strbuf_release(&tag);
+}
+
+/* `ripple native-build`, building and testing in one run. */
+static void native_build_command(const struct rpl_external_opts *o, const struct rpl_run_job *j,
+                                 struct rpl_argv *a)
+{
+	rpl_argv_add(a, o->native);
+	rpl_argv_add(a, "native-build");
+	rpl_argv_add(a, j->file);
+	arg2(a, "--arch", j->arch);
+	if (o->test)
+		rpl_argv_add(a, "--test");
+	arg2(a, "--out-dir", o->out_dir);
+	if (j->source_dir)
+		arg2(a, "--source-dir", j->source_dir);
+	if (o->signing_key)
+		arg2(a, "--signing-key", o->signing_key);
+	for (size_t i = 0; i < o->npipeline_dirs; i++)
+		arg2(a, "--pipeline-dir", o->pipeline_dirs[i]);
+	for (size_t i = 0; i < j->nenv_files; i++)
+		arg2(a, "--env-file", j->env_files[i]);
+	/* The one melange argument the native builder honours: the
+	 * packages' maintainer and their SBOMs' namespace. */
+	for (size_t i = 0; i < o->nmelange_args; i++) {
+		const char *m = o->melange_args[i];
+		if (!strcmp(m, "--namespace") && i + 1 < o->nmelange_args)
+			arg2(a, "--namespace", o->melange_args[++i]);
+		else if (!strncmp(m, "--namespace=", 12))
+			arg2(a, "--namespace", m + 12);
+	}
+}
+
+static void melange_command(const struct rpl_external_opts *o, const struct rpl_run_job *j,
+                            enum stage stage, struct rpl_argv *a)
+{
+	rpl_argv_add(a, o->melange);
+	rpl_argv_add(a, stage == BUILD ? "build" : "test");
+	rpl_argv_add(a, j->file);
+	arg2(a, "--arch", j->arch);
+	if (stage == BUILD) {
+		arg2(a, "--out-dir", o->out_dir);
+		if (o->signing_key)
+			arg2(a, "--signing-key", o->signing_key);
+		/* ripple merges each job's packages into the index itself. */
+		rpl_argv_add(a, "--generate-index=false");
+	}
+	if (j->source_dir)
+		arg2(a, "--source-dir", j->source_dir);
+	for (size_t i = 0; i < o->npipeline_dirs; i++)
+		arg2(a, "--pipeline-dir", o->pipeline_dirs[i]);
+	repos(o, a);
+	for (size_t i = 0; stage == BUILD && i < j->nenv_files; i++)
+		arg2(a, "--env-file", j->env_files[i]);
+	if (o->container_runner)
+		arg2(a, "--runner", o->container_runner);
+	for (size_t i = 0; i < o->nmelange_args; i++)
+		rpl_argv_add(a, o->melange_args[i]);
+}
+
 static char **command(const struct ext *r, const struct rpl_run_job *j, enum stage stage)
 {
 	const struct rpl_external_opts *o = &r->o;
 	struct rpl_argv a = { NULL, 0, 0 };
+	int image = !strcmp(j->kind, "image");
 
-	if (!strcmp(j->kind, "image") && o->native_image) {
-		rpl_argv_add(&a, o->native_image);
-		rpl_argv_add(&a, "native-image");
-		rpl_argv_add(&a, j->file);
-		arg2(&a, "--arch", j->arch);
-		arg2(&a, "--out-dir", "images");
-		arg2(&a, "--repository-append", o->out_dir);
-		if (o->signing_key) {
-			struct rpl_strbuf pub = RPL_STRBUF_INIT;
-			rpl_strbuf_addf(&pub, "%s.pub", o->signing_key);
-			arg2(&a, "--keyring-append", pub.buf);
-			rpl_strbuf_release(&pub);
-		}
-		for (size_t i = 0; i < o->nkeyrings; i++)
-			arg2(&a, "--keyring-append", o->keyrings[i]);
-		if (o->push) {
-			struct rpl_strbuf ref = RPL_STRBUF_INIT;
-			rpl_strbuf_addf(&ref, "%s/%s", o->push, j->name);
-			arg2(&a, "--push", ref.buf);
-			rpl_strbuf_release(&ref);
-		}
-		return a.v;
-	}
-	if (!strcmp(j->kind, "image")) {
-		struct rpl_strbuf tag = RPL_STRBUF_INIT;
-		rpl_strbuf_addf(&tag, "%s:latest", j->name);
-		rpl_argv_add(&a, o->apko);
-		rpl_argv_add(&a, "build");
-		rpl_argv_add(&a, j->file);
-		rpl_argv_add(&a, tag.buf);
-		rpl_argv_add(&a, j->noutputs ? j->outputs[0] : "image.tar");
-		arg2(&a, "--arch", j->arch);
-		repos(o, &a);
-		/* apko looks an include up in its working directory (the root),
-		 * then in the include paths: the image's own directory too, as
-		 * ripple's reader does (recipes/apko.c resolve_include). */
-		if (strchr(j->file, '/')) {
-			char *dir = rpl_path_dirname(j->file);
-			arg2(&a, "--include-paths", dir);
-			free(dir);
-		}
-		for (size_t i = 0; i < o->napko_args; i++)
-			rpl_argv_add(&a, o->apko_args[i]);
-		rpl_strbuf_release(&tag);
-		return a.v;
-	}
-	if (o->native) {
-		rpl_argv_add(&a, o->native);
-		rpl_argv_add(&a, "native-build");
-		rpl_argv_add(&a, j->file);
-		arg2(&a, "--arch", j->arch);
-		if (o->test)
-			rpl_argv_add(&a, "--test");
-		arg2(&a, "--out-dir", o->out_dir);
-		if (j->source_dir)
-			arg2(&a, "--source-dir", j->source_dir);
-		if (o->signing_key)
-			arg2(&a, "--signing-key", o->signing_key);
-		for (size_t i = 0; i < o->npipeline_dirs; i++)
-			arg2(&a, "--pipeline-dir", o->pipeline_dirs[i]);
-		for (size_t i = 0; i < j->nenv_files; i++)
-			arg2(&a, "--env-file", j->env_files[i]);
-		/* The one melange argument the native builder honours: the
-		 * packages' maintainer and their SBOMs' namespace. */
-		for (size_t i = 0; i < o->nmelange_args; i++) {
-			const char *m = o->melange_args[i];
-			if (!strcmp(m, "--namespace") && i + 1 < o->nmelange_args)
-				arg2(&a, "--namespace", o->melange_args[++i]);
-			else if (!strncmp(m, "--namespace=", 12))
-				arg2(&a, "--namespace", m + 12);
-		}
-		return a.v;
-	}
-	rpl_argv_add(&a, o->melange);
-	rpl_argv_add(&a, stage == BUILD ? "build" : "test");
-	rpl_argv_add(&a, j->file);
-	arg2(&a, "--arch", j->arch);
-	if (stage == BUILD) {
-		arg2(&a, "--out-dir", o->out_dir);
-		if (o->signing_key)
-			arg2(&a, "--signing-key", o->signing_key);
-		/* ripple merges each job's packages into the index itself. */
-		rpl_argv_add(&a, "--generate-index=false");
-	}
-	if (j->source_dir)
-		arg2(&a, "--source-dir", j->source_dir);
-	for (size_t i = 0; i < o->npipeline_dirs; i++)
-		arg2(&a, "--pipeline-dir", o->pipeline_dirs[i]);
-	repos(o, &a);
-	for (size_t i = 0; stage == BUILD && i < j->nenv_files; i++)
-		arg2(&a, "--env-file", j->env_files[i]);
-	if (o->container_runner)
-		arg2(&a, "--runner", o->container_runner);
-	for (size_t i = 0; i < o->nmelange_args; i++)
-		rpl_argv_add(&a, o->melange_args[i]);
+	if (image && o->native_image)
+		native_image_command(o, j, &a);
+	else if (image)
+		apko_command(o, j, &a);
+	else if (o->native)
+		native_build_command(o, j, &a);
+	else
+		melange_command(o, j, stage, &a);
 	return a.v;
 }
 

@@ -120,42 +120,45 @@ static int cmp_key_name(const void *a, const void *b)
 	              json_string_value(json_object_get(*(json_t *const *)b, "name")));
 }
 
-int rpl_imglock_write(const char *path, const struct rpl_image *img, const char *arch,
-                      char *const *keys, size_t nkeys, char *const *repos, size_t nrepos,
-                      const struct rpl_lock_entry *pkgs, size_t npkgs)
+/* A lock on the directory of `path` in `*lockfd`: the file is replaced, and a
+ * lock file would be left in the user's tree. */
+static int lock_dir(const char *path, int *lockfd)
 {
-	char sum[64];
-	json_t *old = NULL, *root, *contents, *keyring, *rl, *pl, **ks;
-	const char *v;
-	char *text;
-	int err, lockfd;
+	char *dir = rpl_path_dirname(path);
+	int err = 0;
 
-	if ((err = rpl_imglock_config_checksum(img, sum)))
-		return err;
-	/* Read, merged and written under a lock on its directory (the file is
-	 * replaced, and a lock file would be left in the user's tree): two
-	 * archs locking at once both keep their packages. */
-	{
-		char *dir = rpl_path_dirname(path);
-		lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
-			err = rpl_error(-errno, "cannot lock '%s': %s", dir, strerror(errno));
-			free(dir);
-			if (lockfd >= 0)
-				close(lockfd);
-			return err;
-		}
-		free(dir);
+	*lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lockfd < 0 || flock(*lockfd, LOCK_EX) < 0) {
+		err = rpl_error(-errno, "cannot lock '%s': %s", dir, strerror(errno));
+		if (*lockfd >= 0)
+			close(*lockfd);
 	}
-	/* What another arch's run wrote stays while the config is the same. */
-	old = json_load_file(path, 0, NULL);
-	v = json_string_value(json_object_get(json_object_get(old, "config"), "checksum"));
+	free(dir);
+	return err;
+}
+
+/* The lock file as another arch's run wrote it, while the config is the same
+ * (checksum `sum`); NULL otherwise. */
+static json_t *same_config_lock(const char *path, const char *sum)
+{
+	json_t *old = json_load_file(path, 0, NULL);
+	const char *v =
+	        json_string_value(json_object_get(json_object_get(old, "config"), "checksum"));
+
 	if (old && (!v || strcmp(v, sum))) {
 		json_decref(old);
 		old = NULL;
 	}
-	keyring = json_array();
-	ks = rpl_xcalloc(nkeys + 1, sizeof(*ks));
+	return old;
+}
+
+/* The keyring: each key file read whole, sorted by name, one entry per name. */
+static int keyring_of(char *const *keys, size_t nkeys, json_t **keyring)
+{
+	json_t **ks = rpl_xcalloc(nkeys + 1, sizeof(*ks));
+	char *text;
+	int err = 0;
+
 	for (size_t i = 0; i < nkeys && !err; i++) {
 		size_t len;
 		if ((err = rpl_read_file(keys[i], &text, &len)))
@@ -170,27 +173,32 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 		for (size_t k = 0; k < nkeys; k++)
 			json_decref(ks[k]);
 		free(ks);
-		json_decref(keyring);
-		json_decref(old);
-		close(lockfd);
 		return err;
 	}
 	qsort(ks, nkeys, sizeof(*ks), cmp_key_name);
+	*keyring = json_array();
 	for (size_t i = 0, kept = 0; i < nkeys; i++) {
 		/* One entry per name. */
 		if (i && !cmp_key_name(&ks[kept], &ks[i])) {
 			json_decref(ks[i]);
 		} else {
-			json_array_append_new(keyring, ks[i]);
+			json_array_append_new(*keyring, ks[i]);
 			kept = i;
 		}
 	}
 	free(ks);
-	rl = json_array();
+	return 0;
+}
+
+/* The repositories' indexes for `arch`; a "@tag location"'s label is not recorded. */
+static json_t *repositories_of(char *const *repos, size_t nrepos, const char *arch)
+{
+	json_t *rl = json_array();
+
 	for (size_t i = 0; i < nrepos; i++) {
 		const char *r = repos[i];
 		struct rpl_strbuf name = RPL_STRBUF_INIT, url = RPL_STRBUF_INIT;
-		if (*r == '@') /* "@tag location": the label is not recorded */
+		if (*r == '@')
 			for (r += strcspn(r, " "); *r == ' '; r++)
 				;
 		rpl_strbuf_addf(&name, "%s/%s", strip_scheme(r), arch);
@@ -200,24 +208,31 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 		rpl_strbuf_release(&name);
 		rpl_strbuf_release(&url);
 	}
-	pl = json_array();
-	for (size_t i = 0; i < npkgs; i++)
-		json_array_append_new(pl, package(&pkgs[i], arch));
-	contents = json_object();
+	return rl;
+}
+
+/* "contents": this run's keyring, and its repositories and packages merged
+ * with other archs' in `old`. */
+static json_t *contents_of(json_t *keyring, json_t *old, const char *arch, json_t *rl, json_t *pl)
+{
+	json_t *contents = json_object(), *was = json_object_get(old, "contents");
+
 	json_object_set_new(contents, "keyring", keyring);
 	json_object_set_new(contents, "build_repositories", json_array());
 	json_object_set_new(contents, "runtime_repositories", json_array());
-	json_object_set_new(
-	        contents, "repositories",
-	        merge_arch(json_object_get(json_object_get(old, "contents"), "repositories"), arch,
-	                   rl));
-	json_object_set_new(
-	        contents, "packages",
-	        merge_arch(json_object_get(json_object_get(old, "contents"), "packages"), arch,
-	                   pl));
-	root = json_pack("{s:s,s:{s:s,s:s},s:o}", "version", "v1", "config", "name",
-	                 base_name(img->file), "checksum", sum, "contents", contents);
-	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_object_set_new(contents, "repositories",
+	                    merge_arch(json_object_get(was, "repositories"), arch, rl));
+	json_object_set_new(contents, "packages",
+	                    merge_arch(json_object_get(was, "packages"), arch, pl));
+	return contents;
+}
+
+/* `root` as apko writes it (two spaces of indent, a trailing newline), replacing `path`. */
+static int write_lock(const char *path, json_t *root)
+{
+	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	int err;
+
 	if (!text) {
 		err = rpl_error(-RPL_EPARSE,
 		                "%s: cannot encode the lock file (a name that is not UTF-8?)",
@@ -229,6 +244,36 @@ int rpl_imglock_write(const char *path, const struct rpl_image *img, const char 
 		rpl_strbuf_release(&b);
 	}
 	free(text);
+	return err;
+}
+
+int rpl_imglock_write(const char *path, const struct rpl_image *img, const char *arch,
+                      char *const *keys, size_t nkeys, char *const *repos, size_t nrepos,
+                      const struct rpl_lock_entry *pkgs, size_t npkgs)
+{
+	char sum[64];
+	json_t *old, *root, *keyring, *pl;
+	int err, lockfd;
+
+	if ((err = rpl_imglock_config_checksum(img, sum)))
+		return err;
+	/* Read, merged and written under a lock on its directory: two archs
+	 * locking at once both keep their packages. */
+	if ((err = lock_dir(path, &lockfd)))
+		return err;
+	old = same_config_lock(path, sum);
+	if ((err = keyring_of(keys, nkeys, &keyring))) {
+		json_decref(old);
+		close(lockfd);
+		return err;
+	}
+	pl = json_array();
+	for (size_t i = 0; i < npkgs; i++)
+		json_array_append_new(pl, package(&pkgs[i], arch));
+	root = json_pack("{s:s,s:{s:s,s:s},s:o}", "version", "v1", "config", "name",
+	                 base_name(img->file), "checksum", sum, "contents",
+	                 contents_of(keyring, old, arch, repositories_of(repos, nrepos, arch), pl));
+	err = write_lock(path, root);
 	json_decref(root);
 	json_decref(old);
 	close(lockfd);

@@ -304,25 +304,22 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rpl_image_resolve(const struct rpl_repo_ref *repos, size_t nrepos, const char *arch,
-                      char *const *world, size_t nworld, struct rpl_resolved_pkg **out, size_t *n)
+/*
+ * Every package of the repositories in `s->pkgs`, and those apko could
+ * install (a version it can read, this arch or none) as candidates for
+ * their name and each name they provide.
+ */
+static void load_candidates(struct solver *s, const struct rpl_repo_ref *repos, size_t nrepos,
+                            const char *arch)
 {
-	struct solver s;
-	struct rpl_constraint *w = rpl_xcalloc(nworld ? nworld : 1, sizeof(*w));
-	char **sorted = rpl_xmalloc((nworld ? nworld : 1) * sizeof(*sorted));
-	struct cand_pkg **top = rpl_xcalloc(nworld ? nworld : 1, sizeof(*top));
 	size_t total = 0, k = 0;
-	int err = 0;
 
-	memset(&s, 0, sizeof(s));
-	*out = NULL;
-	*n = 0;
 	for (size_t r = 0; r < nrepos; r++)
 		total += repos[r].index->npkgs;
-	s.pkgs = rpl_xcalloc(total ? total : 1, sizeof(*s.pkgs));
+	s->pkgs = rpl_xcalloc(total ? total : 1, sizeof(*s->pkgs));
 	for (size_t r = 0; r < nrepos; r++)
 		for (size_t i = 0; i < repos[r].index->npkgs; i++) {
-			struct cand_pkg *p = &s.pkgs[k++];
+			struct cand_pkg *p = &s->pkgs[k++];
 			p->p = &repos[r].index->pkgs[i];
 			p->repo = r;
 			p->tag = repos[r].tag ? repos[r].tag : "";
@@ -333,26 +330,25 @@ int rpl_image_resolve(const struct rpl_repo_ref *repos, size_t nrepos, const cha
 			if (arch && p->p->arch && *p->p->arch && strcmp(p->p->arch, arch) &&
 			    strcmp(p->p->arch, "noarch"))
 				continue;
-			add_cand(&s, p->p->name, strlen(p->p->name), p, p->p->version);
+			add_cand(s, p->p->name, strlen(p->p->name), p, p->p->version);
 			for (size_t j = 0; j < p->p->nprovides; j++) {
 				const char *pr = p->p->provides[j], *eq = strchr(pr, '=');
-				add_cand(&s, pr, eq ? (size_t)(eq - pr) : strlen(pr), p,
+				add_cand(s, pr, eq ? (size_t)(eq - pr) : strlen(pr), p,
 				         eq ? eq + 1 : "");
 			}
 		}
-	s.npkgs = total;
+	s->npkgs = total;
+}
 
-	/* The world in sorted order; its versions and conflicts disqualify first. */
-	memcpy(sorted, world, nworld * sizeof(*sorted));
-	if (nworld)
-		qsort(sorted, nworld, sizeof(*sorted), cmp_str);
-	for (size_t i = 0; i < nworld && !err; i++) {
+/* The world's entries parsed into `w`; its versions and conflicts disqualify candidates. */
+static int apply_world(struct solver *s, char *const *sorted, struct rpl_constraint *w,
+                       size_t nworld)
+{
+	for (size_t i = 0; i < nworld; i++) {
 		const struct clist *l;
-		if (rpl_constraint_parse(sorted[i], &w[i])) {
-			err = rpl_error(-RPL_EPARSE, "'%s': %s", sorted[i], rpl_errmsg());
-			break;
-		}
-		l = cands(&s, w[i].name);
+		if (rpl_constraint_parse(sorted[i], &w[i]))
+			return rpl_error(-RPL_EPARSE, "'%s': %s", sorted[i], rpl_errmsg());
+		l = cands(s, w[i].name);
 		for (size_t j = 0; l && j < l->n; j++) {
 			if (w[i].conflict && (w[i].op == RPL_VOP_ANY || satisfies(&l->v[j], &w[i])))
 				disqualify(l->v[j].pkg, "is excluded by", sorted[i]);
@@ -363,22 +359,30 @@ int rpl_image_resolve(const struct rpl_repo_ref *repos, size_t nrepos, const cha
 				disqualify(l->v[j].pkg, "does not match", sorted[i]);
 		}
 	}
-	/* Top level: the entry with the fewest candidates left, repeatedly. */
-	for (size_t round = 0; round < nworld && !err; round++) {
+	return 0;
+}
+
+/* The top-level package of each world entry in `top`: the entry with the
+ * fewest candidates left chooses first, repeatedly. */
+static int choose_top(struct solver *s, char *const *sorted, const struct rpl_constraint *w,
+                      size_t nworld, struct cand_pkg **top)
+{
+	for (size_t round = 0; round < nworld; round++) {
 		size_t at = nworld, fewest = (size_t)-1;
 		const struct cand *best = NULL, *b;
 		for (size_t i = 0; i < nworld; i++) {
 			size_t c;
 			if (w[i].conflict || top[i])
 				continue;
-			c = count(&s, &w[i], &b);
+			c = count(s, &w[i], &b);
 			if (!c) {
 				struct rpl_strbuf why = RPL_STRBUF_INIT;
-				explain(&s, &w[i], &why);
+				int err;
+				explain(s, &w[i], &why);
 				err = rpl_error(-RPL_ENOTFOUND, "cannot install %s: %s", sorted[i],
 				                why.buf);
 				rpl_strbuf_release(&why);
-				break;
+				return err;
 			}
 			if (c < fewest) {
 				fewest = c;
@@ -386,12 +390,54 @@ int rpl_image_resolve(const struct rpl_repo_ref *repos, size_t nrepos, const cha
 				best = b;
 			}
 		}
-		if (err || at == nworld)
+		if (at == nworld)
 			break;
 		top[at] = best->pkg;
 		if (!best->pkg->selected)
-			choose(&s, best->pkg);
+			choose(s, best->pkg);
 	}
+	return 0;
+}
+
+static void solver_release(struct solver *s)
+{
+	for (size_t i = 0; i < s->names.cap; i++) {
+		struct clist *l = s->names.slots[i].value;
+		for (size_t j = 0; l && j < l->n; j++)
+			free(l->v[j].version);
+		if (l)
+			free(l->v);
+		free(l);
+	}
+	rpl_strmap_release(&s->names);
+	rpl_strmap_release(&s->chosen);
+	for (size_t i = 0; i < s->nkeys; i++)
+		free(s->keys[i]);
+	free(s->keys);
+	free(s->out);
+	free(s->pkgs);
+}
+
+int rpl_image_resolve(const struct rpl_repo_ref *repos, size_t nrepos, const char *arch,
+                      char *const *world, size_t nworld, struct rpl_resolved_pkg **out, size_t *n)
+{
+	struct solver s;
+	struct rpl_constraint *w = rpl_xcalloc(nworld ? nworld : 1, sizeof(*w));
+	char **sorted = rpl_xmalloc((nworld ? nworld : 1) * sizeof(*sorted));
+	struct cand_pkg **top = rpl_xcalloc(nworld ? nworld : 1, sizeof(*top));
+	int err;
+
+	memset(&s, 0, sizeof(s));
+	*out = NULL;
+	*n = 0;
+	load_candidates(&s, repos, nrepos, arch);
+	/* The world in sorted order; its versions and conflicts disqualify first. */
+	memcpy(sorted, world, nworld * sizeof(*sorted));
+	if (nworld)
+		qsort(sorted, nworld, sizeof(*sorted), cmp_str);
+	err = apply_world(&s, sorted, w, nworld);
+	if (!err)
+		err = choose_top(&s, sorted, w, nworld, top);
 	/* Then each one's dependencies, in world order. */
 	for (size_t i = 0; i < nworld && !err; i++)
 		if (top[i] && !top[i]->emitted)
@@ -401,21 +447,7 @@ int rpl_image_resolve(const struct rpl_repo_ref *repos, size_t nrepos, const cha
 		*n = s.nout;
 		s.out = NULL;
 	}
-	for (size_t i = 0; i < s.names.cap; i++) {
-		struct clist *l = s.names.slots[i].value;
-		for (size_t j = 0; l && j < l->n; j++)
-			free(l->v[j].version);
-		if (l)
-			free(l->v);
-		free(l);
-	}
-	rpl_strmap_release(&s.names);
-	rpl_strmap_release(&s.chosen);
-	for (size_t i = 0; i < s.nkeys; i++)
-		free(s.keys[i]);
-	free(s.keys);
-	free(s.out);
-	free(s.pkgs);
+	solver_release(&s);
 	free(w);
 	free(sorted);
 	free(top);

@@ -235,119 +235,152 @@ static const struct rpl_subpackage *subpackage(const struct rpl_recipe *r, const
 	return NULL;
 }
 
+static void copyright(struct out *o, const struct rpl_package *p)
+{
+	if (!p->ncopyright)
+		return;
+	str(o, "copyright");
+	seq_start(o);
+	for (size_t i = 0; i < p->ncopyright; i++) {
+		map_start(o);
+		list(o, "paths", &p->copyright[i].paths);
+		kv(o, "attestation", p->copyright[i].attestation.s);
+		kv(o, "license", p->copyright[i].license.s);
+		kv(o, "license-path", p->copyright[i].license_path.s);
+		map_end(o);
+	}
+	seq_end(o);
+}
+
+static void package(struct out *o, const struct rpl_package *p, const char *commit)
+{
+	char epoch[32];
+
+	str(o, "package");
+	map_start(o);
+	kv(o, "name", p->name.s);
+	kv(o, "version", p->version.s);
+	snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)p->epoch);
+	str(o, "epoch");
+	raw(o, epoch);
+	kv(o, "description", p->description.s);
+	kv(o, "url", p->url.s);
+	kv(o, "commit", commit);
+	list(o, "target-architecture", &p->target_architecture);
+	copyright(o, p);
+	dependencies(o, &p->dependencies);
+	options(o, &p->options);
+	scriptlets(o, &p->scriptlets);
+	map_end(o);
+}
+
+/* The build environment: the recipe's repositories and keyring, `packages` to install. */
+static void environment(struct out *o, const struct rpl_apko_contents *ct, char *const *packages,
+                        size_t npackages)
+{
+	str(o, "environment");
+	map_start(o);
+	str(o, "contents");
+	map_start(o);
+	list(o, "repositories", &ct->repositories);
+	list(o, "keyring", &ct->keyring);
+	str(o, "packages");
+	seq_start(o);
+	for (size_t i = 0; i < npackages; i++)
+		str(o, packages[i]);
+	seq_end(o);
+	map_end(o);
+	map_end(o);
+}
+
+/* The enabled subpackages, with what the recipe says of each and its compiled pipeline. */
+static void subpackages(struct out *o, const struct rpl_recipe *r, const struct rpl_compiled *c)
+{
+	size_t enabled = 0;
+
+	for (size_t i = 0; i < c->nsubs; i++)
+		enabled += c->subs[i].enabled != 0;
+	if (!enabled)
+		return;
+	str(o, "subpackages");
+	seq_start(o);
+	for (size_t i = 0; i < c->nsubs; i++) {
+		const struct rpl_subpackage *sp = subpackage(r, c->subs[i].name);
+		if (!c->subs[i].enabled)
+			continue;
+		map_start(o);
+		kv(o, "name", c->subs[i].name);
+		if (sp) {
+			kv(o, "description", sp->description.s);
+			kv(o, "url", sp->url.s);
+			dependencies(o, &sp->dependencies);
+			options(o, &sp->options);
+			scriptlets(o, &sp->scriptlets);
+		}
+		if (c->subs[i].nsteps) {
+			str(o, "pipeline");
+			steps(o, c->subs[i].steps, c->subs[i].nsteps);
+		}
+		map_end(o);
+	}
+	seq_end(o);
+}
+
+/* The emitter, writing into o->text, and the stream and document begun. */
+static int begin(struct out *o)
+{
+	yaml_event_t ev;
+
+	memset(o, 0, sizeof(*o));
+	if (!yaml_emitter_initialize(&o->e))
+		return rpl_error(-ENOMEM, "cannot write .melange.yaml");
+	yaml_emitter_set_output(&o->e, on_write, o);
+	yaml_emitter_set_indent(&o->e, 2);
+	yaml_emitter_set_width(&o->e, -1);
+	yaml_emitter_set_unicode(&o->e, 1);
+	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+	emit(o, &ev);
+	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+	emit(o, &ev);
+	return 0;
+}
+
+/* The document and stream ended, and the text handed to the caller. */
+static int finish(struct out *o, char **text, size_t *len)
+{
+	yaml_event_t ev;
+
+	yaml_document_end_event_initialize(&ev, 1);
+	emit(o, &ev);
+	yaml_stream_end_event_initialize(&ev);
+	emit(o, &ev);
+	if (o->failed || !yaml_emitter_flush(&o->e)) {
+		int err = rpl_error(-RPL_EPARSE, "cannot write .melange.yaml: %s",
+		                    o->e.problem ? o->e.problem : "libyaml failed");
+		yaml_emitter_delete(&o->e);
+		rpl_strbuf_release(&o->text);
+		return err;
+	}
+	yaml_emitter_delete(&o->e);
+	*len = o->text.len;
+	*text = rpl_strbuf_detach(&o->text);
+	return 0;
+}
+
 int rpl_melange_yaml(const struct rpl_recipe *r, const struct rpl_compiled *c, const char *commit,
                      char *const *packages, size_t npackages, char **text, size_t *len)
 {
-	const struct rpl_package *p = &r->package;
-	const struct rpl_apko_contents *ct = &r->environment.contents;
 	struct out o;
-	yaml_event_t ev;
-	char epoch[32];
+	int err;
 
-	memset(&o, 0, sizeof(o));
-	if (!yaml_emitter_initialize(&o.e))
-		return rpl_error(-ENOMEM, "cannot write .melange.yaml");
-	yaml_emitter_set_output(&o.e, on_write, &o);
-	yaml_emitter_set_indent(&o.e, 2);
-	yaml_emitter_set_width(&o.e, -1);
-	yaml_emitter_set_unicode(&o.e, 1);
-	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-	emit(&o, &ev);
-	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-	emit(&o, &ev);
+	if ((err = begin(&o)))
+		return err;
 	map_start(&o);
-
-	str(&o, "package");
-	map_start(&o);
-	kv(&o, "name", p->name.s);
-	kv(&o, "version", p->version.s);
-	snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)p->epoch);
-	str(&o, "epoch");
-	raw(&o, epoch);
-	kv(&o, "description", p->description.s);
-	kv(&o, "url", p->url.s);
-	kv(&o, "commit", commit);
-	list(&o, "target-architecture", &p->target_architecture);
-	if (p->ncopyright) {
-		str(&o, "copyright");
-		seq_start(&o);
-		for (size_t i = 0; i < p->ncopyright; i++) {
-			map_start(&o);
-			list(&o, "paths", &p->copyright[i].paths);
-			kv(&o, "attestation", p->copyright[i].attestation.s);
-			kv(&o, "license", p->copyright[i].license.s);
-			kv(&o, "license-path", p->copyright[i].license_path.s);
-			map_end(&o);
-		}
-		seq_end(&o);
-	}
-	dependencies(&o, &p->dependencies);
-	options(&o, &p->options);
-	scriptlets(&o, &p->scriptlets);
-	map_end(&o);
-
-	str(&o, "environment");
-	map_start(&o);
-	str(&o, "contents");
-	map_start(&o);
-	list(&o, "repositories", &ct->repositories);
-	list(&o, "keyring", &ct->keyring);
-	str(&o, "packages");
-	seq_start(&o);
-	for (size_t i = 0; i < npackages; i++)
-		str(&o, packages[i]);
-	seq_end(&o);
-	map_end(&o);
-	map_end(&o);
-
+	package(&o, &r->package, commit);
+	environment(&o, &r->environment.contents, packages, npackages);
 	str(&o, "pipeline");
 	steps(&o, c->steps, c->nsteps);
-
-	{
-		size_t enabled = 0;
-		for (size_t i = 0; i < c->nsubs; i++)
-			enabled += c->subs[i].enabled != 0;
-		if (enabled) {
-			str(&o, "subpackages");
-			seq_start(&o);
-		}
-		for (size_t i = 0; i < c->nsubs; i++) {
-			const struct rpl_subpackage *sp = subpackage(r, c->subs[i].name);
-			if (!c->subs[i].enabled)
-				continue;
-			map_start(&o);
-			kv(&o, "name", c->subs[i].name);
-			if (sp) {
-				kv(&o, "description", sp->description.s);
-				kv(&o, "url", sp->url.s);
-				dependencies(&o, &sp->dependencies);
-				options(&o, &sp->options);
-				scriptlets(&o, &sp->scriptlets);
-			}
-			if (c->subs[i].nsteps) {
-				str(&o, "pipeline");
-				steps(&o, c->subs[i].steps, c->subs[i].nsteps);
-			}
-			map_end(&o);
-		}
-		if (enabled)
-			seq_end(&o);
-	}
-
+	subpackages(&o, r, c);
 	map_end(&o);
-	yaml_document_end_event_initialize(&ev, 1);
-	emit(&o, &ev);
-	yaml_stream_end_event_initialize(&ev);
-	emit(&o, &ev);
-	if (o.failed || !yaml_emitter_flush(&o.e)) {
-		int err = rpl_error(-RPL_EPARSE, "cannot write .melange.yaml: %s",
-		                    o.e.problem ? o.e.problem : "libyaml failed");
-		yaml_emitter_delete(&o.e);
-		rpl_strbuf_release(&o.text);
-		return err;
-	}
-	yaml_emitter_delete(&o.e);
-	*len = o.text.len;
-	*text = rpl_strbuf_detach(&o.text);
-	return 0;
+	return finish(&o, text, len);
 }

@@ -340,70 +340,52 @@ out:
 	return err;
 }
 
-/*
- * Writes the package's SBOM into its tree, as melange does before it makes
- * the apk: melange-out/<name>/var/lib/db/sbom/<name>-<version>.spdx.json,
- * replacing what a step may have put there (never through a link).
- */
-static int write_sbom(struct rpl_build *b, const char *name, const char *commit)
+/* The package's licence, its copyrights' joined by AND, and their attestations, a line each. */
+static void licenses(const struct rpl_package *p, struct rpl_strbuf *lic, struct rpl_strbuf *copy)
 {
-	const struct rpl_package *p = &b->r->package;
-	struct rpl_strbuf dir = RPL_STRBUF_INIT, file = RPL_STRBUF_INIT, lic = RPL_STRBUF_INIT,
-	                  copy = RPL_STRBUF_INIT;
-	struct rpl_sbom_apk a;
-	struct rpl_sbom_source *upstream = NULL, *own = NULL;
-	char *doc = NULL, **ids = rpl_xcalloc(p->ncopyright + 1, sizeof(char *)),
-	     **texts = rpl_xcalloc(p->ncopyright + 1, sizeof(char *));
-	size_t ninfos = 0;
-	int fd = -1, out = -1, err = 0;
+	for (size_t i = 0; i < p->ncopyright; i++) {
+		if (lic->len)
+			rpl_strbuf_addstr(lic, " AND ");
+		rpl_strbuf_addstr(lic, p->copyright[i].license.s);
+		if (*p->copyright[i].attestation.s)
+			rpl_strbuf_addf(copy, "%s\n", p->copyright[i].attestation.s);
+	}
+}
+
+/* license-path files by their license into `ids` and `texts` (`*n` of them),
+ * a later entry over an earlier one.  The texts are the caller's, also on error. */
+static int license_infos(struct rpl_build *b, const struct rpl_package *p, char **ids, char **texts,
+                         size_t *n)
+{
+	int err = 0;
 
 	for (size_t i = 0; i < p->ncopyright; i++) {
-		if (lic.len)
-			rpl_strbuf_addstr(&lic, " AND ");
-		rpl_strbuf_addstr(&lic, p->copyright[i].license.s);
-		if (*p->copyright[i].attestation.s)
-			rpl_strbuf_addf(&copy, "%s\n", p->copyright[i].attestation.s);
-	}
-	memset(&a, 0, sizeof(a));
-	a.name = name;
-	a.version = b->version;
-	a.arch = b->o->arch;
-	a.namespace = b->o->namespace && *b->o->namespace ? b->o->namespace : "unknown";
-	a.license = lic.buf;
-	a.copyright = copy.buf;
-	a.config = b->prov.path ? b->prov.path : b->o->file;
-	a.commit = commit;
-	a.repo_url = b->prov.repo_url;
-	a.created = b->sde;
-	a.main = upstream = sources_of(b->c.steps, b->c.nsteps, &a.nmain);
-	for (size_t i = 0; i < b->c.nsubs && !own; i++)
-		if (!strcmp(b->c.subs[i].name, name))
-			own = sources_of(b->c.subs[i].steps, b->c.subs[i].nsteps, &a.nown);
-	a.own = own;
-	/* license-path files by their license, a later entry over an earlier one. */
-	for (size_t i = 0; i < p->ncopyright && !err; i++) {
 		const struct rpl_copyright *c = &p->copyright[i];
 		char *text;
-		size_t at = ninfos;
+		size_t at = *n;
 		if (!*c->license_path.s)
 			continue;
 		if ((err = license_text(b, c, &text)))
 			break;
-		for (size_t k = 0; k < ninfos; k++)
+		for (size_t k = 0; k < *n; k++)
 			if (!strcmp(ids[k], c->license.s))
 				at = k;
-		if (at == ninfos)
-			ids[ninfos++] = (char *)c->license.s;
+		if (at == *n)
+			ids[(*n)++] = (char *)c->license.s;
 		else
 			free(texts[at]);
 		texts[at] = text;
 	}
-	if (err)
-		goto out;
-	a.license_ids = ids;
-	a.license_texts = texts;
-	a.nlicense_infos = ninfos;
-	doc = rpl_sbom_apk(&a);
+	return err;
+}
+
+/* `doc` as melange-out/<name>/var/lib/db/sbom/<name>-<version>.spdx.json,
+ * replacing what is there (never through a link). */
+static int place_sbom(struct rpl_build *b, const char *name, const char *doc)
+{
+	struct rpl_strbuf dir = RPL_STRBUF_INIT, file = RPL_STRBUF_INIT;
+	int fd = -1, out = -1, err;
+
 	rpl_strbuf_addf(&dir, "melange-out/%s/var/lib/db/sbom", name);
 	rpl_strbuf_addf(&file, "%s-%s.spdx.json", name, b->version);
 	if ((err = rpl_ws_mkdirs(b->wsfd, dir.buf, &fd)))
@@ -423,6 +405,48 @@ out:
 		close(out);
 	if (fd >= 0)
 		close(fd);
+	rpl_strbuf_release(&dir);
+	rpl_strbuf_release(&file);
+	return err;
+}
+
+/* Writes the package's SBOM into its tree, as melange does before it makes
+ * the apk, replacing what a step may have put there. */
+static int write_sbom(struct rpl_build *b, const char *name, const char *commit)
+{
+	const struct rpl_package *p = &b->r->package;
+	struct rpl_strbuf lic = RPL_STRBUF_INIT, copy = RPL_STRBUF_INIT;
+	struct rpl_sbom_apk a;
+	struct rpl_sbom_source *upstream = NULL, *own = NULL;
+	char *doc = NULL, **ids = rpl_xcalloc(p->ncopyright + 1, sizeof(char *)),
+	     **texts = rpl_xcalloc(p->ncopyright + 1, sizeof(char *));
+	size_t ninfos = 0;
+	int err;
+
+	licenses(p, &lic, &copy);
+	memset(&a, 0, sizeof(a));
+	a.name = name;
+	a.version = b->version;
+	a.arch = b->o->arch;
+	a.namespace = b->o->namespace && *b->o->namespace ? b->o->namespace : "unknown";
+	a.license = lic.buf;
+	a.copyright = copy.buf;
+	a.config = b->prov.path ? b->prov.path : b->o->file;
+	a.commit = commit;
+	a.repo_url = b->prov.repo_url;
+	a.created = b->sde;
+	a.main = upstream = sources_of(b->c.steps, b->c.nsteps, &a.nmain);
+	for (size_t i = 0; i < b->c.nsubs && !own; i++)
+		if (!strcmp(b->c.subs[i].name, name))
+			own = sources_of(b->c.subs[i].steps, b->c.subs[i].nsteps, &a.nown);
+	a.own = own;
+	if (!(err = license_infos(b, p, ids, texts, &ninfos))) {
+		a.license_ids = ids;
+		a.license_texts = texts;
+		a.nlicense_infos = ninfos;
+		doc = rpl_sbom_apk(&a);
+		err = place_sbom(b, name, doc);
+	}
 	free(doc);
 	free(upstream);
 	free(own);
@@ -430,8 +454,6 @@ out:
 		free(texts[i]);
 	free(texts);
 	free(ids);
-	rpl_strbuf_release(&dir);
-	rpl_strbuf_release(&file);
 	rpl_strbuf_release(&lic);
 	rpl_strbuf_release(&copy);
 	return err;

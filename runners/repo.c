@@ -1054,80 +1054,79 @@ static int load_for_check(struct rpl_repo_index *ix)
 	return err;
 }
 
-int rpl_repo_check(struct rpl_repo_index *ix, rpl_repo_fix_fn fix, void *ctx)
+/* What was known as listed is forgotten; NULL (never known) is left so. */
+static void forget(struct known *k)
 {
-	struct disk d;
-	int err = list_disk(ix, &d);
-
-	if (err)
-		goto out;
-	if (as_seen(ix, &d))
-		goto out; /* err = 0: the index was not read */
-	if ((err = load_for_check(ix)))
-		goto out;
-	/* Every record against its file. */
-	for (size_t i = 0; i < ix->rs.n; i++) {
-		struct record *r = &ix->rs.v[i];
-		char name[1024], c[RPL_REPO_CSUM_LEN], idx_c[64], idx_s[32], *path;
-		struct disk_apk *f;
-		const struct known *k;
-		struct known *was;
-		const char *nl;
-
-		if (!r->text || !r->key || !(nl = strchr(r->key, '\n')))
-			continue;
-		snprintf(name, sizeof(name), "%.*s-%s.apk", (int)(nl - r->key), r->key, nl + 1);
-		was = rpl_strmap_get(&ix->known, name);
-		if (!(f = rpl_strmap_get(&d.at, name))) {
-			free(r->text);
-			r->text = NULL;
-			ix->dirty = 1;
-			if (was && !was->gone) {
-				was->gone = 1;
-				was->changed = 1;
-			}
-			fix(ctx, name, "gone", 1);
-			continue;
-		}
-		f->listed = 1;
-		record_field(r->text, "C:", idx_c, sizeof(idx_c));
-		record_field(r->text, "S:", idx_s, sizeof(idx_s));
-		path = rpl_path_join(ix->dir, name);
-		if ((k = unchanged(ix, f)))
-			memcpy(c, k->s.csum, sizeof(c));
-		else if (control_csum(path, c))
-			*c = '\0';
-		if (!*c || strcmp(c, idx_c) || strtoll(idx_s, NULL, 10) != f->s.size) {
-			/* Another build of it than the index says, or not an apk at all. */
-			char *rec = *c ? record_of(path, name, c) : NULL;
-			if (!*c)
-				rpl_warn("%s; left out of the index", rpl_errmsg());
-			free(r->text);
-			r->text = rec;
-			f->read = !rec;
-			ix->dirty = 1;
-			fix(ctx, name,
-			    rec ? "another build of it than the index listed" : "not an apk", 1);
-		} else if (was && !was->gone && strcmp(was->s.csum, c)) {
-			/* As the index says, but not as ripple last saw it listed. */
-			fix(ctx, name, "written since ripple last saw it indexed", 0);
-		}
-		free(path);
-		if (r->text) {
-			struct rpl_repo_seen s = f->s;
-			memcpy(s.csum, c, sizeof(s.csum));
-			know(ix, name, &s);
-		} else {
-			f->listed = 0;
-			if (was && !was->gone) {
-				was->gone = 1;
-				was->changed = 1;
-			}
-		}
+	if (k && !k->gone) {
+		k->gone = 1;
+		k->changed = 1;
 	}
-	/* Apks that no record lists. */
-	for (size_t i = 0; i < d.n; i++) {
-		struct disk_apk *f = &d.v[i];
+}
+
+/*
+ * The record `r` against its file in `d`: dropped when the file is gone,
+ * read again when the file is another build than it says (or no apk), and
+ * known as seen when it stays.  Each mend and each finding goes to `fix`.
+ */
+static void check_record(struct rpl_repo_index *ix, struct disk *d, struct record *r,
+                         rpl_repo_fix_fn fix, void *ctx)
+{
+	char name[1024], c[RPL_REPO_CSUM_LEN], idx_c[64], idx_s[32], *path;
+	struct disk_apk *f;
+	const struct known *k;
+	struct known *was;
+	const char *nl;
+
+	if (!r->text || !r->key || !(nl = strchr(r->key, '\n')))
+		return;
+	snprintf(name, sizeof(name), "%.*s-%s.apk", (int)(nl - r->key), r->key, nl + 1);
+	was = rpl_strmap_get(&ix->known, name);
+	if (!(f = rpl_strmap_get(&d->at, name))) {
+		free(r->text);
+		r->text = NULL;
+		ix->dirty = 1;
+		forget(was);
+		fix(ctx, name, "gone", 1);
+		return;
+	}
+	f->listed = 1;
+	record_field(r->text, "C:", idx_c, sizeof(idx_c));
+	record_field(r->text, "S:", idx_s, sizeof(idx_s));
+	path = rpl_path_join(ix->dir, name);
+	if ((k = unchanged(ix, f)))
+		memcpy(c, k->s.csum, sizeof(c));
+	else if (control_csum(path, c))
+		*c = '\0';
+	if (!*c || strcmp(c, idx_c) || strtoll(idx_s, NULL, 10) != f->s.size) {
+		/* Another build of it than the index says, or not an apk at all. */
+		char *rec = *c ? record_of(path, name, c) : NULL;
+		if (!*c)
+			rpl_warn("%s; left out of the index", rpl_errmsg());
+		free(r->text);
+		r->text = rec;
+		f->read = !rec;
+		ix->dirty = 1;
+		fix(ctx, name, rec ? "another build of it than the index listed" : "not an apk", 1);
+	} else if (was && !was->gone && strcmp(was->s.csum, c)) {
+		/* As the index says, but not as ripple last saw it listed. */
+		fix(ctx, name, "written since ripple last saw it indexed", 0);
+	}
+	free(path);
+	if (r->text) {
+		struct rpl_repo_seen s = f->s;
+		memcpy(s.csum, c, sizeof(s.csum));
+		know(ix, name, &s);
+	} else {
+		f->listed = 0;
+		forget(was);
+	}
+}
+
+/* Apks that no record lists, and that are whole apks, are added to the index. */
+static void add_unlisted(struct rpl_repo_index *ix, struct disk *d, rpl_repo_fix_fn fix, void *ctx)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct disk_apk *f = &d->v[i];
 		char c[RPL_REPO_CSUM_LEN], *path, *rec;
 		if (f->listed || f->read)
 			continue;
@@ -1143,23 +1142,31 @@ int rpl_repo_check(struct rpl_repo_index *ix, rpl_repo_fix_fn fix, void *ctx)
 		}
 		free(path);
 	}
-	/* What was known and is no longer listed is forgotten. */
+}
+
+/* What was known and is no longer listed is forgotten. */
+static void forget_unlisted(struct rpl_repo_index *ix, const struct disk *d, rpl_repo_fix_fn fix,
+                            void *ctx)
+{
 	for (size_t i = 0; i < ix->known.cap; i++) {
 		struct known *k = ix->known.slots[i].key ? ix->known.slots[i].value : NULL;
 		const struct disk_apk *f;
 		if (!k || k->gone)
 			continue;
-		f = rpl_strmap_get(&d.at, ix->known.slots[i].key);
-		if (!f || !f->listed) {
-			k->gone = 1;
-			k->changed = 1;
-		}
+		f = rpl_strmap_get(&d->at, ix->known.slots[i].key);
+		if (!f || !f->listed)
+			forget(k);
 		/* Seen indexed, and now neither in the index nor there. */
 		if (!f)
 			fix(ctx, ix->known.slots[i].key, "gone", 0);
 	}
+}
+
+/* Whether the checked index is to be written, and if not, that it was seen now. */
+static void settle_index(struct rpl_repo_index *ix, const struct disk *d)
+{
 	/* No index where there was none and nothing to list: none to write. */
-	if (!d.have_index) {
+	if (!d->have_index) {
 		size_t live = 0;
 		for (size_t i = 0; i < ix->rs.n; i++)
 			live += ix->rs.v[i].text != NULL;
@@ -1168,10 +1175,28 @@ int rpl_repo_check(struct rpl_repo_index *ix, rpl_repo_fix_fn fix, void *ctx)
 	}
 	/* An index that stays as it is was seen now. */
 	if (!ix->dirty) {
-		ix->have_index = d.have_index;
-		ix->index.s = d.index;
+		ix->have_index = d->have_index;
+		ix->index.s = d->index;
 		ix->index.changed = 1;
 	}
+}
+
+int rpl_repo_check(struct rpl_repo_index *ix, rpl_repo_fix_fn fix, void *ctx)
+{
+	struct disk d;
+	int err = list_disk(ix, &d);
+
+	if (err)
+		goto out;
+	if (as_seen(ix, &d))
+		goto out; /* err = 0: the index was not read */
+	if ((err = load_for_check(ix)))
+		goto out;
+	for (size_t i = 0; i < ix->rs.n; i++)
+		check_record(ix, &d, &ix->rs.v[i], fix, ctx);
+	add_unlisted(ix, &d, fix, ctx);
+	forget_unlisted(ix, &d, fix, ctx);
+	settle_index(ix, &d);
 	err = 1;
 out:
 	disk_release(&d);

@@ -253,6 +253,230 @@ static json_t *apk_package(const char *id, const char *name, const char *version
 	return p;
 }
 
+/* What a source's element is made of: fetch_source or git_source fills it. */
+struct source_parts {
+	struct rpl_strbuf raw, purl, sup, where;
+	char *owner, *name;
+	const char *version, *license;
+	json_t *sums;
+};
+
+static void source_parts_release(struct source_parts *sp)
+{
+	json_decref(sp->sums);
+	free(sp->owner);
+	free(sp->name);
+	rpl_strbuf_release(&sp->raw);
+	rpl_strbuf_release(&sp->purl);
+	rpl_strbuf_release(&sp->sup);
+	rpl_strbuf_release(&sp->where);
+}
+
+/* A fetched source's purl: generic, its checksum and download URL as qualifiers. */
+static void fetch_purl(struct rpl_strbuf *purl, const struct rpl_sbom_source *s,
+                       const char *version)
+{
+	rpl_strbuf_addstr(purl, "pkg:generic/");
+	purl_escape(purl, s->purl_name, 1);
+	if (*version) {
+		rpl_strbuf_addch(purl, '@');
+		purl_escape(purl, version, 1);
+	}
+	/* Qualifiers sorted by key; a sha512 is the checksum over a sha256. */
+	rpl_strbuf_addch(purl, '?');
+	if (set(s->sha256) || set(s->sha512)) {
+		struct rpl_strbuf sum = RPL_STRBUF_INIT;
+		rpl_strbuf_addstr(purl, "checksum=");
+		rpl_strbuf_addstr(&sum, set(s->sha512) ? "sha512:" : "sha256:");
+		rpl_strbuf_addstr(&sum, set(s->sha512) ? s->sha512 : s->sha256);
+		purl_escape(purl, sum.buf, 0);
+		rpl_strbuf_release(&sum);
+		rpl_strbuf_addch(purl, '&');
+	}
+	rpl_strbuf_addstr(purl, "download_url=");
+	purl_escape(purl, nz(s->uri), 0);
+}
+
+static void add_checksum(json_t *sums, const char *algorithm, const char *value)
+{
+	if (set(value))
+		json_array_append_new(sums, json_pack("{s:s,s:s}", "algorithm", algorithm,
+		                                      "checksumValue", value));
+}
+
+/* A fetched source's parts; 0 when melange makes no element (no purl name). */
+static int fetch_source(struct source_parts *sp, const struct rpl_sbom_source *s, const char *ns)
+{
+	if (!set(s->purl_name))
+		return 0;
+	sp->version = nz(s->purl_version);
+	rpl_strbuf_addf(&sp->raw, "SPDXRef-Package-%s-%s-%zu", s->purl_name, sp->version, s->index);
+	fetch_purl(&sp->purl, s, sp->version);
+	add_checksum(sp->sums, "SHA256", s->sha256);
+	add_checksum(sp->sums, "SHA512", s->sha512);
+	rpl_strbuf_addstr(&sp->where, set(s->uri) ? s->uri : NOASSERTION);
+	sp->name = rpl_xstrdup(s->purl_name);
+	supplier_of(&sp->sup, ns);
+	sp->license = NULL; /* melange gives a fetched source no license */
+	return 1;
+}
+
+/* A git repository's URL in the pieces melange reads: scheme, host, the path after it. */
+struct git_repo {
+	char *scheme, *host, *path;
+	int github, gitlab, gitlabish;
+};
+
+static void git_repo_split(struct git_repo *r, const char *repo, const char *type_hint)
+{
+	const char *scheme_end = strstr(repo, "://"), *host, *path;
+
+	r->scheme = scheme_end ? rpl_xstrndup(repo, (size_t)(scheme_end - repo)) : rpl_xstrdup("");
+	host = scheme_end ? scheme_end + 3 : "";
+	path = strchr(host, '/');
+	r->host = path ? rpl_xstrndup(host, (size_t)(path - host)) : rpl_xstrdup(host);
+	r->path = rpl_xstrdup(path ? path + 1 : "");
+	r->github = !strcmp(r->host, "github.com");
+	r->gitlab = !strcmp(r->host, "gitlab.com");
+	r->gitlabish =
+	        !strncmp(r->host, "gitlab", 6) || (type_hint && !strcmp(type_hint, "gitlab"));
+}
+
+static void git_repo_release(struct git_repo *r)
+{
+	free(r->scheme);
+	free(r->host);
+	free(r->path);
+}
+
+/* The source's owner and name: a forge's first path segment and the rest, else
+ * melange's whole path with the namespace as owner; without ".git". */
+static void git_owner_name(struct source_parts *sp, const struct git_repo *r, const char *ns)
+{
+	const char *slash = strchr(r->path, '/');
+
+	if (r->github || r->gitlab || r->gitlabish) {
+		sp->owner = slash ? rpl_xstrndup(r->path, (size_t)(slash - r->path))
+		                  : rpl_xstrdup(r->path);
+		sp->name = rpl_xstrdup(slash ? slash + 1 : "");
+	} else {
+		sp->owner = rpl_xstrdup(ns);
+		sp->name = rpl_xstrdup(r->path);
+	}
+	if (rpl_str_endswith(sp->name, ".git"))
+		sp->name[strlen(sp->name) - 4] = '\0';
+}
+
+/* Where a forge serves the archive of `ref`; NOASSERTION elsewhere. */
+static void git_archive_url(struct rpl_strbuf *where, const struct git_repo *r, const char *owner,
+                            const char *name, const char *ref)
+{
+	if (r->github)
+		rpl_strbuf_addf(where, "%s://github.com/%s/%s/archive/%s.tar.gz", r->scheme, owner,
+		                name, ref);
+	else if (r->gitlab)
+		rpl_strbuf_addf(where, "%s://gitlab.com/%s/%s/-/archive/%s/%s.tar.gz", r->scheme,
+		                owner, name, ref, ref);
+	else if (r->gitlabish)
+		rpl_strbuf_addf(where, "%s://%s/%s/%s/-/archive/%s/%s.tar.gz", r->scheme, r->host,
+		                owner, name, ref, ref);
+	else
+		rpl_strbuf_addstr(where, NOASSERTION); /* melange's is Chainguard's mirror */
+}
+
+/* The unescaped id: the repository without http(s)://, branch, tag, commit, index. */
+static void git_raw_id(struct rpl_strbuf *raw, const char *repo, const struct rpl_sbom_source *s)
+{
+	const char *cleaned = !strncmp(repo, "https://", 8)  ? repo + 8
+	                      : !strncmp(repo, "http://", 7) ? repo + 7
+	                                                     : repo;
+	const char *parts[] = { cleaned, s->branch, s->tag, s->expected_commit };
+
+	rpl_strbuf_addstr(raw, "SPDXRef-Package");
+	for (size_t i = 0; i < 4; i++)
+		if (set(parts[i]))
+			rpl_strbuf_addf(raw, "-%s", parts[i]);
+	rpl_strbuf_addf(raw, "-%zu", s->index);
+}
+
+/* A forge's purl, or a generic one with the repository as vcs_url. */
+static void git_purl(struct rpl_strbuf *purl, const struct git_repo *r, const char *repo,
+                     const struct source_parts *sp, const char *commit)
+{
+	if (r->github || r->gitlab) {
+		/* packageurl-go's normalisation: these types are case-insensitive. */
+		char *lo = rpl_xstrdup(sp->owner), *ln = rpl_xstrdup(sp->name);
+		lower(lo);
+		lower(ln);
+		rpl_strbuf_addf(purl, "pkg:%s/", r->github ? "github" : "gitlab");
+		purl_path(purl, lo);
+		rpl_strbuf_addch(purl, '/');
+		purl_escape(purl, ln, 1);
+		free(lo);
+		free(ln);
+	} else {
+		rpl_strbuf_addstr(purl, "pkg:generic/");
+		purl_escape(purl, sp->name, 1);
+	}
+	rpl_strbuf_addch(purl, '@');
+	purl_escape(purl, sp->version, 1);
+	if (!r->github && !r->gitlab) {
+		struct rpl_strbuf vcs = RPL_STRBUF_INIT;
+		if (strncmp(repo, "git", 3))
+			rpl_strbuf_addstr(&vcs, "git+");
+		rpl_strbuf_addstr(&vcs, repo);
+		if (set(commit))
+			rpl_strbuf_addf(&vcs, "@%s", commit);
+		rpl_strbuf_addstr(purl, "?vcs_url=");
+		purl_escape(purl, vcs.buf, 0);
+		rpl_strbuf_release(&vcs);
+	}
+}
+
+/* A checkout's parts; 0 when melange makes no element (neither tag nor commit). */
+static int git_source(struct source_parts *sp, const struct rpl_sbom_source *s, const char *ns)
+{
+	const char *repo = nz(s->repository);
+	const char *ref = set(s->expected_commit) ? s->expected_commit
+	                  : set(s->tag)           ? s->tag
+	                                          : NULL;
+	struct git_repo r;
+
+	if (!ref)
+		return 0;
+	git_repo_split(&r, repo, s->type_hint);
+	git_owner_name(sp, &r, ns);
+	git_archive_url(&sp->where, &r, sp->owner, sp->name, ref);
+	sp->version = set(s->tag) ? s->tag : s->expected_commit;
+	git_raw_id(&sp->raw, repo, s);
+	git_purl(&sp->purl, &r, repo, sp, s->expected_commit);
+	supplier_of(&sp->sup, sp->owner);
+	git_repo_release(&r);
+	return 1;
+}
+
+static json_t *source_json(const struct source_parts *sp, const char *id)
+{
+	json_t *p = json_object();
+
+	json_object_set_new(p, "SPDXID", json_string(id));
+	json_object_set_new(p, "name", json_string(sp->name));
+	if (*sp->version)
+		json_object_set_new(p, "versionInfo", json_string(sp->version));
+	json_object_set_new(p, "filesAnalyzed", json_false());
+	json_object_set_new(p, "licenseConcluded", json_string(NOASSERTION));
+	json_object_set_new(p, "licenseDeclared",
+	                    json_string(set(sp->license) ? sp->license : NOASSERTION));
+	json_object_set_new(p, "downloadLocation", json_string(sp->where.buf));
+	json_object_set_new(p, "originator", json_string(sp->sup.buf));
+	json_object_set_new(p, "supplier", json_string(sp->sup.buf));
+	json_object_set_new(p, "primaryPackagePurpose", json_string("SOURCE"));
+	if (json_array_size(sp->sums))
+		json_object_set(p, "checksums", sp->sums);
+	json_object_set_new(p, "externalRefs", purl_ref(sp->purl.buf));
+	return p;
+}
+
 /*
  * The element of an upstream source, as melange makes it, with its id in
  * `id`; NULL when melange makes none (a checkout without tag or commit, a
@@ -262,161 +486,21 @@ static json_t *apk_package(const char *id, const char *name, const char *version
 static json_t *source_element(const struct rpl_sbom_source *s, const char *license, const char *ns,
                               struct rpl_strbuf *id)
 {
-	struct rpl_strbuf raw = RPL_STRBUF_INIT, purl = RPL_STRBUF_INIT, sup = RPL_STRBUF_INIT,
-	                  where = RPL_STRBUF_INIT;
-	char *owner = NULL, *name = NULL;
-	const char *version = "";
-	json_t *p = NULL, *sums = json_array();
+	struct source_parts sp = { .raw = RPL_STRBUF_INIT,
+		                   .purl = RPL_STRBUF_INIT,
+		                   .sup = RPL_STRBUF_INIT,
+		                   .where = RPL_STRBUF_INIT,
+		                   .version = "",
+		                   .license = license,
+		                   .sums = json_array() };
+	json_t *p = NULL;
 
 	rpl_strbuf_reset(id);
-	if (!s->git) {
-		if (!set(s->purl_name))
-			goto out;
-		version = nz(s->purl_version);
-		rpl_strbuf_addf(&raw, "SPDXRef-Package-%s-%s-%zu", s->purl_name, version, s->index);
-		rpl_strbuf_addstr(&purl, "pkg:generic/");
-		purl_escape(&purl, s->purl_name, 1);
-		if (*version) {
-			rpl_strbuf_addch(&purl, '@');
-			purl_escape(&purl, version, 1);
-		}
-		/* Qualifiers sorted by key; a sha512 is the checksum over a sha256. */
-		rpl_strbuf_addch(&purl, '?');
-		if (set(s->sha256) || set(s->sha512)) {
-			rpl_strbuf_addstr(&purl, "checksum=");
-			rpl_strbuf_addstr(&where, set(s->sha512) ? "sha512:" : "sha256:");
-			rpl_strbuf_addstr(&where, set(s->sha512) ? s->sha512 : s->sha256);
-			purl_escape(&purl, where.buf, 0);
-			rpl_strbuf_addch(&purl, '&');
-		}
-		rpl_strbuf_addstr(&purl, "download_url=");
-		purl_escape(&purl, nz(s->uri), 0);
-		if (set(s->sha256))
-			json_array_append_new(sums, json_pack("{s:s,s:s}", "algorithm", "SHA256",
-			                                      "checksumValue", s->sha256));
-		if (set(s->sha512))
-			json_array_append_new(sums, json_pack("{s:s,s:s}", "algorithm", "SHA512",
-			                                      "checksumValue", s->sha512));
-		rpl_strbuf_reset(&where);
-		rpl_strbuf_addstr(&where, set(s->uri) ? s->uri : NOASSERTION);
-		name = rpl_xstrdup(s->purl_name);
-		supplier_of(&sup, ns);
-		license = NULL; /* melange gives a fetched source no license */
-	} else {
-		const char *repo = nz(s->repository), *scheme_end = strstr(repo, "://"), *host,
-		           *path,
-		           *ref = set(s->expected_commit) ? s->expected_commit
-		                  : set(s->tag)           ? s->tag
-		                                          : NULL;
-		char *scheme, *h, *trimmed, *slash;
-		int github, gitlab, gitlabish;
-
-		if (!ref)
-			goto out;
-		scheme = scheme_end ? rpl_xstrndup(repo, (size_t)(scheme_end - repo))
-		                    : rpl_xstrdup("");
-		host = scheme_end ? scheme_end + 3 : "";
-		path = strchr(host, '/');
-		h = path ? rpl_xstrndup(host, (size_t)(path - host)) : rpl_xstrdup(host);
-		trimmed = rpl_xstrdup(path ? path + 1 : "");
-		slash = strchr(trimmed, '/');
-		github = !strcmp(h, "github.com");
-		gitlab = !strcmp(h, "gitlab.com");
-		gitlabish = !strncmp(h, "gitlab", 6) ||
-		            (s->type_hint && !strcmp(s->type_hint, "gitlab"));
-		if (github || gitlab || gitlabish) {
-			owner = slash ? rpl_xstrndup(trimmed, (size_t)(slash - trimmed))
-			              : rpl_xstrdup(trimmed);
-			name = rpl_xstrdup(slash ? slash + 1 : "");
-		} else {
-			/* melange names these by their whole path, the namespace as owner. */
-			owner = rpl_xstrdup(ns);
-			name = rpl_xstrdup(trimmed);
-		}
-		if (rpl_str_endswith(name, ".git"))
-			name[strlen(name) - 4] = '\0';
-		if (github)
-			rpl_strbuf_addf(&where, "%s://github.com/%s/%s/archive/%s.tar.gz", scheme,
-			                owner, name, ref);
-		else if (gitlab)
-			rpl_strbuf_addf(&where, "%s://gitlab.com/%s/%s/-/archive/%s/%s.tar.gz",
-			                scheme, owner, name, ref, ref);
-		else if (gitlabish)
-			rpl_strbuf_addf(&where, "%s://%s/%s/%s/-/archive/%s/%s.tar.gz", scheme, h,
-			                owner, name, ref, ref);
-		else
-			rpl_strbuf_addstr(&where,
-			                  NOASSERTION); /* melange's is Chainguard's mirror */
-		version = set(s->tag) ? s->tag : s->expected_commit;
-		rpl_strbuf_addstr(&raw, "SPDXRef-Package");
-		{
-			const char *cleaned = !strncmp(repo, "https://", 8)  ? repo + 8
-			                      : !strncmp(repo, "http://", 7) ? repo + 7
-			                                                     : repo;
-			const char *parts[] = { cleaned, s->branch, s->tag, s->expected_commit };
-			for (size_t i = 0; i < 4; i++)
-				if (set(parts[i]))
-					rpl_strbuf_addf(&raw, "-%s", parts[i]);
-			rpl_strbuf_addf(&raw, "-%zu", s->index);
-		}
-		if (github || gitlab) {
-			/* packageurl-go's normalisation: these types are case-insensitive. */
-			char *lo = rpl_xstrdup(owner), *ln = rpl_xstrdup(name);
-			lower(lo);
-			lower(ln);
-			rpl_strbuf_addf(&purl, "pkg:%s/", github ? "github" : "gitlab");
-			purl_path(&purl, lo);
-			rpl_strbuf_addch(&purl, '/');
-			purl_escape(&purl, ln, 1);
-			free(lo);
-			free(ln);
-		} else {
-			rpl_strbuf_addstr(&purl, "pkg:generic/");
-			purl_escape(&purl, name, 1);
-		}
-		rpl_strbuf_addch(&purl, '@');
-		purl_escape(&purl, version, 1);
-		if (!github && !gitlab) {
-			struct rpl_strbuf vcs = RPL_STRBUF_INIT;
-			if (strncmp(repo, "git", 3))
-				rpl_strbuf_addstr(&vcs, "git+");
-			rpl_strbuf_addstr(&vcs, repo);
-			if (set(s->expected_commit))
-				rpl_strbuf_addf(&vcs, "@%s", s->expected_commit);
-			rpl_strbuf_addstr(&purl, "?vcs_url=");
-			purl_escape(&purl, vcs.buf, 0);
-			rpl_strbuf_release(&vcs);
-		}
-		supplier_of(&sup, owner);
-		free(scheme);
-		free(h);
-		free(trimmed);
+	if (s->git ? git_source(&sp, s, ns) : fetch_source(&sp, s, ns)) {
+		melange_id(id, sp.raw.buf);
+		p = source_json(&sp, id->buf);
 	}
-	melange_id(id, raw.buf);
-	p = json_object();
-	json_object_set_new(p, "SPDXID", json_string(id->buf));
-	json_object_set_new(p, "name", json_string(name));
-	if (*version)
-		json_object_set_new(p, "versionInfo", json_string(version));
-	json_object_set_new(p, "filesAnalyzed", json_false());
-	json_object_set_new(p, "licenseConcluded", json_string(NOASSERTION));
-	json_object_set_new(p, "licenseDeclared",
-	                    json_string(set(license) ? license : NOASSERTION));
-	json_object_set_new(p, "downloadLocation", json_string(where.buf));
-	json_object_set_new(p, "originator", json_string(sup.buf));
-	json_object_set_new(p, "supplier", json_string(sup.buf));
-	json_object_set_new(p, "primaryPackagePurpose", json_string("SOURCE"));
-	if (json_array_size(sums))
-		json_object_set(p, "checksums", sums);
-	json_object_set_new(p, "externalRefs", purl_ref(purl.buf));
-out:
-	json_decref(sums);
-	free(owner);
-	free(name);
-	rpl_strbuf_release(&raw);
-	rpl_strbuf_release(&purl);
-	rpl_strbuf_release(&sup);
-	rpl_strbuf_release(&where);
+	source_parts_release(&sp);
 	return p;
 }
 
@@ -437,6 +521,83 @@ static void add_sources(json_t *pkgs, json_t *rels, const char *root,
 	rpl_strbuf_release(&id);
 }
 
+/* The document's namespace: melange's URL over the FNV hash of namespace and version. */
+static void apk_document_namespace(struct rpl_strbuf *ns, const struct rpl_sbom_apk *a)
+{
+	struct rpl_strbuf h = RPL_STRBUF_INIT;
+	char hash[33];
+
+	rpl_strbuf_addf(&h, "apk-%s-%s", a->namespace, a->version);
+	rpl_sbom_fnv128a(h.buf, h.len, hash);
+	rpl_strbuf_release(&h);
+	rpl_strbuf_addf(ns, "https://spdx.org/spdxdocs/chainguard/melange/%s", hash);
+}
+
+/* "pkg:apk/<namespace>/<name>@<version>?arch=<arch>" */
+static void apk_purl(struct rpl_strbuf *purl, const struct rpl_sbom_apk *a)
+{
+	rpl_strbuf_addstr(purl, "pkg:apk/");
+	purl_path(purl, a->namespace);
+	rpl_strbuf_addch(purl, '/');
+	purl_escape(purl, a->name, 1);
+	rpl_strbuf_addch(purl, '@');
+	purl_escape(purl, a->version, 1);
+	rpl_strbuf_addstr(purl, "?arch=");
+	purl_escape(purl, a->arch, 0);
+}
+
+/* The recipe's purl: "pkg:github/<namespace>/<name>@<commit>#<config>". */
+static void config_purl(struct rpl_strbuf *cpurl, const char *url, const char *commit,
+                        const char *config)
+{
+	const char *gh = "https://github.com/", *rest, *slash;
+	char *nsp, *nm;
+	size_t n;
+
+	/* melange cuts the URL after github.com/ (or not) at its first slash:
+	 * namespace, then name; neither may be empty for a purl. */
+	rest = strncmp(url, gh, strlen(gh)) ? url : url + strlen(gh);
+	slash = strchr(rest, '/');
+	rpl_strbuf_addstr(cpurl, "pkg:github/");
+	nsp = slash ? rpl_xstrndup(rest, (size_t)(slash - rest)) : rpl_xstrdup(rest);
+	nm = rpl_xstrdup(slash ? slash + 1 : "unknown");
+	n = strlen(nm);
+	if (n > 4 && !strcmp(nm + n - 4, ".git") && rest != url)
+		nm[n - 4] = '\0';
+	purl_path(cpurl, nsp);
+	rpl_strbuf_addch(cpurl, '/');
+	purl_escape(cpurl, nm, 1);
+	free(nsp);
+	free(nm);
+	rpl_strbuf_addch(cpurl, '@');
+	purl_escape(cpurl, commit, 1);
+	rpl_strbuf_addch(cpurl, '#');
+	purl_path(cpurl, config);
+}
+
+/* The extracted licences, sorted by id: melange walks a Go map, whose order
+ * changes from run to run. */
+static json_t *license_infos(const struct rpl_sbom_apk *a)
+{
+	size_t *order = rpl_xcalloc(a->nlicense_infos, sizeof(*order));
+	json_t *infos = json_array();
+
+	for (size_t i = 0; i < a->nlicense_infos; i++) {
+		size_t at = i;
+		while (at > 0 && strcmp(a->license_ids[order[at - 1]], a->license_ids[i]) > 0) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = i;
+	}
+	for (size_t i = 0; i < a->nlicense_infos; i++)
+		json_array_append_new(infos,
+		                      json_pack("{s:s,s:s}", "licenseId", a->license_ids[order[i]],
+		                                "extractedText", a->license_texts[order[i]]));
+	free(order);
+	return infos;
+}
+
 char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 {
 	struct rpl_strbuf name = RPL_STRBUF_INIT, ns = RPL_STRBUF_INIT, id = RPL_STRBUF_INIT,
@@ -445,19 +606,12 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	const char *commit = a->commit && *a->commit ? a->commit : "unknown";
 	const char *url =
 	        a->repo_url && *a->repo_url ? a->repo_url : "https://unknown/unknown/unknown";
-	const char *gh = "https://github.com/", *rest, *slash;
-	char created[32], hash[33];
+	char created[32];
 	json_t *d, *pkgs, *rels;
 
 	rfc3339(a->created, created);
 	rpl_strbuf_addf(&name, "apk-%s-%s", a->name, a->version);
-	{
-		struct rpl_strbuf h = RPL_STRBUF_INIT;
-		rpl_strbuf_addf(&h, "apk-%s-%s", a->namespace, a->version);
-		rpl_sbom_fnv128a(h.buf, h.len, hash);
-		rpl_strbuf_release(&h);
-	}
-	rpl_strbuf_addf(&ns, "https://spdx.org/spdxdocs/chainguard/melange/%s", hash);
+	apk_document_namespace(&ns, a);
 	rpl_strbuf_addstr(&id, "SPDXRef-Package-");
 	melange_id(&id, name.buf);
 	rpl_strbuf_addstr(&cid, "SPDXRef-Package-Melange-");
@@ -465,37 +619,8 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	rpl_strbuf_addch(&cid, '-');
 	melange_id(&cid, commit);
 	supplier_of(&sup, a->namespace);
-
-	rpl_strbuf_addstr(&purl, "pkg:apk/");
-	purl_path(&purl, a->namespace);
-	rpl_strbuf_addch(&purl, '/');
-	purl_escape(&purl, a->name, 1);
-	rpl_strbuf_addch(&purl, '@');
-	purl_escape(&purl, a->version, 1);
-	rpl_strbuf_addstr(&purl, "?arch=");
-	purl_escape(&purl, a->arch, 0);
-
-	/* melange cuts the URL after github.com/ (or not) at its first slash:
-	 * namespace, then name; neither may be empty for a purl. */
-	rest = strncmp(url, gh, strlen(gh)) ? url : url + strlen(gh);
-	slash = strchr(rest, '/');
-	rpl_strbuf_addstr(&cpurl, "pkg:github/");
-	{
-		char *nsp = slash ? rpl_xstrndup(rest, (size_t)(slash - rest)) : rpl_xstrdup(rest);
-		char *nm = rpl_xstrdup(slash ? slash + 1 : "unknown");
-		size_t n = strlen(nm);
-		if (n > 4 && !strcmp(nm + n - 4, ".git") && rest != url)
-			nm[n - 4] = '\0';
-		purl_path(&cpurl, nsp);
-		rpl_strbuf_addch(&cpurl, '/');
-		purl_escape(&cpurl, nm, 1);
-		free(nsp);
-		free(nm);
-	}
-	rpl_strbuf_addch(&cpurl, '@');
-	purl_escape(&cpurl, commit, 1);
-	rpl_strbuf_addch(&cpurl, '#');
-	purl_path(&cpurl, a->config);
+	apk_purl(&purl, a);
+	config_purl(&cpurl, url, commit, a->config);
 
 	d = document(name.buf, created, "3.22", ns.buf, id.buf);
 	pkgs = json_array();
@@ -514,26 +639,8 @@ char *rpl_sbom_apk(const struct rpl_sbom_apk *a)
 	add_sources(pkgs, rels, id.buf, a->main, a->nmain, a->license, a->namespace);
 	json_object_set_new(d, "packages", pkgs);
 	json_object_set_new(d, "relationships", rels);
-	if (a->nlicense_infos) {
-		/* Sorted: melange walks a Go map, whose order changes from run to run. */
-		size_t *order = rpl_xcalloc(a->nlicense_infos, sizeof(*order));
-		json_t *infos = json_array();
-		for (size_t i = 0; i < a->nlicense_infos; i++) {
-			size_t at = i;
-			while (at > 0 &&
-			       strcmp(a->license_ids[order[at - 1]], a->license_ids[i]) > 0) {
-				order[at] = order[at - 1];
-				at--;
-			}
-			order[at] = i;
-		}
-		for (size_t i = 0; i < a->nlicense_infos; i++)
-			json_array_append_new(
-			        infos, json_pack("{s:s,s:s}", "licenseId", a->license_ids[order[i]],
-			                         "extractedText", a->license_texts[order[i]]));
-		json_object_set_new(d, "hasExtractedLicensingInfos", infos);
-		free(order);
-	}
+	if (a->nlicense_infos)
+		json_object_set_new(d, "hasExtractedLicensingInfos", license_infos(a));
 	rpl_strbuf_release(&name);
 	rpl_strbuf_release(&ns);
 	rpl_strbuf_release(&id);
