@@ -671,10 +671,25 @@ static int step_done(struct rpl_state *st, sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : db_error(st, sqlite3_sql(s));
 }
 
+/* "name<TAB>kind<TAB>arch" into buf[a + b + c + 3] (the lengths given). */
+static char *put_job_key(char *buf, const char *name, size_t a, const char *kind, size_t b,
+                         const char *arch, size_t c)
+{
+	memcpy(buf, name, a);
+	buf[a] = '\t';
+	memcpy(buf + a + 1, kind, b);
+	buf[a + 1 + b] = '\t';
+	memcpy(buf + a + b + 2, arch, c + 1);
+	return buf;
+}
+
+/* A job's key in the records map, kept in `a`. */
 static const char *job_key(struct rpl_arena *a, const char *name, const char *kind,
                            const char *arch)
 {
-	return rpl_arena_printf(a, "%s\t%s\t%s", name, kind, arch);
+	size_t x = strlen(name), y = strlen(kind), z = strlen(arch);
+
+	return put_job_key(rpl_arena_alloc(a, x + y + z + 3), name, x, kind, y, arch, z);
 }
 
 /*
@@ -686,14 +701,7 @@ static const char *job_key_buf(char *buf, size_t n, const char *name, const char
 {
 	size_t a = strlen(name), b = strlen(kind), c = strlen(arch);
 
-	if (a + b + c + 3 > n)
-		return NULL;
-	memcpy(buf, name, a);
-	buf[a] = '\t';
-	memcpy(buf + a + 1, kind, b);
-	buf[a + 1 + b] = '\t';
-	memcpy(buf + a + b + 2, arch, c + 1);
-	return buf;
+	return a + b + c + 3 > n ? NULL : put_job_key(buf, name, a, kind, b, arch, c);
 }
 
 int rpl_state_preload_jobs(struct rpl_state *st)
