@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,24 +121,6 @@ static int serve(int c, const char *path, const char *method)
 	return 0;
 }
 
-/* The value of `name` in a request head, or "". */
-static void header(const char *head, const char *name, char *out, size_t n)
-{
-	size_t len = strlen(name);
-
-	out[0] = '\0';
-	for (const char *l = strstr(head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-		const char *h = l + 2;
-		if (!strncasecmp(h, name, len) && h[len] == ':') {
-			const char *v = h + len + 1, *e = strstr(v, "\r\n");
-			while (*v == ' ')
-				v++;
-			snprintf(out, n, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
-			return;
-		}
-	}
-}
-
 static void *server_main(void *arg)
 {
 	(void)arg;
@@ -158,7 +139,7 @@ static void *server_main(void *arg)
 			len += (size_t)got;
 			buf[len] = '\0';
 			if (!end && (end = strstr(buf, "\r\n\r\n"))) {
-				header(buf, "Content-Length", cl, sizeof(cl));
+				rpl_test_http_header(buf, "Content-Length", cl, sizeof(cl));
 				want = (size_t)(end + 4 - buf) + (size_t)strtoull(cl, NULL, 10);
 				if (strstr(buf, "Expect: 100-continue") && len < want)
 					put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);

@@ -104,24 +104,6 @@ static void reply(int c, int code, const char *extra, const char *body)
 		return;
 }
 
-/* A header's value in `head` (lines after the first), or "". */
-static void header(const char *head, const char *name, char *out, size_t n)
-{
-	size_t len = strlen(name);
-
-	out[0] = '\0';
-	for (const char *l = strstr(head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-		const char *h = l + 2;
-		if (!strncasecmp(h, name, len) && h[len] == ':') {
-			const char *v = h + len + 1, *e = strstr(v, "\r\n");
-			while (*v == ' ')
-				v++;
-			snprintf(out, n, "%.*s", (int)(e - v), v);
-			return;
-		}
-	}
-}
-
 static const char *query(const char *path, const char *key, char *out, size_t n)
 {
 	const char *q = strchr(path, '?');
@@ -145,8 +127,8 @@ static void serve(struct registry *g, int c, const char *head, const char *body,
 
 	memset(&r, 0, sizeof(r));
 	sscanf(head, "%15s %1023s", r.method, r.path);
-	header(head, "Authorization", r.auth, sizeof(r.auth));
-	header(head, "Content-Type", r.ctype, sizeof(r.ctype));
+	rpl_test_http_header(head, "Authorization", r.auth, sizeof(r.auth));
+	rpl_test_http_header(head, "Content-Type", r.ctype, sizeof(r.ctype));
 	digest_of(body, blen, r.body_digest);
 	r.body_len = blen;
 	pthread_mutex_lock(&g->mu);
@@ -238,9 +220,9 @@ static void *registry_main(void *arg)
 			buf[len] = '\0';
 			if (!(end = strstr(buf, "\r\n\r\n")))
 				continue;
-			header(buf, "Content-Length", cl, sizeof(cl));
+			rpl_test_http_header(buf, "Content-Length", cl, sizeof(cl));
 			want = (size_t)(end + 4 - buf) + (size_t)strtoull(cl, NULL, 10);
-			header(buf, "Expect", expect, sizeof(expect));
+			rpl_test_http_header(buf, "Expect", expect, sizeof(expect));
 			if (expect[0] && len == (size_t)(end + 4 - buf) && want > len) {
 				if (write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
 					break;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,4 +87,21 @@ int rpl_test_result(int failed)
 		return 77;
 	}
 	return 0;
+}
+
+void rpl_test_http_header(const char *head, const char *name, char *out, size_t n)
+{
+	size_t len = strlen(name);
+
+	out[0] = '\0';
+	for (const char *l = strstr(head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
+		const char *h = l + 2;
+		if (!strncasecmp(h, name, len) && h[len] == ':') {
+			const char *v = h + len + 1, *e = strstr(v, "\r\n");
+			while (*v == ' ')
+				v++;
+			snprintf(out, n, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+			return;
+		}
+	}
 }

@@ -39,4 +39,11 @@ void rpl_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), no
  */
 int rpl_test_result(int failed);
 
+/*
+ * The value of header `name` (case-insensitive) in an HTTP message head
+ * (the lines after the first), in `out`; "" when there is none.  For the
+ * tests that play an HTTP server.
+ */
+void rpl_test_http_header(const char *head, const char *name, char *out, size_t n);
+
 #endif
