@@ -1111,6 +1111,9 @@ static void begin_run(struct cmd *c, int argc, char **argv)
 	                      o->sel.plan.force ? c->nsel : 0, b->run, now_ns()))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	add_jobs(b, c->sel, c->nsel);
+	/* From here on the store is written more than read. */
+	if (rpl_state_unmap(b->st))
+		rpl_warn("%s", rpl_errmsg());
 	rpl_build_event_plan(b);
 	rpl_build_print_start(b, c->npkg, c->nimg);
 	b->started_ns = now_ns();

@@ -703,6 +703,11 @@ int rpl_state_preload_jobs(struct rpl_state *st)
 	return 0;
 }
 
+int rpl_state_unmap(struct rpl_state *st)
+{
+	return exec(st, "PRAGMA mmap_size=0");
+}
+
 int rpl_state_preload(struct rpl_state *st)
 {
 	sqlite3_stmt *s = stmt(st, ST_STAT_ALL);
