@@ -99,26 +99,31 @@ PY
 
 export PATH="$work/bin:$PATH"
 "$ripple" -C "$work/repo" build --all --runner external -j 2 >/dev/null # state and snapshot warm
+# ripple's peak RSS (the last run's), when GNU time is there.
+rss=
+[ ! -x /usr/bin/time ] || rss="/usr/bin/time -f %M -o $work/rss"
 hyperfine -N -w 1 -r "${RUNS:-3}" --export-json "$work/h.json" \
-	--prepare "sh -c 'rm -rf $work/ninja/.ninja_log $work/ninja/packages/$arch/*'" \
+	--prepare "sh -c 'rm -rf $work/ninja/.ninja_log $work/ninja/packages/$arch && mkdir $work/ninja/packages/$arch'" \
 	-n "ninja -j2, $n stand-in commands (anchor)" "ninja -C $work/ninja -j 2" \
 	--prepare "sh -c 'rm -rf $work/repo/packages'" \
 	-n "ripple build --all --force -j2, $n jobs" \
-	"$ripple -C $work/repo build --all --force --runner external -j 2" >/dev/null
+	"$rss $ripple -C $work/repo build --all --force --runner external -j 2" >/dev/null
 
 # The DAG: a first run records the durations the scheduler orders by.
 export STANDIN_SLEEP=1
 "$ripple" -C "$work/dag" build --all --runner external -j 2 >/dev/null
 "$ripple" -C "$work/dag" build --all --force --runner external -j 2 | tail -1 > "$work/dagdone"
 
-python3 - "$work/h.json" "$work/bound" "$work/dagdone" <<'PY'
-import json, re, sys
+python3 - "$work/h.json" "$work/bound" "$work/dagdone" "$work/rss" <<'PY'
+import json, os, re, sys
 h = json.load(open(sys.argv[1]))["results"]
 ninja = [r for r in h if r["command"].startswith("ninja")][0]
 rip = [r for r in h if r["command"].startswith("ripple")][0]
 print("%-46s %8.3f s ± %.3f" % (ninja["command"], ninja["mean"], ninja["stddev"] or 0))
 print("%-46s %8.3f s ± %.3f   throughput %.2fx ninja (budget >= 0.9x)" % (
     rip["command"], rip["mean"], rip["stddev"] or 0, ninja["mean"] / rip["mean"]))
+if os.path.exists(sys.argv[4]):
+    print("ripple's peak RSS: %d MB" % (int(open(sys.argv[4]).read().split()[-1]) // 1024))
 cp, work = map(float, open(sys.argv[2]).read().split())
 bound = max(cp, work)
 m = float(re.search(r" in ([0-9.]+)s", open(sys.argv[3]).read()).group(1))

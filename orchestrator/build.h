@@ -57,6 +57,7 @@ struct out_index {
 	char *dir;
 	struct rpl_repo_index *ix;
 	int64_t flushed_ns;
+	int64_t write_ns;      /* how long its last write took, with its records */
 	struct bjob **pending; /* merged, to be recorded once written */
 	size_t npending, pending_alloc;
 	int checking; /* by this check */
@@ -78,6 +79,7 @@ struct build {
 	FILE *events;
 	int tty;                     /* a smart terminal: a status line, no "start" lines */
 	struct rpl_status_line line; /* orchestrator/status_line.h */
+	int64_t drawn_ns;            /* when its figures were last made */
 	struct rpl_progress_pub pub; /* what `ripple status` reads */
 	int native_image;            /* images assembled by ripple: their outputs differ */
 	int64_t started_ns;
@@ -87,6 +89,14 @@ struct build {
 	size_t nindexes;
 	char root[PATH_MAX]; /* the monorepo, absolute: the tag of this run's processes */
 	size_t rebuilt;      /* job records the check found untrue */
+	/* What the run did with each job that ended (its run_job rows), written
+	 * in batches (build_index.h). */
+	struct run_row {
+		const struct bjob *j;
+		const char *status;
+	} * rows;
+	size_t nrows, rows_alloc;
+	int64_t rows_ns; /* when they were last written */
 };
 
 static inline int64_t now_ns(void)

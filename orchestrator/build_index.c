@@ -141,24 +141,93 @@ static int record_ok(struct build *b, struct bjob *j, int in_tx)
 }
 
 /*
+ * The index of a large repository takes long to write (all of it is
+ * compressed again each time): written once a second, a run of 50,000
+ * packages spent more time writing it than building.  So the time between
+ * two writes made for no job's sake is at least FLUSH_RATIO times what the
+ * last one took, which keeps the writes to a tenth of the run whatever the
+ * repository's size; a job that others wait for still has it written at
+ * once.
+ */
+#define FLUSH_EVERY 1000000000 /* ns */
+#define FLUSH_RATIO 10
+
+int rpl_build_flush_due(int64_t now, int64_t flushed_ns, int64_t write_ns)
+{
+	int64_t gap = write_ns > FLUSH_EVERY / FLUSH_RATIO ? write_ns * FLUSH_RATIO : FLUSH_EVERY;
+
+	return now - flushed_ns >= gap;
+}
+
+void rpl_build_run_row(struct build *b, const struct bjob *j, const char *status)
+{
+	if (b->o->dry_run)
+		return;
+	RPL_ALLOC_GROW(b->rows, b->nrows + 1, b->rows_alloc);
+	b->rows[b->nrows].j = j;
+	b->rows[b->nrows].status = status;
+	b->nrows++;
+}
+
+/* Writes the queued run_job rows, in the caller's transaction. */
+static void write_rows(struct build *b)
+{
+	for (size_t i = 0; i < b->nrows; i++) {
+		const struct bjob *j = b->rows[i].j;
+		const struct rpl_sched_job *sj = j->sj;
+		struct rpl_run_job_record r = {
+			j->plan->node->name,
+			j->plan->kind,
+			j->plan->arch,
+			b->rows[i].status,
+			sj->started_ns,
+			secs(sj->started_ns, sj->finished_ns),
+			sj->started_ns ? j->log : NULL,
+			sj->message,
+		};
+		if (rpl_state_run_job_put(b->st, b->run, &r))
+			rpl_warn("%s", rpl_errmsg());
+	}
+	b->nrows = 0;
+	b->rows_ns = now_ns();
+}
+
+int rpl_build_rows_flush(struct build *b)
+{
+	if (!b->nrows)
+		return 0;
+	if (rpl_state_begin(b->st)) {
+		rpl_warn("%s", rpl_errmsg());
+		b->nrows = 0;
+		return -1;
+	}
+	write_rows(b);
+	if (rpl_state_commit(b->st)) {
+		rpl_warn("%s", rpl_errmsg());
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Writes an index and then records the packages it was waiting to show: a
  * package is recorded as built only once the index on disk lists it, so a
  * run killed in between builds it again rather than leave it out of the
- * index for good.
+ * index for good.  The run_job rows waiting go in the same transaction.
  */
 static int flush_index(struct build *b, struct out_index *x)
 {
+	int64_t t0 = now_ns();
 	int err = rpl_repo_flush(x->ix, b->have_signer ? &b->signer : NULL);
 
-	x->flushed_ns = now_ns();
 	if (err)
-		return err;
+		goto out;
 	/* One transaction for the batch: thousands of leaf packages at once,
 	 * with what the index now says of their files. */
 	if ((err = rpl_state_begin(b->st))) {
 		rpl_warn("%s", rpl_errmsg());
 		x->npending = 0;
-		return err;
+		goto out;
 	}
 	if (store_seen(b, x)) {
 		rpl_warn("%s", rpl_errmsg());
@@ -172,18 +241,23 @@ static int flush_index(struct build *b, struct out_index *x)
 			err = -1;
 		}
 	}
+	write_rows(b);
 	if (rpl_state_commit(b->st)) {
 		rpl_warn("%s", rpl_errmsg());
 		err = -1;
 	}
 	x->npending = 0;
+out:
+	x->flushed_ns = now_ns();
+	x->write_ns = x->flushed_ns - t0;
 	return err;
 }
 
 /*
- * Writes the indexes that changed: all of them (`all`), or those last
- * written a second ago or more.  An index is also written at once when a
- * package that other jobs wait for is added (rpl_build_job_built()).
+ * Writes the indexes that changed: all of them (`all`), or those whose
+ * turn has come (rpl_build_flush_due), and the run_job rows waiting when
+ * they are a second old.  An index is also written at once when a package
+ * that other jobs wait for is added (rpl_build_job_built()).
  */
 int rpl_build_indexes_flush(struct build *b, int all)
 {
@@ -192,7 +266,8 @@ int rpl_build_indexes_flush(struct build *b, int all)
 
 	for (size_t i = 0; i < b->nindexes; i++) {
 		struct out_index *x = &b->indexes[i];
-		if (!rpl_repo_dirty(x->ix) || (!all && now - x->flushed_ns < 1000000000))
+		if (!rpl_repo_dirty(x->ix) ||
+		    (!all && !rpl_build_flush_due(now, x->flushed_ns, x->write_ns)))
 			continue;
 		if (flush_index(b, x)) {
 			rpl_warn("%s (packages not recorded as built are built again next time)",
@@ -200,6 +275,8 @@ int rpl_build_indexes_flush(struct build *b, int all)
 			err = -1;
 		}
 	}
+	if ((all || now - b->rows_ns >= FLUSH_EVERY) && rpl_build_rows_flush(b))
+		err = -1;
 	return err;
 }
 
@@ -479,7 +556,7 @@ int rpl_build_job_built(struct build *b, struct bjob *j)
 	RPL_ALLOC_GROW(x->pending, x->npending + 1, x->pending_alloc);
 	x->pending[x->npending++] = j;
 	/* Jobs waiting for this one read the index: it is written now. */
-	if ((j->sj->nrdeps || now_ns() - x->flushed_ns >= 1000000000) &&
+	if ((j->sj->nrdeps || rpl_build_flush_due(now_ns(), x->flushed_ns, x->write_ns)) &&
 	    (err = flush_index(b, x)) && x->npending && x->pending[x->npending - 1] == j)
 		x->npending--; /* this job fails: it must not be recorded by a later write */
 	return err;
@@ -493,6 +570,9 @@ void rpl_build_indexes_release(struct build *b)
 		free(b->indexes[i].pending);
 	}
 	free(b->indexes);
+	free(b->rows);
+	b->rows = NULL;
+	b->nrows = b->rows_alloc = 0;
 	b->indexes = NULL;
 	b->nindexes = 0;
 }

@@ -7,22 +7,46 @@
 #ifndef RPL_BUILD_INDEX_H
 #define RPL_BUILD_INDEX_H
 
+#include <stdint.h>
+
 struct bjob;
 struct build;
 
 /*
  * A job's outputs are in place: a package's apks go into its arch's index,
  * and it is recorded as built when the index is written (at once when
- * other jobs wait for it, or a second has passed since the last write);
- * other jobs are recorded at once.  Returns 0 or an error: the job failed
- * and is not recorded.
+ * other jobs wait for it, else when rpl_build_flush_due says); other jobs
+ * are recorded at once.  Returns 0 or an error: the job failed and is not
+ * recorded.
  */
 int rpl_build_job_built(struct build *b, struct bjob *j);
 
 /*
- * Writes the indexes that changed: all of them (`all`), or those last
- * written a second ago or more, and records the packages they were
- * waiting to show.  Returns 0, or -1 when one could not be written or
+ * Whether an index last written at `flushed_ns`, a write that took
+ * `write_ns`, is to be written again at `now` for no job's sake: a second
+ * after the last write, or ten times as long as it took when that is
+ * longer (a large index), so that writing it stays a small part of the
+ * run.  Returns 1 or 0.
+ */
+int rpl_build_flush_due(int64_t now, int64_t flushed_ns, int64_t write_ns);
+
+/*
+ * Queues the run_job row of a job that ended (`status`: "ok", "failed",
+ * "skipped", ...) for the next write: the transaction of the next index
+ * write, else rpl_build_indexes_flush once a second, and the end of the
+ * run (rpl_build_rows_flush).  `j` stays the caller's; nothing is queued
+ * in a dry run.
+ */
+void rpl_build_run_row(struct build *b, const struct bjob *j, const char *status);
+
+/* Writes the queued run_job rows in one transaction.  Returns 0, or -1 (warned). */
+int rpl_build_rows_flush(struct build *b);
+
+/*
+ * Writes the indexes that changed: all of them (`all`), or those whose
+ * turn has come (rpl_build_flush_due), and records the packages they were
+ * waiting to show; with them, or when a second has passed (or `all`), the
+ * queued run_job rows.  Returns 0, or -1 when one could not be written or
  * recorded (warned).
  */
 int rpl_build_indexes_flush(struct build *b, int all);

@@ -32,6 +32,13 @@ void rpl_build_status_clear(struct build *b)
 	rpl_status_line_clear(&b->line);
 }
 
+/*
+ * The status line's figures are made again at most this often (ns): they
+ * count every job, and a run of 50,000 short jobs starts and ends one
+ * every millisecond or so.  In between, the last line is drawn again.
+ */
+#define DRAW_EVERY 50000000
+
 void rpl_build_status_show(struct build *b)
 {
 	struct rpl_sched_job *const *jobs;
@@ -49,6 +56,11 @@ void rpl_build_status_show(struct build *b)
 		rpl_warn("%s", rpl_errmsg());
 	if (!b->tty)
 		return;
+	if (b->drawn_ns && now - b->drawn_ns < DRAW_EVERY) {
+		rpl_status_line_redraw(&b->line);
+		return;
+	}
+	b->drawn_ns = now;
 	rpl_progress_count(jobs, njobs, &c);
 	rpl_report_fmt_secs(secs(b->started_ns, now), t, sizeof(t));
 	rpl_strbuf_addf(&head, "[%zu/%zu %s", b->done, b->njobs, t);

@@ -330,24 +330,6 @@ static const char build_usage[] =
 
 /* ---- the run ---------------------------------------------------------------------------- */
 
-static void record_run_job(struct build *b, const struct bjob *j, const char *status)
-{
-	const struct rpl_sched_job *sj = j->sj;
-	struct rpl_run_job_record r = {
-		j->plan->node->name,
-		j->plan->kind,
-		j->plan->arch,
-		status,
-		sj->started_ns,
-		secs(sj->started_ns, sj->finished_ns),
-		sj->started_ns ? j->log : NULL,
-		sj->message,
-	};
-
-	if (!b->o->dry_run && rpl_state_run_job_put(b->st, b->run, &r))
-		rpl_warn("%s", rpl_errmsg());
-}
-
 /* ---- what a killed run left --------------------------------------------------------------- */
 
 /*
@@ -439,13 +421,13 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 		json_object_set_new(e, "status", json_string("ok"));
 		json_object_set_new(e, "cache", json_string(j->cached));
 		b->cached++;
-		record_run_job(b, j, "ok");
+		rpl_build_run_row(b, j, "ok");
 		rpl_build_say(b, "[%zu/%zu] from cache %s%s %s (%s)", b->done, b->njobs,
 		              rpl_build_kind_prefix(sj), sj->run.name, sj->run.arch, j->cached);
 	} else if (sj->state == RPL_SCHED_OK && !bad) {
 		json_object_set_new(e, "event", json_string("finish"));
 		json_object_set_new(e, "status", json_string("ok"));
-		record_run_job(b, j, "ok");
+		rpl_build_run_row(b, j, "ok");
 		rpl_build_say(b, "[%zu/%zu] ok %s%s %s (%s)", b->done, b->njobs,
 		              rpl_build_kind_prefix(sj), sj->run.name, sj->run.arch, t);
 	} else {
@@ -457,7 +439,7 @@ static int on_finished(void *ctx, struct rpl_sched_job *sj)
 		        json_string(sj->state == RPL_SCHED_CANCELLED ? "cancel" : "fail"));
 		json_object_set_new(e, "status", json_string(status));
 		json_object_set_new(e, "message", json_string(sj->message ? sj->message : ""));
-		record_run_job(b, j, status);
+		rpl_build_run_row(b, j, status);
 		if (sj->state != RPL_SCHED_CANCELLED) {
 			record_failure(b, j, status);
 			rpl_build_say(b, "[%zu/%zu] FAILED %s%s %s (%s): %s", b->done, b->njobs,
@@ -483,7 +465,7 @@ static void on_skipped(void *ctx, struct rpl_sched_job *sj)
 	json_object_set_new(e, "event", json_string("skip"));
 	json_object_set_new(e, "message", json_string(sj->message));
 	rpl_build_event(b, e);
-	record_run_job(b, j, "skipped");
+	rpl_build_run_row(b, j, "skipped");
 	/* Thousands of them are summed up at the end, unless -v. */
 	if (b->o->verbose)
 		rpl_build_say(b, "[%zu/%zu] skipped %s%s %s: %s", b->done, b->njobs,
@@ -1129,6 +1111,9 @@ static void begin_run(struct cmd *c, int argc, char **argv)
 	                      o->sel.plan.force ? c->nsel : 0, b->run, now_ns()))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	add_jobs(b, c->sel, c->nsel);
+	/* From here on the store is written more than read. */
+	if (rpl_state_unmap(b->st))
+		rpl_warn("%s", rpl_errmsg());
 	rpl_build_event_plan(b);
 	rpl_build_print_start(b, c->npkg, c->nimg);
 	b->started_ns = now_ns();
@@ -1162,7 +1147,9 @@ static void run(struct cmd *c)
 
 	for (size_t i = 0; i < b->njobs; i++)
 		if (b->jobs[i].sj->state == RPL_SCHED_NOT_RUN)
-			record_run_job(b, &b->jobs[i], "not run");
+			rpl_build_run_row(b, &b->jobs[i], "not run");
+	/* Every row is written before the report adds to them. */
+	rpl_build_rows_flush(b);
 	if (rpl_report_record(b->st, b->run, b->sched))
 		rpl_warn("%s", rpl_errmsg());
 	c->run_status = c->res.interrupted ? "interrupted" : c->res.failed ? "failed" : "ok";

@@ -46,7 +46,8 @@
  *       slot INTEGER, cause_name TEXT, cause_kind TEXT, cause_arch TEXT,
  *       critical INTEGER, PRIMARY KEY(run, name, kind, arch))
  *       What each run did with each job: `ripple history` and the report.
- *       Written as each job ends; the rest when the run ends
+ *       Written in batches as jobs end (with the next index write, else
+ *       within a second: orchestrator/build_index.h); the rest when the run ends
  *       (orchestrator/report.c): `slot`, the lane (0 to -j - 1) the job
  *       ran in; `cause_*`, the failed job a skipped one waited on;
  *       `critical`, its place on the run's critical path (1 first), NULL
@@ -731,6 +732,11 @@ int rpl_state_preload_jobs(struct rpl_state *st)
 		return db_error(st, "reading the job records");
 	st->jobs_preloaded = 1;
 	return 0;
+}
+
+int rpl_state_unmap(struct rpl_state *st)
+{
+	return exec(st, "PRAGMA mmap_size=0");
 }
 
 int rpl_state_preload(struct rpl_state *st)

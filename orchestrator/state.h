@@ -97,6 +97,14 @@ int rpl_state_preload(struct rpl_state *st);
 /* The job records alone: for a plan that takes few digests (from a snapshot). */
 int rpl_state_preload_jobs(struct rpl_state *st);
 
+/*
+ * Stops reading the store through a memory map (which a plan, reading the
+ * whole parse cache, wants): a build that goes on for long after its plan
+ * mostly writes, and the pages of the map it read would stay in its RSS
+ * (tens of MB at 50,000 jobs).  Returns 0 or an error.
+ */
+int rpl_state_unmap(struct rpl_state *st);
+
 /* What a walk of the tree saw of one regular file, moments ago (lstat). */
 struct rpl_file_stat {
 	int64_t size, mtime_ns, ino;

@@ -129,6 +129,12 @@ void rpl_status_line_show(struct rpl_status_line *sl, const char *head, char *co
 	draw(sl);
 }
 
+void rpl_status_line_redraw(struct rpl_status_line *sl)
+{
+	if (sl->smart && rpl_strbuf_str(&sl->head)[0])
+		draw(sl);
+}
+
 void rpl_status_line_clear(struct rpl_status_line *sl)
 {
 	if (!sl->smart || !sl->shown)

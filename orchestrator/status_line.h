@@ -47,6 +47,13 @@ void rpl_status_line_fit(struct rpl_strbuf *out, const char *head, char *const *
 void rpl_status_line_show(struct rpl_status_line *sl, const char *head, char *const *items,
                           size_t n);
 
+/*
+ * Draws the last status line shown again, as it was (after a line printed
+ * above it, when its figures are not worth making again yet).  Nothing when
+ * none was shown or the terminal is not smart.
+ */
+void rpl_status_line_redraw(struct rpl_status_line *sl);
+
 /* Takes the status line off the screen (before other output, or at the end). */
 void rpl_status_line_clear(struct rpl_status_line *sl);
 

@@ -5,6 +5,8 @@
 #include "recipes/melange.h"
 #include "recipes/pipeline.h"
 
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,13 +143,116 @@ static void get_deps(struct cur *c, struct rpl_dependencies *d)
 	d->replaces_priority = get_text(c);
 }
 
+/* What the string at `in` takes in an arena (and skips it): 0 for none. */
+static size_t skip_str(struct rpl_cursor *in)
+{
+	uint32_t n = rpl_get_u32(in);
+
+	if (n == RPL_BYTES_NONE && !in->bad)
+		return 0;
+	return rpl_get_bytes(in, n) ? (size_t)n + 1 : 0;
+}
+
+#define ALIGN alignof(max_align_t)
+
+/*
+ * What get_compiled will put in its arena for the compile at `in` (which
+ * it skips), strings packed and each array aligned, so that its one block
+ * is made that size: a scan of 50,000 recipes keeps 50,000 of these, and a
+ * fixed kilobyte each was mostly empty.  Too small only costs another
+ * block.
+ */
+static size_t compiled_size(struct rpl_cursor *in, size_t arch_len)
+{
+	size_t size = arch_len + 1, n;
+
+	n = rpl_get_count(in, 4);
+	size += n * sizeof(struct rpl_need) + ALIGN;
+	for (size_t i = 0; i < n && !in->bad; i++)
+		size += skip_str(in) + skip_str(in) + skip_str(in);
+	n = rpl_get_count(in, 4);
+	size += n * sizeof(struct rpl_csub) + ALIGN;
+	for (size_t i = 0; i < n && !in->bad; i++) {
+		size += skip_str(in);
+		rpl_get_u8(in);
+	}
+	n = rpl_get_count(in, 4);
+	size += n * sizeof(char *) + ALIGN;
+	for (size_t i = 0; i < n && !in->bad; i++)
+		size += skip_str(in);
+	return size;
+}
+
+/* What get_list puts in the arena for the list at `in` (which it skips). */
+static size_t list_size(struct rpl_cursor *in)
+{
+	size_t n = rpl_get_count(in, 4), size = n ? n * sizeof(struct rpl_text) + ALIGN : 0;
+
+	for (size_t i = 0; i < n && !in->bad; i++)
+		size += skip_str(in);
+	return size;
+}
+
+static size_t deps_size(struct rpl_cursor *in)
+{
+	size_t size = list_size(in) + list_size(in) + list_size(in);
+
+	return size + skip_str(in) + skip_str(in);
+}
+
+/*
+ * What rpl_cache_decode puts in the recipe's arena for the entry at `in`
+ * (a copy: nothing is consumed), in the order it reads it, for the same
+ * reason as compiled_size.  The compiles' own arenas are not counted, only
+ * their arch names, which go here.
+ */
+static size_t recipe_size(struct rpl_cursor in, size_t file_len, size_t nselected)
+{
+	size_t size = file_len + 1, n;
+
+	rpl_get_u32(&in); /* the version */
+	size += skip_str(&in);
+	rpl_get_u32(&in);
+	rpl_get_u32(&in);
+	size += skip_str(&in);
+	rpl_get_u64(&in);
+	size += skip_str(&in);
+	rpl_get_u64(&in);
+	for (int k = 0; k < 2; k++) { /* cpu, memory */
+		size += skip_str(&in);
+		rpl_get_u32(&in);
+		rpl_get_u32(&in);
+	}
+	size += deps_size(&in) + list_size(&in);
+	rpl_get_u64(&in);
+	n = rpl_get_count(&in, 4);
+	size += n * sizeof(struct rpl_subpackage) + ALIGN;
+	for (size_t i = 0; i < n && !in.bad; i++) {
+		size += skip_str(&in);
+		rpl_get_u32(&in);
+		rpl_get_u32(&in);
+		size += skip_str(&in) + deps_size(&in);
+	}
+	size += (nselected ? nselected : 1) * sizeof(char *) + ALIGN;
+	n = rpl_get_count(&in, 4);
+	for (size_t k = 0; k < n && !in.bad; k++) {
+		size_t arch = skip_str(&in);
+		size += arch;
+		compiled_size(&in, arch);
+	}
+	return size;
+}
+
 /* One arch's compile, read into `out` (its own arena). */
 static int get_compiled(struct cur *c, const char *arch, struct rpl_compiled *out)
 {
 	struct rpl_arena *saved = c->a;
 
 	memset(out, 0, sizeof(*out));
-	rpl_arena_init_sized(&out->arena, 1024);
+	{
+		struct rpl_cursor at = c->in;
+		rpl_arena_init_sized(&out->arena, compiled_size(&at, strlen(arch)));
+	}
 	c->a = &out->arena;
 	out->arch = rpl_arena_strdup(c->a, arch);
 	out->nneeds = get_count(c);
@@ -190,7 +295,7 @@ struct rpl_recipe *rpl_cache_decode(const void *data, size_t len, const char *fi
 	const char **archs;
 	size_t narchs = 0, ncompiled, found = 0;
 
-	rpl_arena_init_sized(&r->arena, len + 1024);
+	rpl_arena_init_sized(&r->arena, recipe_size(c.in, strlen(file), nselected));
 	r->slim = 1;
 	r->file = rpl_arena_strdup(&r->arena, file);
 	p->description = p->url = p->commit = rpl_text_make("");
