@@ -1,9 +1,11 @@
 #include "common/file.h"
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -245,4 +247,72 @@ int rpl_mkdirs(const char *path)
 int rpl_is_url(const char *s)
 {
 	return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
+}
+
+int rpl_hashed_file_open(struct rpl_hashed_file *f, const char *dir, int sha512)
+{
+	struct rpl_strbuf tmp = RPL_STRBUF_INIT;
+
+	f->md = NULL;
+	rpl_strbuf_addf(&tmp, "%s/.download.%d", dir, (int)getpid());
+	f->path = rpl_strbuf_detach(&tmp);
+	f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0)
+		return rpl_error(-errno, "cannot write '%s': %s", f->path, strerror(errno));
+	f->md = EVP_MD_CTX_new();
+	if (!f->md || !EVP_DigestInit_ex(f->md, sha512 ? EVP_sha512() : EVP_sha256(), NULL))
+		return rpl_error(-RPL_ELIB, "cannot hash '%s'", f->path);
+	return 0;
+}
+
+int rpl_hashed_file_write(void *ud, const void *p, size_t n)
+{
+	struct rpl_hashed_file *f = ud;
+
+	EVP_DigestUpdate(f->md, p, n);
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(f->fd, (const char *)p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int rpl_hashed_file_finish(struct rpl_hashed_file *f, char *hex)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int rc = close(f->fd);
+
+	f->fd = -1;
+	if (rc < 0)
+		return rpl_error(-errno, "cannot write '%s': %s", f->path, strerror(errno));
+	EVP_DigestFinal_ex(f->md, d, &n);
+	rpl_hex(d, n, hex);
+	return 0;
+}
+
+int rpl_hashed_file_keep(struct rpl_hashed_file *f, const char *dest)
+{
+	if (rename(f->path, dest) < 0)
+		return rpl_error(-errno, "cannot write '%s': %s", dest, strerror(errno));
+	free(f->path);
+	f->path = NULL;
+	return 0;
+}
+
+void rpl_hashed_file_release(struct rpl_hashed_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->path)
+		unlink(f->path);
+	free(f->path);
+	EVP_MD_CTX_free(f->md);
+	f->fd = -1;
+	f->path = NULL;
+	f->md = NULL;
 }

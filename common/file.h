@@ -61,4 +61,26 @@ char *rpl_path_dirname(const char *path);
  * https:// URL rather than a path; the scheme's case does not matter. */
 int rpl_is_url(const char *s);
 
+/*
+ * A file written into a directory under a temporary name while its bytes
+ * are hashed, then kept under a name known only at the end (its digest, in
+ * a content-addressed cache) or removed: what a download is written into.
+ */
+struct rpl_hashed_file {
+	int fd;
+	void *md;   /* EVP_MD_CTX */
+	char *path; /* the temporary name, until kept */
+};
+
+/* Starts "<dir>/.download.<pid>", hashing with SHA-512 when `sha512`, else SHA-256. */
+int rpl_hashed_file_open(struct rpl_hashed_file *f, const char *dir, int sha512);
+/* Appends `n` bytes (an rpl_http sink: `f` is the rpl_hashed_file). Returns 0 or -errno. */
+int rpl_hashed_file_write(void *f, const void *p, size_t n);
+/* Closes the file and puts the digest in `hex` (lowercase, 129 bytes will do). */
+int rpl_hashed_file_finish(struct rpl_hashed_file *f, char *hex);
+/* Renames the finished file to `dest`. */
+int rpl_hashed_file_keep(struct rpl_hashed_file *f, const char *dest);
+/* Removes what was not kept and frees the rest; safe after a failed open. */
+void rpl_hashed_file_release(struct rpl_hashed_file *f);
+
 #endif

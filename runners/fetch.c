@@ -26,28 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct download {
-	int fd;
-	EVP_MD_CTX *md;
-};
-
-/* Digests the bytes that arrive and writes them to the download's file. */
-static int on_data(void *ud, const void *p, size_t len)
-{
-	struct download *d = ud;
-
-	EVP_DigestUpdate(d->md, p, len);
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(d->fd, (const char *)p + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		done += (size_t)w;
-	}
-	return 0;
-}
-
 /* The digest of a file with `md`, in hex. */
 static int digest_file(const char *path, const EVP_MD *md, char *out)
 {
@@ -71,8 +49,8 @@ static int digest_file(const char *path, const EVP_MD *md, char *out)
 	return n < 0 ? -errno : 0;
 }
 
-/* Reads the local file `path` through `d` as a download would arrive. */
-static int read_local(const char *path, struct download *d)
+/* Reads the local file `path` into `f` as a download would arrive. */
+static int read_local(const char *path, struct rpl_hashed_file *f)
 {
 	char buf[65536];
 	ssize_t n;
@@ -81,7 +59,7 @@ static int read_local(const char *path, struct download *d)
 	if (fd < 0)
 		return rpl_error(-errno, "cannot read '%s': %s", path, strerror(errno));
 	while (!err && (n = read(fd, buf, sizeof(buf))) > 0)
-		err = on_data(d, buf, (size_t)n);
+		err = rpl_hashed_file_write(f, buf, (size_t)n);
 	if (!err && n < 0)
 		err = -errno;
 	close(fd);
@@ -89,19 +67,19 @@ static int read_local(const char *path, struct download *d)
 }
 
 /*
- * Downloads `uri` through `d`.  Sources come from the network: never from
+ * Downloads `uri` into `f`.  Sources come from the network: never from
  * the host's files, even by a redirect.  They have no size limit of their
  * own (what they unpack to has one); a stalled transfer fails.
  */
-static int download(const char *uri, struct download *d)
+static int download(const char *uri, struct rpl_hashed_file *f)
 {
 	struct rpl_http_req req = {
 		.url = uri,
 		.schemes = "http,https,ftp",
 		.follow = 1,
 		.fail_status = 1,
-		.sink = on_data,
-		.sink_ud = d,
+		.sink = rpl_hashed_file_write,
+		.sink_ud = f,
 	};
 	struct rpl_http_resp resp;
 	int err = rpl_http_perform(&req, &resp);
@@ -123,11 +101,9 @@ static int fetch_cached(const char *cache_dir, const char *uri, const char *loca
 	                   : sha512 && *sha512 ? EVP_sha512()
 	                                       : NULL;
 	const char *want = sha256 && *sha256 ? sha256 : sha512;
-	struct rpl_strbuf key = RPL_STRBUF_INIT, tmp = RPL_STRBUF_INIT;
-	struct download d = { -1, NULL };
+	struct rpl_strbuf key = RPL_STRBUF_INIT;
+	struct rpl_hashed_file f = { -1, NULL, NULL };
 	char got[EVP_MAX_MD_SIZE * 2 + 1];
-	unsigned char dg[EVP_MAX_MD_SIZE];
-	unsigned int dl = 0;
 	int err;
 
 	*path = NULL;
@@ -149,24 +125,10 @@ static int fetch_cached(const char *cache_dir, const char *uri, const char *loca
 		}
 		unlink(key.buf);
 	}
-	rpl_strbuf_addf(&tmp, "%s/.download.%d", cache_dir, (int)getpid());
-	d.fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (d.fd < 0) {
-		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+	if ((err = rpl_hashed_file_open(&f, cache_dir, md == EVP_sha512())) ||
+	    (err = local ? read_local(local, &f) : download(uri, &f)) ||
+	    (err = rpl_hashed_file_finish(&f, got)))
 		goto out;
-	}
-	d.md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(d.md, md ? md : EVP_sha256(), NULL);
-	if ((err = local ? read_local(local, &d) : download(uri, &d)))
-		goto out;
-	if (close(d.fd) < 0) {
-		d.fd = -1;
-		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
-		goto out;
-	}
-	d.fd = -1;
-	EVP_DigestFinal_ex(d.md, dg, &dl);
-	rpl_hex(dg, dl, got);
 	if (md && strcasecmp(got, want)) {
 		/* Nothing is cached from a download that is not what was expected. */
 		char *shown = rpl_http_redact(uri);
@@ -179,19 +141,11 @@ static int fetch_cached(const char *cache_dir, const char *uri, const char *loca
 		rpl_strbuf_reset(&key);
 		rpl_strbuf_addf(&key, "%s/unverified-sha256:%s", cache_dir, got);
 	}
-	if (rename(tmp.buf, key.buf) < 0) {
-		err = rpl_error(-errno, "cannot write '%s': %s", key.buf, strerror(errno));
-		goto out;
-	}
-	*path = rpl_strbuf_detach(&key);
+	if (!(err = rpl_hashed_file_keep(&f, key.buf)))
+		*path = rpl_strbuf_detach(&key);
 out:
-	if (d.fd >= 0)
-		close(d.fd);
-	if (err)
-		unlink(tmp.buf);
-	EVP_MD_CTX_free(d.md);
+	rpl_hashed_file_release(&f);
 	rpl_strbuf_release(&key);
-	rpl_strbuf_release(&tmp);
 	return err;
 }
 

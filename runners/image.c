@@ -1667,29 +1667,6 @@ static int check_local(const char *path, uint64_t max, const char *what)
 	return 0;
 }
 
-struct download {
-	int fd;
-	EVP_MD_CTX *md;
-};
-
-/* Digests the bytes that arrive and writes them to the download's file. */
-static int on_data(void *ud, const void *p, size_t len)
-{
-	struct download *d = ud;
-	size_t done = 0;
-
-	EVP_DigestUpdate(d->md, p, len);
-	while (done < len) {
-		ssize_t w = write(d->fd, (const char *)p + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		done += (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Downloads `url` (http or https, redirects too) into the cache as
  * `unverified-sha256:<its digest>`, at most `max` bytes (`what` is "an
@@ -1699,58 +1676,32 @@ static int on_data(void *ud, const void *p, size_t len)
  */
 static int download(const char *cache, const char *url, uint64_t max, const char *what, char **path)
 {
-	struct rpl_strbuf tmp = RPL_STRBUF_INIT, key = RPL_STRBUF_INIT;
-	struct download d = { -1, NULL };
+	struct rpl_strbuf key = RPL_STRBUF_INIT;
+	struct rpl_hashed_file f = { -1, NULL, NULL };
 	struct rpl_http_req req = {
 		.url = url,
 		.max_bytes = max,
 		.item = what,
 		.follow = 1,
 		.fail_status = 1,
-		.sink = on_data,
-		.sink_ud = &d,
+		.sink = rpl_hashed_file_write,
+		.sink_ud = &f,
 	};
 	struct rpl_http_resp resp;
-	char hex[65];
-	unsigned char dg[32];
+	char hex[RPL_SHA256_HEX];
 	int err;
 
 	*path = NULL;
 	rpl_http_resp_init(&resp);
-	if ((err = rpl_mkdirs(cache)))
-		return err;
-	rpl_strbuf_addf(&tmp, "%s/.download.%d", cache, (int)getpid());
-	d.fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (d.fd < 0) {
-		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+	if ((err = rpl_mkdirs(cache)) || (err = rpl_hashed_file_open(&f, cache, 0)) ||
+	    (err = rpl_http_perform(&req, &resp)) || (err = rpl_hashed_file_finish(&f, hex)))
 		goto out;
-	}
-	d.md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
-	if ((err = rpl_http_perform(&req, &resp)))
-		goto out;
-	if (close(d.fd) < 0) {
-		d.fd = -1;
-		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
-		goto out;
-	}
-	d.fd = -1;
-	EVP_DigestFinal_ex(d.md, dg, NULL);
-	rpl_hex(dg, sizeof(dg), hex);
 	rpl_strbuf_addf(&key, "%s/unverified-sha256:%s", cache, hex);
-	if (rename(tmp.buf, key.buf) < 0) {
-		err = rpl_error(-errno, "cannot write '%s': %s", key.buf, strerror(errno));
-		goto out;
-	}
-	*path = rpl_strbuf_detach(&key);
+	if (!(err = rpl_hashed_file_keep(&f, key.buf)))
+		*path = rpl_strbuf_detach(&key);
 out:
-	if (d.fd >= 0)
-		close(d.fd);
-	if (err)
-		unlink(tmp.buf);
+	rpl_hashed_file_release(&f);
 	rpl_http_resp_release(&resp);
-	EVP_MD_CTX_free(d.md);
-	rpl_strbuf_release(&tmp);
 	rpl_strbuf_release(&key);
 	return err;
 }

@@ -768,6 +768,66 @@ static int file_teardown(void **state)
 	return rpl_test_remove_tree(tmpdir);
 }
 
+/* The directory's entries but "." and "..", counted. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * A hashed file: its digest is the hash of every byte written, in pieces;
+ * kept, it is at its new name and nothing else is left; released unkept
+ * (a failed download), nothing is left at all.
+ */
+static void test_hashed_file(void **state)
+{
+	struct rpl_hashed_file f;
+	uint8_t d[RPL_SHA256_LEN];
+	char hex[129], want[RPL_SHA256_HEX], dest[1024], *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(rpl_hashed_file_open(&f, tmpdir, 0), 0);
+	assert_int_equal(rpl_hashed_file_write(&f, "hello, ", 7), 0);
+	assert_int_equal(rpl_hashed_file_write(&f, "world", 5), 0);
+	assert_int_equal(rpl_hashed_file_finish(&f, hex), 0);
+	rpl_sha256("hello, world", 12, d);
+	rpl_hex(d, sizeof(d), want);
+	assert_string_equal(hex, want);
+	snprintf(dest, sizeof(dest), "%s/sha256:%s", tmpdir, hex);
+	assert_int_equal(rpl_hashed_file_keep(&f, dest), 0);
+	rpl_hashed_file_release(&f);
+	assert_int_equal(rpl_read_file(dest, &buf, &len), 0);
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "hello, world", 12);
+	free(buf);
+	assert_int_equal(count_entries(tmpdir), 1);
+
+	/* SHA-512, and released without being kept. */
+	assert_int_equal(rpl_hashed_file_open(&f, tmpdir, 1), 0);
+	assert_int_equal(rpl_hashed_file_write(&f, "abc", 3), 0);
+	assert_int_equal(count_entries(tmpdir), 2);
+	assert_int_equal(rpl_hashed_file_finish(&f, hex), 0);
+	assert_string_equal(hex,
+	                    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+	                    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+	rpl_hashed_file_release(&f);
+	assert_int_equal(count_entries(tmpdir), 1);
+
+	/* A directory that is not there: an error, and releasing is safe. */
+	snprintf(dest, sizeof(dest), "%s/missing", tmpdir);
+	assert_int_not_equal(rpl_hashed_file_open(&f, dest, 0), 0);
+	rpl_hashed_file_release(&f);
+}
+
 static void test_read_file(void **state)
 {
 	size_t big = 3 * 1024 * 1024 + 17, len = 12345;
@@ -1219,6 +1279,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_streaming),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test_setup_teardown(test_read_file, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_hashed_file, file_setup, file_teardown),
 		cmocka_unit_test(test_read_file_unsized),
 		cmocka_unit_test_setup_teardown(test_read_file_errors, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_read_file_irregular, file_setup,
