@@ -10,12 +10,7 @@
 # --dry-run, history; the exit codes.
 . "$(dirname "$0")/lib.sh"
 
-STANDIN_DIR=$T/standin
-mkdir -p "$STANDIN_DIR" "$T/repo"
-export STANDIN_DIR
-PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
-export PATH
-cd "$T/repo"
+standin_repo
 cat > .ripple.yaml <<'EOY'
 archs: [x86_64, aarch64]
 EOY

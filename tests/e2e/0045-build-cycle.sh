@@ -10,12 +10,7 @@
 # they build against that copy and say so.
 . "$(dirname "$0")/lib.sh"
 
-STANDIN_DIR=$T/standin
-mkdir -p "$STANDIN_DIR" "$T/repo"
-export STANDIN_DIR
-PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
-export PATH
-cd "$T/repo"
+standin_repo
 printf 'archs: [x86_64]\n' > .ripple.yaml
 slow() { printf '# standin-sleep: 0.3\n'; }
 ms="m01 m02 m03 m04 m05 m06 m07 m08 m09"

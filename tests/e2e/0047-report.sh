@@ -13,12 +13,7 @@
 # is docs/report.png).
 . "$(dirname "$0")/lib.sh"
 
-STANDIN_DIR=$T/standin
-mkdir -p "$STANDIN_DIR" "$T/repo"
-export STANDIN_DIR
-PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
-export PATH
-cd "$T/repo"
+standin_repo
 printf 'archs: [x86_64, aarch64]\n' > .ripple.yaml
 
 # p NAME SECONDS DEP...: a package that builds against DEPs in SECONDS.

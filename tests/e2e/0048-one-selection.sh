@@ -10,12 +10,7 @@
 # one.  Runners are the stand-ins of tests/e2e/bin (0040-build.sh).
 . "$(dirname "$0")/lib.sh"
 
-STANDIN_DIR=$T/standin
-mkdir -p "$STANDIN_DIR" "$T/repo"
-export STANDIN_DIR
-PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
-export PATH
-cd "$T/repo"
+standin_repo
 printf 'archs: [x86_64]\n' > .ripple.yaml
 # a <- b (build dep), img contains b; c alone.
 pkg a > a.yaml

@@ -10,12 +10,8 @@
 # answers and keeps no .ripple/.
 . "$(dirname "$0")/lib.sh"
 
-STANDIN_DIR=$T/standin
-mkdir -p "$STANDIN_DIR" "$T/repo" "$T/empty"
-export STANDIN_DIR
-PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
-export PATH
-cd "$T/repo"
+mkdir -p "$T/empty"
+standin_repo
 # a <- c; b, d alone.  Each job ends once $T/go exists.
 gate() { printf '# standin-wait-for: %s\n' "$T/go"; }
 for n in a b d; do { pkg $n; gate; } > $n.yaml; done

@@ -15,12 +15,7 @@
 . "$(dirname "$0")/slurm-cluster.sh"
 trap 'slurm_stop; rm -rf "$T"' EXIT INT TERM
 
-STANDIN_DIR=$T/standin
-mkdir -p "$STANDIN_DIR" "$T/repo"
-export STANDIN_DIR
-PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
-export PATH
-cd "$T/repo"
+standin_repo
 cat >.ripple.yaml <<'EOY'
 archs: [x86_64, aarch64]
 executor: slurm

@@ -167,6 +167,17 @@ need_sandbox() {
 	esac
 }
 
+# standin_repo: the stand-in melange and apko (tests/e2e/bin) first on PATH,
+# their record in $STANDIN_DIR, and the monorepo $T/repo made and entered.
+standin_repo() {
+	STANDIN_DIR=$T/standin
+	mkdir -p "$STANDIN_DIR" "$T/repo"
+	export STANDIN_DIR
+	PATH=$RPL_SOURCE_DIR/tests/e2e/bin:$PATH
+	export PATH
+	cd "$T/repo"
+}
+
 # free_port: a TCP port on 127.0.0.1 nothing listens on (now).
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
