@@ -32,6 +32,7 @@ struct bopts {
 	double timeout;
 	int keep_going; /* -1: the default (on with --all) */
 	int dry_run, test, verbose, no_cache;
+	long keep_runs; /* -1: .ripple.yaml's, else RPL_KEEP_RUNS_DEFAULT */
 	const char *runner, *container_runner, *signing_key;
 	const char *events, *report, *junit, *push;
 	const char *report_html;

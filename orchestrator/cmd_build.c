@@ -31,6 +31,7 @@
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/progress.h"
+#include "orchestrator/prune.h"
 #include "orchestrator/report.h"
 #include "orchestrator/report_html.h"
 #include "orchestrator/sched.h"
@@ -168,6 +169,7 @@ enum {
 	O_REPORT_HTML,
 	O_NO_CACHE,
 	O_EXECUTOR,
+	O_KEEP_RUNS,
 };
 
 static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
@@ -244,6 +246,9 @@ static void build_opt(struct rpl_cli *cli, int opt, const char *arg, void *ctx)
 	case O_EXECUTOR:
 		o->executor = arg;
 		break;
+	case O_KEEP_RUNS:
+		o->keep_runs = number("--keep-runs", arg, 0);
+		break;
 	default:
 		rpl_selector_opt(cli, opt, arg, &o->sel);
 	}
@@ -273,6 +278,7 @@ static const struct option build_only[] = {
 	{ "report-html", required_argument, NULL, O_REPORT_HTML },
 	{ "no-cache", no_argument, NULL, O_NO_CACHE },
 	{ "executor", required_argument, NULL, O_EXECUTOR },
+	{ "keep-runs", required_argument, NULL, O_KEEP_RUNS },
 };
 
 static const char build_usage[] =
@@ -319,6 +325,9 @@ static const char build_usage[] =
         "  --no-cache              neither fetch from nor store into the artifact cache\n"
         "                          (.ripple/cache, and .ripple.yaml's `cache:` registry);\n"
         "                          --force and --test build, and store what they build\n"
+        "  --keep-runs N           after the run, forget all but the newest N runs and their\n"
+        "                          logs (default: .ripple.yaml's `keep-runs:`, else 30;\n"
+        "                          0 keeps every run; each job's last log is kept)\n"
         "\n"
         "Outputs: packages/<arch>/*.apk and APKINDEX.tar.gz; images/<name>/<arch>.tar from\n"
         "apko, or the OCI layout images/<name>/ (with <arch>.manifest) from ripple;\n"
@@ -822,6 +831,7 @@ static int parse_options(struct rpl_cli *cli, int argc, char **argv, struct bopt
 	int first;
 
 	o->keep_going = -1;
+	o->keep_runs = -1;
 	o->runner = "auto";
 	for (const struct option *x = rpl_selector_options; x->name; x++)
 		opts[n++] = *x;
@@ -1180,6 +1190,28 @@ static int finish(struct cmd *c)
 	                                        : RPL_EXIT_OK;
 }
 
+/*
+ * Old runs forgotten with their logs (orchestrator/prune.h), as many as
+ * --keep-runs or .ripple.yaml's keep-runs: keep.  A failure is a warning:
+ * the run itself is recorded.
+ */
+static void prune(struct cmd *c)
+{
+	long keep = c->o.keep_runs >= 0             ? c->o.keep_runs
+	            : c->scan.config.keep_runs >= 0 ? c->scan.config.keep_runs
+	                                            : RPL_KEEP_RUNS_DEFAULT;
+	struct rpl_prune_result res;
+	char size[32];
+
+	if (rpl_prune_runs(c->b.st, c->b.root, (size_t)keep, &res))
+		rpl_warn("%s (old runs are kept)", rpl_errmsg());
+	if (res.runs || res.logs)
+		printf("forgot %zu run%s older than the newest %ld (keep-runs) and %zu log file%s "
+		       "(%s)\n",
+		       res.runs, res.runs == 1 ? "" : "s", keep, res.logs, res.logs == 1 ? "" : "s",
+		       rpl_size_text(res.bytes, size));
+}
+
 /* What the command line's options hold (also after a warm no-op). */
 static void release_options(struct bopts *o)
 {
@@ -1255,6 +1287,7 @@ int rpl_cmd_build(struct rpl_cli *cli, int argc, char **argv)
 			begin_run(&c, argc, argv);
 			run(&c);
 			status = finish(&c);
+			prune(&c);
 		}
 	}
 	release(&c);

@@ -46,6 +46,7 @@
  *       slot INTEGER, cause_name TEXT, cause_kind TEXT, cause_arch TEXT,
  *       critical INTEGER, PRIMARY KEY(run, name, kind, arch))
  *       What each run did with each job: `ripple history` and the report.
+ *       The newest runs are kept, the rest forgotten (orchestrator/prune.h).
  *       Written in batches as jobs end (with the next index write, else
  *       within a second: orchestrator/build_index.h); the rest when the run ends
  *       (orchestrator/report.c): `slot`, the lane (0 to -j - 1) the job
@@ -124,6 +125,10 @@ enum stmt {
 	ST_RUN_JOB_DETAIL,
 	ST_RUN_GET,
 	ST_RUN_JOBS,
+	ST_RUNS_ALL,
+	ST_RUN_FORGET,
+	ST_RUN_JOBS_FORGET,
+	ST_JOB_LOGS,
 	ST_COUNT
 };
 
@@ -188,6 +193,10 @@ static const char *const sql[ST_COUNT] = {
 	                " AND q.arch = j.arch AND q.run < j.run AND q.status = 'ok'"
 	                " ORDER BY q.run DESC LIMIT 1)"
 	                " WHERE j.run = ?1 ORDER BY j.started_ns = 0, j.started_ns, j.arch, j.name",
+	[ST_RUNS_ALL] = "SELECT id, status = 'running' FROM run ORDER BY id DESC",
+	[ST_RUN_FORGET] = "DELETE FROM run WHERE id = ?1",
+	[ST_RUN_JOBS_FORGET] = "DELETE FROM run_job WHERE run = ?1",
+	[ST_JOB_LOGS] = "SELECT log FROM job WHERE log IS NOT NULL",
 };
 
 static const char schema_sql[] =
@@ -1488,6 +1497,53 @@ int rpl_state_runs_open(struct rpl_state *st, int64_t **ids, size_t *n)
 	*ids = NULL;
 	*n = 0;
 	return db_error(st, "reading the runs");
+}
+
+int rpl_state_runs_each(struct rpl_state *st, void (*fn)(void *ctx, int64_t id, int running),
+                        void *ctx)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUNS_ALL);
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading the runs");
+}
+
+int rpl_state_runs_forget(struct rpl_state *st, const int64_t *ids, size_t n)
+{
+	int err;
+
+	if (!n)
+		return 0;
+	if ((err = rpl_state_begin(st)))
+		return err;
+	for (size_t i = 0; i < n && !err; i++) {
+		sqlite3_stmt *s = stmt(st, ST_RUN_JOBS_FORGET);
+		sqlite3_bind_int64(s, 1, ids[i]);
+		if (!(err = step_done(st, s))) {
+			s = stmt(st, ST_RUN_FORGET);
+			sqlite3_bind_int64(s, 1, ids[i]);
+			err = step_done(st, s);
+		}
+	}
+	if (err) {
+		exec(st, "ROLLBACK");
+		return err;
+	}
+	return rpl_state_commit(st);
+}
+
+int rpl_state_job_logs(struct rpl_state *st, void (*fn)(void *ctx, const char *log), void *ctx)
+{
+	sqlite3_stmt *s = stmt(st, ST_JOB_LOGS);
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(st, "reading the jobs' logs");
 }
 
 /* ---- one run, whole ------------------------------------------------------------------ */

@@ -275,6 +275,19 @@ int rpl_state_run_end(struct rpl_state *st, int64_t id, const char *status);
  */
 int rpl_state_runs_open(struct rpl_state *st, int64_t **ids, size_t *n);
 
+/* fn(ctx, id, running) for every run, newest first.  Returns 0 or an error. */
+int rpl_state_runs_each(struct rpl_state *st, void (*fn)(void *ctx, int64_t id, int running),
+                        void *ctx);
+
+/*
+ * Forgets the runs `ids`: their rows and their jobs' rows, in one
+ * transaction (orchestrator/prune.h).  Returns 0 or an error.
+ */
+int rpl_state_runs_forget(struct rpl_state *st, const int64_t *ids, size_t n);
+
+/* fn(ctx, log) for the log of every job record that has one.  Returns 0 or an error. */
+int rpl_state_job_logs(struct rpl_state *st, void (*fn)(void *ctx, const char *log), void *ctx);
+
 /*
  * What ripple last saw of the files of the output repository `dir`
  * ("packages/x86_64"; runners/repo.h): fn(ctx, name, seen) for each file;

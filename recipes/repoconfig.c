@@ -37,6 +37,7 @@ static const struct rpl_field fields[] = {
 	RPL_FIELD("cache", RPL_F_STR, struct rpl_repoconfig, cache),
 	RPL_FIELD("trusted-keys", RPL_F_STRLIST, struct rpl_repoconfig, trusted_keys),
 	RPL_FIELD("executor", RPL_F_STR, struct rpl_repoconfig, executor),
+	RPL_FIELD("keep-runs", RPL_F_STR, struct rpl_repoconfig, keep_runs_text),
 	RPL_FIELD_SUB("slurm", RPL_F_STRUCT, struct rpl_repoconfig, slurm, &slurm_schema),
 	RPL_FIELD_END,
 };
@@ -157,6 +158,26 @@ static int check_executor(const struct rpl_repoconfig *cfg)
 	return 0;
 }
 
+/* keep-runs: a count of runs, 0 for all of them. */
+static int check_keep_runs(struct rpl_repoconfig *cfg)
+{
+	const struct rpl_text *t = &cfg->keep_runs_text;
+	char *end;
+	long v;
+
+	if (!t->s || !*t->s)
+		return 0;
+	errno = 0;
+	v = strtol(t->s, &end, 10);
+	if (*end || errno || v < 0 || t->s[0] < '0' || t->s[0] > '9')
+		return rpl_error(-RPL_ESCHEMA,
+		                 "%s:%u:%u: keep-runs: '%s' is not a number of runs (0 keeps "
+		                 "every run)",
+		                 RPL_REPOCONFIG_FILE, t->line, t->col, t->s);
+	cfg->keep_runs = v;
+	return 0;
+}
+
 /* amd64 and x86_64 are one arch: each is kept once. */
 static void unique_archs(struct rpl_repoconfig *cfg)
 {
@@ -185,6 +206,8 @@ static int check_config(struct rpl_repoconfig *cfg)
 		err = check_cache(cfg);
 	if (!err)
 		err = check_executor(cfg);
+	if (!err)
+		err = check_keep_runs(cfg);
 	for (size_t i = 0; !err && i < cfg->slurm.partitions.n; i++)
 		err = apk_arch(&cfg->slurm.partitions.v[i].key, "slurm: partitions: ");
 	if (!err)
@@ -221,6 +244,7 @@ int rpl_repoconfig_load(struct rpl_repoconfig *cfg, const char *root)
 
 	memset(cfg, 0, sizeof(*cfg));
 	rpl_arena_init(&cfg->arena);
+	cfg->keep_runs = -1;
 	err = rpl_read_file_max(path, RPL_YAML_MAX_FILE, &text, &len);
 	if (err == -ENOENT)
 		err = 0;

@@ -65,6 +65,10 @@ struct rpl_repoconfig {
 	struct rpl_text cache;
 	struct rpl_textlist trusted_keys;
 	struct rpl_text executor; /* "local" or "slurm"; empty when absent */
+	/* How many ended runs `ripple build` keeps (orchestrator/prune.h); 0
+	 * all of them, -1 not set. */
+	struct rpl_text keep_runs_text;
+	long keep_runs;
 	struct rpl_repoconfig_slurm slurm;
 	uint8_t digest[RPL_SHA256_LEN]; /* of the file's text; zeros when absent */
 };

@@ -318,6 +318,10 @@ static const struct bad_config bad_configs[] = {
 	{ "images:\n  nested: map\n", -RPL_ESCHEMA, ".ripple.yaml:2:3: ", 1 },
 	{ "executor: sbatch\n", -RPL_ESCHEMA,
 	  ".ripple.yaml:1:11: executor: 'sbatch' is not an executor (local, slurm)", 0 },
+	{ "keep-runs: -3\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:1:12: keep-runs: '-3' is not a number of runs (0 keeps every run)", 0 },
+	{ "keep-runs: ten\n", -RPL_ESCHEMA,
+	  ".ripple.yaml:1:12: keep-runs: 'ten' is not a number of runs (0 keeps every run)", 0 },
 	{ "slurm:\n  partitions:\n    sparc: p\n", -RPL_ESCHEMA,
 	  ".ripple.yaml:3:5: slurm: partitions: unknown architecture 'sparc'", 0 },
 	{ "slurm:\n  partition: p\n", -RPL_ESCHEMA, ".ripple.yaml:2:3: unknown key 'partition'",
@@ -421,6 +425,26 @@ static void test_executor(void **state)
 	rpl_repoconfig_release(&cfg);
 }
 
+/* keep-runs: a count, 0 for every run; absent, -1 (the build's default). */
+static void test_keep_runs(void **state)
+{
+	struct rpl_repoconfig cfg;
+
+	(void)state;
+	write_config("keep-runs: 7\n");
+	assert_int_equal(rpl_repoconfig_load(&cfg, root), 0);
+	assert_int_equal(cfg.keep_runs, 7);
+	rpl_repoconfig_release(&cfg);
+	write_config("keep-runs: 0\n");
+	assert_int_equal(rpl_repoconfig_load(&cfg, root), 0);
+	assert_int_equal(cfg.keep_runs, 0);
+	rpl_repoconfig_release(&cfg);
+	write_config("archs: [x86_64]\n");
+	assert_int_equal(rpl_repoconfig_load(&cfg, root), 0);
+	assert_int_equal(cfg.keep_runs, -1);
+	rpl_repoconfig_release(&cfg);
+}
+
 /* A .ripple.yaml that cannot be read is an error naming it, not an absent file. */
 static void test_unreadable(void **state)
 {
@@ -446,7 +470,7 @@ int main(void)
 		cmocka_unit_test(test_partial),    cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_digest),     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_unreadable), cmocka_unit_test(test_sysroots),
-		cmocka_unit_test(test_executor),
+		cmocka_unit_test(test_executor),   cmocka_unit_test(test_keep_runs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
