@@ -139,16 +139,16 @@ static int64_t priority(const struct rpl_text *t)
 
 static void register_origin(struct builder *b, struct rpl_node *n, const char *arch)
 {
-	const struct rpl_recipe *r = n->entry->recipe;
+	const struct rpl_recipe_summary *r = n->entry->summary;
 	const struct rpl_compiled *c = rpl_scan_compiled(n->entry, arch);
 	struct rpl_arena *a = &b->g->arena;
-	const struct rpl_dependencies *d = &r->package.dependencies;
+	const struct rpl_dependencies *d = &r->dependencies;
 
-	rpl_registry_add_package(b->reg, r->package.name.s, n->version,
-	                         priority(&d->provider_priority), n, NULL, texts(a, &d->provides),
-	                         d->provides.n, texts(a, &d->runtime), d->runtime.n);
+	rpl_registry_add_package(b->reg, r->name.s, n->version, priority(&d->provider_priority), n,
+	                         NULL, texts(a, &d->provides), d->provides.n, texts(a, &d->runtime),
+	                         d->runtime.n);
 	for (size_t i = 0; i < r->nsubpackages; i++) {
-		const struct rpl_subpackage *sp = &r->subpackages[i];
+		const struct rpl_subpackage_summary *sp = &r->subpackages[i];
 
 		if (c && i < c->nsubs && !c->subs[i].enabled)
 			continue;
@@ -177,7 +177,7 @@ static struct rpl_node *target(struct builder *b, const char *dep, const struct 
 static int build_edges(struct builder *b, struct rpl_node *n, const char *arch)
 {
 	const struct rpl_compiled *c = rpl_scan_compiled(n->entry, arch);
-	const struct rpl_recipe *r = n->entry->recipe;
+	const struct rpl_recipe_summary *r = n->entry->summary;
 
 	for (size_t i = 0; c && i < c->nneeds; i++) {
 		const struct rpl_need *need = &c->needs[i];
@@ -203,7 +203,7 @@ static int build_edges(struct builder *b, struct rpl_node *n, const char *arch)
 	/* Runtime edges, to repo origins only: what a package pulls in when installed. */
 	for (size_t s = 0; s <= r->nsubpackages; s++) {
 		const struct rpl_dependencies *d =
-		        s ? &r->subpackages[s - 1].dependencies : &r->package.dependencies;
+		        s ? &r->subpackages[s - 1].dependencies : &r->dependencies;
 
 		if (s && c && s - 1 < c->nsubs && !c->subs[s - 1].enabled)
 			continue;
@@ -809,12 +809,12 @@ int rpl_graph_build(struct rpl_graph *g, const struct rpl_scan *scan,
 		const struct rpl_scan_entry *e = &scan->entries[i];
 		struct rpl_node *n;
 
-		if (!e->recipe || !rpl_scan_compiled(e, arch))
+		if (!e->summary || !rpl_scan_compiled(e, arch))
 			continue;
-		n = new_node(&b, RPL_NODE_ORIGIN, e->recipe->package.name.s);
+		n = new_node(&b, RPL_NODE_ORIGIN, e->summary->name.s);
 		n->entry = e;
-		n->version = rpl_arena_printf(&g->arena, "%s-r%llu", e->recipe->package.version.s,
-		                              (unsigned long long)e->recipe->package.epoch);
+		n->version = rpl_arena_printf(&g->arena, "%s-r%llu", e->summary->version.s,
+		                              (unsigned long long)e->summary->epoch);
 		g->norigins++;
 	}
 	for (size_t i = 0; i < b.nodes.n; i++)

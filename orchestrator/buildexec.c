@@ -75,24 +75,22 @@ int rpl_buildexec_open(struct rpl_buildexec *be, const char *name, const struct 
 	return err;
 }
 
-int rpl_buildexec_check_recipe(const struct rpl_buildexec *be, const struct rpl_recipe *r)
+int rpl_buildexec_check_recipe(const struct rpl_buildexec *be, const struct rpl_recipe_summary *r)
 {
-	const struct rpl_resources *res;
 	long cpus;
 	uint64_t mem;
 
 	if (!be->slurm || !r)
 		return 0;
-	res = &r->package.resources;
-	if (res->cpu.s && *res->cpu.s && rpl_slurm_cpus(res->cpu.s, &cpus))
+	if (r->cpu.s && *r->cpu.s && rpl_slurm_cpus(r->cpu.s, &cpus))
 		return rpl_error(-RPL_ESCHEMA,
 		                 "%s:%u:%u: resources: cpu '%s' is not a number of CPUs (\"2\", "
 		                 "\"500m\")",
-		                 r->file, res->cpu.line, res->cpu.col, res->cpu.s);
-	if (res->memory.s && *res->memory.s && rpl_slurm_mem_mib(res->memory.s, &mem))
+		                 r->file, r->cpu.line, r->cpu.col, r->cpu.s);
+	if (r->memory.s && *r->memory.s && rpl_slurm_mem_mib(r->memory.s, &mem))
 		return rpl_error(-RPL_ESCHEMA,
 		                 "%s:%u:%u: resources: memory '%s' is not a size (4Gi, 512Mi, 2G)",
-		                 r->file, res->memory.line, res->memory.col, res->memory.s);
+		                 r->file, r->memory.line, r->memory.col, r->memory.s);
 	return 0;
 }
 

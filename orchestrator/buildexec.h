@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 struct rpl_executor;
-struct rpl_recipe;
+struct rpl_recipe_summary;
 struct rpl_repoconfig;
 
 struct rpl_buildexec {
@@ -37,7 +37,7 @@ int rpl_buildexec_open(struct rpl_buildexec *be, const char *name, const struct 
  * `resources:` cpu and memory are quantities.  Returns 0 or an error with
  * "file:line:col: ...".
  */
-int rpl_buildexec_check_recipe(const struct rpl_buildexec *be, const struct rpl_recipe *r);
+int rpl_buildexec_check_recipe(const struct rpl_buildexec *be, const struct rpl_recipe_summary *r);
 
 /*
  * Before the first job: Slurm's srun answers, the jobs that killed runs of

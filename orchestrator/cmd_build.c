@@ -580,13 +580,13 @@ static void add_jobs(struct build *b, struct rpl_job **sel, size_t n)
 				sj->run.env_files = b->scan->env_files[a];
 				sj->run.nenv_files = b->scan->nenv_files[a];
 			}
-		if (e->recipe) {
-			sj->run.cpu = e->recipe->package.resources.cpu.s;
-			sj->run.memory = e->recipe->package.resources.memory.s;
+		if (e->summary) {
+			sj->run.cpu = e->summary->cpu.s;
+			sj->run.memory = e->summary->memory.s;
 		}
-		sj->run.timeout = timeout > 0 ? timeout
-		                  : e->recipe ? (double)e->recipe->package.timeout_seconds
-		                              : 0;
+		sj->run.timeout = timeout > 0  ? timeout
+		                  : e->summary ? (double)e->summary->timeout_seconds
+		                               : 0;
 		sj->estimate = b->o->dry_run ? 0 : estimate(b, pj); /* a dry run orders nothing */
 	}
 	{
@@ -1021,7 +1021,7 @@ static void open_executor(struct cmd *c)
 		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
 	for (size_t i = 0; i < c->nsel; i++)
 		if (c->sel[i]->node->entry &&
-		    rpl_buildexec_check_recipe(&c->bx, c->sel[i]->node->entry->recipe)) {
+		    rpl_buildexec_check_recipe(&c->bx, c->sel[i]->node->entry->summary)) {
 			/* as the scan reports a recipe's errors */
 			fprintf(stderr, "%s\n", rpl_errmsg());
 			exit(RPL_EXIT_USAGE);

@@ -167,11 +167,11 @@ int rpl_cmd_text(struct rpl_cli *cli, int argc, char **argv)
 	load(cli, &o, &scan, &g, &idx);
 	for (size_t i = 0; i < g.nnodes; i++) {
 		const struct rpl_node *n = g.order[i];
-		const struct rpl_package *p;
+		const struct rpl_recipe_summary *p;
 
 		if (n->kind != RPL_NODE_ORIGIN)
 			continue;
-		p = &n->entry->recipe->package;
+		p = n->entry->summary;
 		if (!strcmp(o.type, "name"))
 			printf("%s\n", n->name);
 		else if (!strcmp(o.type, "version"))

@@ -32,12 +32,12 @@ static void print_text(const struct rpl_scan *s)
 	for (size_t i = 0; i < s->nentries; i++) {
 		const struct rpl_scan_entry *e = &s->entries[i];
 
-		if (e->recipe) {
-			const struct rpl_package *p = &e->recipe->package;
+		if (e->summary) {
+			const struct rpl_recipe_summary *p = e->summary;
 			printf("package %s %s-r%llu", p->name.s, p->version.s,
 			       (unsigned long long)p->epoch);
-			if (e->recipe->nsubpackages)
-				printf(" (+%zu subpackages)", e->recipe->nsubpackages);
+			if (p->nsubpackages)
+				printf(" (+%zu subpackages)", p->nsubpackages);
 			printf(" [");
 			for (size_t a = 0; a < e->narchs; a++)
 				printf("%s%s", a ? "," : "", e->archs[a]);

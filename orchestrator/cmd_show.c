@@ -39,9 +39,9 @@ static const struct rpl_scan_entry *find(const struct rpl_scan *s, const char *n
 			return x;
 		if (x->image && !strcmp(x->image->name, name))
 			return x;
-		if (x->recipe)
-			for (size_t k = 0; k < x->recipe->nsubpackages; k++)
-				if (!strcmp(x->recipe->subpackages[k].name.s, name))
+		if (x->summary)
+			for (size_t k = 0; k < x->summary->nsubpackages; k++)
+				if (!strcmp(x->summary->subpackages[k].name.s, name))
 					return x;
 	}
 	return NULL;
@@ -139,7 +139,7 @@ int rpl_cmd_show(struct rpl_cli *cli, int argc, char **argv)
 	if (rpl_scan_recompile(&scan, (struct rpl_scan_entry *)e, RPL_COMPILE_STEPS))
 		rpl_die(RPL_EXIT_USAGE, "%s", rpl_errmsg());
 	arch = scan.narchs ? scan.archs[0] : "x86_64";
-	if (e->recipe && e->narchs && cli->narchs == 0)
+	if (e->summary && e->narchs && cli->narchs == 0)
 		arch = e->archs[0];
 	o = rpl_entry_detail_json(&scan, e, arch);
 	if (cli->json)

@@ -96,7 +96,7 @@ static int own_hash(const struct own_work *w, const struct rpl_scan_entry *e, co
                     struct own *o)
 {
 	const char *kind = rpl_node_kind_name(e->image ? RPL_NODE_IMAGE : RPL_NODE_ORIGIN);
-	const char *name = e->image ? e->image->name : e->recipe->package.name.s;
+	const char *name = e->image ? e->image->name : e->summary->name.s;
 	char **files;
 	size_t n;
 	int err = 0;
@@ -144,7 +144,7 @@ static void own_hashes(void *arg)
 		for (size_t i = 0; i < w->nentries; i++) {
 			const struct rpl_scan_entry *e = &w->scan->entries[i];
 			struct own *o = &w->owns[a * w->nentries + i];
-			if (!e->image && !(e->recipe && rpl_scan_compiled(e, w->scan->archs[a])))
+			if (!e->image && !(e->summary && rpl_scan_compiled(e, w->scan->archs[a])))
 				continue;
 			o->taken = 1;
 			if ((o->err = own_hash(w, e, w->scan->archs[a], o)))

@@ -208,7 +208,7 @@ void rpl_selectors_plan(struct rpl_cli *cli, struct popts *o, struct rpl_scan *s
 	rpl_strmap_release(&pc.rows);
 	rpl_arena_release(&pc.arena);
 #ifdef __GLIBC__
-	/* The scan's workers parsed whole recipes and kept slim ones: give
+	/* The scan's workers parsed whole recipes and kept summaries: give
 	 * the pages they freed back before the graph is built (a fifth of a
 	 * cold plan's peak RSS at Wolfi's size). */
 	malloc_trim(0);

@@ -40,28 +40,27 @@ static void put_text_at(struct rpl_strbuf *b, const struct rpl_text *t)
 	rpl_put_u32(b, t->col);
 }
 
-void *rpl_cache_encode(const struct rpl_recipe *r, const struct rpl_compiled *compiled,
+void *rpl_cache_encode(const struct rpl_recipe_summary *r, const struct rpl_compiled *compiled,
                        size_t ncompiled, size_t *len)
 {
-	const struct rpl_package *p = &r->package;
 	struct rpl_strbuf b = RPL_STRBUF_INIT;
 
 	rpl_put_u32(&b, RPL_CACHE_VERSION);
-	rpl_put_str(&b, p->name.s);
-	rpl_put_u32(&b, p->name.line);
-	rpl_put_u32(&b, p->name.col);
-	rpl_put_str(&b, p->version.s);
-	rpl_put_u64(&b, p->epoch);
-	rpl_put_str(&b, p->timeout.s);
-	rpl_put_u64(&b, p->timeout_seconds);
-	put_text_at(&b, &p->resources.cpu);
-	put_text_at(&b, &p->resources.memory);
-	put_deps(&b, &p->dependencies);
-	put_list(&b, &p->target_architecture);
+	rpl_put_str(&b, r->name.s);
+	rpl_put_u32(&b, r->name.line);
+	rpl_put_u32(&b, r->name.col);
+	rpl_put_str(&b, r->version.s);
+	rpl_put_u64(&b, r->epoch);
+	rpl_put_str(&b, r->timeout.s);
+	rpl_put_u64(&b, r->timeout_seconds);
+	put_text_at(&b, &r->cpu);
+	put_text_at(&b, &r->memory);
+	put_deps(&b, &r->dependencies);
+	put_list(&b, &r->target_architecture);
 	rpl_put_u64(&b, r->nsubpackages_static);
 	rpl_put_u32(&b, (uint32_t)r->nsubpackages);
 	for (size_t i = 0; i < r->nsubpackages; i++) {
-		const struct rpl_subpackage *sp = &r->subpackages[i];
+		const struct rpl_subpackage_summary *sp = &r->subpackages[i];
 		rpl_put_str(&b, sp->name.s);
 		rpl_put_u32(&b, sp->line);
 		rpl_put_u32(&b, sp->col);
@@ -226,7 +225,7 @@ static size_t recipe_size(struct rpl_cursor in, size_t file_len, size_t nselecte
 	size += deps_size(&in) + list_size(&in);
 	rpl_get_u64(&in);
 	n = rpl_get_count(&in, 4);
-	size += n * sizeof(struct rpl_subpackage) + ALIGN;
+	size += n * sizeof(struct rpl_subpackage_summary) + ALIGN;
 	for (size_t i = 0; i < n && !in.bad; i++) {
 		size += skip_str(&in);
 		rpl_get_u32(&in);
@@ -283,35 +282,32 @@ static int get_compiled(struct cur *c, const char *arch, struct rpl_compiled *ou
 	return c->in.bad ? -1 : 0;
 }
 
-struct rpl_recipe *rpl_cache_decode(const void *data, size_t len, const char *file,
-                                    const char *const *selected, size_t nselected,
-                                    const char ***archs_out, size_t *narchs_out,
-                                    struct rpl_compiled **compiled_out)
+struct rpl_recipe_summary *rpl_cache_decode(const void *data, size_t len, const char *file,
+                                            const char *const *selected, size_t nselected,
+                                            const char ***archs_out, size_t *narchs_out,
+                                            struct rpl_compiled **compiled_out)
 {
-	struct rpl_recipe *r = rpl_xcalloc(1, sizeof(*r));
-	struct rpl_package *p = &r->package;
+	struct rpl_recipe_summary *r = rpl_xcalloc(1, sizeof(*r));
 	struct cur c = { rpl_cursor_make(data, len), &r->arena };
 	struct rpl_compiled *compiled = NULL;
 	const char **archs;
 	size_t narchs = 0, ncompiled, found = 0;
 
 	rpl_arena_init_sized(&r->arena, recipe_size(c.in, strlen(file), nselected));
-	r->slim = 1;
 	r->file = rpl_arena_strdup(&r->arena, file);
-	p->description = p->url = p->commit = rpl_text_make("");
 	if (rpl_get_u32(&c.in) != RPL_CACHE_VERSION)
 		goto fail;
-	p->name = get_text(&c);
-	p->name.line = rpl_get_u32(&c.in);
-	p->name.col = rpl_get_u32(&c.in);
-	p->version = get_text(&c);
-	p->epoch = rpl_get_u64(&c.in);
-	p->timeout = get_text(&c);
-	p->timeout_seconds = rpl_get_u64(&c.in);
-	p->resources.cpu = get_text_at(&c);
-	p->resources.memory = get_text_at(&c);
-	get_deps(&c, &p->dependencies);
-	get_list(&c, &p->target_architecture);
+	r->name = get_text(&c);
+	r->name.line = rpl_get_u32(&c.in);
+	r->name.col = rpl_get_u32(&c.in);
+	r->version = get_text(&c);
+	r->epoch = rpl_get_u64(&c.in);
+	r->timeout = get_text(&c);
+	r->timeout_seconds = rpl_get_u64(&c.in);
+	r->cpu = get_text_at(&c);
+	r->memory = get_text_at(&c);
+	get_deps(&c, &r->dependencies);
+	get_list(&c, &r->target_architecture);
 	r->nsubpackages_static = (size_t)rpl_get_u64(&c.in);
 	r->nsubpackages = get_count(&c);
 	r->subpackages =
@@ -319,20 +315,19 @@ struct rpl_recipe *rpl_cache_decode(const void *data, size_t len, const char *fi
 	                ? rpl_arena_alloc(&r->arena, r->nsubpackages * sizeof(*r->subpackages))
 	                : NULL;
 	for (size_t i = 0; i < r->nsubpackages; i++) {
-		struct rpl_subpackage *sp = &r->subpackages[i];
-		sp->range = sp->url = sp->commit = sp->description = rpl_text_make("");
+		struct rpl_subpackage_summary *sp = &r->subpackages[i];
 		sp->name = get_text(&c);
 		sp->line = rpl_get_u32(&c.in);
 		sp->col = rpl_get_u32(&c.in);
 		sp->if_ = get_text(&c);
 		get_deps(&c, &sp->dependencies);
 	}
-	if (c.in.bad || !*p->name.s)
+	if (c.in.bad || !*r->name.s)
 		goto fail;
 
 	/* The compiles come in the order they were made; keep the ones asked for. */
 	archs = rpl_arena_alloc(&r->arena, (nselected ? nselected : 1) * sizeof(*archs));
-	narchs = rpl_recipe_archs(r, selected, nselected, archs);
+	narchs = rpl_recipe_archs(&r->target_architecture, selected, nselected, archs);
 	compiled = rpl_xcalloc(narchs ? narchs : 1, sizeof(*compiled));
 	ncompiled = get_count(&c);
 	for (size_t k = 0; k < ncompiled && !c.in.bad; k++) {
@@ -368,6 +363,6 @@ fail:
 		if (compiled[i].arch)
 			rpl_compiled_release(&compiled[i]);
 	free(compiled);
-	rpl_recipe_free(r);
+	rpl_recipe_summary_free(r);
 	return NULL;
 }

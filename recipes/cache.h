@@ -1,7 +1,7 @@
 /*
  * A recipe as the parse cache keeps it: what planning needs of it (the
- * identity, dependencies, target architectures and timeout of its slim
- * copy, and its compiled build needs, subpackage conditions and pipeline
+ * identity, dependencies, target architectures and timeout of its summary
+ * (struct rpl_recipe_summary), and its compiled build needs, subpackage conditions and pipeline
  * files per arch).  Reading it back gives the structures a parse and
  * compile would, less descriptions, URLs and test needs: a command that
  * shows a recipe reads the recipe itself.
@@ -25,22 +25,22 @@
 
 #include <stddef.h>
 
-struct rpl_recipe;
+struct rpl_recipe_summary;
 struct rpl_compiled;
 
-/* The encoding (malloc'd, *len bytes) of a recipe and its compiles, one per arch. */
-void *rpl_cache_encode(const struct rpl_recipe *r, const struct rpl_compiled *compiled,
+/* The encoding (malloc'd, *len bytes) of a recipe's summary and its compiles, one per arch. */
+void *rpl_cache_encode(const struct rpl_recipe_summary *r, const struct rpl_compiled *compiled,
                        size_t ncompiled, size_t *len);
 
 /*
- * Reads an encoding back: a new slim recipe (file set to `file`), the archs
+ * Reads an encoding back: a new summary (file set to `file`), the archs
  * among `selected` it builds for (in its arena) and its compile for each
  * (a malloc'd array).  Returns NULL when the bytes are not a complete entry
  * of this format or lack one of those archs (the caller then parses).
  */
-struct rpl_recipe *rpl_cache_decode(const void *data, size_t len, const char *file,
-                                    const char *const *selected, size_t nselected,
-                                    const char ***archs, size_t *narchs,
-                                    struct rpl_compiled **compiled);
+struct rpl_recipe_summary *rpl_cache_decode(const void *data, size_t len, const char *file,
+                                            const char *const *selected, size_t nselected,
+                                            const char ***archs, size_t *narchs,
+                                            struct rpl_compiled **compiled);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1361,88 +1362,121 @@ const char *rpl_recipe_full_version(struct rpl_recipe *r)
 	                        (unsigned long long)r->package.epoch);
 }
 
-static void copy_text(struct rpl_arena *a, struct rpl_text *t)
+/*
+ * A summary's strings and arrays are copied twice over the same code: once
+ * with `a` NULL to count the bytes, once into an arena of that size.
+ */
+struct copier {
+	struct rpl_arena *a;
+	size_t size;
+};
+
+static void copy_text(struct copier *c, struct rpl_text *t)
 {
-	if (t->s)
-		t->s = rpl_arena_strdup(a, t->s);
+	if (!t->s)
+		return;
+	if (c->a)
+		t->s = rpl_arena_strdup(c->a, t->s);
+	else
+		c->size += strlen(t->s) + 1;
 }
 
-static void copy_list(struct rpl_arena *a, struct rpl_textlist *l)
+static void *copy_array(struct copier *c, const void *v, size_t n, size_t size)
 {
-	l->v = rpl_arena_memdup(a, l->v, l->n, sizeof(*l->v));
+	if (!n)
+		return NULL;
+	if (c->a)
+		return rpl_arena_memdup(c->a, v, n, size);
+	c->size += n * size + alignof(max_align_t);
+	return (void *)v;
+}
+
+static void copy_list(struct copier *c, struct rpl_textlist *l)
+{
+	l->v = copy_array(c, l->v, l->n, sizeof(*l->v));
 	for (size_t i = 0; i < l->n; i++)
-		copy_text(a, &l->v[i]);
+		copy_text(c, &l->v[i]);
 }
 
-static void copy_deps(struct rpl_arena *a, struct rpl_dependencies *d)
+static void copy_deps(struct copier *c, struct rpl_dependencies *d)
 {
-	copy_list(a, &d->runtime);
-	copy_list(a, &d->provides);
-	copy_list(a, &d->replaces);
-	copy_text(a, &d->provider_priority);
-	copy_text(a, &d->replaces_priority);
+	copy_list(c, &d->runtime);
+	copy_list(c, &d->provides);
+	copy_list(c, &d->replaces);
+	copy_text(c, &d->provider_priority);
+	copy_text(c, &d->replaces_priority);
 }
 
-struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r)
+/* Fills `s` from `r`, its strings and arrays through `c`. */
+static void summarize(struct copier *c, const struct rpl_recipe *r, struct rpl_recipe_summary *s)
 {
-	struct rpl_recipe *s = rpl_xcalloc(1, sizeof(*s));
-	struct rpl_package *p = &s->package;
-	struct rpl_arena *a = &s->arena;
+	const struct rpl_package *p = &r->package;
 
-	rpl_arena_init_sized(a, 1024);
-	s->slim = 1;
-	s->file = rpl_arena_strdup(a, r->file);
-	p->name = r->package.name;
-	p->version = r->package.version;
-	p->epoch = r->package.epoch;
-	p->description = r->package.description;
-	p->url = r->package.url;
-	p->dependencies = r->package.dependencies;
-	p->target_architecture = r->package.target_architecture;
-	p->timeout = r->package.timeout;
-	p->timeout_seconds = r->package.timeout_seconds;
-	p->resources.cpu = r->package.resources.cpu;
-	p->resources.memory = r->package.resources.memory;
-	p->commit = rpl_text_make("");
-
-	copy_text(a, &p->name);
-	copy_text(a, &p->version);
-	copy_text(a, &p->description);
-	copy_text(a, &p->url);
-	copy_text(a, &p->timeout);
-	copy_text(a, &p->resources.cpu);
-	copy_text(a, &p->resources.memory);
-	copy_deps(a, &p->dependencies);
-	copy_list(a, &p->target_architecture);
+	s->file = r->file;
+	s->name = p->name;
+	s->version = p->version;
+	s->timeout = p->timeout;
+	s->epoch = p->epoch;
+	s->timeout_seconds = p->timeout_seconds;
+	s->cpu = p->resources.cpu;
+	s->memory = p->resources.memory;
+	s->dependencies = p->dependencies;
+	s->target_architecture = p->target_architecture;
 	s->nsubpackages = r->nsubpackages;
 	s->nsubpackages_static = r->nsubpackages_static;
-	s->subpackages = r->nsubpackages
-	                         ? rpl_arena_alloc(a, r->nsubpackages * sizeof(*s->subpackages))
-	                         : NULL;
+	if (c->a) {
+		s->file = rpl_arena_strdup(c->a, r->file);
+		s->subpackages =
+		        r->nsubpackages
+		                ? rpl_arena_alloc(c->a, r->nsubpackages * sizeof(*s->subpackages))
+		                : NULL;
+	} else {
+		c->size += strlen(r->file) + 1 + alignof(max_align_t) +
+		           r->nsubpackages * sizeof(*s->subpackages);
+	}
+	copy_text(c, &s->name);
+	copy_text(c, &s->version);
+	copy_text(c, &s->timeout);
+	copy_text(c, &s->cpu);
+	copy_text(c, &s->memory);
+	copy_deps(c, &s->dependencies);
+	copy_list(c, &s->target_architecture);
 	for (size_t i = 0; i < r->nsubpackages; i++) {
 		const struct rpl_subpackage *from = &r->subpackages[i];
-		struct rpl_subpackage *to = &s->subpackages[i];
+		struct rpl_subpackage_summary to = { from->name, from->if_, from->dependencies,
+			                             from->line, from->col };
 
-		to->name = from->name;
-		to->if_ = from->if_;
-		to->description = from->description;
-		to->dependencies = from->dependencies;
-		to->line = from->line;
-		to->col = from->col;
-		to->range = rpl_text_make("");
-		to->url = to->commit = rpl_text_make("");
-		copy_text(a, &to->name);
-		copy_text(a, &to->if_);
-		copy_text(a, &to->description);
-		copy_deps(a, &to->dependencies);
+		copy_text(c, &to.name);
+		copy_text(c, &to.if_);
+		copy_deps(c, &to.dependencies);
+		if (c->a)
+			s->subpackages[i] = to;
 	}
+}
+
+struct rpl_recipe_summary *rpl_recipe_summarize(const struct rpl_recipe *r, size_t extra)
+{
+	struct rpl_recipe_summary *s = rpl_xcalloc(1, sizeof(*s)), sizing;
+	struct copier count = { NULL, 0 }, copy = { &s->arena, 0 };
+
+	memset(&sizing, 0, sizeof(sizing));
+	summarize(&count, r, &sizing);
+	rpl_arena_init_sized(&s->arena, count.size + extra);
+	summarize(&copy, r, s);
 	return s;
 }
 
-size_t rpl_recipe_archs(const struct rpl_recipe *r, const char *const *selected, size_t nselected,
-                        const char **out)
+void rpl_recipe_summary_free(struct rpl_recipe_summary *s)
 {
-	const struct rpl_textlist *ta = &r->package.target_architecture;
+	if (!s)
+		return;
+	rpl_arena_release(&s->arena);
+	free(s);
+}
+
+size_t rpl_recipe_archs(const struct rpl_textlist *ta, const char *const *selected,
+                        size_t nselected, const char **out)
+{
 	/* As melange: empty or exactly [all] is every arch, else apk names
 	 * match literally (validate_archs refused every other spelling). */
 	int all = !ta->n || (ta->n == 1 && !strcmp(ta->v[0].s, "all"));

@@ -194,7 +194,6 @@ struct rpl_recipe {
 	size_t noptions;
 	struct rpl_test *test;
 	int update_enabled; /* `update:` is validated, not interpreted */
-	int slim;           /* made by rpl_recipe_slim: only identity and dependencies */
 };
 
 /*
@@ -210,24 +209,48 @@ struct rpl_recipe *rpl_recipe_from_yaml(const struct rpl_ydoc *doc);
 
 void rpl_recipe_free(struct rpl_recipe *r);
 
-/*
- * A compact copy of `r` holding what a whole-repo scan keeps for every
- * recipe: the file, the package's identity (name, version, epoch,
- * description, url), its dependencies, target architectures, timeout and
- * resources (cpu, memory),
- * and each subpackage's name, `if`, description and dependencies.  Steps,
- * tests, environment, vars and the rest are left out (`slim` is set); the
- * copy owns its memory.
- */
-struct rpl_recipe *rpl_recipe_slim(const struct rpl_recipe *r);
+/* A subpackage as a recipe's summary keeps it. */
+struct rpl_subpackage_summary {
+	struct rpl_text name, if_;
+	struct rpl_dependencies dependencies;
+	uint32_t line, col;
+};
 
 /*
- * The archs among `selected` that `r` builds for (its target-architecture:
+ * What a whole-repo scan keeps of every recipe, and what the parse cache
+ * stores (recipes/cache.h): the package's identity, its dependencies,
+ * target architectures, timeout and resources, and each subpackage's
+ * name, `if` and dependencies, in an arena of its own sized to fit.  A
+ * recipe is 1.4 KB and a subpackage 416 bytes before any string; this is
+ * what 50,000 recipes must hold (docs/benchmarks.md).
+ */
+struct rpl_recipe_summary {
+	struct rpl_arena arena;
+	const char *file; /* path relative to the monorepo root */
+	struct rpl_text name, version, timeout;
+	uint64_t epoch, timeout_seconds;
+	struct rpl_text cpu, memory; /* resources:, where they were written */
+	struct rpl_dependencies dependencies;
+	struct rpl_textlist target_architecture;
+	struct rpl_subpackage_summary *subpackages; /* after range expansion */
+	size_t nsubpackages, nsubpackages_static;
+};
+
+/*
+ * The summary of `r`, owning its memory; its arena has room for `extra`
+ * more bytes of the caller's.
+ */
+struct rpl_recipe_summary *rpl_recipe_summarize(const struct rpl_recipe *r, size_t extra);
+void rpl_recipe_summary_free(struct rpl_recipe_summary *s);
+
+/*
+ * The archs among `selected` a recipe builds for (`target`, its
+ * target-architecture:
  * empty or "all" means every one).  Writes them to `out` (room for
  * nselected) in the order of `selected` and returns how many.
  */
-size_t rpl_recipe_archs(const struct rpl_recipe *r, const char *const *selected, size_t nselected,
-                        const char **out);
+size_t rpl_recipe_archs(const struct rpl_textlist *target, const char *const *selected,
+                        size_t nselected, const char **out);
 
 /* "<version>-r<epoch>", in the recipe's arena. */
 const char *rpl_recipe_full_version(struct rpl_recipe *r);

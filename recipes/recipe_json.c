@@ -46,20 +46,19 @@ json_t *rpl_entry_summary_json(const struct rpl_scan_entry *e)
 
 	if (e->image)
 		return rpl_image_to_json(e->image);
-	const struct rpl_recipe *r = e->recipe;
-	const struct rpl_package *p = &r->package;
+	const struct rpl_recipe_summary *r = e->summary;
 	json_t *subs = json_array();
 
 	o = json_object();
 	json_object_set_new(o, "kind", json_string("package"));
-	json_object_set_new(o, "name", json_string(p->name.s));
+	json_object_set_new(o, "name", json_string(r->name.s));
 	json_object_set_new(o, "file", json_string(e->file));
-	json_object_set_new(o, "version", json_string(p->version.s));
-	json_object_set_new(o, "epoch", json_integer((json_int_t)p->epoch));
+	json_object_set_new(o, "version", json_string(r->version.s));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)r->epoch));
 	for (size_t i = 0; i < r->nsubpackages; i++)
 		json_array_append_new(subs, json_string(r->subpackages[i].name.s));
 	json_object_set_new(o, "subpackages", subs);
-	json_object_set_new(o, "provides", texts(&p->dependencies.provides));
+	json_object_set_new(o, "provides", texts(&r->dependencies.provides));
 	json_object_set_new(o, "archs", archs_json(e));
 	return o;
 }

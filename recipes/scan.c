@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -176,8 +177,10 @@ static char *path_in_root(const struct rpl_scan *s, const char *rel)
 /* The archs a recipe builds for: the selected ones its target-architecture allows. */
 static void pick_archs(struct rpl_scan *s, struct rpl_scan_entry *e)
 {
-	e->archs = rpl_arena_alloc(&e->recipe->arena, (s->narchs ? s->narchs : 1) * sizeof(char *));
-	e->narchs = rpl_recipe_archs(e->recipe, s->archs, s->narchs, e->archs);
+	e->archs =
+	        rpl_arena_alloc(&e->summary->arena, (s->narchs ? s->narchs : 1) * sizeof(char *));
+	e->narchs =
+	        rpl_recipe_archs(&e->summary->target_architecture, s->archs, s->narchs, e->archs);
 }
 
 static void set_error(struct rpl_scan_entry *e)
@@ -195,6 +198,8 @@ static void do_recipe(struct work *w, struct rpl_ydoc *doc)
 		set_error(e);
 		return;
 	}
+	e->summary = rpl_recipe_summarize(e->recipe, (s->narchs ? s->narchs : 1) * sizeof(char *) +
+	                                                     alignof(max_align_t));
 	pick_archs(s, e);
 	if (!w->compile)
 		return;
@@ -206,14 +211,10 @@ static void do_recipe(struct work *w, struct rpl_ydoc *doc)
 		}
 	}
 	if (w->scan_cache)
-		e->cache_data = rpl_cache_encode(e->recipe, e->compiled, e->narchs, &e->cache_len);
+		e->cache_data = rpl_cache_encode(e->summary, e->compiled, e->narchs, &e->cache_len);
 	if (!w->keep_full) {
-		struct rpl_recipe *slim = rpl_recipe_slim(e->recipe);
-		const char **archs =
-		        rpl_arena_memdup(&slim->arena, e->archs, e->narchs, sizeof(*e->archs));
 		rpl_recipe_free(e->recipe);
-		e->recipe = slim;
-		e->archs = archs;
+		e->recipe = NULL;
 	}
 }
 
@@ -262,9 +263,9 @@ static int from_cache(struct work *w, const char *text, size_t len)
 	if (!w->compile || w->keep_full ||
 	    !(cached = cache->get(cache->ctx, e->file, e->cache_key, &clen)))
 		return 0;
-	e->recipe = rpl_cache_decode(cached, clen, e->file, s->archs, s->narchs, &e->archs,
-	                             &e->narchs, &e->compiled);
-	e->cached = e->recipe != NULL;
+	e->summary = rpl_cache_decode(cached, clen, e->file, s->archs, s->narchs, &e->archs,
+	                              &e->narchs, &e->compiled);
+	e->cached = e->summary != NULL;
 	return e->cached;
 }
 
@@ -357,6 +358,7 @@ static void entry_release(struct rpl_scan_entry *e)
 			rpl_compiled_release(&e->compiled[i]);
 	free(e->compiled);
 	rpl_recipe_free(e->recipe);
+	rpl_recipe_summary_free(e->summary);
 	rpl_image_free(e->image);
 	free(e->error);
 	free(e->file);
@@ -373,7 +375,7 @@ static int cmp_by_name(const void *a, const void *b)
 {
 	const struct rpl_scan_entry *x = *(const struct rpl_scan_entry *const *)a;
 	const struct rpl_scan_entry *y = *(const struct rpl_scan_entry *const *)b;
-	int c = strcmp(x->recipe->package.name.s, y->recipe->package.name.s);
+	int c = strcmp(x->summary->name.s, y->summary->name.s);
 
 	return c ? c : strcmp(x->file, y->file);
 }
@@ -389,19 +391,19 @@ static void check_duplicates(struct rpl_scan *s)
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->nentries; i++)
-		if (s->entries[i].recipe && !s->entries[i].error)
+		if (s->entries[i].summary && !s->entries[i].error)
 			v[n++] = &s->entries[i];
 	qsort(v, n, sizeof(*v), cmp_by_name);
 	for (size_t i = 1; i < n; i++) {
 		struct rpl_scan_entry *prev = v[i - 1], *e = v[i];
-		const struct rpl_text *nm = &e->recipe->package.name;
+		const struct rpl_text *nm = &e->summary->name;
 		struct rpl_strbuf sb = RPL_STRBUF_INIT;
 
-		if (strcmp(prev->recipe->package.name.s, nm->s))
+		if (strcmp(prev->summary->name.s, nm->s))
 			continue;
 		/* prev may itself be a duplicate already marked; name the first file. */
 		size_t first = i - 1;
-		while (first > 0 && !strcmp(v[first - 1]->recipe->package.name.s, nm->s))
+		while (first > 0 && !strcmp(v[first - 1]->summary->name.s, nm->s))
 			first--;
 		rpl_strbuf_addf(&sb, "%s:%u:%u: package '%s' is already defined in %s", e->file,
 		                nm->line, nm->col, nm->s, v[first]->file);
@@ -410,7 +412,7 @@ static void check_duplicates(struct rpl_scan *s)
 	}
 	/* Entries with errors keep no recipe: nothing may take them for one. */
 	for (size_t i = 0; i < s->nentries; i++) {
-		if (s->entries[i].error && s->entries[i].recipe) {
+		if (s->entries[i].error && s->entries[i].summary) {
 			struct rpl_scan_entry *e = &s->entries[i];
 			if (e->compiled)
 				for (size_t k = 0; k < e->narchs; k++)
@@ -419,6 +421,8 @@ static void check_duplicates(struct rpl_scan *s)
 			e->compiled = NULL;
 			rpl_recipe_free(e->recipe);
 			e->recipe = NULL;
+			rpl_recipe_summary_free(e->summary);
+			e->summary = NULL;
 			e->narchs = 0;
 			e->archs = NULL;
 		}
@@ -593,7 +597,7 @@ void rpl_scan_release(struct rpl_scan *s)
 const struct rpl_scan_entry *rpl_scan_find(const struct rpl_scan *s, const char *name)
 {
 	for (size_t i = 0; i < s->nentries; i++)
-		if (s->entries[i].recipe && !strcmp(s->entries[i].recipe->package.name.s, name))
+		if (s->entries[i].summary && !strcmp(s->entries[i].summary->name.s, name))
 			return &s->entries[i];
 	return NULL;
 }
@@ -676,12 +680,12 @@ char *rpl_scan_source_dir(const struct rpl_scan_entry *e)
 {
 	const char *slash = strrchr(e->file, '/');
 
-	if (!e->recipe)
+	if (!e->summary)
 		return NULL;
 	if (!slash && !strcmp(e->file, ".melange.yaml"))
 		return rpl_xstrdup(".");
 	if (!slash)
-		return rpl_xstrdup(e->recipe->package.name.s);
+		return rpl_xstrdup(e->summary->name.s);
 	return rpl_xstrndup(e->file, (size_t)(slash - e->file));
 }
 
@@ -700,7 +704,7 @@ int rpl_scan_inputs(const struct rpl_scan *s, const struct rpl_scan_entry *e, co
 			fv_add(&fv, in);
 		}
 
-	} else if (e->recipe) {
+	} else if (e->summary) {
 		const struct rpl_compiled *c = rpl_scan_compiled(e, arch);
 		char *dir = rpl_scan_source_dir(e);
 
@@ -770,10 +774,10 @@ int rpl_scan_encode_file(const char *root, const struct rpl_pipeline_lib *lib,
 	*len = 0;
 	if (e.error)
 		err = rpl_error(-RPL_ESCHEMA, "%s", e.error);
-	else if (w.skip || e.kind != RPL_ENTRY_RECIPE || !e.recipe)
+	else if (w.skip || e.kind != RPL_ENTRY_RECIPE || !e.summary)
 		err = rpl_error(-RPL_ESCHEMA, "%s: no longer a melange recipe", file);
 	else
-		*data = rpl_cache_encode(e.recipe, e.compiled, e.narchs, len);
+		*data = rpl_cache_encode(e.summary, e.compiled, e.narchs, len);
 	entry_release(&e);
 	free(s.real_root);
 	return err;
@@ -789,7 +793,7 @@ void rpl_scan_entry_encoding_digest(const struct rpl_scan_entry *e, uint8_t out[
 	} else if (e->cache_data) {
 		rpl_sha256(e->cache_data, e->cache_len, out);
 	} else {
-		enc = rpl_cache_encode(e->recipe, e->compiled, e->narchs, &len);
+		enc = rpl_cache_encode(e->summary, e->compiled, e->narchs, &len);
 		rpl_sha256(enc, len, out);
 		free(enc);
 	}
@@ -808,9 +812,9 @@ void rpl_scan_entry_drop_encoding(struct rpl_scan_entry *e)
 
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags)
 {
-	if (!e->recipe)
+	if (!e->summary)
 		return 0;
-	if (e->recipe->slim) {
+	if (!e->recipe) {
 		char *path = path_in_root(s, e->file), *text;
 		struct rpl_recipe *full;
 		size_t len;
@@ -823,9 +827,6 @@ int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned fl
 		free(text);
 		if (!full)
 			return -RPL_ESCHEMA;
-		/* The arch list lives in the recipe's arena: move it along. */
-		e->archs = rpl_arena_memdup(&full->arena, e->archs, e->narchs, sizeof(*e->archs));
-		rpl_recipe_free(e->recipe);
 		e->recipe = full;
 	}
 	if (!e->compiled)

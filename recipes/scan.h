@@ -38,8 +38,11 @@ struct rpl_scan_entry {
 	int has_digest;
 	int64_t read_ns;
 
-	struct rpl_recipe *recipe; /* RECIPE, NULL on error */
-	const char **archs;        /* archs this recipe is built for, among the selected ones */
+	/* RECIPE, NULL on error: what the graph and the plan read of it. */
+	struct rpl_recipe_summary *summary;
+	/* The whole recipe, with keep_full or once rpl_scan_recompile read it. */
+	struct rpl_recipe *recipe;
+	const char **archs; /* archs this recipe is built for, among the selected ones */
 	size_t narchs;
 	struct rpl_compiled *compiled; /* one per arch in `archs` */
 	struct rpl_image *image;       /* IMAGE, NULL on error */
@@ -69,9 +72,9 @@ struct rpl_scan_opts {
 	const char *const *archs; /* NULL: the repo config's archs */
 	size_t narchs;
 	int compile; /* compile each recipe for its archs */
-	/* Keep every recipe whole; otherwise each is replaced by its slim copy
-	 * after compiling (rpl_recipe_slim), which keeps a scan of thousands of
-	 * recipes small.  Commands that show one recipe reload it instead. */
+	/* Keep every recipe whole besides its summary (rpl_recipe_summarize),
+	 * which alone keeps a scan of thousands of recipes small.  Commands
+	 * that show one recipe reload it instead. */
 	int keep_full;
 	const struct rpl_scan_cache *cache; /* NULL: parse everything */
 };
@@ -123,7 +126,7 @@ void rpl_scan_entry_drop_encoding(struct rpl_scan_entry *e);
 /*
  * Compiles `e` again for every arch with `flags` (RPL_COMPILE_STEPS to keep
  * the step trees, which a scan drops), first reading the whole recipe again
- * when the scan kept only its slim copy.  Returns 0 or the error.
+ * when the scan kept only its summary.  Returns 0 or the error.
  */
 int rpl_scan_recompile(struct rpl_scan *s, struct rpl_scan_entry *e, unsigned flags);
 

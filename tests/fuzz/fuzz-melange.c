@@ -1,7 +1,7 @@
 /*
  * The melange recipe reader (recipes/melange.h): strict decode, vars and
  * var-transforms, substitution, range expansion and validation; then what a
- * scan does with a recipe that parses (its archs, its slim copy) and the
+ * scan does with a recipe that parses (its archs, its summary) and the
  * compile of its pipelines against ripple's built-in pipelines, for two
  * archs, once without and once with the step trees kept.
  */
@@ -11,6 +11,7 @@
 #include "recipes/pipeline.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static struct rpl_pipeline_lib lib;
 
@@ -34,17 +35,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const archs[] = { "x86_64", "aarch64" };
 	const char *selected[2];
-	struct rpl_recipe *r, *slim;
+	struct rpl_recipe *r;
+	struct rpl_recipe_summary *sum;
 	size_t n;
 
 	r = rpl_recipe_parse("fuzz.yaml", (const char *)data, size);
 	if (!r)
 		goto out;
 	rpl_recipe_full_version(r);
-	slim = rpl_recipe_slim(r);
-	RPL_FUZZ_CHECK(slim != NULL, "rpl_recipe_slim returned NULL");
-	rpl_recipe_free(slim);
-	n = rpl_recipe_archs(r, archs, 2, selected);
+	sum = rpl_recipe_summarize(r, 0);
+	RPL_FUZZ_CHECK(sum != NULL && !strcmp(sum->name.s, r->package.name.s),
+	               "rpl_recipe_summarize lost the name");
+	rpl_recipe_summary_free(sum);
+	n = rpl_recipe_archs(&r->package.target_architecture, archs, 2, selected);
 	RPL_FUZZ_CHECK(n <= 2, "rpl_recipe_archs selected more archs than it was given");
 	for (size_t i = 0; i < n; i++) {
 		struct rpl_compiled c;

@@ -1,6 +1,6 @@
 /*
  * The parse cache's binary encoding (recipes/cache.c): recipes parsed and
- * compiled for x86_64 and aarch64, their slim copies encoded and decoded
+ * compiled for x86_64 and aarch64, their summaries encoded and decoded
  * again field by field; arch selection; and bytes that are not a complete
  * entry (every truncation, another version, random corruption), which must
  * give NULL and never crash.  Run under ASan for the last.  The repository
@@ -138,10 +138,10 @@ static const char x86_only_recipe[] = "package:\n"
                                       "pipeline:\n"
                                       "  - runs: true\n";
 
-/* A recipe parsed, compiled for the archs it builds among `both`, slimmed and encoded. */
+/* A recipe parsed, compiled for the archs it builds among `both`, summarized and encoded. */
 struct entry {
 	struct rpl_recipe *r;
-	struct rpl_recipe *slim;
+	struct rpl_recipe_summary *sum;
 	const char *archs[N(both)];
 	size_t narchs;
 	struct rpl_compiled c[N(both)];
@@ -155,14 +155,14 @@ static void entry_make(struct entry *e, const char *file, const char *text)
 	e->r = rpl_recipe_parse(file, text, strlen(text));
 	if (!e->r)
 		fail_msg("%s does not parse: %s", file, rpl_errmsg());
-	e->narchs = rpl_recipe_archs(e->r, both, N(both), e->archs);
+	e->narchs = rpl_recipe_archs(&e->r->package.target_architecture, both, N(both), e->archs);
 	for (size_t i = 0; i < e->narchs; i++) {
 		int err = rpl_compile(e->r, &lib, e->archs[i], 0, &e->c[i]);
 		if (err)
 			fail_msg("%s does not compile for %s: %s", file, e->archs[i], rpl_errmsg());
 	}
-	e->slim = rpl_recipe_slim(e->r);
-	e->enc = rpl_cache_encode(e->slim, e->c, e->narchs, &e->len);
+	e->sum = rpl_recipe_summarize(e->r, 0);
+	e->enc = rpl_cache_encode(e->sum, e->c, e->narchs, &e->len);
 	assert_non_null(e->enc);
 	assert_true(e->len > 4);
 }
@@ -171,21 +171,21 @@ static void entry_release(struct entry *e)
 {
 	for (size_t i = 0; i < e->narchs; i++)
 		rpl_compiled_release(&e->c[i]);
-	rpl_recipe_free(e->slim);
+	rpl_recipe_summary_free(e->sum);
 	rpl_recipe_free(e->r);
 	free(e->enc);
 }
 
 /* What rpl_cache_decode gives. */
 struct decoded {
-	struct rpl_recipe *r;
+	struct rpl_recipe_summary *r;
 	const char **archs;
 	size_t narchs;
 	struct rpl_compiled *c;
 };
 
-static struct rpl_recipe *decode(const void *p, size_t len, const char *const *sel, size_t nsel,
-                                 struct decoded *d)
+static struct rpl_recipe_summary *decode(const void *p, size_t len, const char *const *sel,
+                                         size_t nsel, struct decoded *d)
 {
 	d->archs = NULL;
 	d->narchs = 0;
@@ -202,7 +202,7 @@ static void decoded_release(struct decoded *d)
 	for (size_t i = 0; i < d->narchs; i++)
 		rpl_compiled_release(&d->c[i]);
 	free(d->c);
-	rpl_recipe_free(d->r);
+	rpl_recipe_summary_free(d->r);
 	d->r = NULL;
 }
 
@@ -247,13 +247,10 @@ static void deps_eq(const char *what, const struct rpl_dependencies *want,
 	str_eq(w, want->replaces_priority.s, got->replaces_priority.s);
 }
 
-/* Every field the format carries, and the ones it does not read as empty. */
-static void recipe_eq(const struct rpl_recipe *want, const struct rpl_recipe *got)
+/* Every field the format carries. */
+static void recipe_eq(const struct rpl_recipe_summary *w, const struct rpl_recipe_summary *g)
 {
-	const struct rpl_package *w = &want->package, *g = &got->package;
-
-	assert_int_equal(got->slim, 1);
-	str_eq("file", "decoded/file.yaml", got->file);
+	str_eq("file", "decoded/file.yaml", g->file);
 	str_eq("name", w->name.s, g->name.s);
 	assert_int_equal(g->name.line, w->name.line);
 	assert_int_equal(g->name.col, w->name.col);
@@ -261,21 +258,19 @@ static void recipe_eq(const struct rpl_recipe *want, const struct rpl_recipe *go
 	assert_int_equal(g->epoch, w->epoch);
 	str_eq("timeout", w->timeout.s, g->timeout.s);
 	assert_int_equal(g->timeout_seconds, w->timeout_seconds);
-	str_eq("cpu", w->resources.cpu.s, g->resources.cpu.s);
-	assert_int_equal(g->resources.cpu.line, w->resources.cpu.line);
-	assert_int_equal(g->resources.cpu.col, w->resources.cpu.col);
-	str_eq("memory", w->resources.memory.s, g->resources.memory.s);
-	assert_int_equal(g->resources.memory.line, w->resources.memory.line);
+	str_eq("cpu", w->cpu.s, g->cpu.s);
+	assert_int_equal(g->cpu.line, w->cpu.line);
+	assert_int_equal(g->cpu.col, w->cpu.col);
+	str_eq("memory", w->memory.s, g->memory.s);
+	assert_int_equal(g->memory.line, w->memory.line);
 	deps_eq("package", &w->dependencies, &g->dependencies);
 	list_eq("target-architecture", &w->target_architecture, &g->target_architecture);
-	/* Not carried: empty strings, never NULL, as a parse would leave them. */
-	str_eq("description", "", g->description.s);
-	str_eq("url", "", g->url.s);
 
-	assert_int_equal(got->nsubpackages_static, want->nsubpackages_static);
-	assert_int_equal(got->nsubpackages, want->nsubpackages);
-	for (size_t i = 0; i < want->nsubpackages; i++) {
-		const struct rpl_subpackage *ws = &want->subpackages[i], *gs = &got->subpackages[i];
+	assert_int_equal(g->nsubpackages_static, w->nsubpackages_static);
+	assert_int_equal(g->nsubpackages, w->nsubpackages);
+	for (size_t i = 0; i < w->nsubpackages; i++) {
+		const struct rpl_subpackage_summary *ws = &w->subpackages[i],
+		                                    *gs = &g->subpackages[i];
 		char what[64];
 
 		snprintf(what, sizeof(what), "subpackage %zu", i);
@@ -284,7 +279,6 @@ static void recipe_eq(const struct rpl_recipe *want, const struct rpl_recipe *go
 		assert_int_equal(gs->col, ws->col);
 		str_eq("subpackage if", ws->if_.s, gs->if_.s);
 		deps_eq(what, &ws->dependencies, &gs->dependencies);
-		str_eq("subpackage description", "", gs->description.s);
 	}
 }
 
@@ -330,7 +324,7 @@ static void roundtrip(const struct entry *e)
 
 	if (!decode(e->enc, e->len, both, N(both), &d))
 		fail_msg("%s: a fresh encoding does not decode", e->r->package.name.s);
-	recipe_eq(e->slim, d.r);
+	recipe_eq(e->sum, d.r);
 	assert_int_equal(d.narchs, e->narchs);
 	for (size_t i = 0; i < e->narchs; i++) {
 		str_eq("decoded arch", e->archs[i], d.archs[i]);
@@ -362,22 +356,22 @@ static int need_index(const struct rpl_compiled *c, const char *name, const char
 static void test_roundtrip_full(void **state)
 {
 	struct entry e;
-	const struct rpl_recipe *s;
+	const struct rpl_recipe_summary *s;
 
 	(void)state;
 	entry_make(&e, "hello.yaml", full_recipe);
-	s = e.slim;
+	s = e.sum;
 	assert_int_equal(e.narchs, 2);
-	assert_string_equal(s->package.name.s, "hello");
-	assert_int_equal(s->package.name.line, 2);
-	assert_int_equal(s->package.name.col, 9);
-	assert_int_equal(s->package.epoch, 4);
-	assert_int_equal(s->package.timeout_seconds, 5400);
-	assert_string_equal(s->package.resources.cpu.s, "2");
-	assert_int_equal(s->package.resources.cpu.line, 9);
-	assert_int_equal(s->package.resources.cpu.col, 10);
-	assert_string_equal(s->package.resources.memory.s, "4Gi");
-	assert_string_equal(s->package.dependencies.provider_priority.s, "10");
+	assert_string_equal(s->name.s, "hello");
+	assert_int_equal(s->name.line, 2);
+	assert_int_equal(s->name.col, 9);
+	assert_int_equal(s->epoch, 4);
+	assert_int_equal(s->timeout_seconds, 5400);
+	assert_string_equal(s->cpu.s, "2");
+	assert_int_equal(s->cpu.line, 9);
+	assert_int_equal(s->cpu.col, 10);
+	assert_string_equal(s->memory.s, "4Gi");
+	assert_string_equal(s->dependencies.provider_priority.s, "10");
 	assert_int_equal(s->nsubpackages_static, 3);
 	assert_int_equal(s->nsubpackages, 4);
 	assert_string_equal(s->subpackages[0].if_.s, "${{build.arch}} == 'x86_64'");
@@ -428,8 +422,8 @@ static void test_roundtrip_repoless(void **state)
 	(void)state;
 	entry_make(&e, "tool.yaml", repoless_recipe);
 	assert_int_equal(e.narchs, 2);
-	assert_int_equal(e.slim->package.target_architecture.n, 0);
-	assert_int_equal(e.slim->nsubpackages, 0);
+	assert_int_equal(e.sum->target_architecture.n, 0);
+	assert_int_equal(e.sum->nsubpackages, 0);
 	for (size_t k = 0; k < 2; k++) {
 		assert_int_equal(e.c[k].npipeline_files, 0);
 		assert_int_equal(e.c[k].nsubs, 0);
@@ -448,24 +442,46 @@ static void test_roundtrip_x86_only(void **state)
 	entry_make(&e, "x86-only.yaml", x86_only_recipe);
 	assert_int_equal(e.narchs, 1);
 	assert_string_equal(e.archs[0], "x86_64");
-	assert_string_equal(e.slim->package.timeout.s, "");
+	assert_string_equal(e.sum->timeout.s, "");
 	roundtrip(&e);
 	entry_release(&e);
 }
 
-/* The slim copy keeps everything the cache carries: its encoding is the full recipe's. */
-static void test_slim_encodes_as_full(void **state)
+/* The summary holds what the recipe says, in strings and arrays of its own. */
+static void test_summary_is_the_recipes(void **state)
 {
 	struct entry e;
-	unsigned char *full;
-	size_t len;
+	const struct rpl_package *p;
+	const struct rpl_recipe_summary *s;
 
 	(void)state;
 	entry_make(&e, "hello.yaml", full_recipe);
-	full = rpl_cache_encode(e.r, e.c, e.narchs, &len);
-	assert_int_equal(len, e.len);
-	assert_memory_equal(full, e.enc, len);
-	free(full);
+	p = &e.r->package;
+	s = e.sum;
+	str_eq("file", e.r->file, s->file);
+	assert_ptr_not_equal(s->file, e.r->file);
+	str_eq("name", p->name.s, s->name.s);
+	assert_ptr_not_equal(s->name.s, p->name.s);
+	str_eq("version", p->version.s, s->version.s);
+	str_eq("timeout", p->timeout.s, s->timeout.s);
+	str_eq("cpu", p->resources.cpu.s, s->cpu.s);
+	assert_int_equal(s->memory.line, p->resources.memory.line);
+	deps_eq("package", &p->dependencies, &s->dependencies);
+	assert_ptr_not_equal(s->dependencies.runtime.v, p->dependencies.runtime.v);
+	list_eq("target-architecture", &p->target_architecture, &s->target_architecture);
+	assert_int_equal(s->nsubpackages, e.r->nsubpackages);
+	for (size_t i = 0; i < s->nsubpackages; i++) {
+		str_eq("subpackage", e.r->subpackages[i].name.s, s->subpackages[i].name.s);
+		str_eq("subpackage if", e.r->subpackages[i].if_.s, s->subpackages[i].if_.s);
+		deps_eq("subpackage", &e.r->subpackages[i].dependencies,
+		        &s->subpackages[i].dependencies);
+		assert_int_equal(s->subpackages[i].line, e.r->subpackages[i].line);
+	}
+	/* It outlives the recipe. */
+	rpl_recipe_free(e.r);
+	e.r = NULL;
+	assert_string_equal(s->name.s, "hello");
+	assert_string_equal(s->subpackages[0].if_.s, "${{build.arch}} == 'x86_64'");
 	entry_release(&e);
 }
 
@@ -512,7 +528,7 @@ static void test_select_archs(void **state)
 	decoded_release(&d);
 	assert_non_null(decode(x86only.enc, x86only.len, arm, 1, &d));
 	assert_int_equal(d.narchs, 0);
-	recipe_eq(x86only.slim, d.r);
+	recipe_eq(x86only.sum, d.r);
 	decoded_release(&d);
 	assert_non_null(decode(x86only.enc, x86only.len, both, 2, &d));
 	assert_int_equal(d.narchs, 1);
@@ -596,11 +612,11 @@ static uint64_t rng(void)
 /* Touches every string of a decoded entry, so ASan sees any bad pointer. */
 static size_t walk(const struct decoded *d, const char *const *sel, size_t nsel)
 {
-	const struct rpl_recipe *r = d->r;
-	size_t sum = strlen(r->file) + strlen(r->package.name.s) + strlen(r->package.version.s);
+	const struct rpl_recipe_summary *r = d->r;
+	size_t sum = strlen(r->file) + strlen(r->name.s) + strlen(r->version.s);
 
-	for (size_t i = 0; i < r->package.dependencies.runtime.n; i++)
-		sum += strlen(r->package.dependencies.runtime.v[i].s);
+	for (size_t i = 0; i < r->dependencies.runtime.n; i++)
+		sum += strlen(r->dependencies.runtime.v[i].s);
 	for (size_t i = 0; i < r->nsubpackages; i++)
 		sum += strlen(r->subpackages[i].name.s) + strlen(r->subpackages[i].if_.s) +
 		       strlen(r->subpackages[i].dependencies.provider_priority.s);
@@ -704,7 +720,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_full),
 		cmocka_unit_test(test_roundtrip_repoless),
 		cmocka_unit_test(test_roundtrip_x86_only),
-		cmocka_unit_test(test_slim_encodes_as_full),
+		cmocka_unit_test(test_summary_is_the_recipes),
 		cmocka_unit_test(test_select_archs),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_version_mismatch),

@@ -806,11 +806,11 @@ static void test_target_architecture(void **state)
 	                       "only as the one entry (melange matches it against no arch "
 	                       "beside others)");
 	r = parse_ok(MINIMAL "  target-architecture: [aarch64]\n");
-	assert_int_equal(rpl_recipe_archs(r, sel, 2, out), 1);
+	assert_int_equal(rpl_recipe_archs(&r->package.target_architecture, sel, 2, out), 1);
 	assert_string_equal(out[0], "aarch64");
 	rpl_recipe_free(r);
 	r = parse_ok(MINIMAL "  target-architecture: [all]\n");
-	assert_int_equal(rpl_recipe_archs(r, sel, 2, out), 2);
+	assert_int_equal(rpl_recipe_archs(&r->package.target_architecture, sel, 2, out), 2);
 	rpl_recipe_free(r);
 }
 

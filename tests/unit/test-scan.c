@@ -260,7 +260,7 @@ static void test_archs(void **state)
 	}
 }
 
-/* A scan keeps slim recipes; recompiling reads the whole recipe again. */
+/* A scan keeps recipes' summaries; recompiling reads the whole recipe again. */
 static void test_slim_and_recompile(void **state)
 {
 	struct rpl_scan s;
@@ -273,21 +273,22 @@ static void test_slim_and_recompile(void **state)
 	scan_ok(&s, &opts);
 	assert_int_equal(s.nerrors, 0);
 	e = (struct rpl_scan_entry *)entry(&s, "hello.yaml");
-	assert_int_equal(e->recipe->slim, 1);
-	assert_string_equal(e->recipe->package.name.s, "hello");
+	assert_null(e->recipe);
+	assert_string_equal(e->summary->name.s, "hello");
 	assert_archs(e, both, 2);
 	assert_int_equal(e->compiled[0].nneeds, 1);
 	assert_string_equal(e->compiled[0].needs[0].name, "tool");
 	assert_null(e->compiled[0].steps);
 
 	assert_int_equal(rpl_scan_recompile(&s, e, RPL_COMPILE_STEPS), 0);
-	assert_int_equal(e->recipe->slim, 0);
+	assert_non_null(e->recipe);
+	assert_string_equal(e->recipe->package.name.s, "hello");
 	assert_archs(e, both, 2);
 	assert_int_equal(e->compiled[1].nsteps, 1);
 	assert_string_equal(e->compiled[1].steps[0].uses, "local/tool");
 	assert_string_equal(e->compiled[1].steps[0].pipeline_file, "pipelines/local/tool.yaml");
 	assert_string_equal(e->compiled[1].needs[0].name, "tool");
-	/* Duplicate detection works on slim recipes too. */
+	/* Duplicate detection works on summaries too. */
 	assert_ptr_equal(rpl_scan_find(&s, "xpkg"), entry(&s, "sub/x.melange.yaml"));
 	rpl_scan_release(&s);
 }
@@ -444,7 +445,7 @@ static void test_dot_recipes(void **state)
 	assert_int_equal(s.nentries, 4);
 	e = entry(&s, ".melange.yaml");
 	assert_int_equal(e->kind, RPL_ENTRY_RECIPE);
-	assert_string_equal(e->recipe->package.name.s, "proj");
+	assert_string_equal(e->summary->name.s, "proj");
 	assert_string_equal(dir = rpl_scan_source_dir(e), ".");
 	free(dir);
 	assert_int_equal(rpl_scan_inputs(&s, e, "x86_64", &files, &n), 0);
@@ -596,6 +597,7 @@ static void assert_entry_error(const struct rpl_scan *s, const char *file, const
 		fail_msg("%s: error \"%s\", want one with \"%s\"", file, e->error ? e->error : "",
 		         want);
 	assert_null(e->recipe);
+	assert_null(e->summary);
 	assert_null(e->image);
 }
 
