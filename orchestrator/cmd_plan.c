@@ -34,12 +34,6 @@ static void begin(struct rpl_cli *cli, int argc, char **argv, const char *usage,
 	rpl_selectors_begin(cli, first, argc, argv, o, st);
 }
 
-static double T0(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -299,11 +293,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 
 	snprintf(usage, sizeof(usage), "%s%s", plan_usage, rpl_selector_help);
 	pl.o.reader = 1; /* a plan does not wait for a build */
-	if (getenv("RPL_T"))
-		fprintf(stderr, "start        %8.1f\n", T0());
 	begin(cli, argc, argv, usage, &pl.o, &pl.st);
-	if (getenv("RPL_T"))
-		fprintf(stderr, "begun        %8.1f\n", T0());
 	/* The tree as it is (for the memo, the snapshot and the stat cache)
 	 * and, for --changed, what git says, both at once: each is a walk of
 	 * the work tree. */
@@ -326,11 +316,7 @@ int rpl_cmd_plan(struct rpl_cli *cli, int argc, char **argv)
 		rpl_tree_files_release(&pl.files);
 		return RPL_EXIT_OK;
 	}
-	if (getenv("RPL_T"))
-		fprintf(stderr, "walked       %8.1f\n", T0());
 	make_plan(cli, &pl);
-	if (getenv("RPL_T"))
-		fprintf(stderr, "planned      %8.1f\n", T0());
 	if (pl.o.plan.mode == RPL_SELECT_CHANGED)
 		rpl_changes_release(&pl.changes);
 	if (pl.o.plan.mode == RPL_SELECT_STALE && !pl.p.norder)

@@ -45,18 +45,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
-static double T0(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-#define TP(x)                                                      \
-	do {                                                       \
-		if (getenv("RPL_T"))                               \
-			fprintf(stderr, "%-12s %8.1f\n", x, T0()); \
-	} while (0)
 
 #define MAGIC "ripple snapshot 2"
 #define BLOB "snapshot"
@@ -720,16 +708,13 @@ static int bring_up_to_date(struct reading *r, struct rpl_cursor *c, const char 
 	if ((err = rpl_state_begin(r->st)))
 		return err;
 	go = compare_tree(r, files);
-	TP("compare");
 	if (go > 0)
 		go = reparse(r);
 	if (go > 0) {
 		int rc;
 
 		r->added_used = rpl_xcalloc(r->nadded ? r->nadded : 1, 1);
-		TP("reparse");
 		rc = read_jobs(r, c, tab, tablen, p, o->runner ? o->runner : "auto");
-		TP("read_jobs");
 		if (rc == 1)
 			go = stop(r, NULL, "the snapshot is damaged");
 		else if (rc < 0)
@@ -774,7 +759,6 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	memset(use, 0, sizeof(*use));
 	memset(p, 0, sizeof(*p));
 	rpl_arena_init(&p->arena);
-	TP("snap-start");
 	if ((err = rpl_state_blob_get(st, BLOB, &blob, &len)) <= 0) {
 		stop(&r, NULL, "no snapshot yet");
 		goto out;
@@ -783,9 +767,7 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	c = rpl_cursor_make(blob, len);
 	if (!read_head(&r, &c, key, &p->arena, &tab, &tablen))
 		goto out;
-	TP("blob");
 	read_files(&r, &c, tab, tablen);
-	TP("files");
 	if (c.bad) {
 		stop(&r, NULL, "the snapshot is damaged");
 		goto out;
@@ -805,13 +787,10 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 		use->changed += r.added_used[k];
 	/* The selection reads every job's record (the up-to-date filter, in
 	 * every mode): one query, not thousands. */
-	TP("up-to-date");
 	if ((err = rpl_state_preload_jobs(st)))
 		goto out;
-	TP("preload");
 	if (!(err = rpl_plan_select(p, root, st, o)))
 		go = 1;
-	TP("select");
 out:
 	free(blob);
 	reading_release(&r);
