@@ -28,4 +28,21 @@ char *rpl_xstrndup(const char *s, size_t n);
 		}                                                                     \
 	} while (0)
 
+/*
+ * As RPL_ALLOC_GROW for the many short lists of one each per job or name
+ * (a job's reasons, the providers of a name): the capacity starts at what
+ * is needed and doubles, where RPL_ALLOC_GROW's first step is 24 elements
+ * (192 bytes of pointers for a list of one, 9.6 MB at 50,000 jobs).
+ */
+#define RPL_ALLOC_GROW_FEW(ptr, nr, alloc)                                            \
+	do {                                                                          \
+		if ((nr) > (alloc)) {                                                 \
+			size_t rpl_new_alloc_ = (alloc) ? (alloc)*2 : 1;              \
+			if (rpl_new_alloc_ < (nr))                                    \
+				rpl_new_alloc_ = (nr);                                \
+			(ptr) = rpl_xrealloc((ptr), rpl_new_alloc_ * sizeof(*(ptr))); \
+			(alloc) = rpl_new_alloc_;                                     \
+		}                                                                     \
+	} while (0)
+
 #endif

@@ -38,7 +38,7 @@ void rpl_registry_add(struct rpl_registry *r, const struct rpl_provider *p)
 		l = rpl_arena_alloc(r->arena, sizeof(*l));
 		s->value = l;
 	}
-	RPL_ALLOC_GROW(l->v, l->n + 1, l->alloc);
+	RPL_ALLOC_GROW_FEW(l->v, l->n + 1, l->alloc);
 	l->v[l->n++] = c;
 }
 

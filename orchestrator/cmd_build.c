@@ -884,6 +884,11 @@ static int open_state(struct rpl_cli *cli, int first, int argc, char **argv, str
 	o->sel.plan.runner = o->runner;
 	c->b.o = o;
 	c->b.st = st;
+	/* A build reads its store once and then writes it for as long as it
+	 * runs: mapped, the pages its plan read stay in its RSS (90 MB at
+	 * 50,000 jobs) for no gain in time. */
+	if (rpl_state_unmap(st))
+		rpl_warn("%s", rpl_errmsg());
 	if (!realpath(".", c->b.root))
 		rpl_die(RPL_EXIT_FAILED, "cannot tell where the monorepo is: %s", strerror(errno));
 	/* Runs that never ended were killed: what they left is looked at below. */
@@ -1121,9 +1126,6 @@ static void begin_run(struct cmd *c, int argc, char **argv)
 	                      o->sel.plan.force ? c->nsel : 0, b->run, now_ns()))
 		rpl_die(RPL_EXIT_FAILED, "%s", rpl_errmsg());
 	add_jobs(b, c->sel, c->nsel);
-	/* From here on the store is written more than read. */
-	if (rpl_state_unmap(b->st))
-		rpl_warn("%s", rpl_errmsg());
 	rpl_build_event_plan(b);
 	rpl_build_print_start(b, c->npkg, c->nimg);
 	b->started_ns = now_ns();

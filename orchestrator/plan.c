@@ -45,7 +45,7 @@ static void add_reason(struct rpl_plan *p, struct rpl_job *j, const char *fmt, .
 	for (size_t i = 0; i < j->nreasons; i++)
 		if (!strcmp(j->reasons[i], buf))
 			return;
-	RPL_ALLOC_GROW(j->reasons, j->nreasons + 1, j->reasons_alloc);
+	RPL_ALLOC_GROW_FEW(j->reasons, j->nreasons + 1, j->reasons_alloc);
 	j->reasons[j->nreasons++] = rpl_arena_strdup(&p->arena, buf);
 }
 

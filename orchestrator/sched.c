@@ -155,10 +155,10 @@ static void add_dep(struct rpl_sched_job *job, struct rpl_sched_job *dep, int af
 					dep->rdeps_after[r] = 0;
 			return;
 		}
-	RPL_ALLOC_GROW(job->deps, job->ndeps + 1, job->deps_alloc);
+	RPL_ALLOC_GROW_FEW(job->deps, job->ndeps + 1, job->deps_alloc);
 	job->deps[job->ndeps++] = dep;
-	RPL_ALLOC_GROW(dep->rdeps, dep->nrdeps + 1, dep->rdeps_alloc);
-	RPL_ALLOC_GROW(dep->rdeps_after, dep->nrdeps + 1, dep->rdeps_after_alloc);
+	RPL_ALLOC_GROW_FEW(dep->rdeps, dep->nrdeps + 1, dep->rdeps_alloc);
+	RPL_ALLOC_GROW_FEW(dep->rdeps_after, dep->nrdeps + 1, dep->rdeps_after_alloc);
 	dep->rdeps_after[dep->nrdeps] = (unsigned char)after;
 	dep->rdeps[dep->nrdeps++] = job;
 }

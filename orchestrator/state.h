@@ -99,9 +99,9 @@ int rpl_state_preload_jobs(struct rpl_state *st);
 
 /*
  * Stops reading the store through a memory map (which a plan, reading the
- * whole parse cache, wants): a build that goes on for long after its plan
- * mostly writes, and the pages of the map it read would stay in its RSS
- * (tens of MB at 50,000 jobs).  Returns 0 or an error.
+ * whole parse cache and the snapshot, wants): a build reads it once and
+ * writes it for long after, and the pages of the map it read would stay
+ * in its RSS (90 MB at 50,000 jobs).  Returns 0 or an error.
  */
 int rpl_state_unmap(struct rpl_state *st);
 
