@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -818,6 +819,61 @@ static struct rpl_need *keep_needs(struct rpl_compiled *out, const struct needve
 	return v;
 }
 
+/* `s` copied into `a` once (`kept` maps the old copy to the new). */
+static const char *move_string(struct rpl_arena *a, struct rpl_strmap *kept, const char *s)
+{
+	struct rpl_strmap_slot *slot;
+
+	if (!s)
+		return NULL;
+	slot = rpl_strmap_slot(kept, s);
+	if (!slot->value)
+		slot->value = rpl_arena_strdup(a, s);
+	return slot->value;
+}
+
+static struct rpl_need *move_needs(struct rpl_arena *a, struct rpl_strmap *kept,
+                                   const struct rpl_need *v, size_t n)
+{
+	struct rpl_need *to = rpl_arena_memdup(a, v, n, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		to[i].name = move_string(a, kept, v[i].name);
+		to[i].via = move_string(a, kept, v[i].via);
+		to[i].subpackage = move_string(a, kept, v[i].subpackage);
+	}
+	return to;
+}
+
+/*
+ * A compile without its steps moved into an arena of the size it takes: a
+ * scan keeps one per recipe and arch (50,000 and more), and the kilobyte
+ * its arena started with was mostly empty.  The pipeline files point into
+ * the library, as before.
+ */
+static void compact(struct rpl_compiled *out)
+{
+	struct rpl_arena a;
+	struct rpl_strmap kept = RPL_STRMAP_INIT;
+
+	/* What the arena handed out, and each array's alignment. */
+	rpl_arena_init_sized(&a, out->arena.total + 8 * alignof(max_align_t));
+	out->arch = rpl_arena_strdup(&a, out->arch);
+	out->subs = rpl_arena_memdup(&a, out->subs, out->nsubs, sizeof(*out->subs));
+	for (size_t i = 0; i < out->nsubs; i++)
+		out->subs[i].name = move_string(&a, &kept, out->subs[i].name);
+	out->needs = move_needs(&a, &kept, out->needs, out->nneeds);
+	out->test_needs = move_needs(&a, &kept, out->test_needs, out->ntest_needs);
+	out->pipeline_files = rpl_arena_memdup(&a, out->pipeline_files, out->npipeline_files,
+	                                       sizeof(*out->pipeline_files));
+	out->test_pipeline_files =
+	        rpl_arena_memdup(&a, out->test_pipeline_files, out->ntest_pipeline_files,
+	                         sizeof(*out->test_pipeline_files));
+	rpl_strmap_release(&kept);
+	rpl_arena_release(&out->arena);
+	out->arena = a;
+}
+
 int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, const char *arch,
                 unsigned flags, struct rpl_compiled *out)
 {
@@ -903,6 +959,8 @@ out:
 		}
 	rpl_strmap_release(&kept);
 	rpl_arena_release(&scratch);
+	if (!(flags & RPL_COMPILE_STEPS))
+		compact(out);
 	free(needs.v);
 	free(test_needs.v);
 	rpl_varmap_release(&m);
