@@ -1,5 +1,8 @@
 /*
- * The plan snapshot (snapshot.h): one blob, "snapshot", in the state store.
+ * The plan snapshot (snapshot.h): the file .ripple/snapshot, beside the
+ * state store, read with one read().  (Earlier ripples kept it in the
+ * store as the blob "snapshot", read through SQLite's pages: a pread or a
+ * mapped page each, 10,000 of them at 16x Wolfi.  A save removes it.)
  *
  *   STR "ripple snapshot 2"; 32 bytes key
  *   u32 n; n bytes: the string table (NUL-terminated strings)
@@ -40,14 +43,17 @@
 #include "recipes/scan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #define MAGIC "ripple snapshot 2"
-#define BLOB "snapshot"
+#define FILE_NAME ".ripple/snapshot"
+#define BLOB "snapshot" /* where earlier ripples kept it */
 #define FILE_BYTES (4 + 1 + 24 + RPL_SHA256_LEN)
 
 enum { F_SHAPES = 1, F_MISSING = 2, F_RACY = 4, F_NODIGEST = 8 };
@@ -223,6 +229,47 @@ static void put_recipes(struct rpl_strbuf *body, const struct table *t, const ui
 	}
 }
 
+/*
+ * Writes `parts` to <root>/.ripple/snapshot through a temporary file and a
+ * rename, so a plan reads the old snapshot or the new one, whole.  No
+ * fsync: a snapshot checks itself (format, key, every file's stat), and
+ * one torn by a crash only costs the next plan a scan.
+ */
+static int write_parts(const char *root, const struct iovec *parts, size_t n)
+{
+	char *path = rpl_path_join(root, FILE_NAME);
+	struct rpl_strbuf tmp = RPL_STRBUF_INIT;
+	int fd, err = 0;
+
+	rpl_strbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		err = rpl_error(-errno, "cannot create '%s': %s", tmp.buf, strerror(errno));
+	for (size_t i = 0; fd >= 0 && i < n && !err; i++) {
+		const char *c = parts[i].iov_base;
+		size_t left = parts[i].iov_len;
+
+		while (left && !err) {
+			ssize_t w = write(fd, c, left);
+			if (w < 0 && errno != EINTR)
+				err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf,
+				                strerror(errno));
+			else if (w > 0)
+				c += w, left -= (size_t)w;
+		}
+	}
+	if (fd >= 0 && close(fd) < 0 && !err)
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+	if (fd >= 0 && !err && rename(tmp.buf, path) < 0)
+		err = rpl_error(-errno, "cannot rename '%s' to '%s': %s", tmp.buf, path,
+		                strerror(errno));
+	if (fd >= 0 && err)
+		unlink(tmp.buf);
+	rpl_strbuf_release(&tmp);
+	free(path);
+	return err;
+}
+
 int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
                       const struct rpl_scan *scan, const struct rpl_plan *p,
                       const struct rpl_tree_files *files, int64_t started_ns)
@@ -295,7 +342,9 @@ int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
 		struct iovec parts[3] = { { out.buf, out.len },
 			                  { tab.data.buf, tab.data.len },
 			                  { body.buf, body.len } };
-		err = rpl_state_blob_putv(st, BLOB, parts, 3);
+		/* A reader writes nothing: not the store, not beside it. */
+		if (!rpl_state_is_reader(st) && !(err = write_parts(scan->root, parts, 3)))
+			err = rpl_state_blob_delete(st, BLOB);
 	}
 	if (!err)
 		err = rpl_state_commit(st);
@@ -748,7 +797,7 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	struct reading r;
 	struct rpl_cursor c;
 	const char *tab;
-	void *blob = NULL;
+	char *blob = NULL, *path = rpl_path_join(root, FILE_NAME);
 	size_t len, tablen;
 	int err, go = 0;
 
@@ -759,11 +808,13 @@ int rpl_snapshot_plan(struct rpl_plan *p, struct rpl_state *st, const char *root
 	memset(use, 0, sizeof(*use));
 	memset(p, 0, sizeof(*p));
 	rpl_arena_init(&p->arena);
-	if ((err = rpl_state_blob_get(st, BLOB, &blob, &len)) <= 0) {
-		stop(&r, NULL, "no snapshot yet");
+	err = rpl_read_file(path, &blob, &len);
+	free(path);
+	if (err) {
+		stop(&r, NULL, err == -ENOENT ? "no snapshot yet" : rpl_errmsg());
+		err = 0;
 		goto out;
 	}
-	err = 0;
 	c = rpl_cursor_make(blob, len);
 	if (!read_head(&r, &c, key, &p->arena, &tab, &tablen))
 		goto out;

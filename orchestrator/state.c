@@ -57,8 +57,9 @@
  *       Index run_job_job(name, kind, arch, run): a job's earlier runs (its
  *       previous duration).
  *   blob(name TEXT PRIMARY KEY, data BLOB)
- *       Larger derived values: "snapshot" is the plan snapshot
- *       (orchestrator/snapshot.c has its layout).
+ *       Larger derived values: "forced", the forced list
+ *       (orchestrator/forced.c).  (The plan snapshot, "snapshot" here
+ *       before, is the file .ripple/snapshot: orchestrator/snapshot.c.)
  *   repo_file(dir TEXT, name TEXT, size INTEGER, mtime_ns INTEGER,
  *       ino INTEGER, seen_ns INTEGER, csum TEXT, PRIMARY KEY(dir, name))
  *       What ripple last saw of the files of an output repository
@@ -129,6 +130,7 @@ enum stmt {
 	ST_RUN_FORGET,
 	ST_RUN_JOBS_FORGET,
 	ST_JOB_LOGS,
+	ST_BLOB_DEL,
 	ST_COUNT
 };
 
@@ -197,6 +199,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_RUN_FORGET] = "DELETE FROM run WHERE id = ?1",
 	[ST_RUN_JOBS_FORGET] = "DELETE FROM run_job WHERE run = ?1",
 	[ST_JOB_LOGS] = "SELECT log FROM job WHERE log IS NOT NULL",
+	[ST_BLOB_DEL] = "DELETE FROM blob WHERE name = ?1",
 };
 
 static const char schema_sql[] =
@@ -1129,6 +1132,14 @@ int rpl_state_blob_putv(struct rpl_state *st, const char *name, const struct iov
 		off += (int)parts[i].iov_len;
 	}
 	return sqlite3_blob_close(b) == SQLITE_OK ? 0 : db_error(st, "writing a blob");
+}
+
+int rpl_state_blob_delete(struct rpl_state *st, const char *name)
+{
+	sqlite3_stmt *s = stmt(st, ST_BLOB_DEL);
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	return step_done(st, s);
 }
 
 int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t n)

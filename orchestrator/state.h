@@ -181,7 +181,7 @@ int rpl_state_meta_get(struct rpl_state *st, const char *key, char *buf, size_t 
 int rpl_state_meta_set(struct rpl_state *st, const char *key, const char *value);
 
 /*
- * Larger named values (the plan snapshot).  rpl_state_blob_get gives a
+ * Larger named values (the forced list).  rpl_state_blob_get gives a
  * malloc'd copy and returns 1, or 0 when there is none, or an error.
  */
 int rpl_state_blob_get(struct rpl_state *st, const char *name, void **data, size_t *len);
@@ -190,6 +190,9 @@ int rpl_state_blob_put(struct rpl_state *st, const char *name, const void *data,
 struct iovec;
 int rpl_state_blob_putv(struct rpl_state *st, const char *name, const struct iovec *parts,
                         size_t n);
+
+/* Removes blob `name` (nothing when there is none).  Returns 0 or an error. */
+int rpl_state_blob_delete(struct rpl_state *st, const char *name);
 
 /*
  * The generation of the job records: it changes whenever a record is

@@ -23,6 +23,7 @@
  */
 #include "orchestrator/snapshot.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "graph/graph.h"
 #include "orchestrator/memo.h"
 #include "orchestrator/plan.h"
@@ -329,6 +330,30 @@ static void test_no_snapshot_yet(void **state)
 	expect_refused("no snapshot yet");
 }
 
+/*
+ * The snapshot is a file beside the store, and a save takes away the blob
+ * an earlier ripple kept it in.
+ */
+static void test_saved_beside_the_store(void **state)
+{
+	struct rpl_state *st = state_open();
+	char path[512];
+	void *data;
+	size_t len;
+
+	(void)state;
+	if (rpl_state_blob_put(st, "snapshot", "old", 3))
+		fail_msg("%s", rpl_errmsg());
+	rpl_state_close(st);
+	save();
+	snprintf(path, sizeof(path), "%s/.ripple/snapshot", root);
+	assert_int_equal(access(path, R_OK), 0);
+	st = state_open();
+	assert_int_equal(rpl_state_blob_get(st, "snapshot", &data, &len), 0);
+	rpl_state_close(st);
+	expect_served(0, 0, 0);
+}
+
 static void test_unchanged(void **state)
 {
 	(void)state;
@@ -535,18 +560,25 @@ static void test_other_key(void **state)
 
 /* ---- damage ------------------------------------------------------------------------ */
 
+/* The snapshot's bytes, from .ripple/snapshot. */
 static void get_blob(void **data, size_t *len)
 {
-	struct rpl_state *st = state_open();
+	char path[512];
 
-	assert_int_equal(rpl_state_blob_get(st, "snapshot", data, len), 1);
-	rpl_state_close(st);
+	snprintf(path, sizeof(path), "%s/.ripple/snapshot", root);
+	if (rpl_read_file(path, (char **)data, len))
+		fail_msg("%s", rpl_errmsg());
 }
 
+/* The snapshot replaced by `data` (the store `st` stays open meanwhile). */
 static void put_blob_in(struct rpl_state *st, const void *data, size_t len)
 {
-	if (rpl_state_blob_put(st, "snapshot", data, len))
-		fail_msg("rpl_state_blob_put: %s", rpl_errmsg());
+	char path[512];
+
+	(void)st;
+	snprintf(path, sizeof(path), "%s/.ripple/snapshot", root);
+	if (rpl_write_file_atomic(path, data, len))
+		fail_msg("%s", rpl_errmsg());
 }
 
 static void put_blob(const void *data, size_t len)
@@ -650,6 +682,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_repo, remove_repo)
 		T(test_no_snapshot_yet),
+		T(test_saved_beside_the_store),
 		T(test_unchanged),
 		T(test_source_edit),
 		T(test_same_size_edit),
