@@ -516,11 +516,17 @@ int rpl_scan_run(struct rpl_scan *s, const char *root, const struct rpl_scan_opt
 	if (opts && opts->cache) {
 		struct rpl_sha256 h;
 		rpl_sha256_init(&h);
-		rpl_sha256_update(&h, "ripple scan env 1", 17);
+		rpl_sha256_update(&h, "ripple scan env 2", 17);
 		rpl_sha256_update(&h, opts->cache->salt, sizeof(opts->cache->salt));
 		for (size_t i = 0; i < s->narchs; i++)
 			rpl_sha256_update_str(&h, s->archs[i]);
-		rpl_sha256_update(&h, s->config.digest, sizeof(s->config.digest));
+		/* Of .ripple.yaml only what a recipe's parse and compile read:
+		 * the archs (above) and the pipelines its pipeline-dirs find,
+		 * whose digest holds each one's name, file and text, in the
+		 * order they are searched.  A build's keys (keep-runs, cache,
+		 * slurm, signing-key) and the scan's (images, exclude, env-files:
+		 * which files are entries or inputs, not what an entry encodes)
+		 * leave the cache as it is. */
 		rpl_sha256_update(&h, s->lib.digest, sizeof(s->lib.digest));
 		rpl_sha256_final(&h, s->env);
 	}

@@ -53,9 +53,10 @@ struct rpl_scan_entry {
  * A parse cache the scan reads (recipes/cache.h has the format).  `get` is
  * called from several worker threads at once, so it must only read.  A key
  * is the sha256 of the recipe's path and content digest, `salt` (the caller's
-
  * identity: a new ripple must not trust an old one's entries) and all else
- * its evaluation read: the selected archs, .ripple.yaml and every pipeline.
+ * its evaluation read: the selected archs and every pipeline (with where
+ * .ripple.yaml's pipeline-dirs found it); .ripple.yaml's other keys do
+ * not change what a recipe encodes.
  */
 struct rpl_scan_cache {
 	const void *(*get)(void *ctx, const char *file, const uint8_t key[RPL_SHA256_LEN],

@@ -260,6 +260,61 @@ static void test_archs(void **state)
 	}
 }
 
+/* A parse cache that has nothing: the scan still gives each entry its key. */
+static const void *cache_miss(void *ctx, const char *file, const uint8_t key[RPL_SHA256_LEN],
+                              size_t *len)
+{
+	(void)ctx;
+	(void)file;
+	(void)key;
+	*len = 0;
+	return NULL;
+}
+
+/* hello.yaml's parse-cache key in a scan of the main repo as it is now. */
+static void hello_key(uint8_t out[RPL_SHA256_LEN])
+{
+	const struct rpl_scan_cache cache = { cache_miss, NULL, NULL, { 1 } };
+	const struct rpl_scan_opts opts = { .compile = 1, .cache = &cache };
+	struct rpl_scan s;
+
+	scan_ok(&s, &opts);
+	memcpy(out, entry(&s, "hello.yaml")->cache_key, RPL_SHA256_LEN);
+	rpl_scan_release(&s);
+}
+
+/*
+ * The key holds what a recipe's evaluation reads: a build's keys of
+ * .ripple.yaml leave it, the archs and the pipelines change it.
+ */
+static void test_cache_key(void **state)
+{
+	uint8_t first[RPL_SHA256_LEN], again[RPL_SHA256_LEN];
+
+	(void)state;
+	make_main_repo();
+	hello_key(first);
+	write_file(".ripple.yaml", "archs: [x86_64, aarch64]\nkeep-runs: 5\n"
+	                           "cache: registry.example/ripple\nsigning-key: k.rsa\n");
+	hello_key(again);
+	assert_memory_equal(first, again, RPL_SHA256_LEN);
+	write_file(".ripple.yaml", "archs: [x86_64]\n");
+	hello_key(again);
+	assert_memory_not_equal(first, again, RPL_SHA256_LEN);
+	write_file(".ripple.yaml", "archs: [x86_64, aarch64]\n");
+	hello_key(again);
+	assert_memory_equal(first, again, RPL_SHA256_LEN);
+	/* A pipeline's text, or where the pipelines are looked for. */
+	write_file("pipelines/local/tool.yaml", "needs:\n  packages:\n    - tool\nruns: tool 2\n");
+	hello_key(again);
+	assert_memory_not_equal(first, again, RPL_SHA256_LEN);
+	hello_key(first);
+	write_file(".ripple.yaml", "archs: [x86_64, aarch64]\npipeline-dirs: [other, pipelines]\n");
+	write_file("other/local/tool.yaml", "needs:\n  packages:\n    - tool\nruns: tool 2\n");
+	hello_key(again);
+	assert_memory_not_equal(first, again, RPL_SHA256_LEN);
+}
+
 /* A scan keeps recipes' summaries; recompiling reads the whole recipe again. */
 static void test_slim_and_recompile(void **state)
 {
@@ -835,6 +890,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_detection, remove_root),
 		cmocka_unit_test_teardown(test_archs, remove_root),
 		cmocka_unit_test_teardown(test_slim_and_recompile, remove_root),
+		cmocka_unit_test_teardown(test_cache_key, remove_root),
 		cmocka_unit_test_teardown(test_repoconfig_archs, remove_root),
 		cmocka_unit_test_teardown(test_duplicates_and_errors, remove_root),
 		cmocka_unit_test_teardown(test_broken_claims_no_name, remove_root),
