@@ -4,9 +4,10 @@
  * reports) and its logs (.ripple/logs/<run>/), so that a nightly of
  * 50,000 jobs does not grow the state and the disk without end.  The log
  * a job record names (its last build's: a failure's stays until the job
- * builds again) is kept wherever it is; a log directory of a run the store no longer knows
- * (left by a prune that was interrupted) goes the same way.  A run still
- * marked running is never forgotten.
+ * builds again) is kept wherever it is; a log directory of a run the
+ * store no longer knows (left by a prune that was interrupted, or by a
+ * store made again) goes the same way.  A run still marked running is
+ * never forgotten.
  */
 #ifndef RPL_PRUNE_H
 #define RPL_PRUNE_H
