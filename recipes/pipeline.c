@@ -796,31 +796,7 @@ static const char **finish_files(struct rpl_arena *a, struct strvec *sv, size_t 
  * pipeline that needs them and the subpackage (tens of thousands of
  * copies over a monorepo).  `kept` maps the source to the copy.
  */
-static const char *keep_string(struct rpl_compiled *out, struct rpl_strmap *kept, const char *s)
-{
-	struct rpl_strmap_slot *slot = rpl_strmap_slot(kept, s);
-
-	if (!slot->value)
-		slot->value = rpl_arena_strdup(&out->arena, s);
-	return slot->value;
-}
-
-static struct rpl_need *keep_needs(struct rpl_compiled *out, const struct needvec *nv, int copy,
-                                   struct rpl_strmap *kept)
-{
-	struct rpl_need *v = rpl_arena_memdup(&out->arena, nv->v, nv->n, sizeof(*nv->v));
-
-	for (size_t i = 0; copy && i < nv->n; i++) {
-		v[i].name = keep_string(out, kept, v[i].name);
-		v[i].via = keep_string(out, kept, v[i].via);
-		if (v[i].subpackage)
-			v[i].subpackage = keep_string(out, kept, v[i].subpackage);
-	}
-	return v;
-}
-
-/* `s` copied into `a` once (`kept` maps the old copy to the new). */
-static const char *move_string(struct rpl_arena *a, struct rpl_strmap *kept, const char *s)
+static const char *keep_string(struct rpl_arena *a, struct rpl_strmap *kept, const char *s)
 {
 	struct rpl_strmap_slot *slot;
 
@@ -832,15 +808,16 @@ static const char *move_string(struct rpl_arena *a, struct rpl_strmap *kept, con
 	return slot->value;
 }
 
-static struct rpl_need *move_needs(struct rpl_arena *a, struct rpl_strmap *kept,
-                                   const struct rpl_need *v, size_t n)
+/* The needs `v` copied into `a`, their strings too when `copy`. */
+static struct rpl_need *keep_needs(struct rpl_arena *a, const struct rpl_need *v, size_t n,
+                                   int copy, struct rpl_strmap *kept)
 {
 	struct rpl_need *to = rpl_arena_memdup(a, v, n, sizeof(*v));
 
-	for (size_t i = 0; i < n; i++) {
-		to[i].name = move_string(a, kept, v[i].name);
-		to[i].via = move_string(a, kept, v[i].via);
-		to[i].subpackage = move_string(a, kept, v[i].subpackage);
+	for (size_t i = 0; copy && i < n; i++) {
+		to[i].name = keep_string(a, kept, v[i].name);
+		to[i].via = keep_string(a, kept, v[i].via);
+		to[i].subpackage = keep_string(a, kept, v[i].subpackage);
 	}
 	return to;
 }
@@ -861,9 +838,9 @@ static void compact(struct rpl_compiled *out)
 	out->arch = rpl_arena_strdup(&a, out->arch);
 	out->subs = rpl_arena_memdup(&a, out->subs, out->nsubs, sizeof(*out->subs));
 	for (size_t i = 0; i < out->nsubs; i++)
-		out->subs[i].name = move_string(&a, &kept, out->subs[i].name);
-	out->needs = move_needs(&a, &kept, out->needs, out->nneeds);
-	out->test_needs = move_needs(&a, &kept, out->test_needs, out->ntest_needs);
+		out->subs[i].name = keep_string(&a, &kept, out->subs[i].name);
+	out->needs = keep_needs(&a, out->needs, out->nneeds, 1, &kept);
+	out->test_needs = keep_needs(&a, out->test_needs, out->ntest_needs, 1, &kept);
 	out->pipeline_files = rpl_arena_memdup(&a, out->pipeline_files, out->npipeline_files,
 	                                       sizeof(*out->pipeline_files));
 	out->test_pipeline_files =
@@ -943,9 +920,10 @@ int rpl_compile(const struct rpl_recipe *r, const struct rpl_pipeline_lib *lib, 
 		                        r->subpackages[i].test)))
 			goto out;
 out:
-	out->needs = keep_needs(out, &needs, !(flags & RPL_COMPILE_STEPS), &kept);
+	out->needs = keep_needs(&out->arena, needs.v, needs.n, !(flags & RPL_COMPILE_STEPS), &kept);
 	out->nneeds = needs.n;
-	out->test_needs = keep_needs(out, &test_needs, !(flags & RPL_COMPILE_STEPS), &kept);
+	out->test_needs = keep_needs(&out->arena, test_needs.v, test_needs.n,
+	                             !(flags & RPL_COMPILE_STEPS), &kept);
 	out->ntest_needs = test_needs.n;
 	out->pipeline_files = finish_files(&out->arena, &files, &out->npipeline_files);
 	out->test_pipeline_files =
@@ -954,8 +932,7 @@ out:
 		for (size_t i = 0; i < out->nsubs; i++) {
 			out->subs[i].steps = NULL;
 			out->subs[i].nsteps = 0;
-			if (out->subs[i].name)
-				out->subs[i].name = keep_string(out, &kept, out->subs[i].name);
+			out->subs[i].name = keep_string(&out->arena, &kept, out->subs[i].name);
 		}
 	rpl_strmap_release(&kept);
 	rpl_arena_release(&scratch);
