@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 const char *rpl_file_kind(unsigned mode)
@@ -146,8 +147,15 @@ int rpl_write_file_atomic(const char *path, const void *p, size_t n)
 
 int rpl_write_file_atomic_mode(const char *path, const void *p, size_t n, unsigned mode)
 {
+	struct iovec part = { (void *)p, n };
+
+	return rpl_write_file_atomic_v(path, &part, 1, mode, 1);
+}
+
+int rpl_write_file_atomic_v(const char *path, const struct iovec *parts, size_t nparts,
+                            unsigned mode, int sync)
+{
 	struct rpl_strbuf tmp = RPL_STRBUF_INIT;
-	const char *c = p;
 	int fd, err = 0;
 
 	rpl_strbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -156,29 +164,28 @@ int rpl_write_file_atomic_mode(const char *path, const void *p, size_t n, unsign
 		err = rpl_error(-errno, "cannot create '%s': %s", tmp.buf, strerror(errno));
 		goto out;
 	}
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
-			close(fd);
-			unlink(tmp.buf);
-			goto out;
+	for (size_t i = 0; i < nparts && !err; i++) {
+		const char *c = parts[i].iov_base;
+		size_t left = parts[i].iov_len;
+
+		while (left && !err) {
+			ssize_t w = write(fd, c, left);
+			if (w < 0 && errno != EINTR)
+				err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf,
+				                strerror(errno));
+			else if (w > 0)
+				c += w, left -= (size_t)w;
 		}
-		c += w;
-		n -= (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (!err && sync && fsync(fd) < 0)
 		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (rename(tmp.buf, path) < 0) {
+	if (close(fd) < 0 && !err)
+		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
+	if (!err && rename(tmp.buf, path) < 0)
 		err = rpl_error(-errno, "cannot rename '%s' to '%s': %s", tmp.buf, path,
 		                strerror(errno));
+	if (err)
 		unlink(tmp.buf);
-	}
 out:
 	rpl_strbuf_release(&tmp);
 	return err;

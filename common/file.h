@@ -43,6 +43,15 @@ int rpl_write_file_atomic(const char *path, const void *p, size_t n);
 /* The same, the file created with `mode` (less the umask) from the start. */
 int rpl_write_file_atomic_mode(const char *path, const void *p, size_t n, unsigned mode);
 
+/*
+ * The same from `nparts` pieces, with or without the fsync (`sync`): a
+ * cache that checks itself when read can skip it, a torn copy costing only
+ * its rebuild.
+ */
+struct iovec;
+int rpl_write_file_atomic_v(const char *path, const struct iovec *parts, size_t nparts,
+                            unsigned mode, int sync);
+
 /* "a" + "/" + "b" without doubling the slash; "b" alone when it is absolute
  * or `a` is "." or empty.  malloc'd. */
 char *rpl_path_join(const char *a, const char *b);

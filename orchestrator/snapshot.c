@@ -43,13 +43,11 @@
 #include "recipes/scan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #define MAGIC "ripple snapshot 2"
 #define FILE_NAME ".ripple/snapshot"
@@ -229,47 +227,6 @@ static void put_recipes(struct rpl_strbuf *body, const struct table *t, const ui
 	}
 }
 
-/*
- * Writes `parts` to <root>/.ripple/snapshot through a temporary file and a
- * rename, so a plan reads the old snapshot or the new one, whole.  No
- * fsync: a snapshot checks itself (format, key, every file's stat), and
- * one torn by a crash only costs the next plan a scan.
- */
-static int write_parts(const char *root, const struct iovec *parts, size_t n)
-{
-	char *path = rpl_path_join(root, FILE_NAME);
-	struct rpl_strbuf tmp = RPL_STRBUF_INIT;
-	int fd, err = 0;
-
-	rpl_strbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		err = rpl_error(-errno, "cannot create '%s': %s", tmp.buf, strerror(errno));
-	for (size_t i = 0; fd >= 0 && i < n && !err; i++) {
-		const char *c = parts[i].iov_base;
-		size_t left = parts[i].iov_len;
-
-		while (left && !err) {
-			ssize_t w = write(fd, c, left);
-			if (w < 0 && errno != EINTR)
-				err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf,
-				                strerror(errno));
-			else if (w > 0)
-				c += w, left -= (size_t)w;
-		}
-	}
-	if (fd >= 0 && close(fd) < 0 && !err)
-		err = rpl_error(-errno, "cannot write '%s': %s", tmp.buf, strerror(errno));
-	if (fd >= 0 && !err && rename(tmp.buf, path) < 0)
-		err = rpl_error(-errno, "cannot rename '%s' to '%s': %s", tmp.buf, path,
-		                strerror(errno));
-	if (fd >= 0 && err)
-		unlink(tmp.buf);
-	rpl_strbuf_release(&tmp);
-	free(path);
-	return err;
-}
-
 int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
                       const struct rpl_scan *scan, const struct rpl_plan *p,
                       const struct rpl_tree_files *files, int64_t started_ns)
@@ -342,9 +299,15 @@ int rpl_snapshot_save(struct rpl_state *st, const uint8_t key[RPL_SHA256_LEN],
 		struct iovec parts[3] = { { out.buf, out.len },
 			                  { tab.data.buf, tab.data.len },
 			                  { body.buf, body.len } };
-		/* A reader writes nothing: not the store, not beside it. */
-		if (!rpl_state_is_reader(st) && !(err = write_parts(scan->root, parts, 3)))
+		char *path = rpl_path_join(scan->root, FILE_NAME);
+
+		/* A reader writes nothing: not the store, not beside it.  No
+		 * fsync: a snapshot checks itself (format, key, every file's
+		 * stat), and one torn by a crash only costs the next plan a scan. */
+		if (!rpl_state_is_reader(st) &&
+		    !(err = rpl_write_file_atomic_v(path, parts, 3, 0644, 0)))
 			err = rpl_state_blob_delete(st, BLOB);
+		free(path);
 	}
 	if (!err)
 		err = rpl_state_commit(st);

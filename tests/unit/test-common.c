@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1078,6 +1079,32 @@ static void test_write_file_atomic(void **state)
 	assert_null(strstr(listing, ".tmp"));
 }
 
+/* Pieces written as one file, with and without the fsync; empty pieces add nothing. */
+static void test_write_file_atomic_v(void **state)
+{
+	char *path = strdup(tmp_path("snapshot"));
+	struct iovec parts[4] = { { "head", 4 }, { "", 0 }, { "-table", 6 }, { "-body", 5 } };
+	char listing[1024];
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat sb;
+
+	(void)state;
+	assert_non_null(path);
+	for (int sync = 0; sync < 2; sync++) {
+		assert_int_equal(rpl_write_file_atomic_v(path, parts, 4, 0600, sync), 0);
+		assert_int_equal(rpl_read_file(path, &buf, &len), 0);
+		assert_int_equal(len, 15);
+		assert_string_equal(buf, "head-table-body");
+		free(buf);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
+	list_dir(tmpdir, listing, sizeof(listing));
+	assert_null(strstr(listing, ".tmp"));
+	free(path);
+}
+
 static void test_path_join(void **state)
 {
 	static const struct {
@@ -1288,6 +1315,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_path_check_inside, file_setup, file_teardown),
 		cmocka_unit_test(test_utf8_names),
 		cmocka_unit_test_setup_teardown(test_write_file_atomic, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_write_file_atomic_v, file_setup,
+		                                file_teardown),
 		cmocka_unit_test(test_path_join),
 		cmocka_unit_test(test_path_dirname),
 		cmocka_unit_test(test_str_affixes),
